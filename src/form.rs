@@ -1,0 +1,189 @@
+//! The one application form (一张表单): typed fields a workflow declares, and the values an
+//! applicant fills in.
+//!
+//! Field types are few on purpose: conditions compare them and the one-time notice checks
+//! them, so every type must have an obvious comparison and an obvious "wrong value".
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use chrono::NaiveDate;
+use serde::Serialize;
+
+/// The type of a form field.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "type", content = "values")]
+pub enum FieldType {
+    /// Free text.
+    String,
+    /// A number (area, height, investment).
+    Number,
+    /// Yes or no.
+    Bool,
+    /// One of a fixed list of values.
+    Enum(Vec<String>),
+    /// A calendar date, written `YYYY-MM-DD`.
+    Date,
+}
+
+impl FieldType {
+    /// The type's name as the workflow language spells it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            FieldType::String => "string",
+            FieldType::Number => "number",
+            FieldType::Bool => "bool",
+            FieldType::Enum(_) => "enum",
+            FieldType::Date => "date",
+        }
+    }
+}
+
+/// A field of the form.
+#[derive(Debug, Clone, Serialize)]
+pub struct Field {
+    /// Stable id, used by conditions and `requires.fields`.
+    pub id: String,
+    /// Label shown to the applicant.
+    pub name: String,
+    /// Type of the value.
+    #[serde(flatten)]
+    pub ty: FieldType,
+    /// Whether every application must fill it in.
+    pub required: bool,
+}
+
+/// A filled-in value.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum Value {
+    /// Text or an enum value.
+    String(String),
+    /// A number.
+    Number(f64),
+    /// Yes or no.
+    Bool(bool),
+    /// A date.
+    Date(NaiveDate),
+}
+
+impl std::fmt::Display for Value {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Value::String(s) => write!(f, "'{s}'"),
+            Value::Number(n) => write!(f, "{n}"),
+            Value::Bool(b) => write!(f, "{b}"),
+            Value::Date(d) => write!(f, "{d}"),
+        }
+    }
+}
+
+/// The values of one application's form, by field id.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Form {
+    /// Field id → value.
+    pub values: BTreeMap<String, Value>,
+}
+
+/// Why a form could not be read or does not fit the workflow's fields.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Problem {
+    /// The file is not a YAML mapping of field ids to scalars.
+    #[error("{0}")]
+    Syntax(String),
+    /// A value for a field the workflow does not declare.
+    #[error("unknown field `{0}`")]
+    UnknownField(String),
+    /// A required field is missing.
+    #[error("required field `{0}` is missing")]
+    Missing(String),
+    /// A value of the wrong type, or an enum value outside the list.
+    #[error("field `{field}`: {message}")]
+    Invalid {
+        /// The field.
+        field: String,
+        /// What is wrong with its value.
+        message: String,
+    },
+}
+
+impl Form {
+    /// Reads a form from YAML text (`field: value` lines) and checks it against `fields`,
+    /// reporting every problem at once, the way the one-time notice must.
+    ///
+    /// # Errors
+    /// Every unknown field, missing required field and ill-typed value.
+    pub fn parse(text: &str, fields: &[Field]) -> Result<Form, Vec<Problem>> {
+        let raw: BTreeMap<String, serde_yaml::Value> = if text.trim().is_empty() {
+            BTreeMap::new()
+        } else {
+            serde_yaml::from_str(text).map_err(|e| vec![Problem::Syntax(e.to_string())])?
+        };
+        let mut problems = Vec::new();
+        let mut values = BTreeMap::new();
+        for (id, v) in raw {
+            let Some(field) = fields.iter().find(|f| f.id == id) else {
+                problems.push(Problem::UnknownField(id));
+                continue;
+            };
+            match coerce(&field.ty, &v) {
+                Ok(value) => {
+                    values.insert(id, value);
+                }
+                Err(message) => problems.push(Problem::Invalid { field: id, message }),
+            }
+        }
+        for f in fields {
+            if f.required && !values.contains_key(&f.id) {
+                problems.push(Problem::Missing(f.id.clone()));
+            }
+        }
+        if problems.is_empty() {
+            Ok(Form { values })
+        } else {
+            Err(problems)
+        }
+    }
+
+    /// Reads a form file; see [`Form::parse`].
+    ///
+    /// # Errors
+    /// An unreadable file, or every problem [`Form::parse`] finds.
+    pub fn load(path: &Path, fields: &[Field]) -> Result<Form, Vec<Problem>> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| vec![Problem::Syntax(format!("{}: {e}", path.display()))])?;
+        Form::parse(&text, fields)
+    }
+}
+
+fn coerce(ty: &FieldType, v: &serde_yaml::Value) -> Result<Value, String> {
+    use serde_yaml::Value as Y;
+    match (ty, v) {
+        (FieldType::String, Y::String(s)) => Ok(Value::String(s.clone())),
+        (FieldType::String, Y::Number(n)) => Ok(Value::String(n.to_string())),
+        (FieldType::Number, Y::Number(n)) => n
+            .as_f64()
+            .map(Value::Number)
+            .ok_or_else(|| format!("{n} is not a finite number")),
+        (FieldType::Bool, Y::Bool(b)) => Ok(Value::Bool(*b)),
+        (FieldType::Enum(values), Y::String(s)) => {
+            if values.contains(s) {
+                Ok(Value::String(s.clone()))
+            } else {
+                Err(format!("'{s}' is not one of [{}]", values.join(", ")))
+            }
+        }
+        (FieldType::Date, Y::String(s)) => s
+            .parse::<NaiveDate>()
+            .map(Value::Date)
+            .map_err(|_| format!("'{s}' is not a date (YYYY-MM-DD)")),
+        (ty, v) => Err(format!(
+            "expected a {} value, found {}",
+            ty.name(),
+            serde_yaml::to_string(v)
+                .unwrap_or_default()
+                .trim_end()
+                .replace('\n', " ")
+        )),
+    }
+}

@@ -1,0 +1,27 @@
+//! onewindow: a joint-approval workflow engine for multi-plan integration (多规合一).
+//!
+//! One form and one set of materials go to one window; the departments review in
+//! parallel, each within a time limit in working days, under electronic supervision.
+//!
+//! # Layout
+//! - [`calendar`]: working-day calendars and the day arithmetic of time limits.
+//! - [`form`]: the one application form: typed fields and filled-in values.
+//! - [`condition`]: `when:` conditions on the form (a pest grammar).
+//! - [`spec`]: the workflow language as written: YAML, `extends`, source positions.
+//! - [`plan`]: the compiler's second stage and the immutable [`plan::Plan`] DAG, with
+//!   critical-path analysis.
+//! - [`diagnostic`]: what is wrong, where, and about which id.
+//! - [`report`]: what the analyst's commands print (tables, JSON, graphs).
+//!
+//! The dependency direction keeps the core pure: nothing here reads a clock or does IO
+//! except loading files in `spec` and `calendar`.
+
+#![deny(missing_docs)]
+
+pub mod calendar;
+pub mod condition;
+pub mod diagnostic;
+pub mod form;
+pub mod plan;
+pub mod report;
+pub mod spec;
