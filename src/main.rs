@@ -1,1 +1,256 @@
-fn main() {}
+//! The `onewindow` command line: thin glue over the library. Data goes to stdout,
+//! diagnostics and notes to stderr; exit 1 means the input was wrong, 2 a usage error.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use chrono::NaiveDate;
+use clap::{Parser, Subcommand, ValueEnum};
+
+use onewindow::diagnostic::Diagnostics;
+use onewindow::form::Form;
+use onewindow::plan::{self, Options, Plan, Schedule};
+use onewindow::report;
+use onewindow::spec::LimitKind;
+
+#[derive(Parser)]
+#[command(name = "onewindow", version, about = "Joint-approval workflows: one window, parallel review, working-day limits")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Check workflow files and print every problem with file:line:column.
+    Check {
+        /// Workflow files.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+    /// Earliest schedule, slack and critical path of one workflow.
+    Plan {
+        /// Workflow file.
+        file: PathBuf,
+        #[command(flatten)]
+        run: RunArgs,
+        /// Print the documented JSON contract instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Several workflows side by side; the first is the baseline for the cut.
+    Compare {
+        /// Workflow files.
+        #[arg(required = true, num_args = 2..)]
+        files: Vec<PathBuf>,
+        #[command(flatten)]
+        run: RunArgs,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove the `after` waits no document justifies and write the result.
+    Parallelize {
+        /// A (serial) workflow file.
+        file: PathBuf,
+        /// Where to write the parallelized workflow.
+        #[arg(short, long)]
+        output: PathBuf,
+    },
+    /// Draw the dependency DAG.
+    Graph {
+        /// Workflow file.
+        file: PathBuf,
+        /// dot (Graphviz) or mermaid.
+        #[arg(long, value_enum, default_value_t = GraphFormat::Dot)]
+        format: GraphFormat,
+    },
+}
+
+#[derive(clap::Args)]
+struct RunArgs {
+    /// A form (YAML field values); items whose `when` is false drop out.
+    #[arg(long)]
+    form: Option<PathBuf>,
+    /// Submission date (YYYY-MM-DD): turns working days into dates. Defaults to today
+    /// for `compare`.
+    #[arg(long)]
+    start: Option<NaiveDate>,
+    /// Run every workflow on these limits instead of the ones it names.
+    #[arg(long, value_enum)]
+    limits: Option<LimitKind>,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Format {
+    Text,
+    Json,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum GraphFormat {
+    Dot,
+    Mermaid,
+}
+
+/// An error already reported to the user (diagnostics printed): exit 1 quietly.
+#[derive(Debug)]
+struct Reported;
+
+impl std::fmt::Display for Reported {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("reported")
+    }
+}
+
+impl std::error::Error for Reported {}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) if e.is::<Reported>() => ExitCode::from(1),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<ExitCode> {
+    match cli.command {
+        Command::Check { files, format } => check(&files, format),
+        Command::Plan { file, run, json } => {
+            let plan = compile(&file)?;
+            let schedule = schedule(&plan, &run, None)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report::plan_json(&plan, &schedule))?);
+            } else {
+                print!("{}", report::plan_table(&plan, &schedule));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Compare { files, run, json } => {
+            let today = chrono::Local::now().date_naive();
+            let mut rows: Vec<(Plan, Schedule)> = Vec::new();
+            for f in &files {
+                let plan = compile(f)?;
+                let s = schedule(&plan, &run, Some(today))?;
+                rows.push((plan, s));
+            }
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report::compare_json(&rows))?);
+            } else {
+                print!("{}", report::compare_table(&rows));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Parallelize { file, output } => {
+            let plan = compile(&file)?;
+            let out_dir = match output.parent() {
+                Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+                _ => PathBuf::from("."),
+            };
+            let (raw, removed) = report::parallelize(&plan, &out_dir);
+            let mut text = format!(
+                "# Generated by `onewindow parallelize` from {}.\n# Removed {} `after` wait(s) that no document justifies.\n",
+                file.display(),
+                removed.len()
+            );
+            text.push_str(&serde_yaml::to_string(&raw)?);
+            std::fs::write(&output, text).with_context(|| format!("cannot write {}", output.display()))?;
+            for (a, b) in &removed {
+                eprintln!("removed: {b} after {a}");
+            }
+            eprintln!("wrote {} ({} waits removed)", output.display(), removed.len());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Graph { file, format } => {
+            let plan = compile(&file)?;
+            match format {
+                GraphFormat::Dot => print!("{}", report::graph_dot(&plan)),
+                GraphFormat::Mermaid => print!("{}", report::graph_mermaid(&plan)),
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn check(files: &[PathBuf], format: Format) -> Result<ExitCode> {
+    let mut all = Vec::new();
+    let mut failed = false;
+    for f in files {
+        match plan::compile_file(f) {
+            Ok((plan, warnings)) => {
+                if let Format::Text = format {
+                    for d in &warnings.0 {
+                        eprintln!("{d}");
+                    }
+                    println!(
+                        "ok: {} ({}: {} items, {} documents, {} departments)",
+                        f.display(),
+                        plan.id,
+                        plan.items.len(),
+                        plan.documents.len(),
+                        plan.departments.len()
+                    );
+                }
+                all.extend(warnings.0);
+            }
+            Err(diags) => {
+                failed = true;
+                if let Format::Text = format {
+                    eprintln!("{diags}");
+                }
+                all.extend(diags.0);
+            }
+        }
+    }
+    if let Format::Json = format {
+        println!("{}", serde_json::to_string_pretty(&all)?);
+    }
+    Ok(if failed { ExitCode::from(1) } else { ExitCode::SUCCESS })
+}
+
+fn compile(file: &Path) -> Result<Plan> {
+    match plan::compile_file(file) {
+        Ok((plan, warnings)) => {
+            for d in &warnings.0 {
+                eprintln!("{d}");
+            }
+            Ok(plan)
+        }
+        Err(diags) => {
+            report_diags(&diags);
+            Err(Reported.into())
+        }
+    }
+}
+
+fn report_diags(diags: &Diagnostics) {
+    eprintln!("{diags}");
+}
+
+fn schedule(plan: &Plan, run: &RunArgs, default_start: Option<NaiveDate>) -> Result<Schedule> {
+    let form = match &run.form {
+        None => None,
+        Some(path) => match Form::load(path, &plan.fields) {
+            Ok(f) => Some(f),
+            Err(problems) => {
+                for p in problems {
+                    eprintln!("{}: {p} (workflow {})", path.display(), plan.id);
+                }
+                return Err(Reported.into());
+            }
+        },
+    };
+    Ok(plan.schedule(&Options {
+        limits: run.limits.unwrap_or(plan.default_limits),
+        form: form.as_ref(),
+        start: run.start.or(default_start),
+    }))
+}

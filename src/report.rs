@@ -1,1 +1,412 @@
-//! placeholder
+//! What the analyst's commands print: plan tables, the `--json` contracts, side-by-side
+//! comparisons, DAG drawings, and the parallelized workflow.
+//!
+//! Everything here is a pure function of a [`Plan`] and its [`Schedule`], so golden tests
+//! can compare output byte for byte. The JSON shapes are a public contract for analysts'
+//! scripts (documented in `docs/plan-json.md`): fields may be added, never renamed.
+
+use std::fmt::Write as _;
+use std::path::{Component, Path, PathBuf};
+
+use serde_json::{json, Value};
+
+use crate::plan::{Plan, Schedule};
+use crate::spec::{ItemKind, RawWorkflow};
+
+fn dept(plan: &Plan, item: usize) -> &str {
+    plan.items[item]
+        .department
+        .map_or("window", |d| plan.departments[d].id.as_str())
+}
+
+fn path_ids(plan: &Plan, path: &[usize]) -> Vec<String> {
+    path.iter().map(|&i| plan.items[i].id.clone()).collect()
+}
+
+/// The plan as a table for people.
+pub fn plan_table(plan: &Plan, s: &Schedule) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "{} — {}", plan.id, plan.name);
+    let _ = write!(out, "limits: {}", s.limits.name());
+    if let Some(start) = s.start {
+        let _ = write!(out, "   submitted: {start}   calendar: {}", plan.calendar.id());
+    }
+    out.push_str("\n\n");
+    let dated = s.start.is_some();
+    let _ = write!(
+        out,
+        "{:<4} {:<6} {:<12} {:<14} {:>4} {:>5} {:>6} {:>5}",
+        "", "id", "stage", "department", "days", "start", "finish", "slack"
+    );
+    if dated {
+        let _ = write!(out, "  {:<11} {:<11}", "start date", "due date");
+    }
+    out.push_str("  name\n");
+    for it in &s.items {
+        let item = &plan.items[it.item];
+        let mark = if it.critical { "*" } else { "" };
+        let days = match item.kind {
+            ItemKind::Milestone => "—".to_string(),
+            ItemKind::Review => it.duration.to_string(),
+        };
+        let _ = write!(
+            out,
+            "{:<4} {:<6} {:<12} {:<14} {:>4} {:>5} {:>6} {:>5}",
+            mark,
+            item.id,
+            item.stage.id(),
+            dept(plan, it.item),
+            days,
+            it.earliest_start,
+            it.earliest_finish,
+            it.slack
+        );
+        if dated {
+            let due = it.due_date.map_or(String::new(), |d| d.to_string());
+            let due = if it.provisional { format!("{due}?") } else { due };
+            let start = it.start_date.map_or(String::new(), |d| d.to_string());
+            let _ = write!(out, "  {start:<11} {due:<11}");
+        }
+        let _ = writeln!(out, "  {}", item.name);
+    }
+    out.push('\n');
+    let _ = write!(out, "total: {} working days", s.total);
+    if let Some(end) = s.end {
+        let _ = write!(
+            out,
+            ", ends {}{}",
+            end.date,
+            if end.provisional {
+                " (provisional: a year without a published holiday schedule was counted Monday to Friday)"
+            } else {
+                ""
+            }
+        );
+    }
+    out.push('\n');
+    let _ = writeln!(
+        out,
+        "critical path (*): {}",
+        path_ids(plan, &s.critical_path).join(" → ")
+    );
+    let _ = writeln!(out, "width: at most {} items under review at once", s.width);
+    out.push_str("stages:");
+    for span in &s.stages {
+        match (span.start, span.finish) {
+            (Some(a), Some(b)) => {
+                let _ = write!(out, "  {} {a}–{b}", span.stage.id());
+            }
+            _ => {
+                let _ = write!(out, "  {} —", span.stage.id());
+            }
+        }
+    }
+    out.push('\n');
+    if !s.dropped.is_empty() {
+        let dropped: Vec<String> = s
+            .dropped
+            .iter()
+            .map(|&i| {
+                let cond = plan.items[i].when.as_ref().map_or("", |(_, t)| t.as_str());
+                format!("{} (when: {cond})", plan.items[i].id)
+            })
+            .collect();
+        let _ = writeln!(out, "not applicable to this form: {}", dropped.join(", "));
+    }
+    let waits = plan.unjustified_after();
+    if !waits.is_empty() {
+        let _ = writeln!(
+            out,
+            "{} `after` waits no document justifies (`onewindow parallelize` removes them)",
+            waits.len()
+        );
+    }
+    out
+}
+
+/// The plan as the documented JSON contract.
+pub fn plan_json(plan: &Plan, s: &Schedule) -> Value {
+    let items: Vec<Value> = s
+        .items
+        .iter()
+        .map(|it| {
+            let item = &plan.items[it.item];
+            let mut v = json!({
+                "id": item.id,
+                "name": item.name,
+                "kind": item.kind,
+                "department": item.department.map(|d| plan.departments[d].id.clone()),
+                "stage": item.stage,
+                "duration": it.duration,
+                "earliest_start": it.earliest_start,
+                "earliest_finish": it.earliest_finish,
+                "latest_start": it.latest_start,
+                "latest_finish": it.latest_finish,
+                "slack": it.slack,
+                "critical": it.critical,
+            });
+            if let (Some(start), Some(due)) = (it.start_date, it.due_date) {
+                v["start_date"] = json!(start);
+                v["due_date"] = json!(due);
+                v["provisional"] = json!(it.provisional);
+            }
+            v
+        })
+        .collect();
+    let mut v = json!({
+        "workflow": plan.id,
+        "name": plan.name,
+        "limits": s.limits,
+        "calendar": plan.calendar.id(),
+        "total_working_days": s.total,
+        "critical_path": path_ids(plan, &s.critical_path),
+        "width": s.width,
+        "stages": s.stages,
+        "dropped": path_ids(plan, &s.dropped),
+        "unjustified_after": plan.unjustified_after().iter().map(|&(a, b)| json!({
+            "item": plan.items[b].id, "after": plan.items[a].id
+        })).collect::<Vec<_>>(),
+        "items": items,
+    });
+    if let (Some(start), Some(end)) = (s.start, s.end) {
+        v["start_date"] = json!(start);
+        v["end_date"] = json!(end.date);
+        v["end_date_provisional"] = json!(end.provisional);
+    }
+    v
+}
+
+fn cut(base: u32, total: u32) -> Option<f64> {
+    (base > 0).then(|| (f64::from(base) - f64::from(total)) / f64::from(base) * 100.0)
+}
+
+/// Workflows side by side; the first is the baseline the cut is measured against.
+pub fn compare_table(rows: &[(Plan, Schedule)]) -> String {
+    let mut out = String::new();
+    let width = rows
+        .iter()
+        .map(|(p, _)| p.id.chars().count())
+        .max()
+        .unwrap_or(0)
+        .max(12);
+    let line = |out: &mut String, label: &str, cells: Vec<String>| {
+        let _ = write!(out, "{label:<20}");
+        for c in cells {
+            let _ = write!(out, " {c:>width$}");
+        }
+        out.push('\n');
+    };
+    line(&mut out, "", rows.iter().map(|(p, _)| p.id.clone()).collect());
+    line(&mut out, "limits", rows.iter().map(|(_, s)| s.limits.name().to_string()).collect());
+    line(&mut out, "items", rows.iter().map(|(_, s)| s.items.len().to_string()).collect());
+    line(&mut out, "total working days", rows.iter().map(|(_, s)| s.total.to_string()).collect());
+    if rows.iter().any(|(_, s)| s.end.is_some()) {
+        line(&mut out, "start date", rows.iter().map(|(_, s)| s.start.map_or(String::new(), |d| d.to_string())).collect());
+        line(
+            &mut out,
+            "end date",
+            rows.iter()
+                .map(|(_, s)| s.end.map_or(String::new(), |e| format!("{}{}", e.date, if e.provisional { "?" } else { "" })))
+                .collect(),
+        );
+    }
+    line(&mut out, "width", rows.iter().map(|(_, s)| s.width.to_string()).collect());
+    line(&mut out, "critical items", rows.iter().map(|(_, s)| s.critical_path.len().to_string()).collect());
+    let base = rows.first().map_or(0, |(_, s)| s.total);
+    line(
+        &mut out,
+        "cut vs first",
+        rows.iter()
+            .enumerate()
+            .map(|(i, (_, s))| match (i, cut(base, s.total)) {
+                (0, _) | (_, None) => "—".to_string(),
+                (_, Some(c)) => format!("{c:.1}%"),
+            })
+            .collect(),
+    );
+    out.push_str("\ncritical paths:\n");
+    for (p, s) in rows {
+        let _ = writeln!(out, "  {}: {}", p.id, path_ids(p, &s.critical_path).join(" → "));
+    }
+    if rows.iter().any(|(_, s)| s.end.is_some_and(|e| e.provisional)) {
+        out.push_str("\n? provisional: counted Monday to Friday through a year with no published holiday schedule\n");
+    }
+    out
+}
+
+/// The comparison as JSON: one entry per workflow, the first being the baseline.
+pub fn compare_json(rows: &[(Plan, Schedule)]) -> Value {
+    let base = rows.first().map_or(0, |(_, s)| s.total);
+    Value::Array(
+        rows.iter()
+            .enumerate()
+            .map(|(i, (p, s))| {
+                let mut v = json!({
+                    "workflow": p.id,
+                    "limits": s.limits,
+                    "items": s.items.len(),
+                    "total_working_days": s.total,
+                    "width": s.width,
+                    "critical_path": path_ids(p, &s.critical_path),
+                    "cut_percent": if i == 0 { None } else { cut(base, s.total) },
+                });
+                if let (Some(start), Some(end)) = (s.start, s.end) {
+                    v["start_date"] = json!(start);
+                    v["end_date"] = json!(end.date);
+                    v["end_date_provisional"] = json!(end.provisional);
+                }
+                v
+            })
+            .collect(),
+    )
+}
+
+fn edge_label(plan: &Plan, e: &crate::plan::Edge) -> String {
+    let mut parts: Vec<&str> = e.documents.iter().map(|&d| plan.documents[d].id.as_str()).collect();
+    if e.after {
+        parts.push("after");
+    }
+    parts.join(", ")
+}
+
+fn node_days(plan: &Plan, i: usize) -> String {
+    let it = &plan.items[i];
+    match it.kind {
+        ItemKind::Milestone => "milestone".to_string(),
+        ItemKind::Review => format!("{}/{} wd", it.limit.statutory, it.limit.committed),
+    }
+}
+
+fn escape(s: &str) -> String {
+    s.replace('\\', "\\\\").replace('"', "\\\"")
+}
+
+/// The DAG in Graphviz dot, one cluster per stage; `after` waits are dashed.
+pub fn graph_dot(plan: &Plan) -> String {
+    use petgraph::visit::EdgeRef;
+    let mut out = format!(
+        "digraph \"{}\" {{\n  rankdir=LR;\n  node [shape=box, style=rounded];\n",
+        escape(&plan.id)
+    );
+    for stage in crate::plan::Stage::ALL {
+        let members: Vec<usize> = plan.topo.iter().copied().filter(|&i| plan.items[i].stage == stage).collect();
+        if members.is_empty() {
+            continue;
+        }
+        let _ = writeln!(
+            out,
+            "  subgraph \"cluster_{}\" {{\n    label=\"{}\";",
+            stage.id(),
+            escape(&plan.stage_names[stage.index()])
+        );
+        for i in members {
+            let it = &plan.items[i];
+            let _ = writeln!(
+                out,
+                "    \"{}\" [label=\"{}\\n{}\\n{} · {}\"{}];",
+                escape(&it.id),
+                escape(&it.id),
+                escape(&it.name),
+                escape(dept(plan, i)),
+                node_days(plan, i),
+                if it.kind == ItemKind::Milestone { ", shape=ellipse" } else { "" }
+            );
+        }
+        out.push_str("  }\n");
+    }
+    for e in plan.graph.edge_references() {
+        let (a, b) = (e.source().index(), e.target().index());
+        let style = if e.weight().documents.is_empty() { ", style=dashed" } else { "" };
+        let _ = writeln!(
+            out,
+            "  \"{}\" -> \"{}\" [label=\"{}\"{style}];",
+            escape(&plan.items[a].id),
+            escape(&plan.items[b].id),
+            escape(&edge_label(plan, e.weight()))
+        );
+    }
+    out.push_str("}\n");
+    out
+}
+
+/// The DAG as a Mermaid flowchart, for Markdown documentation.
+pub fn graph_mermaid(plan: &Plan) -> String {
+    use petgraph::visit::EdgeRef;
+    let clean = |s: &str| s.replace('"', "'");
+    let mut out = String::from("flowchart LR\n");
+    for stage in crate::plan::Stage::ALL {
+        let members: Vec<usize> = plan.topo.iter().copied().filter(|&i| plan.items[i].stage == stage).collect();
+        if members.is_empty() {
+            continue;
+        }
+        let _ = writeln!(out, "  subgraph {}[\"{}\"]", stage.id(), clean(&plan.stage_names[stage.index()]));
+        for i in members {
+            let it = &plan.items[i];
+            let (open, close) = if it.kind == ItemKind::Milestone { ("([", "])") } else { ("[", "]") };
+            let _ = writeln!(
+                out,
+                "    {}{open}\"{}<br/>{}<br/>{} · {}\"{close}",
+                it.id,
+                it.id,
+                clean(&it.name),
+                dept(plan, i),
+                node_days(plan, i)
+            );
+        }
+        out.push_str("  end\n");
+    }
+    for e in plan.graph.edge_references() {
+        let (a, b) = (&plan.items[e.source().index()].id, &plan.items[e.target().index()].id);
+        let arrow = if e.weight().documents.is_empty() { "-.->" } else { "-->" };
+        let _ = writeln!(out, "  {a} {arrow}|{}| {b}", edge_label(plan, e.weight()));
+    }
+    out
+}
+
+/// The workflow with every `after` wait that no document justifies removed, flattened
+/// (no `extends`), with its calendar path rewritten relative to `out_dir`. Returns the
+/// new workflow and the removed `(waited for, waiting)` id pairs.
+pub fn parallelize(plan: &Plan, out_dir: &Path) -> (RawWorkflow, Vec<(String, String)>) {
+    let waits = plan.unjustified_after();
+    let mut raw = plan.raw.clone();
+    let mut removed = Vec::new();
+    for &(a, b) in &waits {
+        let (a_id, b_id) = (plan.items[a].id.clone(), plan.items[b].id.clone());
+        if let Some(item) = raw.items.iter_mut().find(|it| it.id.as_deref() == Some(b_id.as_str())) {
+            if let Some(after) = &mut item.after {
+                after.retain(|x| *x != a_id);
+                if after.is_empty() {
+                    item.after = None;
+                }
+            }
+        }
+        removed.push((a_id, b_id));
+    }
+    raw.workflow = Some(format!("{}-parallelized", plan.id));
+    raw.name = Some(format!("{} (parallelized)", plan.name));
+    if let Some(dir) = &plan.calendar_dir {
+        raw.calendar = Some(relative_to(dir, out_dir).to_string_lossy().into_owned());
+    }
+    (raw, removed)
+}
+
+/// `target` as a path relative to `base` when both resolve, else `target` made absolute.
+fn relative_to(target: &Path, base: &Path) -> PathBuf {
+    let (Ok(t), Ok(b)) = (target.canonicalize(), base.canonicalize()) else {
+        return std::path::absolute(target).unwrap_or_else(|_| target.to_path_buf());
+    };
+    let tc: Vec<Component<'_>> = t.components().collect();
+    let bc: Vec<Component<'_>> = b.components().collect();
+    let common = tc.iter().zip(&bc).take_while(|(x, y)| x == y).count();
+    let mut out = PathBuf::new();
+    for _ in common..bc.len() {
+        out.push("..");
+    }
+    for c in &tc[common..] {
+        out.push(c.as_os_str());
+    }
+    if out.as_os_str().is_empty() {
+        out.push(".");
+    }
+    out
+}

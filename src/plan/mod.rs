@@ -211,6 +211,9 @@ pub struct Plan {
     pub default_limits: LimitKind,
     /// The working-day calendar.
     pub calendar: Calendar,
+    /// The calendar directory as resolved, when the workflow names one (tools that write
+    /// the workflow elsewhere must point back to it).
+    pub calendar_dir: Option<std::path::PathBuf>,
     /// Stage display names, indexed by [`Stage::index`].
     pub stage_names: [String; 5],
     /// Departments.
@@ -612,14 +615,28 @@ impl Compiler<'_> {
             return None;
         }
 
-        // Stage-major topological order.
-        let order = petgraph::algo::toposort(&graph, None).ok()?;
-        let mut rank = vec![0usize; items.len()];
-        for (r, n) in order.iter().enumerate() {
-            rank[n.index()] = r;
+        // Topological order, stage-major, otherwise in file order where the graph allows
+        // (Kahn's algorithm with the smallest (stage, index) first), so reports read in
+        // the order the workflow was written.
+        let mut indegree = vec![0usize; items.len()];
+        for e in graph.edge_references() {
+            indegree[e.target().index()] += 1;
         }
-        let mut topo: Vec<usize> = (0..items.len()).collect();
-        topo.sort_by_key(|&i| (items[i].stage, rank[i]));
+        let mut ready: std::collections::BinaryHeap<std::cmp::Reverse<(Stage, usize)>> = (0..items.len())
+            .filter(|&i| indegree[i] == 0)
+            .map(|i| std::cmp::Reverse((items[i].stage, i)))
+            .collect();
+        let mut topo = Vec::with_capacity(items.len());
+        while let Some(std::cmp::Reverse((_, i))) = ready.pop() {
+            topo.push(i);
+            for e in graph.edges(NodeIndex::new(i)) {
+                let j = e.target().index();
+                indegree[j] -= 1;
+                if indegree[j] == 0 {
+                    ready.push(std::cmp::Reverse((items[j].stage, j)));
+                }
+            }
+        }
 
         // Materials nobody asks for are probably a typo elsewhere.
         let mut used = vec![false; materials.len()];
@@ -656,6 +673,7 @@ impl Compiler<'_> {
             description: raw.description.clone(),
             default_limits: raw.limits.unwrap_or(LimitKind::Committed),
             calendar: calendar?,
+            calendar_dir: raw.calendar.as_ref().map(|c| l.dir_of("calendar").join(c)),
             stage_names,
             departments,
             fields,

@@ -8,8 +8,9 @@
 //! earlier than the last applicable item of every earlier stage finishes.
 //!
 //! Milestones take no government time (they record market or construction events). Items
-//! whose `when` is false for the given form drop out; a document only a dropped item
-//! would have issued is then not waited for.
+//! whose `when` is false for the given form drop out: they take no time and are not
+//! listed, but an item that waited for one still waits for what *it* waited for, so a
+//! serial chain stays a chain when a link of it does not apply.
 
 use chrono::NaiveDate;
 use petgraph::graph::NodeIndex;
@@ -131,9 +132,6 @@ pub(super) fn compute(plan: &Plan, opts: &Options<'_>) -> Schedule {
     let mut stage_max = 0u32;
     let mut current = None;
     for &i in &plan.topo {
-        if !applies[i] {
-            continue;
-        }
         let item = &plan.items[i];
         if current != Some(item.stage) {
             gate = gate.max(stage_max);
@@ -141,12 +139,11 @@ pub(super) fn compute(plan: &Plan, opts: &Options<'_>) -> Schedule {
         }
         let mut start = gate;
         for p in plan.graph.neighbors_directed(NodeIndex::new(i), Direction::Incoming) {
-            if applies[p.index()] {
-                start = start.max(ef[p.index()]);
-            }
+            start = start.max(ef[p.index()]);
         }
         let days = item.limit.days(opts.limits);
         let d = match (item.kind, item.limit.unit) {
+            _ if !applies[i] => 0,
             (ItemKind::Milestone, _) => 0,
             (_, Unit::WorkingDays) => days,
             (_, Unit::CalendarDays) => match opts.start {
@@ -162,7 +159,9 @@ pub(super) fn compute(plan: &Plan, opts: &Options<'_>) -> Schedule {
         es[i] = start;
         dur[i] = d;
         ef[i] = start + d;
-        stage_max = stage_max.max(ef[i]);
+        if applies[i] {
+            stage_max = stage_max.max(ef[i]);
+        }
     }
     let total = plan
         .topo
@@ -180,9 +179,6 @@ pub(super) fn compute(plan: &Plan, opts: &Options<'_>) -> Schedule {
     let mut stage_min = total;
     let mut current = None;
     for &i in plan.topo.iter().rev() {
-        if !applies[i] {
-            continue;
-        }
         let item = &plan.items[i];
         if current != Some(item.stage) {
             later_min = later_min.min(stage_min);
@@ -190,18 +186,22 @@ pub(super) fn compute(plan: &Plan, opts: &Options<'_>) -> Schedule {
         }
         let mut finish = later_min;
         for s in plan.graph.neighbors_directed(NodeIndex::new(i), Direction::Outgoing) {
-            if applies[s.index()] {
-                finish = finish.min(ls[s.index()]);
-            }
+            finish = finish.min(ls[s.index()]);
         }
         lf[i] = finish;
         ls[i] = finish.saturating_sub(dur[i]);
-        stage_min = stage_min.min(ls[i]);
+        if applies[i] {
+            stage_min = stage_min.min(ls[i]);
+        }
     }
 
     // Critical path: walk back from the last finisher along predecessors that finish
     // exactly when the item starts; through the stage gate when no direct one does.
     let mut critical_path = Vec::new();
+    let mut rank = vec![0usize; n];
+    for (r, &i) in plan.topo.iter().enumerate() {
+        rank[i] = r;
+    }
     let last = plan
         .topo
         .iter()
@@ -210,13 +210,15 @@ pub(super) fn compute(plan: &Plan, opts: &Options<'_>) -> Schedule {
         .find(|&i| ls[i] == es[i]);
     if let Some(mut cur) = last {
         critical_path.push(cur);
-        while es[cur] > 0 || has_zero_pred(plan, &applies, &ef, &ls, &es, cur) {
+        loop {
             let t = es[cur];
+            // A predecessor in the graph that finishes exactly when `cur` starts (the
+            // longest one when several do), or else the stage gate's last finisher.
             let direct = plan
                 .graph
                 .neighbors_directed(NodeIndex::new(cur), Direction::Incoming)
                 .map(NodeIndex::index)
-                .filter(|&p| applies[p] && ef[p] == t && ls[p] == es[p])
+                .filter(|&p| ef[p] == t && ls[p] == es[p])
                 .max_by_key(|&p| (dur[p], std::cmp::Reverse(p)));
             let next = direct.or_else(|| {
                 plan.topo
@@ -228,7 +230,7 @@ pub(super) fn compute(plan: &Plan, opts: &Options<'_>) -> Schedule {
                             && ef[p] == t
                             && ls[p] == es[p]
                     })
-                    .max_by_key(|&p| (dur[p], std::cmp::Reverse(p)))
+                    .max_by_key(|&p| (dur[p], rank[p]))
             });
             match next {
                 Some(p) => {
@@ -238,6 +240,7 @@ pub(super) fn compute(plan: &Plan, opts: &Options<'_>) -> Schedule {
                 None => break,
             }
         }
+        critical_path.retain(|&i| applies[i]);
         critical_path.reverse();
     }
 
@@ -313,21 +316,4 @@ pub(super) fn compute(plan: &Plan, opts: &Options<'_>) -> Schedule {
         width: usize::try_from(width).unwrap_or(0),
         end: date_of(total),
     }
-}
-
-/// Whether a zero-duration chain still leads back from `cur` at day 0 (a milestone that
-/// starts the flow), so the walk includes it.
-fn has_zero_pred(
-    plan: &Plan,
-    applies: &[bool],
-    ef: &[u32],
-    ls: &[u32],
-    es: &[u32],
-    cur: usize,
-) -> bool {
-    es[cur] == 0
-        && plan
-            .graph
-            .neighbors_directed(NodeIndex::new(cur), Direction::Incoming)
-            .any(|p| applies[p.index()] && ef[p.index()] == 0 && ls[p.index()] == es[p.index()])
 }
