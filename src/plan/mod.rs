@@ -312,6 +312,7 @@ pub fn compile(loaded: &Loaded) -> Result<(Plan, Diagnostics), Diagnostics> {
     let mut c = Compiler {
         loaded,
         pending: Vec::new(),
+        stageless: Vec::new(),
     };
     let plan = c.run();
     let diags = loaded.resolve(c.pending);
@@ -324,6 +325,9 @@ pub fn compile(loaded: &Loaded) -> Result<(Plan, Diagnostics), Diagnostics> {
 struct Compiler<'a> {
     loaded: &'a Loaded,
     pending: Vec<Pending>,
+    /// Items whose stage is missing or unknown: their stage-order checks would only
+    /// repeat that error.
+    stageless: Vec<usize>,
 }
 
 fn sub(path: &[&str]) -> Vec<Seg> {
@@ -512,17 +516,18 @@ impl Compiler<'_> {
 
         let item_ix = index_ids(self, "item", raw.items.iter().map(|it| it.id.as_deref()), &l.items);
         let mut producer: Vec<Option<usize>> = vec![None; documents.len()];
-        let mut items = Vec::with_capacity(raw.items.len());
-        let mut ok_items = true;
-        for (i, it) in raw.items.iter().enumerate() {
-            match self.item(i, it, &dept_ix, &field_ix, &fields, &mat_ix, &doc_ix, &item_ix, &mut producer, &supplier) {
-                Some(item) => items.push(item),
-                None => ok_items = false,
-            }
-        }
+        // Items are built even when they have errors (references that do not resolve are
+        // left out), so that the graph checks below still run and every problem is
+        // reported at once.
+        let items: Vec<Item> = raw
+            .items
+            .iter()
+            .enumerate()
+            .filter_map(|(i, it)| self.item(i, it, &dept_ix, &field_ix, &fields, &mat_ix, &doc_ix, &item_ix, &mut producer, &supplier))
+            .collect();
 
         // Every required document must come from somewhere.
-        if ok_items {
+        {
             for (i, item) in items.iter().enumerate() {
                 for (k, &d) in item.requires.documents.iter().enumerate() {
                     if producer[d].is_none() && supplier[d].is_none() {
@@ -539,10 +544,6 @@ impl Compiler<'_> {
         }
 
         let calendar = self.calendar();
-
-        if !ok_items || self.pending.iter().any(|p| p.severity == Severity::Error) {
-            return None;
-        }
 
         // The DAG.
         let mut graph: DiGraph<usize, Edge> = DiGraph::with_capacity(items.len(), items.len() * 3);
@@ -563,7 +564,7 @@ impl Compiler<'_> {
         let mut edge_list: Vec<((usize, usize), Edge)> = edges.into_iter().collect();
         edge_list.sort_by_key(|(k, _)| *k);
         for ((a, b), e) in edge_list {
-            if items[a].stage > items[b].stage {
+            if items[a].stage > items[b].stage && !self.stageless.contains(&a) && !self.stageless.contains(&b) {
                 let why = if e.documents.is_empty() {
                     "waits for".to_string()
                 } else {
@@ -594,15 +595,16 @@ impl Compiler<'_> {
             let cycle = find_cycle(&graph, &scc);
             let start = cycle[0];
             let mut text = items[start].id.clone();
+            // `A -(d1)-> B -(after)-> A`: each step names the document or the `after`.
             for w in cycle.windows(2).chain(std::iter::once(&[cycle[cycle.len() - 1], start][..])) {
                 let e = graph
                     .find_edge(NodeIndex::new(w[0]), NodeIndex::new(w[1]))
                     .map(|e| &graph[e]);
                 let via = match e {
-                    Some(e) if !e.documents.is_empty() => format!(" ({})", documents[e.documents[0]].id),
-                    _ => " (after)".to_string(),
+                    Some(e) if !e.documents.is_empty() => documents[e.documents[0]].id.as_str(),
+                    _ => "after",
                 };
-                text.push_str(&format!(" →{via} {}", items[w[1]].id));
+                text.push_str(&format!(" -({via})-> {}", items[w[1]].id));
             }
             self.error(
                 "cycle",
@@ -732,13 +734,11 @@ impl Compiler<'_> {
         let origins = &self.loaded.items[i];
         let id = it.id.clone().unwrap_or_default();
         let at = |path: Vec<Seg>| Anchor::at(origins, path);
-        let mut ok = true;
         let kind = it.kind.unwrap_or_default();
 
         let department = match (&it.department, kind) {
             (None, ItemKind::Review) => {
                 self.error("missing-department", Some(&id), format!("item `{id}` has no `department`"), at(vec![]));
-                ok = false;
                 None
             }
             (None, ItemKind::Milestone) => None,
@@ -746,7 +746,6 @@ impl Compiler<'_> {
                 Some(&di) => Some(di),
                 None => {
                     self.error("unknown-department", Some(d), format!("item `{id}`: unknown department `{d}`"), at(sub(&["department"])));
-                    ok = false;
                     None
                 }
             },
@@ -755,7 +754,7 @@ impl Compiler<'_> {
         let stage = match it.stage.as_deref() {
             None => {
                 self.error("missing-stage", Some(&id), format!("item `{id}` has no `stage`"), at(vec![]));
-                ok = false;
+                self.stageless.push(i);
                 Stage::Approval
             }
             Some(s) => Stage::parse(s).unwrap_or_else(|| {
@@ -765,7 +764,7 @@ impl Compiler<'_> {
                     format!("item `{id}`: unknown stage `{s}` ({})", Stage::ALL.map(Stage::id).join(", ")),
                     at(sub(&["stage"])),
                 );
-                ok = false;
+                self.stageless.push(i);
                 Stage::Approval
             }),
         };
@@ -774,14 +773,12 @@ impl Compiler<'_> {
             (None, ItemKind::Milestone) => Limit { statutory: 0, committed: 0, unit: Unit::WorkingDays },
             (None, ItemKind::Review) => {
                 self.error("missing-limit", Some(&id), format!("item `{id}` has no `limit`"), at(vec![]));
-                ok = false;
                 Limit { statutory: 0, committed: 0, unit: Unit::WorkingDays }
             }
             (Some(spec::RawLimit::Days(n)), _) => match nonneg(*n) {
                 Some(n) => Limit { statutory: n, committed: n, unit: Unit::WorkingDays },
                 None => {
                     self.error("negative-limit", Some(&id), format!("item `{id}`: limit {n} is negative"), at(sub(&["limit"])));
-                    ok = false;
                     Limit { statutory: 0, committed: 0, unit: Unit::WorkingDays }
                 }
             },
@@ -791,7 +788,6 @@ impl Compiler<'_> {
                     let r = nonneg(v);
                     if r.is_none() {
                         self.error("negative-limit", Some(&id), format!("item `{id}`: {name} limit {v} is negative"), at(sub(&["limit", name])));
-                        ok = false;
                     }
                     r
                 };
@@ -800,7 +796,6 @@ impl Compiler<'_> {
                 match (statutory, committed) {
                     (None, _) if d.statutory.is_none() => {
                         self.error("missing-limit", Some(&id), format!("item `{id}`: `limit` has no `statutory` value"), at(sub(&["limit"])));
-                        ok = false;
                     }
                     (Some(s), Some(c)) if c > s => {
                         self.error(
@@ -809,7 +804,6 @@ impl Compiler<'_> {
                             format!("item `{id}`: committed limit {c} exceeds the statutory limit {s}"),
                             at(sub(&["limit", "committed"])),
                         );
-                        ok = false;
                     }
                     _ => {}
                 }
@@ -822,7 +816,6 @@ impl Compiler<'_> {
             None => 0,
             Some(v) => nonneg(v).unwrap_or_else(|| {
                 self.error("negative-limit", Some(&id), format!("item `{id}`: extension {v} is negative"), at(sub(&["extension"])));
-                ok = false;
                 0
             }),
         };
@@ -832,7 +825,6 @@ impl Compiler<'_> {
             let kind = sp.kind.clone().unwrap_or_default();
             if kind.is_empty() {
                 self.error("missing-id", Some(&id), format!("item `{id}`: special procedure #{} has no `kind`", k + 1), at(vec![Seg::from("special_procedures"), Seg::Index(k)]));
-                ok = false;
             }
             let days = match sp.days {
                 None => None,
@@ -840,7 +832,6 @@ impl Compiler<'_> {
                     let r = nonneg(v);
                     if r.is_none() {
                         self.error("negative-limit", Some(&id), format!("item `{id}`: special procedure `{kind}` has negative days {v}"), at(vec![Seg::from("special_procedures"), Seg::Index(k), Seg::from("days")]));
-                        ok = false;
                     }
                     r
                 }
@@ -857,7 +848,6 @@ impl Compiler<'_> {
                         let mut p = sub(path);
                         p.push(Seg::Index(k));
                         self.error(code, Some(r), format!("item `{id}`: unknown {what} `{r}`"), at(p));
-                        ok = false;
                     }
                 }
             }
@@ -880,7 +870,6 @@ impl Compiler<'_> {
                 if first != i {
                     let first_id = self.loaded.raw.items[first].id.clone().unwrap_or_default();
                     self.error("document-produced-twice", Some(doc_id), format!("document `{doc_id}` is produced by items `{first_id}` and `{id}`"), anchor);
-                    ok = false;
                 }
             } else if let Some(m) = supplier[d] {
                 let m_id = self.loaded.raw.materials[m].id.clone().unwrap_or_default();
@@ -890,15 +879,8 @@ impl Compiler<'_> {
                     format!("document `{doc_id}` is produced by item `{id}` and also supplied by material `{m_id}`"),
                     anchor,
                 );
-                ok = false;
             } else {
                 producer[d] = Some(i);
-            }
-        }
-        for (k, &a) in after.iter().enumerate() {
-            if a == i {
-                self.error("cycle", Some(&id), format!("dependency cycle: item `{id}` waits for itself"), at(vec![Seg::from("after"), Seg::Index(k)]));
-                ok = false;
             }
         }
 
@@ -907,7 +889,6 @@ impl Compiler<'_> {
             Some(text) => match condition::parse(text) {
                 Err(e) => {
                     self.condition_error(origins, &id, text, e);
-                    ok = false;
                     None
                 }
                 Ok(expr) => {
@@ -916,17 +897,12 @@ impl Compiler<'_> {
                     for e in errs {
                         self.condition_error(origins, &id, text, e);
                     }
-                    if bad {
-                        ok = false;
-                        None
-                    } else {
-                        Some((expr, text.clone()))
-                    }
+                    (!bad).then(|| (expr, text.clone()))
                 }
             },
         };
 
-        ok.then(|| Item {
+        Some(Item {
             name: it.name.clone().unwrap_or_else(|| id.clone()),
             id,
             kind,

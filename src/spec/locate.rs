@@ -51,7 +51,9 @@ pub struct Locator {
 }
 
 enum Frame {
-    Map { key: Option<String> },
+    /// `first`: no key seen yet, so the next key's marker is where the mapping starts
+    /// for a reader (the parser's own mapping marker can sit after the first key).
+    Map { key: Option<String>, first: bool },
     Seq { next: usize },
 }
 
@@ -66,7 +68,7 @@ impl Builder {
     /// false when the node is a mapping key instead.
     fn enter_value(&mut self, text: Option<&str>) -> bool {
         match self.stack.last_mut() {
-            Some(Frame::Map { key }) => match key.take() {
+            Some(Frame::Map { key, .. }) => match key.take() {
                 None => {
                     *key = Some(text.unwrap_or("").to_string());
                     false
@@ -104,6 +106,19 @@ impl MarkedEventReceiver for Builder {
     fn on_event(&mut self, ev: Event, mark: Marker) {
         match ev {
             Event::Scalar(text, style, ..) => {
+                if let Some(Frame::Map { key: None, first }) = self.stack.last_mut() {
+                    if *first {
+                        *first = false;
+                        self.nodes.insert(
+                            self.path.clone(),
+                            Pos {
+                                line: mark.line(),
+                                col: mark.col() + 1,
+                                quoted: false,
+                            },
+                        );
+                    }
+                }
                 if self.enter_value(Some(&text)) {
                     let quoted = matches!(
                         style,
@@ -124,14 +139,17 @@ impl MarkedEventReceiver for Builder {
                 // A collection used as a mapping key is unusual; treat it as a value so
                 // the walk stays balanced.
                 if !self.enter_value(None) {
-                    if let Some(Frame::Map { key }) = self.stack.last_mut() {
+                    if let Some(Frame::Map { key, .. }) = self.stack.last_mut() {
                         *key = None;
                     }
                     self.path.push(Seg::Key(String::new()));
                 }
                 self.record(mark, false);
                 self.stack.push(if is_map {
-                    Frame::Map { key: None }
+                    Frame::Map {
+                        key: None,
+                        first: true,
+                    }
                 } else {
                     Frame::Seq { next: 0 }
                 });
@@ -188,6 +206,7 @@ mod tests {
             Some((5, 23, true))
         );
         assert_eq!(p(vec!["items".into(), 1.into(), "when".into()]), Some((6, 19, true)));
-        assert_eq!(p(vec!["items".into(), 1.into()]), Some((6, 5, false)));
+        assert_eq!(p(vec!["items".into(), 1.into()]), Some((6, 6, false)));
+        assert_eq!(p(vec!["items".into(), 0.into()]), Some((3, 5, false)));
     }
 }

@@ -435,6 +435,10 @@ impl Loaded {
                 let loc = self.locator(o.file);
                 let mut path = o.path.clone();
                 path.extend_from_slice(&anchor.sub[..keep]);
+                if path.is_empty() {
+                    // The document as a whole: its first line.
+                    continue;
+                }
                 if let Some(pos) = loc.get(&path) {
                     let exact = keep == anchor.sub.len();
                     let col = if exact && anchor.offset > 0 {
@@ -512,7 +516,7 @@ fn single(file: String, line: usize, column: usize, code: &'static str, message:
 fn load_into(
     loaded: &mut Loaded,
     path: &Path,
-    stack: &mut Vec<PathBuf>,
+    stack: &mut Vec<(PathBuf, String)>,
     text: Option<String>,
 ) -> Result<(), Diagnostics> {
     let shown = path.display().to_string();
@@ -530,33 +534,36 @@ fn load_into(
         })?
     };
     let canonical = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
-    if let Some(i) = stack.iter().position(|p| *p == canonical) {
-        let cycle: Vec<String> = stack[i..]
-            .iter()
-            .chain(std::iter::once(&canonical))
-            .map(|p| p.display().to_string())
-            .collect();
-        return Err(single(
-            shown,
-            1,
-            1,
-            "extends-cycle",
-            format!("`extends` goes round in a circle: {}", cycle.join(" → ")),
-        ));
-    }
-    stack.push(canonical);
+    stack.push((canonical, shown.clone()));
     if let Some(base) = &raw.extends {
         let base_path = path.parent().unwrap_or(Path::new("")).join(base);
-        if !base_path.exists() {
-            let loc = Locator::new(&text);
-            let pos = loc.get(&["extends".into()]);
-            return Err(single(
-                shown,
+        let at = |code, message| {
+            let pos = Locator::new(&text).get(&["extends".into()]);
+            Err(single(
+                shown.clone(),
                 pos.map_or(1, |p| p.line),
                 pos.map_or(1, |p| p.col),
+                code,
+                message,
+            ))
+        };
+        if !base_path.exists() {
+            return at(
                 "extends-not-found",
                 format!("the base workflow `{base}` does not exist"),
-            ));
+            );
+        }
+        let base_canonical = base_path.canonicalize().unwrap_or_else(|_| base_path.clone());
+        if let Some(i) = stack.iter().position(|(p, _)| *p == base_canonical) {
+            let cycle: Vec<String> = stack[i..]
+                .iter()
+                .map(|(_, s)| s.clone())
+                .chain(std::iter::once(base_path.display().to_string()))
+                .collect();
+            return at(
+                "extends-cycle",
+                format!("`extends` goes round in a circle: {}", cycle.join(" → ")),
+            );
         }
         load_into(loaded, &base_path, stack, None)?;
     }
