@@ -1,0 +1,291 @@
+//! The command line as a user runs it: golden output of `plan`, `compare` and `graph` on
+//! the shipped workflows, the JSON contracts, `parallelize` round trips, and exit codes.
+//!
+//! Golden files live in `tests/golden/`. After an intended change of output, regenerate
+//! them with `UPDATE_GOLDEN=1 cargo test --test cli` and review the diff.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use onewindow::plan::{self, Options};
+use onewindow::spec::{ItemKind, LimitKind};
+use serde_json::Value;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn onewindow(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_onewindow"))
+        .args(args)
+        .current_dir(root())
+        .output()
+        .expect("the binary runs")
+}
+
+fn stdout_ok(args: &[&str]) -> String {
+    let out = onewindow(args);
+    assert!(
+        out.status.success(),
+        "onewindow {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("utf-8 output")
+}
+
+fn golden(name: &str, actual: &str) {
+    let path = root().join("tests/golden").join(name);
+    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, actual).unwrap();
+        return;
+    }
+    let expected = std::fs::read_to_string(&path)
+        .unwrap_or_else(|_| panic!("missing golden file {name}; run with UPDATE_GOLDEN=1"));
+    if expected != actual {
+        let first = expected
+            .lines()
+            .zip(actual.lines())
+            .position(|(a, b)| a != b)
+            .unwrap_or(expected.lines().count().min(actual.lines().count()));
+        panic!(
+            "{name} differs from the golden file at line {}:\n  expected: {:?}\n  actual:   {:?}\n(UPDATE_GOLDEN=1 regenerates it)",
+            first + 1,
+            expected.lines().nth(first),
+            actual.lines().nth(first)
+        );
+    }
+}
+
+#[test]
+fn golden_plan_and_compare_output() {
+    let cases: &[(&str, &[&str])] = &[
+        ("plan-parallel.txt", &["plan", "workflows/construction-parallel.yaml", "--start", "2026-03-02"]),
+        ("plan-serial.json", &["plan", "workflows/construction-serial.yaml", "--start", "2025-01-06", "--json"]),
+        ("plan-warehouse.txt", &["plan", "workflows/construction-parallel.yaml", "--form", "workflows/forms/small-warehouse.yaml"]),
+        ("plan-complaint.txt", &["plan", "workflows/complaint.yaml", "--start", "2025-09-26"]),
+        (
+            "compare.txt",
+            &["compare", "workflows/construction-serial.yaml", "workflows/construction-parallel.yaml", "workflows/construction-park.yaml", "--start", "2025-01-06"],
+        ),
+        (
+            "compare-statutory.json",
+            &["compare", "workflows/construction-serial.yaml", "workflows/construction-parallel.yaml", "--limits", "statutory", "--start", "2025-01-06", "--json"],
+        ),
+        ("graph-parallel.mmd", &["graph", "workflows/construction-parallel.yaml", "--format", "mermaid"]),
+        ("graph-complaint.dot", &["graph", "workflows/complaint.yaml", "--format", "dot"]),
+    ];
+    for (name, args) in cases {
+        golden(name, &stdout_ok(args));
+    }
+}
+
+/// The seed's question in one command: the old serial practice on statutory limits
+/// against the integrated parallel practice on committed limits. The figures must follow
+/// from the item limits, so they are recomputed here from the compiled plans.
+#[test]
+fn compare_reproduces_a_cut_of_the_seeds_size_from_the_limits() {
+    let json: Value = serde_json::from_str(&stdout_ok(&[
+        "compare",
+        "workflows/construction-serial.yaml",
+        "workflows/construction-parallel.yaml",
+        "--start",
+        "2025-01-06",
+        "--json",
+    ]))
+    .unwrap();
+    let serial_total = json[0]["total_working_days"].as_u64().unwrap();
+    let parallel_total = json[1]["total_working_days"].as_u64().unwrap();
+
+    // Serial: every item waits for the one before, so the total is the sum of the
+    // statutory limits of the reviews.
+    let (serial, _) = plan::compile_file(&root().join("workflows/construction-serial.yaml")).unwrap();
+    assert_eq!(serial.default_limits, LimitKind::Statutory);
+    let sum: u64 = serial
+        .items
+        .iter()
+        .filter(|i| i.kind == ItemKind::Review)
+        .map(|i| u64::from(i.limit.statutory))
+        .sum();
+    assert_eq!(serial_total, sum);
+
+    // Parallel: the longest chain of committed limits through the document DAG.
+    let (parallel, _) = plan::compile_file(&root().join("workflows/construction-parallel.yaml")).unwrap();
+    assert_eq!(parallel.default_limits, LimitKind::Committed);
+    let longest = longest_chain(&parallel, LimitKind::Committed);
+    assert_eq!(parallel_total, longest);
+
+    // Hundreds of working days down to tens, as in the seed (283 → 40).
+    assert!(serial_total >= 200, "serial {serial_total}");
+    assert!(parallel_total < 60, "parallel {parallel_total}");
+    let cut = json[1]["cut_percent"].as_f64().unwrap();
+    let expected_cut = (serial_total - parallel_total) as f64 / serial_total as f64 * 100.0;
+    assert!((cut - expected_cut).abs() < 1e-9);
+    assert!(cut > 80.0);
+    assert!(json[0]["cut_percent"].is_null());
+}
+
+/// Longest path by memoised recursion over the graph (stages are consistent with the
+/// edges in the shipped workflows, so the gates add nothing here).
+fn longest_chain(plan: &plan::Plan, kind: LimitKind) -> u64 {
+    fn finish(plan: &plan::Plan, kind: LimitKind, i: usize, memo: &mut Vec<Option<u64>>) -> u64 {
+        if let Some(v) = memo[i] {
+            return v;
+        }
+        let start = plan
+            .graph
+            .neighbors_directed(petgraph::graph::NodeIndex::new(i), petgraph::Direction::Incoming)
+            .map(|p| finish(plan, kind, p.index(), memo))
+            .max()
+            .unwrap_or(0);
+        let item = &plan.items[i];
+        let d = if item.kind == ItemKind::Milestone { 0 } else { u64::from(item.limit.days(kind)) };
+        memo[i] = Some(start + d);
+        start + d
+    }
+    let mut memo = vec![None; plan.items.len()];
+    (0..plan.items.len()).map(|i| finish(plan, kind, i, &mut memo)).max().unwrap_or(0)
+}
+
+#[test]
+fn plan_json_is_the_documented_contract() {
+    let json: Value = serde_json::from_str(&stdout_ok(&[
+        "plan",
+        "workflows/construction-parallel.yaml",
+        "--start",
+        "2025-01-20",
+        "--json",
+    ]))
+    .unwrap();
+    assert_eq!(json["total_working_days"], 45);
+    assert_eq!(json["limits"], "committed");
+    let path: Vec<&str> = json["critical_path"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+    assert_eq!(path.first(), Some(&"A01"));
+    assert_eq!(path.last(), Some(&"I24"));
+    for id in ["I01", "I02", "I04", "I09", "I12", "I13", "I15", "I22", "I23"] {
+        assert!(path.contains(&id), "{id} is on the critical path: {path:?}");
+    }
+    // 45 working days from Monday 2025-01-20 across 春节 (01-28..02-04 off, Sun 01-26 and
+    // Sat 02-08 worked): 6 in January, then 3 + 1 + 15 in February, 20 in March.
+    assert_eq!(json["start_date"], "2025-01-20");
+    assert_eq!(json["end_date"], "2025-03-28");
+    let items = json["items"].as_array().unwrap();
+    assert_eq!(items.len(), 22);
+    for it in items {
+        for key in ["id", "earliest_start", "earliest_finish", "slack", "start_date", "due_date"] {
+            assert!(!it[key].is_null(), "{key} missing in {it}");
+        }
+    }
+    let i02 = items.iter().find(|i| i["id"] == "I02").unwrap();
+    // I02 starts the day I01 finishes (Tue 01-21). Its five working days, the start day
+    // not counted, are 01-22, 01-23, 01-24, Sun 01-26 (make-up day) and 01-27.
+    assert_eq!(i02["start_date"], "2025-01-21");
+    assert_eq!(i02["due_date"], "2025-01-27");
+    // I08 (days 1–11) only has to be done when the construction stage opens (day 30).
+    let i08 = items.iter().find(|i| i["id"] == "I08").unwrap();
+    assert_eq!((i08["earliest_finish"].as_u64(), i08["slack"].as_u64()), (Some(11), Some(19)));
+}
+
+#[test]
+fn parallelize_removes_unjustified_waits_and_never_lengthens() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("parallelized.yaml");
+    let run = onewindow(&["parallelize", "workflows/construction-serial.yaml", "-o", out.to_str().unwrap()]);
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(stderr.contains("removed: I06 after I05"), "{stderr}");
+
+    let check = onewindow(&["check", out.to_str().unwrap()]);
+    assert!(check.status.success(), "{}", String::from_utf8_lossy(&check.stderr));
+
+    let (serial, _) = plan::compile_file(&root().join("workflows/construction-serial.yaml")).unwrap();
+    let (par, _) = plan::compile_file(&out).unwrap();
+    assert!(par.unjustified_after().is_empty());
+    for kind in [LimitKind::Statutory, LimitKind::Committed] {
+        let opts = Options { limits: kind, form: None, start: None };
+        let (a, b) = (serial.schedule(&opts).total, par.schedule(&opts).total);
+        assert!(b <= a, "{kind:?}: parallelized {b} > serial {a}");
+    }
+    // On statutory limits the serial chain collapses to the document DAG: 314 → 153.
+    let stat = Options { limits: LimitKind::Statutory, form: None, start: None };
+    assert_eq!(par.schedule(&stat).total, longest_chain(&par, LimitKind::Statutory) as u32);
+    assert!(par.schedule(&stat).total < serial.schedule(&stat).total);
+    // Same documents required from the same producers.
+    for (a, b) in serial.items.iter().zip(&par.items) {
+        assert_eq!(a.id, b.id);
+        assert_eq!(a.requires.documents, b.requires.documents);
+        assert_eq!(a.produces, b.produces);
+    }
+}
+
+#[test]
+fn check_exit_codes_and_json() {
+    let ok = onewindow(&["check", "workflows/construction-parallel.yaml", "workflows/complaint.yaml"]);
+    assert!(ok.status.success());
+    let bad = onewindow(&["check", "workflows/complaint.yaml", "tests/data/bad/unknown-refs.yaml", "--format", "json"]);
+    assert_eq!(bad.status.code(), Some(1));
+    let diags: Value = serde_json::from_slice(&bad.stdout).unwrap();
+    let first = &diags.as_array().unwrap()[0];
+    assert_eq!(first["file"], "tests/data/bad/unknown-refs.yaml");
+    assert_eq!(first["code"], "unknown-department");
+    assert_eq!(first["id"], "planning");
+    assert_eq!((first["line"].as_u64(), first["column"].as_u64()), (Some(12), Some(17)));
+    let text = onewindow(&["check", "tests/data/bad/unknown-refs.yaml"]);
+    let stderr = String::from_utf8_lossy(&text.stderr);
+    assert!(stderr.contains("tests/data/bad/unknown-refs.yaml:12:17: error[unknown-department]: item `A`: unknown department `planning`"), "{stderr}");
+}
+
+#[test]
+fn wrong_input_is_an_error_with_a_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let form = dir.path().join("form.yaml");
+    std::fs::write(&form, "industry: farming\nfloor_area: big\ncolour: red\n").unwrap();
+    let out = onewindow(&["plan", "workflows/construction-parallel.yaml", "--form", form.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    for needle in ["unknown field `colour`", "'farming' is not one of", "field `floor_area`: expected a number", "required field `project_name` is missing"] {
+        assert!(stderr.contains(needle), "{needle:?} in {stderr}");
+    }
+    let out = onewindow(&["plan", "tests/data/bad/cycle.yaml"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("A -(d1)-> B -(d2)-> C -(d3)-> A"));
+    let out = onewindow(&["plan", "workflows/nowhere.yaml"]);
+    assert_eq!(out.status.code(), Some(1));
+    let out = onewindow(&["plan", "workflows/complaint.yaml", "--start", "2025-02-30"]);
+    assert_eq!(out.status.code(), Some(2), "clap rejects an impossible date");
+}
+
+#[test]
+fn a_form_drops_items_whose_condition_is_false() {
+    let json: Value = serde_json::from_str(&stdout_ok(&[
+        "plan",
+        "workflows/construction-parallel.yaml",
+        "--form",
+        "workflows/forms/small-warehouse.yaml",
+        "--json",
+    ]))
+    .unwrap();
+    let dropped: Vec<&str> = json["dropped"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+    assert_eq!(dropped, ["I02", "I06", "I13"]);
+    assert!(json["items"].as_array().unwrap().iter().all(|i| !dropped.contains(&i["id"].as_str().unwrap())));
+    let full: Value = serde_json::from_str(&stdout_ok(&[
+        "plan",
+        "workflows/construction-parallel.yaml",
+        "--form",
+        "workflows/forms/industrial-project.yaml",
+        "--json",
+    ]))
+    .unwrap();
+    assert_eq!(full["dropped"].as_array().unwrap().len(), 0);
+    assert!(json["total_working_days"].as_u64() < full["total_working_days"].as_u64());
+}
+
+#[test]
+fn graph_draws_every_edge() {
+    let (p, _) = plan::compile_file(Path::new(&root().join("workflows/construction-serial.yaml"))).unwrap();
+    let dot = stdout_ok(&["graph", "workflows/construction-serial.yaml"]);
+    assert_eq!(dot.matches(" -> ").count(), p.graph.edge_count());
+    assert!(dot.contains("\"I05\" -> \"I06\" [label=\"after\", style=dashed]"));
+    let mmd = stdout_ok(&["graph", "workflows/construction-serial.yaml", "--format", "mermaid"]);
+    assert_eq!(mmd.matches("-->|").count() + mmd.matches("-.->|").count(), p.graph.edge_count());
+}
