@@ -410,10 +410,19 @@ mod tests {
     fn start_day_is_not_counted_and_zero_days_is_the_start() {
         let cal = cn();
         // Monday 2025-03-03: one working day later is Tuesday.
-        assert_eq!(cal.add_working_days(d("2025-03-03"), 1).date, d("2025-03-04"));
-        assert_eq!(cal.add_working_days(d("2025-03-01"), 0).date, d("2025-03-01"));
+        assert_eq!(
+            cal.add_working_days(d("2025-03-03"), 1).date,
+            d("2025-03-04")
+        );
+        assert_eq!(
+            cal.add_working_days(d("2025-03-01"), 0).date,
+            d("2025-03-01")
+        );
         // From a Saturday, the first working day is Monday.
-        assert_eq!(cal.add_working_days(d("2025-03-01"), 1).date, d("2025-03-03"));
+        assert_eq!(
+            cal.add_working_days(d("2025-03-01"), 1).date,
+            d("2025-03-03")
+        );
     }
 
     #[test]
@@ -430,7 +439,13 @@ mod tests {
     fn calendar_day_periods_end_on_a_working_day() {
         let cal = cn();
         // 2025-09-26 + 7 calendar days = 2025-10-03 (国庆节) → moves to Thursday 10-09.
-        assert_eq!(cal.add_calendar_days(d("2025-09-26"), 7).date, d("2025-10-09"));
-        assert_eq!(cal.add_calendar_days(d("2025-03-03"), 2).date, d("2025-03-05"));
+        assert_eq!(
+            cal.add_calendar_days(d("2025-09-26"), 7).date,
+            d("2025-10-09")
+        );
+        assert_eq!(
+            cal.add_calendar_days(d("2025-03-03"), 2).date,
+            d("2025-03-05")
+        );
     }
 }

@@ -164,7 +164,10 @@ pub fn parse(text: &str) -> Result<Expr, Error> {
         }
     })?;
     let condition = pairs.next().expect("grammar yields one condition");
-    let or = condition.into_inner().next().expect("condition holds an expression");
+    let or = condition
+        .into_inner()
+        .next()
+        .expect("condition holds an expression");
     Ok(build(or))
 }
 
@@ -460,11 +463,13 @@ mod tests {
 
     #[test]
     fn evaluates_and_or_not_in() {
-        let e = parse("industry == 'industrial' and (floor_area >= 20000 or special_fire)")
-            .unwrap();
+        let e =
+            parse("industry == 'industrial' and (floor_area >= 20000 or special_fire)").unwrap();
         assert!(e.check(&fields()).is_empty());
         assert!(e.eval(&form("industry: industrial\nfloor_area: 30000")));
-        assert!(e.eval(&form("industry: industrial\nfloor_area: 10\nspecial_fire: true")));
+        assert!(e.eval(&form(
+            "industry: industrial\nfloor_area: 10\nspecial_fire: true"
+        )));
         assert!(!e.eval(&form("industry: commercial\nfloor_area: 30000")));
         let e = parse("not industry in ['commercial'] && start < '2026-01-01'").unwrap();
         assert!(e.check(&fields()).is_empty());
@@ -501,7 +506,9 @@ mod tests {
                 (54, ErrorKind::Type)
             ]
         );
-        let errs = parse("industry > 'industrial' or floor_area").unwrap().check(&fields());
+        let errs = parse("industry > 'industrial' or floor_area")
+            .unwrap()
+            .check(&fields());
         assert_eq!(errs.len(), 2, "{errs:?}");
     }
 }

@@ -29,7 +29,11 @@ pub fn plan_table(plan: &Plan, s: &Schedule) -> String {
     let _ = writeln!(out, "{} — {}", plan.id, plan.name);
     let _ = write!(out, "limits: {}", s.limits.name());
     if let Some(start) = s.start {
-        let _ = write!(out, "   submitted: {start}   calendar: {}", plan.calendar.id());
+        let _ = write!(
+            out,
+            "   submitted: {start}   calendar: {}",
+            plan.calendar.id()
+        );
     }
     out.push_str("\n\n");
     let dated = s.start.is_some();
@@ -63,7 +67,11 @@ pub fn plan_table(plan: &Plan, s: &Schedule) -> String {
         );
         if dated {
             let due = it.due_date.map_or(String::new(), |d| d.to_string());
-            let due = if it.provisional { format!("{due}?") } else { due };
+            let due = if it.provisional {
+                format!("{due}?")
+            } else {
+                due
+            };
             let start = it.start_date.map_or(String::new(), |d| d.to_string());
             let _ = write!(out, "  {start:<11} {due:<11}");
         }
@@ -107,7 +115,7 @@ pub fn plan_table(plan: &Plan, s: &Schedule) -> String {
             .dropped
             .iter()
             .map(|&i| {
-                let cond = plan.items[i].when.as_ref().map_or("", |(_, t)| t.as_str());
+                let cond = plan.items[i].when.as_ref().map_or("", |w| w.1.as_str());
                 format!("{} (when: {cond})", plan.items[i].id)
             })
             .collect();
@@ -196,22 +204,62 @@ pub fn compare_table(rows: &[(Plan, Schedule)]) -> String {
         }
         out.push('\n');
     };
-    line(&mut out, "", rows.iter().map(|(p, _)| p.id.clone()).collect());
-    line(&mut out, "limits", rows.iter().map(|(_, s)| s.limits.name().to_string()).collect());
-    line(&mut out, "items", rows.iter().map(|(_, s)| s.items.len().to_string()).collect());
-    line(&mut out, "total working days", rows.iter().map(|(_, s)| s.total.to_string()).collect());
+    line(
+        &mut out,
+        "",
+        rows.iter().map(|(p, _)| p.id.clone()).collect(),
+    );
+    line(
+        &mut out,
+        "limits",
+        rows.iter()
+            .map(|(_, s)| s.limits.name().to_string())
+            .collect(),
+    );
+    line(
+        &mut out,
+        "items",
+        rows.iter()
+            .map(|(_, s)| s.items.len().to_string())
+            .collect(),
+    );
+    line(
+        &mut out,
+        "total working days",
+        rows.iter().map(|(_, s)| s.total.to_string()).collect(),
+    );
     if rows.iter().any(|(_, s)| s.end.is_some()) {
-        line(&mut out, "start date", rows.iter().map(|(_, s)| s.start.map_or(String::new(), |d| d.to_string())).collect());
+        line(
+            &mut out,
+            "start date",
+            rows.iter()
+                .map(|(_, s)| s.start.map_or(String::new(), |d| d.to_string()))
+                .collect(),
+        );
         line(
             &mut out,
             "end date",
             rows.iter()
-                .map(|(_, s)| s.end.map_or(String::new(), |e| format!("{}{}", e.date, if e.provisional { "?" } else { "" })))
+                .map(|(_, s)| {
+                    s.end.map_or(String::new(), |e| {
+                        format!("{}{}", e.date, if e.provisional { "?" } else { "" })
+                    })
+                })
                 .collect(),
         );
     }
-    line(&mut out, "width", rows.iter().map(|(_, s)| s.width.to_string()).collect());
-    line(&mut out, "critical items", rows.iter().map(|(_, s)| s.critical_path.len().to_string()).collect());
+    line(
+        &mut out,
+        "width",
+        rows.iter().map(|(_, s)| s.width.to_string()).collect(),
+    );
+    line(
+        &mut out,
+        "critical items",
+        rows.iter()
+            .map(|(_, s)| s.critical_path.len().to_string())
+            .collect(),
+    );
     let base = rows.first().map_or(0, |(_, s)| s.total);
     line(
         &mut out,
@@ -226,9 +274,17 @@ pub fn compare_table(rows: &[(Plan, Schedule)]) -> String {
     );
     out.push_str("\ncritical paths:\n");
     for (p, s) in rows {
-        let _ = writeln!(out, "  {}: {}", p.id, path_ids(p, &s.critical_path).join(" → "));
+        let _ = writeln!(
+            out,
+            "  {}: {}",
+            p.id,
+            path_ids(p, &s.critical_path).join(" → ")
+        );
     }
-    if rows.iter().any(|(_, s)| s.end.is_some_and(|e| e.provisional)) {
+    if rows
+        .iter()
+        .any(|(_, s)| s.end.is_some_and(|e| e.provisional))
+    {
         out.push_str("\n? provisional: counted Monday to Friday through a year with no published holiday schedule\n");
     }
     out
@@ -261,8 +317,12 @@ pub fn compare_json(rows: &[(Plan, Schedule)]) -> Value {
     )
 }
 
-fn edge_label(plan: &Plan, e: &crate::plan::Edge) -> String {
-    let mut parts: Vec<&str> = e.documents.iter().map(|&d| plan.documents[d].id.as_str()).collect();
+fn edge_label(plan: &Plan, a: usize, b: usize, e: &crate::plan::Edge) -> String {
+    let docs = plan.edge_documents(a, b);
+    let mut parts: Vec<&str> = docs
+        .iter()
+        .map(|&d| plan.documents[d].id.as_str())
+        .collect();
     if e.after {
         parts.push("after");
     }
@@ -289,7 +349,12 @@ pub fn graph_dot(plan: &Plan) -> String {
         escape(&plan.id)
     );
     for stage in crate::plan::Stage::ALL {
-        let members: Vec<usize> = plan.topo.iter().copied().filter(|&i| plan.items[i].stage == stage).collect();
+        let members: Vec<usize> = plan
+            .topo
+            .iter()
+            .copied()
+            .filter(|&i| plan.items[i].stage == stage)
+            .collect();
         if members.is_empty() {
             continue;
         }
@@ -309,20 +374,28 @@ pub fn graph_dot(plan: &Plan) -> String {
                 escape(&it.name),
                 escape(dept(plan, i)),
                 node_days(plan, i),
-                if it.kind == ItemKind::Milestone { ", shape=ellipse" } else { "" }
+                if it.kind == ItemKind::Milestone {
+                    ", shape=ellipse"
+                } else {
+                    ""
+                }
             );
         }
         out.push_str("  }\n");
     }
     for e in plan.graph.edge_references() {
         let (a, b) = (e.source().index(), e.target().index());
-        let style = if e.weight().documents.is_empty() { ", style=dashed" } else { "" };
+        let style = if e.weight().documents == 0 {
+            ", style=dashed"
+        } else {
+            ""
+        };
         let _ = writeln!(
             out,
             "  \"{}\" -> \"{}\" [label=\"{}\"{style}];",
             escape(&plan.items[a].id),
             escape(&plan.items[b].id),
-            escape(&edge_label(plan, e.weight()))
+            escape(&edge_label(plan, a, b, e.weight()))
         );
     }
     out.push_str("}\n");
@@ -335,14 +408,28 @@ pub fn graph_mermaid(plan: &Plan) -> String {
     let clean = |s: &str| s.replace('"', "'");
     let mut out = String::from("flowchart LR\n");
     for stage in crate::plan::Stage::ALL {
-        let members: Vec<usize> = plan.topo.iter().copied().filter(|&i| plan.items[i].stage == stage).collect();
+        let members: Vec<usize> = plan
+            .topo
+            .iter()
+            .copied()
+            .filter(|&i| plan.items[i].stage == stage)
+            .collect();
         if members.is_empty() {
             continue;
         }
-        let _ = writeln!(out, "  subgraph {}[\"{}\"]", stage.id(), clean(&plan.stage_names[stage.index()]));
+        let _ = writeln!(
+            out,
+            "  subgraph {}[\"{}\"]",
+            stage.id(),
+            clean(&plan.stage_names[stage.index()])
+        );
         for i in members {
             let it = &plan.items[i];
-            let (open, close) = if it.kind == ItemKind::Milestone { ("([", "])") } else { ("[", "]") };
+            let (open, close) = if it.kind == ItemKind::Milestone {
+                ("([", "])")
+            } else {
+                ("[", "]")
+            };
             let _ = writeln!(
                 out,
                 "    {}{open}\"{}<br/>{}<br/>{} · {}\"{close}",
@@ -356,9 +443,18 @@ pub fn graph_mermaid(plan: &Plan) -> String {
         out.push_str("  end\n");
     }
     for e in plan.graph.edge_references() {
-        let (a, b) = (&plan.items[e.source().index()].id, &plan.items[e.target().index()].id);
-        let arrow = if e.weight().documents.is_empty() { "-.->" } else { "-->" };
-        let _ = writeln!(out, "  {a} {arrow}|{}| {b}", edge_label(plan, e.weight()));
+        let (a, b) = (e.source().index(), e.target().index());
+        let arrow = if e.weight().documents == 0 {
+            "-.->"
+        } else {
+            "-->"
+        };
+        let label = edge_label(plan, a, b, e.weight());
+        let _ = writeln!(
+            out,
+            "  {} {arrow}|{label}| {}",
+            plan.items[a].id, plan.items[b].id
+        );
     }
     out
 }
@@ -368,11 +464,15 @@ pub fn graph_mermaid(plan: &Plan) -> String {
 /// new workflow and the removed `(waited for, waiting)` id pairs.
 pub fn parallelize(plan: &Plan, out_dir: &Path) -> (RawWorkflow, Vec<(String, String)>) {
     let waits = plan.unjustified_after();
-    let mut raw = plan.raw.clone();
+    let mut raw = RawWorkflow::clone(&plan.raw);
     let mut removed = Vec::new();
     for &(a, b) in &waits {
         let (a_id, b_id) = (plan.items[a].id.clone(), plan.items[b].id.clone());
-        if let Some(item) = raw.items.iter_mut().find(|it| it.id.as_deref() == Some(b_id.as_str())) {
+        if let Some(item) = raw
+            .items
+            .iter_mut()
+            .find(|it| it.id.as_deref() == Some(b_id.as_str()))
+        {
             if let Some(after) = &mut item.after {
                 after.retain(|x| *x != a_id);
                 if after.is_empty() {

@@ -60,20 +60,75 @@ fn golden(name: &str, actual: &str) {
 #[test]
 fn golden_plan_and_compare_output() {
     let cases: &[(&str, &[&str])] = &[
-        ("plan-parallel.txt", &["plan", "workflows/construction-parallel.yaml", "--start", "2026-03-02"]),
-        ("plan-serial.json", &["plan", "workflows/construction-serial.yaml", "--start", "2025-01-06", "--json"]),
-        ("plan-warehouse.txt", &["plan", "workflows/construction-parallel.yaml", "--form", "workflows/forms/small-warehouse.yaml"]),
-        ("plan-complaint.txt", &["plan", "workflows/complaint.yaml", "--start", "2025-09-26"]),
+        (
+            "plan-parallel.txt",
+            &[
+                "plan",
+                "workflows/construction-parallel.yaml",
+                "--start",
+                "2026-03-02",
+            ],
+        ),
+        (
+            "plan-serial.json",
+            &[
+                "plan",
+                "workflows/construction-serial.yaml",
+                "--start",
+                "2025-01-06",
+                "--json",
+            ],
+        ),
+        (
+            "plan-warehouse.txt",
+            &[
+                "plan",
+                "workflows/construction-parallel.yaml",
+                "--form",
+                "workflows/forms/small-warehouse.yaml",
+            ],
+        ),
+        (
+            "plan-complaint.txt",
+            &["plan", "workflows/complaint.yaml", "--start", "2025-09-26"],
+        ),
         (
             "compare.txt",
-            &["compare", "workflows/construction-serial.yaml", "workflows/construction-parallel.yaml", "workflows/construction-park.yaml", "--start", "2025-01-06"],
+            &[
+                "compare",
+                "workflows/construction-serial.yaml",
+                "workflows/construction-parallel.yaml",
+                "workflows/construction-park.yaml",
+                "--start",
+                "2025-01-06",
+            ],
         ),
         (
             "compare-statutory.json",
-            &["compare", "workflows/construction-serial.yaml", "workflows/construction-parallel.yaml", "--limits", "statutory", "--start", "2025-01-06", "--json"],
+            &[
+                "compare",
+                "workflows/construction-serial.yaml",
+                "workflows/construction-parallel.yaml",
+                "--limits",
+                "statutory",
+                "--start",
+                "2025-01-06",
+                "--json",
+            ],
         ),
-        ("graph-parallel.mmd", &["graph", "workflows/construction-parallel.yaml", "--format", "mermaid"]),
-        ("graph-complaint.dot", &["graph", "workflows/complaint.yaml", "--format", "dot"]),
+        (
+            "graph-parallel.mmd",
+            &[
+                "graph",
+                "workflows/construction-parallel.yaml",
+                "--format",
+                "mermaid",
+            ],
+        ),
+        (
+            "graph-complaint.dot",
+            &["graph", "workflows/complaint.yaml", "--format", "dot"],
+        ),
     ];
     for (name, args) in cases {
         golden(name, &stdout_ok(args));
@@ -99,7 +154,8 @@ fn compare_reproduces_a_cut_of_the_seeds_size_from_the_limits() {
 
     // Serial: every item waits for the one before, so the total is the sum of the
     // statutory limits of the reviews.
-    let (serial, _) = plan::compile_file(&root().join("workflows/construction-serial.yaml")).unwrap();
+    let (serial, _) =
+        plan::compile_file(&root().join("workflows/construction-serial.yaml")).unwrap();
     assert_eq!(serial.default_limits, LimitKind::Statutory);
     let sum: u64 = serial
         .items
@@ -110,7 +166,8 @@ fn compare_reproduces_a_cut_of_the_seeds_size_from_the_limits() {
     assert_eq!(serial_total, sum);
 
     // Parallel: the longest chain of committed limits through the document DAG.
-    let (parallel, _) = plan::compile_file(&root().join("workflows/construction-parallel.yaml")).unwrap();
+    let (parallel, _) =
+        plan::compile_file(&root().join("workflows/construction-parallel.yaml")).unwrap();
     assert_eq!(parallel.default_limits, LimitKind::Committed);
     let longest = longest_chain(&parallel, LimitKind::Committed);
     assert_eq!(parallel_total, longest);
@@ -134,17 +191,27 @@ fn longest_chain(plan: &plan::Plan, kind: LimitKind) -> u64 {
         }
         let start = plan
             .graph
-            .neighbors_directed(petgraph::graph::NodeIndex::new(i), petgraph::Direction::Incoming)
+            .neighbors_directed(
+                petgraph::graph::NodeIndex::new(i),
+                petgraph::Direction::Incoming,
+            )
             .map(|p| finish(plan, kind, p.index(), memo))
             .max()
             .unwrap_or(0);
         let item = &plan.items[i];
-        let d = if item.kind == ItemKind::Milestone { 0 } else { u64::from(item.limit.days(kind)) };
+        let d = if item.kind == ItemKind::Milestone {
+            0
+        } else {
+            u64::from(item.limit.days(kind))
+        };
         memo[i] = Some(start + d);
         start + d
     }
     let mut memo = vec![None; plan.items.len()];
-    (0..plan.items.len()).map(|i| finish(plan, kind, i, &mut memo)).max().unwrap_or(0)
+    (0..plan.items.len())
+        .map(|i| finish(plan, kind, i, &mut memo))
+        .max()
+        .unwrap_or(0)
 }
 
 #[test]
@@ -159,10 +226,17 @@ fn plan_json_is_the_documented_contract() {
     .unwrap();
     assert_eq!(json["total_working_days"], 45);
     assert_eq!(json["limits"], "committed");
-    let path: Vec<&str> = json["critical_path"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+    let path: Vec<&str> = json["critical_path"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
     assert_eq!(path.first(), Some(&"A01"));
     assert_eq!(path.last(), Some(&"I24"));
-    for id in ["I01", "I02", "I04", "I09", "I12", "I13", "I15", "I22", "I23"] {
+    for id in [
+        "I01", "I02", "I04", "I09", "I12", "I13", "I15", "I22", "I23",
+    ] {
         assert!(path.contains(&id), "{id} is on the critical path: {path:?}");
     }
     // 45 working days from Monday 2025-01-20 across 春节 (01-28..02-04 off, Sun 01-26 and
@@ -172,7 +246,14 @@ fn plan_json_is_the_documented_contract() {
     let items = json["items"].as_array().unwrap();
     assert_eq!(items.len(), 22);
     for it in items {
-        for key in ["id", "earliest_start", "earliest_finish", "slack", "start_date", "due_date"] {
+        for key in [
+            "id",
+            "earliest_start",
+            "earliest_finish",
+            "slack",
+            "start_date",
+            "due_date",
+        ] {
             assert!(!it[key].is_null(), "{key} missing in {it}");
         }
     }
@@ -183,32 +264,60 @@ fn plan_json_is_the_documented_contract() {
     assert_eq!(i02["due_date"], "2025-01-27");
     // I08 (days 1–11) only has to be done when the construction stage opens (day 30).
     let i08 = items.iter().find(|i| i["id"] == "I08").unwrap();
-    assert_eq!((i08["earliest_finish"].as_u64(), i08["slack"].as_u64()), (Some(11), Some(19)));
+    assert_eq!(
+        (i08["earliest_finish"].as_u64(), i08["slack"].as_u64()),
+        (Some(11), Some(19))
+    );
 }
 
 #[test]
 fn parallelize_removes_unjustified_waits_and_never_lengthens() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("parallelized.yaml");
-    let run = onewindow(&["parallelize", "workflows/construction-serial.yaml", "-o", out.to_str().unwrap()]);
-    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let run = onewindow(&[
+        "parallelize",
+        "workflows/construction-serial.yaml",
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
     let stderr = String::from_utf8_lossy(&run.stderr);
     assert!(stderr.contains("removed: I06 after I05"), "{stderr}");
 
     let check = onewindow(&["check", out.to_str().unwrap()]);
-    assert!(check.status.success(), "{}", String::from_utf8_lossy(&check.stderr));
+    assert!(
+        check.status.success(),
+        "{}",
+        String::from_utf8_lossy(&check.stderr)
+    );
 
-    let (serial, _) = plan::compile_file(&root().join("workflows/construction-serial.yaml")).unwrap();
+    let (serial, _) =
+        plan::compile_file(&root().join("workflows/construction-serial.yaml")).unwrap();
     let (par, _) = plan::compile_file(&out).unwrap();
     assert!(par.unjustified_after().is_empty());
     for kind in [LimitKind::Statutory, LimitKind::Committed] {
-        let opts = Options { limits: kind, form: None, start: None };
+        let opts = Options {
+            limits: kind,
+            form: None,
+            start: None,
+        };
         let (a, b) = (serial.schedule(&opts).total, par.schedule(&opts).total);
         assert!(b <= a, "{kind:?}: parallelized {b} > serial {a}");
     }
     // On statutory limits the serial chain collapses to the document DAG: 314 → 153.
-    let stat = Options { limits: LimitKind::Statutory, form: None, start: None };
-    assert_eq!(par.schedule(&stat).total, longest_chain(&par, LimitKind::Statutory) as u32);
+    let stat = Options {
+        limits: LimitKind::Statutory,
+        form: None,
+        start: None,
+    };
+    assert_eq!(
+        par.schedule(&stat).total,
+        longest_chain(&par, LimitKind::Statutory) as u32
+    );
     assert!(par.schedule(&stat).total < serial.schedule(&stat).total);
     // Same documents required from the same producers.
     for (a, b) in serial.items.iter().zip(&par.items) {
@@ -220,16 +329,29 @@ fn parallelize_removes_unjustified_waits_and_never_lengthens() {
 
 #[test]
 fn check_exit_codes_and_json() {
-    let ok = onewindow(&["check", "workflows/construction-parallel.yaml", "workflows/complaint.yaml"]);
+    let ok = onewindow(&[
+        "check",
+        "workflows/construction-parallel.yaml",
+        "workflows/complaint.yaml",
+    ]);
     assert!(ok.status.success());
-    let bad = onewindow(&["check", "workflows/complaint.yaml", "tests/data/bad/unknown-refs.yaml", "--format", "json"]);
+    let bad = onewindow(&[
+        "check",
+        "workflows/complaint.yaml",
+        "tests/data/bad/unknown-refs.yaml",
+        "--format",
+        "json",
+    ]);
     assert_eq!(bad.status.code(), Some(1));
     let diags: Value = serde_json::from_slice(&bad.stdout).unwrap();
     let first = &diags.as_array().unwrap()[0];
     assert_eq!(first["file"], "tests/data/bad/unknown-refs.yaml");
     assert_eq!(first["code"], "unknown-department");
     assert_eq!(first["id"], "planning");
-    assert_eq!((first["line"].as_u64(), first["column"].as_u64()), (Some(12), Some(17)));
+    assert_eq!(
+        (first["line"].as_u64(), first["column"].as_u64()),
+        (Some(12), Some(17))
+    );
     let text = onewindow(&["check", "tests/data/bad/unknown-refs.yaml"]);
     let stderr = String::from_utf8_lossy(&text.stderr);
     assert!(stderr.contains("tests/data/bad/unknown-refs.yaml:12:17: error[unknown-department]: item `A`: unknown department `planning`"), "{stderr}");
@@ -240,10 +362,20 @@ fn wrong_input_is_an_error_with_a_reason() {
     let dir = tempfile::tempdir().unwrap();
     let form = dir.path().join("form.yaml");
     std::fs::write(&form, "industry: farming\nfloor_area: big\ncolour: red\n").unwrap();
-    let out = onewindow(&["plan", "workflows/construction-parallel.yaml", "--form", form.to_str().unwrap()]);
+    let out = onewindow(&[
+        "plan",
+        "workflows/construction-parallel.yaml",
+        "--form",
+        form.to_str().unwrap(),
+    ]);
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    for needle in ["unknown field `colour`", "'farming' is not one of", "field `floor_area`: expected a number", "required field `project_name` is missing"] {
+    for needle in [
+        "unknown field `colour`",
+        "'farming' is not one of",
+        "field `floor_area`: expected a number",
+        "required field `project_name` is missing",
+    ] {
         assert!(stderr.contains(needle), "{needle:?} in {stderr}");
     }
     let out = onewindow(&["plan", "tests/data/bad/cycle.yaml"]);
@@ -252,7 +384,11 @@ fn wrong_input_is_an_error_with_a_reason() {
     let out = onewindow(&["plan", "workflows/nowhere.yaml"]);
     assert_eq!(out.status.code(), Some(1));
     let out = onewindow(&["plan", "workflows/complaint.yaml", "--start", "2025-02-30"]);
-    assert_eq!(out.status.code(), Some(2), "clap rejects an impossible date");
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "clap rejects an impossible date"
+    );
 }
 
 #[test]
@@ -265,9 +401,18 @@ fn a_form_drops_items_whose_condition_is_false() {
         "--json",
     ]))
     .unwrap();
-    let dropped: Vec<&str> = json["dropped"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+    let dropped: Vec<&str> = json["dropped"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
     assert_eq!(dropped, ["I02", "I06", "I13"]);
-    assert!(json["items"].as_array().unwrap().iter().all(|i| !dropped.contains(&i["id"].as_str().unwrap())));
+    assert!(json["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|i| !dropped.contains(&i["id"].as_str().unwrap())));
     let full: Value = serde_json::from_str(&stdout_ok(&[
         "plan",
         "workflows/construction-parallel.yaml",
@@ -282,10 +427,21 @@ fn a_form_drops_items_whose_condition_is_false() {
 
 #[test]
 fn graph_draws_every_edge() {
-    let (p, _) = plan::compile_file(Path::new(&root().join("workflows/construction-serial.yaml"))).unwrap();
+    let (p, _) = plan::compile_file(Path::new(
+        &root().join("workflows/construction-serial.yaml"),
+    ))
+    .unwrap();
     let dot = stdout_ok(&["graph", "workflows/construction-serial.yaml"]);
     assert_eq!(dot.matches(" -> ").count(), p.graph.edge_count());
     assert!(dot.contains("\"I05\" -> \"I06\" [label=\"after\", style=dashed]"));
-    let mmd = stdout_ok(&["graph", "workflows/construction-serial.yaml", "--format", "mermaid"]);
-    assert_eq!(mmd.matches("-->|").count() + mmd.matches("-.->|").count(), p.graph.edge_count());
+    let mmd = stdout_ok(&[
+        "graph",
+        "workflows/construction-serial.yaml",
+        "--format",
+        "mermaid",
+    ]);
+    assert_eq!(
+        mmd.matches("-->|").count() + mmd.matches("-.->|").count(),
+        p.graph.edge_count()
+    );
 }

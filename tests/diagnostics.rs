@@ -29,7 +29,11 @@ fn bad_files() -> Vec<PathBuf> {
 #[test]
 fn every_bad_workflow_gives_exactly_its_diagnostics() {
     let files = bad_files();
-    assert!(files.len() >= 15, "expected the whole set of bad files, found {}", files.len());
+    assert!(
+        files.len() >= 15,
+        "expected the whole set of bad files, found {}",
+        files.len()
+    );
     let mut failures = Vec::new();
     for file in files {
         let text = std::fs::read_to_string(&file).unwrap();
@@ -38,8 +42,15 @@ fn every_bad_workflow_gives_exactly_its_diagnostics() {
             .filter_map(|l| l.strip_prefix("# expect: "))
             .map(str::to_string)
             .collect();
-        let messages: Vec<&str> = text.lines().filter_map(|l| l.strip_prefix("# message: ")).collect();
-        assert!(!expected.is_empty(), "{} has no `# expect:` lines", file.display());
+        let messages: Vec<&str> = text
+            .lines()
+            .filter_map(|l| l.strip_prefix("# message: "))
+            .collect();
+        assert!(
+            !expected.is_empty(),
+            "{} has no `# expect:` lines",
+            file.display()
+        );
         let diags = match plan::compile_file(&file) {
             Ok(_) => {
                 failures.push(format!("{}: compiled without errors", file.display()));
@@ -56,7 +67,10 @@ fn every_bad_workflow_gives_exactly_its_diagnostics() {
                 let prefix = if d.file == this {
                     String::new()
                 } else {
-                    format!("{}:", Path::new(&d.file).file_name().unwrap().to_string_lossy())
+                    format!(
+                        "{}:",
+                        Path::new(&d.file).file_name().unwrap().to_string_lossy()
+                    )
                 };
                 let sev = format!("{:?}", d.severity).to_lowercase();
                 let id = d.id.as_ref().map_or(String::new(), |i| format!(" {i}"));
@@ -75,7 +89,10 @@ fn every_bad_workflow_gives_exactly_its_diagnostics() {
         let all = diags.to_string();
         for m in messages {
             if !all.contains(m) {
-                failures.push(format!("{}: no message contains {m:?}:\n{all}", file.display()));
+                failures.push(format!(
+                    "{}: no message contains {m:?}:\n{all}",
+                    file.display()
+                ));
             }
         }
     }
@@ -85,7 +102,16 @@ fn every_bad_workflow_gives_exactly_its_diagnostics() {
 #[test]
 fn arbitrary_text_is_an_error_not_a_panic() {
     let dir = tempfile::tempdir().unwrap();
-    for text in ["", ":", "- - -", "items: 3", "items: [{id: [1]}]", "\u{0}\u{1}", "{{{{", "items:\n  - limit: {statutory: 99999999999999999999}"] {
+    for text in [
+        "",
+        ":",
+        "- - -",
+        "items: 3",
+        "items: [{id: [1]}]",
+        "\u{0}\u{1}",
+        "{{{{",
+        "items:\n  - limit: {statutory: 99999999999999999999}",
+    ] {
         let path = dir.path().join("w.yaml");
         std::fs::write(&path, text).unwrap();
         // Empty and trivially small files may compile (to an empty plan) or fail; either
@@ -99,7 +125,12 @@ fn arbitrary_text_is_an_error_not_a_panic() {
 #[test]
 fn shipped_workflows_compile_without_warnings() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("workflows");
-    for name in ["construction-parallel", "construction-serial", "construction-park", "complaint"] {
+    for name in [
+        "construction-parallel",
+        "construction-serial",
+        "construction-park",
+        "complaint",
+    ] {
         let (plan, warnings) = plan::compile_file(&dir.join(format!("{name}.yaml")))
             .unwrap_or_else(|d| panic!("{name}: {d}"));
         assert_eq!(plan.id, name);

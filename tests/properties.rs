@@ -27,7 +27,8 @@ struct Gen {
 fn gen_workflow(max_items: usize) -> impl Strategy<Value = Gen> {
     (1..=max_items)
         .prop_flat_map(|n| {
-            let items = prop::collection::vec((0u8..2, 0u32..25, 0u32..25, prop::bool::weighted(0.15)), n);
+            let items =
+                prop::collection::vec((0u8..2, 0u32..25, 0u32..25, prop::bool::weighted(0.15)), n);
             let edges = prop::collection::vec((0..n, 0..n, prop::bool::ANY), 0..(n * 2));
             (items, edges)
         })
@@ -42,15 +43,18 @@ fn gen_workflow(max_items: usize) -> impl Strategy<Value = Gen> {
                     (stage, a.max(b), a.min(b), m)
                 })
                 .collect();
-            let edges = raw_edges
-                .into_iter()
-                .filter(|(a, b, _)| a < b)
-                .collect();
+            let edges = raw_edges.into_iter().filter(|(a, b, _)| a < b).collect();
             Gen { items, edges }
         })
 }
 
-const STAGES: [&str; 5] = ["attraction", "reserve", "approval", "construction", "acceptance"];
+const STAGES: [&str; 5] = [
+    "attraction",
+    "reserve",
+    "approval",
+    "construction",
+    "acceptance",
+];
 
 fn to_yaml(g: &Gen) -> String {
     let mut y = String::from("departments: [{id: d}]\ndocuments:\n");
@@ -63,18 +67,38 @@ fn to_yaml(g: &Gen) -> String {
         if *milestone {
             y.push_str("    kind: milestone\n");
         } else {
-            let _ = writeln!(y, "    department: d\n    limit: {{statutory: {statutory}, committed: {committed}}}");
+            let _ = writeln!(
+                y,
+                "    department: d\n    limit: {{statutory: {statutory}, committed: {committed}}}"
+            );
         }
-        let docs: Vec<String> = g.edges.iter().filter(|e| e.1 == i && e.2).map(|e| format!("doc{}", e.0)).collect();
-        let after: Vec<String> = g.edges.iter().filter(|e| e.1 == i && !e.2).map(|e| format!("T{}", e.0)).collect();
-        let _ = writeln!(y, "    produces: [doc{i}]\n    requires: {{documents: [{}]}}\n    after: [{}]", docs.join(", "), after.join(", "));
+        let docs: Vec<String> = g
+            .edges
+            .iter()
+            .filter(|e| e.1 == i && e.2)
+            .map(|e| format!("doc{}", e.0))
+            .collect();
+        let after: Vec<String> = g
+            .edges
+            .iter()
+            .filter(|e| e.1 == i && !e.2)
+            .map(|e| format!("T{}", e.0))
+            .collect();
+        let _ = writeln!(
+            y,
+            "    produces: [doc{i}]\n    requires: {{documents: [{}]}}\n    after: [{}]",
+            docs.join(", "),
+            after.join(", ")
+        );
     }
     y
 }
 
 fn compile_text(text: &str) -> Result<Plan, String> {
     let loaded = spec::load_str(Path::new("generated.yaml"), text).map_err(|d| d.to_string())?;
-    plan::compile(&loaded).map(|(p, _)| p).map_err(|d| d.to_string())
+    plan::compile(&loaded)
+        .map(|(p, _)| p)
+        .map_err(|d| d.to_string())
 }
 
 fn duration(g: &Gen, i: usize, kind: LimitKind) -> u32 {
@@ -90,8 +114,16 @@ fn duration(g: &Gen, i: usize, kind: LimitKind) -> u32 {
 /// declared edges plus a stage gate from every item to every item of a later stage.
 fn brute_force(g: &Gen, kind: LimitKind) -> u32 {
     let n = g.items.len();
-    let waits = |a: usize, b: usize| g.edges.iter().any(|e| e.0 == a && e.1 == b) || g.items[a].0 < g.items[b].0;
-    fn walk(i: usize, n: usize, g: &Gen, kind: LimitKind, waits: &dyn Fn(usize, usize) -> bool) -> u32 {
+    let waits = |a: usize, b: usize| {
+        g.edges.iter().any(|e| e.0 == a && e.1 == b) || g.items[a].0 < g.items[b].0
+    };
+    fn walk(
+        i: usize,
+        n: usize,
+        g: &Gen,
+        kind: LimitKind,
+        waits: &dyn Fn(usize, usize) -> bool,
+    ) -> u32 {
         let here = duration(g, i, kind);
         let mut best = 0;
         for j in 0..n {
@@ -101,7 +133,10 @@ fn brute_force(g: &Gen, kind: LimitKind) -> u32 {
         }
         here + best
     }
-    (0..n).map(|i| walk(i, n, g, kind, &waits)).max().unwrap_or(0)
+    (0..n)
+        .map(|i| walk(i, n, g, kind, &waits))
+        .max()
+        .unwrap_or(0)
 }
 
 proptest! {
@@ -197,6 +232,9 @@ proptest! {
 fn shipped() -> &'static Calendar {
     static CAL: std::sync::OnceLock<Calendar> = std::sync::OnceLock::new();
     CAL.get_or_init(|| {
-        Calendar::load_dir(&PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("workflows/calendars/cn")).unwrap()
+        Calendar::load_dir(
+            &PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("workflows/calendars/cn"),
+        )
+        .unwrap()
     })
 }

@@ -16,6 +16,9 @@ mod schedule;
 pub use schedule::{ItemSchedule, Options, Schedule, StageSpan};
 
 use std::collections::HashMap;
+use std::sync::Arc;
+
+use rustc_hash::FxHashMap;
 use std::path::Path;
 
 use petgraph::graph::{DiGraph, NodeIndex};
@@ -184,16 +187,17 @@ pub struct Item {
     pub produces: Vec<usize>,
     /// Explicit waits (item indexes).
     pub after: Vec<usize>,
-    /// Applicability condition, and its source text.
+    /// Applicability condition, and its source text (boxed: few items have one).
     #[serde(skip)]
-    pub when: Option<(Expr, String)>,
+    pub when: Option<Box<(Expr, String)>>,
 }
 
 /// Why one item waits for another.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Edge {
-    /// Documents the successor requires from the predecessor.
-    pub documents: Vec<usize>,
+    /// How many documents the successor requires from the predecessor (which ones:
+    /// [`Plan::edge_documents`]; not stored, to keep the graph small).
+    pub documents: u32,
     /// The successor lists the predecessor in `after`.
     pub after: bool,
 }
@@ -234,15 +238,26 @@ pub struct Plan {
     pub producer: Vec<Option<usize>>,
     /// For each document, the material that supplies it.
     pub supplier: Vec<Option<usize>>,
-    /// The merged source, for tools that rewrite the workflow (`parallelize`).
-    pub raw: RawWorkflow,
-    index: HashMap<String, usize>,
+    /// The merged source, for tools that rewrite the workflow (`parallelize`); shared
+    /// with the [`Loaded`] it was compiled from rather than copied.
+    pub raw: Arc<RawWorkflow>,
+    /// Item id → index, built on first use (compiling for analysis never needs it).
+    index: std::sync::OnceLock<FxHashMap<String, usize>>,
 }
 
 impl Plan {
     /// The index of the item with this id.
     pub fn item_index(&self, id: &str) -> Option<usize> {
-        self.index.get(id).copied()
+        self.index
+            .get_or_init(|| {
+                self.items
+                    .iter()
+                    .enumerate()
+                    .map(|(i, it)| (it.id.clone(), i))
+                    .collect()
+            })
+            .get(id)
+            .copied()
     }
 
     /// Explicit `after` waits that no document justifies: `(waited for, waiting)` pairs
@@ -252,33 +267,37 @@ impl Plan {
     pub fn unjustified_after(&self) -> Vec<(usize, usize)> {
         let mut out = Vec::new();
         let n = self.items.len();
+        // Only items between `a` and `b` in topological order can lie on a path from one
+        // to the other, so the search never leaves that window.
+        let mut rank = vec![0usize; n];
+        for (r, &i) in self.topo.iter().enumerate() {
+            rank[i] = r;
+        }
         let mut seen = vec![usize::MAX; n];
         let mut stack = Vec::new();
+        let mut stamp = 0;
         for (b, item) in self.items.iter().enumerate() {
             for &a in &item.after {
                 // Depth-first search from `a` along document edges, looking for `b`.
-                let stamp = b * n + a;
+                stamp += 1;
                 stack.clear();
                 stack.push(a);
                 seen[a] = stamp;
                 let mut found = false;
-                while let Some(x) = stack.pop() {
+                'search: while let Some(x) = stack.pop() {
                     for e in self.graph.edges(NodeIndex::new(x)) {
-                        if e.weight().documents.is_empty() {
+                        if e.weight().documents == 0 {
                             continue;
                         }
                         let y = e.target().index();
                         if y == b {
                             found = true;
-                            break;
+                            break 'search;
                         }
-                        if seen[y] != stamp {
+                        if rank[y] < rank[b] && seen[y] != stamp {
                             seen[y] = stamp;
                             stack.push(y);
                         }
-                    }
-                    if found {
-                        break;
                     }
                 }
                 if !found {
@@ -287,6 +306,18 @@ impl Plan {
             }
         }
         out
+    }
+
+    /// The documents item `b` requires that item `a` produces (the label of the edge
+    /// `a → b`).
+    pub fn edge_documents(&self, a: usize, b: usize) -> Vec<usize> {
+        self.items[b]
+            .requires
+            .documents
+            .iter()
+            .copied()
+            .filter(|&d| self.producer[d] == Some(a))
+            .collect()
     }
 
     /// Computes the earliest schedule, slack and critical path; see [`Schedule`].
@@ -322,6 +353,9 @@ pub fn compile(loaded: &Loaded) -> Result<(Plan, Diagnostics), Diagnostics> {
     }
 }
 
+/// Ids of one entity list → index, borrowing the ids from the raw workflow.
+type Ids<'a> = FxHashMap<&'a str, usize>;
+
 struct Compiler<'a> {
     loaded: &'a Loaded,
     pending: Vec<Pending>,
@@ -344,8 +378,9 @@ fn index_ids<'r>(
     kind: &str,
     ids: impl Iterator<Item = Option<&'r str>>,
     origins: &[Vec<Origin>],
-) -> HashMap<String, usize> {
-    let mut map = HashMap::new();
+) -> Ids<'r> {
+    let mut map = Ids::default();
+    map.reserve(origins.len());
     for (i, id) in ids.enumerate() {
         match id {
             None | Some("") => c.error(
@@ -355,15 +390,15 @@ fn index_ids<'r>(
                 Anchor::at(&origins[i], vec![]),
             ),
             Some(id) => {
-                if map.contains_key(id) {
+                if let std::collections::hash_map::Entry::Vacant(e) = map.entry(id) {
+                    e.insert(i);
+                } else {
                     c.error(
                         "duplicate-id",
                         Some(id),
                         format!("{kind} `{id}` is defined twice"),
                         Anchor::at(&origins[i], sub(&["id"])),
                     );
-                } else {
-                    map.insert(id.to_string(), i);
                 }
             }
         }
@@ -372,7 +407,14 @@ fn index_ids<'r>(
 }
 
 impl Compiler<'_> {
-    fn push(&mut self, severity: Severity, code: &'static str, id: Option<&str>, message: String, anchor: Anchor) {
+    fn push(
+        &mut self,
+        severity: Severity,
+        code: &'static str,
+        id: Option<&str>,
+        message: String,
+        anchor: Anchor,
+    ) {
         self.pending.push(Pending {
             severity,
             code,
@@ -424,7 +466,12 @@ impl Compiler<'_> {
             }
         }
 
-        let dept_ix = index_ids(self, "department", raw.departments.iter().map(|d| d.id.as_deref()), &l.departments);
+        let dept_ix = index_ids(
+            self,
+            "department",
+            raw.departments.iter().map(|d| d.id.as_deref()),
+            &l.departments,
+        );
         let departments: Vec<Department> = raw
             .departments
             .iter()
@@ -436,7 +483,12 @@ impl Compiler<'_> {
 
         // Form fields.
         let raw_fields: &[spec::RawField] = raw.form.as_ref().map_or(&[], |f| &f.fields);
-        let field_ix = index_ids(self, "form field", raw_fields.iter().map(|f| f.id.as_deref()), &l.fields);
+        let field_ix = index_ids(
+            self,
+            "form field",
+            raw_fields.iter().map(|f| f.id.as_deref()),
+            &l.fields,
+        );
         let mut fields = Vec::new();
         for (i, f) in raw_fields.iter().enumerate() {
             let id = f.id.clone().unwrap_or_default();
@@ -448,7 +500,12 @@ impl Compiler<'_> {
                 Some("enum") => {
                     let values = f.values.clone().unwrap_or_default();
                     if values.is_empty() {
-                        self.error("enum-values", Some(&id), format!("enum field `{id}` lists no `values`"), Anchor::at(&l.fields[i], sub(&["type"])));
+                        self.error(
+                            "enum-values",
+                            Some(&id),
+                            format!("enum field `{id}` lists no `values`"),
+                            Anchor::at(&l.fields[i], sub(&["type"])),
+                        );
                     }
                     FieldType::Enum(values)
                 }
@@ -466,7 +523,12 @@ impl Compiler<'_> {
                 }
             };
             if f.values.is_some() && !matches!(ty, FieldType::Enum(_)) {
-                self.error("enum-values", Some(&id), format!("form field `{id}` has `values` but is not an enum"), Anchor::at(&l.fields[i], sub(&["values"])));
+                self.error(
+                    "enum-values",
+                    Some(&id),
+                    format!("form field `{id}` has `values` but is not an enum"),
+                    Anchor::at(&l.fields[i], sub(&["values"])),
+                );
             }
             fields.push(Field {
                 name: f.name.clone().unwrap_or_else(|| id.clone()),
@@ -476,7 +538,12 @@ impl Compiler<'_> {
             });
         }
 
-        let doc_ix = index_ids(self, "document", raw.documents.iter().map(|d| d.id.as_deref()), &l.documents);
+        let doc_ix = index_ids(
+            self,
+            "document",
+            raw.documents.iter().map(|d| d.id.as_deref()),
+            &l.documents,
+        );
         let documents: Vec<Document> = raw
             .documents
             .iter()
@@ -487,24 +554,43 @@ impl Compiler<'_> {
             })
             .collect();
 
-        let mat_ix = index_ids(self, "material", raw.materials.iter().map(|m| m.id.as_deref()), &l.materials);
+        let mat_ix = index_ids(
+            self,
+            "material",
+            raw.materials.iter().map(|m| m.id.as_deref()),
+            &l.materials,
+        );
         let mut supplier: Vec<Option<usize>> = vec![None; documents.len()];
         let mut materials = Vec::new();
         for (i, m) in raw.materials.iter().enumerate() {
             let id = m.id.clone().unwrap_or_default();
             let mut supplies = Vec::new();
             for (k, d) in m.supplies.iter().flatten().enumerate() {
-                let anchor = Anchor::at(&l.materials[i], vec![Seg::from("supplies"), Seg::Index(k)]);
-                match doc_ix.get(d) {
+                let anchor =
+                    Anchor::at(&l.materials[i], vec![Seg::from("supplies"), Seg::Index(k)]);
+                match doc_ix.get(d.as_str()) {
                     Some(&di) => {
                         if let Some(other) = supplier[di] {
-                            self.error("document-supplied-twice", Some(d), format!("document `{d}` is supplied by materials `{}` and `{id}`", raw.materials[other].id.as_deref().unwrap_or("")), anchor);
+                            self.error(
+                                "document-supplied-twice",
+                                Some(d),
+                                format!(
+                                    "document `{d}` is supplied by materials `{}` and `{id}`",
+                                    raw.materials[other].id.as_deref().unwrap_or("")
+                                ),
+                                anchor,
+                            );
                         } else {
                             supplier[di] = Some(i);
                         }
                         supplies.push(di);
                     }
-                    None => self.error("unknown-document", Some(d), format!("material `{id}` supplies unknown document `{d}`"), anchor),
+                    None => self.error(
+                        "unknown-document",
+                        Some(d),
+                        format!("material `{id}` supplies unknown document `{d}`"),
+                        anchor,
+                    ),
                 }
             }
             materials.push(Material {
@@ -514,17 +600,31 @@ impl Compiler<'_> {
             });
         }
 
-        let item_ix = index_ids(self, "item", raw.items.iter().map(|it| it.id.as_deref()), &l.items);
+        let item_ix = index_ids(
+            self,
+            "item",
+            raw.items.iter().map(|it| it.id.as_deref()),
+            &l.items,
+        );
         let mut producer: Vec<Option<usize>> = vec![None; documents.len()];
         // Items are built even when they have errors (references that do not resolve are
         // left out), so that the graph checks below still run and every problem is
         // reported at once.
-        let items: Vec<Item> = raw
-            .items
-            .iter()
-            .enumerate()
-            .filter_map(|(i, it)| self.item(i, it, &dept_ix, &field_ix, &fields, &mat_ix, &doc_ix, &item_ix, &mut producer, &supplier))
-            .collect();
+        let mut items: Vec<Item> = Vec::with_capacity(raw.items.len());
+        for (i, it) in raw.items.iter().enumerate() {
+            items.push(self.item(
+                i,
+                it,
+                &dept_ix,
+                &field_ix,
+                &fields,
+                &mat_ix,
+                &doc_ix,
+                &item_ix,
+                &mut producer,
+                &supplier,
+            ));
+        }
 
         // Every required document must come from somewhere.
         {
@@ -550,25 +650,45 @@ impl Compiler<'_> {
         for i in 0..items.len() {
             graph.add_node(i);
         }
-        let mut edges: HashMap<(usize, usize), Edge> = HashMap::new();
+        // One edge per (predecessor, item) pair, holding every document and/or the
+        // `after`; built item by item so no global map is needed.
+        let mut edge_list: Vec<(usize, usize, Edge)> = Vec::with_capacity(items.len() * 3);
+        let mut preds: Vec<(usize, Option<usize>)> = Vec::new();
         for (b, item) in items.iter().enumerate() {
-            for &d in &item.requires.documents {
-                if let Some(a) = producer[d] {
-                    edges.entry((a, b)).or_default().documents.push(d);
+            preds.clear();
+            preds.extend(
+                item.requires
+                    .documents
+                    .iter()
+                    .filter_map(|&d| producer[d].map(|a| (a, Some(d)))),
+            );
+            preds.extend(item.after.iter().map(|&a| (a, None)));
+            preds.sort_unstable();
+            for &(a, d) in &preds {
+                match edge_list.last_mut() {
+                    Some((la, lb, e)) if *la == a && *lb == b => match d {
+                        Some(_) => e.documents += 1,
+                        None => e.after = true,
+                    },
+                    _ => edge_list.push((
+                        a,
+                        b,
+                        Edge {
+                            documents: u32::from(d.is_some()),
+                            after: d.is_none(),
+                        },
+                    )),
                 }
             }
-            for &a in &item.after {
-                edges.entry((a, b)).or_default().after = true;
-            }
         }
-        let mut edge_list: Vec<((usize, usize), Edge)> = edges.into_iter().collect();
-        edge_list.sort_by_key(|(k, _)| *k);
-        for ((a, b), e) in edge_list {
-            if items[a].stage > items[b].stage && !self.stageless.contains(&a) && !self.stageless.contains(&b) {
-                let why = if e.documents.is_empty() {
-                    "waits for".to_string()
-                } else {
-                    format!("requires `{}` from", documents[e.documents[0]].id)
+        for (a, b, e) in edge_list {
+            if items[a].stage > items[b].stage
+                && !self.stageless.contains(&a)
+                && !self.stageless.contains(&b)
+            {
+                let why = match first_document(&items[b], &producer, a) {
+                    None => "waits for".to_string(),
+                    Some(d) => format!("requires `{}` from", documents[d].id),
                 };
                 self.error(
                     "stage-order",
@@ -586,37 +706,6 @@ impl Compiler<'_> {
             graph.add_edge(NodeIndex::new(a), NodeIndex::new(b), e);
         }
 
-        // Cycles: report each strongly connected component once, as a whole path.
-        for scc in petgraph::algo::tarjan_scc(&graph) {
-            let is_cycle = scc.len() > 1 || graph.contains_edge(scc[0], scc[0]);
-            if !is_cycle {
-                continue;
-            }
-            let cycle = find_cycle(&graph, &scc);
-            let start = cycle[0];
-            let mut text = items[start].id.clone();
-            // `A -(d1)-> B -(after)-> A`: each step names the document or the `after`.
-            for w in cycle.windows(2).chain(std::iter::once(&[cycle[cycle.len() - 1], start][..])) {
-                let e = graph
-                    .find_edge(NodeIndex::new(w[0]), NodeIndex::new(w[1]))
-                    .map(|e| &graph[e]);
-                let via = match e {
-                    Some(e) if !e.documents.is_empty() => documents[e.documents[0]].id.as_str(),
-                    _ => "after",
-                };
-                text.push_str(&format!(" -({via})-> {}", items[w[1]].id));
-            }
-            self.error(
-                "cycle",
-                Some(&items[start].id),
-                format!("dependency cycle: {text}"),
-                Anchor::at(&l.items[start], sub(&["id"])),
-            );
-        }
-        if self.pending.iter().any(|p| p.severity == Severity::Error) {
-            return None;
-        }
-
         // Topological order, stage-major, otherwise in file order where the graph allows
         // (Kahn's algorithm with the smallest (stage, index) first), so reports read in
         // the order the workflow was written.
@@ -624,7 +713,8 @@ impl Compiler<'_> {
         for e in graph.edge_references() {
             indegree[e.target().index()] += 1;
         }
-        let mut ready: std::collections::BinaryHeap<std::cmp::Reverse<(Stage, usize)>> = (0..items.len())
+        let mut ready: std::collections::BinaryHeap<std::cmp::Reverse<(Stage, usize)>> = (0..items
+            .len())
             .filter(|&i| indegree[i] == 0)
             .map(|i| std::cmp::Reverse((items[i].stage, i)))
             .collect();
@@ -638,6 +728,43 @@ impl Compiler<'_> {
                     ready.push(std::cmp::Reverse((items[j].stage, j)));
                 }
             }
+        }
+
+        // Only a graph that Kahn's algorithm could not finish has a cycle; then report each
+        // strongly connected component once, as a whole path.
+        let sccs = if topo.len() < items.len() {
+            petgraph::algo::tarjan_scc(&graph)
+        } else {
+            Vec::new()
+        };
+        for scc in sccs {
+            let is_cycle = scc.len() > 1 || graph.contains_edge(scc[0], scc[0]);
+            if !is_cycle {
+                continue;
+            }
+            let cycle = find_cycle(&graph, &scc);
+            let start = cycle[0];
+            let mut text = items[start].id.clone();
+            // `A -(d1)-> B -(after)-> A`: each step names the document or the `after`.
+            for w in cycle
+                .windows(2)
+                .chain(std::iter::once(&[cycle[cycle.len() - 1], start][..]))
+            {
+                let via = match first_document(&items[w[1]], &producer, w[0]) {
+                    Some(d) => documents[d].id.as_str(),
+                    None => "after",
+                };
+                text.push_str(&format!(" -({via})-> {}", items[w[1]].id));
+            }
+            self.error(
+                "cycle",
+                Some(&items[start].id),
+                format!("dependency cycle: {text}"),
+                Anchor::at(&l.items[start], sub(&["id"])),
+            );
+        }
+        if self.pending.iter().any(|p| p.severity == Severity::Error) {
+            return None;
         }
 
         // Materials nobody asks for are probably a typo elsewhere.
@@ -659,15 +786,14 @@ impl Compiler<'_> {
             }
         }
 
-        let index = items.iter().enumerate().map(|(i, it)| (it.id.clone(), i)).collect();
-        let mut raw = raw.clone();
-        raw.extends = None;
-        raw.remove = None;
         let id = raw.workflow.clone().unwrap_or_else(|| {
             l.sources
                 .last()
                 .and_then(|s| s.path.file_stem())
-                .map_or_else(|| "workflow".to_string(), |s| s.to_string_lossy().into_owned())
+                .map_or_else(
+                    || "workflow".to_string(),
+                    |s| s.to_string_lossy().into_owned(),
+                )
         });
         Some(Plan {
             name: raw.name.clone().unwrap_or_else(|| id.clone()),
@@ -686,8 +812,8 @@ impl Compiler<'_> {
             topo,
             producer,
             supplier,
-            raw,
-            index,
+            raw: Arc::clone(&l.raw),
+            index: std::sync::OnceLock::new(),
         })
     }
 
@@ -709,7 +835,12 @@ impl Compiler<'_> {
                 match Calendar::load_dir(&dir) {
                     Ok(cal) => Some(cal),
                     Err(e) => {
-                        self.error("calendar", Some(c), format!("calendar `{c}` cannot be loaded: {e}"), Anchor::at(&self.top("calendar"), vec![]));
+                        self.error(
+                            "calendar",
+                            Some(c),
+                            format!("calendar `{c}` cannot be loaded: {e}"),
+                            Anchor::at(&self.top("calendar"), vec![]),
+                        );
                         None
                     }
                 }
@@ -722,15 +853,15 @@ impl Compiler<'_> {
         &mut self,
         i: usize,
         it: &spec::RawItem,
-        dept_ix: &HashMap<String, usize>,
-        field_ix: &HashMap<String, usize>,
+        dept_ix: &Ids<'_>,
+        field_ix: &Ids<'_>,
         fields: &[Field],
-        mat_ix: &HashMap<String, usize>,
-        doc_ix: &HashMap<String, usize>,
-        item_ix: &HashMap<String, usize>,
+        mat_ix: &Ids<'_>,
+        doc_ix: &Ids<'_>,
+        item_ix: &Ids<'_>,
         producer: &mut [Option<usize>],
         supplier: &[Option<usize>],
-    ) -> Option<Item> {
+    ) -> Item {
         let origins = &self.loaded.items[i];
         let id = it.id.clone().unwrap_or_default();
         let at = |path: Vec<Seg>| Anchor::at(origins, path);
@@ -738,14 +869,24 @@ impl Compiler<'_> {
 
         let department = match (&it.department, kind) {
             (None, ItemKind::Review) => {
-                self.error("missing-department", Some(&id), format!("item `{id}` has no `department`"), at(vec![]));
+                self.error(
+                    "missing-department",
+                    Some(&id),
+                    format!("item `{id}` has no `department`"),
+                    at(vec![]),
+                );
                 None
             }
             (None, ItemKind::Milestone) => None,
-            (Some(d), _) => match dept_ix.get(d) {
+            (Some(d), _) => match dept_ix.get(d.as_str()) {
                 Some(&di) => Some(di),
                 None => {
-                    self.error("unknown-department", Some(d), format!("item `{id}`: unknown department `{d}`"), at(sub(&["department"])));
+                    self.error(
+                        "unknown-department",
+                        Some(d),
+                        format!("item `{id}`: unknown department `{d}`"),
+                        at(sub(&["department"])),
+                    );
                     None
                 }
             },
@@ -753,7 +894,12 @@ impl Compiler<'_> {
 
         let stage = match it.stage.as_deref() {
             None => {
-                self.error("missing-stage", Some(&id), format!("item `{id}` has no `stage`"), at(vec![]));
+                self.error(
+                    "missing-stage",
+                    Some(&id),
+                    format!("item `{id}` has no `stage`"),
+                    at(vec![]),
+                );
                 self.stageless.push(i);
                 Stage::Approval
             }
@@ -761,7 +907,10 @@ impl Compiler<'_> {
                 self.error(
                     "unknown-stage",
                     Some(s),
-                    format!("item `{id}`: unknown stage `{s}` ({})", Stage::ALL.map(Stage::id).join(", ")),
+                    format!(
+                        "item `{id}`: unknown stage `{s}` ({})",
+                        Stage::ALL.map(Stage::id).join(", ")
+                    ),
                     at(sub(&["stage"])),
                 );
                 self.stageless.push(i);
@@ -770,16 +919,42 @@ impl Compiler<'_> {
         };
 
         let limit = match (&it.limit, kind) {
-            (None, ItemKind::Milestone) => Limit { statutory: 0, committed: 0, unit: Unit::WorkingDays },
+            (None, ItemKind::Milestone) => Limit {
+                statutory: 0,
+                committed: 0,
+                unit: Unit::WorkingDays,
+            },
             (None, ItemKind::Review) => {
-                self.error("missing-limit", Some(&id), format!("item `{id}` has no `limit`"), at(vec![]));
-                Limit { statutory: 0, committed: 0, unit: Unit::WorkingDays }
+                self.error(
+                    "missing-limit",
+                    Some(&id),
+                    format!("item `{id}` has no `limit`"),
+                    at(vec![]),
+                );
+                Limit {
+                    statutory: 0,
+                    committed: 0,
+                    unit: Unit::WorkingDays,
+                }
             }
             (Some(spec::RawLimit::Days(n)), _) => match nonneg(*n) {
-                Some(n) => Limit { statutory: n, committed: n, unit: Unit::WorkingDays },
+                Some(n) => Limit {
+                    statutory: n,
+                    committed: n,
+                    unit: Unit::WorkingDays,
+                },
                 None => {
-                    self.error("negative-limit", Some(&id), format!("item `{id}`: limit {n} is negative"), at(sub(&["limit"])));
-                    Limit { statutory: 0, committed: 0, unit: Unit::WorkingDays }
+                    self.error(
+                        "negative-limit",
+                        Some(&id),
+                        format!("item `{id}`: limit {n} is negative"),
+                        at(sub(&["limit"])),
+                    );
+                    Limit {
+                        statutory: 0,
+                        committed: 0,
+                        unit: Unit::WorkingDays,
+                    }
                 }
             },
             (Some(spec::RawLimit::Detail(d)), _) => {
@@ -787,7 +962,12 @@ impl Compiler<'_> {
                     let v = v?;
                     let r = nonneg(v);
                     if r.is_none() {
-                        self.error("negative-limit", Some(&id), format!("item `{id}`: {name} limit {v} is negative"), at(sub(&["limit", name])));
+                        self.error(
+                            "negative-limit",
+                            Some(&id),
+                            format!("item `{id}`: {name} limit {v} is negative"),
+                            at(sub(&["limit", name])),
+                        );
                     }
                     r
                 };
@@ -795,27 +975,43 @@ impl Compiler<'_> {
                 let committed = get("committed", d.committed);
                 match (statutory, committed) {
                     (None, _) if d.statutory.is_none() => {
-                        self.error("missing-limit", Some(&id), format!("item `{id}`: `limit` has no `statutory` value"), at(sub(&["limit"])));
+                        self.error(
+                            "missing-limit",
+                            Some(&id),
+                            format!("item `{id}`: `limit` has no `statutory` value"),
+                            at(sub(&["limit"])),
+                        );
                     }
                     (Some(s), Some(c)) if c > s => {
                         self.error(
                             "committed-exceeds-statutory",
                             Some(&id),
-                            format!("item `{id}`: committed limit {c} exceeds the statutory limit {s}"),
+                            format!(
+                                "item `{id}`: committed limit {c} exceeds the statutory limit {s}"
+                            ),
                             at(sub(&["limit", "committed"])),
                         );
                     }
                     _ => {}
                 }
                 let s = statutory.unwrap_or(0);
-                Limit { statutory: s, committed: committed.unwrap_or(s), unit: d.unit.unwrap_or_default() }
+                Limit {
+                    statutory: s,
+                    committed: committed.unwrap_or(s),
+                    unit: d.unit.unwrap_or_default(),
+                }
             }
         };
 
         let extension = match it.extension {
             None => 0,
             Some(v) => nonneg(v).unwrap_or_else(|| {
-                self.error("negative-limit", Some(&id), format!("item `{id}`: extension {v} is negative"), at(sub(&["extension"])));
+                self.error(
+                    "negative-limit",
+                    Some(&id),
+                    format!("item `{id}`: extension {v} is negative"),
+                    at(sub(&["extension"])),
+                );
                 0
             }),
         };
@@ -824,14 +1020,30 @@ impl Compiler<'_> {
         for (k, sp) in it.special_procedures.iter().flatten().enumerate() {
             let kind = sp.kind.clone().unwrap_or_default();
             if kind.is_empty() {
-                self.error("missing-id", Some(&id), format!("item `{id}`: special procedure #{} has no `kind`", k + 1), at(vec![Seg::from("special_procedures"), Seg::Index(k)]));
+                self.error(
+                    "missing-id",
+                    Some(&id),
+                    format!("item `{id}`: special procedure #{} has no `kind`", k + 1),
+                    at(vec![Seg::from("special_procedures"), Seg::Index(k)]),
+                );
             }
             let days = match sp.days {
                 None => None,
                 Some(v) => {
                     let r = nonneg(v);
                     if r.is_none() {
-                        self.error("negative-limit", Some(&id), format!("item `{id}`: special procedure `{kind}` has negative days {v}"), at(vec![Seg::from("special_procedures"), Seg::Index(k), Seg::from("days")]));
+                        self.error(
+                            "negative-limit",
+                            Some(&id),
+                            format!(
+                                "item `{id}`: special procedure `{kind}` has negative days {v}"
+                            ),
+                            at(vec![
+                                Seg::from("special_procedures"),
+                                Seg::Index(k),
+                                Seg::from("days"),
+                            ]),
+                        );
                     }
                     r
                 }
@@ -839,37 +1051,86 @@ impl Compiler<'_> {
             special_procedures.push(SpecialProcedure { kind, days });
         }
 
-        let mut lookup = |what: &str, code: &'static str, list: &[String], map: &HashMap<String, usize>, path: &[&str]| -> Vec<usize> {
-            let mut out = Vec::new();
+        let mut lookup = |what: &str,
+                          code: &'static str,
+                          list: &[String],
+                          map: &Ids<'_>,
+                          path: &[&str]|
+         -> Vec<usize> {
+            let mut out = Vec::with_capacity(list.len());
             for (k, r) in list.iter().enumerate() {
-                match map.get(r) {
+                match map.get(r.as_str()) {
                     Some(&x) => out.push(x),
                     None => {
                         let mut p = sub(path);
                         p.push(Seg::Index(k));
-                        self.error(code, Some(r), format!("item `{id}`: unknown {what} `{r}`"), at(p));
+                        self.error(
+                            code,
+                            Some(r),
+                            format!("item `{id}`: unknown {what} `{r}`"),
+                            at(p),
+                        );
                     }
                 }
             }
             out
         };
         let empty = Vec::new();
-        let req = it.requires.clone().unwrap_or_default();
+        let no_requires = spec::RawRequires::default();
+        let req = it.requires.as_ref().unwrap_or(&no_requires);
         let requires = Requires {
-            materials: lookup("material", "unknown-material", req.materials.as_ref().unwrap_or(&empty), mat_ix, &["requires", "materials"]),
-            fields: lookup("form field", "unknown-field", req.fields.as_ref().unwrap_or(&empty), field_ix, &["requires", "fields"]),
-            documents: lookup("document", "unknown-document", req.documents.as_ref().unwrap_or(&empty), doc_ix, &["requires", "documents"]),
+            materials: lookup(
+                "material",
+                "unknown-material",
+                req.materials.as_ref().unwrap_or(&empty),
+                mat_ix,
+                &["requires", "materials"],
+            ),
+            fields: lookup(
+                "form field",
+                "unknown-field",
+                req.fields.as_ref().unwrap_or(&empty),
+                field_ix,
+                &["requires", "fields"],
+            ),
+            documents: lookup(
+                "document",
+                "unknown-document",
+                req.documents.as_ref().unwrap_or(&empty),
+                doc_ix,
+                &["requires", "documents"],
+            ),
         };
-        let produces = lookup("document", "unknown-document", it.produces.as_ref().unwrap_or(&empty), doc_ix, &["produces"]);
-        let after = lookup("item", "unknown-item", it.after.as_ref().unwrap_or(&empty), item_ix, &["after"]);
+        let produces = lookup(
+            "document",
+            "unknown-document",
+            it.produces.as_ref().unwrap_or(&empty),
+            doc_ix,
+            &["produces"],
+        );
+        let after = lookup(
+            "item",
+            "unknown-item",
+            it.after.as_ref().unwrap_or(&empty),
+            item_ix,
+            &["after"],
+        );
 
         for (k, &d) in produces.iter().enumerate() {
-            let doc_id = &self.loaded.raw.documents[d].id.clone().unwrap_or_default();
-            let anchor = at(vec![Seg::from("produces"), Seg::Index(k)]);
+            let doc_id = self.loaded.raw.documents[d]
+                .id
+                .as_deref()
+                .unwrap_or_default();
+            let anchor = || at(vec![Seg::from("produces"), Seg::Index(k)]);
             if let Some(first) = producer[d] {
                 if first != i {
                     let first_id = self.loaded.raw.items[first].id.clone().unwrap_or_default();
-                    self.error("document-produced-twice", Some(doc_id), format!("document `{doc_id}` is produced by items `{first_id}` and `{id}`"), anchor);
+                    self.error(
+                        "document-produced-twice",
+                        Some(doc_id),
+                        format!("document `{doc_id}` is produced by items `{first_id}` and `{id}`"),
+                        anchor(),
+                    );
                 }
             } else if let Some(m) = supplier[d] {
                 let m_id = self.loaded.raw.materials[m].id.clone().unwrap_or_default();
@@ -877,7 +1138,7 @@ impl Compiler<'_> {
                     "document-supplied-twice",
                     Some(doc_id),
                     format!("document `{doc_id}` is produced by item `{id}` and also supplied by material `{m_id}`"),
-                    anchor,
+                    anchor(),
                 );
             } else {
                 producer[d] = Some(i);
@@ -897,12 +1158,12 @@ impl Compiler<'_> {
                     for e in errs {
                         self.condition_error(origins, &id, text, e);
                     }
-                    (!bad).then(|| (expr, text.clone()))
+                    (!bad).then(|| Box::new((expr, text.clone())))
                 }
             },
         };
 
-        Some(Item {
+        Item {
             name: it.name.clone().unwrap_or_else(|| id.clone()),
             id,
             kind,
@@ -915,7 +1176,7 @@ impl Compiler<'_> {
             produces,
             after,
             when,
-        })
+        }
     }
 
     fn condition_error(&mut self, origins: &[Origin], id: &str, text: &str, e: condition::Error) {
@@ -927,8 +1188,25 @@ impl Compiler<'_> {
         let col = text[..e.offset.min(text.len())].chars().count() + 1;
         let mut anchor = Anchor::at(origins, sub(&["when"]));
         anchor.offset = col - 1;
-        self.error(code, Some(id), format!("item `{id}`: condition at column {col} of `{text}`: {}", e.message), anchor);
+        self.error(
+            code,
+            Some(id),
+            format!(
+                "item `{id}`: condition at column {col} of `{text}`: {}",
+                e.message
+            ),
+            anchor,
+        );
     }
+}
+
+/// The first document `item` requires from item `a`.
+fn first_document(item: &Item, producer: &[Option<usize>], a: usize) -> Option<usize> {
+    item.requires
+        .documents
+        .iter()
+        .copied()
+        .find(|&d| producer[d] == Some(a))
 }
 
 /// A cycle through the strongly connected component `scc`, as item indexes, starting at

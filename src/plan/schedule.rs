@@ -36,11 +36,8 @@ pub struct Options<'a> {
 /// One item's place in the earliest schedule.
 #[derive(Debug, Clone, Serialize)]
 pub struct ItemSchedule {
-    /// Item index in the plan.
-    #[serde(skip)]
+    /// Item index in the plan (its id: `plan.items[item].id`).
     pub item: usize,
-    /// Item id.
-    pub id: String,
     /// Working days the item takes on the chosen limits.
     pub duration: u32,
     /// Earliest start, working days after submission.
@@ -117,7 +114,7 @@ pub(super) fn compute(plan: &Plan, opts: &Options<'_>) -> Schedule {
         .items
         .iter()
         .map(|it| match (&it.when, opts.form) {
-            (Some((expr, _)), Some(form)) => expr.eval(form),
+            (Some(when), Some(form)) => when.0.eval(form),
             _ => true,
         })
         .collect();
@@ -138,7 +135,10 @@ pub(super) fn compute(plan: &Plan, opts: &Options<'_>) -> Schedule {
             current = Some(item.stage);
         }
         let mut start = gate;
-        for p in plan.graph.neighbors_directed(NodeIndex::new(i), Direction::Incoming) {
+        for p in plan
+            .graph
+            .neighbors_directed(NodeIndex::new(i), Direction::Incoming)
+        {
             start = start.max(ef[p.index()]);
         }
         let days = item.limit.days(opts.limits);
@@ -185,7 +185,10 @@ pub(super) fn compute(plan: &Plan, opts: &Options<'_>) -> Schedule {
             current = Some(item.stage);
         }
         let mut finish = later_min;
-        for s in plan.graph.neighbors_directed(NodeIndex::new(i), Direction::Outgoing) {
+        for s in plan
+            .graph
+            .neighbors_directed(NodeIndex::new(i), Direction::Outgoing)
+        {
             finish = finish.min(ls[s.index()]);
         }
         lf[i] = finish;
@@ -290,7 +293,6 @@ pub(super) fn compute(plan: &Plan, opts: &Options<'_>) -> Schedule {
             let due = date_of(ef[i]);
             ItemSchedule {
                 item: i,
-                id: plan.items[i].id.clone(),
                 duration: dur[i],
                 earliest_start: es[i],
                 earliest_finish: ef[i],

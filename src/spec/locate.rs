@@ -53,8 +53,13 @@ pub struct Locator {
 enum Frame {
     /// `first`: no key seen yet, so the next key's marker is where the mapping starts
     /// for a reader (the parser's own mapping marker can sit after the first key).
-    Map { key: Option<String>, first: bool },
-    Seq { next: usize },
+    Map {
+        key: Option<String>,
+        first: bool,
+    },
+    Seq {
+        next: usize,
+    },
 }
 
 struct Builder {
@@ -103,6 +108,8 @@ impl Builder {
 }
 
 impl MarkedEventReceiver for Builder {
+    // `enter_value` changes state, so it stays in the arm body rather than in a guard.
+    #[allow(clippy::collapsible_match)]
     fn on_event(&mut self, ev: Event, mark: Marker) {
         match ev {
             Event::Scalar(text, style, ..) => {
@@ -194,7 +201,10 @@ mod tests {
         let loc = Locator::new(text);
         let p = |v: Vec<Seg>| loc.get(&v).map(|p| (p.line, p.col, p.quoted));
         assert_eq!(p(vec!["a".into()]), Some((1, 4, false)));
-        assert_eq!(p(vec!["items".into(), 0.into(), "id".into()]), Some((3, 9, false)));
+        assert_eq!(
+            p(vec!["items".into(), 0.into(), "id".into()]),
+            Some((3, 9, false))
+        );
         assert_eq!(
             p(vec![
                 "items".into(),
@@ -205,7 +215,10 @@ mod tests {
             ]),
             Some((5, 23, true))
         );
-        assert_eq!(p(vec!["items".into(), 1.into(), "when".into()]), Some((6, 19, true)));
+        assert_eq!(
+            p(vec!["items".into(), 1.into(), "when".into()]),
+            Some((6, 19, true))
+        );
         assert_eq!(p(vec!["items".into(), 1.into()]), Some((6, 6, false)));
         assert_eq!(p(vec!["items".into(), 0.into()]), Some((3, 5, false)));
     }

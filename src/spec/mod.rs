@@ -336,8 +336,9 @@ pub type Origins = Vec<Vec<Origin>>;
 pub struct Loaded {
     /// Every file read, base first; the last is the one asked for.
     pub sources: Vec<Source>,
-    /// The merged workflow. `extends` and `remove` are cleared.
-    pub raw: RawWorkflow,
+    /// The merged workflow (`extends` and `remove` are resolved away). Shared, because
+    /// every plan compiled from it keeps it for tools that rewrite the workflow.
+    pub raw: std::sync::Arc<RawWorkflow>,
     /// For each item, the definitions that made it.
     pub items: Origins,
     /// For each department.
@@ -501,7 +502,13 @@ pub fn load_str(path: &Path, text: &str) -> Result<Loaded, Diagnostics> {
     Ok(loaded)
 }
 
-fn single(file: String, line: usize, column: usize, code: &'static str, message: String) -> Diagnostics {
+fn single(
+    file: String,
+    line: usize,
+    column: usize,
+    code: &'static str,
+    message: String,
+) -> Diagnostics {
     Diagnostics(vec![Diagnostic {
         severity: Severity::Error,
         code,
@@ -553,7 +560,9 @@ fn load_into(
                 format!("the base workflow `{base}` does not exist"),
             );
         }
-        let base_canonical = base_path.canonicalize().unwrap_or_else(|_| base_path.clone());
+        let base_canonical = base_path
+            .canonicalize()
+            .unwrap_or_else(|_| base_path.clone());
         if let Some(i) = stack.iter().position(|(p, _)| *p == base_canonical) {
             let cycle: Vec<String> = stack[i..]
                 .iter()
@@ -678,7 +687,10 @@ fn merge_list<T: Entity>(
     // the same id keeps its own).
     let mut i = 0;
     while i < list.len() {
-        if list[i].id().is_some_and(|id| removed.iter().any(|r| r == id)) {
+        if list[i]
+            .id()
+            .is_some_and(|id| removed.iter().any(|r| r == id))
+        {
             list.remove(i);
             origins.remove(i);
         } else {
@@ -710,7 +722,7 @@ fn merge_list<T: Entity>(
 fn merge(loaded: &mut Loaded, raw: RawWorkflow, file: FileId) {
     let remove = raw.remove.unwrap_or_default();
     let own_id = raw.workflow.is_some();
-    let base = &mut loaded.raw;
+    let base = std::sync::Arc::make_mut(&mut loaded.raw);
     macro_rules! top {
         ($field:ident) => {
             if raw.$field.is_some() {
