@@ -918,6 +918,15 @@ impl Compiler<'_> {
             }),
         };
 
+        if kind == ItemKind::Milestone && it.limit.is_some() {
+            self.push(
+                Severity::Warning,
+                "milestone-limit",
+                Some(&id),
+                format!("milestone `{id}` has a `limit`, which is ignored: milestones take no government time"),
+                at(sub(&["limit"])),
+            );
+        }
         let limit = match (&it.limit, kind) {
             (None, ItemKind::Milestone) => Limit {
                 statutory: 0,
