@@ -337,6 +337,24 @@ fn node_days(plan: &Plan, i: usize) -> String {
     }
 }
 
+/// The stages that have items, each with its items in topological order: the clusters of
+/// a drawing.
+fn stages_with_items(plan: &Plan) -> Vec<(crate::plan::Stage, Vec<usize>)> {
+    crate::plan::Stage::ALL
+        .into_iter()
+        .map(|stage| {
+            let members = plan
+                .topo
+                .iter()
+                .copied()
+                .filter(|&i| plan.items[i].stage == stage)
+                .collect::<Vec<usize>>();
+            (stage, members)
+        })
+        .filter(|(_, members)| !members.is_empty())
+        .collect()
+}
+
 fn escape(s: &str) -> String {
     s.replace('\\', "\\\\").replace('"', "\\\"")
 }
@@ -348,16 +366,7 @@ pub fn graph_dot(plan: &Plan) -> String {
         "digraph \"{}\" {{\n  rankdir=LR;\n  node [shape=box, style=rounded];\n",
         escape(&plan.id)
     );
-    for stage in crate::plan::Stage::ALL {
-        let members: Vec<usize> = plan
-            .topo
-            .iter()
-            .copied()
-            .filter(|&i| plan.items[i].stage == stage)
-            .collect();
-        if members.is_empty() {
-            continue;
-        }
+    for (stage, members) in stages_with_items(plan) {
         let _ = writeln!(
             out,
             "  subgraph \"cluster_{}\" {{\n    label=\"{}\";",
@@ -407,16 +416,7 @@ pub fn graph_mermaid(plan: &Plan) -> String {
     use petgraph::visit::EdgeRef;
     let clean = |s: &str| s.replace('"', "'");
     let mut out = String::from("flowchart LR\n");
-    for stage in crate::plan::Stage::ALL {
-        let members: Vec<usize> = plan
-            .topo
-            .iter()
-            .copied()
-            .filter(|&i| plan.items[i].stage == stage)
-            .collect();
-        if members.is_empty() {
-            continue;
-        }
+    for (stage, members) in stages_with_items(plan) {
         let _ = writeln!(
             out,
             "  subgraph {}[\"{}\"]",

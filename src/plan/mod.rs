@@ -627,18 +627,16 @@ impl Compiler<'_> {
         }
 
         // Every required document must come from somewhere.
-        {
-            for (i, item) in items.iter().enumerate() {
-                for (k, &d) in item.requires.documents.iter().enumerate() {
-                    if producer[d].is_none() && supplier[d].is_none() {
-                        let id = &documents[d].id;
-                        self.error(
-                            "unsupplied-document",
-                            Some(id),
-                            format!("item `{}` requires document `{id}`, which no item produces and no material supplies", item.id),
-                            Anchor::at(&l.items[i], vec![Seg::from("requires"), Seg::from("documents"), Seg::Index(k)]),
-                        );
-                    }
+        for (i, item) in items.iter().enumerate() {
+            for (k, &d) in item.requires.documents.iter().enumerate() {
+                if producer[d].is_none() && supplier[d].is_none() {
+                    let id = &documents[d].id;
+                    self.error(
+                        "unsupplied-document",
+                        Some(id),
+                        format!("item `{}` requires document `{id}`, which no item produces and no material supplies", item.id),
+                        Anchor::at(&l.items[i], vec![Seg::from("requires"), Seg::from("documents"), Seg::Index(k)]),
+                    );
                 }
             }
         }
