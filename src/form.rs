@@ -53,9 +53,10 @@ pub struct Field {
     pub required: bool,
 }
 
-/// A filled-in value.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(untagged)]
+/// A filled-in value. Serialized with its type as the key (`{"number": 3}`), because
+/// values live in events for years and a date must stay a date.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Value {
     /// Text or an enum value.
     String(String),
@@ -156,7 +157,11 @@ impl Form {
     }
 }
 
-fn coerce(ty: &FieldType, v: &serde_yaml::Value) -> Result<Value, String> {
+/// Converts a YAML scalar to a value of the given field type.
+///
+/// # Errors
+/// A message saying what type was expected.
+pub fn coerce(ty: &FieldType, v: &serde_yaml::Value) -> Result<Value, String> {
     use serde_yaml::Value as Y;
     match (ty, v) {
         (FieldType::String, Y::String(s)) => Ok(Value::String(s.clone())),

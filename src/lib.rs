@@ -21,6 +21,7 @@
 pub mod calendar;
 pub mod condition;
 pub mod diagnostic;
+pub mod engine;
 pub mod form;
 pub mod plan;
 pub mod report;

@@ -33,7 +33,9 @@ use crate::spec::locate::Seg;
 use crate::spec::{self, Anchor, ItemKind, LimitKind, Loaded, Origin, Pending, RawWorkflow, Unit};
 
 /// The five stages every project goes through, in order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Stage {
     /// 招商 investment attraction.
@@ -207,6 +209,10 @@ pub struct Edge {
 pub struct Plan {
     /// Workflow id.
     pub id: String,
+    /// Content hash of the workflow's source files (each path's file name and text, base
+    /// first): the version a project pins. Two plans with the same version were compiled
+    /// from the same text.
+    pub version: String,
     /// Display name.
     pub name: String,
     /// Description.
@@ -258,6 +264,21 @@ impl Plan {
             })
             .get(id)
             .copied()
+    }
+
+    /// The index of the document with this id.
+    pub fn document_index(&self, id: &str) -> Option<usize> {
+        self.documents.iter().position(|d| d.id == id)
+    }
+
+    /// The index of the material with this id.
+    pub fn material_index(&self, id: &str) -> Option<usize> {
+        self.materials.iter().position(|m| m.id == id)
+    }
+
+    /// The index of the department with this id.
+    pub fn department_index(&self, id: &str) -> Option<usize> {
+        self.departments.iter().position(|d| d.id == id)
     }
 
     /// Explicit `after` waits that no document justifies: `(waited for, waiting)` pairs
@@ -794,6 +815,7 @@ impl Compiler<'_> {
                 )
         });
         Some(Plan {
+            version: version_of(l),
             name: raw.name.clone().unwrap_or_else(|| id.clone()),
             id,
             description: raw.description.clone(),
@@ -1205,6 +1227,29 @@ impl Compiler<'_> {
             anchor,
         );
     }
+}
+
+/// The content hash of every source of a loaded workflow (file names and texts, base
+/// first), as 16 hex digits of SHA-256: short enough to show, long enough never to clash
+/// between the versions of one city's workflows.
+fn version_of(l: &Loaded) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    for s in &l.sources {
+        let name = s
+            .path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        h.update(name.as_bytes());
+        h.update([0]);
+        h.update(s.text.as_bytes());
+        h.update([0]);
+    }
+    h.finalize()[..8]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// The first document `item` requires from item `a`.

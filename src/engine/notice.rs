@@ -1,0 +1,205 @@
+//! Pre-review (预审) and the one-time notice (一次性告知, 行政许可法 art. 32): everything an
+//! application lacks, across every item that applies to it, said once.
+
+use serde::{Deserialize, Serialize};
+
+use crate::form::{Field, FieldType, Form, Value};
+use crate::plan::{Plan, Stage};
+use crate::spec::ItemKind;
+
+use super::MaterialRef;
+
+/// What is wrong with one form field.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FieldProblem {
+    /// The field id (or the unknown key the applicant wrote).
+    pub field: String,
+    /// What is wrong.
+    pub problem: String,
+}
+
+/// What one item still needs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ItemNotice {
+    /// Item id.
+    pub item: String,
+    /// Item name.
+    pub name: String,
+    /// The reviewing department (the window for milestones).
+    pub department: String,
+    /// The item's stage.
+    pub stage: Stage,
+    /// Materials the item requires that were not handed in.
+    pub missing_materials: Vec<String>,
+    /// Form fields the item requires that are empty.
+    pub missing_fields: Vec<String>,
+}
+
+/// The one-time notice: complete, or everything that is missing, grouped by item (each
+/// naming its department).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Notice {
+    /// Nothing is missing.
+    pub complete: bool,
+    /// Problems with the form itself (unknown fields, wrong types, missing required).
+    pub form: Vec<FieldProblem>,
+    /// Per applicable item with something missing, in workflow order.
+    pub items: Vec<ItemNotice>,
+    /// Material ids handed in that the workflow does not know (not an error: noted so the
+    /// window can check them).
+    pub unknown_materials: Vec<String>,
+}
+
+impl Notice {
+    /// The departments concerned, in order of first appearance.
+    pub fn departments(&self) -> Vec<&str> {
+        let mut out: Vec<&str> = Vec::new();
+        for i in &self.items {
+            if !out.contains(&i.department.as_str()) {
+                out.push(&i.department);
+            }
+        }
+        out
+    }
+}
+
+/// Checks raw form values against the workflow's fields, keeping what is valid: the
+/// engine still evaluates conditions on the valid part to tell which items apply.
+pub fn check_form(
+    fields: &[Field],
+    values: &std::collections::BTreeMap<String, Value>,
+) -> (Form, Vec<FieldProblem>) {
+    let mut form = Form::default();
+    let mut problems = Vec::new();
+    for (k, v) in values {
+        match fields.iter().find(|f| &f.id == k) {
+            None => problems.push(FieldProblem {
+                field: k.clone(),
+                problem: "not a field of this form".into(),
+            }),
+            Some(f) => match type_ok(&f.ty, v) {
+                Ok(()) => {
+                    form.values.insert(k.clone(), v.clone());
+                }
+                Err(p) => problems.push(FieldProblem {
+                    field: k.clone(),
+                    problem: p,
+                }),
+            },
+        }
+    }
+    for f in fields {
+        if f.required && !values.contains_key(&f.id) {
+            problems.push(FieldProblem {
+                field: f.id.clone(),
+                problem: "required, not filled in".into(),
+            });
+        }
+    }
+    (form, problems)
+}
+
+fn type_ok(ty: &FieldType, v: &Value) -> Result<(), String> {
+    match (ty, v) {
+        (FieldType::String, Value::String(_))
+        | (FieldType::Number, Value::Number(_))
+        | (FieldType::Bool, Value::Bool(_))
+        | (FieldType::Date, Value::Date(_)) => Ok(()),
+        (FieldType::Enum(values), Value::String(s)) => {
+            if values.contains(s) {
+                Ok(())
+            } else {
+                Err(format!("'{s}' is not one of [{}]", values.join(", ")))
+            }
+        }
+        (ty, v) => Err(format!("expected a {} value, found {v}", ty.name())),
+    }
+}
+
+/// Which items apply to a form (conditions evaluated; an item without one always applies).
+pub fn applicable(plan: &Plan, form: &Form) -> Vec<bool> {
+    plan.items
+        .iter()
+        .map(|it| it.when.as_ref().is_none_or(|w| w.0.eval(form)))
+        .collect()
+}
+
+/// The last stage whose materials belong to the submission package: everything up to the
+/// construction permit. Construction- and acceptance-stage materials (as-built drawings,
+/// test reports) cannot exist at submission; the window hands them in when those stages
+/// open, and their tasks wait until then.
+pub const SUBMISSION_STAGES: Stage = Stage::Approval;
+
+/// Pre-reviews an application: the form and the materials handed in, against every item
+/// that applies in the stages up to `upto`. Pure; the same notice refuses an incomplete
+/// submission.
+pub fn pre_review(
+    plan: &Plan,
+    values: &std::collections::BTreeMap<String, Value>,
+    materials: &[MaterialRef],
+    upto: Stage,
+) -> Notice {
+    let (form, form_problems) = check_form(&plan.fields, values);
+    let applies = applicable(plan, &form);
+    let handed: Vec<bool> = plan
+        .materials
+        .iter()
+        .map(|m| materials.iter().any(|r| r.material == m.id))
+        .collect();
+    let mut items = Vec::new();
+    for (i, item) in plan.items.iter().enumerate() {
+        if !applies[i] || item.stage > upto {
+            continue;
+        }
+        // Its own materials, and the material that stands in for a document it requires
+        // when no applicable item issues that document.
+        let mut missing_materials: Vec<String> = item
+            .requires
+            .materials
+            .iter()
+            .filter(|&&m| !handed[m])
+            .map(|&m| plan.materials[m].id.clone())
+            .collect();
+        for &d in &item.requires.documents {
+            if let (Some(m), false) = (
+                plan.supplier[d],
+                plan.producer[d].is_some_and(|p| applies[p]),
+            ) {
+                if !handed[m] && !missing_materials.contains(&plan.materials[m].id) {
+                    missing_materials.push(plan.materials[m].id.clone());
+                }
+            }
+        }
+        let missing_fields: Vec<String> = item
+            .requires
+            .fields
+            .iter()
+            .filter(|&&f| !form.values.contains_key(&plan.fields[f].id))
+            .map(|&f| plan.fields[f].id.clone())
+            .collect();
+        if !missing_materials.is_empty() || !missing_fields.is_empty() {
+            items.push(ItemNotice {
+                item: item.id.clone(),
+                name: item.name.clone(),
+                department: match (item.kind, item.department) {
+                    (_, Some(d)) => plan.departments[d].id.clone(),
+                    (ItemKind::Milestone, None) | (ItemKind::Review, None) => "window".into(),
+                },
+                stage: item.stage,
+                missing_materials,
+                missing_fields,
+            });
+        }
+    }
+    let unknown_materials = materials
+        .iter()
+        .filter(|r| plan.material_index(&r.material).is_none())
+        .map(|r| r.material.clone())
+        .collect();
+    Notice {
+        complete: form_problems.is_empty() && items.is_empty(),
+        form: form_problems,
+        items,
+        unknown_materials,
+    }
+}
