@@ -41,7 +41,7 @@
 //! };
 //! let out = engine.execute("C-1", &Actor::Window, submit, at("2025-09-26T09:00:00")).unwrap();
 //! // Registration is ready at once, due one working day later (Sunday 09-28 is a make-up day).
-//! assert!(out.events.iter().any(|e| e.summary() == "task-ready C01 due 2025-09-28"));
+//! assert!(out.events.iter().any(|e| e.event.summary() == "task-ready C01 due 2025-09-28"));
 //! let approve = Command::Approve { item: "C01".into(), numbers: Default::default() };
 //! let supervision = Actor::Department("supervision".into());
 //! engine.execute("C-1", &supervision, approve, at("2025-09-26T15:00:00")).unwrap();
@@ -122,6 +122,20 @@ pub struct IssuedDocument {
     pub document: String,
     /// Its number (文号/证号).
     pub number: String,
+}
+
+/// What the window hands in to create a project: the one form and the one set of
+/// materials.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Submission {
+    /// The applicant.
+    pub applicant: String,
+    /// An assigned agent (代办员), if any.
+    pub agent: Option<String>,
+    /// Form values by field id.
+    pub form: BTreeMap<String, Value>,
+    /// Materials handed in.
+    pub materials: Vec<MaterialRef>,
 }
 
 /// What a caller asks the engine to do.
@@ -899,12 +913,15 @@ impl Project {
         plan: &Plan,
         id: &str,
         actor: &Actor,
-        applicant: String,
-        agent: Option<String>,
-        form: BTreeMap<String, Value>,
-        materials: Vec<MaterialRef>,
+        submission: Submission,
         now: NaiveDateTime,
     ) -> Result<(Project, Outcome), Refusal> {
+        let Submission {
+            applicant,
+            agent,
+            form,
+            materials,
+        } = submission;
         if *actor != Actor::Window {
             return Err(not_allowed(actor, "submit a project"));
         }
@@ -1870,8 +1887,13 @@ impl Engine {
                     .plans
                     .get(&version)
                     .ok_or_else(|| Refusal::UnknownVersion(version.clone()))?;
-                let (p, out) =
-                    Project::submit(plan, project, actor, applicant, agent, form, materials, now)?;
+                let submission = Submission {
+                    applicant,
+                    agent,
+                    form,
+                    materials,
+                };
+                let (p, out) = Project::submit(plan, project, actor, submission, now)?;
                 self.projects.insert(project.to_string(), p);
                 out
             }

@@ -193,10 +193,8 @@ pub fn assess<'a>(
             ..Record::default()
         });
         match &env.event {
-            Event::TaskReady { due, .. } | Event::Extended { due, .. } => {
-                if due.is_some() {
-                    rec.due = *due;
-                }
+            Event::TaskReady { due: Some(due), .. } | Event::Extended { due: Some(due), .. } => {
+                rec.due = Some(*due);
             }
             Event::SupplementProvided { due, .. }
             | Event::SpecialEnded { due, .. }
@@ -204,12 +202,12 @@ pub fn assess<'a>(
                 rec.due = Some(*due);
             }
             Event::Overdue { .. } => rec.overdue_since = Some(date),
-            Event::TaskApproved { used, .. } | Event::TaskRejected { used, .. } => {
-                if plan.items[ix].kind == crate::spec::ItemKind::Review {
-                    let on_time = rec.due.is_none_or(|d| date <= d);
-                    rec.decided = Some((date, *used, on_time));
-                    decisions.push((rec.department.clone(), date, *used, on_time));
-                }
+            Event::TaskApproved { used, .. } | Event::TaskRejected { used, .. }
+                if plan.items[ix].kind == crate::spec::ItemKind::Review =>
+            {
+                let on_time = rec.due.is_none_or(|d| date <= d);
+                rec.decided = Some((date, *used, on_time));
+                decisions.push((rec.department.clone(), date, *used, on_time));
             }
             _ => {}
         }

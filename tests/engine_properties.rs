@@ -1,0 +1,299 @@
+//! Property tests of the engine: random command sequences (valid and not) on two
+//! workflows never approve a task twice, never issue a document from a task that was not
+//! ready to be approved, never count suspended time, leave state untouched when they are
+//! refused, and the state the engine reports is always the fold of its events.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use chrono::{Days, NaiveDate, NaiveDateTime, NaiveTime};
+use onewindow::engine::{fold, Actor, Command, Engine, Event, MaterialRef, TaskState};
+use onewindow::form::Value;
+use onewindow::plan::{self, Plan};
+use proptest::prelude::*;
+
+fn load(rel: &str) -> Plan {
+    plan::compile_file(&PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(rel))
+        .unwrap()
+        .0
+}
+
+fn plans() -> &'static [Plan; 2] {
+    static P: std::sync::OnceLock<[Plan; 2]> = std::sync::OnceLock::new();
+    P.get_or_init(|| {
+        [
+            load("tests/scenarios/workflows/small.yaml"),
+            load("workflows/construction-parallel.yaml"),
+        ]
+    })
+}
+
+fn form_for(plan: &Plan, tall: bool) -> BTreeMap<String, Value> {
+    let yaml = if plan.id == "small" {
+        format!("height: {}", if tall { 80 } else { 30 })
+    } else {
+        std::fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(if tall {
+            "workflows/forms/industrial-project.yaml"
+        } else {
+            "workflows/forms/small-warehouse.yaml"
+        }))
+        .unwrap()
+    };
+    onewindow::form::Form::parse(&yaml, &plan.fields)
+        .unwrap()
+        .values
+}
+
+#[derive(Debug, Clone)]
+struct Step {
+    kind: u8,
+    item: usize,
+    right_actor: bool,
+    days: u8,
+    project: u8,
+}
+
+fn steps() -> impl Strategy<Value = Vec<Step>> {
+    prop::collection::vec(
+        (
+            0u8..14,
+            0usize..32,
+            prop::bool::weighted(0.85),
+            0u8..4,
+            0u8..2,
+        )
+            .prop_map(|(kind, item, right_actor, days, project)| Step {
+                kind,
+                item,
+                right_actor,
+                days,
+                project,
+            }),
+        1..90,
+    )
+}
+
+fn owner(plan: &Plan, i: usize) -> Actor {
+    match plan.items[i].department {
+        Some(d) => Actor::Department(plan.departments[d].id.clone()),
+        None => Actor::Window,
+    }
+}
+
+fn command(plan: &Plan, step: &Step) -> (Actor, Command) {
+    let i = step.item % plan.items.len();
+    let item = plan.items[i].id.clone();
+    let dept = if step.right_actor {
+        owner(plan, i)
+    } else {
+        Actor::Department("someone_else".into())
+    };
+    let any_material = vec![MaterialRef::named(
+        &plan.materials[step.item % plan.materials.len()].id,
+    )];
+    match step.kind {
+        0 | 1 => (
+            dept,
+            Command::Approve {
+                item,
+                numbers: BTreeMap::new(),
+            },
+        ),
+        2 => (dept, Command::Claim { item }),
+        3 => (
+            dept,
+            Command::Reject {
+                item,
+                reason: "材料不符合要求".into(),
+            },
+        ),
+        4 => (
+            dept,
+            Command::RequestSupplement {
+                item,
+                needed: vec![any_material[0].material.clone()],
+                note: "补正".into(),
+            },
+        ),
+        5 => (
+            Actor::Window,
+            Command::ProvideSupplement {
+                item,
+                materials: any_material,
+            },
+        ),
+        6 => (
+            dept,
+            Command::StartSpecial {
+                item,
+                kind: "expert_review".into(),
+            },
+        ),
+        7 => (dept, Command::EndSpecial { item }),
+        8 => (
+            dept,
+            Command::Extend {
+                item,
+                reason: "情况复杂".into(),
+            },
+        ),
+        9 => (
+            Actor::Window,
+            Command::Resubmit {
+                item,
+                materials: any_material,
+            },
+        ),
+        10 | 11 => (
+            Actor::Window,
+            Command::ReportMilestone {
+                item,
+                numbers: BTreeMap::new(),
+            },
+        ),
+        12 => (Actor::System, Command::Tick),
+        _ => (
+            Actor::Window,
+            Command::ProvideMaterials {
+                materials: plan
+                    .materials
+                    .iter()
+                    .map(|m| MaterialRef::named(&m.id))
+                    .collect(),
+            },
+        ),
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 160, ..ProptestConfig::default() })]
+
+    #[test]
+    fn random_commands_keep_the_invariants(which in 0usize..2, tall in prop::bool::ANY, steps in steps()) {
+        let plan = plans()[which].clone();
+        let mut engine = Engine::default();
+        let version = engine.deploy(plan);
+        let plan = engine.plan(&version).unwrap().clone();
+        let start = NaiveDate::from_ymd_opt(2025, 9, 15).unwrap();
+        let mut now = NaiveDateTime::new(start, NaiveTime::from_hms_opt(9, 0, 0).unwrap());
+        for p in ["P0", "P1"] {
+            let all = plan.materials.iter().map(|m| MaterialRef::named(&m.id)).collect();
+            let submit = Command::Submit { version: version.clone(), applicant: "a".into(), agent: None, form: form_for(&plan, tall), materials: all };
+            engine.execute(p, &Actor::Window, submit, now).unwrap();
+        }
+        for step in &steps {
+            now = now.checked_add_days(Days::new(u64::from(step.days))).unwrap();
+            let project = format!("P{}", step.project);
+            let (actor, cmd) = command(&plan, step);
+            let before = engine.project(&project).unwrap().project.clone();
+            let events_before = engine.events(&project).len();
+            if engine.execute(&project, &actor, cmd, now).is_err() {
+                // A refusal changes nothing.
+                prop_assert_eq!(&before, engine.project(&project).unwrap().project);
+                prop_assert_eq!(events_before, engine.events(&project).len());
+            }
+            // The state the engine reports is the fold of its events.
+            let view = engine.project(&project).unwrap();
+            prop_assert_eq!(&fold(&plan, engine.events(&project)), view.project);
+        }
+        for project in ["P0", "P1"] {
+            check_log(&plan, &engine, project)?;
+        }
+    }
+}
+
+/// Replays a project's log and checks, event by event, what must never happen.
+fn check_log(plan: &Plan, engine: &Engine, project: &str) -> Result<(), TestCaseError> {
+    let events = engine.events(project);
+    let mut state = fold(plan, &events[..1]);
+    let mut approvals: BTreeMap<String, usize> = BTreeMap::new();
+    let mut round_start: BTreeMap<String, NaiveDate> = BTreeMap::new();
+    let mut suspended: BTreeMap<String, u32> = BTreeMap::new();
+    for env in &events[1..] {
+        let date = env.at.date();
+        let ix = env.event.item().and_then(|i| plan.item_index(i));
+        match &env.event {
+            Event::TaskApproved {
+                item,
+                documents,
+                used,
+            } => {
+                let i = ix.unwrap();
+                // Issued only from a task that was ready (or claimed) — never twice.
+                prop_assert!(
+                    matches!(state.tasks[i].state, TaskState::Ready | TaskState::Claimed),
+                    "{item} approved from {}",
+                    state.tasks[i].state
+                );
+                *approvals.entry(item.clone()).or_default() += 1;
+                prop_assert_eq!(approvals[item], 1, "{} approved twice", item);
+                let expected: Vec<&str> = plan.items[i]
+                    .produces
+                    .iter()
+                    .map(|&d| plan.documents[d].id.as_str())
+                    .collect();
+                let issued: Vec<&str> = documents.iter().map(|d| d.document.as_str()).collect();
+                prop_assert_eq!(issued, expected);
+                check_used(plan, i, item, *used, date, &round_start, &suspended)?;
+            }
+            Event::TaskRejected { item, used, .. } => {
+                let i = ix.unwrap();
+                prop_assert!(matches!(
+                    state.tasks[i].state,
+                    TaskState::Ready | TaskState::Claimed
+                ));
+                check_used(plan, i, item, *used, date, &round_start, &suspended)?;
+            }
+            Event::TaskReady { item, .. } | Event::Resubmitted { item, .. } => {
+                round_start.insert(item.clone(), date);
+                suspended.insert(item.clone(), 0);
+            }
+            Event::SupplementProvided {
+                item, suspended: s, ..
+            }
+            | Event::SpecialEnded {
+                item, suspended: s, ..
+            } => {
+                *suspended.entry(item.clone()).or_default() += s;
+            }
+            _ => {}
+        }
+        state.apply(plan, env);
+    }
+    // Documents on record come from approved tasks only.
+    for (d, doc) in state.documents.iter().enumerate() {
+        if doc.is_some() {
+            let producer = plan.producer[d].unwrap();
+            prop_assert_eq!(state.tasks[producer].state, TaskState::Approved);
+        }
+    }
+    Ok(())
+}
+
+/// The days a decision reports as used are the working days since its round started,
+/// less every day the clock stood still.
+fn check_used(
+    plan: &Plan,
+    i: usize,
+    item: &str,
+    used: u32,
+    date: NaiveDate,
+    round_start: &BTreeMap<String, NaiveDate>,
+    suspended: &BTreeMap<String, u32>,
+) -> Result<(), TestCaseError> {
+    if plan.items[i].kind == onewindow::spec::ItemKind::Milestone {
+        return Ok(());
+    }
+    let start = round_start[item];
+    let elapsed = plan.calendar.count_working_days(start, date);
+    prop_assert_eq!(
+        used + suspended[item],
+        elapsed,
+        "{}: used {} + suspended {} != elapsed {}",
+        item,
+        used,
+        suspended[item],
+        elapsed
+    );
+    Ok(())
+}
