@@ -11,10 +11,11 @@
 //! - [`plan`]: the compiler's second stage and the immutable [`plan::Plan`] DAG, with
 //!   critical-path analysis.
 //! - [`diagnostic`]: what is wrong, where, and about which id.
+//! - [`engine`]: the pure state machine that takes projects through the five stages.
 //! - [`report`]: what the analyst's commands print (tables, JSON, graphs).
 //!
 //! The dependency direction keeps the core pure: nothing here reads a clock or does IO
-//! except loading files in `spec` and `calendar`.
+//! except loading files in `spec` and `calendar`; the engine takes `now` as an argument.
 
 #![deny(missing_docs)]
 
