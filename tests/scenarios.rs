@@ -119,6 +119,24 @@ fn materials(plan: &Plan, v: &Option<serde_yaml::Value>) -> Vec<MaterialRef> {
     }
 }
 
+/// A notice as the scenario files write it: item id → missing materials, then fields.
+fn notice_map(notice: &onewindow::engine::Notice) -> BTreeMap<String, Vec<String>> {
+    notice
+        .items
+        .iter()
+        .map(|i| {
+            (
+                i.item.clone(),
+                i.missing_materials
+                    .iter()
+                    .chain(&i.missing_fields)
+                    .cloned()
+                    .collect(),
+            )
+        })
+        .collect()
+}
+
 fn run(path: &Path) -> Result<usize, String> {
     let text = std::fs::read_to_string(path).map_err(|e| e.to_string())?;
     let sc: Scenario = serde_yaml::from_str(&text).map_err(|e| format!("scenario: {e}"))?;
@@ -159,20 +177,7 @@ fn run(path: &Path) -> Result<usize, String> {
                     .pre_review(&version, &f, &materials(&plan, &step.materials))
                     .unwrap();
                 if let Some(expected) = &step.notice {
-                    let mut got: BTreeMap<String, Vec<String>> = notice
-                        .items
-                        .iter()
-                        .map(|i| {
-                            (
-                                i.item.clone(),
-                                i.missing_materials
-                                    .iter()
-                                    .chain(&i.missing_fields)
-                                    .cloned()
-                                    .collect(),
-                            )
-                        })
-                        .collect();
+                    let mut got: BTreeMap<String, Vec<String>> = notice_map(&notice);
                     if !notice.form.is_empty() {
                         got.insert(
                             "form".into(),
@@ -265,20 +270,7 @@ fn run(path: &Path) -> Result<usize, String> {
                     )));
                 }
                 if let (Refusal::Incomplete(notice), Some(expected)) = (r, &step.notice) {
-                    let got: BTreeMap<String, Vec<String>> = notice
-                        .items
-                        .iter()
-                        .map(|i| {
-                            (
-                                i.item.clone(),
-                                i.missing_materials
-                                    .iter()
-                                    .chain(&i.missing_fields)
-                                    .cloned()
-                                    .collect(),
-                            )
-                        })
-                        .collect();
+                    let got: BTreeMap<String, Vec<String>> = notice_map(&notice);
                     if &got != expected {
                         return Err(fail(format!(
                             "notice:\n  expected {expected:?}\n  got      {got:?}"
