@@ -270,7 +270,7 @@ fn run(path: &Path) -> Result<usize, String> {
                     )));
                 }
                 if let (Refusal::Incomplete(notice), Some(expected)) = (r, &step.notice) {
-                    let got: BTreeMap<String, Vec<String>> = notice_map(&notice);
+                    let got: BTreeMap<String, Vec<String>> = notice_map(notice);
                     if &got != expected {
                         return Err(fail(format!(
                             "notice:\n  expected {expected:?}\n  got      {got:?}"
