@@ -143,13 +143,7 @@ impl Calendar {
     /// that ends before it starts, or a date that is both a holiday and a make-up day.
     pub fn load_dir(dir: &Path) -> Result<Calendar, Error> {
         let head_path = dir.join("calendar.yaml");
-        let head: CalendarFile = read_yaml(&head_path)?;
-        let mut cal = Calendar::weekdays_only(&head.id);
-        cal.name = head.name.unwrap_or_else(|| head.id.clone());
-        cal.weekend = [false; 7];
-        for d in head.weekend {
-            cal.weekend[d.num_days_from_monday() as usize] = true;
-        }
+        let head = read_text(&head_path)?;
         let entries = std::fs::read_dir(dir).map_err(|source| Error::Io {
             path: dir.to_path_buf(),
             source,
@@ -164,9 +158,34 @@ impl Calendar {
             })
             .collect();
         files.sort();
+        let mut years = Vec::new();
         for path in files {
-            let file: YearFile = read_yaml(&path)?;
-            cal.add_year(&path, file)?;
+            years.push((path.clone(), read_text(&path)?));
+        }
+        Calendar::from_texts(&head_path, &head, &years)
+    }
+
+    /// Builds a calendar from the texts of its files (`calendar.yaml`, then one text per
+    /// `<year>.yaml`, each with the path it is known by): how a deployed workflow carries
+    /// its calendar with it.
+    ///
+    /// # Errors
+    /// As [`Calendar::load_dir`], without the IO.
+    pub fn from_texts(
+        head_path: &Path,
+        head: &str,
+        years: &[(PathBuf, String)],
+    ) -> Result<Calendar, Error> {
+        let head: CalendarFile = parse_yaml(head_path, head)?;
+        let mut cal = Calendar::weekdays_only(&head.id);
+        cal.name = head.name.unwrap_or_else(|| head.id.clone());
+        cal.weekend = [false; 7];
+        for d in head.weekend {
+            cal.weekend[d.num_days_from_monday() as usize] = true;
+        }
+        for (path, text) in years {
+            let file: YearFile = parse_yaml(path, text)?;
+            cal.add_year(path, file)?;
         }
         Ok(cal)
     }
@@ -349,12 +368,15 @@ impl Calendar {
     }
 }
 
-fn read_yaml<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, Error> {
-    let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
+fn read_text(path: &Path) -> Result<String, Error> {
+    std::fs::read_to_string(path).map_err(|source| Error::Io {
         path: path.to_path_buf(),
         source,
-    })?;
-    serde_yaml::from_str(&text).map_err(|source| Error::Yaml {
+    })
+}
+
+fn parse_yaml<T: serde::de::DeserializeOwned>(path: &Path, text: &str) -> Result<T, Error> {
+    serde_yaml::from_str(text).map_err(|source| Error::Yaml {
         path: path.to_path_buf(),
         source,
     })

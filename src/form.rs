@@ -80,7 +80,7 @@ impl std::fmt::Display for Value {
 }
 
 /// The values of one application's form, by field id.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, serde::Deserialize)]
 pub struct Form {
     /// Field id → value.
     pub values: BTreeMap<String, Value>,

@@ -27,3 +27,4 @@ pub mod form;
 pub mod plan;
 pub mod report;
 pub mod spec;
+pub mod store;

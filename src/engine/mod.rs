@@ -586,7 +586,7 @@ pub struct Outcome {
 }
 
 /// Why a command was refused. Nothing changed.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, thiserror::Error, Serialize, Deserialize)]
 pub enum Refusal {
     /// No such project.
     #[error("unknown project `{0}`")]
@@ -632,7 +632,7 @@ pub enum Refusal {
         /// Its state.
         state: TaskState,
         /// What was tried.
-        action: &'static str,
+        action: String,
     },
     /// The limit was extended already (art. 42 allows once).
     #[error("item `{0}` was extended already")]
@@ -647,13 +647,13 @@ pub enum Refusal {
     #[error("unknown {kind} `{id}`")]
     UnknownReference {
         /// material or document.
-        kind: &'static str,
+        kind: String,
         /// The id.
         id: String,
     },
     /// The project is completed or withdrawn.
     #[error("project is {0}")]
-    Closed(&'static str),
+    Closed(String),
 }
 
 impl Refusal {
@@ -720,7 +720,7 @@ impl std::fmt::Display for TaskState {
 }
 
 /// Why a task's clock is stopped.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Suspension {
     /// Waiting for the applicant's supplement.
     Supplement {
@@ -735,7 +735,7 @@ pub enum Suspension {
 }
 
 /// One item for one project.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Task {
     /// State.
     pub state: TaskState,
@@ -816,7 +816,7 @@ pub enum Status {
 }
 
 /// A project's state: the fold of its events.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Project {
     /// Project id.
     pub id: String,
@@ -1231,8 +1231,8 @@ impl Project {
     ) -> Result<Outcome, Refusal> {
         match self.status {
             Status::Active => {}
-            Status::Completed => return Err(Refusal::Closed("completed")),
-            Status::Withdrawn => return Err(Refusal::Closed("withdrawn")),
+            Status::Completed => return Err(Refusal::Closed("completed".into())),
+            Status::Withdrawn => return Err(Refusal::Closed("withdrawn".into())),
         }
         let today = now.date();
         let mut em = Emitter {
@@ -1316,7 +1316,7 @@ impl Project {
                 )?;
                 if let Some(m) = needed.iter().find(|m| plan.material_index(m).is_none()) {
                     return Err(Refusal::UnknownReference {
-                        kind: "material",
+                        kind: "material".to_string(),
                         id: m.clone(),
                     });
                 }
@@ -1515,7 +1515,7 @@ impl Project {
             Err(Refusal::IllegalTransition {
                 item: item.to_string(),
                 state,
-                action,
+                action: action.to_string(),
             })
         }
     }
@@ -1537,7 +1537,8 @@ impl Project {
                     "take a supplement (none was asked for)"
                 } else {
                     "end a special procedure (none is running)"
-                },
+                }
+                .to_string(),
             })
         }
     }
@@ -1573,7 +1574,7 @@ impl Project {
                 .any(|&p| plan.documents[p].id == **d)
         }) {
             return Err(Refusal::UnknownReference {
-                kind: "document",
+                kind: "document".to_string(),
                 id: d.clone(),
             });
         }
@@ -1776,7 +1777,7 @@ fn check_materials(plan: &Plan, materials: &[MaterialRef]) -> Result<(), Refusal
         .find(|m| plan.material_index(&m.material).is_none())
     {
         Some(m) => Err(Refusal::UnknownReference {
-            kind: "material",
+            kind: "material".to_string(),
             id: m.material.clone(),
         }),
         None => Ok(()),

@@ -361,10 +361,24 @@ pub fn compile_file(path: &Path) -> Result<(Plan, Diagnostics), Diagnostics> {
 /// # Errors
 /// Every error found (and the warnings), each with its position.
 pub fn compile(loaded: &Loaded) -> Result<(Plan, Diagnostics), Diagnostics> {
+    compile_with(loaded, None)
+}
+
+/// Compiles with a given calendar instead of the directory the workflow names: how a
+/// deployed workflow, which carries its calendar with it, is compiled again after a
+/// restart.
+///
+/// # Errors
+/// As [`compile`].
+pub fn compile_with(
+    loaded: &Loaded,
+    calendar: Option<Calendar>,
+) -> Result<(Plan, Diagnostics), Diagnostics> {
     let mut c = Compiler {
         loaded,
         pending: Vec::new(),
         stageless: Vec::new(),
+        calendar,
     };
     let plan = c.run();
     let diags = loaded.resolve(c.pending);
@@ -383,6 +397,8 @@ struct Compiler<'a> {
     /// Items whose stage is missing or unknown: their stage-order checks would only
     /// repeat that error.
     stageless: Vec<usize>,
+    /// A calendar given by the caller, used instead of loading `calendar:`.
+    calendar: Option<Calendar>,
 }
 
 fn sub(path: &[&str]) -> Vec<Seg> {
@@ -838,6 +854,9 @@ impl Compiler<'_> {
     }
 
     fn calendar(&mut self) -> Option<Calendar> {
+        if let Some(cal) = self.calendar.take() {
+            return Some(cal);
+        }
         let l = self.loaded;
         match &l.raw.calendar {
             None => {

@@ -1,0 +1,171 @@
+//! The in-memory store: the reference implementation of the contract, for tests, the
+//! simulator and as the model the conformance suite holds every backend to.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Mutex;
+
+use chrono::NaiveDate;
+
+use super::{
+    check_id, Answer, Commit, Error, IndexKey, ReadStore, Snapshot, StoredWorkflow, WriteStore,
+};
+use crate::engine::Envelope;
+
+#[derive(Default)]
+struct Inner {
+    events: BTreeMap<String, Vec<Envelope>>,
+    snapshots: BTreeMap<String, Snapshot>,
+    answers: BTreeMap<String, Answer>,
+    workflows: BTreeMap<String, StoredWorkflow>,
+    index: BTreeSet<IndexKey>,
+}
+
+/// Everything in memory, behind one lock; "durable" means "in this process".
+#[derive(Default)]
+pub struct MemoryStore {
+    inner: Mutex<Inner>,
+}
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new() -> MemoryStore {
+        MemoryStore::default()
+    }
+
+    fn lock(&self) -> Result<std::sync::MutexGuard<'_, Inner>, Error> {
+        self.inner
+            .lock()
+            .map_err(|_| Error::Backend("a writer panicked while holding the store".into()))
+    }
+}
+
+/// The checks every backend makes before a commit: ids, continuity of the log.
+pub(crate) fn check_commit(commit: &Commit, head: u64) -> Result<(), Error> {
+    check_id(&commit.project)?;
+    if let Some((id, _)) = &commit.request {
+        check_id(id)?;
+    }
+    for (k, e) in commit.events.iter().enumerate() {
+        if e.project != commit.project {
+            return Err(Error::Inconsistent(format!(
+                "event of project `{}` in a commit for `{}`",
+                e.project, commit.project
+            )));
+        }
+        if e.seq != head + 1 + k as u64 {
+            return Err(Error::Inconsistent(format!(
+                "project `{}`: event {} would follow event {} (a gap or a duplicate)",
+                commit.project,
+                e.seq,
+                head + k as u64
+            )));
+        }
+    }
+    Ok(())
+}
+
+impl ReadStore for MemoryStore {
+    fn events(&self, project: &str, after: u64) -> Result<Vec<Envelope>, Error> {
+        let g = self.lock()?;
+        Ok(g.events.get(project).map_or_else(Vec::new, |v| {
+            v.iter().filter(|e| e.seq > after).cloned().collect()
+        }))
+    }
+
+    fn snapshot(&self, project: &str) -> Result<Option<Snapshot>, Error> {
+        Ok(self.lock()?.snapshots.get(project).cloned())
+    }
+
+    fn projects(&self) -> Result<Vec<String>, Error> {
+        Ok(self.lock()?.events.keys().cloned().collect())
+    }
+
+    fn answer(&self, request: &str) -> Result<Option<Answer>, Error> {
+        Ok(self.lock()?.answers.get(request).cloned())
+    }
+
+    fn workflow(&self, version: &str) -> Result<Option<StoredWorkflow>, Error> {
+        Ok(self.lock()?.workflows.get(version).cloned())
+    }
+
+    fn workflows(&self) -> Result<Vec<StoredWorkflow>, Error> {
+        Ok(self.lock()?.workflows.values().cloned().collect())
+    }
+
+    fn index(&self) -> Result<Vec<IndexKey>, Error> {
+        Ok(self.lock()?.index.iter().cloned().collect())
+    }
+
+    fn open_tasks(&self, department: &str) -> Result<Vec<(String, String)>, Error> {
+        Ok(self
+            .lock()?
+            .index
+            .iter()
+            .filter_map(|k| match k {
+                IndexKey::Open {
+                    department: d,
+                    project,
+                    item,
+                } if d == department => Some((project.clone(), item.clone())),
+                _ => None,
+            })
+            .collect())
+    }
+
+    fn due_by(&self, date: NaiveDate) -> Result<Vec<(NaiveDate, String, String)>, Error> {
+        Ok(self
+            .lock()?
+            .index
+            .iter()
+            .filter_map(|k| match k {
+                IndexKey::Deadline { due, project, item } if *due <= date => {
+                    Some((*due, project.clone(), item.clone()))
+                }
+                _ => None,
+            })
+            .collect())
+    }
+}
+
+impl WriteStore for MemoryStore {
+    fn commit(&self, commit: Commit) -> Result<(), Error> {
+        let mut g = self.lock()?;
+        let head = g
+            .events
+            .get(&commit.project)
+            .and_then(|v| v.last())
+            .map_or(0, |e| e.seq);
+        check_commit(&commit, head)?;
+        if !commit.events.is_empty() {
+            g.events
+                .entry(commit.project.clone())
+                .or_default()
+                .extend(commit.events);
+        }
+        if let Some(s) = commit.snapshot {
+            g.snapshots.insert(commit.project.clone(), s);
+        }
+        for k in &commit.unindex {
+            g.index.remove(k);
+        }
+        g.index.extend(commit.index);
+        if let Some((id, answer)) = commit.request {
+            g.answers.insert(id, answer);
+        }
+        Ok(())
+    }
+
+    fn put_workflow(&self, workflow: &StoredWorkflow) -> Result<(), Error> {
+        check_id(&workflow.version)?;
+        self.lock()?
+            .workflows
+            .entry(workflow.version.clone())
+            .or_insert_with(|| workflow.clone());
+        Ok(())
+    }
+
+    fn replace_index(&self, entries: &[IndexKey]) -> Result<(), Error> {
+        self.lock()?.index = entries.iter().cloned().collect();
+        Ok(())
+    }
+}

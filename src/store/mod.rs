@@ -1,0 +1,212 @@
+//! Durable storage: the event log (the source of truth), snapshots, indexes, deployed
+//! workflow versions and idempotency records — behind a narrow trait.
+//!
+//! # Layout
+//! - [`ReadStore`] / [`WriteStore`]: the two halves of the contract every backend meets.
+//!   A write is one [`Commit`]: a command's events, the index changes they cause, an
+//!   optional snapshot and the answer recorded under the request id, applied atomically
+//!   and durable when `commit` returns.
+//! - [`memory::MemoryStore`]: the reference backend, in memory.
+//! - [`disk::SledStore`]: the embedded default on sled, with group commit.
+//! - [`codec`]: the versioned byte encoding of what is stored.
+//! - [`service::Service`]: the engine made durable — the edge that loads a project, runs
+//!   the engine, commits, and only then answers.
+//!
+//! The trait speaks in keys a networked database could hold as well (project id and
+//! sequence, request id, department, due date), so a backend on an existing database can
+//! implement it without the engine changing.
+
+pub mod codec;
+pub mod conformance;
+pub mod disk;
+pub mod memory;
+pub mod service;
+
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+
+use crate::engine::{Envelope, Refusal};
+
+/// Why the store could not do its job. Never a panic: a damaged or foreign data directory
+/// is an error that says so.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The backend failed (disk, database).
+    #[error("storage: {0}")]
+    Backend(String),
+    /// Stored bytes do not decode.
+    #[error("damaged data: {0}")]
+    Corrupt(String),
+    /// The directory holds something that is not a onewindow store, or a newer one.
+    #[error("not a onewindow store: {0}")]
+    Foreign(String),
+    /// The store is consistent but says something impossible (a gap in a log).
+    #[error("inconsistent store: {0}")]
+    Inconsistent(String),
+}
+
+/// A deployed workflow version: immutable, and kept for as long as projects run on it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredWorkflow {
+    /// Content hash of the sources ([`crate::plan::Plan::version`]).
+    pub version: String,
+    /// Workflow id.
+    pub id: String,
+    /// The workflow flattened (no `extends`) and without its `calendar` path: everything
+    /// needed to compile it again.
+    pub yaml: String,
+    /// The calendar's files: `calendar.yaml` first, then one per year, by file name.
+    pub calendar: Vec<(String, String)>,
+}
+
+/// A project's state at a point of its log, so that opening does not replay everything.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Snapshot {
+    /// The last event folded in.
+    pub seq: u64,
+    /// The state (an encoded [`crate::engine::Project`]).
+    pub state: Vec<u8>,
+}
+
+/// An index entry.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum IndexKey {
+    /// A task its department can act on (ready, claimed or suspended).
+    Open {
+        /// Department id.
+        department: String,
+        /// Project id.
+        project: String,
+        /// Item id.
+        item: String,
+    },
+    /// A running task's due date, for supervision.
+    Deadline {
+        /// Due date.
+        due: NaiveDate,
+        /// Project id.
+        project: String,
+        /// Item id.
+        item: String,
+    },
+}
+
+/// The answer given to a request, kept so that a retry gets it again.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Answer {
+    /// Applied: the project and the sequence numbers of the events it wrote.
+    Applied {
+        /// Project id.
+        project: String,
+        /// First event.
+        first: u64,
+        /// Last event.
+        last: u64,
+    },
+    /// Refused, with the engine's reason.
+    Refused(Refusal),
+}
+
+/// One command's writes, applied atomically.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Commit {
+    /// The project.
+    pub project: String,
+    /// Its new events, in order, continuing its log without a gap.
+    pub events: Vec<Envelope>,
+    /// A snapshot to keep (replacing the previous one).
+    pub snapshot: Option<Snapshot>,
+    /// Index entries to remove.
+    pub unindex: Vec<IndexKey>,
+    /// Index entries to add.
+    pub index: Vec<IndexKey>,
+    /// The request id and the answer to record.
+    pub request: Option<(String, Answer)>,
+}
+
+/// Reading a store.
+pub trait ReadStore: Send + Sync {
+    /// A project's events with sequence numbers above `after`, in order.
+    ///
+    /// # Errors
+    /// Backend failure or undecodable data.
+    fn events(&self, project: &str, after: u64) -> Result<Vec<Envelope>, Error>;
+    /// The project's latest snapshot.
+    ///
+    /// # Errors
+    /// As above.
+    fn snapshot(&self, project: &str) -> Result<Option<Snapshot>, Error>;
+    /// Every project id, in order.
+    ///
+    /// # Errors
+    /// As above.
+    fn projects(&self) -> Result<Vec<String>, Error>;
+    /// The answer recorded for a request id.
+    ///
+    /// # Errors
+    /// As above.
+    fn answer(&self, request: &str) -> Result<Option<Answer>, Error>;
+    /// A deployed workflow version.
+    ///
+    /// # Errors
+    /// As above.
+    fn workflow(&self, version: &str) -> Result<Option<StoredWorkflow>, Error>;
+    /// Every deployed version.
+    ///
+    /// # Errors
+    /// As above.
+    fn workflows(&self) -> Result<Vec<StoredWorkflow>, Error>;
+    /// Every index entry, in order (open tasks by department, then deadlines by date).
+    ///
+    /// # Errors
+    /// As above.
+    fn index(&self) -> Result<Vec<IndexKey>, Error>;
+    /// A department's open tasks, as (project, item).
+    ///
+    /// # Errors
+    /// As above.
+    fn open_tasks(&self, department: &str) -> Result<Vec<(String, String)>, Error>;
+    /// Running tasks due on or before `date`, as (due, project, item), earliest first.
+    ///
+    /// # Errors
+    /// As above.
+    fn due_by(&self, date: NaiveDate) -> Result<Vec<(NaiveDate, String, String)>, Error>;
+}
+
+/// Writing a store. Every method is durable when it returns.
+pub trait WriteStore: Send + Sync {
+    /// Applies one command's writes atomically and durably.
+    ///
+    /// # Errors
+    /// Backend failure; then nothing of the commit is visible.
+    fn commit(&self, commit: Commit) -> Result<(), Error>;
+    /// Records a deployed workflow version (idempotent: a version is immutable).
+    ///
+    /// # Errors
+    /// Backend failure.
+    fn put_workflow(&self, workflow: &StoredWorkflow) -> Result<(), Error>;
+    /// Replaces the whole index (after a rebuild from the log).
+    ///
+    /// # Errors
+    /// Backend failure.
+    fn replace_index(&self, entries: &[IndexKey]) -> Result<(), Error>;
+}
+
+/// A complete store.
+pub trait Store: ReadStore + WriteStore {}
+
+impl<T: ReadStore + WriteStore> Store for T {}
+
+/// Project ids become key prefixes: they must be non-empty and free of the separator.
+///
+/// # Errors
+/// [`Error::Inconsistent`] for an id that cannot be stored.
+pub fn check_id(id: &str) -> Result<(), Error> {
+    if id.is_empty() || id.contains('\0') || id.len() > 200 {
+        Err(Error::Inconsistent(format!(
+            "`{id}` cannot be used as an id (empty, too long or with a NUL)"
+        )))
+    } else {
+        Ok(())
+    }
+}

@@ -1,0 +1,548 @@
+//! The engine made durable: load, decide, commit, and only then answer.
+//!
+//! [`Service::execute`] runs one command under its project's lock:
+//!
+//! 1. a request id already answered gets that answer again, and nothing is written;
+//! 2. the engine runs on a copy of the project's state;
+//! 3. the events, the index changes they cause, a snapshot every
+//!    [`Service::snapshot_every`] events and the answer (a refusal too) go to the store as
+//!    one atomic, durable [`Commit`];
+//! 4. only then does the copy replace the state and the caller get its answer and the
+//!    effects to run.
+//!
+//! Commands on different projects run concurrently and share flushes (group commit);
+//! commands on one project are serialized, so of two departments racing on one task
+//! exactly one wins. [`Service::open`] restores every project from its snapshot and the
+//! log after it, and checks the indexes against the restored state, rebuilding them when
+//! they are missing or behind.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use chrono::{NaiveDate, NaiveDateTime};
+
+use super::{codec, Answer, Commit, Error, IndexKey, Snapshot, Store, StoredWorkflow};
+use crate::calendar::Calendar;
+use crate::engine::{
+    Actor, Command, Effect, Envelope, Policy, Project, Refusal, Submission, TaskState,
+};
+use crate::plan::{self, Plan};
+
+/// What a successful command gave.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Receipt {
+    /// The project.
+    pub project: String,
+    /// Its events (on a retry: the events the first attempt wrote).
+    pub events: Vec<Envelope>,
+    /// Effects to run (empty on a retry: they ran after the first attempt).
+    pub effects: Vec<Effect>,
+    /// This answer was recorded before: nothing new was written.
+    pub replayed: bool,
+}
+
+/// What opening found.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct OpenReport {
+    /// Workflow versions loaded.
+    pub workflows: usize,
+    /// Projects restored.
+    pub projects: usize,
+    /// Events replayed after snapshots.
+    pub replayed_events: usize,
+    /// Events in all logs.
+    pub total_events: u64,
+    /// The indexes did not match the log and were rebuilt.
+    pub index_rebuilt: bool,
+    /// How long it took.
+    pub elapsed: Duration,
+}
+
+struct Slot {
+    project: Option<Project>,
+}
+
+/// The durable engine over a [`Store`].
+pub struct Service<S: Store + ?Sized> {
+    store: Arc<S>,
+    plans: RwLock<HashMap<String, Arc<Plan>>>,
+    slots: Mutex<HashMap<String, Arc<Mutex<Slot>>>>,
+    policy: Policy,
+    /// Keep a snapshot every this many events of a project.
+    pub snapshot_every: u64,
+}
+
+fn lock_err<T>(_: T) -> Error {
+    Error::Backend("a command panicked while holding a lock".into())
+}
+
+/// The index entries a project's state implies.
+pub fn index_of(plan: &Plan, project: &Project) -> Vec<IndexKey> {
+    let mut out = Vec::new();
+    for (i, t) in project.tasks.iter().enumerate() {
+        let item = &plan.items[i];
+        if let (Some(d), TaskState::Ready | TaskState::Claimed | TaskState::Suspended) =
+            (item.department, t.state)
+        {
+            out.push(IndexKey::Open {
+                department: plan.departments[d].id.clone(),
+                project: project.id.clone(),
+                item: item.id.clone(),
+            });
+        }
+        if let (Some(due), true) = (t.due, t.running()) {
+            out.push(IndexKey::Deadline {
+                due,
+                project: project.id.clone(),
+                item: item.id.clone(),
+            });
+        }
+    }
+    out
+}
+
+/// A deployed version as the store keeps it: the workflow flattened, with its calendar's
+/// files, so that it compiles again without the files it came from.
+///
+/// # Errors
+/// The calendar directory cannot be read.
+pub fn stored_workflow(plan: &Plan) -> Result<StoredWorkflow, Error> {
+    let mut raw = crate::spec::RawWorkflow::clone(&plan.raw);
+    raw.workflow = Some(plan.id.clone());
+    raw.calendar = None;
+    let yaml = serde_yaml::to_string(&raw).map_err(|e| Error::Corrupt(e.to_string()))?;
+    let mut calendar = Vec::new();
+    if let Some(dir) = &plan.calendar_dir {
+        let read = |p: &Path| {
+            std::fs::read_to_string(p).map_err(|e| Error::Backend(format!("{}: {e}", p.display())))
+        };
+        calendar.push((
+            "calendar.yaml".to_string(),
+            read(&dir.join("calendar.yaml"))?,
+        ));
+        let mut years: Vec<PathBuf> = std::fs::read_dir(dir)
+            .map_err(|e| Error::Backend(e.to_string()))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| {
+                p.file_stem()
+                    .and_then(|s| s.to_str())
+                    .is_some_and(|s| s.parse::<i32>().is_ok())
+            })
+            .collect();
+        years.sort();
+        for y in years {
+            let name = y
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            calendar.push((name, read(&y)?));
+        }
+    }
+    Ok(StoredWorkflow {
+        version: plan.version.clone(),
+        id: plan.id.clone(),
+        yaml,
+        calendar,
+    })
+}
+
+/// Compiles a stored version again; the plan keeps the version it was deployed under.
+///
+/// # Errors
+/// [`Error::Corrupt`] when the stored text no longer compiles.
+pub fn restore_workflow(w: &StoredWorkflow) -> Result<Plan, Error> {
+    let corrupt = |m: String| Error::Corrupt(format!("workflow {} ({}): {m}", w.id, w.version));
+    let calendar = match w.calendar.split_first() {
+        None => None,
+        Some(((_, head), years)) => {
+            let years: Vec<(PathBuf, String)> = years
+                .iter()
+                .map(|(n, t)| (PathBuf::from(n), t.clone()))
+                .collect();
+            Some(
+                Calendar::from_texts(Path::new("calendar.yaml"), head, &years)
+                    .map_err(|e| corrupt(e.to_string()))?,
+            )
+        }
+    };
+    let loaded = crate::spec::load_str(Path::new(&format!("{}.yaml", w.id)), &w.yaml)
+        .map_err(|d| corrupt(d.to_string()))?;
+    let (mut plan, _) =
+        plan::compile_with(&loaded, calendar).map_err(|d| corrupt(d.to_string()))?;
+    plan.version = w.version.clone();
+    Ok(plan)
+}
+
+impl<S: Store + ?Sized> Service<S> {
+    /// Opens a service over a store: loads every deployed version, restores every project
+    /// (snapshot, then the log after it), and checks the indexes.
+    ///
+    /// # Errors
+    /// A store that cannot be read, damaged records, a log with a gap, or a project on a
+    /// version the store does not have.
+    pub fn open(store: Arc<S>, policy: Policy) -> Result<(Service<S>, OpenReport), Error> {
+        let started = Instant::now();
+        let mut report = OpenReport::default();
+        let mut plans = HashMap::new();
+        for w in store.workflows()? {
+            plans.insert(w.version.clone(), Arc::new(restore_workflow(&w)?));
+            report.workflows += 1;
+        }
+        let mut slots = HashMap::new();
+        let mut index = Vec::new();
+        for id in store.projects()? {
+            let snapshot = store.snapshot(&id)?;
+            let (mut project, after): (Option<Project>, u64) = match &snapshot {
+                Some(s) => (Some(codec::decode(&s.state)?), s.seq),
+                None => (None, 0),
+            };
+            let tail = store.events(&id, after)?;
+            report.replayed_events += tail.len();
+            let mut expected = after + 1;
+            for env in &tail {
+                if env.seq != expected {
+                    return Err(Error::Inconsistent(format!(
+                        "project `{id}`: event {} where {expected} was expected",
+                        env.seq
+                    )));
+                }
+                expected += 1;
+                match &mut project {
+                    None => {
+                        let version = match &env.event {
+                            crate::engine::Event::Submitted { version, .. } => version,
+                            other => {
+                                return Err(Error::Inconsistent(format!(
+                                    "project `{id}` starts with {} instead of a submission",
+                                    other.summary()
+                                )))
+                            }
+                        };
+                        let plan = plans.get(version).ok_or_else(|| {
+                            Error::Inconsistent(format!(
+                                "project `{id}` runs on version {version}, which is not deployed"
+                            ))
+                        })?;
+                        project = Some(Project::from_submitted(plan, env));
+                    }
+                    Some(p) => {
+                        let plan = plans.get(&p.version).ok_or_else(|| {
+                            Error::Inconsistent(format!(
+                                "project `{id}`: version {} missing",
+                                p.version
+                            ))
+                        })?;
+                        p.apply(plan, env);
+                    }
+                }
+            }
+            if let Some(p) = project {
+                report.total_events += p.seq;
+                let plan = plans
+                    .get(&p.version)
+                    .ok_or_else(|| Error::Inconsistent(format!("version {} missing", p.version)))?;
+                index.extend(index_of(plan, &p));
+                slots.insert(id, Arc::new(Mutex::new(Slot { project: Some(p) })));
+                report.projects += 1;
+            }
+        }
+        index.sort();
+        let mut stored = store.index()?;
+        stored.sort();
+        if stored != index {
+            store.replace_index(&index)?;
+            report.index_rebuilt = true;
+        }
+        report.elapsed = started.elapsed();
+        let service = Service {
+            store,
+            plans: RwLock::new(plans),
+            slots: Mutex::new(slots),
+            policy,
+            snapshot_every: 64,
+        };
+        Ok((service, report))
+    }
+
+    /// The store underneath.
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    /// Deploys a compiled workflow: records the version (immutable) and makes it
+    /// available. Returns the version.
+    ///
+    /// # Errors
+    /// The store cannot record it.
+    pub fn deploy(&self, plan: Plan) -> Result<String, Error> {
+        let version = plan.version.clone();
+        if self.plans.read().map_err(lock_err)?.contains_key(&version) {
+            return Ok(version);
+        }
+        self.store.put_workflow(&stored_workflow(&plan)?)?;
+        self.plans
+            .write()
+            .map_err(lock_err)?
+            .insert(version.clone(), Arc::new(plan));
+        Ok(version)
+    }
+
+    /// A deployed plan.
+    pub fn plan(&self, version: &str) -> Option<Arc<Plan>> {
+        self.plans.read().ok()?.get(version).cloned()
+    }
+
+    /// A project's current state.
+    pub fn project(&self, id: &str) -> Option<Project> {
+        let slot = self.slots.lock().ok()?.get(id)?.clone();
+        let g = slot.lock().ok()?;
+        g.project.clone()
+    }
+
+    /// Every project id.
+    pub fn project_ids(&self) -> Vec<String> {
+        let mut v: Vec<String> = self
+            .slots
+            .lock()
+            .map(|s| s.keys().cloned().collect())
+            .unwrap_or_default();
+        v.sort();
+        v
+    }
+
+    /// Runs one command durably. The outer error is the store's; the inner one the
+    /// engine's refusal (recorded under the request id like any answer).
+    ///
+    /// # Errors
+    /// The store failed: nothing was acknowledged, and the command may be retried with
+    /// the same request id.
+    pub fn execute(
+        &self,
+        request: &str,
+        project: &str,
+        actor: &Actor,
+        command: Command,
+        now: NaiveDateTime,
+    ) -> Result<Result<Receipt, Refusal>, Error> {
+        super::check_id(request)?;
+        super::check_id(project)?;
+        let slot = self
+            .slots
+            .lock()
+            .map_err(lock_err)?
+            .entry(project.to_string())
+            .or_insert_with(|| Arc::new(Mutex::new(Slot { project: None })))
+            .clone();
+        let mut slot = slot.lock().map_err(lock_err)?;
+
+        if let Some(answer) = self.store.answer(request)? {
+            return match answer {
+                Answer::Refused(r) => Ok(Err(r)),
+                Answer::Applied {
+                    project: p,
+                    first,
+                    last,
+                } => {
+                    let events = self
+                        .store
+                        .events(&p, first.saturating_sub(1))?
+                        .into_iter()
+                        .filter(|e| e.seq <= last)
+                        .collect();
+                    Ok(Ok(Receipt {
+                        project: p,
+                        events,
+                        effects: Vec::new(),
+                        replayed: true,
+                    }))
+                }
+            };
+        }
+
+        let before = slot.project.clone();
+        let decided = match (command, &before) {
+            (
+                Command::Submit {
+                    version,
+                    applicant,
+                    agent,
+                    form,
+                    materials,
+                },
+                None,
+            ) => match self.plan(&version) {
+                None => Err(Refusal::UnknownVersion(version)),
+                Some(plan) => {
+                    let submission = Submission {
+                        applicant,
+                        agent,
+                        form,
+                        materials,
+                    };
+                    Project::submit(&plan, project, actor, submission, now)
+                        .map(|(p, out)| (p, out, plan))
+                }
+            },
+            (Command::Submit { .. }, Some(_)) => Err(Refusal::ProjectExists(project.to_string())),
+            (_, None) => Err(Refusal::UnknownProject(project.to_string())),
+            (command, Some(p)) => {
+                let plan = self
+                    .plan(&p.version)
+                    .ok_or_else(|| Error::Inconsistent(format!("version {} missing", p.version)))?;
+                let mut next = p.clone();
+                next.handle(&plan, &self.policy, actor, command, now)
+                    .map(|out| (next, out, plan))
+            }
+        };
+
+        match decided {
+            Err(refusal) => {
+                self.store.commit(Commit {
+                    project: project.to_string(),
+                    request: Some((request.to_string(), Answer::Refused(refusal.clone()))),
+                    ..Commit::default()
+                })?;
+                Ok(Err(refusal))
+            }
+            Ok((next, out, plan)) => {
+                let old_index = before
+                    .as_ref()
+                    .map(|p| index_of(&plan, p))
+                    .unwrap_or_default();
+                let new_index = index_of(&plan, &next);
+                let unindex = old_index
+                    .iter()
+                    .filter(|k| !new_index.contains(k))
+                    .cloned()
+                    .collect();
+                let index = new_index
+                    .iter()
+                    .filter(|k| !old_index.contains(k))
+                    .cloned()
+                    .collect();
+                let first = out.events.first().map_or(next.seq, |e| e.seq);
+                let last = out.events.last().map_or(next.seq, |e| e.seq);
+                let crossed = before.as_ref().map_or(0, |p| p.seq) / self.snapshot_every
+                    != next.seq / self.snapshot_every;
+                let snapshot = if crossed {
+                    Some(Snapshot {
+                        seq: next.seq,
+                        state: codec::encode(&next)?,
+                    })
+                } else {
+                    None
+                };
+                self.store.commit(Commit {
+                    project: project.to_string(),
+                    events: out.events.clone(),
+                    snapshot,
+                    unindex,
+                    index,
+                    request: Some((
+                        request.to_string(),
+                        Answer::Applied {
+                            project: project.to_string(),
+                            first,
+                            last,
+                        },
+                    )),
+                })?;
+                slot.project = Some(next);
+                Ok(Ok(Receipt {
+                    project: project.to_string(),
+                    events: out.events,
+                    effects: out.effects,
+                    replayed: false,
+                }))
+            }
+        }
+    }
+
+    /// A department's open tasks, from the index.
+    ///
+    /// # Errors
+    /// The store cannot be read.
+    pub fn open_tasks(&self, department: &str) -> Result<Vec<(String, String)>, Error> {
+        self.store.open_tasks(department)
+    }
+
+    /// Runs supervision on every project with a running task due by `now` plus a margin
+    /// wide enough for any warning (found through the deadline index, not by scanning every
+    /// project). Request ids are derived from the project and the time, so a repeated tick
+    /// is idempotent.
+    ///
+    /// # Errors
+    /// The store failed.
+    pub fn tick(&self, now: NaiveDateTime, horizon_days: u64) -> Result<Vec<Envelope>, Error> {
+        let until = now
+            .date()
+            .checked_add_days(chrono::Days::new(horizon_days))
+            .unwrap_or(NaiveDate::MAX);
+        let mut projects: Vec<String> = self
+            .store
+            .due_by(until)?
+            .into_iter()
+            .map(|(_, p, _)| p)
+            .collect();
+        projects.dedup();
+        let mut out = Vec::new();
+        for p in projects {
+            let request = format!("tick/{p}/{now}");
+            if let Ok(r) = self.execute(&request, &p, &Actor::System, Command::Tick, now)? {
+                out.extend(r.events);
+            }
+        }
+        Ok(out)
+    }
+
+    /// The engine's invariants, checked over every project's stored log: contiguous
+    /// sequence numbers from 1, a submission first, no item approved twice, and the state
+    /// in memory equal to the fold of the log.
+    ///
+    /// # Errors
+    /// The first violation, described.
+    pub fn verify(&self) -> Result<BTreeMap<String, u64>, Error> {
+        let mut counts = BTreeMap::new();
+        for id in self.store.projects()? {
+            let events = self.store.events(&id, 0)?;
+            for (k, e) in events.iter().enumerate() {
+                if e.seq != k as u64 + 1 {
+                    return Err(Error::Inconsistent(format!(
+                        "{id}: event {} at position {}",
+                        e.seq,
+                        k + 1
+                    )));
+                }
+            }
+            let Some(first) = events.first() else {
+                continue;
+            };
+            let crate::engine::Event::Submitted { version, .. } = &first.event else {
+                return Err(Error::Inconsistent(format!(
+                    "{id}: log does not start with a submission"
+                )));
+            };
+            let plan = self
+                .plan(version)
+                .ok_or_else(|| Error::Inconsistent(format!("{id}: version {version} missing")))?;
+            let mut approved = std::collections::HashSet::new();
+            for e in &events {
+                if let crate::engine::Event::TaskApproved { item, .. } = &e.event {
+                    if !approved.insert(item.clone()) {
+                        return Err(Error::Inconsistent(format!("{id}: {item} approved twice")));
+                    }
+                }
+            }
+            let folded = crate::engine::fold(&plan, &events);
+            if self.project(&id).as_ref() != Some(&folded) {
+                return Err(Error::Inconsistent(format!(
+                    "{id}: state differs from the fold of its log"
+                )));
+            }
+            counts.insert(id, events.len() as u64);
+        }
+        Ok(counts)
+    }
+}
