@@ -19,6 +19,7 @@
 pub mod codec;
 pub mod conformance;
 pub mod disk;
+pub mod load;
 pub mod memory;
 pub mod service;
 

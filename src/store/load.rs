@@ -1,0 +1,320 @@
+//! A load generator over the durable service: client threads each take projects from
+//! submission to completion the way the window and the departments would, with a share of
+//! supplements on the way. It measures durable throughput (`onewindow store-drive`, the
+//! store benchmark) and is the child the crash test kills.
+//!
+//! Every command carries a request id derived from the project, the item and the action
+//! (`{project}/{item}/approve`), so a client that runs again after a crash re-sends the
+//! same ids: what was acknowledged is answered from the store, and the client carries on
+//! from where the project stands.
+
+use std::io::Write;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use chrono::NaiveDateTime;
+use serde::Serialize;
+
+use super::service::Service;
+use super::{Error, Store};
+use crate::engine::{Actor, Command, MaterialRef, TaskState};
+use crate::form::Value;
+use crate::plan::Plan;
+use crate::spec::ItemKind;
+
+/// What to run.
+#[derive(Debug, Clone)]
+pub struct Load {
+    /// Client threads.
+    pub clients: usize,
+    /// Projects each client takes to completion.
+    pub projects: usize,
+    /// Prefix of the project ids (`{prefix}-c{client}-p{n}`).
+    pub prefix: String,
+    /// Percent of review tasks that get a supplement round first.
+    pub supplement_percent: u64,
+    /// Print `ack {request id}` on stdout the moment each command is acknowledged.
+    pub print_acks: bool,
+}
+
+/// What it measured.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Report {
+    /// Client threads.
+    pub clients: usize,
+    /// Projects completed.
+    pub projects: u64,
+    /// Commands acknowledged (including refusals and replayed answers).
+    pub commands: u64,
+    /// Task transitions written.
+    pub transitions: u64,
+    /// Wall time, seconds.
+    pub seconds: f64,
+    /// Task transitions per second.
+    pub transitions_per_second: f64,
+    /// Median command latency, milliseconds.
+    pub p50_ms: f64,
+    /// 99th-percentile command latency, milliseconds.
+    pub p99_ms: f64,
+}
+
+fn chosen(project: &str, item: &str, percent: u64) -> bool {
+    // FNV-1a: a stable choice across runs and restarts.
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in project.bytes().chain(item.bytes()) {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h % 100 < percent
+}
+
+struct Counters {
+    commands: AtomicU64,
+    transitions: AtomicU64,
+    projects: AtomicU64,
+    latencies: Mutex<Vec<Duration>>,
+}
+
+/// Runs the load against a service on which `plan` is deployed.
+///
+/// # Errors
+/// The store failed (the first failure stops every client).
+pub fn run<S: Store + ?Sized>(
+    svc: &Service<S>,
+    plan: &Plan,
+    form: &std::collections::BTreeMap<String, Value>,
+    load: &Load,
+    now: NaiveDateTime,
+) -> Result<Report, Error> {
+    let counters = Counters {
+        commands: AtomicU64::new(0),
+        transitions: AtomicU64::new(0),
+        projects: AtomicU64::new(0),
+        latencies: Mutex::new(Vec::new()),
+    };
+    let started = Instant::now();
+    let result: Result<(), Error> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..load.clients)
+            .map(|c| {
+                let counters = &counters;
+                s.spawn(move || -> Result<(), Error> {
+                    for p in 0..load.projects {
+                        let id = format!("{}-c{c}-p{p}", load.prefix);
+                        drive_project(svc, plan, form, load, &id, now, counters)?;
+                        counters.projects.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Ok(())
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(Error::Backend("a client panicked".into())))
+            })
+            .collect()
+    });
+    result?;
+    let seconds = started.elapsed().as_secs_f64();
+    let mut lat = counters.latencies.into_inner().unwrap_or_default();
+    lat.sort_unstable();
+    let pct = |q: f64| {
+        if lat.is_empty() {
+            0.0
+        } else {
+            lat[((lat.len() as f64 * q).ceil() as usize).clamp(1, lat.len()) - 1].as_secs_f64()
+                * 1000.0
+        }
+    };
+    let transitions = counters.transitions.into_inner();
+    Ok(Report {
+        clients: load.clients,
+        projects: counters.projects.into_inner(),
+        commands: counters.commands.into_inner(),
+        transitions,
+        seconds,
+        transitions_per_second: transitions as f64 / seconds.max(1e-9),
+        p50_ms: pct(0.50),
+        p99_ms: pct(0.99),
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+fn send<S: Store + ?Sized>(
+    svc: &Service<S>,
+    load: &Load,
+    counters: &Counters,
+    request: &str,
+    project: &str,
+    actor: &Actor,
+    command: Command,
+    now: NaiveDateTime,
+) -> Result<(), Error> {
+    let t = Instant::now();
+    let answer = svc.execute(request, project, actor, command, now)?;
+    let took = t.elapsed();
+    if load.print_acks {
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "ack {request}");
+        let _ = out.flush();
+    }
+    counters.commands.fetch_add(1, Ordering::Relaxed);
+    if let Ok(r) = &answer {
+        if !r.replayed {
+            let n = r
+                .events
+                .iter()
+                .filter(|e| e.event.is_task_transition())
+                .count() as u64;
+            counters.transitions.fetch_add(n, Ordering::Relaxed);
+        }
+    }
+    if let Ok(mut l) = counters.latencies.lock() {
+        l.push(took);
+    }
+    Ok(())
+}
+
+fn drive_project<S: Store + ?Sized>(
+    svc: &Service<S>,
+    plan: &Plan,
+    form: &std::collections::BTreeMap<String, Value>,
+    load: &Load,
+    id: &str,
+    now: NaiveDateTime,
+    counters: &Counters,
+) -> Result<(), Error> {
+    let materials: Vec<MaterialRef> = plan
+        .materials
+        .iter()
+        .map(|m| MaterialRef::named(&m.id))
+        .collect();
+    let submit = Command::Submit {
+        version: plan.version.clone(),
+        applicant: "load".into(),
+        agent: None,
+        form: form.clone(),
+        materials: materials.clone(),
+    };
+    send(
+        svc,
+        load,
+        counters,
+        &format!("{id}/submit"),
+        id,
+        &Actor::Window,
+        submit,
+        now,
+    )?;
+    // Each round acts on one task; a project needs at most a few per item.
+    for _ in 0..plan.items.len() * 6 + 10 {
+        let Some(project) = svc.project(id) else {
+            return Ok(());
+        };
+        let mut acted = false;
+        for (i, t) in project.tasks.iter().enumerate() {
+            let item = &plan.items[i];
+            let rid = |action: &str| format!("{id}/{}/{action}", item.id);
+            let dept = item
+                .department
+                .map(|d| Actor::Department(plan.departments[d].id.clone()));
+            match (t.state, item.kind, &dept) {
+                (TaskState::Ready, ItemKind::Milestone, _) => {
+                    let cmd = Command::ReportMilestone {
+                        item: item.id.clone(),
+                        numbers: Default::default(),
+                    };
+                    send(
+                        svc,
+                        load,
+                        counters,
+                        &rid("report"),
+                        id,
+                        &Actor::Window,
+                        cmd,
+                        now,
+                    )?;
+                }
+                (TaskState::Ready, ItemKind::Review, Some(d)) => {
+                    let ask = rid("ask");
+                    if chosen(id, &item.id, load.supplement_percent)
+                        && svc.store().answer(&ask)?.is_none()
+                    {
+                        let needed = item
+                            .requires
+                            .materials
+                            .first()
+                            .map(|&m| plan.materials[m].id.clone())
+                            .into_iter()
+                            .collect();
+                        let cmd = Command::RequestSupplement {
+                            item: item.id.clone(),
+                            needed,
+                            note: "补正".into(),
+                        };
+                        send(svc, load, counters, &ask, id, d, cmd, now)?;
+                    } else {
+                        send(
+                            svc,
+                            load,
+                            counters,
+                            &rid("claim"),
+                            id,
+                            d,
+                            Command::Claim {
+                                item: item.id.clone(),
+                            },
+                            now,
+                        )?;
+                        let cmd = Command::Approve {
+                            item: item.id.clone(),
+                            numbers: Default::default(),
+                        };
+                        send(svc, load, counters, &rid("approve"), id, d, cmd, now)?;
+                    }
+                }
+                (TaskState::Claimed, ItemKind::Review, Some(d)) => {
+                    let cmd = Command::Approve {
+                        item: item.id.clone(),
+                        numbers: Default::default(),
+                    };
+                    send(svc, load, counters, &rid("approve"), id, d, cmd, now)?;
+                }
+                (TaskState::Suspended, _, _) => {
+                    let supplied = item
+                        .requires
+                        .materials
+                        .iter()
+                        .take(1)
+                        .map(|&m| MaterialRef::named(&plan.materials[m].id))
+                        .collect();
+                    let cmd = Command::ProvideSupplement {
+                        item: item.id.clone(),
+                        materials: supplied,
+                    };
+                    send(
+                        svc,
+                        load,
+                        counters,
+                        &rid("provide"),
+                        id,
+                        &Actor::Window,
+                        cmd,
+                        now,
+                    )?;
+                }
+                _ => continue,
+            }
+            acted = true;
+            break;
+        }
+        if !acted {
+            return Ok(());
+        }
+    }
+    Err(Error::Inconsistent(format!(
+        "project `{id}` does not progress"
+    )))
+}
