@@ -32,7 +32,17 @@ fn kill_9_loses_nothing_acknowledged() {
     let mut seed: u64 = 0x5DEE_CE66_D1CE_4E5B;
     for round in 0..ROUNDS {
         let mut child = Command::new(env!("CARGO_BIN_EXE_onewindow"))
-            .args(["store", "drive", "--clients", "8", "--projects", "25", "--supplement-percent", "20", "--print-acks"])
+            .args([
+                "store",
+                "drive",
+                "--clients",
+                "8",
+                "--projects",
+                "25",
+                "--supplement-percent",
+                "20",
+                "--print-acks",
+            ])
             .arg("--data")
             .arg(data.path())
             .arg("--prefix")
@@ -59,23 +69,43 @@ fn kill_9_loses_nothing_acknowledged() {
         let this_round = reader.join().unwrap();
         acked.extend(this_round);
 
-        let store = Arc::new(SledStore::open(data.path(), Flush::Group).expect("the data directory reopens after kill -9"));
-        let (svc, report) = Service::open(store.clone(), Policy::default()).expect("recovery succeeds");
-        assert!(!report.index_rebuilt, "round {round}: indexes are written with the events, never behind");
-        svc.verify().unwrap_or_else(|e| panic!("round {round}: {e}"));
+        let store = Arc::new(
+            SledStore::open(data.path(), Flush::Group)
+                .expect("the data directory reopens after kill -9"),
+        );
+        let (svc, report) =
+            Service::open(store.clone(), Policy::default()).expect("recovery succeeds");
+        assert!(
+            !report.index_rebuilt,
+            "round {round}: indexes are written with the events, never behind"
+        );
+        svc.verify()
+            .unwrap_or_else(|e| panic!("round {round}: {e}"));
         let mut logs = std::collections::HashMap::new();
         for project in store.projects().unwrap() {
-            let seqs: Vec<u64> = store.events(&project, 0).unwrap().iter().map(|e| e.seq).collect();
+            let seqs: Vec<u64> = store
+                .events(&project, 0)
+                .unwrap()
+                .iter()
+                .map(|e| e.seq)
+                .collect();
             logs.insert(project, seqs);
         }
         for id in &acked {
             match store.answer(id).unwrap() {
                 None => panic!("round {round}: acknowledged request {id} is missing"),
-                Some(Answer::Applied { project, first, last }) => {
+                Some(Answer::Applied {
+                    project,
+                    first,
+                    last,
+                }) => {
                     let log = &logs[&project];
                     // Contiguous logs from 1 (checked by verify) hold [first, last] exactly
                     // when the log reaches `last`.
-                    assert!(first >= 1 && last >= first && log.len() as u64 >= last, "round {round}: events of {id}");
+                    assert!(
+                        first >= 1 && last >= first && log.len() as u64 >= last,
+                        "round {round}: events of {id}"
+                    );
                     assert_eq!(log[(first - 1) as usize], first);
                 }
                 Some(Answer::Refused(_)) => {}
@@ -83,6 +113,13 @@ fn kill_9_loses_nothing_acknowledged() {
         }
     }
     let distinct: BTreeSet<&String> = acked.iter().collect();
-    assert!(distinct.len() > 200, "the children got real work done: {} requests acknowledged", distinct.len());
-    assert!(acked.len() > distinct.len(), "the resumed children re-sent acknowledged requests");
+    assert!(
+        distinct.len() > 200,
+        "the children got real work done: {} requests acknowledged",
+        distinct.len()
+    );
+    assert!(
+        acked.len() > distinct.len(),
+        "the resumed children re-sent acknowledged requests"
+    );
 }

@@ -53,12 +53,15 @@ pub enum Flush {
     EachCommand,
 }
 
+/// Where the group committer answers a writer: the flush's outcome.
+type FlushReply = mpsc::Sender<Result<(), String>>;
+
 /// A store in a sled data directory.
 pub struct SledStore {
     db: sled::Db,
     tree: sled::Tree,
     flush: Flush,
-    committer: Option<Mutex<mpsc::Sender<mpsc::Sender<Result<(), String>>>>>,
+    committer: Option<Mutex<mpsc::Sender<FlushReply>>>,
     /// The group-commit thread, joined on drop so that the database is closed (and its
     /// lock released) when the store is.
     thread: Option<thread::JoinHandle<()>>,
@@ -206,7 +209,7 @@ impl SledStore {
             }
         }
         let (committer, thread) = if flush == Flush::Group {
-            let (tx, rx) = mpsc::channel::<mpsc::Sender<Result<(), String>>>();
+            let (tx, rx) = mpsc::channel::<FlushReply>();
             let db = db.clone();
             let handle = thread::Builder::new()
                 .name("onewindow-group-commit".into())
@@ -255,7 +258,7 @@ impl SledStore {
     }
 }
 
-fn group_commit(db: &sled::Db, rx: &mpsc::Receiver<mpsc::Sender<Result<(), String>>>) {
+fn group_commit(db: &sled::Db, rx: &mpsc::Receiver<FlushReply>) {
     while let Ok(first) = rx.recv() {
         let mut waiting = vec![first];
         while let Ok(more) = rx.try_recv() {

@@ -108,13 +108,10 @@ pub fn run<S: Store + ?Sized>(
                 })
             })
             .collect();
-        handles
-            .into_iter()
-            .map(|h| {
-                h.join()
-                    .unwrap_or_else(|_| Err(Error::Backend("a client panicked".into())))
-            })
-            .collect()
+        handles.into_iter().try_for_each(|h| {
+            h.join()
+                .unwrap_or_else(|_| Err(Error::Backend("a client panicked".into())))
+        })
     });
     result?;
     let seconds = started.elapsed().as_secs_f64();

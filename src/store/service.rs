@@ -200,15 +200,13 @@ impl<S: Store + ?Sized> Service<S> {
             };
             let tail = store.events(&id, after)?;
             report.replayed_events += tail.len();
-            let mut expected = after + 1;
-            for env in &tail {
+            for (expected, env) in (after + 1..).zip(tail.iter()) {
                 if env.seq != expected {
                     return Err(Error::Inconsistent(format!(
                         "project `{id}`: event {} where {expected} was expected",
                         env.seq
                     )));
                 }
-                expected += 1;
                 match &mut project {
                     None => {
                         let version = match &env.event {
