@@ -81,26 +81,57 @@ fn lock_err<T>(_: T) -> Error {
 /// The index entries a project's state implies.
 pub fn index_of(plan: &Plan, project: &Project) -> Vec<IndexKey> {
     let mut out = Vec::new();
-    for (i, t) in project.tasks.iter().enumerate() {
-        let item = &plan.items[i];
-        if let (Some(d), TaskState::Ready | TaskState::Claimed | TaskState::Suspended) =
-            (item.department, t.state)
-        {
-            out.push(IndexKey::Open {
-                department: plan.departments[d].id.clone(),
-                project: project.id.clone(),
-                item: item.id.clone(),
-            });
-        }
-        if let (Some(due), true) = (t.due, t.running()) {
-            out.push(IndexKey::Deadline {
-                due,
-                project: project.id.clone(),
-                item: item.id.clone(),
-            });
-        }
+    for i in 0..project.tasks.len() {
+        task_index(plan, project, i, &mut out);
     }
     out
+}
+
+/// The index entries of one task.
+fn task_index(plan: &Plan, project: &Project, i: usize, out: &mut Vec<IndexKey>) {
+    let t = &project.tasks[i];
+    let item = &plan.items[i];
+    if let (Some(d), TaskState::Ready | TaskState::Claimed | TaskState::Suspended) =
+        (item.department, t.state)
+    {
+        out.push(IndexKey::Open {
+            department: plan.departments[d].id.clone(),
+            project: project.id.clone(),
+            item: item.id.clone(),
+        });
+    }
+    if let (Some(due), true) = (t.due, t.running()) {
+        out.push(IndexKey::Deadline {
+            due,
+            project: project.id.clone(),
+            item: item.id.clone(),
+        });
+    }
+}
+
+/// The index entries to remove and to add when a project goes from `before` to `after`:
+/// only the tasks that changed are looked at.
+fn index_diff(
+    plan: &Plan,
+    before: Option<&Project>,
+    after: &Project,
+) -> (Vec<IndexKey>, Vec<IndexKey>) {
+    let (mut old, mut new) = (Vec::new(), Vec::new());
+    for i in 0..after.tasks.len() {
+        let changed = before.is_none_or(|b| {
+            let (x, y) = (&b.tasks[i], &after.tasks[i]);
+            x.state != y.state || x.due != y.due
+        });
+        if changed {
+            if let Some(b) = before {
+                task_index(plan, b, i, &mut old);
+            }
+            task_index(plan, after, i, &mut new);
+        }
+    }
+    let unindex = old.iter().filter(|k| !new.contains(k)).cloned().collect();
+    let index = new.into_iter().filter(|k| !old.contains(k)).collect();
+    (unindex, index)
 }
 
 /// A deployed version as the store keeps it: the workflow flattened, with its calendar's
@@ -405,21 +436,7 @@ impl<S: Store + ?Sized> Service<S> {
                 Ok(Err(refusal))
             }
             Ok((next, out, plan)) => {
-                let old_index = before
-                    .as_ref()
-                    .map(|p| index_of(&plan, p))
-                    .unwrap_or_default();
-                let new_index = index_of(&plan, &next);
-                let unindex = old_index
-                    .iter()
-                    .filter(|k| !new_index.contains(k))
-                    .cloned()
-                    .collect();
-                let index = new_index
-                    .iter()
-                    .filter(|k| !old_index.contains(k))
-                    .cloned()
-                    .collect();
+                let (unindex, index) = index_diff(&plan, before.as_ref(), &next);
                 let first = out.events.first().map_or(next.seq, |e| e.seq);
                 let last = out.events.last().map_or(next.seq, |e| e.seq);
                 let crossed = before.as_ref().map_or(0, |p| p.seq) / self.snapshot_every
