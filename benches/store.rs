@@ -11,7 +11,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use chrono::NaiveDateTime;
-use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion, Throughput};
 use onewindow::engine::Policy;
 use onewindow::form::Form;
 use onewindow::store::disk::{Flush, SledStore};
@@ -23,7 +23,7 @@ use onewindow::store::service::Service;
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// Projects per iteration, spread over the clients.
-const PROJECTS: usize = 64;
+const PROJECTS: usize = 128;
 
 fn bench(c: &mut Criterion) {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));

@@ -12,10 +12,13 @@
 //!   critical-path analysis.
 //! - [`diagnostic`]: what is wrong, where, and about which id.
 //! - [`engine`]: the pure state machine that takes projects through the five stages.
+//! - [`store`]: durability: the event log and its indexes on sled, and the service that
+//!   answers a command only once its events are on disk.
 //! - [`report`]: what the analyst's commands print (tables, JSON, graphs).
 //!
 //! The dependency direction keeps the core pure: nothing here reads a clock or does IO
 //! except loading files in `spec` and `calendar`; the engine takes `now` as an argument.
+//! `store` is the edge that does IO, and depends on the engine, never the reverse.
 
 #![deny(missing_docs)]
 
