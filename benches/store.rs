@@ -33,11 +33,15 @@ fn bench(c: &mut Criterion) {
         std::fs::read_to_string(root.join("workflows/forms/industrial-project.yaml")).unwrap();
     let form = Form::parse(&text, &plan.fields).unwrap().values;
     let now: NaiveDateTime = "2025-03-03T09:00:00".parse().unwrap();
-    let run = |clients: usize, flush: Flush| {
+    // A fresh data directory per iteration, opened outside the timed part.
+    let setup = |flush: Flush| {
         let dir = tempfile::tempdir().unwrap();
         let store = Arc::new(SledStore::open(dir.path(), flush).unwrap());
         let (svc, _) = Service::open(store, Policy::default()).unwrap();
         svc.deploy(plan.clone()).unwrap();
+        (dir, svc)
+    };
+    let run = |svc: &Service<SledStore>, clients: usize| {
         let load = Load {
             clients,
             projects: PROJECTS / clients,
@@ -45,18 +49,24 @@ fn bench(c: &mut Criterion) {
             supplement_percent: 10,
             print_acks: false,
         };
-        load::run(&svc, &plan, &form, &load, now).unwrap()
+        load::run(svc, &plan, &form, &load, now).unwrap()
     };
     let mut g = c.benchmark_group("store_durable");
     g.sample_size(10);
     for flush in [Flush::Group, Flush::EachCommand] {
         for clients in [1, 16, 64] {
-            let transitions = run(clients, flush).transitions;
+            let transitions = run(&setup(flush).1, clients).transitions;
             g.throughput(Throughput::Elements(transitions));
             g.bench_with_input(
                 BenchmarkId::new(format!("{flush:?}"), clients),
                 &clients,
-                |b, &clients| b.iter(|| black_box(run(clients, flush))),
+                |b, &clients| {
+                    b.iter_batched(
+                        || setup(flush),
+                        |(_dir, svc)| black_box(run(&svc, clients)),
+                        BatchSize::PerIteration,
+                    )
+                },
             );
         }
     }
