@@ -30,7 +30,7 @@ use sled::transaction::{ConflictableTransactionError, TransactionError};
 
 use super::memory::check_commit;
 use super::{
-    check_id, codec, Answer, Commit, Error, IndexKey, ReadStore, Snapshot, StoredWorkflow,
+    check_id, codec, Answer, Commit, Durable, Error, IndexKey, ReadStore, Snapshot, StoredWorkflow,
     WriteStore,
 };
 use crate::engine::Envelope;
@@ -54,7 +54,7 @@ pub enum Flush {
 }
 
 /// Where the group committer answers a writer: the flush's outcome.
-type FlushReply = mpsc::Sender<Result<(), String>>;
+type FlushReply = tokio::sync::oneshot::Sender<Result<(), String>>;
 
 /// A store in a sled data directory.
 pub struct SledStore {
@@ -228,18 +228,22 @@ impl SledStore {
         })
     }
 
-    /// Makes everything written so far durable: one flush for every waiting writer.
-    fn durable(&self) -> Result<(), Error> {
+    /// A promise that everything written so far will be durable: joins the next group
+    /// flush, or flushes at once without group commit.
+    fn durable(&self) -> Result<Durable, Error> {
         match (&self.flush, &self.committer) {
             (Flush::Group, Some(c)) => {
-                let (tx, rx) = mpsc::channel();
+                let (tx, rx) = tokio::sync::oneshot::channel();
                 c.lock()
                     .map_err(|_| backend("group committer lock poisoned"))?
                     .send(tx)
                     .map_err(backend)?;
-                rx.recv().map_err(backend)?.map_err(Error::Backend)
+                Ok(Durable::pending(rx))
             }
-            _ => self.db.flush().map(|_| ()).map_err(backend),
+            _ => {
+                self.db.flush().map_err(backend)?;
+                Ok(Durable::ready())
+            }
         }
     }
 
@@ -342,7 +346,7 @@ impl ReadStore for SledStore {
 }
 
 impl WriteStore for SledStore {
-    fn commit(&self, commit: Commit) -> Result<(), Error> {
+    fn commit_deferred(&self, commit: Commit) -> Result<Durable, Error> {
         check_id(&commit.project)?;
         let head_key = key(b"h/", &[commit.project.as_bytes()]);
         let mut writes: Vec<(Vec<u8>, Option<Vec<u8>>)> = Vec::new();
@@ -395,6 +399,10 @@ impl WriteStore for SledStore {
         }
     }
 
+    fn durable_point(&self) -> Result<Durable, Error> {
+        self.durable()
+    }
+
     fn put_workflow(&self, workflow: &StoredWorkflow) -> Result<(), Error> {
         check_id(&workflow.version)?;
         let k = key(b"w/", &[workflow.version.as_bytes()]);
@@ -403,7 +411,7 @@ impl WriteStore for SledStore {
             .tree
             .compare_and_swap(k, None as Option<&[u8]>, Some(codec::encode(workflow)?))
             .map_err(backend)?;
-        self.durable()
+        self.durable()?.wait()
     }
 
     fn replace_index(&self, entries: &[IndexKey]) -> Result<(), Error> {
@@ -415,6 +423,6 @@ impl WriteStore for SledStore {
             batch.insert(index_key(e), Vec::new());
         }
         self.tree.apply_batch(batch).map_err(backend)?;
-        self.durable()
+        self.durable()?.wait()
     }
 }

@@ -7,7 +7,8 @@ use std::sync::Mutex;
 use chrono::NaiveDate;
 
 use super::{
-    check_id, Answer, Commit, Error, IndexKey, ReadStore, Snapshot, StoredWorkflow, WriteStore,
+    check_id, Answer, Commit, Durable, Error, IndexKey, ReadStore, Snapshot, StoredWorkflow,
+    WriteStore,
 };
 use crate::engine::Envelope;
 
@@ -128,7 +129,7 @@ impl ReadStore for MemoryStore {
 }
 
 impl WriteStore for MemoryStore {
-    fn commit(&self, commit: Commit) -> Result<(), Error> {
+    fn commit_deferred(&self, commit: Commit) -> Result<Durable, Error> {
         let mut g = self.lock()?;
         let head = g
             .events
@@ -152,7 +153,7 @@ impl WriteStore for MemoryStore {
         if let Some((id, answer)) = commit.request {
             g.answers.insert(id, answer);
         }
-        Ok(())
+        Ok(Durable::ready())
     }
 
     fn put_workflow(&self, workflow: &StoredWorkflow) -> Result<(), Error> {

@@ -174,13 +174,79 @@ pub trait ReadStore: Send + Sync {
     fn due_by(&self, date: NaiveDate) -> Result<Vec<(NaiveDate, String, String)>, Error>;
 }
 
-/// Writing a store. Every method is durable when it returns.
+/// A promise that writes already applied will be durable: wait on it (blocking or async)
+/// before acknowledging them.
+#[derive(Debug)]
+pub struct Durable(Option<tokio::sync::oneshot::Receiver<Result<(), String>>>);
+
+impl Durable {
+    /// Already durable.
+    pub fn ready() -> Durable {
+        Durable(None)
+    }
+
+    /// Durable once the sender reports a successful flush.
+    pub fn pending(rx: tokio::sync::oneshot::Receiver<Result<(), String>>) -> Durable {
+        Durable(Some(rx))
+    }
+
+    /// Blocks until durable. Not for use inside an async task (use [`Durable::wait_async`]).
+    ///
+    /// # Errors
+    /// The flush failed, or the flusher went away.
+    pub fn wait(self) -> Result<(), Error> {
+        match self.0 {
+            None => Ok(()),
+            Some(rx) => rx
+                .blocking_recv()
+                .map_err(|e| Error::Backend(e.to_string()))?
+                .map_err(Error::Backend),
+        }
+    }
+
+    /// Waits until durable without blocking a thread.
+    ///
+    /// # Errors
+    /// As [`Durable::wait`].
+    pub async fn wait_async(self) -> Result<(), Error> {
+        match self.0 {
+            None => Ok(()),
+            Some(rx) => rx
+                .await
+                .map_err(|e| Error::Backend(e.to_string()))?
+                .map_err(Error::Backend),
+        }
+    }
+}
+
+/// Writing a store. Every method but [`WriteStore::commit_deferred`] is durable when it
+/// returns.
 pub trait WriteStore: Send + Sync {
     /// Applies one command's writes atomically and durably.
     ///
     /// # Errors
     /// Backend failure; then nothing of the commit is visible.
-    fn commit(&self, commit: Commit) -> Result<(), Error>;
+    fn commit(&self, commit: Commit) -> Result<(), Error> {
+        self.commit_deferred(commit)?.wait()
+    }
+
+    /// Applies one command's writes atomically and returns a promise of their durability,
+    /// so a caller can release its locks (and its thread) while the flush is shared with
+    /// other writers. Readers may see the writes before they are durable; nothing may be
+    /// acknowledged before the promise is kept.
+    ///
+    /// # Errors
+    /// Backend failure; then nothing of the commit is visible.
+    fn commit_deferred(&self, commit: Commit) -> Result<Durable, Error>;
+
+    /// A promise that everything applied so far is durable (a retried request whose
+    /// answer was applied but not yet flushed waits on it).
+    ///
+    /// # Errors
+    /// Backend failure.
+    fn durable_point(&self) -> Result<Durable, Error> {
+        Ok(Durable::ready())
+    }
     /// Records a deployed workflow version (idempotent: a version is immutable).
     ///
     /// # Errors

@@ -6,9 +6,12 @@
 //! 2. the engine runs on a copy of the project's state;
 //! 3. the events, the index changes they cause, a snapshot every
 //!    [`Service::snapshot_every`] events and the answer (a refusal too) go to the store as
-//!    one atomic, durable [`Commit`];
-//! 4. only then does the copy replace the state and the caller get its answer and the
-//!    effects to run.
+//!    one atomic [`Commit`], and the copy replaces the state;
+//! 4. the project's lock is released, and the caller waits for the flush that makes the
+//!    commit durable — shared with every other writer waiting — before it gets its answer
+//!    and the effects to run ([`Service::execute`] blocks, [`Service::execute_async`]
+//!    awaits). A later command on the same project may read the state before that flush,
+//!    but its own answer waits for a flush that covers both.
 //!
 //! Commands on different projects run concurrently and share flushes (group commit);
 //! commands on one project are serialized, so of two departments racing on one task
@@ -23,7 +26,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{NaiveDate, NaiveDateTime};
 
-use super::{codec, Answer, Commit, Error, IndexKey, Snapshot, Store, StoredWorkflow};
+use super::{codec, Answer, Commit, Durable, Error, IndexKey, Snapshot, Store, StoredWorkflow};
 use crate::calendar::Calendar;
 use crate::engine::{
     Actor, Command, Effect, Envelope, Policy, Project, Refusal, Submission, TaskState,
@@ -70,6 +73,8 @@ pub struct Service<S: Store + ?Sized> {
     plans: RwLock<HashMap<String, Arc<Plan>>>,
     slots: Mutex<HashMap<String, Arc<Mutex<Slot>>>>,
     policy: Policy,
+    /// Set when a flush failed: the memory may be ahead of the disk.
+    failed: std::sync::atomic::AtomicBool,
     /// Keep a snapshot every this many events of a project.
     pub snapshot_every: u64,
 }
@@ -290,6 +295,7 @@ impl<S: Store + ?Sized> Service<S> {
             plans: RwLock::new(plans),
             slots: Mutex::new(slots),
             policy,
+            failed: std::sync::atomic::AtomicBool::new(false),
             snapshot_every: 64,
         };
         Ok((service, report))
@@ -355,6 +361,52 @@ impl<S: Store + ?Sized> Service<S> {
         command: Command,
         now: NaiveDateTime,
     ) -> Result<Result<Receipt, Refusal>, Error> {
+        let (answer, durable) = self.prepare(request, project, actor, command, now)?;
+        self.settle(durable.wait())?;
+        Ok(answer)
+    }
+
+    /// [`Service::execute`] for async callers: the command is decided and written at once,
+    /// and the task waits for the shared flush without holding a thread or the project's
+    /// lock.
+    ///
+    /// # Errors
+    /// As [`Service::execute`].
+    pub async fn execute_async(
+        &self,
+        request: &str,
+        project: &str,
+        actor: &Actor,
+        command: Command,
+        now: NaiveDateTime,
+    ) -> Result<Result<Receipt, Refusal>, Error> {
+        let (answer, durable) = self.prepare(request, project, actor, command, now)?;
+        self.settle(durable.wait_async().await)?;
+        Ok(answer)
+    }
+
+    /// A failed flush leaves the memory ahead of the disk: refuse everything until the
+    /// service is opened again from the store.
+    fn settle(&self, waited: Result<(), Error>) -> Result<(), Error> {
+        if waited.is_err() {
+            self.failed.store(true, std::sync::atomic::Ordering::SeqCst);
+        }
+        waited
+    }
+
+    /// Decides and writes a command under its project's lock; the answer may be given once
+    /// the returned promise is kept.
+    fn prepare(
+        &self,
+        request: &str,
+        project: &str,
+        actor: &Actor,
+        command: Command,
+        now: NaiveDateTime,
+    ) -> Result<(Result<Receipt, Refusal>, Durable), Error> {
+        if self.failed.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(Error::Backend("a flush failed; reopen the store".into()));
+        }
         super::check_id(request)?;
         super::check_id(project)?;
         let slot = self
@@ -367,8 +419,10 @@ impl<S: Store + ?Sized> Service<S> {
         let mut slot = slot.lock().map_err(lock_err)?;
 
         if let Some(answer) = self.store.answer(request)? {
-            return match answer {
-                Answer::Refused(r) => Ok(Err(r)),
+            // The answer may have been applied but not yet flushed: wait for that too.
+            let durable = self.store.durable_point()?;
+            let answer = match answer {
+                Answer::Refused(r) => Err(r),
                 Answer::Applied {
                     project: p,
                     first,
@@ -380,14 +434,15 @@ impl<S: Store + ?Sized> Service<S> {
                         .into_iter()
                         .filter(|e| e.seq <= last)
                         .collect();
-                    Ok(Ok(Receipt {
+                    Ok(Receipt {
                         project: p,
                         events,
                         effects: Vec::new(),
                         replayed: true,
-                    }))
+                    })
                 }
             };
+            return Ok((answer, durable));
         }
 
         let before = slot.project.clone();
@@ -428,12 +483,12 @@ impl<S: Store + ?Sized> Service<S> {
 
         match decided {
             Err(refusal) => {
-                self.store.commit(Commit {
+                let durable = self.store.commit_deferred(Commit {
                     project: project.to_string(),
                     request: Some((request.to_string(), Answer::Refused(refusal.clone()))),
                     ..Commit::default()
                 })?;
-                Ok(Err(refusal))
+                Ok((Err(refusal), durable))
             }
             Ok((next, out, plan)) => {
                 let (unindex, index) = index_diff(&plan, before.as_ref(), &next);
@@ -449,7 +504,7 @@ impl<S: Store + ?Sized> Service<S> {
                 } else {
                     None
                 };
-                self.store.commit(Commit {
+                let durable = self.store.commit_deferred(Commit {
                     project: project.to_string(),
                     events: out.events.clone(),
                     snapshot,
@@ -465,12 +520,13 @@ impl<S: Store + ?Sized> Service<S> {
                     )),
                 })?;
                 slot.project = Some(next);
-                Ok(Ok(Receipt {
+                let receipt = Receipt {
                     project: project.to_string(),
                     events: out.events,
                     effects: out.effects,
                     replayed: false,
-                }))
+                };
+                Ok((Ok(receipt), durable))
             }
         }
     }
