@@ -207,17 +207,20 @@ fn drive_project<S: Store + ?Sized>(
     )?;
     // Each round acts on one task; a project needs at most a few per item.
     for _ in 0..plan.items.len() * 6 + 10 {
-        let Some(project) = svc.project(id) else {
+        // Only the task states are needed: read them without copying the project.
+        let Some(states) =
+            svc.with_project(id, |p| p.tasks.iter().map(|t| t.state).collect::<Vec<_>>())
+        else {
             return Ok(());
         };
         let mut acted = false;
-        for (i, t) in project.tasks.iter().enumerate() {
+        for (i, state) in states.iter().enumerate() {
             let item = &plan.items[i];
             let rid = |action: &str| format!("{id}/{}/{action}", item.id);
             let dept = item
                 .department
                 .map(|d| Actor::Department(plan.departments[d].id.clone()));
-            match (t.state, item.kind, &dept) {
+            match (*state, item.kind, &dept) {
                 (TaskState::Ready, ItemKind::Milestone, _) => {
                     let cmd = Command::ReportMilestone {
                         item: item.id.clone(),

@@ -329,6 +329,13 @@ impl<S: Store + ?Sized> Service<S> {
         self.plans.read().ok()?.get(version).cloned()
     }
 
+    /// Reads a project's current state without copying it.
+    pub fn with_project<T>(&self, id: &str, f: impl FnOnce(&Project) -> T) -> Option<T> {
+        let slot = self.slots.lock().ok()?.get(id)?.clone();
+        let g = slot.lock().ok()?;
+        g.project.as_ref().map(f)
+    }
+
     /// A project's current state.
     pub fn project(&self, id: &str) -> Option<Project> {
         let slot = self.slots.lock().ok()?.get(id)?.clone();
@@ -445,8 +452,10 @@ impl<S: Store + ?Sized> Service<S> {
             return Ok((answer, durable));
         }
 
-        let before = slot.project.clone();
-        let decided = match (command, &before) {
+        // The engine runs on a copy; the state in the slot stays as it was until the
+        // commit is written.
+        let before = slot.project.as_ref();
+        let decided = match (command, before) {
             (
                 Command::Submit {
                     version,
@@ -491,10 +500,10 @@ impl<S: Store + ?Sized> Service<S> {
                 Ok((Err(refusal), durable))
             }
             Ok((next, out, plan)) => {
-                let (unindex, index) = index_diff(&plan, before.as_ref(), &next);
+                let (unindex, index) = index_diff(&plan, before, &next);
                 let first = out.events.first().map_or(next.seq, |e| e.seq);
                 let last = out.events.last().map_or(next.seq, |e| e.seq);
-                let crossed = before.as_ref().map_or(0, |p| p.seq) / self.snapshot_every
+                let crossed = before.map_or(0, |p| p.seq) / self.snapshot_every
                     != next.seq / self.snapshot_every;
                 let snapshot = if crossed {
                     Some(Snapshot {
