@@ -59,10 +59,12 @@ fn drive(
         let id = format!("P{p}");
         let submit = Command::Submit {
             version: version.clone(),
-            applicant: "bench".into(),
-            agent: None,
-            form: form.clone(),
-            materials: materials.to_vec(),
+            submission: onewindow::engine::Submission {
+                applicant: "bench".into(),
+                agent: None,
+                form: form.clone(),
+                materials: materials.to_vec(),
+            },
         };
         let out = engine.execute(&id, &Actor::Window, submit, now).unwrap();
         transitions += out

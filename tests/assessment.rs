@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use chrono::{NaiveDate, NaiveDateTime};
 use onewindow::engine::supervision::{assess, Assessment};
-use onewindow::engine::{Actor, Command, Engine, MaterialRef, Policy, TaskState};
+use onewindow::engine::{Actor, Command, Engine, MaterialRef, Policy, Submission, TaskState};
 use onewindow::form::Form;
 use onewindow::plan;
 
@@ -40,12 +40,15 @@ fn engine() -> Engine {
     });
     let form = Form::parse("height: 30", &plan.fields).unwrap().values;
     let version = e.deploy(plan);
-    let submit = Command::Submit {
-        version,
+    let submission = Submission {
         applicant: "a".into(),
         agent: None,
         form,
         materials: vec![MaterialRef::named("drawings")],
+    };
+    let submit = Command::Submit {
+        version,
+        submission,
     };
     let steps: Vec<(&str, Actor, Command)> = vec![
         ("2025-06-03", Actor::Window, submit),

@@ -178,7 +178,7 @@ proptest! {
         let mut now = NaiveDateTime::new(start, NaiveTime::from_hms_opt(9, 0, 0).unwrap());
         for p in ["P0", "P1"] {
             let all = plan.materials.iter().map(|m| MaterialRef::named(&m.id)).collect();
-            let submit = Command::Submit { version: version.clone(), applicant: "a".into(), agent: None, form: form_for(&plan, tall), materials: all };
+            let submit = Command::Submit { version: version.clone(), submission: onewindow::engine::Submission { applicant: "a".into(), agent: None, form: form_for(&plan, tall), materials: all }, };
             engine.execute(p, &Actor::Window, submit, now).unwrap();
         }
         for step in &steps {
@@ -314,10 +314,12 @@ fn events_round_trip_through_json() {
         .collect();
     let submit = Command::Submit {
         version: version.clone(),
-        applicant: "a".into(),
-        agent: Some("代办员".into()),
-        form: form_for(&plan, true),
-        materials: all,
+        submission: onewindow::engine::Submission {
+            applicant: "a".into(),
+            agent: Some("代办员".into()),
+            form: form_for(&plan, true),
+            materials: all,
+        },
     };
     engine.execute("P", &Actor::Window, submit, now).unwrap();
     // Drive to completion by approving whatever is ready, with a supplement on the way.

@@ -199,10 +199,12 @@ fn run(path: &Path) -> Result<usize, String> {
                 let command = match cmd {
                     "submit" => Command::Submit {
                         version: version.clone(),
-                        applicant: "申请人".into(),
-                        agent: step.agent.clone(),
-                        form: form_values(&plan, step.form.as_ref().unwrap_or(&default_form)),
-                        materials: materials(&plan, &step.materials),
+                        submission: onewindow::engine::Submission {
+                            applicant: "申请人".into(),
+                            agent: step.agent.clone(),
+                            form: form_values(&plan, step.form.as_ref().unwrap_or(&default_form)),
+                            materials: materials(&plan, &step.materials),
+                        },
                     },
                     "claim" => Command::Claim { item: item() },
                     "approve" => Command::Approve {

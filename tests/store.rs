@@ -32,10 +32,12 @@ fn at(s: &str) -> NaiveDateTime {
 fn submit(plan: &Plan) -> Command {
     Command::Submit {
         version: plan.version.clone(),
-        applicant: "a".into(),
-        agent: None,
-        form: Form::parse("height: 30", &plan.fields).unwrap().values,
-        materials: vec![MaterialRef::named("drawings")],
+        submission: onewindow::engine::Submission {
+            applicant: "a".into(),
+            agent: None,
+            form: Form::parse("height: 30", &plan.fields).unwrap().values,
+            materials: vec![MaterialRef::named("drawings")],
+        },
     }
 }
 

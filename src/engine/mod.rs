@@ -21,7 +21,7 @@
 //!    its due date and an overdue event when it passes it, each once.
 //!
 //! ```
-//! use onewindow::engine::{Actor, Command, Engine, MaterialRef};
+//! use onewindow::engine::{Actor, Command, Engine, MaterialRef, Submission};
 //! # let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("workflows");
 //! let (plan, _) = onewindow::plan::compile_file(&dir.join("complaint.yaml")).unwrap();
 //! let mut engine = Engine::default();
@@ -32,13 +32,13 @@
 //!     ("subject", onewindow::form::Value::String("fees".into())),
 //!     ("department_named", onewindow::form::Value::String("某局".into())),
 //! ];
-//! let submit = Command::Submit {
-//!     version,
+//! let submission = Submission {
 //!     applicant: "张三".into(),
 //!     agent: None,
 //!     form: form.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
 //!     materials: vec![MaterialRef::named("complaint_letter"), MaterialRef::named("evidence")],
 //! };
+//! let submit = Command::Submit { version, submission };
 //! let out = engine.execute("C-1", &Actor::Window, submit, at("2025-09-26T09:00:00")).unwrap();
 //! // Registration is ready at once, due one working day later (Sunday 09-28 is a make-up day).
 //! assert!(out.events.iter().any(|e| e.event.summary() == "task-ready C01 due 2025-09-28"));
@@ -145,14 +145,8 @@ pub enum Command {
     Submit {
         /// The pinned workflow version ([`Plan::version`]).
         version: String,
-        /// The applicant.
-        applicant: String,
-        /// An assigned agent (代办员), if any.
-        agent: Option<String>,
-        /// Form values by field id.
-        form: BTreeMap<String, Value>,
-        /// Materials handed in.
-        materials: Vec<MaterialRef>,
+        /// The form, the materials, the applicant and the agent.
+        submission: Submission,
     },
     /// A department takes a ready task (签收).
     Claim {
@@ -1876,10 +1870,7 @@ impl Engine {
         let out = match command {
             Command::Submit {
                 version,
-                applicant,
-                agent,
-                form,
-                materials,
+                submission,
             } => {
                 if self.projects.contains_key(project) {
                     return Err(Refusal::ProjectExists(project.to_string()));
@@ -1888,12 +1879,6 @@ impl Engine {
                     .plans
                     .get(&version)
                     .ok_or_else(|| Refusal::UnknownVersion(version.clone()))?;
-                let submission = Submission {
-                    applicant,
-                    agent,
-                    form,
-                    materials,
-                };
                 let (p, out) = Project::submit(plan, project, actor, submission, now)?;
                 self.projects.insert(project.to_string(), p);
                 out

@@ -190,10 +190,12 @@ fn drive_project<S: Store + ?Sized>(
         .collect();
     let submit = Command::Submit {
         version: plan.version.clone(),
-        applicant: "load".into(),
-        agent: None,
-        form: form.clone(),
-        materials: materials.clone(),
+        submission: crate::engine::Submission {
+            applicant: "load".into(),
+            agent: None,
+            form: form.clone(),
+            materials: materials.clone(),
+        },
     };
     send(
         svc,

@@ -28,9 +28,7 @@ use chrono::{NaiveDate, NaiveDateTime};
 
 use super::{codec, Answer, Commit, Durable, Error, IndexKey, Snapshot, Store, StoredWorkflow};
 use crate::calendar::Calendar;
-use crate::engine::{
-    Actor, Command, Effect, Envelope, Policy, Project, Refusal, Submission, TaskState,
-};
+use crate::engine::{Actor, Command, Effect, Envelope, Policy, Project, Refusal, TaskState};
 use crate::plan::{self, Plan};
 
 /// What a successful command gave.
@@ -459,24 +457,13 @@ impl<S: Store + ?Sized> Service<S> {
             (
                 Command::Submit {
                     version,
-                    applicant,
-                    agent,
-                    form,
-                    materials,
+                    submission,
                 },
                 None,
             ) => match self.plan(&version) {
                 None => Err(Refusal::UnknownVersion(version)),
-                Some(plan) => {
-                    let submission = Submission {
-                        applicant,
-                        agent,
-                        form,
-                        materials,
-                    };
-                    Project::submit(&plan, project, actor, submission, now)
-                        .map(|(p, out)| (p, out, plan))
-                }
+                Some(plan) => Project::submit(&plan, project, actor, submission, now)
+                    .map(|(p, out)| (p, out, plan)),
             },
             (Command::Submit { .. }, Some(_)) => Err(Refusal::ProjectExists(project.to_string())),
             (_, None) => Err(Refusal::UnknownProject(project.to_string())),
