@@ -29,5 +29,6 @@ pub mod engine;
 pub mod form;
 pub mod plan;
 pub mod report;
+pub mod server;
 pub mod spec;
 pub mod store;

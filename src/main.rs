@@ -73,6 +73,24 @@ enum Command {
         #[arg(short, long)]
         output: PathBuf,
     },
+    /// Serve the gRPC API on the durable store.
+    Serve {
+        /// The sled data directory.
+        #[arg(long, default_value = "data")]
+        data: PathBuf,
+        /// Address to listen on (port 0 picks a free port).
+        #[arg(long, default_value = "127.0.0.1:50051")]
+        listen: String,
+        /// The tokens file (generated with development tokens if missing).
+        #[arg(long)]
+        tokens: Option<PathBuf>,
+        /// Workflows to deploy at start (every *.yaml that compiles).
+        #[arg(long, default_value = "workflows")]
+        workflows: PathBuf,
+        /// Seconds between supervision runs.
+        #[arg(long, default_value_t = 60)]
+        tick_seconds: u64,
+    },
     /// The durable store: drive load through it, or open and check it.
     #[command(subcommand)]
     Store(StoreCommand),
@@ -241,6 +259,13 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Store(cmd) => store(cmd),
+        Command::Serve {
+            data,
+            listen,
+            tokens,
+            workflows,
+            tick_seconds,
+        } => serve(&data, &listen, tokens, &workflows, tick_seconds),
         Command::Graph { file, format } => {
             let plan = compile(&file)?;
             match format {
@@ -250,6 +275,111 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+fn serve(
+    data: &Path,
+    listen: &str,
+    tokens: Option<PathBuf>,
+    workflows: &Path,
+    tick_seconds: u64,
+) -> Result<ExitCode> {
+    use onewindow::server::{self, auth::Tokens, Api};
+    let store = std::sync::Arc::new(SledStore::open(data, Flush::Group)?);
+    let (svc, opened) = Service::open(store, onewindow::engine::Policy::default())?;
+    eprintln!(
+        "data {}: {} projects, {} events restored in {:.3} s{}",
+        data.display(),
+        opened.projects,
+        opened.total_events,
+        opened.elapsed.as_secs_f64(),
+        if opened.index_rebuilt {
+            " (indexes rebuilt)"
+        } else {
+            ""
+        }
+    );
+    let mut files: Vec<PathBuf> = std::fs::read_dir(workflows)
+        .with_context(|| format!("cannot read {}", workflows.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "yaml"))
+        .collect();
+    files.sort();
+    let mut departments = std::collections::BTreeSet::new();
+    for f in files {
+        match plan::compile_file(&f) {
+            Ok((p, _)) => {
+                departments.extend(p.departments.iter().map(|d| d.id.clone()));
+                let id = p.id.clone();
+                let version = svc.deploy(p)?;
+                eprintln!("deployed {id} ({version}) from {}", f.display());
+            }
+            Err(d) => eprintln!("not deployed: {}\n{d}", f.display()),
+        }
+    }
+    let tokens_path = tokens.unwrap_or_else(|| data.join("tokens.yaml"));
+    let tokens = if tokens_path.exists() {
+        Tokens::load(&tokens_path)?
+    } else {
+        let departments: Vec<String> = departments.into_iter().collect();
+        let t = Tokens::generate(&tokens_path, &departments)?;
+        eprintln!("*** DEVELOPMENT TOKENS generated in {} — one per role; replace them before real use ***", tokens_path.display());
+        t
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(listen)
+            .await
+            .with_context(|| format!("cannot listen on {listen}"))?;
+        let addr = server::bound(&listener).context("no local address")?;
+        println!("listening on http://{addr}");
+        use std::io::Write;
+        std::io::stdout().flush()?;
+        let svc = std::sync::Arc::new(svc);
+        let ticker = svc.clone();
+        tokio::spawn(async move {
+            let mut every =
+                tokio::time::interval(std::time::Duration::from_secs(tick_seconds.max(1)));
+            loop {
+                every.tick().await;
+                let svc = ticker.clone();
+                let now = chrono::Local::now().naive_local();
+                let _ = tokio::task::spawn_blocking(move || svc.tick(now, 30)).await;
+            }
+        });
+        let clock: server::Clock = std::sync::Arc::new(|| chrono::Local::now().naive_local());
+        let api = Api::new(svc, clock);
+        let shutdown = async {
+            let ctrl_c = tokio::signal::ctrl_c();
+            #[cfg(unix)]
+            {
+                let mut term =
+                    match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                    {
+                        Ok(t) => t,
+                        Err(_) => {
+                            let _ = ctrl_c.await;
+                            return;
+                        }
+                    };
+                tokio::select! {
+                    _ = ctrl_c => {},
+                    _ = term.recv() => {},
+                }
+            }
+            #[cfg(not(unix))]
+            {
+                let _ = ctrl_c.await;
+            }
+            eprintln!("shutting down: finishing requests in flight");
+        };
+        server::serve(api, std::sync::Arc::new(tokens), listener, shutdown).await?;
+        eprintln!("stopped");
+        Ok::<(), anyhow::Error>(())
+    })?;
+    Ok(ExitCode::SUCCESS)
 }
 
 fn store(cmd: StoreCommand) -> Result<ExitCode> {

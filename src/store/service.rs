@@ -322,6 +322,17 @@ impl<S: Store + ?Sized> Service<S> {
         Ok(version)
     }
 
+    /// Every deployed version.
+    pub fn versions(&self) -> Vec<String> {
+        let mut v: Vec<String> = self
+            .plans
+            .read()
+            .map(|p| p.keys().cloned().collect())
+            .unwrap_or_default();
+        v.sort();
+        v
+    }
+
     /// A deployed plan.
     pub fn plan(&self, version: &str) -> Option<Arc<Plan>> {
         self.plans.read().ok()?.get(version).cloned()

@@ -1,0 +1,198 @@
+//! Who is calling: bearer tokens mapped to roles by a tokens file, checked in one place.
+//!
+//! ```yaml
+//! # token: role — roles: window, department:<id>, supervisor, analyst, admin
+//! tokens:
+//!   3f9c…: window
+//!   a1b2…: department:nrp
+//! ```
+//!
+//! Each gRPC service is wrapped in [`admit`] with the roles it serves; the caller's
+//! [`Caller`] goes into the request's extensions, and the handlers pass
+//! [`Caller::actor`] to the engine, whose own check keeps a department to its own tasks.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use tonic::{Request, Status};
+
+use crate::engine::Actor;
+
+/// A caller's role.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Role {
+    /// The single window.
+    Window,
+    /// One department, by id.
+    Department(String),
+    /// Reads everything, runs supervision.
+    Supervisor,
+    /// Reads plans.
+    Analyst,
+    /// Deploys workflows.
+    Admin,
+}
+
+impl Role {
+    /// Parses `window`, `department:<id>`, `supervisor`, `analyst`, `admin`.
+    pub fn parse(s: &str) -> Option<Role> {
+        match s {
+            "window" => Some(Role::Window),
+            "supervisor" => Some(Role::Supervisor),
+            "analyst" => Some(Role::Analyst),
+            "admin" => Some(Role::Admin),
+            _ => s
+                .strip_prefix("department:")
+                .filter(|d| !d.is_empty())
+                .map(|d| Role::Department(d.to_string())),
+        }
+    }
+
+    fn text(&self) -> String {
+        match self {
+            Role::Window => "window".into(),
+            Role::Department(d) => format!("department:{d}"),
+            Role::Supervisor => "supervisor".into(),
+            Role::Analyst => "analyst".into(),
+            Role::Admin => "admin".into(),
+        }
+    }
+}
+
+/// The authenticated caller of a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller {
+    /// Its role.
+    pub role: Role,
+}
+
+impl Caller {
+    /// The engine actor the caller acts as.
+    pub fn actor(&self) -> Actor {
+        match &self.role {
+            Role::Window => Actor::Window,
+            Role::Department(d) => Actor::Department(d.clone()),
+            Role::Supervisor | Role::Analyst | Role::Admin => Actor::Supervisor,
+        }
+    }
+}
+
+/// Token → role.
+#[derive(Debug, Default)]
+pub struct Tokens {
+    roles: BTreeMap<String, Role>,
+}
+
+#[derive(serde::Deserialize, serde::Serialize)]
+struct TokensFile {
+    tokens: BTreeMap<String, String>,
+}
+
+impl Tokens {
+    /// Reads a tokens file.
+    ///
+    /// # Errors
+    /// An unreadable file, YAML that is not `tokens: {token: role}`, or an unknown role.
+    pub fn load(path: &Path) -> anyhow::Result<Tokens> {
+        let text = std::fs::read_to_string(path)?;
+        let file: TokensFile =
+            serde_yaml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        let mut roles = BTreeMap::new();
+        for (token, role) in file.tokens {
+            let r = Role::parse(&role)
+                .ok_or_else(|| anyhow::anyhow!("{}: unknown role `{role}`", path.display()))?;
+            if token.len() < 16 {
+                anyhow::bail!(
+                    "{}: a token must have at least 16 characters",
+                    path.display()
+                );
+            }
+            roles.insert(token, r);
+        }
+        Ok(Tokens { roles })
+    }
+
+    /// Writes a development tokens file: one token for the window, one per department, a
+    /// supervisor, an analyst and an administrator, each 32 random hex digits.
+    ///
+    /// # Errors
+    /// The file cannot be written or the system has no random source.
+    pub fn generate(path: &Path, departments: &[String]) -> anyhow::Result<Tokens> {
+        let mut roles: Vec<Role> = vec![Role::Window, Role::Supervisor, Role::Analyst, Role::Admin];
+        roles.extend(departments.iter().map(|d| Role::Department(d.clone())));
+        let mut random = std::fs::File::open("/dev/urandom")?;
+        let mut file = TokensFile {
+            tokens: BTreeMap::new(),
+        };
+        for r in &roles {
+            let mut bytes = [0u8; 16];
+            std::io::Read::read_exact(&mut random, &mut bytes)?;
+            let token: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+            file.tokens.insert(token, r.text());
+        }
+        let text = format!(
+            "# Development tokens, generated on first start. Replace them before real use.\n# token: role\n{}",
+            serde_yaml::to_string(&file)?
+        );
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        std::fs::write(path, text)?;
+        Tokens::load(path)
+    }
+
+    /// The role of a token.
+    pub fn role(&self, token: &str) -> Option<&Role> {
+        self.roles.get(token)
+    }
+
+    /// The first token of a role (for printing at start).
+    pub fn token_of(&self, role: &Role) -> Option<&str> {
+        self.roles
+            .iter()
+            .find(|(_, r)| *r == role)
+            .map(|(t, _)| t.as_str())
+    }
+}
+
+/// Which roles a service admits.
+pub type Admit = fn(&Role) -> bool;
+
+/// Any authenticated caller.
+pub const ANY: Admit = |_| true;
+/// The window, and supervisors and administrators (who read).
+pub const WINDOW: Admit = |r| matches!(r, Role::Window | Role::Supervisor | Role::Admin);
+/// Departments.
+pub const DEPARTMENT: Admit = |r| matches!(r, Role::Department(_));
+/// Supervisors and administrators.
+pub const SUPERVISOR: Admit = |r| matches!(r, Role::Supervisor | Role::Admin);
+
+/// An interceptor that authenticates the bearer token and admits only `allowed` roles.
+pub fn admit(
+    tokens: Arc<Tokens>,
+    allowed: Admit,
+) -> impl FnMut(Request<()>) -> Result<Request<()>, Status> + Clone {
+    move |mut req: Request<()>| {
+        let header = req.metadata().get("authorization").ok_or_else(|| {
+            Status::unauthenticated("no bearer token (metadata `authorization: Bearer <token>`)")
+        })?;
+        let token = header
+            .to_str()
+            .ok()
+            .and_then(|h| h.strip_prefix("Bearer "))
+            .ok_or_else(|| Status::unauthenticated("authorization must be `Bearer <token>`"))?;
+        let role = tokens
+            .role(token)
+            .ok_or_else(|| Status::unauthenticated("unknown token"))?
+            .clone();
+        if !allowed(&role) {
+            return Err(Status::permission_denied(format!(
+                "{} may not use this service",
+                role.text()
+            )));
+        }
+        req.extensions_mut().insert(Caller { role });
+        Ok(req)
+    }
+}

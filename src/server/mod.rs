@@ -1,0 +1,695 @@
+//! The gRPC server (tonic): the window, the departments and supervision talk to the
+//! durable engine through `proto/onewindow/v1/onewindow.proto`.
+//!
+//! # Layout
+//! - [`pb`]: the generated types; this module is the only one that knows protobuf, and it
+//!   converts at the edge.
+//! - [`auth`]: bearer tokens → [`Caller`], checked in one place: each service is wrapped
+//!   in an interceptor that admits only its roles; the engine's actor check then keeps a
+//!   department to its own tasks.
+//! - [`Api`]: the handlers. A mutating RPC runs [`Service::execute_async`]: decided and
+//!   written at once, answered after the shared flush.
+//! - [`serve`]: listening, health and reflection, the supervision ticker, graceful
+//!   shutdown.
+
+pub mod auth;
+pub mod pb;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use chrono::{NaiveDate, NaiveDateTime};
+use tonic::{Request, Response, Status};
+
+use crate::engine::{self, Actor, Command, MaterialRef, Refusal, Submission, TaskState};
+use crate::form::{FieldType, Value};
+use crate::plan::Plan;
+use crate::store::disk::SledStore;
+use crate::store::service::{Receipt, Service};
+use auth::{Caller, Role, Tokens};
+
+/// Where "now" comes from: the real clock, or a controllable one in tests.
+pub type Clock = Arc<dyn Fn() -> NaiveDateTime + Send + Sync>;
+
+/// The handlers, shared by every service.
+#[derive(Clone)]
+pub struct Api {
+    svc: Arc<Service<SledStore>>,
+    clock: Clock,
+}
+
+impl Api {
+    /// Handlers over a durable service.
+    pub fn new(svc: Arc<Service<SledStore>>, clock: Clock) -> Api {
+        Api { svc, clock }
+    }
+
+    fn now(&self, at: &str) -> Result<NaiveDateTime, Status> {
+        if at.is_empty() {
+            return Ok((self.clock)());
+        }
+        at.parse::<NaiveDateTime>()
+            .map_err(|_| Status::invalid_argument(format!("at: `{at}` is not YYYY-MM-DDTHH:MM:SS")))
+    }
+
+    async fn run(
+        &self,
+        request_id: &str,
+        project: &str,
+        actor: &Actor,
+        command: Command,
+        at: &str,
+    ) -> Result<Response<pb::CommandResponse>, Status> {
+        if request_id.is_empty() {
+            return Err(Status::invalid_argument("request_id: required"));
+        }
+        if project.is_empty() {
+            return Err(Status::invalid_argument("project: required"));
+        }
+        let now = self.now(at)?;
+        match self
+            .svc
+            .execute_async(request_id, project, actor, command, now)
+            .await
+        {
+            Err(e) => Err(Status::unavailable(format!("store: {e}"))),
+            Ok(Err(refusal)) => Err(refusal_status(&refusal)),
+            Ok(Ok(receipt)) => Ok(Response::new(receipt_pb(receipt))),
+        }
+    }
+}
+
+/// The gRPC status for an engine refusal: the code says what kind of problem, the message
+/// is the engine's reason, prefixed with its stable code.
+pub fn refusal_status(r: &Refusal) -> Status {
+    let message = match r {
+        Refusal::Incomplete(notice) => format!(
+            "{}: {r}: {}",
+            r.code(),
+            serde_json::to_string(notice).unwrap_or_default()
+        ),
+        _ => format!("{}: {r}", r.code()),
+    };
+    match r {
+        Refusal::UnknownProject(_) | Refusal::UnknownItem(_) | Refusal::UnknownVersion(_) => {
+            Status::not_found(message)
+        }
+        Refusal::ProjectExists(_) => Status::already_exists(message),
+        Refusal::NotAllowed { .. } | Refusal::NotYourTask { .. } => {
+            Status::permission_denied(message)
+        }
+        Refusal::ReasonRequired | Refusal::UnknownReference { .. } => {
+            Status::invalid_argument(message)
+        }
+        Refusal::Incomplete(_)
+        | Refusal::NotApplicable(_)
+        | Refusal::IllegalTransition { .. }
+        | Refusal::AlreadyExtended(_)
+        | Refusal::NoExtension(_)
+        | Refusal::Closed(_) => Status::failed_precondition(message),
+    }
+}
+
+fn actor_text(a: &Actor) -> String {
+    match a {
+        Actor::Window => "window".into(),
+        Actor::Department(d) => format!("department:{d}"),
+        Actor::Supervisor => "supervisor".into(),
+        Actor::System => "system".into(),
+    }
+}
+
+fn event_pb(e: &engine::Envelope) -> pb::Event {
+    let json = serde_json::to_value(e).unwrap_or_default();
+    pb::Event {
+        seq: e.seq,
+        at: e.at.to_string(),
+        actor: actor_text(&e.actor),
+        r#type: json["event"]["type"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string(),
+        item: e.event.item().unwrap_or_default().to_string(),
+        summary: e.event.summary(),
+        json: json.to_string(),
+    }
+}
+
+fn receipt_pb(r: Receipt) -> pb::CommandResponse {
+    pb::CommandResponse {
+        project: r.project,
+        events: r.events.iter().map(event_pb).collect(),
+        replayed: r.replayed,
+    }
+}
+
+fn materials(refs: Vec<pb::MaterialRef>) -> Vec<MaterialRef> {
+    refs.into_iter()
+        .map(|m| MaterialRef {
+            material: m.material,
+            name: m.name,
+            sha256: m.sha256,
+            size: m.size,
+            location: m.location,
+        })
+        .collect()
+}
+
+fn form_values(
+    plan: &Plan,
+    form: BTreeMap<String, pb::FieldValue>,
+) -> Result<BTreeMap<String, Value>, Status> {
+    let mut out = BTreeMap::new();
+    for (k, v) in form {
+        let bad = |m: &str| Status::invalid_argument(format!("form.{k}: {m}"));
+        let value = match v.value {
+            None => return Err(bad("no value")),
+            Some(pb::field_value::Value::Text(s)) => Value::String(s),
+            Some(pb::field_value::Value::Number(n)) => Value::Number(n),
+            Some(pb::field_value::Value::Flag(b)) => Value::Bool(b),
+            Some(pb::field_value::Value::Date(d)) => Value::Date(
+                d.parse::<NaiveDate>()
+                    .map_err(|_| bad("not a date (YYYY-MM-DD)"))?,
+            ),
+        };
+        // A date field may also be sent as text.
+        let value = match (plan.fields.iter().find(|f| f.id == k).map(|f| &f.ty), value) {
+            (Some(FieldType::Date), Value::String(s)) => Value::Date(
+                s.parse::<NaiveDate>()
+                    .map_err(|_| bad("not a date (YYYY-MM-DD)"))?,
+            ),
+            (_, v) => v,
+        };
+        out.insert(k, value);
+    }
+    Ok(out)
+}
+
+fn caller<T>(req: &Request<T>) -> Result<Caller, Status> {
+    req.extensions()
+        .get::<Caller>()
+        .cloned()
+        .ok_or_else(|| Status::unauthenticated("no credentials"))
+}
+
+fn task_pb(project: &str, plan: &Plan, i: usize, t: &engine::Task) -> pb::Task {
+    pb::Task {
+        project: project.to_string(),
+        item: plan.items[i].id.clone(),
+        department: plan.items[i]
+            .department
+            .map_or("window".to_string(), |d| plan.departments[d].id.clone()),
+        state: serde_json::to_value(t.state)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default(),
+        due: t.due.map(|d| d.to_string()).unwrap_or_default(),
+        warned: t.warned,
+        overdue: t.overdue,
+    }
+}
+
+impl Api {
+    fn plan(&self, version: &str) -> Result<Arc<Plan>, Status> {
+        self.svc
+            .plan(version)
+            .ok_or_else(|| Status::not_found(format!("version `{version}` is not deployed")))
+    }
+
+    /// Tasks of every project matching `keep`.
+    fn tasks(&self, keep: impl Fn(&str, &engine::Task) -> bool) -> Vec<pb::Task> {
+        let mut out = Vec::new();
+        for id in self.svc.project_ids() {
+            let Some(p) = self.svc.project(&id) else {
+                continue;
+            };
+            let Some(plan) = self.svc.plan(&p.version) else {
+                continue;
+            };
+            for (i, t) in p.tasks.iter().enumerate() {
+                let dept = plan.items[i]
+                    .department
+                    .map_or("window", |d| plan.departments[d].id.as_str());
+                if keep(dept, t) {
+                    out.push(task_pb(&id, &plan, i, t));
+                }
+            }
+        }
+        out
+    }
+}
+
+#[tonic::async_trait]
+impl pb::workflows_server::Workflows for Api {
+    async fn list(
+        &self,
+        _req: Request<pb::ListWorkflowsRequest>,
+    ) -> Result<Response<pb::ListWorkflowsResponse>, Status> {
+        let mut workflows: Vec<pb::Workflow> = self
+            .svc
+            .versions()
+            .into_iter()
+            .filter_map(|v| self.svc.plan(&v))
+            .map(|p| pb::Workflow {
+                version: p.version.clone(),
+                id: p.id.clone(),
+                name: p.name.clone(),
+                items: p.items.len() as u32,
+                limits: p.default_limits.name().to_string(),
+            })
+            .collect();
+        workflows.sort_by(|a, b| (&a.id, &a.version).cmp(&(&b.id, &b.version)));
+        Ok(Response::new(pb::ListWorkflowsResponse { workflows }))
+    }
+
+    async fn plan(
+        &self,
+        req: Request<pb::PlanRequest>,
+    ) -> Result<Response<pb::PlanResponse>, Status> {
+        let r = req.into_inner();
+        let plan = self.plan(&r.version)?;
+        let limits = match r.limits.as_str() {
+            "" => plan.default_limits,
+            "statutory" => crate::spec::LimitKind::Statutory,
+            "committed" => crate::spec::LimitKind::Committed,
+            other => {
+                return Err(Status::invalid_argument(format!(
+                    "limits: `{other}` (statutory or committed)"
+                )))
+            }
+        };
+        let start = match r.start_date.as_str() {
+            "" => None,
+            s => Some(
+                s.parse::<NaiveDate>()
+                    .map_err(|_| Status::invalid_argument("start_date: not YYYY-MM-DD"))?,
+            ),
+        };
+        let s = plan.schedule(&crate::plan::Options {
+            limits,
+            form: None,
+            start,
+        });
+        Ok(Response::new(pb::PlanResponse {
+            json: crate::report::plan_json(&plan, &s).to_string(),
+            total_working_days: s.total,
+            critical_path: s
+                .critical_path
+                .iter()
+                .map(|&i| plan.items[i].id.clone())
+                .collect(),
+        }))
+    }
+}
+
+#[tonic::async_trait]
+impl pb::window_server::Window for Api {
+    async fn pre_review(
+        &self,
+        req: Request<pb::PreReviewRequest>,
+    ) -> Result<Response<pb::Notice>, Status> {
+        let r = req.into_inner();
+        let plan = self.plan(&r.version)?;
+        let form = form_values(&plan, r.form.into_iter().collect())?;
+        let n = engine::notice::pre_review(
+            &plan,
+            &form,
+            &materials(r.materials),
+            engine::notice::SUBMISSION_STAGES,
+        );
+        Ok(Response::new(pb::Notice {
+            complete: n.complete,
+            form: n
+                .form
+                .into_iter()
+                .map(|f| pb::FieldProblem {
+                    field: f.field,
+                    problem: f.problem,
+                })
+                .collect(),
+            items: n
+                .items
+                .into_iter()
+                .map(|i| pb::ItemNotice {
+                    item: i.item,
+                    name: i.name,
+                    department: i.department,
+                    missing_materials: i.missing_materials,
+                    missing_fields: i.missing_fields,
+                })
+                .collect(),
+        }))
+    }
+
+    async fn submit(
+        &self,
+        req: Request<pb::SubmitRequest>,
+    ) -> Result<Response<pb::CommandResponse>, Status> {
+        let actor = caller(&req)?.actor();
+        let r = req.into_inner();
+        let plan = self.plan(&r.version)?;
+        let submission = Submission {
+            applicant: r.applicant,
+            agent: (!r.agent.is_empty()).then_some(r.agent),
+            form: form_values(&plan, r.form.into_iter().collect())?,
+            materials: materials(r.materials),
+        };
+        let command = Command::Submit {
+            version: r.version,
+            submission,
+        };
+        self.run(&r.request_id, &r.project, &actor, command, &r.at)
+            .await
+    }
+
+    async fn provide_supplement(
+        &self,
+        req: Request<pb::MaterialsForItem>,
+    ) -> Result<Response<pb::CommandResponse>, Status> {
+        let actor = caller(&req)?.actor();
+        let r = req.into_inner();
+        let command = Command::ProvideSupplement {
+            item: r.item,
+            materials: materials(r.materials),
+        };
+        self.run(&r.request_id, &r.project, &actor, command, &r.at)
+            .await
+    }
+
+    async fn provide_materials(
+        &self,
+        req: Request<pb::ProvideMaterialsRequest>,
+    ) -> Result<Response<pb::CommandResponse>, Status> {
+        let actor = caller(&req)?.actor();
+        let r = req.into_inner();
+        let command = Command::ProvideMaterials {
+            materials: materials(r.materials),
+        };
+        self.run(&r.request_id, &r.project, &actor, command, &r.at)
+            .await
+    }
+
+    async fn resubmit(
+        &self,
+        req: Request<pb::MaterialsForItem>,
+    ) -> Result<Response<pb::CommandResponse>, Status> {
+        let actor = caller(&req)?.actor();
+        let r = req.into_inner();
+        let command = Command::Resubmit {
+            item: r.item,
+            materials: materials(r.materials),
+        };
+        self.run(&r.request_id, &r.project, &actor, command, &r.at)
+            .await
+    }
+
+    async fn report_milestone(
+        &self,
+        req: Request<pb::ItemCommand>,
+    ) -> Result<Response<pb::CommandResponse>, Status> {
+        let actor = caller(&req)?.actor();
+        let r = req.into_inner();
+        let command = Command::ReportMilestone {
+            item: r.item,
+            numbers: BTreeMap::new(),
+        };
+        self.run(&r.request_id, &r.project, &actor, command, &r.at)
+            .await
+    }
+
+    async fn withdraw(
+        &self,
+        req: Request<pb::WithdrawRequest>,
+    ) -> Result<Response<pb::CommandResponse>, Status> {
+        let actor = caller(&req)?.actor();
+        let r = req.into_inner();
+        self.run(
+            &r.request_id,
+            &r.project,
+            &actor,
+            Command::Withdraw { reason: r.reason },
+            &r.at,
+        )
+        .await
+    }
+
+    async fn get_project(
+        &self,
+        req: Request<pb::GetProjectRequest>,
+    ) -> Result<Response<pb::Project>, Status> {
+        let r = req.into_inner();
+        let p = self
+            .svc
+            .project(&r.project)
+            .ok_or_else(|| Status::not_found(format!("project `{}`", r.project)))?;
+        let plan = self.plan(&p.version)?;
+        Ok(Response::new(pb::Project {
+            id: p.id.clone(),
+            workflow: p.workflow.clone(),
+            version: p.version.clone(),
+            applicant: p.applicant.clone(),
+            agent: p.agent.clone().unwrap_or_default(),
+            status: format!("{:?}", p.status).to_lowercase(),
+            stage: p.stage.map(|s| s.id().to_string()).unwrap_or_default(),
+            tasks: p
+                .tasks
+                .iter()
+                .enumerate()
+                .map(|(i, t)| task_pb(&p.id, &plan, i, t))
+                .collect(),
+            seq: p.seq,
+        }))
+    }
+}
+
+#[tonic::async_trait]
+impl pb::department_server::Department for Api {
+    async fn list_tasks(
+        &self,
+        req: Request<pb::ListTasksRequest>,
+    ) -> Result<Response<pb::ListTasksResponse>, Status> {
+        let who = caller(&req)?;
+        let Role::Department(dept) = &who.role else {
+            return Err(Status::permission_denied(
+                "only a department lists its tasks",
+            ));
+        };
+        let state = req.into_inner().state;
+        let tasks = self.tasks(|d, t| {
+            let s = serde_json::to_value(t.state)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default();
+            d == dept
+                && if state.is_empty() {
+                    matches!(
+                        t.state,
+                        TaskState::Ready | TaskState::Claimed | TaskState::Suspended
+                    )
+                } else {
+                    s == state
+                }
+        });
+        Ok(Response::new(pb::ListTasksResponse { tasks }))
+    }
+
+    async fn claim(
+        &self,
+        req: Request<pb::ItemCommand>,
+    ) -> Result<Response<pb::CommandResponse>, Status> {
+        let actor = caller(&req)?.actor();
+        let r = req.into_inner();
+        self.run(
+            &r.request_id,
+            &r.project,
+            &actor,
+            Command::Claim { item: r.item },
+            &r.at,
+        )
+        .await
+    }
+
+    async fn approve(
+        &self,
+        req: Request<pb::ApproveRequest>,
+    ) -> Result<Response<pb::CommandResponse>, Status> {
+        let actor = caller(&req)?.actor();
+        let r = req.into_inner();
+        let command = Command::Approve {
+            item: r.item,
+            numbers: r.numbers.into_iter().collect(),
+        };
+        self.run(&r.request_id, &r.project, &actor, command, &r.at)
+            .await
+    }
+
+    async fn reject(
+        &self,
+        req: Request<pb::ReasonForItem>,
+    ) -> Result<Response<pb::CommandResponse>, Status> {
+        let actor = caller(&req)?.actor();
+        let r = req.into_inner();
+        self.run(
+            &r.request_id,
+            &r.project,
+            &actor,
+            Command::Reject {
+                item: r.item,
+                reason: r.reason,
+            },
+            &r.at,
+        )
+        .await
+    }
+
+    async fn request_supplement(
+        &self,
+        req: Request<pb::SupplementRequest>,
+    ) -> Result<Response<pb::CommandResponse>, Status> {
+        let actor = caller(&req)?.actor();
+        let r = req.into_inner();
+        let command = Command::RequestSupplement {
+            item: r.item,
+            needed: r.needed,
+            note: r.note,
+        };
+        self.run(&r.request_id, &r.project, &actor, command, &r.at)
+            .await
+    }
+
+    async fn extend(
+        &self,
+        req: Request<pb::ReasonForItem>,
+    ) -> Result<Response<pb::CommandResponse>, Status> {
+        let actor = caller(&req)?.actor();
+        let r = req.into_inner();
+        self.run(
+            &r.request_id,
+            &r.project,
+            &actor,
+            Command::Extend {
+                item: r.item,
+                reason: r.reason,
+            },
+            &r.at,
+        )
+        .await
+    }
+
+    async fn start_special(
+        &self,
+        req: Request<pb::ReasonForItem>,
+    ) -> Result<Response<pb::CommandResponse>, Status> {
+        let actor = caller(&req)?.actor();
+        let r = req.into_inner();
+        self.run(
+            &r.request_id,
+            &r.project,
+            &actor,
+            Command::StartSpecial {
+                item: r.item,
+                kind: r.reason,
+            },
+            &r.at,
+        )
+        .await
+    }
+
+    async fn end_special(
+        &self,
+        req: Request<pb::ItemCommand>,
+    ) -> Result<Response<pb::CommandResponse>, Status> {
+        let actor = caller(&req)?.actor();
+        let r = req.into_inner();
+        self.run(
+            &r.request_id,
+            &r.project,
+            &actor,
+            Command::EndSpecial { item: r.item },
+            &r.at,
+        )
+        .await
+    }
+}
+
+#[tonic::async_trait]
+impl pb::supervision_server::Supervision for Api {
+    async fn overdue(
+        &self,
+        _req: Request<pb::SupervisionRequest>,
+    ) -> Result<Response<pb::ListTasksResponse>, Status> {
+        let tasks = self
+            .tasks(|_, t| t.overdue && matches!(t.state, TaskState::Ready | TaskState::Claimed));
+        Ok(Response::new(pb::ListTasksResponse { tasks }))
+    }
+
+    async fn warnings(
+        &self,
+        _req: Request<pb::SupervisionRequest>,
+    ) -> Result<Response<pb::ListTasksResponse>, Status> {
+        let tasks = self.tasks(|_, t| {
+            t.warned && !t.overdue && matches!(t.state, TaskState::Ready | TaskState::Claimed)
+        });
+        Ok(Response::new(pb::ListTasksResponse { tasks }))
+    }
+}
+
+/// Serves the API on `listener` until `shutdown` resolves; in-flight requests finish first.
+///
+/// # Errors
+/// The transport failed.
+pub async fn serve(
+    api: Api,
+    tokens: Arc<Tokens>,
+    listener: tokio::net::TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(), tonic::transport::Error> {
+    use pb::department_server::DepartmentServer;
+    use pb::supervision_server::SupervisionServer;
+    use pb::window_server::WindowServer;
+    use pb::workflows_server::WorkflowsServer;
+
+    let (health, health_service) = tonic_health::server::health_reporter();
+    health.set_serving::<WindowServer<Api>>().await;
+    health.set_serving::<DepartmentServer<Api>>().await;
+    let reflection_v1 = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1()
+        .expect("the descriptor set compiled into the binary is valid");
+    let reflection_v1alpha = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1alpha()
+        .expect("the descriptor set compiled into the binary is valid");
+
+    let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+    tonic::transport::Server::builder()
+        .add_service(health_service)
+        .add_service(reflection_v1)
+        .add_service(reflection_v1alpha)
+        .add_service(WorkflowsServer::with_interceptor(
+            api.clone(),
+            auth::admit(tokens.clone(), auth::ANY),
+        ))
+        .add_service(WindowServer::with_interceptor(
+            api.clone(),
+            auth::admit(tokens.clone(), auth::WINDOW),
+        ))
+        .add_service(DepartmentServer::with_interceptor(
+            api.clone(),
+            auth::admit(tokens.clone(), auth::DEPARTMENT),
+        ))
+        .add_service(SupervisionServer::with_interceptor(
+            api,
+            auth::admit(tokens, auth::SUPERVISOR),
+        ))
+        .serve_with_incoming_shutdown(incoming, shutdown)
+        .await
+}
+
+/// The address a listener is bound to, for printing.
+pub fn bound(listener: &tokio::net::TcpListener) -> Option<SocketAddr> {
+    listener.local_addr().ok()
+}
