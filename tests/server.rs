@@ -1,0 +1,481 @@
+//! End to end: the real `onewindow serve` on port 0 with a temporary data directory,
+//! driven over gRPC with the generated clients.
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+
+use onewindow::server::pb;
+use pb::department_client::DepartmentClient;
+use pb::supervision_client::SupervisionClient;
+use pb::window_client::WindowClient;
+use pb::workflows_client::WorkflowsClient;
+use tonic::{Code, Request};
+
+const WINDOW: &str = "0000000000000000000000000000window";
+const NDRC: &str = "00000000000000000000000000000ndrc";
+const NRP: &str = "000000000000000000000000000000nrp";
+const SUPERVISOR: &str = "000000000000000000000000supervisor";
+
+struct Server {
+    child: Child,
+    addr: String,
+    dir: Option<tempfile::TempDir>,
+}
+
+impl Server {
+    /// Kills the server (SIGKILL) and keeps its directory.
+    fn kill(mut self) -> tempfile::TempDir {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.dir.take().unwrap()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start() -> Server {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let dir = tempfile::tempdir().unwrap();
+    let tokens = dir.path().join("tokens.yaml");
+    std::fs::write(
+        &tokens,
+        format!("tokens:\n  {WINDOW}: window\n  {NDRC}: department:ndrc\n  {NRP}: department:nrp\n  {SUPERVISOR}: supervisor\n"),
+    )
+    .unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_onewindow"))
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .arg("--data")
+        .arg(dir.path().join("data"))
+        .arg("--tokens")
+        .arg(&tokens)
+        .current_dir(&root)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let addr = line
+        .trim()
+        .strip_prefix("listening on ")
+        .expect("the server prints its address")
+        .to_string();
+    Server {
+        child,
+        addr,
+        dir: Some(dir),
+    }
+}
+
+fn with<T>(token: &str, msg: T) -> Request<T> {
+    let mut r = Request::new(msg);
+    r.metadata_mut()
+        .insert("authorization", format!("Bearer {token}").parse().unwrap());
+    r
+}
+
+fn text(s: &str) -> pb::FieldValue {
+    pb::FieldValue {
+        value: Some(pb::field_value::Value::Text(s.into())),
+    }
+}
+
+fn form() -> HashMap<String, pb::FieldValue> {
+    let mut f = HashMap::new();
+    for (k, v) in [
+        ("project_name", "厂房"),
+        ("enterprise", "某公司"),
+        ("industry", "industrial"),
+        ("land_supply", "grant"),
+        ("eia_category", "report_form"),
+    ] {
+        f.insert(k.to_string(), text(v));
+    }
+    f.insert(
+        "new_construction_land".into(),
+        pb::FieldValue {
+            value: Some(pb::field_value::Value::Flag(true)),
+        },
+    );
+    f.insert(
+        "special_fire".into(),
+        pb::FieldValue {
+            value: Some(pb::field_value::Value::Flag(true)),
+        },
+    );
+    f.insert(
+        "floor_area".into(),
+        pb::FieldValue {
+            value: Some(pb::field_value::Value::Number(32000.0)),
+        },
+    );
+    f.insert(
+        "investment".into(),
+        pb::FieldValue {
+            value: Some(pb::field_value::Value::Number(18000.0)),
+        },
+    );
+    f
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_project_through_the_api_with_every_refusal_on_the_way() {
+    let server = start();
+    let mut workflows = WorkflowsClient::connect(server.addr.clone()).await.unwrap();
+    let mut window = WindowClient::connect(server.addr.clone()).await.unwrap();
+    let mut dept = DepartmentClient::connect(server.addr.clone())
+        .await
+        .unwrap();
+    let mut supervision = SupervisionClient::connect(server.addr.clone())
+        .await
+        .unwrap();
+
+    // Authentication and roles.
+    let err = workflows
+        .list(Request::new(pb::ListWorkflowsRequest {}))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::Unauthenticated, "no token");
+    let err = workflows
+        .list(with(
+            "not-a-token-at-all-000000",
+            pb::ListWorkflowsRequest {},
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::Unauthenticated, "wrong token");
+    let list = workflows
+        .list(with(NDRC, pb::ListWorkflowsRequest {}))
+        .await
+        .unwrap()
+        .into_inner();
+    let version = list
+        .workflows
+        .iter()
+        .find(|w| w.id == "construction-parallel")
+        .expect("deployed at start")
+        .version
+        .clone();
+    let err = window
+        .get_project(with(
+            NDRC,
+            pb::GetProjectRequest {
+                project: "P".into(),
+            },
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.code(),
+        Code::PermissionDenied,
+        "a department is not the window"
+    );
+    let err = dept
+        .list_tasks(with(WINDOW, pb::ListTasksRequest::default()))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.code(),
+        Code::PermissionDenied,
+        "the window is not a department"
+    );
+
+    // The one-time notice, then the submission.
+    let materials: Vec<pb::MaterialRef> = [
+        "business_license",
+        "project_info",
+        "land_redline",
+        "grant_payment",
+        "cadastral_survey",
+        "eia_report_form",
+        "energy_report",
+        "soil_plan",
+        "design_scheme",
+        "civil_defence_plan",
+        "site_plan",
+        "geotech_survey",
+        "construction_drawings",
+        "fire_design",
+        "funding_commitment",
+        "safety_measures",
+    ]
+    .iter()
+    .map(|m| pb::MaterialRef {
+        material: m.to_string(),
+        ..Default::default()
+    })
+    .collect();
+    let notice = window
+        .pre_review(with(
+            WINDOW,
+            pb::PreReviewRequest {
+                version: version.clone(),
+                form: form(),
+                materials: materials[..2].to_vec(),
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(!notice.complete);
+    assert!(notice
+        .items
+        .iter()
+        .any(|i| i.item == "I12"
+            && i.missing_materials == ["geotech_survey", "construction_drawings"]));
+    let submit = |rid: &str, mats: Vec<pb::MaterialRef>| pb::SubmitRequest {
+        request_id: rid.into(),
+        project: "P1".into(),
+        version: version.clone(),
+        applicant: "某公司".into(),
+        agent: "王代办".into(),
+        form: form(),
+        materials: mats,
+        at: "2025-03-03T09:00:00".into(),
+    };
+    let err = window
+        .submit(with(WINDOW, submit("s0", materials[..2].to_vec())))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::FailedPrecondition);
+    assert!(err.message().starts_with("incomplete"), "{}", err.message());
+    let first = window
+        .submit(with(WINDOW, submit("s1", materials.clone())))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(first.events.iter().any(|e| e.summary == "task-ready A01"));
+    let again = window
+        .submit(with(WINDOW, submit("s1", materials.clone())))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(again.replayed, "a retry returns the first answer");
+    assert_eq!(again.events, first.events);
+    let err = window
+        .submit(with(WINDOW, submit("s2", materials.clone())))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::AlreadyExists);
+
+    // Milestones, then the departments.
+    for (rid, item) in [("m1", "A01"), ("m2", "R01")] {
+        let cmd = pb::ItemCommand {
+            request_id: rid.into(),
+            project: "P1".into(),
+            item: item.into(),
+            at: "2025-03-03T10:00:00".into(),
+        };
+        window.report_milestone(with(WINDOW, cmd)).await.unwrap();
+    }
+    let approve = |rid: &str, item: &str| pb::ApproveRequest {
+        request_id: rid.into(),
+        project: "P1".into(),
+        item: item.into(),
+        numbers: HashMap::new(),
+        at: "2025-03-04T09:00:00".into(),
+    };
+    let err = dept
+        .approve(with(NRP, approve("a0", "I01")))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::PermissionDenied, "{}", err.message());
+    assert!(err.message().starts_with("not-your-task"));
+    let err = dept
+        .approve(with(NRP, approve("a1", "I02")))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.code(),
+        Code::FailedPrecondition,
+        "I02 waits for the project code"
+    );
+    let out = dept
+        .approve(with(NDRC, approve("a2", "I01")))
+        .await
+        .unwrap()
+        .into_inner();
+    let summaries: Vec<&str> = out.events.iter().map(|e| e.summary.as_str()).collect();
+    assert_eq!(
+        summaries,
+        [
+            "approved I01 [project_code]",
+            "task-ready I02 due 2025-03-11",
+            "task-ready I06 due 2025-03-13",
+            "task-ready I07 due 2025-03-11",
+            "task-ready I08 due 2025-03-18"
+        ]
+    );
+    let err = dept
+        .approve(with(NDRC, approve("a3", "I01")))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::FailedPrecondition, "approving twice");
+
+    // Each department sees its own queue.
+    let ndrc: Vec<String> = dept
+        .list_tasks(with(NDRC, pb::ListTasksRequest::default()))
+        .await
+        .unwrap()
+        .into_inner()
+        .tasks
+        .into_iter()
+        .map(|t| t.item)
+        .collect();
+    assert_eq!(ndrc, ["I07"]);
+    let nrp: Vec<String> = dept
+        .list_tasks(with(NRP, pb::ListTasksRequest::default()))
+        .await
+        .unwrap()
+        .into_inner()
+        .tasks
+        .into_iter()
+        .map(|t| t.item)
+        .collect();
+    assert_eq!(nrp, ["I02"]);
+
+    // A supplement round.
+    let ask = pb::SupplementRequest {
+        request_id: "q1".into(),
+        project: "P1".into(),
+        item: "I02".into(),
+        needed: vec!["land_redline".into()],
+        note: "坐标有误".into(),
+        at: "2025-03-05T09:00:00".into(),
+    };
+    dept.request_supplement(with(NRP, ask)).await.unwrap();
+    let provide = pb::MaterialsForItem {
+        request_id: "q2".into(),
+        project: "P1".into(),
+        item: "I02".into(),
+        materials: vec![pb::MaterialRef {
+            material: "land_redline".into(),
+            ..Default::default()
+        }],
+        at: "2025-03-07T09:00:00".into(),
+    };
+    let out = window
+        .provide_supplement(with(WINDOW, provide))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        out.events[0].summary,
+        "supplement-provided I02 +2 due 2025-03-13"
+    );
+
+    let project = window
+        .get_project(with(
+            SUPERVISOR,
+            pb::GetProjectRequest {
+                project: "P1".into(),
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        (
+            project.status.as_str(),
+            project.stage.as_str(),
+            project.agent.as_str()
+        ),
+        ("active", "approval", "王代办")
+    );
+    assert!(supervision
+        .overdue(with(SUPERVISOR, pb::SupervisionRequest {}))
+        .await
+        .unwrap()
+        .into_inner()
+        .tasks
+        .is_empty());
+    let err = supervision
+        .overdue(with(NDRC, pb::SupervisionRequest {}))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::PermissionDenied);
+
+    // Generic tools can discover the API.
+    let channel = tonic::transport::Channel::from_shared(server.addr.clone())
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut health = tonic_health::pb::health_client::HealthClient::new(channel);
+    let status = health
+        .check(tonic_health::pb::HealthCheckRequest {
+            service: "onewindow.v1.Window".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        status.status,
+        tonic_health::pb::health_check_response::ServingStatus::Serving as i32
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acknowledged_commands_survive_a_restart_of_the_server() {
+    let server = start();
+    let mut workflows = WorkflowsClient::connect(server.addr.clone()).await.unwrap();
+    let version = workflows
+        .list(with(WINDOW, pb::ListWorkflowsRequest {}))
+        .await
+        .unwrap()
+        .into_inner()
+        .workflows
+        .into_iter()
+        .find(|w| w.id == "complaint")
+        .unwrap()
+        .version;
+    let mut window = WindowClient::connect(server.addr.clone()).await.unwrap();
+    let mut f = HashMap::new();
+    f.insert("complainant".to_string(), text("张三"));
+    f.insert("subject".to_string(), text("fees"));
+    f.insert("department_named".to_string(), text("某局"));
+    let materials = ["complaint_letter", "evidence"]
+        .iter()
+        .map(|m| pb::MaterialRef {
+            material: m.to_string(),
+            ..Default::default()
+        })
+        .collect();
+    let req = pb::SubmitRequest {
+        request_id: "c1".into(),
+        project: "C1".into(),
+        version,
+        form: f,
+        materials,
+        at: "2025-09-26T09:00:00".into(),
+        ..Default::default()
+    };
+    let first = window
+        .submit(with(WINDOW, req.clone()))
+        .await
+        .unwrap()
+        .into_inner();
+    let dir = server.kill();
+    let data = dir.path().join("data");
+    assert!(data.exists());
+    let store = std::sync::Arc::new(
+        onewindow::store::disk::SledStore::open(&data, onewindow::store::disk::Flush::Group)
+            .unwrap(),
+    );
+    let (svc, _) =
+        onewindow::store::service::Service::open(store, onewindow::engine::Policy::default())
+            .unwrap();
+    let p = svc
+        .project("C1")
+        .expect("the acknowledged submission is on disk");
+    assert_eq!(p.seq, first.events.last().unwrap().seq);
+}
