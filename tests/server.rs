@@ -479,3 +479,206 @@ async fn acknowledged_commands_survive_a_restart_of_the_server() {
         .expect("the acknowledged submission is on disk");
     assert_eq!(p.seq, first.events.last().unwrap().seq);
 }
+
+async fn next_events(stream: &mut tonic::Streaming<pb::Event>, n: usize) -> Vec<pb::Event> {
+    let mut out = Vec::new();
+    while out.len() < n {
+        let e = tokio::time::timeout(std::time::Duration::from_secs(10), stream.message())
+            .await
+            .expect("an event within 10 s")
+            .unwrap()
+            .expect("the stream stays open");
+        out.push(e);
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watchers_and_department_streams_see_every_event_in_order() {
+    let server = start();
+    let mut workflows = WorkflowsClient::connect(server.addr.clone()).await.unwrap();
+    let version = workflows
+        .list(with(WINDOW, pb::ListWorkflowsRequest {}))
+        .await
+        .unwrap()
+        .into_inner()
+        .workflows
+        .into_iter()
+        .find(|w| w.id == "construction-parallel")
+        .unwrap()
+        .version;
+    let mut window = WindowClient::connect(server.addr.clone()).await.unwrap();
+    let mut dept = DepartmentClient::connect(server.addr.clone())
+        .await
+        .unwrap();
+    let all = [
+        "business_license",
+        "project_info",
+        "land_redline",
+        "grant_payment",
+        "cadastral_survey",
+        "eia_report_form",
+        "energy_report",
+        "soil_plan",
+        "design_scheme",
+        "civil_defence_plan",
+        "site_plan",
+        "geotech_survey",
+        "construction_drawings",
+        "fire_design",
+        "funding_commitment",
+        "safety_measures",
+    ];
+    let materials: Vec<pb::MaterialRef> = all
+        .iter()
+        .map(|m| pb::MaterialRef {
+            material: m.to_string(),
+            ..Default::default()
+        })
+        .collect();
+    let submit = pb::SubmitRequest {
+        request_id: "w1".into(),
+        project: "W1".into(),
+        version,
+        applicant: "a".into(),
+        form: form(),
+        materials,
+        at: "2025-03-03T09:00:00".into(),
+        ..Default::default()
+    };
+    let submitted = window
+        .submit(with(WINDOW, submit))
+        .await
+        .unwrap()
+        .into_inner()
+        .events
+        .len();
+
+    // A watcher from the start sees the stored events, then live ones.
+    let mut watch = window
+        .watch(with(
+            WINDOW,
+            pb::WatchRequest {
+                project: "W1".into(),
+                after: 0,
+                cursors: HashMap::new(),
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let mut seen = next_events(&mut watch, submitted).await;
+    // The department's stream: nothing ready yet for ndrc; I01 after the milestones.
+    let mut ndrc = dept
+        .stream_ready(with(NDRC, pb::StreamReadyRequest {}))
+        .await
+        .unwrap()
+        .into_inner();
+    for (rid, item) in [("m1", "A01"), ("m2", "R01")] {
+        let cmd = pb::ItemCommand {
+            request_id: rid.into(),
+            project: "W1".into(),
+            item: item.into(),
+            at: "2025-03-03T10:00:00".into(),
+        };
+        window.report_milestone(with(WINDOW, cmd)).await.unwrap();
+    }
+    let pushed = tokio::time::timeout(std::time::Duration::from_secs(10), ndrc.message())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (
+            pushed.project.as_str(),
+            pushed.item.as_str(),
+            pushed.state.as_str()
+        ),
+        ("W1", "I01", "ready")
+    );
+    seen.extend(next_events(&mut watch, 3).await);
+    // Disconnect, act, and watch again from the last sequence number seen.
+    drop(watch);
+    let approve = pb::ApproveRequest {
+        request_id: "a1".into(),
+        project: "W1".into(),
+        item: "I01".into(),
+        numbers: HashMap::new(),
+        at: "2025-03-04T09:00:00".into(),
+    };
+    dept.approve(with(NDRC, approve)).await.unwrap();
+    let pushed = tokio::time::timeout(std::time::Duration::from_secs(10), ndrc.message())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        pushed.item, "I07",
+        "ndrc's next task is pushed the moment it is ready"
+    );
+    let last = seen.last().unwrap().seq;
+    let mut watch = window
+        .watch(with(
+            WINDOW,
+            pb::WatchRequest {
+                project: "W1".into(),
+                after: last,
+                cursors: HashMap::new(),
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let project = window
+        .get_project(with(
+            WINDOW,
+            pb::GetProjectRequest {
+                project: "W1".into(),
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let rest = (project.seq - last) as usize;
+    seen.extend(next_events(&mut watch, rest).await);
+    let seqs: Vec<u64> = seen.iter().map(|e| e.seq).collect();
+    assert_eq!(
+        seqs,
+        (1..=project.seq).collect::<Vec<_>>(),
+        "every event once, in order"
+    );
+    // The timeline says the same.
+    let mut supervision = SupervisionClient::connect(server.addr.clone())
+        .await
+        .unwrap();
+    let timeline = supervision
+        .timeline(with(
+            SUPERVISOR,
+            pb::GetProjectRequest {
+                project: "W1".into(),
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let summaries: Vec<&str> = timeline.events.iter().map(|e| e.summary.as_str()).collect();
+    let watched: Vec<&str> = seen.iter().map(|e| e.summary.as_str()).collect();
+    assert_eq!(summaries, watched);
+    // Listing, filtered and paged.
+    let listed = window
+        .list_projects(with(
+            WINDOW,
+            pb::ListProjectsRequest {
+                stage: "approval".into(),
+                status: "active".into(),
+                page_size: 1,
+                page_token: String::new(),
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(listed.projects.len(), 1);
+    assert_eq!(listed.projects[0].id, "W1");
+    assert!(listed.next_page_token.is_empty());
+}

@@ -15,7 +15,7 @@
 pub mod auth;
 pub mod pb;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -27,6 +27,7 @@ use crate::form::{FieldType, Value};
 use crate::plan::Plan;
 use crate::store::disk::SledStore;
 use crate::store::service::{Receipt, Service};
+use crate::store::ReadStore;
 use auth::{Caller, Role, Tokens};
 
 /// Where "now" comes from: the real clock, or a controllable one in tests.
@@ -37,12 +38,21 @@ pub type Clock = Arc<dyn Fn() -> NaiveDateTime + Send + Sync>;
 pub struct Api {
     svc: Arc<Service<SledStore>>,
     clock: Clock,
+    /// Every durable event, for watchers and department streams. Published after the
+    /// command is durable; a watcher that falls behind re-reads the store.
+    events: tokio::sync::broadcast::Sender<engine::Envelope>,
 }
+
+type EventStream =
+    std::pin::Pin<Box<dyn tokio_stream::Stream<Item = Result<pb::Event, Status>> + Send>>;
+type TaskStream =
+    std::pin::Pin<Box<dyn tokio_stream::Stream<Item = Result<pb::Task, Status>> + Send>>;
 
 impl Api {
     /// Handlers over a durable service.
     pub fn new(svc: Arc<Service<SledStore>>, clock: Clock) -> Api {
-        Api { svc, clock }
+        let (events, _) = tokio::sync::broadcast::channel(4096);
+        Api { svc, clock, events }
     }
 
     fn now(&self, at: &str) -> Result<NaiveDateTime, Status> {
@@ -75,7 +85,14 @@ impl Api {
         {
             Err(e) => Err(Status::unavailable(format!("store: {e}"))),
             Ok(Err(refusal)) => Err(refusal_status(&refusal)),
-            Ok(Ok(receipt)) => Ok(Response::new(receipt_pb(receipt))),
+            Ok(Ok(receipt)) => {
+                if !receipt.replayed {
+                    for e in &receipt.events {
+                        let _ = self.events.send(e.clone());
+                    }
+                }
+                Ok(Response::new(receipt_pb(receipt)))
+            }
         }
     }
 }
@@ -443,8 +460,141 @@ impl pb::window_server::Window for Api {
             .svc
             .project(&r.project)
             .ok_or_else(|| Status::not_found(format!("project `{}`", r.project)))?;
+        Ok(Response::new(self.project_pb(&p)?))
+    }
+
+    async fn list_projects(
+        &self,
+        req: Request<pb::ListProjectsRequest>,
+    ) -> Result<Response<pb::ListProjectsResponse>, Status> {
+        let r = req.into_inner();
+        let size = if r.page_size == 0 {
+            100
+        } else {
+            r.page_size.min(1000)
+        } as usize;
+        let mut projects: Vec<pb::Project> = Vec::new();
+        let mut next = String::new();
+        for id in self
+            .svc
+            .project_ids()
+            .into_iter()
+            .filter(|id| r.page_token.is_empty() || *id > r.page_token)
+        {
+            let Some(p) = self.svc.project(&id) else {
+                continue;
+            };
+            let status = format!("{:?}", p.status).to_lowercase();
+            let stage = p.stage.map(|s| s.id()).unwrap_or_default();
+            if (!r.status.is_empty() && r.status != status)
+                || (!r.stage.is_empty() && r.stage != stage)
+            {
+                continue;
+            }
+            if projects.len() == size {
+                next = projects.last().map(|p| p.id.clone()).unwrap_or_default();
+                break;
+            }
+            projects.push(self.project_pb(&p)?);
+        }
+        Ok(Response::new(pb::ListProjectsResponse {
+            projects,
+            next_page_token: next,
+        }))
+    }
+
+    type WatchStream = EventStream;
+
+    async fn watch(&self, req: Request<pb::WatchRequest>) -> Result<Response<EventStream>, Status> {
+        let r = req.into_inner();
+        // Subscribe before reading the store, so nothing falls between the two.
+        let mut rx = self.events.subscribe();
+        let one = (!r.project.is_empty()).then(|| r.project.clone());
+        let mut cursors: HashMap<String, u64> = match &one {
+            Some(p) => HashMap::from([(p.clone(), r.after)]),
+            None => r.cursors.into_iter().collect(),
+        };
+        let (tx, out) = tokio::sync::mpsc::channel(1024);
+        let svc = self.svc.clone();
+        tokio::spawn(async move {
+            let all = |svc: &Service<SledStore>| match &one {
+                Some(p) => vec![p.clone()],
+                None => svc.project_ids(),
+            };
+            for p in all(&svc) {
+                let after = cursors.get(&p).copied().unwrap_or(0);
+                let Some(last) = send_stored(&svc, &tx, &p, after, None).await else {
+                    return;
+                };
+                cursors.insert(p, last);
+            }
+            loop {
+                let e = match rx.recv().await {
+                    Ok(e) => e,
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
+                        // Fell behind the live feed: catch up from the store.
+                        for p in all(&svc) {
+                            let after = cursors.get(&p).copied().unwrap_or(0);
+                            let Some(last) = send_stored(&svc, &tx, &p, after, None).await else {
+                                return;
+                            };
+                            cursors.insert(p, last);
+                        }
+                        continue;
+                    }
+                    Err(_) => return,
+                };
+                if one.as_ref().is_some_and(|p| *p != e.project) {
+                    continue;
+                }
+                let mut last = cursors.get(&e.project).copied().unwrap_or(0);
+                if e.seq <= last {
+                    continue;
+                }
+                if e.seq > last + 1 {
+                    // The project's events were published out of order: fill the gap from
+                    // the store.
+                    match send_stored(&svc, &tx, &e.project, last, Some(e.seq)).await {
+                        Some(l) => last = l,
+                        None => return,
+                    }
+                }
+                if e.seq == last + 1 {
+                    if tx.send(Ok(event_pb(&e))).await.is_err() {
+                        return;
+                    }
+                    cursors.insert(e.project.clone(), e.seq);
+                }
+            }
+        });
+        Ok(Response::new(Box::pin(
+            tokio_stream::wrappers::ReceiverStream::new(out),
+        )))
+    }
+}
+
+/// Sends a project's stored events after `after`, up to `until` (exclusive) when given;
+/// returns the last sequence number sent.
+async fn send_stored(
+    svc: &Service<SledStore>,
+    tx: &tokio::sync::mpsc::Sender<Result<pb::Event, Status>>,
+    project: &str,
+    after: u64,
+    until: Option<u64>,
+) -> Option<u64> {
+    let events = svc.store().events(project, after).ok()?;
+    let mut last = after;
+    for e in events.iter().filter(|e| until.is_none_or(|u| e.seq < u)) {
+        tx.send(Ok(event_pb(e))).await.ok()?;
+        last = e.seq;
+    }
+    Some(last)
+}
+
+impl Api {
+    fn project_pb(&self, p: &engine::Project) -> Result<pb::Project, Status> {
         let plan = self.plan(&p.version)?;
-        Ok(Response::new(pb::Project {
+        Ok(pb::Project {
             id: p.id.clone(),
             workflow: p.workflow.clone(),
             version: p.version.clone(),
@@ -459,12 +609,75 @@ impl pb::window_server::Window for Api {
                 .map(|(i, t)| task_pb(&p.id, &plan, i, t))
                 .collect(),
             seq: p.seq,
-        }))
+        })
     }
 }
 
 #[tonic::async_trait]
 impl pb::department_server::Department for Api {
+    type StreamReadyStream = TaskStream;
+
+    async fn stream_ready(
+        &self,
+        req: Request<pb::StreamReadyRequest>,
+    ) -> Result<Response<TaskStream>, Status> {
+        let who = caller(&req)?;
+        let Role::Department(dept) = who.role else {
+            return Err(Status::permission_denied("only a department has a queue"));
+        };
+        let mut rx = self.events.subscribe();
+        let (tx, out) = tokio::sync::mpsc::channel(256);
+        let now = self.tasks(|d, t| d == dept && t.state == TaskState::Ready);
+        let svc = self.svc.clone();
+        tokio::spawn(async move {
+            for t in now {
+                if tx.send(Ok(t)).await.is_err() {
+                    return;
+                }
+            }
+            loop {
+                let e = match rx.recv().await {
+                    Ok(e) => e,
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                    Err(_) => return,
+                };
+                let ready = matches!(
+                    e.event,
+                    engine::Event::TaskReady { .. } | engine::Event::Resubmitted { .. }
+                );
+                let (Some(item), true) = (e.event.item(), ready) else {
+                    continue;
+                };
+                let Some(p) = svc.project(&e.project) else {
+                    continue;
+                };
+                let Some(plan) = svc.plan(&p.version) else {
+                    continue;
+                };
+                let Some(i) = plan.item_index(item) else {
+                    continue;
+                };
+                if plan.items[i]
+                    .department
+                    .map(|d| plan.departments[d].id.as_str())
+                    != Some(dept.as_str())
+                {
+                    continue;
+                }
+                if tx
+                    .send(Ok(task_pb(&p.id, &plan, i, &p.tasks[i])))
+                    .await
+                    .is_err()
+                {
+                    return;
+                }
+            }
+        });
+        Ok(Response::new(Box::pin(
+            tokio_stream::wrappers::ReceiverStream::new(out),
+        )))
+    }
+
     async fn list_tasks(
         &self,
         req: Request<pb::ListTasksRequest>,
@@ -632,6 +845,24 @@ impl pb::supervision_server::Supervision for Api {
             t.warned && !t.overdue && matches!(t.state, TaskState::Ready | TaskState::Claimed)
         });
         Ok(Response::new(pb::ListTasksResponse { tasks }))
+    }
+
+    async fn timeline(
+        &self,
+        req: Request<pb::GetProjectRequest>,
+    ) -> Result<Response<pb::TimelineResponse>, Status> {
+        let project = req.into_inner().project;
+        let events = self
+            .svc
+            .store()
+            .events(&project, 0)
+            .map_err(|e| Status::unavailable(e.to_string()))?;
+        if events.is_empty() {
+            return Err(Status::not_found(format!("project `{project}`")));
+        }
+        Ok(Response::new(pb::TimelineResponse {
+            events: events.iter().map(event_pb).collect(),
+        }))
     }
 }
 
