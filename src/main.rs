@@ -90,6 +90,10 @@ enum Command {
         /// Seconds between supervision runs.
         #[arg(long, default_value_t = 60)]
         tick_seconds: u64,
+        /// Test mode: read "now" (YYYY-MM-DDTHH:MM:SS) from this file instead of the
+        /// clock, so tests can move time forward.
+        #[arg(long, hide = true)]
+        clock_file: Option<PathBuf>,
     },
     /// The durable store: drive load through it, or open and check it.
     #[command(subcommand)]
@@ -265,7 +269,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
             tokens,
             workflows,
             tick_seconds,
-        } => serve(&data, &listen, tokens, &workflows, tick_seconds),
+            clock_file,
+        } => serve(&data, &listen, tokens, &workflows, tick_seconds, clock_file),
         Command::Graph { file, format } => {
             let plan = compile(&file)?;
             match format {
@@ -283,6 +288,7 @@ fn serve(
     tokens: Option<PathBuf>,
     workflows: &Path,
     tick_seconds: u64,
+    clock_file: Option<PathBuf>,
 ) -> Result<ExitCode> {
     use onewindow::server::{self, auth::Tokens, Api};
     let store = std::sync::Arc::new(SledStore::open(data, Flush::Group)?);
@@ -338,19 +344,20 @@ fn serve(
         use std::io::Write;
         std::io::stdout().flush()?;
         let svc = std::sync::Arc::new(svc);
-        let ticker = svc.clone();
-        tokio::spawn(async move {
-            let mut every =
-                tokio::time::interval(std::time::Duration::from_secs(tick_seconds.max(1)));
-            loop {
-                every.tick().await;
-                let svc = ticker.clone();
-                let now = chrono::Local::now().naive_local();
-                let _ = tokio::task::spawn_blocking(move || svc.tick(now, 30)).await;
-            }
-        });
-        let clock: server::Clock = std::sync::Arc::new(|| chrono::Local::now().naive_local());
+        let clock: server::Clock = match clock_file {
+            None => std::sync::Arc::new(|| chrono::Local::now().naive_local()),
+            Some(path) => std::sync::Arc::new(move || {
+                std::fs::read_to_string(&path)
+                    .ok()
+                    .and_then(|t| t.trim().parse::<chrono::NaiveDateTime>().ok())
+                    .unwrap_or_else(|| chrono::Local::now().naive_local())
+            }),
+        };
         let api = Api::new(svc, clock);
+        server::spawn_ticker(
+            api.clone(),
+            std::time::Duration::from_secs(tick_seconds.max(1)),
+        );
         let shutdown = async {
             let ctrl_c = tokio::signal::ctrl_c();
             #[cfg(unix)]

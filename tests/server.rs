@@ -41,6 +41,10 @@ impl Drop for Server {
 }
 
 fn start() -> Server {
+    start_with(&[])
+}
+
+fn start_with(extra: &[&str]) -> Server {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let dir = tempfile::tempdir().unwrap();
     let tokens = dir.path().join("tokens.yaml");
@@ -55,6 +59,7 @@ fn start() -> Server {
         .arg(dir.path().join("data"))
         .arg("--tokens")
         .arg(&tokens)
+        .args(extra)
         .current_dir(&root)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -681,4 +686,107 @@ async fn watchers_and_department_streams_see_every_event_in_order() {
     assert_eq!(listed.projects.len(), 1);
     assert_eq!(listed.projects[0].id, "W1");
     assert!(listed.next_page_token.is_empty());
+}
+
+/// 电子监察 through the server: with a controllable clock, the ticker flags a task
+/// overdue once its due date has passed, watchers see it, and supervision lists it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_ticker_flags_an_overdue_task_on_a_controllable_clock() {
+    let clock_dir = tempfile::tempdir().unwrap();
+    let clock = clock_dir.path().join("now");
+    std::fs::write(&clock, "2025-09-26T09:00:00").unwrap();
+    let server = start_with(&[
+        "--tick-seconds",
+        "1",
+        "--clock-file",
+        clock.to_str().unwrap(),
+    ]);
+    let mut workflows = WorkflowsClient::connect(server.addr.clone()).await.unwrap();
+    let version = workflows
+        .list(with(WINDOW, pb::ListWorkflowsRequest {}))
+        .await
+        .unwrap()
+        .into_inner()
+        .workflows
+        .into_iter()
+        .find(|w| w.id == "complaint")
+        .unwrap()
+        .version;
+    let mut window = WindowClient::connect(server.addr.clone()).await.unwrap();
+    let mut f = HashMap::new();
+    f.insert("complainant".to_string(), text("张三"));
+    f.insert("subject".to_string(), text("fees"));
+    f.insert("department_named".to_string(), text("某局"));
+    let materials = ["complaint_letter", "evidence"]
+        .iter()
+        .map(|m| pb::MaterialRef {
+            material: m.to_string(),
+            ..Default::default()
+        })
+        .collect();
+    // No `at`: the server's (controlled) clock decides. C01 is due Sunday 09-28 (make-up day).
+    let req = pb::SubmitRequest {
+        request_id: "c1".into(),
+        project: "C1".into(),
+        version,
+        form: f,
+        materials,
+        ..Default::default()
+    };
+    let out = window.submit(with(WINDOW, req)).await.unwrap().into_inner();
+    assert!(
+        out.events
+            .iter()
+            .any(|e| e.summary == "task-ready C01 due 2025-09-28"),
+        "{:?}",
+        out.events
+    );
+    let after = out.events.last().unwrap().seq;
+    let mut watch = window
+        .watch(with(
+            WINDOW,
+            pb::WatchRequest {
+                project: "C1".into(),
+                after,
+                cursors: HashMap::new(),
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    std::fs::write(&clock, "2025-09-29T09:00:00").unwrap();
+    // A tick may have warned before the clock moved (one working day left on 09-26).
+    let mut flagged = next_events(&mut watch, 1).await;
+    if flagged[0].summary.starts_with("warned") {
+        assert_eq!(flagged[0].summary, "warned C01 due 2025-09-28 (1 left)");
+        flagged = next_events(&mut watch, 1).await;
+    }
+    assert_eq!(flagged[0].summary, "overdue C01 due 2025-09-28");
+    assert_eq!(flagged[0].actor, "system");
+    let mut supervision = SupervisionClient::connect(server.addr.clone())
+        .await
+        .unwrap();
+    let overdue: Vec<String> = supervision
+        .overdue(with(SUPERVISOR, pb::SupervisionRequest {}))
+        .await
+        .unwrap()
+        .into_inner()
+        .tasks
+        .into_iter()
+        .map(|t| format!("{}/{}", t.project, t.item))
+        .collect();
+    assert_eq!(overdue, ["C1/C01"]);
+    // Exactly once: two more ticks write nothing new.
+    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    let p = window
+        .get_project(with(
+            WINDOW,
+            pb::GetProjectRequest {
+                project: "C1".into(),
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(p.seq, flagged[0].seq);
 }

@@ -866,6 +866,31 @@ impl pb::supervision_server::Supervision for Api {
     }
 }
 
+impl Api {
+    /// Runs supervision at the clock's time on every project with a deadline within 30
+    /// days, and publishes the warnings and overdue flags to watchers.
+    pub async fn tick(&self) {
+        let svc = self.svc.clone();
+        let now = (self.clock)();
+        if let Ok(Ok(events)) = tokio::task::spawn_blocking(move || svc.tick(now, 30)).await {
+            for e in events {
+                let _ = self.events.send(e);
+            }
+        }
+    }
+}
+
+/// Runs [`Api::tick`] every `every`, for as long as the runtime runs.
+pub fn spawn_ticker(api: Api, every: std::time::Duration) {
+    tokio::spawn(async move {
+        let mut interval = tokio::time::interval(every);
+        loop {
+            interval.tick().await;
+            api.tick().await;
+        }
+    });
+}
+
 /// Serves the API on `listener` until `shutdown` resolves; in-flight requests finish first.
 ///
 /// # Errors
