@@ -8,6 +8,8 @@ use anyhow::{Context, Result};
 use chrono::NaiveDate;
 use clap::{Parser, Subcommand, ValueEnum};
 
+mod client;
+
 use onewindow::diagnostic::Diagnostics;
 use onewindow::form::Form;
 use onewindow::plan::{self, Options, Plan, Schedule};
@@ -73,6 +75,12 @@ enum Command {
         #[arg(short, long)]
         output: PathBuf,
     },
+    /// Projects on a running server, as the window: submit, get, watch.
+    #[command(subcommand)]
+    Project(client::ProjectCommand),
+    /// A department's tasks on a running server: list, claim, approve, reject, supplement.
+    #[command(subcommand)]
+    Tasks(client::TasksCommand),
     /// Serve the gRPC API on the durable store.
     Serve {
         /// The sled data directory.
@@ -263,6 +271,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Store(cmd) => store(cmd),
+        Command::Project(cmd) => client::project(cmd),
+        Command::Tasks(cmd) => client::tasks(cmd),
         Command::Serve {
             data,
             listen,
@@ -291,9 +301,15 @@ fn serve(
     clock_file: Option<PathBuf>,
 ) -> Result<ExitCode> {
     use onewindow::server::{self, auth::Tokens, Api};
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
     let store = std::sync::Arc::new(SledStore::open(data, Flush::Group)?);
     let (svc, opened) = Service::open(store, onewindow::engine::Policy::default())?;
-    eprintln!(
+    tracing::info!(
         "data {}: {} projects, {} events restored in {:.3} s{}",
         data.display(),
         opened.projects,
@@ -318,9 +334,9 @@ fn serve(
                 departments.extend(p.departments.iter().map(|d| d.id.clone()));
                 let id = p.id.clone();
                 let version = svc.deploy(p)?;
-                eprintln!("deployed {id} ({version}) from {}", f.display());
+                tracing::info!("deployed {id} ({version}) from {}", f.display());
             }
-            Err(d) => eprintln!("not deployed: {}\n{d}", f.display()),
+            Err(d) => tracing::warn!("not deployed: {}\n{d}", f.display()),
         }
     }
     let tokens_path = tokens.unwrap_or_else(|| data.join("tokens.yaml"));
@@ -329,7 +345,7 @@ fn serve(
     } else {
         let departments: Vec<String> = departments.into_iter().collect();
         let t = Tokens::generate(&tokens_path, &departments)?;
-        eprintln!("*** DEVELOPMENT TOKENS generated in {} — one per role; replace them before real use ***", tokens_path.display());
+        tracing::warn!("*** DEVELOPMENT TOKENS generated in {} — one per role; replace them before real use ***", tokens_path.display());
         t
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -380,10 +396,10 @@ fn serve(
             {
                 let _ = ctrl_c.await;
             }
-            eprintln!("shutting down: finishing requests in flight");
+            tracing::info!("shutting down: finishing requests in flight");
         };
         server::serve(api, std::sync::Arc::new(tokens), listener, shutdown).await?;
-        eprintln!("stopped");
+        tracing::info!("stopped");
         Ok::<(), anyhow::Error>(())
     })?;
     Ok(ExitCode::SUCCESS)

@@ -790,3 +790,77 @@ async fn the_ticker_flags_an_overdue_task_on_a_controllable_clock() {
         .into_inner();
     assert_eq!(p.seq, flagged[0].seq);
 }
+
+/// A clerk at the command line: `onewindow project submit|get` and `onewindow tasks
+/// list|approve` against the running server.
+#[test]
+fn the_command_line_clients_drive_a_project() {
+    let server = start();
+    let dir = tempfile::tempdir().unwrap();
+    let form = dir.path().join("form.yaml");
+    std::fs::write(
+        &form,
+        "complainant: 张三\nsubject: fees\ndepartment_named: 某局\n",
+    )
+    .unwrap();
+    let run = |token: &str, args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_onewindow"))
+            .args(args)
+            .args(["--server", &server.addr, "--token", token])
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let f = form.to_str().unwrap();
+    let (code, out, err) = run(
+        WINDOW,
+        &[
+            "project",
+            "submit",
+            "--project",
+            "K1",
+            "--workflow",
+            "complaint",
+            "--form",
+            f,
+            "--materials",
+            "complaint_letter,evidence",
+            "--request-id",
+            "k1",
+        ],
+    );
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.contains("task-ready C01"), "{out}");
+    let (_, again, _) = run(
+        WINDOW,
+        &[
+            "project",
+            "submit",
+            "--project",
+            "K1",
+            "--workflow",
+            "complaint",
+            "--form",
+            f,
+            "--materials",
+            "complaint_letter,evidence",
+            "--request-id",
+            "k1",
+        ],
+    );
+    assert!(again.contains("a retry"), "{again}");
+    // ndrc acting on the supervision bureau's task: the engine refuses it.
+    let (code, _, err) = run(
+        NDRC,
+        &["tasks", "approve", "--project", "K1", "--item", "C01"],
+    );
+    assert_eq!(code, Some(1));
+    assert!(err.contains("not-your-task"), "{err}");
+    let (code, out, _) = run(WINDOW, &["project", "get", "--project", "K1"]);
+    assert_eq!(code, Some(0));
+    assert!(out.contains("C01    supervision    ready"), "{out}");
+}

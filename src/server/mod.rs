@@ -86,6 +86,13 @@ impl Api {
             Err(e) => Err(Status::unavailable(format!("store: {e}"))),
             Ok(Err(refusal)) => Err(refusal_status(&refusal)),
             Ok(Ok(receipt)) => {
+                tracing::debug!(
+                    request_id,
+                    project,
+                    events = receipt.events.len(),
+                    replayed = receipt.replayed,
+                    "applied"
+                );
                 if !receipt.replayed {
                     for e in &receipt.events {
                         let _ = self.events.send(e.clone());
