@@ -369,7 +369,7 @@ fn serve(
                     .unwrap_or_else(|| chrono::Local::now().naive_local())
             }),
         };
-        let api = Api::new(svc, clock);
+        let api = Api::new(svc, clock).with_workflows_dir(workflows.to_path_buf());
         server::spawn_ticker(
             api.clone(),
             std::time::Duration::from_secs(tick_seconds.max(1)),

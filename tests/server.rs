@@ -17,6 +17,7 @@ const WINDOW: &str = "0000000000000000000000000000window";
 const NDRC: &str = "00000000000000000000000000000ndrc";
 const NRP: &str = "000000000000000000000000000000nrp";
 const SUPERVISOR: &str = "000000000000000000000000supervisor";
+const ADMIN: &str = "0000000000000000000000000000admin";
 
 struct Server {
     child: Child,
@@ -50,7 +51,7 @@ fn start_with(extra: &[&str]) -> Server {
     let tokens = dir.path().join("tokens.yaml");
     std::fs::write(
         &tokens,
-        format!("tokens:\n  {WINDOW}: window\n  {NDRC}: department:ndrc\n  {NRP}: department:nrp\n  {SUPERVISOR}: supervisor\n"),
+        format!("tokens:\n  {WINDOW}: window\n  {NDRC}: department:ndrc\n  {NRP}: department:nrp\n  {SUPERVISOR}: supervisor\n  {ADMIN}: admin\n"),
     )
     .unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_onewindow"))
@@ -863,4 +864,85 @@ fn the_command_line_clients_drive_a_project() {
     let (code, out, _) = run(WINDOW, &["project", "get", "--project", "K1"]);
     assert_eq!(code, Some(0));
     assert!(out.contains("C01    supervision    ready"), "{out}");
+}
+
+/// Deploying over the API: every diagnostic comes back, a valid variant becomes an
+/// immutable version, and versions compare side by side.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn administrators_deploy_workflows_and_analysts_compare_them() {
+    let server = start();
+    let mut wf = WorkflowsClient::connect(server.addr.clone()).await.unwrap();
+    let variant = "workflow: slow-planning\nextends: construction-parallel.yaml\nitems:\n  - {id: I09, limit: {committed: 20}}\n";
+    let req = |yaml: &str| pb::DeployRequest {
+        file_name: "slow-planning.yaml".into(),
+        yaml: yaml.into(),
+    };
+    let err = wf.deploy(with(WINDOW, req(variant))).await.unwrap_err();
+    assert_eq!(err.code(), Code::PermissionDenied);
+    let err = wf.deploy(with(ADMIN, req("departments: [{id: a}]\nitems:\n  - {id: X, department: b, stage: approval, limit: 1}\n"))).await.unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument);
+    assert!(
+        err.message().contains("unknown-department"),
+        "{}",
+        err.message()
+    );
+    let deployed = wf
+        .deploy(with(ADMIN, req(variant)))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(deployed.id, "slow-planning");
+    let again = wf
+        .deploy(with(ADMIN, req(variant)))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        again.version, deployed.version,
+        "the same text is the same version"
+    );
+    let list = wf
+        .list(with(WINDOW, pb::ListWorkflowsRequest {}))
+        .await
+        .unwrap()
+        .into_inner();
+    let base = list
+        .workflows
+        .iter()
+        .find(|w| w.id == "construction-parallel")
+        .unwrap()
+        .version
+        .clone();
+    let got = wf
+        .get(with(
+            WINDOW,
+            pb::GetWorkflowRequest {
+                version: deployed.version.clone(),
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(
+        got.yaml.contains("slow-planning") && !got.yaml.contains("extends"),
+        "stored flattened"
+    );
+    let cmp = wf
+        .compare(with(
+            WINDOW,
+            pb::CompareRequest {
+                versions: vec![base, deployed.version],
+                limits: String::new(),
+                start_date: "2025-03-03".into(),
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let json: serde_json::Value = serde_json::from_str(&cmp.json).unwrap();
+    assert_eq!(json[0]["total_working_days"], 45);
+    assert_eq!(
+        json[1]["total_working_days"], 60,
+        "design review 5 → 20 days lengthens the critical path by 15"
+    );
 }

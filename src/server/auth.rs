@@ -167,6 +167,8 @@ pub const WINDOW: Admit = |r| matches!(r, Role::Window | Role::Supervisor | Role
 pub const DEPARTMENT: Admit = |r| matches!(r, Role::Department(_));
 /// Supervisors and administrators.
 pub const SUPERVISOR: Admit = |r| matches!(r, Role::Supervisor | Role::Admin);
+/// Administrators (deploy workflows).
+pub const ADMIN: Admit = |r| matches!(r, Role::Admin);
 
 /// An interceptor that authenticates the bearer token and admits only `allowed` roles.
 pub fn admit(

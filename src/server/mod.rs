@@ -41,6 +41,8 @@ pub struct Api {
     /// Every durable event, for watchers and department streams. Published after the
     /// command is durable; a watcher that falls behind re-reads the store.
     events: tokio::sync::broadcast::Sender<engine::Envelope>,
+    /// Where deployed YAML is compiled as if it stood (for `extends` and `calendar`).
+    workflows_dir: std::path::PathBuf,
 }
 
 type EventStream =
@@ -52,7 +54,18 @@ impl Api {
     /// Handlers over a durable service.
     pub fn new(svc: Arc<Service<SledStore>>, clock: Clock) -> Api {
         let (events, _) = tokio::sync::broadcast::channel(4096);
-        Api { svc, clock, events }
+        Api {
+            svc,
+            clock,
+            events,
+            workflows_dir: std::path::PathBuf::from("workflows"),
+        }
+    }
+
+    /// Compiles deployed YAML as if it stood in `dir`.
+    pub fn with_workflows_dir(mut self, dir: std::path::PathBuf) -> Api {
+        self.workflows_dir = dir;
+        self
     }
 
     fn now(&self, at: &str) -> Result<NaiveDateTime, Status> {
@@ -264,8 +277,116 @@ impl Api {
     }
 }
 
+fn limits_arg(s: &str) -> Result<Option<crate::spec::LimitKind>, Status> {
+    match s {
+        "" => Ok(None),
+        "statutory" => Ok(Some(crate::spec::LimitKind::Statutory)),
+        "committed" => Ok(Some(crate::spec::LimitKind::Committed)),
+        other => Err(Status::invalid_argument(format!(
+            "limits: `{other}` (statutory or committed)"
+        ))),
+    }
+}
+
+fn date_arg(field: &str, s: &str) -> Result<Option<NaiveDate>, Status> {
+    if s.is_empty() {
+        return Ok(None);
+    }
+    s.parse::<NaiveDate>()
+        .map(Some)
+        .map_err(|_| Status::invalid_argument(format!("{field}: not YYYY-MM-DD")))
+}
+
+fn workflow_pb(p: &Plan) -> pb::Workflow {
+    pb::Workflow {
+        version: p.version.clone(),
+        id: p.id.clone(),
+        name: p.name.clone(),
+        items: p.items.len() as u32,
+        limits: p.default_limits.name().to_string(),
+        yaml: String::new(),
+    }
+}
+
 #[tonic::async_trait]
 impl pb::workflows_server::Workflows for Api {
+    async fn deploy(
+        &self,
+        req: Request<pb::DeployRequest>,
+    ) -> Result<Response<pb::Workflow>, Status> {
+        if !auth::ADMIN(&caller(&req)?.role) {
+            return Err(Status::permission_denied(
+                "only an administrator deploys workflows",
+            ));
+        }
+        let r = req.into_inner();
+        let name = std::path::Path::new(&r.file_name);
+        if r.file_name.is_empty()
+            || name.components().count() != 1
+            || name.extension().is_none_or(|x| x != "yaml")
+        {
+            return Err(Status::invalid_argument("file_name: a plain `name.yaml`"));
+        }
+        let path = self.workflows_dir.join(name);
+        let compiled = crate::spec::load_str(&path, &r.yaml).and_then(|l| crate::plan::compile(&l));
+        let plan = match compiled {
+            Ok((plan, _)) => plan,
+            Err(diags) => {
+                return Err(Status::invalid_argument(format!(
+                    "yaml: {} error(s): {}",
+                    diags.errors().count(),
+                    serde_json::to_string(&diags).unwrap_or_default()
+                )))
+            }
+        };
+        let out = workflow_pb(&plan);
+        let svc = self.svc.clone();
+        tokio::task::spawn_blocking(move || svc.deploy(plan))
+            .await
+            .map_err(|e| Status::internal(e.to_string()))?
+            .map_err(|e| Status::unavailable(e.to_string()))?;
+        tracing::info!(workflow = %out.id, version = %out.version, "deployed");
+        Ok(Response::new(out))
+    }
+
+    async fn get(
+        &self,
+        req: Request<pb::GetWorkflowRequest>,
+    ) -> Result<Response<pb::Workflow>, Status> {
+        let version = req.into_inner().version;
+        let plan = self.plan(&version)?;
+        let mut w = workflow_pb(&plan);
+        w.yaml = crate::store::service::stored_workflow(&plan)
+            .map(|s| s.yaml)
+            .unwrap_or_default();
+        Ok(Response::new(w))
+    }
+
+    async fn compare(
+        &self,
+        req: Request<pb::CompareRequest>,
+    ) -> Result<Response<pb::CompareResponse>, Status> {
+        let r = req.into_inner();
+        if r.versions.len() < 2 {
+            return Err(Status::invalid_argument("versions: at least two"));
+        }
+        let limits = limits_arg(&r.limits)?;
+        let start = date_arg("start_date", &r.start_date)?;
+        let mut rows = Vec::new();
+        for v in &r.versions {
+            let plan = self.plan(v)?;
+            let s = plan.schedule(&crate::plan::Options {
+                limits: limits.unwrap_or(plan.default_limits),
+                form: None,
+                start,
+            });
+            rows.push((Plan::clone(&plan), s));
+        }
+        Ok(Response::new(pb::CompareResponse {
+            json: crate::report::compare_json(&rows).to_string(),
+        }))
+    }
+
     async fn list(
         &self,
         _req: Request<pb::ListWorkflowsRequest>,
@@ -275,13 +396,7 @@ impl pb::workflows_server::Workflows for Api {
             .versions()
             .into_iter()
             .filter_map(|v| self.svc.plan(&v))
-            .map(|p| pb::Workflow {
-                version: p.version.clone(),
-                id: p.id.clone(),
-                name: p.name.clone(),
-                items: p.items.len() as u32,
-                limits: p.default_limits.name().to_string(),
-            })
+            .map(|p| workflow_pb(&p))
             .collect();
         workflows.sort_by(|a, b| (&a.id, &a.version).cmp(&(&b.id, &b.version)));
         Ok(Response::new(pb::ListWorkflowsResponse { workflows }))
@@ -293,23 +408,8 @@ impl pb::workflows_server::Workflows for Api {
     ) -> Result<Response<pb::PlanResponse>, Status> {
         let r = req.into_inner();
         let plan = self.plan(&r.version)?;
-        let limits = match r.limits.as_str() {
-            "" => plan.default_limits,
-            "statutory" => crate::spec::LimitKind::Statutory,
-            "committed" => crate::spec::LimitKind::Committed,
-            other => {
-                return Err(Status::invalid_argument(format!(
-                    "limits: `{other}` (statutory or committed)"
-                )))
-            }
-        };
-        let start = match r.start_date.as_str() {
-            "" => None,
-            s => Some(
-                s.parse::<NaiveDate>()
-                    .map_err(|_| Status::invalid_argument("start_date: not YYYY-MM-DD"))?,
-            ),
-        };
+        let limits = limits_arg(&r.limits)?.unwrap_or(plan.default_limits);
+        let start = date_arg("start_date", &r.start_date)?;
         let s = plan.schedule(&crate::plan::Options {
             limits,
             form: None,
