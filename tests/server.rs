@@ -18,6 +18,7 @@ const NDRC: &str = "00000000000000000000000000000ndrc";
 const NRP: &str = "000000000000000000000000000000nrp";
 const SUPERVISOR: &str = "000000000000000000000000supervisor";
 const ADMIN: &str = "0000000000000000000000000000admin";
+const BUREAU: &str = "0000000000000000000000000000bureau";
 
 struct Server {
     child: Child,
@@ -51,7 +52,7 @@ fn start_with(extra: &[&str]) -> Server {
     let tokens = dir.path().join("tokens.yaml");
     std::fs::write(
         &tokens,
-        format!("tokens:\n  {WINDOW}: window\n  {NDRC}: department:ndrc\n  {NRP}: department:nrp\n  {SUPERVISOR}: supervisor\n  {ADMIN}: admin\n"),
+        format!("tokens:\n  {WINDOW}: window\n  {NDRC}: department:ndrc\n  {NRP}: department:nrp\n  {SUPERVISOR}: supervisor\n  {ADMIN}: admin\n  {BUREAU}: department:supervision\n"),
     )
     .unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_onewindow"))
@@ -945,4 +946,63 @@ async fn administrators_deploy_workflows_and_analysts_compare_them() {
         json[1]["total_working_days"], 60,
         "design review 5 → 20 days lengthens the critical path by 15"
     );
+}
+
+/// Another language's system, from the .proto alone: the Python department worker in
+/// `examples/python/` receives the supervision bureau's ready task and approves it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_python_department_worker_approves_over_grpc() {
+    let server = start();
+    let mut wf = WorkflowsClient::connect(server.addr.clone()).await.unwrap();
+    let version = wf
+        .list(with(WINDOW, pb::ListWorkflowsRequest {}))
+        .await
+        .unwrap()
+        .into_inner()
+        .workflows
+        .into_iter()
+        .find(|w| w.id == "complaint")
+        .unwrap()
+        .version;
+    let mut window = WindowClient::connect(server.addr.clone()).await.unwrap();
+    let mut f = HashMap::new();
+    f.insert("complainant".to_string(), text("张三"));
+    f.insert("subject".to_string(), text("fees"));
+    f.insert("department_named".to_string(), text("某局"));
+    let materials = ["complaint_letter", "evidence"]
+        .iter()
+        .map(|m| pb::MaterialRef {
+            material: m.to_string(),
+            ..Default::default()
+        })
+        .collect();
+    let req = pb::SubmitRequest {
+        request_id: "py1".into(),
+        project: "PY".into(),
+        version,
+        form: f,
+        materials,
+        at: "2025-06-03T09:00:00".into(),
+        ..Default::default()
+    };
+    window.submit(with(WINDOW, req)).await.unwrap();
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let addr = server.addr.trim_start_matches("http://").to_string();
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new("python3")
+            .arg(root.join("examples/python/department_worker.py"))
+            .args(["--server", &addr, "--token", BUREAU, "--limit", "1"])
+            .output()
+            .expect("python3 runs (grpcio and grpcio-tools are installed by .ci/run)")
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("ready: PY/C01"), "{stdout}");
+    assert!(stdout.contains("approved C01 [registration]"), "{stdout}");
 }
