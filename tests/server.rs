@@ -19,6 +19,21 @@ const NRP: &str = "000000000000000000000000000000nrp";
 const SUPERVISOR: &str = "000000000000000000000000supervisor";
 const ADMIN: &str = "0000000000000000000000000000admin";
 const BUREAU: &str = "0000000000000000000000000000bureau";
+/// The parallel construction workflow's departments, each with a token `dept-<id>-…`.
+const DEPARTMENTS: [&str; 8] = [
+    "ndrc",
+    "nrp",
+    "registry",
+    "env",
+    "water",
+    "civil_defence",
+    "drawing_review",
+    "housing",
+];
+
+fn dept_token(d: &str) -> String {
+    format!("dept-{d}-00000000000000000000")
+}
 
 struct Server {
     child: Child,
@@ -50,11 +65,11 @@ fn start_with(extra: &[&str]) -> Server {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let dir = tempfile::tempdir().unwrap();
     let tokens = dir.path().join("tokens.yaml");
-    std::fs::write(
-        &tokens,
-        format!("tokens:\n  {WINDOW}: window\n  {NDRC}: department:ndrc\n  {NRP}: department:nrp\n  {SUPERVISOR}: supervisor\n  {ADMIN}: admin\n  {BUREAU}: department:supervision\n"),
-    )
-    .unwrap();
+    let mut text = format!("tokens:\n  {WINDOW}: window\n  {NDRC}: department:ndrc\n  {NRP}: department:nrp\n  {SUPERVISOR}: supervisor\n  {ADMIN}: admin\n  {BUREAU}: department:supervision\n");
+    for d in DEPARTMENTS {
+        text.push_str(&format!("  {}: department:{d}\n", dept_token(d)));
+    }
+    std::fs::write(&tokens, text).unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_onewindow"))
         .args(["serve", "--listen", "127.0.0.1:0"])
         .arg("--data")
@@ -1005,4 +1020,157 @@ async fn the_python_department_worker_approves_over_grpc() {
     );
     assert!(stdout.contains("ready: PY/C01"), "{stdout}");
     assert!(stdout.contains("approved C01 [registration]"), "{stdout}");
+}
+
+/// One project of the parallel construction workflow through all five stages over gRPC:
+/// eight department systems work their pushed queues concurrently, the window reports the
+/// milestones it is told about, and a watcher sees every event once, in order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_whole_project_with_concurrent_departments_and_a_watcher() {
+    let server = start();
+    let mut wf = WorkflowsClient::connect(server.addr.clone()).await.unwrap();
+    let version = wf
+        .list(with(WINDOW, pb::ListWorkflowsRequest {}))
+        .await
+        .unwrap()
+        .into_inner()
+        .workflows
+        .into_iter()
+        .find(|w| w.id == "construction-parallel")
+        .unwrap()
+        .version;
+    let mut window = WindowClient::connect(server.addr.clone()).await.unwrap();
+    // Departments subscribe first, so that nothing is pushed before they listen.
+    let mut workers = tokio::task::JoinSet::new();
+    for d in DEPARTMENTS {
+        let addr = server.addr.clone();
+        let mut client = DepartmentClient::connect(addr).await.unwrap();
+        let mut stream = client
+            .stream_ready(with(&dept_token(d), pb::StreamReadyRequest {}))
+            .await
+            .unwrap()
+            .into_inner();
+        workers.spawn(async move {
+            while let Ok(Some(task)) = stream.message().await {
+                let rid = |a: &str| format!("{}/{}/{a}", task.project, task.item);
+                let claim = pb::ItemCommand {
+                    request_id: rid("claim"),
+                    project: task.project.clone(),
+                    item: task.item.clone(),
+                    at: "2025-03-04T09:00:00".into(),
+                };
+                client.claim(with(&dept_token(d), claim)).await.unwrap();
+                let approve = pb::ApproveRequest {
+                    request_id: rid("approve"),
+                    project: task.project.clone(),
+                    item: task.item.clone(),
+                    numbers: HashMap::new(),
+                    at: "2025-03-04T10:00:00".into(),
+                };
+                client.approve(with(&dept_token(d), approve)).await.unwrap();
+            }
+        });
+    }
+    let materials: Vec<pb::MaterialRef> = [
+        "business_license",
+        "project_info",
+        "land_redline",
+        "grant_payment",
+        "cadastral_survey",
+        "eia_report_form",
+        "energy_report",
+        "soil_plan",
+        "design_scheme",
+        "civil_defence_plan",
+        "site_plan",
+        "geotech_survey",
+        "construction_drawings",
+        "fire_design",
+        "funding_commitment",
+        "safety_measures",
+        "completion_survey",
+        "as_built_drawings",
+        "fire_test_report",
+        "archive_files",
+        "quality_warranty",
+    ]
+    .iter()
+    .map(|m| pb::MaterialRef {
+        material: m.to_string(),
+        ..Default::default()
+    })
+    .collect();
+    let submit = pb::SubmitRequest {
+        request_id: "full".into(),
+        project: "FULL".into(),
+        version,
+        form: form(),
+        materials,
+        at: "2025-03-03T09:00:00".into(),
+        ..Default::default()
+    };
+    window.submit(with(WINDOW, submit)).await.unwrap();
+    let mut watch = window
+        .watch(with(
+            WINDOW,
+            pb::WatchRequest {
+                project: "FULL".into(),
+                after: 0,
+                cursors: HashMap::new(),
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let milestones = ["A01", "R01", "I03", "I14", "K01", "K02"];
+    let mut seen: Vec<pb::Event> = Vec::new();
+    loop {
+        let e = tokio::time::timeout(std::time::Duration::from_secs(20), watch.message())
+            .await
+            .expect("the project keeps moving")
+            .unwrap()
+            .unwrap();
+        let done = e.summary == "completed";
+        // The window reports each milestone the moment it is ready.
+        if e.r#type == "task_ready" && milestones.contains(&e.item.as_str()) {
+            let cmd = pb::ItemCommand {
+                request_id: format!("FULL/{}/report", e.item),
+                project: "FULL".into(),
+                item: e.item.clone(),
+                at: "2025-03-05T09:00:00".into(),
+            };
+            window.report_milestone(with(WINDOW, cmd)).await.unwrap();
+        }
+        seen.push(e);
+        if done {
+            break;
+        }
+    }
+    workers.abort_all();
+    let seqs: Vec<u64> = seen.iter().map(|e| e.seq).collect();
+    assert_eq!(
+        seqs,
+        (1..=seen.len() as u64).collect::<Vec<_>>(),
+        "every event once, in order"
+    );
+    let stages: Vec<&str> = seen
+        .iter()
+        .filter(|e| e.r#type == "stage_completed")
+        .map(|e| e.summary.as_str())
+        .collect();
+    assert_eq!(stages.len(), 5, "{stages:?}");
+    let p = window
+        .get_project(with(
+            WINDOW,
+            pb::GetProjectRequest {
+                project: "FULL".into(),
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(p.status, "completed");
+    assert_eq!(p.tasks.iter().filter(|t| t.state == "approved").count(), 22);
+    let approvals = seen.iter().filter(|e| e.r#type == "task_approved").count();
+    assert_eq!(approvals, 22, "each item approved exactly once");
 }
