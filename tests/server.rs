@@ -1173,4 +1173,25 @@ async fn a_whole_project_with_concurrent_departments_and_a_watcher() {
     assert_eq!(p.tasks.iter().filter(|t| t.state == "approved").count(), 22);
     let approvals = seen.iter().filter(|e| e.r#type == "task_approved").count();
     assert_eq!(approvals, 22, "each item approved exactly once");
+    // 考核 over the month: the 16 reviews of 8 departments, all on time.
+    let mut supervision = SupervisionClient::connect(server.addr.clone())
+        .await
+        .unwrap();
+    let a = supervision
+        .assess(with(
+            SUPERVISOR,
+            pb::AssessRequest {
+                from: "2025-03-01".into(),
+                to: "2025-03-31".into(),
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(a.departments.len(), 8);
+    assert_eq!(a.departments.iter().map(|d| d.done).sum::<u32>(), 16);
+    assert!(a
+        .departments
+        .iter()
+        .all(|d| d.on_time_rate == 1.0 && d.overdue_now == 0));
 }

@@ -954,6 +954,52 @@ impl pb::supervision_server::Supervision for Api {
         Ok(Response::new(pb::ListTasksResponse { tasks }))
     }
 
+    async fn assess(
+        &self,
+        req: Request<pb::AssessRequest>,
+    ) -> Result<Response<pb::AssessResponse>, Status> {
+        let r = req.into_inner();
+        let from =
+            date_arg("from", &r.from)?.ok_or_else(|| Status::invalid_argument("from: required"))?;
+        let to = date_arg("to", &r.to)?.ok_or_else(|| Status::invalid_argument("to: required"))?;
+        let svc = self.svc.clone();
+        let rows = tokio::task::spawn_blocking(
+            move || -> Result<Vec<crate::engine::supervision::Assessment>, crate::store::Error> {
+                let mut events = Vec::new();
+                for p in svc.store().projects()? {
+                    events.extend(svc.store().events(&p, 0)?);
+                }
+                let plans: HashMap<String, Arc<Plan>> = svc
+                    .versions()
+                    .into_iter()
+                    .filter_map(|v| Some((v.clone(), svc.plan(&v)?)))
+                    .collect();
+                let lookup = |v: &str| plans.get(v).map(|p| &**p);
+                Ok(crate::engine::supervision::assess(
+                    events.iter(),
+                    &lookup,
+                    from,
+                    to,
+                ))
+            },
+        )
+        .await
+        .map_err(|e| Status::internal(e.to_string()))?
+        .map_err(|e| Status::unavailable(e.to_string()))?;
+        let departments = rows
+            .into_iter()
+            .map(|a| pb::DepartmentAssessment {
+                department: a.department,
+                done: a.done as u32,
+                mean_days: a.mean_days,
+                p90_days: a.p90_days,
+                on_time_rate: a.on_time_rate,
+                overdue_now: a.overdue_now as u32,
+            })
+            .collect();
+        Ok(Response::new(pb::AssessResponse { departments }))
+    }
+
     async fn timeline(
         &self,
         req: Request<pb::GetProjectRequest>,
