@@ -339,3 +339,209 @@ pub fn tasks(cmd: TasksCommand) -> Result<ExitCode> {
         Ok(ExitCode::SUCCESS)
     })
 }
+
+/// What `onewindow loadgen` drives.
+#[derive(Args)]
+pub struct LoadgenArgs {
+    /// The server's address.
+    #[arg(
+        long,
+        env = "ONEWINDOW_SERVER",
+        default_value = "http://127.0.0.1:50051"
+    )]
+    server: String,
+    /// The server's tokens file (the window's and every department's token are used).
+    #[arg(long, default_value = "data/tokens.yaml")]
+    tokens: PathBuf,
+    /// The workflow file (deployed on the server: the same text is the same version).
+    #[arg(long, default_value = "workflows/construction-parallel.yaml")]
+    workflow: PathBuf,
+    /// The form every project submits.
+    #[arg(long, default_value = "workflows/forms/industrial-project.yaml")]
+    form: PathBuf,
+    /// Projects to take to completion.
+    #[arg(long, default_value_t = 200)]
+    projects: usize,
+    /// Window clients submitting concurrently.
+    #[arg(long, default_value_t = 8)]
+    clients: usize,
+    /// Concurrent workers per department.
+    #[arg(long, default_value_t = 4)]
+    workers: usize,
+    /// A prefix for project ids (runs with the same prefix collide).
+    #[arg(long, default_value = "lg")]
+    prefix: String,
+}
+
+/// N window clients submit projects of a workflow and report their milestones; every
+/// department's workers take the tasks pushed to them and claim and approve them. Reports
+/// projects per second, task completions per second and approval latency.
+pub fn loadgen(a: LoadgenArgs) -> Result<ExitCode> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::{Arc, Mutex};
+    let (plan, _) =
+        onewindow::plan::compile_file(&a.workflow).map_err(|d| anyhow::anyhow!("{d}"))?;
+    let text = std::fs::read_to_string(&a.tokens)
+        .with_context(|| format!("cannot read {}", a.tokens.display()))?;
+    #[derive(serde::Deserialize)]
+    struct TokensFile {
+        tokens: HashMap<String, String>,
+    }
+    let tokens: TokensFile = serde_yaml::from_str(&text)?;
+    let token_of = |role: &str| {
+        tokens
+            .tokens
+            .iter()
+            .find(|(_, r)| *r == role)
+            .map(|(t, _)| t.clone())
+    };
+    let window_token = token_of("window").context("no window token")?;
+    let departments: Vec<(String, String)> = plan
+        .departments
+        .iter()
+        .map(|d| {
+            Ok((
+                d.id.clone(),
+                token_of(&format!("department:{}", d.id))
+                    .with_context(|| format!("no token for {}", d.id))?,
+            ))
+        })
+        .collect::<Result<_>>()?;
+    let form_text = std::fs::read_to_string(&a.form)?;
+    let raw: HashMap<String, serde_yaml::Value> = serde_yaml::from_str(&form_text)?;
+    let form: HashMap<String, pb::FieldValue> = raw
+        .iter()
+        .filter_map(|(k, v)| Some((k.clone(), field_value(v)?)))
+        .collect();
+    let materials: Vec<pb::MaterialRef> = plan
+        .materials
+        .iter()
+        .map(|m| pb::MaterialRef {
+            material: m.id.clone(),
+            ..Default::default()
+        })
+        .collect();
+    let milestones: Vec<String> = plan
+        .items
+        .iter()
+        .filter(|i| i.kind == onewindow::spec::ItemKind::Milestone)
+        .map(|i| i.id.clone())
+        .collect();
+    let version = plan.version.clone();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async move {
+        let auth = |token: &str| {
+            let t: tonic::metadata::MetadataValue<_> = format!("Bearer {token}").parse().expect("a token is ASCII");
+            move |mut r: Request<()>| {
+                r.metadata_mut().insert("authorization", t.clone());
+                Ok(r)
+            }
+        };
+        let channel = tonic::transport::Channel::from_shared(a.server.clone())?.connect().await?;
+        let latencies = Arc::new(Mutex::new(Vec::<std::time::Duration>::new()));
+        let completions = Arc::new(AtomicUsize::new(0));
+        let mut tasks = tokio::task::JoinSet::new();
+        // Departments: one push stream each, `workers` tasks claiming and approving.
+        for (dept, token) in departments {
+            let mut client = pb::department_client::DepartmentClient::with_interceptor(channel.clone(), auth(&token));
+            let mut stream = client.stream_ready(pb::StreamReadyRequest {}).await?.into_inner();
+            let (tx, rx) = tokio::sync::mpsc::channel::<pb::Task>(4096);
+            let rx = Arc::new(tokio::sync::Mutex::new(rx));
+            tasks.spawn(async move {
+                while let Ok(Some(t)) = stream.message().await {
+                    if tx.send(t).await.is_err() {
+                        break;
+                    }
+                }
+            });
+            for _ in 0..a.workers {
+                let (rx, mut client, lat, done) = (rx.clone(), client.clone(), latencies.clone(), completions.clone());
+                let dept = dept.clone();
+                tasks.spawn(async move {
+                    loop {
+                        let Some(t) = rx.lock().await.recv().await else { break };
+                        let rid = |x: &str| format!("{}/{}/{x}", t.project, t.item);
+                        let claim = pb::ItemCommand { request_id: rid("claim"), project: t.project.clone(), item: t.item.clone(), at: String::new() };
+                        let _ = client.claim(claim).await;
+                        let approve = pb::ApproveRequest { request_id: rid("approve"), project: t.project.clone(), item: t.item.clone(), numbers: HashMap::new(), at: String::new() };
+                        let started = std::time::Instant::now();
+                        if client.approve(approve).await.is_ok() {
+                            lat.lock().map(|mut l| l.push(started.elapsed())).ok();
+                            done.fetch_add(1, Ordering::Relaxed);
+                        } else {
+                            eprintln!("{dept}: approving {}/{} failed", t.project, t.item);
+                        }
+                    }
+                });
+            }
+        }
+        // The window: a watcher over every project reports milestones and counts completions.
+        let mut window = pb::window_client::WindowClient::with_interceptor(channel.clone(), auth(&window_token));
+        let mut watch = window.watch(pb::WatchRequest::default()).await?.into_inner();
+        let started = std::time::Instant::now();
+        let next = Arc::new(AtomicUsize::new(0));
+        for _ in 0..a.clients {
+            let (mut window, next, form, materials, version, prefix) =
+                (window.clone(), next.clone(), form.clone(), materials.clone(), version.clone(), a.prefix.clone());
+            let total = a.projects;
+            tasks.spawn(async move {
+                loop {
+                    let n = next.fetch_add(1, Ordering::Relaxed);
+                    if n >= total {
+                        break;
+                    }
+                    let project = format!("{prefix}-{n}");
+                    let req = pb::SubmitRequest {
+                        request_id: format!("{project}/submit"),
+                        project,
+                        version: version.clone(),
+                        applicant: "loadgen".into(),
+                        form: form.clone(),
+                        materials: materials.clone(),
+                        ..Default::default()
+                    };
+                    if let Err(e) = window.submit(req).await {
+                        eprintln!("submit: {e}");
+                    }
+                }
+            });
+        }
+        let mut completed = 0;
+        while completed < a.projects {
+            let Some(e) = watch.message().await? else { break };
+            if !e.item.is_empty() && e.r#type == "task_ready" && milestones.contains(&e.item) {
+                let project = e.json.split("\"project\":\"").nth(1).and_then(|s| s.split('"').next()).unwrap_or_default().to_string();
+                let cmd = pb::ItemCommand { request_id: format!("{project}/{}/report", e.item), project, item: e.item.clone(), at: String::new() };
+                // Reported concurrently, as many clerks would: the watch loop only reads.
+                let (mut w, done) = (window.clone(), completions.clone());
+                tasks.spawn(async move {
+                    if w.report_milestone(cmd).await.is_ok() {
+                        done.fetch_add(1, Ordering::Relaxed);
+                    }
+                });
+            }
+            if e.r#type == "completed" {
+                completed += 1;
+            }
+        }
+        let seconds = started.elapsed().as_secs_f64();
+        tasks.abort_all();
+        let mut lat = latencies.lock().map(|l| l.clone()).unwrap_or_default();
+        lat.sort_unstable();
+        let pct = |q: f64| lat.get(((lat.len() as f64 * q).ceil() as usize).saturating_sub(1)).map_or(0.0, |d| d.as_secs_f64() * 1000.0);
+        let done = completions.load(Ordering::Relaxed);
+        println!(
+            "{completed} projects in {seconds:.2} s: {:.1} projects/s, {done} task completions ({:.0}/s), approve latency p50 {:.2} ms, p99 {:.2} ms ({} window clients, {} workers per department)",
+            completed as f64 / seconds,
+            done as f64 / seconds,
+            pct(0.5),
+            pct(0.99),
+            a.clients,
+            a.workers
+        );
+        Ok::<(), anyhow::Error>(())
+    })?;
+    Ok(ExitCode::SUCCESS)
+}

@@ -81,6 +81,9 @@ enum Command {
     /// A department's tasks on a running server: list, claim, approve, reject, supplement.
     #[command(subcommand)]
     Tasks(client::TasksCommand),
+    /// Load over gRPC: window clients submit projects, department workers approve what
+    /// is pushed to them; reports projects/s, task completions/s and latency.
+    Loadgen(client::LoadgenArgs),
     /// Serve the gRPC API on the durable store.
     Serve {
         /// The sled data directory.
@@ -273,6 +276,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Store(cmd) => store(cmd),
         Command::Project(cmd) => client::project(cmd),
         Command::Tasks(cmd) => client::tasks(cmd),
+        Command::Loadgen(args) => client::loadgen(args),
         Command::Serve {
             data,
             listen,
