@@ -1195,3 +1195,104 @@ async fn a_whole_project_with_concurrent_departments_and_a_watcher() {
         .iter()
         .all(|d| d.on_time_rate == 1.0 && d.overdue_now == 0));
 }
+
+/// 驳回 over the API: a rejection blocks what depends on the item, the window resubmits
+/// corrected materials for it, and the rework flows on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rejection_and_resubmission_over_the_api() {
+    let server = start();
+    let mut wf = WorkflowsClient::connect(server.addr.clone()).await.unwrap();
+    let version = wf
+        .list(with(WINDOW, pb::ListWorkflowsRequest {}))
+        .await
+        .unwrap()
+        .into_inner()
+        .workflows
+        .into_iter()
+        .find(|w| w.id == "complaint")
+        .unwrap()
+        .version;
+    let mut window = WindowClient::connect(server.addr.clone()).await.unwrap();
+    let mut dept = DepartmentClient::connect(server.addr.clone())
+        .await
+        .unwrap();
+    let mut f = HashMap::new();
+    f.insert("complainant".to_string(), text("张三"));
+    f.insert("subject".to_string(), text("fees"));
+    f.insert("department_named".to_string(), text("某局"));
+    let mats = |m: &[&str]| {
+        m.iter()
+            .map(|m| pb::MaterialRef {
+                material: m.to_string(),
+                ..Default::default()
+            })
+            .collect::<Vec<_>>()
+    };
+    let req = pb::SubmitRequest {
+        request_id: "r1".into(),
+        project: "RJ".into(),
+        version,
+        form: f,
+        materials: mats(&["complaint_letter", "evidence"]),
+        at: "2025-06-03T09:00:00".into(),
+        ..Default::default()
+    };
+    window.submit(with(WINDOW, req)).await.unwrap();
+    let reject = pb::ReasonForItem {
+        request_id: "r2".into(),
+        project: "RJ".into(),
+        item: "C01".into(),
+        reason: "投诉材料不完整".into(),
+        at: "2025-06-03T15:00:00".into(),
+    };
+    let out = dept
+        .reject(with(BUREAU, reject))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(out.events[0].summary, "rejected C01: 投诉材料不完整");
+    let approve = pb::ApproveRequest {
+        request_id: "r3".into(),
+        project: "RJ".into(),
+        item: "C01".into(),
+        numbers: HashMap::new(),
+        at: "2025-06-04T09:00:00".into(),
+    };
+    assert_eq!(
+        dept.approve(with(BUREAU, approve.clone()))
+            .await
+            .unwrap_err()
+            .code(),
+        Code::FailedPrecondition
+    );
+    let resubmit = pb::MaterialsForItem {
+        request_id: "r4".into(),
+        project: "RJ".into(),
+        item: "C01".into(),
+        materials: mats(&["complaint_letter"]),
+        at: "2025-06-04T09:00:00".into(),
+    };
+    let out = window
+        .resubmit(with(WINDOW, resubmit))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(out.events[0].summary, "resubmitted C01 due 2025-06-05");
+    let approve = pb::ApproveRequest {
+        request_id: "r5".into(),
+        ..approve
+    };
+    let out = dept
+        .approve(with(BUREAU, approve))
+        .await
+        .unwrap()
+        .into_inner();
+    let summaries: Vec<&str> = out.events.iter().map(|e| e.summary.as_str()).collect();
+    assert_eq!(
+        summaries,
+        [
+            "approved C01 [registration]",
+            "task-ready C02 due 2025-06-11"
+        ]
+    );
+}
