@@ -268,14 +268,23 @@ pub fn tasks(cmd: TasksCommand) -> Result<ExitCode> {
             TasksCommand::List { conn, state } => {
                 let mut d =
                     pb::department_client::DepartmentClient::connect(conn.server.clone()).await?;
-                let list = d
-                    .list_tasks(conn.request(pb::ListTasksRequest { state })?)
-                    .await?
-                    .into_inner();
-                for t in list.tasks {
-                    println!("{:<12} {:<6} {:<10} {}", t.project, t.item, t.state, t.due);
+                // Every page, in order.
+                let mut page_token = String::new();
+                loop {
+                    let req = pb::ListTasksRequest {
+                        state: state.clone(),
+                        page_size: 100,
+                        page_token,
+                    };
+                    let list = d.list_tasks(conn.request(req)?).await?.into_inner();
+                    for t in list.tasks {
+                        println!("{:<12} {:<6} {:<10} {}", t.project, t.item, t.state, t.due);
+                    }
+                    if list.next_page_token.is_empty() {
+                        return Ok(ExitCode::SUCCESS);
+                    }
+                    page_token = list.next_page_token;
                 }
-                return Ok(ExitCode::SUCCESS);
             }
             TasksCommand::Claim(a) => (a.conn.clone(), ("claim", a)),
             TasksCommand::Approve(a) => (a.conn.clone(), ("approve", a)),

@@ -1296,3 +1296,84 @@ async fn rejection_and_resubmission_over_the_api() {
         ]
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_department_lists_its_queue_page_by_page() {
+    let server = start();
+    let mut wf = WorkflowsClient::connect(server.addr.clone()).await.unwrap();
+    let version = wf
+        .list(with(WINDOW, pb::ListWorkflowsRequest {}))
+        .await
+        .unwrap()
+        .into_inner()
+        .workflows
+        .into_iter()
+        .find(|w| w.id == "complaint")
+        .unwrap()
+        .version;
+    let mut window = WindowClient::connect(server.addr.clone()).await.unwrap();
+    for k in 1..=3 {
+        let mut f = HashMap::new();
+        f.insert("complainant".to_string(), text("张三"));
+        f.insert("subject".to_string(), text("fees"));
+        f.insert("department_named".to_string(), text("某局"));
+        let materials = ["complaint_letter", "evidence"]
+            .iter()
+            .map(|m| pb::MaterialRef {
+                material: m.to_string(),
+                ..Default::default()
+            })
+            .collect();
+        let req = pb::SubmitRequest {
+            request_id: format!("q{k}"),
+            project: format!("Q{k}"),
+            version: version.clone(),
+            form: f,
+            materials,
+            at: "2025-06-03T09:00:00".into(),
+            ..Default::default()
+        };
+        window.submit(with(WINDOW, req)).await.unwrap();
+    }
+    let mut dept = DepartmentClient::connect(server.addr.clone())
+        .await
+        .unwrap();
+    let first = dept
+        .list_tasks(with(
+            BUREAU,
+            pb::ListTasksRequest {
+                state: String::new(),
+                page_size: 2,
+                page_token: String::new(),
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let ids: Vec<String> = first
+        .tasks
+        .iter()
+        .map(|t| format!("{}/{}", t.project, t.item))
+        .collect();
+    assert_eq!(ids, ["Q1/C01", "Q2/C01"]);
+    assert_eq!(first.next_page_token, "Q2/C01");
+    let second = dept
+        .list_tasks(with(
+            BUREAU,
+            pb::ListTasksRequest {
+                state: String::new(),
+                page_size: 2,
+                page_token: first.next_page_token,
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let ids: Vec<String> = second
+        .tasks
+        .iter()
+        .map(|t| format!("{}/{}", t.project, t.item))
+        .collect();
+    assert_eq!(ids, ["Q3/C01"]);
+    assert!(second.next_page_token.is_empty());
+}

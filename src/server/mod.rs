@@ -823,7 +823,8 @@ impl pb::department_server::Department for Api {
                 "only a department lists its tasks",
             ));
         };
-        let state = req.into_inner().state;
+        let r = req.into_inner();
+        let state = r.state;
         let tasks = self.tasks(|d, t| {
             let s = serde_json::to_value(t.state)
                 .ok()
@@ -839,7 +840,32 @@ impl pb::department_server::Department for Api {
                     s == state
                 }
         });
-        Ok(Response::new(pb::ListTasksResponse { tasks }))
+        // Pages in (project, workflow order); the token is the last `project/item` sent.
+        let size = if r.page_size == 0 {
+            100
+        } else {
+            r.page_size.min(1000)
+        } as usize;
+        let start = match r.page_token.as_str() {
+            "" => 0,
+            t => tasks
+                .iter()
+                .position(|x| format!("{}/{}", x.project, x.item) == t)
+                .map_or(tasks.len(), |p| p + 1),
+        };
+        let page: Vec<pb::Task> = tasks.into_iter().skip(start).take(size + 1).collect();
+        let (page, next_page_token) = if page.len() > size {
+            let page = page[..size].to_vec();
+            let last = &page[size - 1];
+            let token = format!("{}/{}", last.project, last.item);
+            (page, token)
+        } else {
+            (page, String::new())
+        };
+        Ok(Response::new(pb::ListTasksResponse {
+            tasks: page,
+            next_page_token,
+        }))
     }
 
     async fn claim(
@@ -969,7 +995,10 @@ impl pb::supervision_server::Supervision for Api {
     ) -> Result<Response<pb::ListTasksResponse>, Status> {
         let tasks = self
             .tasks(|_, t| t.overdue && matches!(t.state, TaskState::Ready | TaskState::Claimed));
-        Ok(Response::new(pb::ListTasksResponse { tasks }))
+        Ok(Response::new(pb::ListTasksResponse {
+            tasks,
+            next_page_token: String::new(),
+        }))
     }
 
     async fn warnings(
@@ -979,7 +1008,10 @@ impl pb::supervision_server::Supervision for Api {
         let tasks = self.tasks(|_, t| {
             t.warned && !t.overdue && matches!(t.state, TaskState::Ready | TaskState::Claimed)
         });
-        Ok(Response::new(pb::ListTasksResponse { tasks }))
+        Ok(Response::new(pb::ListTasksResponse {
+            tasks,
+            next_page_token: String::new(),
+        }))
     }
 
     async fn assess(
