@@ -1407,13 +1407,13 @@ async fn kill_9_under_grpc_load_loses_nothing_acknowledged() {
             .unwrap()
             .version;
         // A retry of something acknowledged before the last crash gets its first answer.
-        if let Some(old) = acked
+        let old = acked
             .lock()
             .unwrap()
             .iter()
             .find(|r| r.ends_with("/submit"))
-            .cloned()
-        {
+            .cloned();
+        if let Some(old) = old {
             let project = old.trim_end_matches("/submit").to_string();
             let mut window = WindowClient::connect(server.addr.clone()).await.unwrap();
             let req = pb::SubmitRequest {
