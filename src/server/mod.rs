@@ -1096,7 +1096,9 @@ impl Api {
 /// Runs [`Api::tick`] every `every`, for as long as the runtime runs.
 pub fn spawn_ticker(api: Api, every: std::time::Duration) {
     tokio::spawn(async move {
-        let mut interval = tokio::time::interval(every);
+        // The first run comes one period after start, not at once: a restarted server
+        // serves before it supervises.
+        let mut interval = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
         loop {
             interval.tick().await;
             api.tick().await;
