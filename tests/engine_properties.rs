@@ -375,3 +375,39 @@ fn events_round_trip_through_json() {
     assert!(json[0].contains("\"type\":\"submitted\""), "{}", json[0]);
     assert_eq!(&fold(&plan, &back), engine.project("P").unwrap().project);
 }
+
+/// `Event::kind` names each event as its serialized `type` does.
+#[test]
+fn event_kind_matches_the_serialized_type() {
+    let plan = plans()[1].clone();
+    let mut engine = Engine::default();
+    let version = engine.deploy(plan);
+    let plan = engine.plan(&version).unwrap().clone();
+    let now: NaiveDateTime = "2025-03-03T09:00:00".parse().unwrap();
+    let all = plan
+        .materials
+        .iter()
+        .map(|m| MaterialRef::named(&m.id))
+        .collect();
+    let submission = onewindow::engine::Submission {
+        applicant: "a".into(),
+        agent: None,
+        form: form_for(&plan, true),
+        materials: all,
+    };
+    let out = engine
+        .execute(
+            "K",
+            &Actor::Window,
+            Command::Submit {
+                version,
+                submission,
+            },
+            now,
+        )
+        .unwrap();
+    for e in &out.events {
+        let json = serde_json::to_value(e).unwrap();
+        assert_eq!(json["event"]["type"], e.event.kind());
+    }
+}

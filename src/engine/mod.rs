@@ -423,6 +423,32 @@ impl Event {
         }
     }
 
+    /// The event's type as serialized (`task_ready`, …).
+    pub fn kind(&self) -> &'static str {
+        use Event::*;
+        match self {
+            Submitted { .. } => "submitted",
+            StageOpened { .. } => "stage_opened",
+            StageCompleted { .. } => "stage_completed",
+            TaskOpened { .. } => "task_opened",
+            TaskReady { .. } => "task_ready",
+            TaskClaimed { .. } => "task_claimed",
+            TaskApproved { .. } => "task_approved",
+            TaskRejected { .. } => "task_rejected",
+            SupplementRequested { .. } => "supplement_requested",
+            SupplementProvided { .. } => "supplement_provided",
+            SpecialStarted { .. } => "special_started",
+            SpecialEnded { .. } => "special_ended",
+            Extended { .. } => "extended",
+            Resubmitted { .. } => "resubmitted",
+            Warned { .. } => "warned",
+            Overdue { .. } => "overdue",
+            MaterialsProvided { .. } => "materials_provided",
+            Withdrawn { .. } => "withdrawn",
+            Completed => "completed",
+        }
+    }
+
     /// Whether the event moves a task from one state to another (what throughput counts).
     pub fn is_task_transition(&self) -> bool {
         use Event::*;

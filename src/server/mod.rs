@@ -158,18 +158,14 @@ fn actor_text(a: &Actor) -> String {
 }
 
 fn event_pb(e: &engine::Envelope) -> pb::Event {
-    let json = serde_json::to_value(e).unwrap_or_default();
     pb::Event {
         seq: e.seq,
         at: e.at.to_string(),
         actor: actor_text(&e.actor),
-        r#type: json["event"]["type"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string(),
+        r#type: e.event.kind().to_string(),
         item: e.event.item().unwrap_or_default().to_string(),
         summary: e.event.summary(),
-        json: json.to_string(),
+        json: serde_json::to_string(e).unwrap_or_default(),
     }
 }
 
