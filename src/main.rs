@@ -105,6 +105,12 @@ enum Command {
         /// clock, so tests can move time forward.
         #[arg(long, hide = true)]
         clock_file: Option<PathBuf>,
+        /// Serve TLS (rustls) with this PEM certificate chain (with `--tls-key`).
+        #[arg(long, requires = "tls_key")]
+        tls_cert: Option<PathBuf>,
+        /// The PEM private key of `--tls-cert`.
+        #[arg(long, requires = "tls_cert")]
+        tls_key: Option<PathBuf>,
     },
     /// The durable store: drive load through it, or open and check it.
     #[command(subcommand)]
@@ -284,7 +290,28 @@ fn run(cli: Cli) -> Result<ExitCode> {
             workflows,
             tick_seconds,
             clock_file,
-        } => serve(&data, &listen, tokens, &workflows, tick_seconds, clock_file),
+            tls_cert,
+            tls_key,
+        } => {
+            let tls = match (tls_cert, tls_key) {
+                (Some(c), Some(k)) => Some(onewindow::server::Tls {
+                    cert_pem: std::fs::read(&c)
+                        .with_context(|| format!("cannot read {}", c.display()))?,
+                    key_pem: std::fs::read(&k)
+                        .with_context(|| format!("cannot read {}", k.display()))?,
+                }),
+                _ => None,
+            };
+            serve(
+                &data,
+                &listen,
+                tokens,
+                &workflows,
+                tick_seconds,
+                clock_file,
+                tls,
+            )
+        }
         Command::Graph { file, format } => {
             let plan = compile(&file)?;
             match format {
@@ -303,6 +330,7 @@ fn serve(
     workflows: &Path,
     tick_seconds: u64,
     clock_file: Option<PathBuf>,
+    tls: Option<onewindow::server::Tls>,
 ) -> Result<ExitCode> {
     use onewindow::server::{self, auth::Tokens, Api};
     let filter =
@@ -360,7 +388,10 @@ fn serve(
             .await
             .with_context(|| format!("cannot listen on {listen}"))?;
         let addr = server::bound(&listener).context("no local address")?;
-        println!("listening on http://{addr}");
+        println!(
+            "listening on {}://{addr}",
+            if tls.is_some() { "https" } else { "http" }
+        );
         use std::io::Write;
         std::io::stdout().flush()?;
         let svc = std::sync::Arc::new(svc);
@@ -402,7 +433,7 @@ fn serve(
             }
             tracing::info!("shutting down: finishing requests in flight");
         };
-        server::serve(api, std::sync::Arc::new(tokens), listener, shutdown).await?;
+        server::serve(api, std::sync::Arc::new(tokens), listener, tls, shutdown).await?;
         tracing::info!("stopped");
         Ok::<(), anyhow::Error>(())
     })?;

@@ -1531,3 +1531,50 @@ async fn kill_9_under_grpc_load_loses_nothing_acknowledged() {
         "the clients got work done"
     );
 }
+
+/// TLS is one switch away: with `--tls-cert` and `--tls-key` the same server speaks TLS
+/// (rustls), and a client that trusts the certificate works as before.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_server_speaks_tls_with_a_certificate() {
+    let rcgen::CertifiedKey { cert, signing_key } =
+        rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (cert_path, key_path) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    std::fs::write(&cert_path, cert.pem()).unwrap();
+    std::fs::write(&key_path, signing_key.serialize_pem()).unwrap();
+    let server = start_with(&[
+        "--tls-cert",
+        cert_path.to_str().unwrap(),
+        "--tls-key",
+        key_path.to_str().unwrap(),
+    ]);
+    assert!(server.addr.starts_with("https://"), "{}", server.addr);
+    let tls = tonic::transport::ClientTlsConfig::new()
+        .ca_certificate(tonic::transport::Certificate::from_pem(cert.pem()))
+        .domain_name("localhost");
+    let channel = tonic::transport::Channel::from_shared(server.addr.clone())
+        .unwrap()
+        .tls_config(tls)
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut wf = WorkflowsClient::new(channel);
+    let list = wf
+        .list(with(WINDOW, pb::ListWorkflowsRequest {}))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(list
+        .workflows
+        .iter()
+        .any(|w| w.id == "construction-parallel"));
+    // Plain HTTP/2 to a TLS server gets nowhere.
+    let plain = server.addr.replace("https://", "http://");
+    if let Ok(mut c) = WorkflowsClient::connect(plain).await {
+        assert!(c
+            .list(with(WINDOW, pb::ListWorkflowsRequest {}))
+            .await
+            .is_err());
+    }
+}

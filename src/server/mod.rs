@@ -1102,6 +1102,16 @@ pub fn spawn_ticker(api: Api, every: std::time::Duration) {
     });
 }
 
+/// A server certificate and its private key, PEM-encoded: with them the server speaks TLS
+/// (rustls) instead of plain HTTP/2.
+#[derive(Debug, Clone)]
+pub struct Tls {
+    /// The certificate chain.
+    pub cert_pem: Vec<u8>,
+    /// The private key.
+    pub key_pem: Vec<u8>,
+}
+
 /// Serves the API on `listener` until `shutdown` resolves; in-flight requests finish first.
 ///
 /// # Errors
@@ -1110,6 +1120,7 @@ pub async fn serve(
     api: Api,
     tokens: Arc<Tokens>,
     listener: tokio::net::TcpListener,
+    tls: Option<Tls>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), tonic::transport::Error> {
     use pb::department_server::DepartmentServer;
@@ -1141,7 +1152,13 @@ pub async fn serve(
             s
         },
     );
-    tonic::transport::Server::builder()
+    let mut builder = tonic::transport::Server::builder();
+    if let Some(tls) = tls {
+        let identity = tonic::transport::Identity::from_pem(tls.cert_pem, tls.key_pem);
+        builder =
+            builder.tls_config(tonic::transport::ServerTlsConfig::new().identity(identity))?;
+    }
+    builder
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
