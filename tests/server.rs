@@ -347,6 +347,25 @@ async fn a_project_through_the_api_with_every_refusal_on_the_way() {
         .await
         .unwrap_err();
     assert_eq!(err.code(), Code::FailedPrecondition, "approving twice");
+    // The reason is also structured: google.rpc.PreconditionFailure and BadRequest.
+    use tonic_types::StatusExt;
+    let pf = err
+        .get_details_precondition_failure()
+        .expect("precondition details");
+    assert_eq!(
+        (
+            pf.violations[0].r#type.as_str(),
+            pf.violations[0].subject.as_str()
+        ),
+        ("illegal-transition", "I01")
+    );
+    let err = dept
+        .approve(with(NDRC, approve("", "I01")))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument);
+    let bad = err.get_details_bad_request().expect("field violations");
+    assert_eq!(bad.field_violations[0].field, "request_id");
 
     // Each department sees its own queue.
     let ndrc: Vec<String> = dept

@@ -73,7 +73,7 @@ impl Api {
             return Ok((self.clock)());
         }
         at.parse::<NaiveDateTime>()
-            .map_err(|_| Status::invalid_argument(format!("at: `{at}` is not YYYY-MM-DDTHH:MM:SS")))
+            .map_err(|_| invalid_argument(format!("at: `{at}` is not YYYY-MM-DDTHH:MM:SS")))
     }
 
     async fn run(
@@ -85,10 +85,10 @@ impl Api {
         at: &str,
     ) -> Result<Response<pb::CommandResponse>, Status> {
         if request_id.is_empty() {
-            return Err(Status::invalid_argument("request_id: required"));
+            return Err(invalid_argument("request_id: required"));
         }
         if project.is_empty() {
-            return Err(Status::invalid_argument("project: required"));
+            return Err(invalid_argument("project: required"));
         }
         let now = self.now(at)?;
         match self
@@ -117,6 +117,16 @@ impl Api {
     }
 }
 
+/// INVALID_ARGUMENT for a message of the form `field: what is wrong`, with the field path
+/// also as a structured `google.rpc.BadRequest` violation, so clients need not parse text.
+fn invalid_argument(message: impl Into<String>) -> Status {
+    use tonic_types::{ErrorDetails, StatusExt};
+    let message = message.into();
+    let (field, description) = message.split_once(": ").unwrap_or(("", message.as_str()));
+    let details = ErrorDetails::with_bad_request_violation(field, description);
+    Status::with_error_details(tonic::Code::InvalidArgument, message.clone(), details)
+}
+
 /// The gRPC status for an engine refusal: the code says what kind of problem, the message
 /// is the engine's reason, prefixed with its stable code.
 pub fn refusal_status(r: &Refusal) -> Status {
@@ -136,15 +146,28 @@ pub fn refusal_status(r: &Refusal) -> Status {
         Refusal::NotAllowed { .. } | Refusal::NotYourTask { .. } => {
             Status::permission_denied(message)
         }
-        Refusal::ReasonRequired | Refusal::UnknownReference { .. } => {
-            Status::invalid_argument(message)
-        }
+        Refusal::ReasonRequired => invalid_argument(format!("reason: {message}")),
+        Refusal::UnknownReference { kind, .. } => invalid_argument(format!("{kind}: {message}")),
         Refusal::Incomplete(_)
         | Refusal::NotApplicable(_)
         | Refusal::IllegalTransition { .. }
         | Refusal::AlreadyExtended(_)
         | Refusal::NoExtension(_)
-        | Refusal::Closed(_) => Status::failed_precondition(message),
+        | Refusal::Closed(_) => {
+            // The engine's reason also as a google.rpc.PreconditionFailure: type = the
+            // refusal's stable code, subject = the item concerned.
+            use tonic_types::{ErrorDetails, StatusExt};
+            let subject = match r {
+                Refusal::NotApplicable(i)
+                | Refusal::AlreadyExtended(i)
+                | Refusal::NoExtension(i) => i.clone(),
+                Refusal::IllegalTransition { item, .. } => item.clone(),
+                _ => String::new(),
+            };
+            let details =
+                ErrorDetails::with_precondition_failure_violation(r.code(), subject, r.to_string());
+            Status::with_error_details(tonic::Code::FailedPrecondition, message, details)
+        }
     }
 }
 
@@ -195,7 +218,7 @@ fn form_values(
 ) -> Result<BTreeMap<String, Value>, Status> {
     let mut out = BTreeMap::new();
     for (k, v) in form {
-        let bad = |m: &str| Status::invalid_argument(format!("form.{k}: {m}"));
+        let bad = |m: &str| invalid_argument(format!("form.{k}: {m}"));
         let value = match v.value {
             None => return Err(bad("no value")),
             Some(pb::field_value::Value::Text(s)) => Value::String(s),
@@ -278,7 +301,7 @@ fn limits_arg(s: &str) -> Result<Option<crate::spec::LimitKind>, Status> {
         "" => Ok(None),
         "statutory" => Ok(Some(crate::spec::LimitKind::Statutory)),
         "committed" => Ok(Some(crate::spec::LimitKind::Committed)),
-        other => Err(Status::invalid_argument(format!(
+        other => Err(invalid_argument(format!(
             "limits: `{other}` (statutory or committed)"
         ))),
     }
@@ -290,7 +313,7 @@ fn date_arg(field: &str, s: &str) -> Result<Option<NaiveDate>, Status> {
     }
     s.parse::<NaiveDate>()
         .map(Some)
-        .map_err(|_| Status::invalid_argument(format!("{field}: not YYYY-MM-DD")))
+        .map_err(|_| invalid_argument(format!("{field}: not YYYY-MM-DD")))
 }
 
 fn workflow_pb(p: &Plan) -> pb::Workflow {
@@ -321,14 +344,14 @@ impl pb::workflows_server::Workflows for Api {
             || name.components().count() != 1
             || name.extension().is_none_or(|x| x != "yaml")
         {
-            return Err(Status::invalid_argument("file_name: a plain `name.yaml`"));
+            return Err(invalid_argument("file_name: a plain `name.yaml`"));
         }
         let path = self.workflows_dir.join(name);
         let compiled = crate::spec::load_str(&path, &r.yaml).and_then(|l| crate::plan::compile(&l));
         let plan = match compiled {
             Ok((plan, _)) => plan,
             Err(diags) => {
-                return Err(Status::invalid_argument(format!(
+                return Err(invalid_argument(format!(
                     "yaml: {} error(s): {}",
                     diags.errors().count(),
                     serde_json::to_string(&diags).unwrap_or_default()
@@ -364,7 +387,7 @@ impl pb::workflows_server::Workflows for Api {
     ) -> Result<Response<pb::CompareResponse>, Status> {
         let r = req.into_inner();
         if r.versions.len() < 2 {
-            return Err(Status::invalid_argument("versions: at least two"));
+            return Err(invalid_argument("versions: at least two"));
         }
         let limits = limits_arg(&r.limits)?;
         let start = date_arg("start_date", &r.start_date)?;
@@ -1015,9 +1038,8 @@ impl pb::supervision_server::Supervision for Api {
         req: Request<pb::AssessRequest>,
     ) -> Result<Response<pb::AssessResponse>, Status> {
         let r = req.into_inner();
-        let from =
-            date_arg("from", &r.from)?.ok_or_else(|| Status::invalid_argument("from: required"))?;
-        let to = date_arg("to", &r.to)?.ok_or_else(|| Status::invalid_argument("to: required"))?;
+        let from = date_arg("from", &r.from)?.ok_or_else(|| invalid_argument("from: required"))?;
+        let to = date_arg("to", &r.to)?.ok_or_else(|| invalid_argument("to: required"))?;
         let svc = self.svc.clone();
         let rows = tokio::task::spawn_blocking(
             move || -> Result<Vec<crate::engine::supervision::Assessment>, crate::store::Error> {
