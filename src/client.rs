@@ -390,30 +390,21 @@ pub fn loadgen(a: LoadgenArgs) -> Result<ExitCode> {
     use std::sync::{Arc, Mutex};
     let (plan, _) =
         onewindow::plan::compile_file(&a.workflow).map_err(|d| anyhow::anyhow!("{d}"))?;
-    let text = std::fs::read_to_string(&a.tokens)
-        .with_context(|| format!("cannot read {}", a.tokens.display()))?;
-    #[derive(serde::Deserialize)]
-    struct TokensFile {
-        tokens: HashMap<String, String>,
-    }
-    let tokens: TokensFile = serde_yaml::from_str(&text)?;
-    let token_of = |role: &str| {
-        tokens
-            .tokens
-            .iter()
-            .find(|(_, r)| *r == role)
-            .map(|(t, _)| t.clone())
-    };
-    let window_token = token_of("window").context("no window token")?;
+    // The server's own tokens file, read the way the server reads it.
+    use onewindow::server::auth::{Role, Tokens};
+    let tokens = Tokens::load(&a.tokens)?;
+    let window_token = tokens
+        .token_of(&Role::Window)
+        .context("no window token")?
+        .to_string();
     let departments: Vec<(String, String)> = plan
         .departments
         .iter()
         .map(|d| {
-            Ok((
-                d.id.clone(),
-                token_of(&format!("department:{}", d.id))
-                    .with_context(|| format!("no token for {}", d.id))?,
-            ))
+            let token = tokens
+                .token_of(&Role::Department(d.id.clone()))
+                .with_context(|| format!("no token for {}", d.id))?;
+            Ok((d.id.clone(), token.to_string()))
         })
         .collect::<Result<_>>()?;
     let form_text = std::fs::read_to_string(&a.form)?;
