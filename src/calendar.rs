@@ -356,16 +356,6 @@ impl Calendar {
         }
         Due { date, provisional }
     }
-
-    /// The first working day on or after `date`: when a task that becomes ready on a
-    /// holiday is first worked.
-    pub fn next_working_day(&self, date: NaiveDate) -> NaiveDate {
-        let mut d = date;
-        while !self.is_working_day(d) {
-            d = d.succ_opt().unwrap_or(d);
-        }
-        d
-    }
 }
 
 fn read_text(path: &Path) -> Result<String, Error> {

@@ -302,26 +302,8 @@ fn check_used(
 /// round trip unchanged, carries the current encoding version, and folds to the same state.
 #[test]
 fn events_round_trip_through_json() {
-    let plan = plans()[1].clone();
-    let mut engine = Engine::default();
-    let version = engine.deploy(plan);
-    let plan = engine.plan(&version).unwrap().clone();
+    let (mut engine, plan, _) = submitted_parallel("P", Some("代办员"));
     let now: NaiveDateTime = "2025-03-03T09:00:00".parse().unwrap();
-    let all = plan
-        .materials
-        .iter()
-        .map(|m| MaterialRef::named(&m.id))
-        .collect();
-    let submit = Command::Submit {
-        version: version.clone(),
-        submission: onewindow::engine::Submission {
-            applicant: "a".into(),
-            agent: Some("代办员".into()),
-            form: form_for(&plan, true),
-            materials: all,
-        },
-    };
-    engine.execute("P", &Actor::Window, submit, now).unwrap();
     // Drive to completion by approving whatever is ready, with a supplement on the way.
     engine
         .execute(
@@ -379,25 +361,36 @@ fn events_round_trip_through_json() {
 /// `Event::kind` names each event as its serialized `type` does.
 #[test]
 fn event_kind_matches_the_serialized_type() {
-    let plan = plans()[1].clone();
+    let (_, _, out) = submitted_parallel("K", None);
+    for e in &out.events {
+        let json = serde_json::to_value(e).unwrap();
+        assert_eq!(json["event"]["type"], e.event.kind());
+    }
+}
+
+/// An engine with the parallel construction workflow and one project submitted (the
+/// industrial form, every material), its plan, and the submission's outcome.
+fn submitted_parallel(
+    project: &str,
+    agent: Option<&str>,
+) -> (Engine, std::sync::Arc<Plan>, onewindow::engine::Outcome) {
     let mut engine = Engine::default();
-    let version = engine.deploy(plan);
+    let version = engine.deploy(plans()[1].clone());
     let plan = engine.plan(&version).unwrap().clone();
     let now: NaiveDateTime = "2025-03-03T09:00:00".parse().unwrap();
-    let all = plan
-        .materials
-        .iter()
-        .map(|m| MaterialRef::named(&m.id))
-        .collect();
     let submission = onewindow::engine::Submission {
         applicant: "a".into(),
-        agent: None,
+        agent: agent.map(str::to_string),
         form: form_for(&plan, true),
-        materials: all,
+        materials: plan
+            .materials
+            .iter()
+            .map(|m| MaterialRef::named(&m.id))
+            .collect(),
     };
     let out = engine
         .execute(
-            "K",
+            project,
             &Actor::Window,
             Command::Submit {
                 version,
@@ -406,8 +399,5 @@ fn event_kind_matches_the_serialized_type() {
             now,
         )
         .unwrap();
-    for e in &out.events {
-        let json = serde_json::to_value(e).unwrap();
-        assert_eq!(json["event"]["type"], e.event.kind());
-    }
+    (engine, plan, out)
 }

@@ -116,6 +116,42 @@ fn text(s: &str) -> pb::FieldValue {
     }
 }
 
+/// The deployed version of a workflow, by id.
+async fn version_of(wf: &mut WorkflowsClient<tonic::transport::Channel>, id: &str) -> String {
+    let list = wf
+        .list(with(WINDOW, pb::ListWorkflowsRequest {}))
+        .await
+        .unwrap()
+        .into_inner();
+    list.workflows
+        .into_iter()
+        .find(|w| w.id == id)
+        .unwrap_or_else(|| panic!("{id} is deployed"))
+        .version
+}
+
+/// References to materials by id.
+fn refs(ids: &[&str]) -> Vec<pb::MaterialRef> {
+    ids.iter()
+        .map(|m| pb::MaterialRef {
+            material: m.to_string(),
+            ..Default::default()
+        })
+        .collect()
+}
+
+/// A filled-in complaint form.
+fn complaint_form() -> HashMap<String, pb::FieldValue> {
+    [
+        ("complainant", "张三"),
+        ("subject", "fees"),
+        ("department_named", "某局"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), text(v)))
+    .collect()
+}
+
 fn form() -> HashMap<String, pb::FieldValue> {
     let mut f = HashMap::new();
     for (k, v) in [
@@ -217,7 +253,7 @@ async fn a_project_through_the_api_with_every_refusal_on_the_way() {
     );
 
     // The one-time notice, then the submission.
-    let materials: Vec<pb::MaterialRef> = [
+    let materials: Vec<pb::MaterialRef> = refs(&[
         "business_license",
         "project_info",
         "land_redline",
@@ -234,13 +270,7 @@ async fn a_project_through_the_api_with_every_refusal_on_the_way() {
         "fire_design",
         "funding_commitment",
         "safety_measures",
-    ]
-    .iter()
-    .map(|m| pb::MaterialRef {
-        material: m.to_string(),
-        ..Default::default()
-    })
-    .collect();
+    ]);
     let notice = window
         .pre_review(with(
             WINDOW,
@@ -474,28 +504,10 @@ async fn a_project_through_the_api_with_every_refusal_on_the_way() {
 async fn acknowledged_commands_survive_a_restart_of_the_server() {
     let server = start();
     let mut workflows = WorkflowsClient::connect(server.addr.clone()).await.unwrap();
-    let version = workflows
-        .list(with(WINDOW, pb::ListWorkflowsRequest {}))
-        .await
-        .unwrap()
-        .into_inner()
-        .workflows
-        .into_iter()
-        .find(|w| w.id == "complaint")
-        .unwrap()
-        .version;
+    let version = version_of(&mut workflows, "complaint").await;
     let mut window = WindowClient::connect(server.addr.clone()).await.unwrap();
-    let mut f = HashMap::new();
-    f.insert("complainant".to_string(), text("张三"));
-    f.insert("subject".to_string(), text("fees"));
-    f.insert("department_named".to_string(), text("某局"));
-    let materials = ["complaint_letter", "evidence"]
-        .iter()
-        .map(|m| pb::MaterialRef {
-            material: m.to_string(),
-            ..Default::default()
-        })
-        .collect();
+    let f = complaint_form();
+    let materials = refs(&["complaint_letter", "evidence"]);
     let req = pb::SubmitRequest {
         request_id: "c1".into(),
         project: "C1".into(),
@@ -556,16 +568,7 @@ async fn next_events(stream: &mut tonic::Streaming<pb::Event>, n: usize) -> Vec<
 async fn watchers_and_department_streams_see_every_event_in_order() {
     let server = start();
     let mut workflows = WorkflowsClient::connect(server.addr.clone()).await.unwrap();
-    let version = workflows
-        .list(with(WINDOW, pb::ListWorkflowsRequest {}))
-        .await
-        .unwrap()
-        .into_inner()
-        .workflows
-        .into_iter()
-        .find(|w| w.id == "construction-parallel")
-        .unwrap()
-        .version;
+    let version = version_of(&mut workflows, "construction-parallel").await;
     let mut window = WindowClient::connect(server.addr.clone()).await.unwrap();
     let mut dept = DepartmentClient::connect(server.addr.clone())
         .await
@@ -756,28 +759,10 @@ async fn the_ticker_flags_an_overdue_task_on_a_controllable_clock() {
         clock.to_str().unwrap(),
     ]);
     let mut workflows = WorkflowsClient::connect(server.addr.clone()).await.unwrap();
-    let version = workflows
-        .list(with(WINDOW, pb::ListWorkflowsRequest {}))
-        .await
-        .unwrap()
-        .into_inner()
-        .workflows
-        .into_iter()
-        .find(|w| w.id == "complaint")
-        .unwrap()
-        .version;
+    let version = version_of(&mut workflows, "complaint").await;
     let mut window = WindowClient::connect(server.addr.clone()).await.unwrap();
-    let mut f = HashMap::new();
-    f.insert("complainant".to_string(), text("张三"));
-    f.insert("subject".to_string(), text("fees"));
-    f.insert("department_named".to_string(), text("某局"));
-    let materials = ["complaint_letter", "evidence"]
-        .iter()
-        .map(|m| pb::MaterialRef {
-            material: m.to_string(),
-            ..Default::default()
-        })
-        .collect();
+    let f = complaint_form();
+    let materials = refs(&["complaint_letter", "evidence"]);
     // No `at`: the server's (controlled) clock decides. C01 is due Sunday 09-28 (make-up day).
     let req = pb::SubmitRequest {
         request_id: "c1".into(),
@@ -1006,28 +991,10 @@ async fn administrators_deploy_workflows_and_analysts_compare_them() {
 async fn the_python_department_worker_approves_over_grpc() {
     let server = start();
     let mut wf = WorkflowsClient::connect(server.addr.clone()).await.unwrap();
-    let version = wf
-        .list(with(WINDOW, pb::ListWorkflowsRequest {}))
-        .await
-        .unwrap()
-        .into_inner()
-        .workflows
-        .into_iter()
-        .find(|w| w.id == "complaint")
-        .unwrap()
-        .version;
+    let version = version_of(&mut wf, "complaint").await;
     let mut window = WindowClient::connect(server.addr.clone()).await.unwrap();
-    let mut f = HashMap::new();
-    f.insert("complainant".to_string(), text("张三"));
-    f.insert("subject".to_string(), text("fees"));
-    f.insert("department_named".to_string(), text("某局"));
-    let materials = ["complaint_letter", "evidence"]
-        .iter()
-        .map(|m| pb::MaterialRef {
-            material: m.to_string(),
-            ..Default::default()
-        })
-        .collect();
+    let f = complaint_form();
+    let materials = refs(&["complaint_letter", "evidence"]);
     let req = pb::SubmitRequest {
         request_id: "py1".into(),
         project: "PY".into(),
@@ -1066,16 +1033,7 @@ async fn the_python_department_worker_approves_over_grpc() {
 async fn a_whole_project_with_concurrent_departments_and_a_watcher() {
     let server = start();
     let mut wf = WorkflowsClient::connect(server.addr.clone()).await.unwrap();
-    let version = wf
-        .list(with(WINDOW, pb::ListWorkflowsRequest {}))
-        .await
-        .unwrap()
-        .into_inner()
-        .workflows
-        .into_iter()
-        .find(|w| w.id == "construction-parallel")
-        .unwrap()
-        .version;
+    let version = version_of(&mut wf, "construction-parallel").await;
     let mut window = WindowClient::connect(server.addr.clone()).await.unwrap();
     // Departments subscribe first, so that nothing is pushed before they listen.
     let mut workers = tokio::task::JoinSet::new();
@@ -1108,7 +1066,7 @@ async fn a_whole_project_with_concurrent_departments_and_a_watcher() {
             }
         });
     }
-    let materials: Vec<pb::MaterialRef> = [
+    let materials: Vec<pb::MaterialRef> = refs(&[
         "business_license",
         "project_info",
         "land_redline",
@@ -1130,13 +1088,7 @@ async fn a_whole_project_with_concurrent_departments_and_a_watcher() {
         "fire_test_report",
         "archive_files",
         "quality_warranty",
-    ]
-    .iter()
-    .map(|m| pb::MaterialRef {
-        material: m.to_string(),
-        ..Default::default()
-    })
-    .collect();
+    ]);
     let submit = pb::SubmitRequest {
         request_id: "full".into(),
         project: "FULL".into(),
@@ -1239,38 +1191,18 @@ async fn a_whole_project_with_concurrent_departments_and_a_watcher() {
 async fn rejection_and_resubmission_over_the_api() {
     let server = start();
     let mut wf = WorkflowsClient::connect(server.addr.clone()).await.unwrap();
-    let version = wf
-        .list(with(WINDOW, pb::ListWorkflowsRequest {}))
-        .await
-        .unwrap()
-        .into_inner()
-        .workflows
-        .into_iter()
-        .find(|w| w.id == "complaint")
-        .unwrap()
-        .version;
+    let version = version_of(&mut wf, "complaint").await;
     let mut window = WindowClient::connect(server.addr.clone()).await.unwrap();
     let mut dept = DepartmentClient::connect(server.addr.clone())
         .await
         .unwrap();
-    let mut f = HashMap::new();
-    f.insert("complainant".to_string(), text("张三"));
-    f.insert("subject".to_string(), text("fees"));
-    f.insert("department_named".to_string(), text("某局"));
-    let mats = |m: &[&str]| {
-        m.iter()
-            .map(|m| pb::MaterialRef {
-                material: m.to_string(),
-                ..Default::default()
-            })
-            .collect::<Vec<_>>()
-    };
+    let f = complaint_form();
     let req = pb::SubmitRequest {
         request_id: "r1".into(),
         project: "RJ".into(),
         version,
         form: f,
-        materials: mats(&["complaint_letter", "evidence"]),
+        materials: refs(&["complaint_letter", "evidence"]),
         at: "2025-06-03T09:00:00".into(),
         ..Default::default()
     };
@@ -1306,7 +1238,7 @@ async fn rejection_and_resubmission_over_the_api() {
         request_id: "r4".into(),
         project: "RJ".into(),
         item: "C01".into(),
-        materials: mats(&["complaint_letter"]),
+        materials: refs(&["complaint_letter"]),
         at: "2025-06-04T09:00:00".into(),
     };
     let out = window
@@ -1338,29 +1270,11 @@ async fn rejection_and_resubmission_over_the_api() {
 async fn a_department_lists_its_queue_page_by_page() {
     let server = start();
     let mut wf = WorkflowsClient::connect(server.addr.clone()).await.unwrap();
-    let version = wf
-        .list(with(WINDOW, pb::ListWorkflowsRequest {}))
-        .await
-        .unwrap()
-        .into_inner()
-        .workflows
-        .into_iter()
-        .find(|w| w.id == "complaint")
-        .unwrap()
-        .version;
+    let version = version_of(&mut wf, "complaint").await;
     let mut window = WindowClient::connect(server.addr.clone()).await.unwrap();
     for k in 1..=3 {
-        let mut f = HashMap::new();
-        f.insert("complainant".to_string(), text("张三"));
-        f.insert("subject".to_string(), text("fees"));
-        f.insert("department_named".to_string(), text("某局"));
-        let materials = ["complaint_letter", "evidence"]
-            .iter()
-            .map(|m| pb::MaterialRef {
-                material: m.to_string(),
-                ..Default::default()
-            })
-            .collect();
+        let f = complaint_form();
+        let materials = refs(&["complaint_letter", "evidence"]);
         let req = pb::SubmitRequest {
             request_id: format!("q{k}"),
             project: format!("Q{k}"),
@@ -1428,16 +1342,7 @@ async fn kill_9_under_grpc_load_loses_nothing_acknowledged() {
     for round in 0..12 {
         let server = start_in(dir, &[]);
         let mut wf = WorkflowsClient::connect(server.addr.clone()).await.unwrap();
-        let version = wf
-            .list(with(WINDOW, pb::ListWorkflowsRequest {}))
-            .await
-            .unwrap()
-            .into_inner()
-            .workflows
-            .into_iter()
-            .find(|w| w.id == "complaint")
-            .unwrap()
-            .version;
+        let version = version_of(&mut wf, "complaint").await;
         // A retry of something acknowledged before the last crash gets its first answer.
         let old = acked
             .lock()
@@ -1473,17 +1378,8 @@ async fn kill_9_under_grpc_load_loses_nothing_acknowledged() {
                 };
                 for n in 0.. {
                     let project = format!("r{round}c{c}n{n}");
-                    let mut f = HashMap::new();
-                    f.insert("complainant".to_string(), text("张三"));
-                    f.insert("subject".to_string(), text("fees"));
-                    f.insert("department_named".to_string(), text("某局"));
-                    let materials = ["complaint_letter", "evidence"]
-                        .iter()
-                        .map(|m| pb::MaterialRef {
-                            material: m.to_string(),
-                            ..Default::default()
-                        })
-                        .collect();
+                    let f = complaint_form();
+                    let materials = refs(&["complaint_letter", "evidence"]);
                     let rid = format!("{project}/submit");
                     let req = pb::SubmitRequest {
                         request_id: rid.clone(),
