@@ -340,6 +340,15 @@ fn serve(
         .with_writer(std::io::stderr)
         .try_init();
     let store = std::sync::Arc::new(SledStore::open(data, Flush::Group)?);
+    let redone = store.recovery();
+    if redone.answers + redone.index_entries > 0 {
+        tracing::info!(
+            "data {}: redid {} answer(s) and {} index entries of commits interrupted by the last stop",
+            data.display(),
+            redone.answers,
+            redone.index_entries
+        );
+    }
     let (svc, opened) = Service::open(store, onewindow::engine::Policy::default())?;
     tracing::info!(
         "data {}: {} projects, {} events restored in {:.3} s{}",
@@ -504,16 +513,19 @@ fn store(cmd: StoreCommand) -> Result<ExitCode> {
             // restored and the indexes checked; verifying every log comes after.
             let started = std::time::Instant::now();
             let store = std::sync::Arc::new(SledStore::open(&data, Flush::Group)?);
+            let redone = store.recovery();
             let (svc, mut report) = Service::open(store, onewindow::engine::Policy::default())?;
             report.elapsed = started.elapsed();
             let logs = svc.verify()?;
             println!(
-                "{}: {} workflow version(s), {} projects, {} events ({} replayed after snapshots), index {}; back to serving in {:.3} s; {} logs verified",
+                "{}: {} workflow version(s), {} projects, {} events ({} replayed after snapshots), {} answer(s) and {} index entries redone from interrupted commits, index {}; back to serving in {:.3} s; {} logs verified",
                 data.display(),
                 report.workflows,
                 report.projects,
                 report.total_events,
                 report.replayed_events,
+                redone.answers,
+                redone.index_entries,
                 if report.index_rebuilt { "rebuilt" } else { "consistent" },
                 report.elapsed.as_secs_f64(),
                 logs.len()

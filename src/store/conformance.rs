@@ -11,7 +11,7 @@ fn at() -> NaiveDateTime {
     "2025-06-03T09:00:00".parse().expect("a valid time")
 }
 
-fn event(project: &str, seq: u64) -> Envelope {
+pub(crate) fn event(project: &str, seq: u64) -> Envelope {
     Envelope {
         v: EVENT_VERSION,
         project: project.into(),
@@ -35,7 +35,7 @@ fn event(project: &str, seq: u64) -> Envelope {
     }
 }
 
-fn open(department: &str, project: &str, item: &str) -> IndexKey {
+pub(crate) fn open(department: &str, project: &str, item: &str) -> IndexKey {
     IndexKey::Open {
         department: department.into(),
         project: project.into(),
@@ -43,7 +43,7 @@ fn open(department: &str, project: &str, item: &str) -> IndexKey {
     }
 }
 
-fn deadline(due: &str, project: &str, item: &str) -> IndexKey {
+pub(crate) fn deadline(due: &str, project: &str, item: &str) -> IndexKey {
     IndexKey::Deadline {
         due: due.parse::<NaiveDate>().expect("date"),
         project: project.into(),

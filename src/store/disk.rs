@@ -1,32 +1,46 @@
 //! The embedded default: a sled database in a data directory.
 //!
-//! One sled tree holds everything under key prefixes, so that one command's writes are a
-//! single-tree transaction (atomic) followed by a flush (durable):
+//! One sled tree holds everything under key prefixes:
 //!
 //! | key | value |
 //! | --- | --- |
-//! | `m/format` | `onewindow-store/1`: what this directory is |
-//! | `h/{project}` | the sequence number of the project's last event (big-endian u64) |
-//! | `e/{project}\0{seq}` | an event envelope (seq big-endian, so a prefix scan is in order) |
+//! | `m/format` | `onewindow-store/2`: what this directory is |
+//! | `p/{project}` | empty: the project exists (written before its first record) |
+//! | `e/{project}\0{seq}` | one command's [`Record`]: its events from `seq` on, its request id and its index changes (seq big-endian, so a prefix scan is in order) |
 //! | `s/{project}` | the project's latest snapshot |
 //! | `r/{request}` | the answer given to a request id |
 //! | `w/{version}` | a deployed workflow version |
 //! | `i/o/{department}\0{project}\0{item}` | an open task |
 //! | `i/d/{YYYY-MM-DD}\0{project}\0{item}` | a running task's due date |
 //!
-//! **Group commit.** Writers run their transactions concurrently, then ask for a flush.
+//! **One record is the commit.** A command's events go into one key, written whole or
+//! not at all; the record also carries the request id and the index changes. The
+//! snapshot, the index entries and the answer are written after it, in that order, and
+//! are derived from it: after a crash, [`SledStore::open`] redoes them from each
+//! project's last record (the only one a crash can interrupt, since a project's commands
+//! are serialized), so what a command wrote is all there or not there at all. sled
+//! recovers its log up to the first incomplete write, so a later write surviving means
+//! an earlier one did. This is the write-ahead-log discipline with sled as both the log
+//! and the tables, and it is why a commit is plain inserts: a sled transaction (or
+//! batch) writes and syncs sled's IO buffer twice on every call, which made
+//! transactions, not flushes, the cost of every command (see BENCHMARKS.md).
+//!
+//! **Group commit.** Writers apply their inserts concurrently, then ask for a flush.
 //! One committer thread takes every flush request waiting, flushes once, and answers them
-//! all: a flush covers every transaction that finished before it started, so each writer
+//! all: a flush covers every write that finished before it started, so each writer
 //! is answered only once its own writes are on disk, and concurrent commands share one
-//! fsync. [`Flush::EachCommand`] flushes per command instead (for comparison).
+//! sync. [`Flush::EachCommand`] flushes per command instead (for comparison).
 
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::sync::Mutex;
 use std::thread;
 
 use chrono::NaiveDate;
-use sled::transaction::{ConflictableTransactionError, TransactionError};
+use serde::{Deserialize, Serialize};
 
 use super::memory::check_commit;
 use super::{
@@ -36,7 +50,7 @@ use super::{
 use crate::engine::Envelope;
 
 const FORMAT_KEY: &[u8] = b"m/format";
-const FORMAT: &[u8] = b"onewindow-store/1";
+const FORMAT: &[u8] = b"onewindow-store/2";
 
 /// sled's segment (and IO buffer) size. A flush seals the current buffer and the next
 /// write starts a fresh, zeroed one: with flushes every few hundred microseconds, sled's
@@ -56,11 +70,49 @@ pub enum Flush {
 /// Where the group committer answers a writer: the flush's outcome.
 type FlushReply = tokio::sync::oneshot::Sender<Result<(), String>>;
 
+/// Stripes of the head table: commits to different projects rarely wait on each other.
+const STRIPES: usize = 64;
+
+/// Each project's last sequence number, in [`STRIPES`] separately locked parts.
+type Heads = Vec<Mutex<HashMap<String, u64>>>;
+
+/// One command's record in a project's log.
+#[derive(Debug, Serialize, Deserialize)]
+struct Record {
+    /// The request that wrote it, so that its answer can be redone.
+    request: Option<String>,
+    /// Its events, in order.
+    events: Vec<Envelope>,
+    /// Index entries it removed.
+    unindex: Vec<IndexKey>,
+    /// Index entries it added.
+    index: Vec<IndexKey>,
+}
+
+/// What opening had to redo after an interrupted commit.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Recovery {
+    /// Projects in the store.
+    pub projects: usize,
+    /// Answers written again from their records.
+    pub answers: usize,
+    /// Index entries added or removed again from their records.
+    pub index_entries: usize,
+    /// Projects registered whose first record never landed (removed).
+    pub empty_projects: usize,
+}
+
 /// A store in a sled data directory.
 pub struct SledStore {
     db: sled::Db,
     tree: sled::Tree,
     flush: Flush,
+    /// Each project's last sequence number, for the continuity check; a stripe's lock is
+    /// held through a commit's writes, so one project's commits never interleave.
+    heads: Heads,
+    /// A commit failed half-way: refuse writes until the store is opened again.
+    poisoned: AtomicBool,
+    recovery: Recovery,
     committer: Option<Mutex<mpsc::Sender<FlushReply>>>,
     /// The group-commit thread, joined on drop so that the database is closed (and its
     /// lock released) when the store is.
@@ -91,7 +143,45 @@ fn key(prefix: &[u8], parts: &[&[u8]]) -> Vec<u8> {
     k
 }
 
-fn event_key(project: &str, seq: u64) -> Vec<u8> {
+fn stripe(project: &str) -> usize {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    project.hash(&mut h);
+    (h.finish() % STRIPES as u64) as usize
+}
+
+/// Removes and adds index entries.
+fn apply_index(tree: &sled::Tree, unindex: &[IndexKey], index: &[IndexKey]) -> Result<(), Error> {
+    for k in unindex {
+        tree.remove(index_key(k)).map_err(backend)?;
+    }
+    for k in index {
+        tree.insert(index_key(k), &[]).map_err(backend)?;
+    }
+    Ok(())
+}
+
+/// [`apply_index`] again after a crash: only what is not yet so is written. Returns how
+/// many entries changed.
+fn redo_index(tree: &sled::Tree, unindex: &[IndexKey], index: &[IndexKey]) -> Result<usize, Error> {
+    let mut changed = 0;
+    for k in unindex {
+        let k = index_key(k);
+        if tree.contains_key(&k).map_err(backend)? {
+            tree.remove(k).map_err(backend)?;
+            changed += 1;
+        }
+    }
+    for k in index {
+        let k = index_key(k);
+        if !tree.contains_key(&k).map_err(backend)? {
+            tree.insert(k, &[]).map_err(backend)?;
+            changed += 1;
+        }
+    }
+    Ok(changed)
+}
+
+fn record_key(project: &str, seq: u64) -> Vec<u8> {
     let mut k = key(b"e/", &[project.as_bytes()]);
     k.push(0);
     k.extend_from_slice(&seq.to_be_bytes());
@@ -208,6 +298,10 @@ impl SledStore {
                 db.flush().map_err(backend)?;
             }
         }
+        let (heads, recovery) = recover(&tree)?;
+        if recovery.answers + recovery.index_entries + recovery.empty_projects > 0 {
+            db.flush().map_err(backend)?;
+        }
         let (committer, thread) = if flush == Flush::Group {
             let (tx, rx) = mpsc::channel::<FlushReply>();
             let db = db.clone();
@@ -223,9 +317,17 @@ impl SledStore {
             db,
             tree,
             flush,
+            heads,
+            poisoned: AtomicBool::new(false),
+            recovery,
             committer,
             thread,
         })
+    }
+
+    /// What opening redid after an interrupted commit.
+    pub fn recovery(&self) -> Recovery {
+        self.recovery
     }
 
     /// A promise that everything written so far will be durable: joins the next group
@@ -262,6 +364,54 @@ impl SledStore {
     }
 }
 
+/// The last record of a project's log.
+fn last_record(tree: &sled::Tree, project: &str) -> Result<Option<Record>, Error> {
+    let mut prefix = key(b"e/", &[project.as_bytes()]);
+    prefix.push(0);
+    tree.scan_prefix(prefix)
+        .next_back()
+        .map(|kv| codec::decode(&kv.map_err(backend)?.1))
+        .transpose()
+}
+
+/// Finds every project's head and redoes what its last record implies (index changes,
+/// the answer) in case the commit was interrupted after the record landed.
+fn recover(tree: &sled::Tree) -> Result<(Heads, Recovery), Error> {
+    let mut heads: Vec<HashMap<String, u64>> = vec![HashMap::new(); STRIPES];
+    let mut recovery = Recovery::default();
+    for kv in tree.scan_prefix(b"p/") {
+        let k = kv.map_err(backend)?.0;
+        let project = String::from_utf8(k[2..].to_vec())
+            .map_err(|_| Error::Corrupt("project id is not UTF-8".into()))?;
+        let Some(record) = last_record(tree, &project)? else {
+            tree.remove(&k).map_err(backend)?;
+            recovery.empty_projects += 1;
+            continue;
+        };
+        let (Some(first), Some(last)) = (record.events.first(), record.events.last()) else {
+            return Err(Error::Corrupt(format!(
+                "project `{project}`: an empty record"
+            )));
+        };
+        recovery.projects += 1;
+        recovery.index_entries += redo_index(tree, &record.unindex, &record.index)?;
+        if let Some(request) = &record.request {
+            let rk = key(b"r/", &[request.as_bytes()]);
+            if tree.get(&rk).map_err(backend)?.is_none() {
+                let answer = Answer::Applied {
+                    project: project.clone(),
+                    first: first.seq,
+                    last: last.seq,
+                };
+                tree.insert(rk, codec::encode(&answer)?).map_err(backend)?;
+                recovery.answers += 1;
+            }
+        }
+        heads[stripe(&project)].insert(project, last.seq);
+    }
+    Ok((heads.into_iter().map(Mutex::new).collect(), recovery))
+}
+
 fn group_commit(db: &sled::Db, rx: &mpsc::Receiver<FlushReply>) {
     while let Ok(first) = rx.recv() {
         let mut waiting = vec![first];
@@ -277,12 +427,21 @@ fn group_commit(db: &sled::Db, rx: &mpsc::Receiver<FlushReply>) {
 
 impl ReadStore for SledStore {
     fn events(&self, project: &str, after: u64) -> Result<Vec<Envelope>, Error> {
-        let start = event_key(project, after.saturating_add(1));
-        let end = event_key(project, u64::MAX);
-        self.tree
-            .range(start..=end)
-            .map(|kv| codec::decode(&kv.map_err(backend)?.1))
-            .collect()
+        // The record holding event `after + 1` starts at or before it.
+        let wanted = after.saturating_add(1);
+        let start = self
+            .tree
+            .range(record_key(project, 0)..=record_key(project, wanted))
+            .next_back()
+            .transpose()
+            .map_err(backend)?
+            .map_or_else(|| record_key(project, 0), |(k, _)| k.to_vec());
+        let mut out = Vec::new();
+        for kv in self.tree.range(start..=record_key(project, u64::MAX)) {
+            let record: Record = codec::decode(&kv.map_err(backend)?.1)?;
+            out.extend(record.events.into_iter().filter(|e| e.seq > after));
+        }
+        Ok(out)
     }
 
     fn snapshot(&self, project: &str) -> Result<Option<Snapshot>, Error> {
@@ -294,7 +453,7 @@ impl ReadStore for SledStore {
     }
 
     fn projects(&self) -> Result<Vec<String>, Error> {
-        self.scan(b"h/", |k, _| {
+        self.scan(b"p/", |k, _| {
             String::from_utf8(k[2..].to_vec())
                 .map_err(|_| Error::Corrupt("project id is not UTF-8".into()))
         })
@@ -348,55 +507,72 @@ impl ReadStore for SledStore {
 impl WriteStore for SledStore {
     fn commit_deferred(&self, commit: Commit) -> Result<Durable, Error> {
         check_id(&commit.project)?;
-        let head_key = key(b"h/", &[commit.project.as_bytes()]);
-        let mut writes: Vec<(Vec<u8>, Option<Vec<u8>>)> = Vec::new();
-        for e in &commit.events {
-            writes.push((event_key(&commit.project, e.seq), Some(codec::encode(e)?)));
-        }
-        if let Some(last) = commit.events.last() {
-            writes.push((head_key.clone(), Some(last.seq.to_be_bytes().to_vec())));
-        }
-        if let Some(s) = &commit.snapshot {
-            writes.push((
-                key(b"s/", &[commit.project.as_bytes()]),
-                Some(codec::encode(s)?),
+        let mut heads = self.heads[stripe(&commit.project)]
+            .lock()
+            .map_err(|_| backend("a writer panicked holding the heads lock"))?;
+        let head = heads.get(&commit.project).copied().unwrap_or(0);
+        check_commit(&commit, head)?;
+        let (project, events, snapshot, unindex, index, request) = (
+            commit.project,
+            commit.events,
+            commit.snapshot,
+            commit.unindex,
+            commit.index,
+            commit.request,
+        );
+        // Everything is encoded before the first write, so an encoding failure writes
+        // nothing.
+        let answer = request
+            .as_ref()
+            .map(|(id, a)| Ok::<_, Error>((key(b"r/", &[id.as_bytes()]), codec::encode(a)?)))
+            .transpose()?;
+        let snapshot = snapshot
+            .map(|s| Ok::<_, Error>((key(b"s/", &[project.as_bytes()]), codec::encode(&s)?)))
+            .transpose()?;
+        if self.poisoned.load(Ordering::SeqCst) {
+            return Err(backend(
+                "an earlier write failed half-way; reopen the store",
             ));
         }
-        for k in &commit.unindex {
-            writes.push((index_key(k), None));
-        }
-        for k in &commit.index {
-            writes.push((index_key(k), Some(Vec::new())));
-        }
-        if let Some((id, answer)) = &commit.request {
-            writes.push((key(b"r/", &[id.as_bytes()]), Some(codec::encode(answer)?)));
-        }
-        // Check the log's continuity and write, atomically.
-        let result = self.tree.transaction(|tx| {
-            let head = match tx.get(&head_key)? {
-                Some(v) => u64::from_be_bytes(v.as_ref().try_into().unwrap_or([0xff; 8])),
-                None => 0,
-            };
-            if let Err(e) = check_commit(&commit, head) {
-                return Err(ConflictableTransactionError::Abort(e));
-            }
-            for (k, v) in &writes {
-                match v {
-                    Some(v) => {
-                        tx.insert(k.as_slice(), v.as_slice())?;
-                    }
-                    None => {
-                        tx.remove(k.as_slice())?;
-                    }
+        let last = events.last().map(|e| e.seq);
+        let written = (|| {
+            if let Some(first) = events.first().map(|e| e.seq) {
+                let record = Record {
+                    request: request.map(|(id, _)| id),
+                    events,
+                    unindex,
+                    index,
+                };
+                let bytes = codec::encode(&record)?;
+                if head == 0 {
+                    self.tree
+                        .insert(key(b"p/", &[project.as_bytes()]), &[])
+                        .map_err(backend)?;
                 }
+                // The commit point: one key, written whole or not at all.
+                self.tree
+                    .insert(record_key(&project, first), bytes)
+                    .map_err(backend)?;
+                if let Some((k, v)) = snapshot {
+                    self.tree.insert(k, v).map_err(backend)?;
+                }
+                apply_index(&self.tree, &record.unindex, &record.index)?;
+            }
+            if let Some((k, v)) = answer {
+                self.tree.insert(k, v).map_err(backend)?;
             }
             Ok(())
-        });
-        match result {
-            Ok(()) => self.durable(),
-            Err(TransactionError::Abort(e)) => Err(e),
-            Err(TransactionError::Storage(e)) => Err(backend(e)),
+        })();
+        if let Err(e) = written {
+            // Some writes may have landed: only the redo on open makes the store whole.
+            self.poisoned.store(true, Ordering::SeqCst);
+            return Err(e);
         }
+        if let Some(last) = last {
+            heads.insert(project, last);
+        }
+        drop(heads);
+        self.durable()
     }
 
     fn durable_point(&self) -> Result<Durable, Error> {
@@ -424,5 +600,91 @@ impl WriteStore for SledStore {
         }
         self.tree.apply_batch(batch).map_err(backend)?;
         self.durable()?.wait()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::conformance::{deadline, event, open};
+
+    fn commit(seqs: &[u64], unindex: Vec<IndexKey>, index: Vec<IndexKey>, req: &str) -> Commit {
+        Commit {
+            project: "p".into(),
+            events: seqs.iter().map(|&s| event("p", s)).collect(),
+            snapshot: None,
+            unindex,
+            index,
+            request: Some((
+                req.into(),
+                Answer::Applied {
+                    project: "p".into(),
+                    first: seqs[0],
+                    last: *seqs.last().expect("events"),
+                },
+            )),
+        }
+    }
+
+    /// A crash between the record and what follows it: opening redoes the rest.
+    #[test]
+    fn opening_redoes_a_commit_interrupted_after_its_record() {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let (a, d) = (open("D", "p", "A"), deadline("2025-06-10", "p", "A"));
+        {
+            let s = SledStore::open(dir.path(), Flush::Group).expect("opens");
+            s.commit(commit(&[1, 2], vec![], vec![a.clone()], "r1"))
+                .expect("commits");
+            s.commit(commit(&[3], vec![a.clone()], vec![d.clone()], "r2"))
+                .expect("commits");
+            // Undo everything the second commit wrote after its record, and register a
+            // project whose first record never landed.
+            s.tree.remove(key(b"r/", &[b"r2"])).expect("removes");
+            s.tree.insert(index_key(&a), &[]).expect("inserts");
+            s.tree.remove(index_key(&d)).expect("removes");
+            s.tree.insert(key(b"p/", &[b"q"]), &[]).expect("inserts");
+            s.db.flush().expect("flushes");
+        }
+        let s = SledStore::open(dir.path(), Flush::Group).expect("reopens");
+        assert_eq!(
+            s.recovery(),
+            Recovery {
+                projects: 1,
+                answers: 1,
+                index_entries: 2,
+                empty_projects: 1
+            }
+        );
+        assert_eq!(
+            s.answer("r2").expect("reads"),
+            Some(Answer::Applied {
+                project: "p".into(),
+                first: 3,
+                last: 3
+            })
+        );
+        assert_eq!(s.index().expect("reads"), [d]);
+        assert_eq!(s.projects().expect("reads"), ["p"]);
+        // The head was found again: the log continues at 4 and nowhere else.
+        assert!(s.commit(commit(&[3], vec![], vec![], "r3")).is_err());
+        s.commit(commit(&[4], vec![], vec![], "r4"))
+            .expect("continues");
+        drop(s);
+        let s = SledStore::open(dir.path(), Flush::Group).expect("reopens");
+        assert_eq!(
+            s.recovery(),
+            Recovery {
+                projects: 1,
+                ..Recovery::default()
+            },
+            "a clean store needs nothing redone"
+        );
+        let seqs: Vec<u64> = s
+            .events("p", 0)
+            .expect("reads")
+            .iter()
+            .map(|e| e.seq)
+            .collect();
+        assert_eq!(seqs, [1, 2, 3, 4]);
     }
 }
