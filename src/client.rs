@@ -81,16 +81,19 @@ pub enum ProjectCommand {
         #[arg(long)]
         project: String,
     },
-    /// Print a project's events as they happen (from `--after`).
+    /// Print a project's events as they happen (from `--after`), or every project's.
     Watch {
         #[command(flatten)]
         conn: Conn,
-        /// The project.
+        /// The project (every project when left out).
         #[arg(long)]
-        project: String,
-        /// Start after this sequence number.
-        #[arg(long, default_value_t = 0)]
+        project: Option<String>,
+        /// Start after this sequence number (one project).
+        #[arg(long, default_value_t = 0, requires = "project")]
         after: u64,
+        /// Every project: only events from now on, nothing already stored.
+        #[arg(long, conflicts_with = "project")]
+        live: bool,
     },
 }
 
@@ -243,17 +246,27 @@ pub fn project(cmd: ProjectCommand) -> Result<ExitCode> {
                 conn,
                 project,
                 after,
+                live,
             } => {
                 let mut window =
                     pb::window_client::WindowClient::connect(conn.server.clone()).await?;
+                let every = project.is_none();
                 let req = pb::WatchRequest {
-                    project,
+                    project: project.unwrap_or_default(),
                     after,
                     cursors: HashMap::new(),
+                    live,
                 };
                 let mut stream = window.watch(conn.request(req)?).await?.into_inner();
                 while let Some(e) = stream.message().await? {
-                    println!("#{} {} {} {}", e.seq, e.at, e.actor, e.summary);
+                    if every {
+                        println!(
+                            "{} #{} {} {} {}",
+                            e.project, e.seq, e.at, e.actor, e.summary
+                        );
+                    } else {
+                        println!("#{} {} {} {}", e.seq, e.at, e.actor, e.summary);
+                    }
                 }
             }
         }
@@ -439,13 +452,16 @@ pub fn loadgen(a: LoadgenArgs) -> Result<ExitCode> {
                 Ok(r)
             }
         };
-        let channel = tonic::transport::Channel::from_shared(a.server.clone())?.connect().await?;
+        // One connection per department and one for the window, as separate systems
+        // would have: a single HTTP/2 connection serializes all framing through one task.
+        let endpoint = tonic::transport::Channel::from_shared(a.server.clone())?.tcp_nodelay(true);
         let latencies = Arc::new(Mutex::new(Vec::<std::time::Duration>::new()));
         let completions = Arc::new(AtomicUsize::new(0));
         let mut tasks = tokio::task::JoinSet::new();
         // Departments: one push stream each, `workers` tasks claiming and approving.
         for (dept, token) in departments {
-            let mut client = pb::department_client::DepartmentClient::with_interceptor(channel.clone(), auth(&token));
+            let channel = endpoint.connect().await?;
+            let mut client = pb::department_client::DepartmentClient::with_interceptor(channel, auth(&token));
             let mut stream = client.stream_ready(pb::StreamReadyRequest {}).await?.into_inner();
             let (tx, rx) = tokio::sync::mpsc::channel::<pb::Task>(4096);
             let rx = Arc::new(tokio::sync::Mutex::new(rx));
@@ -478,8 +494,9 @@ pub fn loadgen(a: LoadgenArgs) -> Result<ExitCode> {
             }
         }
         // The window: a watcher over every project reports milestones and counts completions.
-        let mut window = pb::window_client::WindowClient::with_interceptor(channel.clone(), auth(&window_token));
-        let mut watch = window.watch(pb::WatchRequest::default()).await?.into_inner();
+        let mut window = pb::window_client::WindowClient::with_interceptor(endpoint.connect().await?, auth(&window_token));
+        let mut watch = window.watch(pb::WatchRequest { live: true, ..Default::default() }).await?.into_inner();
+        let ours = format!("{}-", a.prefix);
         let started = std::time::Instant::now();
         let next = Arc::new(AtomicUsize::new(0));
         for _ in 0..a.clients {
@@ -509,14 +526,20 @@ pub fn loadgen(a: LoadgenArgs) -> Result<ExitCode> {
             });
         }
         let mut completed = 0;
+        // Milestone reports in flight: the last one's answer may arrive after the watcher
+        // has seen its project complete, and it counts.
+        let mut reports = tokio::task::JoinSet::new();
         while completed < a.projects {
             let Some(e) = watch.message().await? else { break };
+            if !e.project.starts_with(&ours) {
+                continue;
+            }
             if !e.item.is_empty() && e.r#type == "task_ready" && milestones.contains(&e.item) {
-                let project = e.json.split("\"project\":\"").nth(1).and_then(|s| s.split('"').next()).unwrap_or_default().to_string();
+                let project = e.project.clone();
                 let cmd = pb::ItemCommand { request_id: format!("{project}/{}/report", e.item), project, item: e.item.clone(), at: String::new() };
                 // Reported concurrently, as many clerks would: the watch loop only reads.
                 let (mut w, done) = (window.clone(), completions.clone());
-                tasks.spawn(async move {
+                reports.spawn(async move {
                     if w.report_milestone(cmd).await.is_ok() {
                         done.fetch_add(1, Ordering::Relaxed);
                     }
@@ -526,6 +549,7 @@ pub fn loadgen(a: LoadgenArgs) -> Result<ExitCode> {
                 completed += 1;
             }
         }
+        while reports.join_next().await.is_some() {}
         let seconds = started.elapsed().as_secs_f64();
         tasks.abort_all();
         let mut lat = latencies.lock().map(|l| l.clone()).unwrap_or_default();

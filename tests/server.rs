@@ -305,6 +305,32 @@ async fn a_project_through_the_api_with_every_refusal_on_the_way() {
         .unwrap_err();
     assert_eq!(err.code(), Code::FailedPrecondition);
     assert!(err.message().starts_with("incomplete"), "{}", err.message());
+    // The one-time notice travels typed in the status details: the API's own Notice, the
+    // same as PreReview's, and a standard PreconditionFailure per missing thing.
+    let details = {
+        use prost::Message;
+        tonic_types::pb::Status::decode(err.details()).expect("google.rpc.Status details")
+    };
+    let typed = details
+        .details
+        .iter()
+        .find(|a| a.type_url == onewindow::server::NOTICE_TYPE_URL)
+        .expect("a Notice detail");
+    let refused_notice = <pb::Notice as prost::Message>::decode(typed.value.as_slice()).unwrap();
+    assert!(refused_notice
+        .items
+        .iter()
+        .any(|i| i.item == "I12" && i.missing_materials.contains(&"geotech_survey".to_string())));
+    assert!(!refused_notice.complete);
+    let failure = {
+        use tonic_types::StatusExt;
+        err.get_details_precondition_failure()
+            .expect("a PreconditionFailure detail")
+    };
+    assert!(failure
+        .violations
+        .iter()
+        .any(|v| v.r#type == "missing_material" && v.subject == "I12/geotech_survey"));
     let first = window
         .submit(with(WINDOW, submit("s1", materials.clone())))
         .await
@@ -624,6 +650,7 @@ async fn watchers_and_department_streams_see_every_event_in_order() {
                 project: "W1".into(),
                 after: 0,
                 cursors: HashMap::new(),
+                ..Default::default()
             },
         ))
         .await
@@ -659,6 +686,29 @@ async fn watchers_and_department_streams_see_every_event_in_order() {
         ("W1", "I01", "ready")
     );
     seen.extend(next_events(&mut watch, 3).await);
+    // A live watch over every project starts at the present: nothing stored comes again.
+    let present = window
+        .get_project(with(
+            WINDOW,
+            pb::GetProjectRequest {
+                project: "W1".into(),
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .seq;
+    let mut live = window
+        .watch(with(
+            WINDOW,
+            pb::WatchRequest {
+                live: true,
+                ..Default::default()
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
     // Disconnect, act, and watch again from the last sequence number seen.
     drop(watch);
     let approve = pb::ApproveRequest {
@@ -679,6 +729,12 @@ async fn watchers_and_department_streams_see_every_event_in_order() {
         "ndrc's next task is pushed the moment it is ready"
     );
     let last = seen.last().unwrap().seq;
+    let first_live = next_events(&mut live, 1).await;
+    assert_eq!(
+        (first_live[0].project.as_str(), first_live[0].seq),
+        ("W1", present + 1),
+        "a live watch starts with the next event, marked with its project"
+    );
     let mut watch = window
         .watch(with(
             WINDOW,
@@ -686,6 +742,7 @@ async fn watchers_and_department_streams_see_every_event_in_order() {
                 project: "W1".into(),
                 after: last,
                 cursors: HashMap::new(),
+                ..Default::default()
             },
         ))
         .await
@@ -788,6 +845,7 @@ async fn the_ticker_flags_an_overdue_task_on_a_controllable_clock() {
                 project: "C1".into(),
                 after,
                 cursors: HashMap::new(),
+                ..Default::default()
             },
         ))
         .await
@@ -1106,6 +1164,7 @@ async fn a_whole_project_with_concurrent_departments_and_a_watcher() {
                 project: "FULL".into(),
                 after: 0,
                 cursors: HashMap::new(),
+                ..Default::default()
             },
         ))
         .await

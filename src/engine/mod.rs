@@ -722,6 +722,37 @@ pub enum TaskState {
     Closed,
 }
 
+impl TaskState {
+    /// Every state.
+    pub const ALL: [TaskState; 9] = [
+        TaskState::Pending,
+        TaskState::NotApplicable,
+        TaskState::Waiting,
+        TaskState::Ready,
+        TaskState::Claimed,
+        TaskState::Suspended,
+        TaskState::Approved,
+        TaskState::Rejected,
+        TaskState::Closed,
+    ];
+
+    /// The state's id as stored and sent over the API (`not_applicable`), without going
+    /// through serde on a hot path.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TaskState::Pending => "pending",
+            TaskState::NotApplicable => "not_applicable",
+            TaskState::Waiting => "waiting",
+            TaskState::Ready => "ready",
+            TaskState::Claimed => "claimed",
+            TaskState::Suspended => "suspended",
+            TaskState::Approved => "approved",
+            TaskState::Rejected => "rejected",
+            TaskState::Closed => "closed",
+        }
+    }
+}
+
 impl std::fmt::Display for TaskState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let s = match self {
@@ -1999,4 +2030,19 @@ pub fn fold(plan: &Plan, events: &[Envelope]) -> Project {
         p.apply(plan, e);
     }
     p
+}
+
+#[cfg(test)]
+mod tests {
+    use super::TaskState;
+
+    #[test]
+    fn a_task_state_id_is_its_serde_name() {
+        for s in TaskState::ALL {
+            assert_eq!(
+                serde_json::to_value(s).expect("serializes"),
+                serde_json::Value::from(s.as_str())
+            );
+        }
+    }
 }

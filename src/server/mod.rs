@@ -26,7 +26,7 @@ use crate::engine::{self, Actor, Command, MaterialRef, Refusal, Submission, Task
 use crate::form::{FieldType, Value};
 use crate::plan::Plan;
 use crate::store::disk::SledStore;
-use crate::store::service::{Receipt, Service};
+use crate::store::service::Service;
 use crate::store::ReadStore;
 use auth::{Caller, Role, Tokens};
 
@@ -40,7 +40,10 @@ pub struct Api {
     clock: Clock,
     /// Every durable event, for watchers and department streams. Published after the
     /// command is durable; a watcher that falls behind re-reads the store.
-    events: tokio::sync::broadcast::Sender<engine::Envelope>,
+    events: tokio::sync::broadcast::Sender<pb::Event>,
+    /// Tasks becoming ready, one channel per department with a stream open: each stream
+    /// wakes only for its own department's tasks, not for every event of every project.
+    ready: Arc<std::sync::Mutex<HashMap<String, tokio::sync::broadcast::Sender<pb::Task>>>>,
     /// Where deployed YAML is compiled as if it stood (for `extends` and `calendar`).
     workflows_dir: std::path::PathBuf,
 }
@@ -58,6 +61,7 @@ impl Api {
             svc,
             clock,
             events,
+            ready: Arc::default(),
             workflows_dir: std::path::PathBuf::from("workflows"),
         }
     }
@@ -106,15 +110,106 @@ impl Api {
                     replayed = receipt.replayed,
                     "applied"
                 );
+                // Each event is converted once, for the answer and for the watchers.
+                let events: Vec<pb::Event> = receipt.events.iter().map(event_pb).collect();
                 if !receipt.replayed {
-                    for e in &receipt.events {
-                        let _ = self.events.send(e.clone());
-                    }
+                    self.publish(&receipt.events, &events);
                 }
-                Ok(Response::new(receipt_pb(receipt)))
+                Ok(Response::new(pb::CommandResponse {
+                    project: receipt.project,
+                    events,
+                    replayed: receipt.replayed,
+                }))
             }
         }
     }
+}
+
+fn notice_pb(n: engine::notice::Notice) -> pb::Notice {
+    pb::Notice {
+        complete: n.complete,
+        form: n
+            .form
+            .into_iter()
+            .map(|f| pb::FieldProblem {
+                field: f.field,
+                problem: f.problem,
+            })
+            .collect(),
+        items: n
+            .items
+            .into_iter()
+            .map(|i| pb::ItemNotice {
+                item: i.item,
+                name: i.name,
+                department: i.department,
+                missing_materials: i.missing_materials,
+                missing_fields: i.missing_fields,
+            })
+            .collect(),
+        unknown_materials: n.unknown_materials,
+    }
+}
+
+/// The type URL of the one-time notice sent as an error detail.
+pub const NOTICE_TYPE_URL: &str = "type.googleapis.com/onewindow.v1.Notice";
+
+/// FAILED_PRECONDITION for an incomplete submission. The one-time notice travels typed in
+/// the status details, twice: as the API's own `onewindow.v1.Notice` (everything, for
+/// clients built from the .proto), and as a standard `google.rpc.PreconditionFailure`
+/// with one violation per missing thing (for generic tools). The message says it in
+/// words.
+fn incomplete_status(code: &str, reason: String, n: &engine::notice::Notice) -> Status {
+    use prost::Message;
+    let mut violations = Vec::new();
+    let mut words = Vec::new();
+    for f in &n.form {
+        violations.push(tonic_types::pb::precondition_failure::Violation {
+            r#type: "form".into(),
+            subject: f.field.clone(),
+            description: f.problem.clone(),
+        });
+        words.push(format!("form field {}: {}", f.field, f.problem));
+    }
+    for i in &n.items {
+        for m in &i.missing_materials {
+            violations.push(tonic_types::pb::precondition_failure::Violation {
+                r#type: "missing_material".into(),
+                subject: format!("{}/{m}", i.item),
+                description: format!("{} ({}) requires material {m}", i.item, i.department),
+            });
+        }
+        for f in &i.missing_fields {
+            violations.push(tonic_types::pb::precondition_failure::Violation {
+                r#type: "missing_field".into(),
+                subject: format!("{}/{f}", i.item),
+                description: format!("{} ({}) requires form field {f}", i.item, i.department),
+            });
+        }
+        let mut missing: Vec<&str> = i.missing_materials.iter().map(String::as_str).collect();
+        missing.extend(i.missing_fields.iter().map(String::as_str));
+        words.push(format!("{} needs {}", i.item, missing.join(", ")));
+    }
+    let message = format!("{code}: {reason}: {}", words.join("; "));
+    let status = tonic_types::pb::Status {
+        code: tonic::Code::FailedPrecondition as i32,
+        message: message.clone(),
+        details: vec![
+            prost_types::Any {
+                type_url: NOTICE_TYPE_URL.into(),
+                value: notice_pb(n.clone()).encode_to_vec(),
+            },
+            prost_types::Any {
+                type_url: "type.googleapis.com/google.rpc.PreconditionFailure".into(),
+                value: tonic_types::pb::PreconditionFailure { violations }.encode_to_vec(),
+            },
+        ],
+    };
+    Status::with_details(
+        tonic::Code::FailedPrecondition,
+        message,
+        status.encode_to_vec().into(),
+    )
 }
 
 /// INVALID_ARGUMENT for a message of the form `field: what is wrong`, with the field path
@@ -130,14 +225,10 @@ fn invalid_argument(message: impl Into<String>) -> Status {
 /// The gRPC status for an engine refusal: the code says what kind of problem, the message
 /// is the engine's reason, prefixed with its stable code.
 pub fn refusal_status(r: &Refusal) -> Status {
-    let message = match r {
-        Refusal::Incomplete(notice) => format!(
-            "{}: {r}: {}",
-            r.code(),
-            serde_json::to_string(notice).unwrap_or_default()
-        ),
-        _ => format!("{}: {r}", r.code()),
-    };
+    if let Refusal::Incomplete(notice) = r {
+        return incomplete_status(r.code(), r.to_string(), notice);
+    }
+    let message = format!("{}: {r}", r.code());
     match r {
         Refusal::UnknownProject(_) | Refusal::UnknownItem(_) | Refusal::UnknownVersion(_) => {
             Status::not_found(message)
@@ -189,14 +280,7 @@ fn event_pb(e: &engine::Envelope) -> pb::Event {
         item: e.event.item().unwrap_or_default().to_string(),
         summary: e.event.summary(),
         json: serde_json::to_string(e).unwrap_or_default(),
-    }
-}
-
-fn receipt_pb(r: Receipt) -> pb::CommandResponse {
-    pb::CommandResponse {
-        project: r.project,
-        events: r.events.iter().map(event_pb).collect(),
-        replayed: r.replayed,
+        project: e.project.clone(),
     }
 }
 
@@ -256,10 +340,7 @@ fn task_pb(project: &str, plan: &Plan, i: usize, t: &engine::Task) -> pb::Task {
         department: plan.items[i]
             .department
             .map_or("window".to_string(), |d| plan.departments[d].id.clone()),
-        state: serde_json::to_value(t.state)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_string))
-            .unwrap_or_default(),
+        state: t.state.as_str().to_string(),
         due: t.due.map(|d| d.to_string()).unwrap_or_default(),
         warned: t.warned,
         overdue: t.overdue,
@@ -461,28 +542,7 @@ impl pb::window_server::Window for Api {
             &materials(r.materials),
             engine::notice::SUBMISSION_STAGES,
         );
-        Ok(Response::new(pb::Notice {
-            complete: n.complete,
-            form: n
-                .form
-                .into_iter()
-                .map(|f| pb::FieldProblem {
-                    field: f.field,
-                    problem: f.problem,
-                })
-                .collect(),
-            items: n
-                .items
-                .into_iter()
-                .map(|i| pb::ItemNotice {
-                    item: i.item,
-                    name: i.name,
-                    department: i.department,
-                    missing_materials: i.missing_materials,
-                    missing_fields: i.missing_fields,
-                })
-                .collect(),
-        }))
+        Ok(Response::new(notice_pb(n)))
     }
 
     async fn submit(
@@ -636,10 +696,23 @@ impl pb::window_server::Window for Api {
         // Subscribe before reading the store, so nothing falls between the two.
         let mut rx = self.events.subscribe();
         let one = (!r.project.is_empty()).then(|| r.project.clone());
+        let live = one.is_none() && r.live;
         let mut cursors: HashMap<String, u64> = match &one {
             Some(p) => HashMap::from([(p.clone(), r.after)]),
             None => r.cursors.into_iter().collect(),
         };
+        // Live: only the projects named resume from the store; the rest start where they
+        // are now.
+        let named: Vec<String> = cursors.keys().cloned().collect();
+        if live {
+            for p in self.svc.project_ids() {
+                if let std::collections::hash_map::Entry::Vacant(v) = cursors.entry(p) {
+                    if let Some(seq) = self.svc.with_project(v.key(), |x| x.seq) {
+                        v.insert(seq);
+                    }
+                }
+            }
+        }
         let (tx, out) = tokio::sync::mpsc::channel(1024);
         let svc = self.svc.clone();
         tokio::spawn(async move {
@@ -647,7 +720,8 @@ impl pb::window_server::Window for Api {
                 Some(p) => vec![p.clone()],
                 None => svc.project_ids(),
             };
-            for p in all(&svc) {
+            let resume: Vec<String> = if live { named } else { all(&svc) };
+            for p in resume {
                 let after = cursors.get(&p).copied().unwrap_or(0);
                 let Some(last) = send_stored(&svc, &tx, &p, after, None).await else {
                     return;
@@ -686,10 +760,11 @@ impl pb::window_server::Window for Api {
                     }
                 }
                 if e.seq == last + 1 {
-                    if tx.send(Ok(event_pb(&e))).await.is_err() {
+                    let (project, seq) = (e.project.clone(), e.seq);
+                    if tx.send(Ok(e)).await.is_err() {
                         return;
                     }
-                    cursors.insert(e.project.clone(), e.seq);
+                    cursors.insert(project, seq);
                 }
             }
         });
@@ -703,18 +778,19 @@ impl pb::window_server::Window for Api {
 fn ready_tasks(svc: &Service<SledStore>, dept: &str) -> Vec<pb::Task> {
     let mut out = Vec::new();
     for id in svc.project_ids() {
-        let Some(p) = svc.project(&id) else { continue };
-        let Some(plan) = svc.plan(&p.version) else {
-            continue;
-        };
-        for (i, t) in p.tasks.iter().enumerate() {
-            let d = plan.items[i]
-                .department
-                .map(|d| plan.departments[d].id.as_str());
-            if d == Some(dept) && t.state == TaskState::Ready {
-                out.push(task_pb(&id, &plan, i, t));
+        svc.with_project(&id, |p| {
+            let Some(plan) = svc.plan(&p.version) else {
+                return;
+            };
+            for (i, t) in p.tasks.iter().enumerate() {
+                let d = plan.items[i]
+                    .department
+                    .map(|d| plan.departments[d].id.as_str());
+                if d == Some(dept) && t.state == TaskState::Ready {
+                    out.push(task_pb(&id, &plan, i, t));
+                }
             }
-        }
+        });
     }
     out
 }
@@ -771,7 +847,7 @@ impl pb::department_server::Department for Api {
         let Role::Department(dept) = who.role else {
             return Err(Status::permission_denied("only a department has a queue"));
         };
-        let mut rx = self.events.subscribe();
+        let mut rx = self.ready_channel(&dept);
         let (tx, out) = tokio::sync::mpsc::channel(256);
         let svc = self.svc.clone();
         tokio::spawn(async move {
@@ -781,8 +857,8 @@ impl pb::department_server::Department for Api {
                 }
             }
             loop {
-                let e = match rx.recv().await {
-                    Ok(e) => e,
+                let task = match rx.recv().await {
+                    Ok(t) => t,
                     Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
                         // Fell behind the live feed: push every task ready now again (a
                         // worker may see one twice; request ids make that harmless).
@@ -795,34 +871,7 @@ impl pb::department_server::Department for Api {
                     }
                     Err(_) => return,
                 };
-                let ready = matches!(
-                    e.event,
-                    engine::Event::TaskReady { .. } | engine::Event::Resubmitted { .. }
-                );
-                let (Some(item), true) = (e.event.item(), ready) else {
-                    continue;
-                };
-                let Some(p) = svc.project(&e.project) else {
-                    continue;
-                };
-                let Some(plan) = svc.plan(&p.version) else {
-                    continue;
-                };
-                let Some(i) = plan.item_index(item) else {
-                    continue;
-                };
-                if plan.items[i]
-                    .department
-                    .map(|d| plan.departments[d].id.as_str())
-                    != Some(dept.as_str())
-                {
-                    continue;
-                }
-                if tx
-                    .send(Ok(task_pb(&p.id, &plan, i, &p.tasks[i])))
-                    .await
-                    .is_err()
-                {
+                if tx.send(Ok(task)).await.is_err() {
                     return;
                 }
             }
@@ -845,10 +894,7 @@ impl pb::department_server::Department for Api {
         let r = req.into_inner();
         let state = r.state;
         let tasks = self.tasks(|d, t| {
-            let s = serde_json::to_value(t.state)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_string))
-                .unwrap_or_default();
+            let s = t.state.as_str();
             d == dept
                 && if state.is_empty() {
                     matches!(
@@ -1098,15 +1144,55 @@ impl pb::supervision_server::Supervision for Api {
 }
 
 impl Api {
+    /// Publishes durable events: to every watcher, and each task that became ready to its
+    /// department's stream (if one is open).
+    fn publish(&self, events: &[engine::Envelope], converted: &[pb::Event]) {
+        for (e, converted) in events.iter().zip(converted) {
+            let ready = matches!(
+                e.event,
+                engine::Event::TaskReady { .. } | engine::Event::Resubmitted { .. }
+            );
+            if let (Some(item), true) = (e.event.item(), ready) {
+                // Read in place, once per task, whoever listens.
+                let task = self.svc.with_project(&e.project, |p| {
+                    let plan = self.svc.plan(&p.version)?;
+                    let i = plan.item_index(item)?;
+                    let d = plan.items[i].department?;
+                    Some((
+                        plan.departments[d].id.clone(),
+                        task_pb(&p.id, &plan, i, &p.tasks[i]),
+                    ))
+                });
+                if let (Some(Some((dept, task))), Ok(ready)) = (task, self.ready.lock()) {
+                    if let Some(tx) = ready.get(&dept) {
+                        let _ = tx.send(task);
+                    }
+                }
+            }
+            let _ = self.events.send(converted.clone());
+        }
+    }
+
+    /// The live channel of a department's ready tasks.
+    fn ready_channel(&self, dept: &str) -> tokio::sync::broadcast::Receiver<pb::Task> {
+        let mut ready = self
+            .ready
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        ready
+            .entry(dept.to_string())
+            .or_insert_with(|| tokio::sync::broadcast::channel(16384).0)
+            .subscribe()
+    }
+
     /// Runs supervision at the clock's time on every project with a deadline within 30
     /// days, and publishes the warnings and overdue flags to watchers.
     pub async fn tick(&self) {
         let svc = self.svc.clone();
         let now = (self.clock)();
         if let Ok(Ok(events)) = tokio::task::spawn_blocking(move || svc.tick(now, 30)).await {
-            for e in events {
-                let _ = self.events.send(e);
-            }
+            let converted: Vec<pb::Event> = events.iter().map(event_pb).collect();
+            self.publish(&events, &converted);
         }
     }
 }

@@ -3,10 +3,12 @@
 //! [`Service::execute`] runs one command under its project's lock:
 //!
 //! 1. a request id already answered gets that answer again, and nothing is written;
-//! 2. the engine runs on a copy of the project's state;
+//! 2. the engine runs on the project's state in place (it decides every refusal before
+//!    it changes anything, so a refusal leaves the state as it was);
 //! 3. the events, the index changes they cause, a snapshot every
 //!    [`Service::snapshot_every`] events and the answer (a refusal too) go to the store as
-//!    one atomic [`Commit`], and the copy replaces the state;
+//!    one atomic [`Commit`] (if that fails, the memory is ahead of the store and the
+//!    service refuses everything until it is opened again);
 //! 4. the project's lock is released, and the caller waits for the flush that makes the
 //!    commit durable — shared with every other writer waiting — before it gets its answer
 //!    and the effects to run ([`Service::execute`] blocks, [`Service::execute_async`]
@@ -90,44 +92,54 @@ pub fn index_of(plan: &Plan, project: &Project) -> Vec<IndexKey> {
     out
 }
 
+/// What of a task its index entries depend on.
+type Indexed = (TaskState, Option<NaiveDate>);
+
+fn indexed(project: &Project) -> Vec<Indexed> {
+    project.tasks.iter().map(|t| (t.state, t.due)).collect()
+}
+
 /// The index entries of one task.
 fn task_index(plan: &Plan, project: &Project, i: usize, out: &mut Vec<IndexKey>) {
     let t = &project.tasks[i];
+    index_entries(plan, &project.id, i, (t.state, t.due), out);
+}
+
+fn index_entries(plan: &Plan, project: &str, i: usize, task: Indexed, out: &mut Vec<IndexKey>) {
     let item = &plan.items[i];
+    let (state, due) = task;
     if let (Some(d), TaskState::Ready | TaskState::Claimed | TaskState::Suspended) =
-        (item.department, t.state)
+        (item.department, state)
     {
         out.push(IndexKey::Open {
             department: plan.departments[d].id.clone(),
-            project: project.id.clone(),
+            project: project.to_string(),
             item: item.id.clone(),
         });
     }
-    if let (Some(due), true) = (t.due, t.running()) {
+    if let (Some(due), TaskState::Ready | TaskState::Claimed) = (due, state) {
         out.push(IndexKey::Deadline {
             due,
-            project: project.id.clone(),
+            project: project.to_string(),
             item: item.id.clone(),
         });
     }
 }
 
-/// The index entries to remove and to add when a project goes from `before` to `after`:
-/// only the tasks that changed are looked at.
+/// The index entries to remove and to add when a project goes from `before` (what its
+/// tasks were, if it existed) to `after`: only the tasks that changed are looked at.
 fn index_diff(
     plan: &Plan,
-    before: Option<&Project>,
+    before: Option<&[Indexed]>,
     after: &Project,
 ) -> (Vec<IndexKey>, Vec<IndexKey>) {
     let (mut old, mut new) = (Vec::new(), Vec::new());
     for i in 0..after.tasks.len() {
-        let changed = before.is_none_or(|b| {
-            let (x, y) = (&b.tasks[i], &after.tasks[i]);
-            x.state != y.state || x.due != y.due
-        });
-        if changed {
-            if let Some(b) = before {
-                task_index(plan, b, i, &mut old);
+        let y = &after.tasks[i];
+        let was = before.map(|b| b[i]);
+        if was != Some((y.state, y.due)) {
+            if let Some(was) = was {
+                index_entries(plan, &after.id, i, was, &mut old);
             }
             task_index(plan, after, i, &mut new);
         }
@@ -461,10 +473,13 @@ impl<S: Store + ?Sized> Service<S> {
             return Ok((answer, durable));
         }
 
-        // The engine runs on a copy; the state in the slot stays as it was until the
-        // commit is written.
-        let before = slot.project.as_ref();
-        let decided = match (command, before) {
+        // The engine runs on the state in place: it decides every refusal before it
+        // changes anything, so a refused command leaves the state as it was. Only what the
+        // index depends on is kept from before (copying whole projects cost more than the
+        // engine itself).
+        let before = slot.project.as_ref().map(indexed);
+        let seq_before = slot.project.as_ref().map_or(0, |p| p.seq);
+        let decided = match (command, &mut slot.project) {
             (
                 Command::Submit {
                     version,
@@ -473,8 +488,12 @@ impl<S: Store + ?Sized> Service<S> {
                 None,
             ) => match self.plan(&version) {
                 None => Err(Refusal::UnknownVersion(version)),
-                Some(plan) => Project::submit(&plan, project, actor, submission, now)
-                    .map(|(p, out)| (p, out, plan)),
+                Some(plan) => {
+                    Project::submit(&plan, project, actor, submission, now).map(|(p, out)| {
+                        slot.project = Some(p);
+                        (out, plan)
+                    })
+                }
             },
             (Command::Submit { .. }, Some(_)) => Err(Refusal::ProjectExists(project.to_string())),
             (_, None) => Err(Refusal::UnknownProject(project.to_string())),
@@ -482,9 +501,8 @@ impl<S: Store + ?Sized> Service<S> {
                 let plan = self
                     .plan(&p.version)
                     .ok_or_else(|| Error::Inconsistent(format!("version {} missing", p.version)))?;
-                let mut next = p.clone();
-                next.handle(&plan, &self.policy, actor, command, now)
-                    .map(|out| (next, out, plan))
+                p.handle(&plan, &self.policy, actor, command, now)
+                    .map(|out| (out, plan))
             }
         };
 
@@ -497,21 +515,24 @@ impl<S: Store + ?Sized> Service<S> {
                 })?;
                 Ok((Err(refusal), durable))
             }
-            Ok((next, out, plan)) => {
-                let (unindex, index) = index_diff(&plan, before, &next);
+            Ok((out, plan)) => {
+                let next = slot
+                    .project
+                    .as_ref()
+                    .ok_or_else(|| Error::Inconsistent("a command left no project".into()))?;
+                let (unindex, index) = index_diff(&plan, before.as_deref(), next);
                 let first = out.events.first().map_or(next.seq, |e| e.seq);
                 let last = out.events.last().map_or(next.seq, |e| e.seq);
-                let crossed = before.map_or(0, |p| p.seq) / self.snapshot_every
-                    != next.seq / self.snapshot_every;
+                let crossed = seq_before / self.snapshot_every != next.seq / self.snapshot_every;
                 let snapshot = if crossed {
                     Some(Snapshot {
                         seq: next.seq,
-                        state: codec::encode(&next)?,
+                        state: codec::encode(next)?,
                     })
                 } else {
                     None
                 };
-                let durable = self.store.commit_deferred(Commit {
+                let committed = self.store.commit_deferred(Commit {
                     project: project.to_string(),
                     events: out.events.clone(),
                     snapshot,
@@ -525,8 +546,16 @@ impl<S: Store + ?Sized> Service<S> {
                             last,
                         },
                     )),
-                })?;
-                slot.project = Some(next);
+                });
+                let durable = match committed {
+                    Ok(d) => d,
+                    Err(e) => {
+                        // The state in memory is ahead of the store now: refuse everything
+                        // until the service is opened again from the store.
+                        self.failed.store(true, std::sync::atomic::Ordering::SeqCst);
+                        return Err(e);
+                    }
+                };
                 let receipt = Receipt {
                     project: project.to_string(),
                     events: out.events,
