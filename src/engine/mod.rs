@@ -1713,15 +1713,31 @@ impl Project {
     }
 
     /// Everything the item requires is there: its documents (issued, supplied or waived)
-    /// and its materials (on file).
+    /// and its materials (on file), and every item it waits for with `after` is done.
     fn inputs_ready(&self, plan: &Plan, i: usize) -> bool {
         let it = &plan.items[i];
-        it.requires.documents.iter().all(|&d| self.available[d])
+        it.after.iter().all(|&j| self.waited_for_done(plan, j, 0))
+            && it.requires.documents.iter().all(|&d| self.available[d])
             && it
                 .requires
                 .materials
                 .iter()
                 .all(|&m| self.has_material(&plan.materials[m].id))
+    }
+
+    /// An item waited for with `after` is done when approved; one that does not apply to
+    /// this project is done when what *it* waited for is (as the plan's analysis counts
+    /// it: a serial chain stays a chain when a link of it does not apply). `depth` stops
+    /// a runaway on a plan the compiler would have refused (`after` cycles).
+    fn waited_for_done(&self, plan: &Plan, j: usize, depth: usize) -> bool {
+        match self.tasks[j].state {
+            TaskState::Approved => true,
+            TaskState::NotApplicable if depth < plan.items.len() => plan.items[j]
+                .after
+                .iter()
+                .all(|&k| self.waited_for_done(plan, k, depth + 1)),
+            _ => false,
+        }
     }
 
     fn make_ready(&mut self, em: &mut Emitter<'_>, i: usize, today: NaiveDate) {
