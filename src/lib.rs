@@ -15,6 +15,9 @@
 //! - [`store`]: durability: the event log and its indexes on sled, and the service that
 //!   answers a command only once its events are on disk.
 //! - [`report`]: what the analyst's commands print (tables, JSON, graphs).
+//! - [`server`]: the gRPC API over the durable service.
+//! - [`simulate`]: the analyst's simulator — workflow variants under the same load, on
+//!   the real engine and a virtual clock.
 //!
 //! The dependency direction keeps the core pure: nothing here reads a clock or does IO
 //! except loading files in `spec` and `calendar`; the engine takes `now` as an argument.
@@ -30,5 +33,6 @@ pub mod form;
 pub mod plan;
 pub mod report;
 pub mod server;
+pub mod simulate;
 pub mod spec;
 pub mod store;

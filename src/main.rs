@@ -115,6 +115,32 @@ enum Command {
     /// The durable store: drive load through it, or open and check it.
     #[command(subcommand)]
     Store(StoreCommand),
+    /// Simulate workflow variants under the same load on the real engine, and compare.
+    Simulate {
+        /// Scenario file (format: docs/simulate.md).
+        scenario: PathBuf,
+        /// Print the report as JSON (documented in docs/simulate.md) instead of a table.
+        #[arg(long, conflicts_with = "csv")]
+        json: bool,
+        /// Print the report as CSV (variant, metric, value) instead of a table.
+        #[arg(long)]
+        csv: bool,
+        /// Also write SVG charts into this directory.
+        #[arg(long)]
+        svg: Option<PathBuf>,
+        /// Threads running replications (default: one per core).
+        #[arg(long)]
+        threads: Option<usize>,
+        /// Replace the scenario's seed.
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Replace the scenario's number of replications.
+        #[arg(long)]
+        replications: Option<u32>,
+        /// No progress bar.
+        #[arg(long, short)]
+        quiet: bool,
+    },
     /// Draw the dependency DAG.
     Graph {
         /// Workflow file.
@@ -312,6 +338,23 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 tls,
             )
         }
+        Command::Simulate {
+            scenario,
+            json,
+            csv,
+            svg,
+            threads,
+            seed,
+            replications,
+            quiet,
+        } => simulate(
+            &scenario,
+            SimulateOutput { json, csv, svg },
+            threads,
+            seed,
+            replications,
+            quiet,
+        ),
         Command::Graph { file, format } => {
             let plan = compile(&file)?;
             match format {
@@ -321,6 +364,79 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+struct SimulateOutput {
+    json: bool,
+    csv: bool,
+    svg: Option<PathBuf>,
+}
+
+fn simulate(
+    file: &Path,
+    out: SimulateOutput,
+    threads: Option<usize>,
+    seed: Option<u64>,
+    replications: Option<u32>,
+    quiet: bool,
+) -> Result<ExitCode> {
+    use onewindow::simulate;
+    let mut scenario = match simulate::scenario::load(file) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(ExitCode::FAILURE);
+        }
+    };
+    if let Some(s) = seed {
+        scenario.raw.seed = s;
+    }
+    if let Some(r) = replications {
+        anyhow::ensure!(r > 0, "--replications: at least 1");
+        scenario.raw.replications = r;
+    }
+    let threads = threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+        .max(1);
+    let total = simulate::expected_projects(&scenario)
+        * u64::from(scenario.raw.replications)
+        * scenario.variants.len() as u64;
+    let bar = if quiet {
+        indicatif::ProgressBar::hidden()
+    } else {
+        indicatif::ProgressBar::new(total)
+    };
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{spinner} {elapsed_precise} [{bar:40}] {human_pos}/{human_len} projects ({per_sec}, eta {eta})",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let started = std::time::Instant::now();
+    let report = simulate::run(&scenario, threads, &|n| bar.inc(n));
+    bar.finish_and_clear();
+    let elapsed = started.elapsed();
+    if out.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else if out.csv {
+        print!("{}", simulate::report::csv(&report));
+    } else {
+        print!("{}", simulate::report::table(&report));
+    }
+    if let Some(dir) = &out.svg {
+        let files = simulate::chart::write_all(&report, dir).map_err(anyhow::Error::msg)?;
+        for f in files {
+            eprintln!("wrote {}", f.display());
+        }
+    }
+    let projects: u64 = report.variants.iter().map(|v| v.projects_arrived).sum();
+    if !quiet {
+        eprintln!(
+            "{projects} projects simulated in {:.2} s on {threads} thread(s)",
+            elapsed.as_secs_f64()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn serve(

@@ -1,0 +1,632 @@
+//! One replication of one variant: a discrete-event simulation on a virtual clock that
+//! drives the real engine.
+//!
+//! Time is counted in working minutes from the first simulated working day (a working
+//! day is [`DAY`] minutes, 09:00–17:00), so only working time passes and the engine's
+//! working-day calendar and the simulator's clock agree by construction: minute `t` is
+//! day `t / DAY` of the calendar's working days, at 09:00 plus the rest. Every change to
+//! a project is an engine command (`Submit`, `Claim`, `Approve`, `RequestSupplement`,
+//! `ProvideSupplement`, `Reject`, `Resubmit`, `Withdraw`, `ReportMilestone`) and the
+//! simulator reacts to the engine's events: a `TaskReady` or `Resubmitted` puts the task in
+//! its department's queue (or, for a milestone, asks the window to report it),
+//! `StageOpened`/`StageCompleted`/`Completed` are measured.
+//!
+//! The event queue orders by (time, sequence number), and every random draw comes from one
+//! seeded ChaCha generator in a fixed order, so a replication is a pure function of its
+//! seed.
+
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap, VecDeque};
+
+use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use super::dist::Dist;
+use super::scenario::{Arrivals, Variant};
+use crate::engine::{Actor, Command, Event, MaterialRef, Outcome, Policy, Project, Submission};
+use crate::plan::{Plan, Stage};
+use crate::spec::{ItemKind, Unit};
+
+/// Working minutes in a working day.
+pub const DAY: u64 = 480;
+
+/// No time recorded.
+pub const NONE: u32 = u32::MAX;
+
+/// When a task's first round was ready, first started, and was finally approved
+/// (working minutes from the project's arrival; [`NONE`] if it never happened).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TaskTimes {
+    /// Ready.
+    pub ready: u32,
+    /// First review started.
+    pub start: u32,
+    /// Approved (or reported, for a milestone).
+    pub end: u32,
+}
+
+/// One project's outcome.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProjectResult {
+    /// Project type index.
+    pub kind: usize,
+    /// Arrival, working minutes from the start.
+    pub arrived: u64,
+    /// Working minutes from arrival to completion.
+    pub total: Option<u64>,
+    /// Withdrawn after a rejection.
+    pub withdrawn: bool,
+    /// Refused at the window (the form or materials did not satisfy the workflow).
+    pub refused: bool,
+    /// Working minutes each stage was open, by [`Stage`] order.
+    pub stages: [Option<u64>; 5],
+    /// Per plan item (kept for the first replication only: the typical project's Gantt
+    /// chart and critical path are drawn from it).
+    pub tasks: Vec<TaskTimes>,
+}
+
+/// What one department did.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DepartmentResult {
+    /// Reviewers (`None`: unlimited).
+    pub staff: Option<u32>,
+    /// Reviews started (a rework after a supplement counts again).
+    pub reviews: u64,
+    /// Working minutes reviewers were busy.
+    pub busy: u64,
+    /// Working minutes tasks waited in the queue, summed.
+    pub waited: u64,
+    /// Tasks approved.
+    pub approved: u64,
+    /// Of those, approved after their due date.
+    pub overdue: u64,
+}
+
+/// One replication's outcome.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunResult {
+    /// Every project, in arrival order.
+    pub projects: Vec<ProjectResult>,
+    /// Per plan department.
+    pub departments: Vec<DepartmentResult>,
+    /// Working minutes from the start to the last event.
+    pub span: u64,
+    /// Engine commands executed.
+    pub commands: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Ev {
+    Arrive,
+    ReviewDone { p: u32, i: u32, started: u64 },
+    SupplementAnswered { p: u32, i: u32 },
+    Resubmit { p: u32, i: u32 },
+    Withdraw { p: u32 },
+    Milestone { p: u32, i: u32 },
+}
+
+struct Dept {
+    staff: Option<u32>,
+    busy_now: u32,
+    queue: VecDeque<(u32, u32, u64, bool)>,
+    slowdown: f64,
+    supplement: f64,
+    rejection: f64,
+    out: DepartmentResult,
+}
+
+struct Live {
+    project: Option<Project>,
+    id: String,
+    supplemented: Vec<bool>,
+    rejected: Vec<bool>,
+    stage_open: [Option<u64>; 5],
+}
+
+/// The per-item settings, resolved once.
+struct ItemWorld {
+    review: Dist,
+    limit: f64,
+}
+
+struct Sim<'a> {
+    plan: &'a Plan,
+    variant: &'a Variant,
+    policy: Policy,
+    rng: ChaCha8Rng,
+    /// Arrivals and project types draw from their own stream, so that every variant sees
+    /// the same projects arrive at the same times whatever happens to them afterwards.
+    arrivals_rng: ChaCha8Rng,
+    heap: BinaryHeap<Reverse<(u64, u64, Ev)>>,
+    seq: u64,
+    dates: Vec<NaiveDate>,
+    depts: Vec<Dept>,
+    items: Vec<ItemWorld>,
+    live: Vec<Live>,
+    results: Vec<ProjectResult>,
+    materials: Vec<MaterialRef>,
+    weights: Vec<f64>,
+    arrivals_left: Option<u64>,
+    arrival_rate: Option<f64>,
+    arrival_until: Option<u64>,
+    keep_tasks: bool,
+    milestone: Dist,
+    supplement_response: Dist,
+    rework: f64,
+    resubmit: f64,
+    rejection_response: Dist,
+    commands: u64,
+    now: u64,
+    progress: &'a dyn Fn(u64),
+    finished: u64,
+}
+
+/// Runs one replication.
+pub fn run(
+    variant: &Variant,
+    arrivals: &Arrivals,
+    start: NaiveDate,
+    seed: u64,
+    keep_tasks: bool,
+    progress: &dyn Fn(u64),
+) -> RunResult {
+    let plan = &variant.plan;
+    let w = &variant.world;
+    let default_review = w.review.clone().unwrap_or_else(Dist::default_review);
+    let items = plan
+        .items
+        .iter()
+        .map(|it| ItemWorld {
+            review: w
+                .items
+                .get(&it.id)
+                .cloned()
+                .unwrap_or_else(|| default_review.clone()),
+            limit: limit_days(plan, it),
+        })
+        .collect();
+    let depts = plan
+        .departments
+        .iter()
+        .map(|d| {
+            let dw = w.departments.get(&d.id);
+            let staff = dw.and_then(|x| x.staff).or(w.staff).and_then(|s| s.limit());
+            Dept {
+                staff,
+                busy_now: 0,
+                queue: VecDeque::new(),
+                slowdown: dw.and_then(|x| x.slowdown).unwrap_or(1.0),
+                supplement: dw
+                    .and_then(|x| x.supplement)
+                    .or(w.supplement.probability)
+                    .unwrap_or(0.0),
+                rejection: dw
+                    .and_then(|x| x.rejection)
+                    .or(w.rejection.probability)
+                    .unwrap_or(0.0),
+                out: DepartmentResult {
+                    staff,
+                    ..DepartmentResult::default()
+                },
+            }
+        })
+        .collect();
+    let first = if plan.calendar.is_working_day(start) {
+        start
+    } else {
+        plan.calendar.add_working_days(start, 1).date
+    };
+    let mut sim = Sim {
+        plan,
+        variant,
+        policy: Policy::default(),
+        rng: ChaCha8Rng::seed_from_u64(seed),
+        arrivals_rng: ChaCha8Rng::seed_from_u64(seed ^ 0x5EED_A441_7A15_0000),
+        heap: BinaryHeap::new(),
+        seq: 0,
+        dates: vec![first],
+        depts,
+        items,
+        live: Vec::new(),
+        results: Vec::new(),
+        materials: plan
+            .materials
+            .iter()
+            .map(|m| MaterialRef::named(&m.id))
+            .collect(),
+        weights: variant.types.iter().map(|t| t.weight).collect(),
+        arrivals_left: arrivals.count,
+        arrival_rate: arrivals.per_working_day,
+        arrival_until: arrivals
+            .working_days
+            .map(|d| (d * DAY as f64).round() as u64),
+        keep_tasks,
+        milestone: w.milestone.clone().unwrap_or_else(|| Dist::fixed(0.0)),
+        supplement_response: w
+            .supplement
+            .response
+            .clone()
+            .unwrap_or_else(|| Dist::fixed(5.0)),
+        rework: w.supplement.rework.unwrap_or(0.3),
+        resubmit: w.rejection.resubmit.unwrap_or(0.9),
+        rejection_response: w
+            .rejection
+            .response
+            .clone()
+            .unwrap_or_else(|| Dist::fixed(10.0)),
+        commands: 0,
+        now: 0,
+        progress,
+        finished: 0,
+    };
+    sim.push(0, Ev::Arrive);
+    while let Some(Reverse((t, _, ev))) = sim.heap.pop() {
+        sim.now = t;
+        sim.step(ev);
+    }
+    if sim.finished > 0 {
+        (sim.progress)(sim.finished);
+    }
+    RunResult {
+        span: sim.now,
+        commands: sim.commands,
+        departments: sim.depts.into_iter().map(|d| d.out).collect(),
+        projects: sim.results,
+    }
+}
+
+/// An item's committed limit in working days (a calendar-day limit counted as five
+/// working days a week, as the plan's analysis does without a date).
+pub fn limit_days(plan: &Plan, item: &crate::plan::Item) -> f64 {
+    let days = item.limit.days(plan.default_limits);
+    match item.limit.unit {
+        Unit::WorkingDays => f64::from(days),
+        Unit::CalendarDays => f64::from((days * 5).div_ceil(7)),
+    }
+}
+
+fn minutes(days: f64) -> u64 {
+    (days * DAY as f64).round() as u64
+}
+
+impl Sim<'_> {
+    fn push(&mut self, at: u64, ev: Ev) {
+        self.seq += 1;
+        self.heap.push(Reverse((at, self.seq, ev)));
+    }
+
+    /// The engine's wall-clock time for a simulated minute.
+    fn datetime(&mut self, t: u64) -> NaiveDateTime {
+        let day = (t / DAY) as usize;
+        while self.dates.len() <= day {
+            let last = *self.dates.last().unwrap_or(&NaiveDate::MIN);
+            self.dates
+                .push(self.plan.calendar.add_working_days(last, 1).date);
+        }
+        let minute = (t % DAY) as u32;
+        let time = NaiveTime::from_hms_opt(9 + minute / 60, minute % 60, 0).unwrap_or_default();
+        self.dates[day].and_time(time)
+    }
+
+    fn step(&mut self, ev: Ev) {
+        match ev {
+            Ev::Arrive => self.arrive(),
+            Ev::ReviewDone { p, i, started } => self.review_done(p, i, started),
+            Ev::SupplementAnswered { p, i } => {
+                let item = self.plan.items[i as usize].id.clone();
+                let cmd = Command::ProvideSupplement {
+                    item,
+                    materials: Vec::new(),
+                };
+                if self.command(p, &Actor::Window, cmd).is_some() {
+                    // The department looks again at what came back.
+                    self.enqueue(p, i, true);
+                }
+            }
+            Ev::Resubmit { p, i } => {
+                let item = self.plan.items[i as usize].id.clone();
+                let cmd = Command::Resubmit {
+                    item,
+                    materials: Vec::new(),
+                };
+                self.command(p, &Actor::Window, cmd);
+            }
+            Ev::Withdraw { p } => {
+                let cmd = Command::Withdraw {
+                    reason: "the applicant did not resubmit".into(),
+                };
+                if self.command(p, &Actor::Window, cmd).is_some() {
+                    self.results[p as usize].withdrawn = true;
+                    self.close(p);
+                }
+            }
+            Ev::Milestone { p, i } => {
+                let item = self.plan.items[i as usize].id.clone();
+                let cmd = Command::ReportMilestone {
+                    item,
+                    numbers: BTreeMap::new(),
+                };
+                self.command(p, &Actor::Window, cmd);
+            }
+        }
+    }
+
+    fn arrive(&mut self) {
+        let now = self.now;
+        // The next arrival first, so the stream does not depend on what this one does.
+        let more = match self.arrivals_left.as_mut() {
+            Some(n) => {
+                *n -= 1;
+                *n > 0
+            }
+            None => true,
+        };
+        if more {
+            let next = match self.arrival_rate {
+                None => now,
+                Some(rate) => {
+                    let gap: f64 = rand_distr::Distribution::sample(
+                        &rand_distr::Exp::new(rate).unwrap_or_else(|_| {
+                            rand_distr::Exp::new(1.0).expect("1 is a valid rate")
+                        }),
+                        &mut self.arrivals_rng,
+                    );
+                    now + minutes(gap)
+                }
+            };
+            if self.arrival_until.is_none_or(|u| next < u) {
+                self.push(next, Ev::Arrive);
+            }
+        }
+        let kind = self.pick_type();
+        let p = self.results.len() as u32;
+        let id = format!("S{p}");
+        let n = self.plan.items.len();
+        self.results.push(ProjectResult {
+            kind,
+            arrived: now,
+            total: None,
+            withdrawn: false,
+            refused: false,
+            stages: [None; 5],
+            tasks: if self.keep_tasks {
+                vec![
+                    TaskTimes {
+                        ready: NONE,
+                        start: NONE,
+                        end: NONE
+                    };
+                    n
+                ]
+            } else {
+                Vec::new()
+            },
+        });
+        self.live.push(Live {
+            project: None,
+            id,
+            supplemented: vec![false; n],
+            rejected: vec![false; n],
+            stage_open: [None; 5],
+        });
+        let submission = Submission {
+            applicant: "simulated".into(),
+            agent: None,
+            form: self.variant.types[kind].form.clone(),
+            materials: self.materials.clone(),
+        };
+        let at = self.datetime(now);
+        self.commands += 1;
+        match Project::submit(
+            self.plan,
+            &self.live[p as usize].id,
+            &Actor::Window,
+            submission,
+            at,
+        ) {
+            Ok((project, out)) => {
+                self.live[p as usize].project = Some(project);
+                self.react(p, out);
+            }
+            Err(_) => {
+                self.results[p as usize].refused = true;
+                self.close(p);
+            }
+        }
+    }
+
+    fn pick_type(&mut self) -> usize {
+        if self.weights.len() == 1 {
+            return 0;
+        }
+        let total: f64 = self.weights.iter().sum();
+        let mut x = self.arrivals_rng.random::<f64>() * total;
+        for (k, w) in self.weights.iter().enumerate() {
+            if x < *w {
+                return k;
+            }
+            x -= w;
+        }
+        self.weights.len() - 1
+    }
+
+    /// Runs a command on a project and reacts to its events. `None` when the engine
+    /// refused it (which the simulator's own bookkeeping should never cause).
+    fn command(&mut self, p: u32, actor: &Actor, cmd: Command) -> Option<()> {
+        let at = self.datetime(self.now);
+        self.commands += 1;
+        let project = self.live[p as usize].project.as_mut()?;
+        let out = project
+            .handle(self.plan, &self.policy, actor, cmd, at)
+            .ok()?;
+        self.react(p, out);
+        Some(())
+    }
+
+    fn react(&mut self, p: u32, out: Outcome) {
+        let now = self.now;
+        let arrived = self.results[p as usize].arrived;
+        let rel = (now - arrived).min(u64::from(u32::MAX - 1)) as u32;
+        for e in out.events {
+            match &e.event {
+                Event::TaskReady { item, .. } | Event::Resubmitted { item, .. } => {
+                    let Some(i) = self.plan.item_index(item) else {
+                        continue;
+                    };
+                    if self.keep_tasks {
+                        let t = &mut self.results[p as usize].tasks[i];
+                        if t.ready == NONE {
+                            t.ready = rel;
+                        }
+                    }
+                    let it = &self.plan.items[i];
+                    if it.department.is_some() {
+                        self.enqueue(p, i as u32, false);
+                    } else if it.kind == ItemKind::Milestone {
+                        let d = self.milestone.sample(&mut self.rng, 0.0);
+                        self.push(now + minutes(d), Ev::Milestone { p, i: i as u32 });
+                    }
+                }
+                Event::TaskApproved { item, .. } => {
+                    if let (true, Some(i)) = (self.keep_tasks, self.plan.item_index(item)) {
+                        self.results[p as usize].tasks[i].end = rel;
+                    }
+                }
+                Event::StageOpened { stage } => {
+                    self.live[p as usize].stage_open[stage_index(*stage)] = Some(now);
+                }
+                Event::StageCompleted { stage } => {
+                    let k = stage_index(*stage);
+                    if let Some(o) = self.live[p as usize].stage_open[k] {
+                        self.results[p as usize].stages[k] = Some(now - o);
+                    }
+                }
+                Event::Completed => {
+                    self.results[p as usize].total = Some(now - arrived);
+                    self.close(p);
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// A project is done (completed, withdrawn or refused): free its state.
+    fn close(&mut self, p: u32) {
+        self.live[p as usize].project = None;
+        self.finished += 1;
+        if self.finished == 1024 {
+            (self.progress)(self.finished);
+            self.finished = 0;
+        }
+    }
+
+    fn enqueue(&mut self, p: u32, i: u32, rework: bool) {
+        let Some(d) = self.plan.items[i as usize].department else {
+            return;
+        };
+        let now = self.now;
+        self.depts[d].queue.push_back((p, i, now, rework));
+        self.start_reviews(d);
+    }
+
+    fn start_reviews(&mut self, d: usize) {
+        let now = self.now;
+        loop {
+            let dept = &mut self.depts[d];
+            if dept.staff.is_some_and(|s| dept.busy_now >= s) {
+                return;
+            }
+            let Some((p, i, queued, rework)) = dept.queue.pop_front() else {
+                return;
+            };
+            dept.busy_now += 1;
+            dept.out.reviews += 1;
+            dept.out.waited += now - queued;
+            let slowdown = dept.slowdown;
+            if !rework {
+                let item = self.plan.items[i as usize].id.clone();
+                let actor = Actor::Department(self.plan.departments[d].id.clone());
+                self.command(p, &actor, Command::Claim { item });
+                if self.keep_tasks {
+                    let arrived = self.results[p as usize].arrived;
+                    let t = &mut self.results[p as usize].tasks[i as usize];
+                    if t.start == NONE {
+                        t.start = (now - arrived).min(u64::from(u32::MAX - 1)) as u32;
+                    }
+                }
+            }
+            let iw = &self.items[i as usize];
+            let mut days = iw.review.sample(&mut self.rng, iw.limit) * slowdown;
+            if rework {
+                days *= self.rework;
+            }
+            self.push(now + minutes(days), Ev::ReviewDone { p, i, started: now });
+        }
+    }
+
+    fn review_done(&mut self, p: u32, i: u32, started: u64) {
+        let now = self.now;
+        let d = self.plan.items[i as usize]
+            .department
+            .expect("only department items are reviewed");
+        self.depts[d].busy_now -= 1;
+        self.depts[d].out.busy += now - started;
+        let item = self.plan.items[i as usize].id.clone();
+        let actor = Actor::Department(self.plan.departments[d].id.clone());
+        let (ps, pr) = (self.depts[d].supplement, self.depts[d].rejection);
+        let live = &self.live[p as usize];
+        let ask = !live.supplemented[i as usize] && ps > 0.0 && self.rng.random::<f64>() < ps;
+        let reject =
+            !ask && !live.rejected[i as usize] && pr > 0.0 && self.rng.random::<f64>() < pr;
+        if ask {
+            self.live[p as usize].supplemented[i as usize] = true;
+            let cmd = Command::RequestSupplement {
+                item,
+                needed: Vec::new(),
+                note: "simulated".into(),
+            };
+            if self.command(p, &actor, cmd).is_some() {
+                let r = self.supplement_response.sample(&mut self.rng, 0.0);
+                self.push(now + minutes(r), Ev::SupplementAnswered { p, i });
+            }
+        } else if reject {
+            self.live[p as usize].rejected[i as usize] = true;
+            let cmd = Command::Reject {
+                item,
+                reason: "simulated".into(),
+            };
+            if self.command(p, &actor, cmd).is_some() {
+                let again = self.rng.random::<f64>() < self.resubmit;
+                let r = self.rejection_response.sample(&mut self.rng, 0.0);
+                let ev = if again {
+                    Ev::Resubmit { p, i }
+                } else {
+                    Ev::Withdraw { p }
+                };
+                self.push(now + minutes(r), ev);
+            }
+        } else {
+            let today = self.datetime(now).date();
+            let late = self.live[p as usize]
+                .project
+                .as_ref()
+                .and_then(|x| x.tasks[i as usize].due)
+                .is_some_and(|due| today > due);
+            let cmd = Command::Approve {
+                item,
+                numbers: BTreeMap::new(),
+            };
+            if self.command(p, &actor, cmd).is_some() {
+                self.depts[d].out.approved += 1;
+                self.depts[d].out.overdue += u64::from(late);
+            }
+        }
+        self.start_reviews(d);
+    }
+}
+
+/// A stage's position (0 = investment attraction … 4 = acceptance).
+pub fn stage_index(s: Stage) -> usize {
+    Stage::ALL.iter().position(|x| *x == s).unwrap_or(0)
+}

@@ -1,0 +1,475 @@
+//! The scenario file: the workflow variants to compare and the world they run in.
+//!
+//! A scenario is YAML (format in `docs/simulate.md`). Paths in it are relative to the
+//! scenario file. Loading compiles every variant's workflow and parses every project
+//! type's form against it, and checks every item and department the world names exists
+//! in at least one variant, so a typo is an error with its place, not a silent default.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use chrono::NaiveDate;
+use serde::Deserialize;
+
+use super::dist::Dist;
+use super::Error;
+use crate::form::{Form, Value};
+use crate::plan::Plan;
+
+/// The scenario as written.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawScenario {
+    /// Name, for reports.
+    pub scenario: String,
+    /// What question it answers.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// The seed: the same seed gives the same result, bit for bit.
+    pub seed: u64,
+    /// Independent runs of the whole scenario per variant; their projects are pooled.
+    #[serde(default = "one")]
+    pub replications: u32,
+    /// The first day of the simulated period (the first working day on or after it).
+    pub start: NaiveDate,
+    /// How projects arrive.
+    pub arrivals: Arrivals,
+    /// The kinds of project that arrive, by weight.
+    pub projects: Vec<RawProjectType>,
+    /// The world every variant runs in.
+    #[serde(default)]
+    pub world: World,
+    /// The variants compared, the first being the baseline deltas are taken against.
+    pub variants: Vec<RawVariant>,
+}
+
+fn one() -> u32 {
+    1
+}
+
+/// How projects arrive: `count` alone (all on the first day), `count` with
+/// `per_working_day` (a Poisson stream until that many arrived), or `per_working_day`
+/// with `working_days` (a Poisson stream over a period).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Arrivals {
+    /// How many projects.
+    #[serde(default)]
+    pub count: Option<u64>,
+    /// Mean arrivals per working day.
+    #[serde(default)]
+    pub per_working_day: Option<f64>,
+    /// The period arrivals come in, in working days.
+    #[serde(default)]
+    pub working_days: Option<f64>,
+}
+
+/// A kind of project: a form (so conditions decide which items apply) and its weight in
+/// the mix.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawProjectType {
+    /// Name, for reports.
+    pub name: String,
+    /// Relative frequency.
+    #[serde(default = "one_f")]
+    pub weight: f64,
+    /// The form file.
+    pub form: PathBuf,
+}
+
+fn one_f() -> f64 {
+    1.0
+}
+
+/// A variant: a workflow and what differs in its world.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawVariant {
+    /// Name, for reports.
+    pub name: String,
+    /// The workflow file.
+    pub workflow: PathBuf,
+    /// Changes to the scenario's world for this variant only (merged over it).
+    #[serde(default)]
+    pub world: World,
+}
+
+/// Staff of a department: a number of reviewers, or `unlimited`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(untagged)]
+pub enum Staff {
+    /// At most this many reviews at once.
+    Count(u32),
+    /// No queue: every review starts when its task is ready.
+    Word(Unlimited),
+}
+
+/// The word `unlimited`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Unlimited {
+    /// No limit.
+    Unlimited,
+}
+
+impl Staff {
+    /// The limit, if any.
+    pub fn limit(self) -> Option<u32> {
+        match self {
+            Staff::Count(n) => Some(n),
+            Staff::Word(_) => None,
+        }
+    }
+}
+
+/// Per department.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DepartmentWorld {
+    /// Reviewers.
+    #[serde(default)]
+    pub staff: Option<Staff>,
+    /// Multiplies every review time of the department (2.0: twice as slow).
+    #[serde(default)]
+    pub slowdown: Option<f64>,
+    /// Chance a review ends with a supplement request.
+    #[serde(default)]
+    pub supplement: Option<f64>,
+    /// Chance a review ends with a rejection.
+    #[serde(default)]
+    pub rejection: Option<f64>,
+}
+
+/// Supplements (补正): asked at most once per task, at the end of a review.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SupplementWorld {
+    /// Chance a review ends with a request (per department overrides).
+    #[serde(default)]
+    pub probability: Option<f64>,
+    /// Working days the applicant takes to answer.
+    #[serde(default)]
+    pub response: Option<Dist>,
+    /// The second look after the answer, as a share of a fresh review time.
+    #[serde(default)]
+    pub rework: Option<f64>,
+}
+
+/// Rejections: at most once per task; the applicant resubmits or withdraws.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RejectionWorld {
+    /// Chance a review ends with a rejection (per department overrides).
+    #[serde(default)]
+    pub probability: Option<f64>,
+    /// Chance the applicant resubmits (otherwise the project is withdrawn).
+    #[serde(default)]
+    pub resubmit: Option<f64>,
+    /// Working days the applicant takes to resubmit.
+    #[serde(default)]
+    pub response: Option<Dist>,
+}
+
+/// The world: how long reviews take, who does them, what goes wrong. Every field is
+/// optional so that a variant can change one thing; [`World::merged`] lays a variant's
+/// world over the scenario's, and [`World::resolve`] fills what is left with defaults.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct World {
+    /// Review time of every item not named in `items`.
+    #[serde(default)]
+    pub review: Option<Dist>,
+    /// Review time per item id.
+    #[serde(default)]
+    pub items: BTreeMap<String, Dist>,
+    /// Reviewers of every department not given its own `staff`.
+    #[serde(default)]
+    pub staff: Option<Staff>,
+    /// Per department id.
+    #[serde(default)]
+    pub departments: BTreeMap<String, DepartmentWorld>,
+    /// Supplements.
+    #[serde(default)]
+    pub supplement: SupplementWorld,
+    /// Rejections.
+    #[serde(default)]
+    pub rejection: RejectionWorld,
+    /// Working days the window takes to report a milestone once it is due.
+    #[serde(default)]
+    pub milestone: Option<Dist>,
+}
+
+impl World {
+    /// `over` laid over `self`: what `over` sets wins, maps merge key by key.
+    pub fn merged(&self, over: &World) -> World {
+        let mut w = self.clone();
+        w.review = over.review.clone().or(w.review);
+        w.items
+            .extend(over.items.iter().map(|(k, v)| (k.clone(), v.clone())));
+        w.staff = over.staff.or(w.staff);
+        for (k, d) in &over.departments {
+            let e = w.departments.entry(k.clone()).or_default();
+            e.staff = d.staff.or(e.staff);
+            e.slowdown = d.slowdown.or(e.slowdown);
+            e.supplement = d.supplement.or(e.supplement);
+            e.rejection = d.rejection.or(e.rejection);
+        }
+        w.supplement.probability = over.supplement.probability.or(w.supplement.probability);
+        w.supplement.response = over.supplement.response.clone().or(w.supplement.response);
+        w.supplement.rework = over.supplement.rework.or(w.supplement.rework);
+        w.rejection.probability = over.rejection.probability.or(w.rejection.probability);
+        w.rejection.resubmit = over.rejection.resubmit.or(w.rejection.resubmit);
+        w.rejection.response = over.rejection.response.clone().or(w.rejection.response);
+        w.milestone = over.milestone.clone().or(w.milestone);
+        w
+    }
+}
+
+/// A project type, ready to submit under one variant.
+#[derive(Debug, Clone)]
+pub struct ProjectType {
+    /// Name.
+    pub name: String,
+    /// Relative frequency.
+    pub weight: f64,
+    /// The form's values (checked against the variant's fields).
+    pub form: BTreeMap<String, Value>,
+}
+
+/// A variant, compiled.
+#[derive(Debug, Clone)]
+pub struct Variant {
+    /// Name.
+    pub name: String,
+    /// The workflow file, as given.
+    pub workflow: PathBuf,
+    /// The compiled plan.
+    pub plan: Plan,
+    /// The project types, with forms parsed for this plan.
+    pub types: Vec<ProjectType>,
+    /// The world of this variant (scenario's world with the variant's laid over it).
+    pub world: World,
+}
+
+/// A loaded scenario.
+#[derive(Debug, Clone)]
+pub struct Scenario {
+    /// As written.
+    pub raw: RawScenario,
+    /// The file it came from.
+    pub path: PathBuf,
+    /// The variants, compiled.
+    pub variants: Vec<Variant>,
+}
+
+/// Reads and checks a scenario file.
+///
+/// # Errors
+/// [`Error`] with the file and, for YAML problems, the line and column.
+pub fn load(path: &Path) -> Result<Scenario, Error> {
+    let text = std::fs::read_to_string(path).map_err(|e| Error::Io {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })?;
+    load_str(path, &text)
+}
+
+/// Checks a scenario given as text (`path` names it and anchors relative paths).
+///
+/// # Errors
+/// As [`load`].
+pub fn load_str(path: &Path, text: &str) -> Result<Scenario, Error> {
+    let raw: RawScenario = serde_yaml::from_str(text).map_err(|e| {
+        let (line, column) = e.location().map_or((0, 0), |l| (l.line(), l.column()));
+        Error::Yaml {
+            path: path.to_path_buf(),
+            line,
+            column,
+            message: e.to_string(),
+        }
+    })?;
+    let invalid = |what: String| Error::Invalid {
+        path: path.to_path_buf(),
+        message: what,
+    };
+    if raw.variants.is_empty() {
+        return Err(invalid("variants: at least one is needed".into()));
+    }
+    if raw.projects.is_empty() {
+        return Err(invalid(
+            "projects: at least one project type is needed".into(),
+        ));
+    }
+    if raw.replications == 0 {
+        return Err(invalid("replications: at least 1".into()));
+    }
+    match (
+        raw.arrivals.count,
+        raw.arrivals.per_working_day,
+        raw.arrivals.working_days,
+    ) {
+        (Some(0), _, _) => return Err(invalid("arrivals.count: at least 1".into())),
+        (Some(_), None, None) | (None, Some(_), Some(_)) | (Some(_), Some(_), None) => {}
+        _ => {
+            return Err(invalid(
+                "arrivals: give `count`, `count` and `per_working_day`, or `per_working_day` and `working_days`".into(),
+            ))
+        }
+    }
+    if let Some(r) = raw.arrivals.per_working_day {
+        if !(r > 0.0 && r.is_finite()) {
+            return Err(invalid("arrivals.per_working_day: a positive rate".into()));
+        }
+    }
+    if let Some(d) = raw.arrivals.working_days {
+        if !(d > 0.0 && d.is_finite()) {
+            return Err(invalid("arrivals.working_days: a positive number".into()));
+        }
+    }
+    for (i, t) in raw.projects.iter().enumerate() {
+        if !(t.weight > 0.0 && t.weight.is_finite()) {
+            return Err(invalid(format!(
+                "projects[{i}] `{}`: weight must be positive",
+                t.name
+            )));
+        }
+    }
+    let base = path.parent().unwrap_or(Path::new("."));
+    let mut variants = Vec::new();
+    let mut names = std::collections::BTreeSet::new();
+    for (vi, v) in raw.variants.iter().enumerate() {
+        if !names.insert(v.name.clone()) {
+            return Err(invalid(format!(
+                "variants[{vi}]: the name `{}` is used twice",
+                v.name
+            )));
+        }
+        let file = base.join(&v.workflow);
+        let (plan, _) = crate::plan::compile_file(&file).map_err(|d| Error::Workflow {
+            variant: v.name.clone(),
+            message: d.to_string(),
+        })?;
+        let mut types = Vec::new();
+        for t in &raw.projects {
+            let form_file = base.join(&t.form);
+            let text = std::fs::read_to_string(&form_file).map_err(|e| Error::Io {
+                path: form_file.clone(),
+                message: e.to_string(),
+            })?;
+            let form = Form::parse(&text, &plan.fields).map_err(|problems| Error::Form {
+                path: form_file.clone(),
+                variant: v.name.clone(),
+                message: problems
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            })?;
+            types.push(ProjectType {
+                name: t.name.clone(),
+                weight: t.weight,
+                form: form.values,
+            });
+        }
+        variants.push(Variant {
+            name: v.name.clone(),
+            workflow: v.workflow.clone(),
+            plan,
+            types,
+            world: raw.world.merged(&v.world),
+        });
+    }
+    // Every item and department the world names must exist in some variant.
+    let check = |world: &World, at: &str| -> Result<(), Error> {
+        for id in world.items.keys() {
+            if !variants.iter().any(|v| v.plan.item_index(id).is_some()) {
+                return Err(invalid(format!("{at}items.{id}: no variant has this item")));
+            }
+        }
+        for id in world.departments.keys() {
+            if !variants
+                .iter()
+                .any(|v| v.plan.departments.iter().any(|d| d.id == *id))
+            {
+                return Err(invalid(format!(
+                    "{at}departments.{id}: no variant has this department"
+                )));
+            }
+        }
+        Ok(())
+    };
+    check(&raw.world, "world.")?;
+    for (vi, v) in raw.variants.iter().enumerate() {
+        check(&v.world, &format!("variants[{vi}].world."))?;
+    }
+    for v in &variants {
+        v.world
+            .check()
+            .map_err(|m| invalid(format!("variant `{}`: {m}", v.name)))?;
+    }
+    Ok(Scenario {
+        raw,
+        path: path.to_path_buf(),
+        variants,
+    })
+}
+
+impl World {
+    /// Probabilities in [0, 1], positive factors and staff.
+    fn check(&self) -> Result<(), String> {
+        let p = |name: &str, v: Option<f64>| match v {
+            Some(x) if !(0.0..=1.0).contains(&x) => {
+                Err(format!("{name}: {x} is not a probability between 0 and 1"))
+            }
+            _ => Ok(()),
+        };
+        p("supplement.probability", self.supplement.probability)?;
+        p("rejection.probability", self.rejection.probability)?;
+        p("rejection.resubmit", self.rejection.resubmit)?;
+        if let Some(r) = self.supplement.rework {
+            if !(r >= 0.0 && r.is_finite()) {
+                return Err(format!("supplement.rework: {r} is not a share >= 0"));
+            }
+        }
+        if self.staff == Some(Staff::Count(0)) {
+            return Err("staff: at least 1 (or `unlimited`)".into());
+        }
+        for (id, d) in &self.departments {
+            p(&format!("departments.{id}.supplement"), d.supplement)?;
+            p(&format!("departments.{id}.rejection"), d.rejection)?;
+            if d.staff == Some(Staff::Count(0)) {
+                return Err(format!(
+                    "departments.{id}.staff: at least 1 (or `unlimited`)"
+                ));
+            }
+            if let Some(s) = d.slowdown {
+                if !(s > 0.0 && s.is_finite()) {
+                    return Err(format!("departments.{id}.slowdown: {s} is not > 0"));
+                }
+            }
+        }
+        for (name, d) in self
+            .items
+            .iter()
+            .map(|(k, d)| (format!("items.{k}"), d))
+            .chain(self.review.iter().map(|d| ("review".to_string(), d)))
+            .chain(self.milestone.iter().map(|d| ("milestone".to_string(), d)))
+            .chain(
+                self.supplement
+                    .response
+                    .iter()
+                    .map(|d| ("supplement.response".to_string(), d)),
+            )
+            .chain(
+                self.rejection
+                    .response
+                    .iter()
+                    .map(|d| ("rejection.response".to_string(), d)),
+            )
+        {
+            d.check().map_err(|m| format!("{name}: {m}"))?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,274 @@
+//! The simulator against what is known: the plan's critical path when nothing waits,
+//! queueing theory for one queue, and its own determinism. Then the command line.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use onewindow::plan::Options;
+use onewindow::simulate::{self, scenario, Error};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn load(rel: &str) -> simulate::Scenario {
+    scenario::load(&root().join(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"))
+}
+
+/// Unlimited staff, every review exactly its committed limit, no supplements or
+/// rejections, milestones reported at once: each project takes exactly the plan's
+/// critical path — for the serial, parallel and park workflows alike.
+#[test]
+fn with_unlimited_staff_and_exact_limits_every_project_takes_the_critical_path() {
+    let s = load("tests/data/sim/exact.yaml");
+    let report = simulate::run(&s, 2, &|_| {});
+    for (v, r) in s.variants.iter().zip(&report.variants) {
+        let form = onewindow::form::Form {
+            values: v.types[0].form.clone(),
+        };
+        let plan_total = f64::from(
+            v.plan
+                .schedule(&Options {
+                    limits: v.plan.default_limits,
+                    form: Some(&form),
+                    start: None,
+                })
+                .total,
+        );
+        assert_eq!(r.projects_completed, 30, "{}", r.name);
+        let t = &r.total_working_days;
+        assert_eq!(
+            (t.min, t.max),
+            (plan_total, plan_total),
+            "{}: every project takes the critical path",
+            r.name
+        );
+        let typical = r.typical_project.as_ref().expect("a typical project");
+        assert_eq!(typical.total_working_days, plan_total);
+        assert_eq!(
+            typical.critical_path.last(),
+            r.planned_critical_path.items.last(),
+            "{}: the realized path ends where the planned one does",
+            r.name
+        );
+    }
+    // The three workflows really differ, so the equality above is not one number.
+    let totals: Vec<f64> = report
+        .variants
+        .iter()
+        .map(|v| v.total_working_days.mean)
+        .collect();
+    assert!(totals[0] > totals[1] && totals[1] > totals[2], "{totals:?}");
+}
+
+/// Erlang C: the mean wait in an M/M/c queue, in the unit of 1/λ.
+fn erlang_c_wait(lambda: f64, mu: f64, c: u32) -> f64 {
+    let a = lambda / mu;
+    let rho = a / f64::from(c);
+    let mut term = 1.0;
+    let mut sum = 0.0;
+    for k in 0..c {
+        if k > 0 {
+            term *= a / f64::from(k);
+        }
+        sum += term;
+    }
+    let last = term * a / f64::from(c) / (1.0 - rho);
+    let p_wait = last / (sum + last);
+    p_wait / (f64::from(c) * mu - lambda)
+}
+
+/// One department, Poisson arrivals, exponential reviews, two reviewers: the simulated
+/// mean wait and utilization match the M/M/2 queue over 400,000 projects.
+#[test]
+fn one_department_matches_the_m_m_c_queue() {
+    let s = load("tests/data/sim/mmc.yaml");
+    let report = simulate::run(&s, 2, &|_| {});
+    let d = &report.variants[0].departments[0];
+    let (lambda, mu, c) = (3.5, 1.0 / 0.4, 2);
+    let theory = erlang_c_wait(lambda, mu, c);
+    assert_eq!(d.reviews, 400_000);
+    let rel = (d.mean_wait_working_days - theory).abs() / theory;
+    assert!(
+        rel < 0.03,
+        "mean wait {} against M/M/2's {theory} ({:.1} % off)",
+        d.mean_wait_working_days,
+        100.0 * rel
+    );
+    let rho = lambda / mu / f64::from(c);
+    let u = d.utilization.expect("limited staff");
+    assert!((u - rho).abs() < 0.01, "utilization {u} against {rho}");
+}
+
+#[test]
+fn the_same_seed_gives_the_same_bits_and_another_seed_other_samples() {
+    let mut s = load("workflows/scenarios/serial-vs-parallel.yaml");
+    s.raw.replications = 2;
+    let one = simulate::run(&s, 1, &|_| {});
+    let two = simulate::run(&s, 2, &|_| {});
+    let json = |r: &simulate::Report| serde_json::to_string(r).expect("serializes");
+    assert_eq!(json(&one), json(&two), "threads do not change a bit");
+    assert_eq!(json(&one), json(&simulate::run(&s, 2, &|_| {})));
+    s.raw.seed += 1;
+    let other = simulate::run(&s, 2, &|_| {});
+    assert_ne!(
+        one.variants[1].total_working_days, other.variants[1].total_working_days,
+        "another seed draws other samples"
+    );
+    // Common random numbers: both variants see the same arrivals.
+    assert_eq!(
+        one.variants[0].projects_arrived,
+        one.variants[1].projects_arrived
+    );
+}
+
+fn bad(text: &str) -> String {
+    let path = root().join("tests/data/sim/inline.yaml");
+    match scenario::load_str(&path, text) {
+        Ok(_) => panic!("accepted: {text}"),
+        Err(e) => e.to_string(),
+    }
+}
+
+const GOOD: &str = "scenario: t
+seed: 1
+start: 2025-03-03
+arrivals: {count: 3}
+projects: [{name: any, form: empty-form.yaml}]
+variants: [{name: a, workflow: one-desk.yaml}]
+";
+
+#[test]
+fn a_bad_scenario_is_a_clear_error() {
+    assert!(scenario::load_str(&root().join("tests/data/sim/inline.yaml"), GOOD).is_ok());
+    let e = bad(&GOOD.replace("seed: 1", "seed: one"));
+    assert!(e.contains("inline.yaml:2:"), "{e}");
+    let e = bad(&format!("{GOOD}world: {{items: {{X9: {{fixed: 1}}}}}}\n"));
+    assert!(e.contains("items.X9"), "{e}");
+    let e = bad(&format!(
+        "{GOOD}world: {{departments: {{nobody: {{staff: 2}}}}}}\n"
+    ));
+    assert!(e.contains("departments.nobody"), "{e}");
+    let e = bad(&format!(
+        "{GOOD}world: {{supplement: {{probability: 1.5}}}}\n"
+    ));
+    assert!(e.contains("supplement.probability"), "{e}");
+    let e = bad(&format!("{GOOD}world: {{review: {{uniform: [5, 1]}}}}\n"));
+    assert!(e.contains("review"), "{e}");
+    let e = bad(&GOOD.replace("{count: 3}", "{working_days: 3}"));
+    assert!(e.contains("arrivals"), "{e}");
+    let e = bad(&GOOD.replace("one-desk.yaml", "missing.yaml"));
+    assert!(e.contains("variant `a`"), "{e}");
+    match scenario::load_str(
+        &root().join("tests/data/sim/inline.yaml"),
+        &GOOD.replace("seed: 1", "seed: one"),
+    ) {
+        Err(Error::Yaml { line, .. }) => assert_eq!(line, 2),
+        other => panic!("{other:?}"),
+    }
+}
+
+fn onewindow(args: &[&str], dir: &Path) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_onewindow"))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("runs")
+}
+
+#[test]
+fn the_command_prints_a_table_json_csv_and_draws_charts() {
+    let r = root();
+    let charts = tempfile::tempdir().expect("a directory");
+    let scenario = "workflows/scenarios/serial-vs-parallel.yaml";
+    let out = onewindow(
+        &[
+            "simulate",
+            scenario,
+            "--quiet",
+            "--replications",
+            "1",
+            "--svg",
+            charts.path().to_str().expect("UTF-8"),
+        ],
+        &r,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(table.contains("total working days, mean"), "{table}");
+    assert!(table.contains("Δ parallel"), "{table}");
+    let mut svgs: Vec<String> = std::fs::read_dir(charts.path())
+        .expect("charts")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    svgs.sort();
+    assert_eq!(
+        svgs,
+        [
+            "department-utilization.svg",
+            "gantt-parallel.svg",
+            "gantt-serial.svg",
+            "total-working-days.svg"
+        ]
+    );
+    for f in &svgs {
+        let text = std::fs::read_to_string(charts.path().join(f)).expect("reads");
+        assert!(text.contains("<svg") && text.contains("</svg>"), "{f}");
+    }
+
+    let out = onewindow(
+        &[
+            "simulate",
+            scenario,
+            "--quiet",
+            "--replications",
+            "1",
+            "--json",
+        ],
+        &r,
+    );
+    assert!(out.status.success());
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let variants = json["variants"].as_array().expect("variants");
+    assert_eq!(variants.len(), 2);
+    for v in variants {
+        assert!(v["name"].is_string());
+        assert!(v["projects_completed"].as_u64().expect("a count") > 0);
+        for k in ["mean", "p50", "p90", "p99"] {
+            assert!(v["total_working_days"][k].as_f64().is_some(), "{k}");
+        }
+    }
+    let serial = variants[0]["total_working_days"]["mean"]
+        .as_f64()
+        .expect("mean");
+    let parallel = variants[1]["total_working_days"]["mean"]
+        .as_f64()
+        .expect("mean");
+    assert!(
+        parallel < serial,
+        "the seed's question: {parallel} < {serial}"
+    );
+
+    let out = onewindow(
+        &[
+            "simulate",
+            scenario,
+            "--quiet",
+            "--replications",
+            "1",
+            "--csv",
+        ],
+        &r,
+    );
+    let csv = String::from_utf8_lossy(&out.stdout);
+    assert!(csv.starts_with("variant,metric,value\n"), "{csv}");
+    assert!(csv.contains("parallel,total_working_days.p90,"), "{csv}");
+
+    let out = onewindow(&["simulate", "tests/data/sim/no-such.yaml"], &r);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no-such.yaml"));
+}
