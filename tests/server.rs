@@ -577,6 +577,18 @@ async fn acknowledged_commands_survive_a_restart_of_the_server() {
     assert!(p.seq >= first.events.last().unwrap().seq);
 }
 
+/// A project as the window sees it.
+async fn window_project(
+    window: &mut WindowClient<tonic::transport::Channel>,
+    id: &str,
+) -> pb::Project {
+    window
+        .get_project(with(WINDOW, pb::GetProjectRequest { project: id.into() }))
+        .await
+        .unwrap()
+        .into_inner()
+}
+
 async fn next_events(stream: &mut tonic::Streaming<pb::Event>, n: usize) -> Vec<pb::Event> {
     let mut out = Vec::new();
     while out.len() < n {
@@ -687,17 +699,7 @@ async fn watchers_and_department_streams_see_every_event_in_order() {
     );
     seen.extend(next_events(&mut watch, 3).await);
     // A live watch over every project starts at the present: nothing stored comes again.
-    let present = window
-        .get_project(with(
-            WINDOW,
-            pb::GetProjectRequest {
-                project: "W1".into(),
-            },
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .seq;
+    let present = window_project(&mut window, "W1").await.seq;
     let mut live = window
         .watch(with(
             WINDOW,
@@ -748,16 +750,7 @@ async fn watchers_and_department_streams_see_every_event_in_order() {
         .await
         .unwrap()
         .into_inner();
-    let project = window
-        .get_project(with(
-            WINDOW,
-            pb::GetProjectRequest {
-                project: "W1".into(),
-            },
-        ))
-        .await
-        .unwrap()
-        .into_inner();
+    let project = window_project(&mut window, "W1").await;
     let rest = (project.seq - last) as usize;
     seen.extend(next_events(&mut watch, rest).await);
     let seqs: Vec<u64> = seen.iter().map(|e| e.seq).collect();

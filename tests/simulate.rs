@@ -181,18 +181,13 @@ fn the_command_prints_a_table_json_csv_and_draws_charts() {
     let r = root();
     let charts = tempfile::tempdir().expect("a directory");
     let scenario = "workflows/scenarios/serial-vs-parallel.yaml";
-    let out = onewindow(
-        &[
-            "simulate",
-            scenario,
-            "--quiet",
-            "--replications",
-            "1",
-            "--svg",
-            charts.path().to_str().expect("UTF-8"),
-        ],
-        &r,
-    );
+    // One replication of the shipped scenario, with `extra` options.
+    let simulate = |extra: &[&str]| {
+        let mut args = vec!["simulate", scenario, "--quiet", "--replications", "1"];
+        args.extend_from_slice(extra);
+        onewindow(&args, &r)
+    };
+    let out = simulate(&["--svg", charts.path().to_str().expect("UTF-8")]);
     assert!(
         out.status.success(),
         "{}",
@@ -220,17 +215,7 @@ fn the_command_prints_a_table_json_csv_and_draws_charts() {
         assert!(text.contains("<svg") && text.contains("</svg>"), "{f}");
     }
 
-    let out = onewindow(
-        &[
-            "simulate",
-            scenario,
-            "--quiet",
-            "--replications",
-            "1",
-            "--json",
-        ],
-        &r,
-    );
+    let out = simulate(&["--json"]);
     assert!(out.status.success());
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
     let variants = json["variants"].as_array().expect("variants");
@@ -253,17 +238,7 @@ fn the_command_prints_a_table_json_csv_and_draws_charts() {
         "the seed's question: {parallel} < {serial}"
     );
 
-    let out = onewindow(
-        &[
-            "simulate",
-            scenario,
-            "--quiet",
-            "--replications",
-            "1",
-            "--csv",
-        ],
-        &r,
-    );
+    let out = simulate(&["--csv"]);
     let csv = String::from_utf8_lossy(&out.stdout);
     assert!(csv.starts_with("variant,metric,value\n"), "{csv}");
     assert!(csv.contains("parallel,total_working_days.p90,"), "{csv}");

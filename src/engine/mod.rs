@@ -755,18 +755,11 @@ impl TaskState {
 
 impl std::fmt::Display for TaskState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let s = match self {
-            TaskState::Pending => "pending",
-            TaskState::NotApplicable => "not applicable",
-            TaskState::Waiting => "waiting",
-            TaskState::Ready => "ready",
-            TaskState::Claimed => "claimed",
-            TaskState::Suspended => "suspended",
-            TaskState::Approved => "approved",
-            TaskState::Rejected => "rejected",
-            TaskState::Closed => "closed",
-        };
-        f.write_str(s)
+        // For people: the id, with a space instead of the underscore.
+        match self {
+            TaskState::NotApplicable => f.write_str("not applicable"),
+            s => f.write_str(s.as_str()),
+        }
     }
 }
 
