@@ -505,18 +505,7 @@ fn serve(
         tracing::warn!("*** DEVELOPMENT TOKENS generated in {} — one per role; replace them before real use ***", tokens_path.display());
         t
     };
-    // A command runs the engine and its sled writes on the worker thread that received
-    // it: short, but CPU work, during which that worker serves no connection. Twice as
-    // many workers as cores keep the connections served meanwhile (a small gain, within
-    // the run-to-run spread: median of eight runs 5,016 against 4,874 completions/s of
-    // five on two cores, BENCHMARKS.md). TOKIO_WORKER_THREADS still decides when set.
-    let workers = std::env::var("TOKIO_WORKER_THREADS")
-        .ok()
-        .and_then(|v| v.parse::<usize>().ok())
-        .unwrap_or_else(|| 2 * std::thread::available_parallelism().map_or(2, |n| n.get()))
-        .max(1);
     let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(workers)
         .enable_all()
         .build()?;
     rt.block_on(async move {
