@@ -554,7 +554,7 @@ pub fn loadgen(a: LoadgenArgs) -> Result<ExitCode> {
         tasks.abort_all();
         let mut lat = latencies.lock().map(|l| l.clone()).unwrap_or_default();
         lat.sort_unstable();
-        let pct = |q: f64| lat.get(((lat.len() as f64 * q).ceil() as usize).saturating_sub(1)).map_or(0.0, |d| d.as_secs_f64() * 1000.0);
+        let pct = |q: f64| onewindow::report::nearest_rank(&lat, q).map_or(0.0, |d| d.as_secs_f64() * 1000.0);
         let done = completions.load(Ordering::Relaxed);
         println!(
             "{completed} projects in {seconds:.2} s: {:.1} projects/s, {done} task completions ({:.0}/s), approve latency p50 {:.2} ms, p99 {:.2} ms ({} window clients, {} workers per department)",

@@ -13,10 +13,12 @@ use serde_json::{json, Value};
 use crate::plan::{Plan, Schedule};
 use crate::spec::{ItemKind, RawWorkflow};
 
-fn dept(plan: &Plan, item: usize) -> &str {
-    plan.items[item]
-        .department
-        .map_or("window", |d| plan.departments[d].id.as_str())
+/// The `q`-quantile of sorted values by the nearest-rank method (the smallest value with
+/// at least a share `q` of the values at or below it); `None` when there are none. Every
+/// percentile the project reports (load generators, the simulator) is this one.
+pub fn nearest_rank<T: Copy>(sorted: &[T], q: f64) -> Option<T> {
+    let k = ((sorted.len() as f64) * q).ceil() as usize;
+    (!sorted.is_empty()).then(|| sorted[k.clamp(1, sorted.len()) - 1])
 }
 
 fn path_ids(plan: &Plan, path: &[usize]) -> Vec<String> {
@@ -59,7 +61,7 @@ pub fn plan_table(plan: &Plan, s: &Schedule) -> String {
             mark,
             item.id,
             item.stage.id(),
-            dept(plan, it.item),
+            plan.department_of(it.item),
             days,
             it.earliest_start,
             it.earliest_finish,
@@ -381,7 +383,7 @@ pub fn graph_dot(plan: &Plan) -> String {
                 escape(&it.id),
                 escape(&it.id),
                 escape(&it.name),
-                escape(dept(plan, i)),
+                escape(plan.department_of(i)),
                 node_days(plan, i),
                 if it.kind == ItemKind::Milestone {
                     ", shape=ellipse"
@@ -436,7 +438,7 @@ pub fn graph_mermaid(plan: &Plan) -> String {
                 it.id,
                 it.id,
                 clean(&it.name),
-                dept(plan, i),
+                plan.department_of(i),
                 node_days(plan, i)
             );
         }

@@ -142,6 +142,17 @@ impl Limit {
             LimitKind::Committed => self.committed,
         }
     }
+
+    /// The limit in working days when no date is known: a calendar-day limit counts five
+    /// working days a week, rounded up. The plan's analysis without a start date and the
+    /// simulator both count this way, so their durations agree.
+    pub fn working_days_undated(&self, kind: LimitKind) -> u32 {
+        let days = self.days(kind);
+        match self.unit {
+            Unit::WorkingDays => days,
+            Unit::CalendarDays => (days * 5).div_ceil(7),
+        }
+    }
 }
 
 /// A special procedure (art. 45) whose time is not counted.
@@ -252,6 +263,14 @@ pub struct Plan {
 }
 
 impl Plan {
+    /// The id of the department that reviews an item, or `window` for what the window
+    /// does itself (milestones).
+    pub fn department_of(&self, item: usize) -> &str {
+        self.items[item]
+            .department
+            .map_or("window", |d| self.departments[d].id.as_str())
+    }
+
     /// The index of the item with this id.
     pub fn item_index(&self, id: &str) -> Option<usize> {
         self.index

@@ -152,8 +152,7 @@ pub(super) fn compute(plan: &Plan, opts: &Options<'_>) -> Schedule {
                     let due = cal.add_calendar_days(from, days).date;
                     cal.count_working_days(s, due).saturating_sub(start)
                 }
-                // Without a date, a calendar week holds five working days.
-                None => (days * 5).div_ceil(7),
+                None => item.limit.working_days_undated(opts.limits),
             },
         };
         es[i] = start;

@@ -225,11 +225,9 @@ fn invalid_argument(message: impl Into<String>) -> Status {
 /// The gRPC status for an engine refusal: the code says what kind of problem, the message
 /// is the engine's reason, prefixed with its stable code.
 pub fn refusal_status(r: &Refusal) -> Status {
-    if let Refusal::Incomplete(notice) = r {
-        return incomplete_status(r.code(), r.to_string(), notice);
-    }
     let message = format!("{}: {r}", r.code());
     match r {
+        Refusal::Incomplete(notice) => incomplete_status(r.code(), r.to_string(), notice),
         Refusal::UnknownProject(_) | Refusal::UnknownItem(_) | Refusal::UnknownVersion(_) => {
             Status::not_found(message)
         }
@@ -239,8 +237,7 @@ pub fn refusal_status(r: &Refusal) -> Status {
         }
         Refusal::ReasonRequired => invalid_argument(format!("reason: {message}")),
         Refusal::UnknownReference { kind, .. } => invalid_argument(format!("{kind}: {message}")),
-        Refusal::Incomplete(_)
-        | Refusal::NotApplicable(_)
+        Refusal::NotApplicable(_)
         | Refusal::IllegalTransition { .. }
         | Refusal::AlreadyExtended(_)
         | Refusal::NoExtension(_)
@@ -337,9 +334,7 @@ fn task_pb(project: &str, plan: &Plan, i: usize, t: &engine::Task) -> pb::Task {
     pb::Task {
         project: project.to_string(),
         item: plan.items[i].id.clone(),
-        department: plan.items[i]
-            .department
-            .map_or("window".to_string(), |d| plan.departments[d].id.clone()),
+        department: plan.department_of(i).to_string(),
         state: t.state.as_str().to_string(),
         due: t.due.map(|d| d.to_string()).unwrap_or_default(),
         warned: t.warned,

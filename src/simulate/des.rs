@@ -26,7 +26,7 @@ use super::dist::Dist;
 use super::scenario::{Arrivals, Variant};
 use crate::engine::{Actor, Command, Event, MaterialRef, Outcome, Policy, Project, Submission};
 use crate::plan::{Plan, Stage};
-use crate::spec::{ItemKind, Unit};
+use crate::spec::ItemKind;
 
 /// Working minutes in a working day.
 pub const DAY: u64 = 480;
@@ -183,7 +183,7 @@ pub fn run(
                 .get(&it.id)
                 .cloned()
                 .unwrap_or_else(|| default_review.clone()),
-            limit: limit_days(plan, it),
+            limit: f64::from(it.limit.working_days_undated(plan.default_limits)),
         })
         .collect();
     let depts = plan
@@ -276,14 +276,9 @@ pub fn run(
     }
 }
 
-/// An item's committed limit in working days (a calendar-day limit counted as five
-/// working days a week, as the plan's analysis does without a date).
-pub fn limit_days(plan: &Plan, item: &crate::plan::Item) -> f64 {
-    let days = item.limit.days(plan.default_limits);
-    match item.limit.unit {
-        Unit::WorkingDays => f64::from(days),
-        Unit::CalendarDays => f64::from((days * 5).div_ceil(7)),
-    }
+/// Working minutes from `from` to `now` as a [`TaskTimes`] field (kept below [`NONE`]).
+fn since(now: u64, from: u64) -> u32 {
+    (now - from).min(u64::from(NONE - 1)) as u32
 }
 
 fn minutes(days: f64) -> u64 {
@@ -467,7 +462,7 @@ impl Sim<'_> {
     fn react(&mut self, p: u32, out: Outcome) {
         let now = self.now;
         let arrived = self.results[p as usize].arrived;
-        let rel = (now - arrived).min(u64::from(u32::MAX - 1)) as u32;
+        let rel = since(now, arrived);
         for e in out.events {
             match &e.event {
                 Event::TaskReady { item, .. } | Event::Resubmitted { item, .. } => {
@@ -552,7 +547,7 @@ impl Sim<'_> {
                     let arrived = self.results[p as usize].arrived;
                     let t = &mut self.results[p as usize].tasks[i as usize];
                     if t.start == NONE {
-                        t.start = (now - arrived).min(u64::from(u32::MAX - 1)) as u32;
+                        t.start = since(now, arrived);
                     }
                 }
             }

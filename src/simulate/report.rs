@@ -51,10 +51,7 @@ impl Stats {
             return Stats::default();
         }
         v.sort_by(f64::total_cmp);
-        let rank = |q: f64| {
-            let k = ((v.len() as f64) * q).ceil() as usize;
-            v[k.clamp(1, v.len()) - 1]
-        };
+        let rank = |q: f64| crate::report::nearest_rank(&v, q).unwrap_or(0.0);
         Stats {
             count: v.len() as u64,
             mean: v.iter().sum::<f64>() / v.len() as f64,
@@ -371,9 +368,7 @@ fn typical(plan: &Plan, r: &RunResult) -> Option<TypicalProject> {
             let it = &plan.items[i];
             GanttRow {
                 item: it.id.clone(),
-                department: it
-                    .department
-                    .map_or_else(|| "window".to_string(), |x| plan.departments[x].id.clone()),
+                department: plan.department_of(i).to_string(),
                 ready: d(t.ready),
                 start: d(if t.start == NONE { t.ready } else { t.start }),
                 end: d(t.end),

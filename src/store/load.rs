@@ -117,14 +117,8 @@ pub fn run<S: Store + ?Sized>(
     let seconds = started.elapsed().as_secs_f64();
     let mut lat = counters.latencies.into_inner().unwrap_or_default();
     lat.sort_unstable();
-    let pct = |q: f64| {
-        if lat.is_empty() {
-            0.0
-        } else {
-            lat[((lat.len() as f64 * q).ceil() as usize).clamp(1, lat.len()) - 1].as_secs_f64()
-                * 1000.0
-        }
-    };
+    let pct =
+        |q: f64| crate::report::nearest_rank(&lat, q).map_or(0.0, |d| d.as_secs_f64() * 1000.0);
     let transitions = counters.transitions.into_inner();
     Ok(Report {
         clients: load.clients,
