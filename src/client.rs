@@ -94,6 +94,9 @@ pub enum ProjectCommand {
         /// Every project: only events from now on, nothing already stored.
         #[arg(long, conflicts_with = "project")]
         live: bool,
+        /// Only events of these types (`task_ready,completed`, …), comma-separated.
+        #[arg(long = "type", value_delimiter = ',')]
+        types: Vec<String>,
     },
 }
 
@@ -247,6 +250,7 @@ pub fn project(cmd: ProjectCommand) -> Result<ExitCode> {
                 project,
                 after,
                 live,
+                types,
             } => {
                 let mut window =
                     pb::window_client::WindowClient::connect(conn.server.clone()).await?;
@@ -256,6 +260,7 @@ pub fn project(cmd: ProjectCommand) -> Result<ExitCode> {
                     after,
                     cursors: HashMap::new(),
                     live,
+                    types,
                 };
                 let mut stream = window.watch(conn.request(req)?).await?.into_inner();
                 while let Some(e) = stream.message().await? {
@@ -393,6 +398,20 @@ pub struct LoadgenArgs {
     /// A prefix for project ids (runs with the same prefix collide).
     #[arg(long, default_value = "lg")]
     prefix: String,
+    /// Who claims a task: the push stream before it sends it (`push`), or the worker with
+    /// a `Claim` request of its own (`request`). Either way every task is claimed and
+    /// approved, two durable commands.
+    #[arg(long, value_enum, default_value_t = ClaimBy::Push)]
+    claim: ClaimBy,
+}
+
+/// Who claims the tasks `loadgen`'s workers approve.
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ClaimBy {
+    /// `StreamReady` with `claim`: the server claims each task as it pushes it.
+    Push,
+    /// The worker calls `Claim`, then `Approve`.
+    Request,
 }
 
 /// N window clients submit projects of a workflow and report their milestones; every
@@ -458,11 +477,12 @@ pub fn loadgen(a: LoadgenArgs) -> Result<ExitCode> {
         let latencies = Arc::new(Mutex::new(Vec::<std::time::Duration>::new()));
         let completions = Arc::new(AtomicUsize::new(0));
         let mut tasks = tokio::task::JoinSet::new();
-        // Departments: one push stream each, `workers` tasks claiming and approving.
+        // Departments: one push stream each, `workers` tasks (claiming and) approving.
+        let push_claims = a.claim == ClaimBy::Push;
         for (dept, token) in departments {
             let channel = endpoint.connect().await?;
             let mut client = pb::department_client::DepartmentClient::with_interceptor(channel, auth(&token));
-            let mut stream = client.stream_ready(pb::StreamReadyRequest {}).await?.into_inner();
+            let mut stream = client.stream_ready(pb::StreamReadyRequest { claim: push_claims }).await?.into_inner();
             let (tx, rx) = tokio::sync::mpsc::channel::<pb::Task>(4096);
             let rx = Arc::new(tokio::sync::Mutex::new(rx));
             tasks.spawn(async move {
@@ -479,8 +499,10 @@ pub fn loadgen(a: LoadgenArgs) -> Result<ExitCode> {
                     loop {
                         let Some(t) = rx.lock().await.recv().await else { break };
                         let rid = |x: &str| format!("{}/{}/{x}", t.project, t.item);
-                        let claim = pb::ItemCommand { request_id: rid("claim"), project: t.project.clone(), item: t.item.clone(), at: String::new() };
-                        let _ = client.claim(claim).await;
+                        if !push_claims {
+                            let claim = pb::ItemCommand { request_id: rid("claim"), project: t.project.clone(), item: t.item.clone(), at: String::new() };
+                            let _ = client.claim(claim).await;
+                        }
                         let approve = pb::ApproveRequest { request_id: rid("approve"), project: t.project.clone(), item: t.item.clone(), numbers: HashMap::new(), at: String::new() };
                         let started = std::time::Instant::now();
                         if client.approve(approve).await.is_ok() {
@@ -495,7 +517,9 @@ pub fn loadgen(a: LoadgenArgs) -> Result<ExitCode> {
         }
         // The window: a watcher over every project reports milestones and counts completions.
         let mut window = pb::window_client::WindowClient::with_interceptor(endpoint.connect().await?, auth(&window_token));
-        let mut watch = window.watch(pb::WatchRequest { live: true, ..Default::default() }).await?.into_inner();
+        // Only what the window acts on: milestones becoming ready, projects completing.
+        let types = vec!["task_ready".to_string(), "completed".to_string()];
+        let mut watch = window.watch(pb::WatchRequest { live: true, types, ..Default::default() }).await?.into_inner();
         let ours = format!("{}-", a.prefix);
         let started = std::time::Instant::now();
         let next = Arc::new(AtomicUsize::new(0));

@@ -130,6 +130,26 @@ async fn version_of(wf: &mut WorkflowsClient<tonic::transport::Channel>, id: &st
         .version
 }
 
+/// What the parallel construction workflow needs up to its construction stage.
+const APPROVAL_MATERIALS: [&str; 16] = [
+    "business_license",
+    "project_info",
+    "land_redline",
+    "grant_payment",
+    "cadastral_survey",
+    "eia_report_form",
+    "energy_report",
+    "soil_plan",
+    "design_scheme",
+    "civil_defence_plan",
+    "site_plan",
+    "geotech_survey",
+    "construction_drawings",
+    "fire_design",
+    "funding_commitment",
+    "safety_measures",
+];
+
 /// References to materials by id.
 fn refs(ids: &[&str]) -> Vec<pb::MaterialRef> {
     ids.iter()
@@ -611,31 +631,7 @@ async fn watchers_and_department_streams_see_every_event_in_order() {
     let mut dept = DepartmentClient::connect(server.addr.clone())
         .await
         .unwrap();
-    let all = [
-        "business_license",
-        "project_info",
-        "land_redline",
-        "grant_payment",
-        "cadastral_survey",
-        "eia_report_form",
-        "energy_report",
-        "soil_plan",
-        "design_scheme",
-        "civil_defence_plan",
-        "site_plan",
-        "geotech_survey",
-        "construction_drawings",
-        "fire_design",
-        "funding_commitment",
-        "safety_measures",
-    ];
-    let materials: Vec<pb::MaterialRef> = all
-        .iter()
-        .map(|m| pb::MaterialRef {
-            material: m.to_string(),
-            ..Default::default()
-        })
-        .collect();
+    let materials = refs(&APPROVAL_MATERIALS);
     let submit = pb::SubmitRequest {
         request_id: "w1".into(),
         project: "W1".into(),
@@ -671,7 +667,7 @@ async fn watchers_and_department_streams_see_every_event_in_order() {
     let mut seen = next_events(&mut watch, submitted).await;
     // The department's stream: nothing ready yet for ndrc; I01 after the milestones.
     let mut ndrc = dept
-        .stream_ready(with(NDRC, pb::StreamReadyRequest {}))
+        .stream_ready(with(NDRC, pb::StreamReadyRequest::default()))
         .await
         .unwrap()
         .into_inner();
@@ -793,6 +789,133 @@ async fn watchers_and_department_streams_see_every_event_in_order() {
     assert_eq!(listed.projects.len(), 1);
     assert_eq!(listed.projects[0].id, "W1");
     assert!(listed.next_page_token.is_empty());
+}
+
+/// Two claiming push streams of one department share its queue: each ready task is
+/// claimed by the server and pushed to exactly one of them; a watcher that asked for
+/// claims only sees claims; an unknown event type is refused with its field.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn claiming_streams_share_a_queue_and_watchers_filter_by_type() {
+    let server = start();
+    let mut workflows = WorkflowsClient::connect(server.addr.clone()).await.unwrap();
+    let version = version_of(&mut workflows, "construction-parallel").await;
+    let mut window = WindowClient::connect(server.addr.clone()).await.unwrap();
+    let mut dept = DepartmentClient::connect(server.addr.clone())
+        .await
+        .unwrap();
+    let refused = window
+        .watch(with(
+            WINDOW,
+            pb::WatchRequest {
+                types: vec!["task_claimed".into(), "task_finished".into()],
+                ..Default::default()
+            },
+        ))
+        .await
+        .expect_err("an unknown event type");
+    assert_eq!(refused.code(), Code::InvalidArgument);
+    assert!(refused.message().starts_with("types[1]: `task_finished`"));
+
+    let mut streams = Vec::new();
+    for _ in 0..2 {
+        let claiming = pb::StreamReadyRequest { claim: true };
+        streams.push(
+            dept.stream_ready(with(NDRC, claiming))
+                .await
+                .unwrap()
+                .into_inner(),
+        );
+    }
+    let submit = pb::SubmitRequest {
+        request_id: "c1".into(),
+        project: "C1".into(),
+        version,
+        applicant: "a".into(),
+        form: form(),
+        materials: refs(&APPROVAL_MATERIALS),
+        at: "2025-03-03T09:00:00".into(),
+        ..Default::default()
+    };
+    window.submit(with(WINDOW, submit)).await.unwrap();
+    let mut claims = window
+        .watch(with(
+            WINDOW,
+            pb::WatchRequest {
+                project: "C1".into(),
+                types: vec!["task_claimed".into()],
+                ..Default::default()
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    for (rid, item) in [("m1", "A01"), ("m2", "R01")] {
+        let cmd = pb::ItemCommand {
+            request_id: rid.into(),
+            project: "C1".into(),
+            item: item.into(),
+            at: "2025-03-03T10:00:00".into(),
+        };
+        window.report_milestone(with(WINDOW, cmd)).await.unwrap();
+    }
+
+    // Each of ndrc's tasks reaches one stream, claimed; the other stream gets nothing.
+    let mut pushed_to = Vec::new();
+    for item in ["I01", "I07"] {
+        let (task, which) = tokio::time::timeout(std::time::Duration::from_secs(10), async {
+            let [a, b] = &mut streams[..] else {
+                unreachable!("two streams")
+            };
+            tokio::select! {
+                t = a.message() => (t, 0),
+                t = b.message() => (t, 1),
+            }
+        })
+        .await
+        .expect("a push within 10 s");
+        let task = task.unwrap().expect("the stream stays open");
+        assert_eq!(
+            (
+                task.project.as_str(),
+                task.item.as_str(),
+                task.state.as_str()
+            ),
+            ("C1", item, "claimed")
+        );
+        let other = &mut streams[1 - which];
+        let nothing =
+            tokio::time::timeout(std::time::Duration::from_millis(300), other.message()).await;
+        assert!(nothing.is_err(), "{item} went to one stream only");
+        pushed_to.push(which);
+        let got = window_project(&mut window, "C1").await;
+        let state = got.tasks.iter().find(|t| t.item == item).unwrap();
+        assert_eq!(
+            state.state, "claimed",
+            "the claim is stored before the push"
+        );
+        // Approved as pushed: no claim of the worker's own.
+        let approve = pb::ApproveRequest {
+            request_id: format!("a-{item}"),
+            project: "C1".into(),
+            item: item.into(),
+            numbers: HashMap::new(),
+            at: "2025-03-04T09:00:00".into(),
+        };
+        dept.approve(with(NDRC, approve)).await.unwrap();
+    }
+    // The filtered watcher saw the two claims, made by ndrc, and nothing in between.
+    let seen = next_events(&mut claims, 2).await;
+    let seen: Vec<(&str, &str, &str)> = seen
+        .iter()
+        .map(|e| (e.r#type.as_str(), e.item.as_str(), e.actor.as_str()))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("task_claimed", "I01", "department:ndrc"),
+            ("task_claimed", "I07", "department:ndrc")
+        ]
+    );
 }
 
 /// 电子监察 through the server: with a controllable clock, the ticker flags a task
@@ -953,6 +1076,28 @@ fn the_command_line_clients_drive_a_project() {
     let (code, out, _) = run(WINDOW, &["project", "get", "--project", "K1"]);
     assert_eq!(code, Some(0));
     assert!(out.contains("C01    supervision    ready"), "{out}");
+    // Watching for one type of event: the first line printed is the task becoming
+    // ready, not the submission before it.
+    let mut watch = Command::new(env!("CARGO_BIN_EXE_onewindow"))
+        .args([
+            "project",
+            "watch",
+            "--project",
+            "K1",
+            "--type",
+            "task_ready",
+        ])
+        .args(["--server", &server.addr, "--token", WINDOW])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(watch.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    let _ = watch.kill();
+    let _ = watch.wait();
+    assert!(first.contains("task-ready C01"), "{first}");
 }
 
 /// Deploying over the API: every diagnostic comes back, a valid variant becomes an
@@ -1088,24 +1233,30 @@ async fn a_whole_project_with_concurrent_departments_and_a_watcher() {
     let mut window = WindowClient::connect(server.addr.clone()).await.unwrap();
     // Departments subscribe first, so that nothing is pushed before they listen.
     let mut workers = tokio::task::JoinSet::new();
-    for d in DEPARTMENTS {
+    // Half of them let their stream claim each task, half claim it themselves.
+    for (n, d) in DEPARTMENTS.into_iter().enumerate() {
         let addr = server.addr.clone();
         let mut client = DepartmentClient::connect(addr).await.unwrap();
+        let claim = n % 2 == 0;
         let mut stream = client
-            .stream_ready(with(&dept_token(d), pb::StreamReadyRequest {}))
+            .stream_ready(with(&dept_token(d), pb::StreamReadyRequest { claim }))
             .await
             .unwrap()
             .into_inner();
         workers.spawn(async move {
             while let Ok(Some(task)) = stream.message().await {
                 let rid = |a: &str| format!("{}/{}/{a}", task.project, task.item);
-                let claim = pb::ItemCommand {
-                    request_id: rid("claim"),
-                    project: task.project.clone(),
-                    item: task.item.clone(),
-                    at: "2025-03-04T09:00:00".into(),
-                };
-                client.claim(with(&dept_token(d), claim)).await.unwrap();
+                if claim {
+                    assert_eq!(task.state, "claimed");
+                } else {
+                    let claim = pb::ItemCommand {
+                        request_id: rid("claim"),
+                        project: task.project.clone(),
+                        item: task.item.clone(),
+                        at: "2025-03-04T09:00:00".into(),
+                    };
+                    client.claim(with(&dept_token(d), claim)).await.unwrap();
+                }
                 let approve = pb::ApproveRequest {
                     request_id: rid("approve"),
                     project: task.project.clone(),

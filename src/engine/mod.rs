@@ -402,6 +402,29 @@ pub enum Event {
 }
 
 impl Event {
+    /// Every event type as serialized, in declaration order: what a watcher may filter on.
+    pub const KINDS: [&'static str; 19] = [
+        "submitted",
+        "stage_opened",
+        "stage_completed",
+        "task_opened",
+        "task_ready",
+        "task_claimed",
+        "task_approved",
+        "task_rejected",
+        "supplement_requested",
+        "supplement_provided",
+        "special_started",
+        "special_ended",
+        "extended",
+        "resubmitted",
+        "warned",
+        "overdue",
+        "materials_provided",
+        "withdrawn",
+        "completed",
+    ];
+
     /// The item the event is about, if any.
     pub fn item(&self) -> Option<&str> {
         use Event::*;
@@ -2043,7 +2066,7 @@ pub fn fold(plan: &Plan, events: &[Envelope]) -> Project {
 
 #[cfg(test)]
 mod tests {
-    use super::TaskState;
+    use super::{Event, TaskState};
 
     #[test]
     fn a_task_state_id_is_its_serde_name() {
@@ -2053,5 +2076,23 @@ mod tests {
                 serde_json::Value::from(s.as_str())
             );
         }
+    }
+
+    #[test]
+    fn the_event_kinds_are_every_serialized_type() {
+        // serde names every variant it knows when it meets one it does not.
+        let err = serde_json::from_str::<Event>(r#"{"type":"no_such_event"}"#)
+            .expect_err("an unknown type is refused")
+            .to_string();
+        let listed: Vec<&str> = err
+            .split("expected one of ")
+            .nth(1)
+            .and_then(|rest| rest.split(" at line").next())
+            .expect("serde lists the variants")
+            .split(", ")
+            .map(|v| v.trim_matches('`'))
+            .collect();
+        assert_eq!(listed, Event::KINDS);
+        assert_eq!(Event::Completed.kind(), "completed");
     }
 }

@@ -48,6 +48,14 @@ pub struct Api {
     workflows_dir: std::path::PathBuf,
 }
 
+/// When this process started (nanoseconds since the epoch): makes the request ids the
+/// server makes up itself unique across restarts.
+static BOOT: std::sync::LazyLock<u128> = std::sync::LazyLock::new(|| {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos())
+});
+
 type EventStream =
     std::pin::Pin<Box<dyn tokio_stream::Stream<Item = Result<pb::Event, Status>> + Send>>;
 type TaskStream =
@@ -688,6 +696,7 @@ impl pb::window_server::Window for Api {
 
     async fn watch(&self, req: Request<pb::WatchRequest>) -> Result<Response<EventStream>, Status> {
         let r = req.into_inner();
+        let kinds = Kinds::new(r.types)?;
         // Subscribe before reading the store, so nothing falls between the two.
         let mut rx = self.events.subscribe();
         let one = (!r.project.is_empty()).then(|| r.project.clone());
@@ -718,7 +727,7 @@ impl pb::window_server::Window for Api {
             let resume: Vec<String> = if live { named } else { all(&svc) };
             for p in resume {
                 let after = cursors.get(&p).copied().unwrap_or(0);
-                let Some(last) = send_stored(&svc, &tx, &p, after, None).await else {
+                let Some(last) = send_stored(&svc, &tx, &kinds, &p, after, None).await else {
                     return;
                 };
                 cursors.insert(p, last);
@@ -730,7 +739,8 @@ impl pb::window_server::Window for Api {
                         // Fell behind the live feed: catch up from the store.
                         for p in all(&svc) {
                             let after = cursors.get(&p).copied().unwrap_or(0);
-                            let Some(last) = send_stored(&svc, &tx, &p, after, None).await else {
+                            let Some(last) = send_stored(&svc, &tx, &kinds, &p, after, None).await
+                            else {
                                 return;
                             };
                             cursors.insert(p, last);
@@ -749,14 +759,14 @@ impl pb::window_server::Window for Api {
                 if e.seq > last + 1 {
                     // The project's events were published out of order: fill the gap from
                     // the store.
-                    match send_stored(&svc, &tx, &e.project, last, Some(e.seq)).await {
+                    match send_stored(&svc, &tx, &kinds, &e.project, last, Some(e.seq)).await {
                         Some(l) => last = l,
                         None => return,
                     }
                 }
                 if e.seq == last + 1 {
                     let (project, seq) = (e.project.clone(), e.seq);
-                    if tx.send(Ok(e)).await.is_err() {
+                    if kinds.wants(&e.r#type) && tx.send(Ok(e)).await.is_err() {
                         return;
                     }
                     cursors.insert(project, seq);
@@ -790,11 +800,33 @@ fn ready_tasks(svc: &Service<SledStore>, dept: &str) -> Vec<pb::Task> {
     out
 }
 
-/// Sends a project's stored events after `after`, up to `until` (exclusive) when given;
-/// returns the last sequence number sent.
+/// The event types a watcher asked for (none named: every type).
+struct Kinds(Vec<String>);
+
+impl Kinds {
+    fn new(types: Vec<String>) -> Result<Kinds, Status> {
+        for (i, t) in types.iter().enumerate() {
+            if !engine::Event::KINDS.contains(&t.as_str()) {
+                return Err(invalid_argument(format!(
+                    "types[{i}]: `{t}` is not an event type (one of {})",
+                    engine::Event::KINDS.join(", ")
+                )));
+            }
+        }
+        Ok(Kinds(types))
+    }
+
+    fn wants(&self, kind: &str) -> bool {
+        self.0.is_empty() || self.0.iter().any(|k| k == kind)
+    }
+}
+
+/// Sends a project's stored events after `after`, up to `until` (exclusive) when given,
+/// those of the kinds wanted; returns the last sequence number passed (sent or not).
 async fn send_stored(
     svc: &Service<SledStore>,
     tx: &tokio::sync::mpsc::Sender<Result<pb::Event, Status>>,
+    kinds: &Kinds,
     project: &str,
     after: u64,
     until: Option<u64>,
@@ -802,7 +834,9 @@ async fn send_stored(
     let events = svc.store().events(project, after).ok()?;
     let mut last = after;
     for e in events.iter().filter(|e| until.is_none_or(|u| e.seq < u)) {
-        tx.send(Ok(event_pb(e))).await.ok()?;
+        if kinds.wants(e.event.kind()) {
+            tx.send(Ok(event_pb(e))).await.ok()?;
+        }
         last = e.seq;
     }
     Some(last)
@@ -839,15 +873,36 @@ impl pb::department_server::Department for Api {
         req: Request<pb::StreamReadyRequest>,
     ) -> Result<Response<TaskStream>, Status> {
         let who = caller(&req)?;
+        let actor = who.actor();
         let Role::Department(dept) = who.role else {
             return Err(Status::permission_denied("only a department has a queue"));
         };
+        let claim = req.get_ref().claim;
         let mut rx = self.ready_channel(&dept);
         let (tx, out) = tokio::sync::mpsc::channel(256);
-        let svc = self.svc.clone();
+        let api = self.clone();
         tokio::spawn(async move {
-            for t in ready_tasks(&svc, &dept) {
-                if tx.send(Ok(t)).await.is_err() {
+            // Hands one task to the stream: as it is, or claimed first. Claims run
+            // concurrently (each waits for its flush), so one slow flush does not hold
+            // back the department's queue; their order of arrival may differ from the
+            // order of readiness.
+            let push = |t: pb::Task| {
+                let (api, actor, tx) = (api.clone(), actor.clone(), tx.clone());
+                async move {
+                    if !claim {
+                        return tx.send(Ok(t)).await.is_ok();
+                    }
+                    let open = !tx.is_closed();
+                    tokio::spawn(async move {
+                        if let Some(t) = api.claim_for_push(&actor, t).await {
+                            let _ = tx.send(Ok(t)).await;
+                        }
+                    });
+                    open
+                }
+            };
+            for t in ready_tasks(&api.svc, &dept) {
+                if !push(t).await {
                     return;
                 }
             }
@@ -856,9 +911,10 @@ impl pb::department_server::Department for Api {
                     Ok(t) => t,
                     Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
                         // Fell behind the live feed: push every task ready now again (a
-                        // worker may see one twice; request ids make that harmless).
-                        for t in ready_tasks(&svc, &dept) {
-                            if tx.send(Ok(t)).await.is_err() {
+                        // worker may see one twice; request ids make that harmless, and
+                        // a claiming stream skips what it already claimed).
+                        for t in ready_tasks(&api.svc, &dept) {
+                            if !push(t).await {
                                 return;
                             }
                         }
@@ -866,7 +922,7 @@ impl pb::department_server::Department for Api {
                     }
                     Err(_) => return,
                 };
-                if tx.send(Ok(task)).await.is_err() {
+                if !push(task).await {
                     return;
                 }
             }
@@ -1165,6 +1221,30 @@ impl Api {
                 }
             }
             let _ = self.events.send(converted.clone());
+        }
+    }
+
+    /// Claims a ready task for a claiming push stream; the task as claimed, or `None` if
+    /// it is no longer there to claim (another stream or a clerk was first, or it was
+    /// withdrawn). The request id is new for every attempt: a retry is a new attempt.
+    async fn claim_for_push(&self, actor: &Actor, t: pb::Task) -> Option<pb::Task> {
+        static ATTEMPTS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = ATTEMPTS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let request = format!("push-claim/{}/{}/{}/{n}", t.project, t.item, *BOOT);
+        let command = Command::Claim {
+            item: t.item.clone(),
+        };
+        match self.run(&request, &t.project, actor, command, "").await {
+            Ok(_) => Some(pb::Task {
+                state: TaskState::Claimed.as_str().to_string(),
+                ..t
+            }),
+            Err(status) => {
+                if status.code() != tonic::Code::FailedPrecondition {
+                    tracing::warn!(project = t.project, item = t.item, %status, "claim for a push stream");
+                }
+                None
+            }
         }
     }
 
