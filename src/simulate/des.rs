@@ -107,12 +107,9 @@ enum Ev {
 }
 
 struct Dept {
-    staff: Option<u32>,
+    set: DepartmentSettings,
     busy_now: u32,
     queue: VecDeque<(u32, u32, u64, bool)>,
-    slowdown: f64,
-    supplement: f64,
-    rejection: f64,
     out: DepartmentResult,
 }
 
@@ -124,10 +121,101 @@ struct Live {
     stage_open: [Option<u64>; 5],
 }
 
-/// The per-item settings, resolved once.
-struct ItemWorld {
-    review: Dist,
-    limit: f64,
+/// A variant's world resolved per item and per department, with every default filled
+/// in: what the simulator draws from, and what an export of the model writes.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// By plan item.
+    pub items: Vec<ItemSettings>,
+    /// By plan department.
+    pub departments: Vec<DepartmentSettings>,
+    /// How long the window takes to report a milestone once it is ready.
+    pub milestone: Dist,
+    /// How long an applicant takes to answer a supplement request.
+    pub supplement_response: Dist,
+    /// A second look after a supplement, as a share of a fresh review time.
+    pub rework: f64,
+    /// The chance that a rejected applicant resubmits (otherwise the project is withdrawn).
+    pub resubmit: f64,
+    /// How long a rejected applicant takes to resubmit.
+    pub rejection_response: Dist,
+}
+
+/// One item's review time.
+#[derive(Debug, Clone)]
+pub struct ItemSettings {
+    /// The review time.
+    pub review: Dist,
+    /// The committed limit in working days (what `of: limit` multiplies).
+    pub limit: f64,
+}
+
+/// One department's capacity and habits.
+#[derive(Debug, Clone, Copy)]
+pub struct DepartmentSettings {
+    /// Reviewers (`None`: unlimited).
+    pub staff: Option<u32>,
+    /// Review times are multiplied by this.
+    pub slowdown: f64,
+    /// The chance a review ends with a supplement request (once per task).
+    pub supplement: f64,
+    /// The chance a review ends with a rejection (once per task).
+    pub rejection: f64,
+}
+
+impl Settings {
+    /// The settings of a variant's world.
+    pub fn of(variant: &Variant) -> Settings {
+        let plan = &variant.plan;
+        let w = &variant.world;
+        let default_review = w.review.clone().unwrap_or_else(Dist::default_review);
+        Settings {
+            items: plan
+                .items
+                .iter()
+                .map(|it| ItemSettings {
+                    review: w
+                        .items
+                        .get(&it.id)
+                        .cloned()
+                        .unwrap_or_else(|| default_review.clone()),
+                    limit: f64::from(it.limit.working_days_undated(plan.default_limits)),
+                })
+                .collect(),
+            departments: plan
+                .departments
+                .iter()
+                .map(|d| {
+                    let dw = w.departments.get(&d.id);
+                    DepartmentSettings {
+                        staff: dw.and_then(|x| x.staff).or(w.staff).and_then(|s| s.limit()),
+                        slowdown: dw.and_then(|x| x.slowdown).unwrap_or(1.0),
+                        supplement: dw
+                            .and_then(|x| x.supplement)
+                            .or(w.supplement.probability)
+                            .unwrap_or(0.0),
+                        rejection: dw
+                            .and_then(|x| x.rejection)
+                            .or(w.rejection.probability)
+                            .unwrap_or(0.0),
+                    }
+                })
+                .collect(),
+            milestone: w.milestone.clone().unwrap_or_else(|| Dist::fixed(0.0)),
+            supplement_response: w
+                .supplement
+                .response
+                .clone()
+                .unwrap_or_else(|| Dist::fixed(5.0)),
+            rework: w.supplement.rework.unwrap_or(0.3),
+            resubmit: w.rejection.resubmit.unwrap_or(0.9),
+            rejection_response: w
+                .rejection
+                .response
+                .clone()
+                .unwrap_or_else(|| Dist::fixed(10.0)),
+        }
+    }
 }
 
 struct Sim<'a> {
@@ -142,7 +230,7 @@ struct Sim<'a> {
     seq: u64,
     dates: Vec<NaiveDate>,
     depts: Vec<Dept>,
-    items: Vec<ItemWorld>,
+    set: Settings,
     live: Vec<Live>,
     results: Vec<ProjectResult>,
     materials: Vec<MaterialRef>,
@@ -151,11 +239,6 @@ struct Sim<'a> {
     arrival_rate: Option<f64>,
     arrival_until: Option<u64>,
     keep_tasks: bool,
-    milestone: Dist,
-    supplement_response: Dist,
-    rework: f64,
-    resubmit: f64,
-    rejection_response: Dist,
     commands: u64,
     now: u64,
     progress: &'a dyn Fn(u64),
@@ -172,44 +255,18 @@ pub fn run(
     progress: &dyn Fn(u64),
 ) -> RunResult {
     let plan = &variant.plan;
-    let w = &variant.world;
-    let default_review = w.review.clone().unwrap_or_else(Dist::default_review);
-    let items = plan
-        .items
-        .iter()
-        .map(|it| ItemWorld {
-            review: w
-                .items
-                .get(&it.id)
-                .cloned()
-                .unwrap_or_else(|| default_review.clone()),
-            limit: f64::from(it.limit.working_days_undated(plan.default_limits)),
-        })
-        .collect();
-    let depts = plan
+    let set = Settings::of(variant);
+    let depts = set
         .departments
         .iter()
-        .map(|d| {
-            let dw = w.departments.get(&d.id);
-            let staff = dw.and_then(|x| x.staff).or(w.staff).and_then(|s| s.limit());
-            Dept {
-                staff,
-                busy_now: 0,
-                queue: VecDeque::new(),
-                slowdown: dw.and_then(|x| x.slowdown).unwrap_or(1.0),
-                supplement: dw
-                    .and_then(|x| x.supplement)
-                    .or(w.supplement.probability)
-                    .unwrap_or(0.0),
-                rejection: dw
-                    .and_then(|x| x.rejection)
-                    .or(w.rejection.probability)
-                    .unwrap_or(0.0),
-                out: DepartmentResult {
-                    staff,
-                    ..DepartmentResult::default()
-                },
-            }
+        .map(|&d| Dept {
+            set: d,
+            busy_now: 0,
+            queue: VecDeque::new(),
+            out: DepartmentResult {
+                staff: d.staff,
+                ..DepartmentResult::default()
+            },
         })
         .collect();
     let first = if plan.calendar.is_working_day(start) {
@@ -227,7 +284,7 @@ pub fn run(
         seq: 0,
         dates: vec![first],
         depts,
-        items,
+        set,
         live: Vec::new(),
         results: Vec::new(),
         materials: plan
@@ -242,19 +299,6 @@ pub fn run(
             .working_days
             .map(|d| (d * DAY as f64).round() as u64),
         keep_tasks,
-        milestone: w.milestone.clone().unwrap_or_else(|| Dist::fixed(0.0)),
-        supplement_response: w
-            .supplement
-            .response
-            .clone()
-            .unwrap_or_else(|| Dist::fixed(5.0)),
-        rework: w.supplement.rework.unwrap_or(0.3),
-        resubmit: w.rejection.resubmit.unwrap_or(0.9),
-        rejection_response: w
-            .rejection
-            .response
-            .clone()
-            .unwrap_or_else(|| Dist::fixed(10.0)),
         commands: 0,
         now: 0,
         progress,
@@ -479,7 +523,7 @@ impl Sim<'_> {
                     if it.department.is_some() {
                         self.enqueue(p, i as u32, false);
                     } else if it.kind == ItemKind::Milestone {
-                        let d = self.milestone.sample(&mut self.rng, 0.0);
+                        let d = self.set.milestone.sample(&mut self.rng, 0.0);
                         self.push(now + minutes(d), Ev::Milestone { p, i: i as u32 });
                     }
                 }
@@ -529,7 +573,7 @@ impl Sim<'_> {
         let now = self.now;
         loop {
             let dept = &mut self.depts[d];
-            if dept.staff.is_some_and(|s| dept.busy_now >= s) {
+            if dept.set.staff.is_some_and(|s| dept.busy_now >= s) {
                 return;
             }
             let Some((p, i, queued, rework)) = dept.queue.pop_front() else {
@@ -538,7 +582,7 @@ impl Sim<'_> {
             dept.busy_now += 1;
             dept.out.reviews += 1;
             dept.out.waited += now - queued;
-            let slowdown = dept.slowdown;
+            let slowdown = dept.set.slowdown;
             if !rework {
                 let item = self.plan.items[i as usize].id.clone();
                 let actor = Actor::Department(self.plan.departments[d].id.clone());
@@ -551,10 +595,10 @@ impl Sim<'_> {
                     }
                 }
             }
-            let iw = &self.items[i as usize];
+            let iw = &self.set.items[i as usize];
             let mut days = iw.review.sample(&mut self.rng, iw.limit) * slowdown;
             if rework {
-                days *= self.rework;
+                days *= self.set.rework;
             }
             self.push(now + minutes(days), Ev::ReviewDone { p, i, started: now });
         }
@@ -569,7 +613,7 @@ impl Sim<'_> {
         self.depts[d].out.busy += now - started;
         let item = self.plan.items[i as usize].id.clone();
         let actor = Actor::Department(self.plan.departments[d].id.clone());
-        let (ps, pr) = (self.depts[d].supplement, self.depts[d].rejection);
+        let (ps, pr) = (self.depts[d].set.supplement, self.depts[d].set.rejection);
         let live = &self.live[p as usize];
         let ask = !live.supplemented[i as usize] && ps > 0.0 && self.rng.random::<f64>() < ps;
         let reject =
@@ -582,7 +626,7 @@ impl Sim<'_> {
                 note: "simulated".into(),
             };
             if self.command(p, &actor, cmd).is_some() {
-                let r = self.supplement_response.sample(&mut self.rng, 0.0);
+                let r = self.set.supplement_response.sample(&mut self.rng, 0.0);
                 self.push(now + minutes(r), Ev::SupplementAnswered { p, i });
             }
         } else if reject {
@@ -592,8 +636,8 @@ impl Sim<'_> {
                 reason: "simulated".into(),
             };
             if self.command(p, &actor, cmd).is_some() {
-                let again = self.rng.random::<f64>() < self.resubmit;
-                let r = self.rejection_response.sample(&mut self.rng, 0.0);
+                let again = self.rng.random::<f64>() < self.set.resubmit;
+                let r = self.set.rejection_response.sample(&mut self.rng, 0.0);
                 let ev = if again {
                     Ev::Resubmit { p, i }
                 } else {
