@@ -140,6 +140,10 @@ enum Command {
         /// No progress bar.
         #[arg(long, short)]
         quiet: bool,
+        /// Instead of simulating, write each variant as a BPMN model with Prosimos'
+        /// simulation parameters into this directory (VARIANT.bpmn, VARIANT.json).
+        #[arg(long, conflicts_with_all = ["json", "csv", "svg"])]
+        prosimos: Option<PathBuf>,
     },
     /// Draw the dependency DAG.
     Graph {
@@ -347,9 +351,15 @@ fn run(cli: Cli) -> Result<ExitCode> {
             seed,
             replications,
             quiet,
+            prosimos,
         } => simulate(
             &scenario,
-            SimulateOutput { json, csv, svg },
+            SimulateOutput {
+                json,
+                csv,
+                svg,
+                prosimos,
+            },
             threads,
             seed,
             replications,
@@ -370,6 +380,7 @@ struct SimulateOutput {
     json: bool,
     csv: bool,
     svg: Option<PathBuf>,
+    prosimos: Option<PathBuf>,
 }
 
 fn simulate(
@@ -394,6 +405,32 @@ fn simulate(
     if let Some(r) = replications {
         anyhow::ensure!(r > 0, "--replications: at least 1");
         scenario.raw.replications = r;
+    }
+    if let Some(dir) = &out.prosimos {
+        let (models, files) =
+            simulate::bpmn::write_all(&scenario, dir).map_err(anyhow::Error::msg)?;
+        for f in files {
+            eprintln!("wrote {}", f.display());
+        }
+        for m in &models {
+            let tasks = m
+                .nodes
+                .iter()
+                .filter(|n| matches!(n.kind, simulate::bpmn::Kind::Task { .. }))
+                .count();
+            eprintln!(
+                "{}: {} nodes ({tasks} tasks), {} flows; {} cases per replication, {} replication(s)",
+                m.name,
+                m.nodes.len(),
+                m.flows.len(),
+                m.cases,
+                scenario.raw.replications
+            );
+            for n in &m.notes {
+                eprintln!("  note: {n}");
+            }
+        }
+        return Ok(ExitCode::SUCCESS);
     }
     let threads = threads
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))

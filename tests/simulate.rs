@@ -243,7 +243,151 @@ fn the_command_prints_a_table_json_csv_and_draws_charts() {
     assert!(csv.starts_with("variant,metric,value\n"), "{csv}");
     assert!(csv.contains("parallel,total_working_days.p90,"), "{csv}");
 
+    // The same model for Prosimos: a BPMN file and its parameters per variant, and a note
+    // where the translation is not exact (the default triangular review time).
+    let models = tempfile::tempdir().expect("a directory");
+    let out = simulate(&["--prosimos", models.path().to_str().expect("UTF-8")]);
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{said}");
+    assert!(out.stdout.is_empty(), "nothing simulated");
+    assert!(said.contains("note: triangular"), "{said}");
+    for v in ["serial", "parallel"] {
+        let bpmn = std::fs::read_to_string(models.path().join(format!("{v}.bpmn"))).expect(v);
+        assert!(bpmn.contains("<parallelGateway") && bpmn.ends_with("</definitions>\n"));
+        let params = std::fs::read(models.path().join(format!("{v}.json"))).expect(v);
+        let params: serde_json::Value = serde_json::from_slice(&params).expect("JSON");
+        let pools = params["resource_profiles"].as_array().expect("pools");
+        assert!(pools.iter().any(|p| p["name"] == "nrp"), "{v}");
+    }
+
     let out = onewindow(&["simulate", "tests/data/sim/no-such.yaml"], &r);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("no-such.yaml"));
+}
+
+/// The exported model's longest path through each project type's branch, with every task
+/// taking its mean (here: fixed) duration.
+fn longest_paths(m: &simulate::bpmn::Model) -> Vec<f64> {
+    use simulate::bpmn::Kind;
+    let order = m.topological();
+    let end = m
+        .nodes
+        .iter()
+        .position(|n| n.kind == Kind::End)
+        .expect("an end event");
+    // The flows out of the project-type choice, or the start's one flow.
+    let choice = m
+        .flows
+        .iter()
+        .find(|f| f.from == 0)
+        .map(|f| f.to)
+        .expect("the start leads somewhere");
+    let entries: Vec<usize> = if m.nodes[choice].kind == Kind::Exclusive {
+        m.flows
+            .iter()
+            .filter(|f| f.from == choice)
+            .map(|f| f.to)
+            .collect()
+    } else {
+        vec![choice]
+    };
+    entries
+        .into_iter()
+        .map(|entry| {
+            let mut finish: Vec<Option<f64>> = vec![None; m.nodes.len()];
+            for &n in &order {
+                let start = if n == entry {
+                    Some(0.0)
+                } else {
+                    m.flows
+                        .iter()
+                        .filter(|f| f.to == n)
+                        .filter_map(|f| finish[f.from])
+                        .reduce(f64::max)
+                };
+                let took = match &m.nodes[n].kind {
+                    Kind::Task { duration, .. } => duration.mean_days(),
+                    _ => 0.0,
+                };
+                finish[n] = start.map(|s| s + took);
+            }
+            finish[end].expect("the end is reached")
+        })
+        .collect()
+}
+
+/// The BPMN export follows the engine: with exact durations and nothing going wrong, the
+/// longest path of each project type's branch is what the simulator — which runs the
+/// real engine — measures for projects of that type, for three workflows.
+#[test]
+fn the_exported_model_has_the_engines_paths() {
+    let s = load("tests/data/sim/exact-types.yaml");
+    let report = simulate::run(&s, 2, &|_| {});
+    for (v, r) in s.variants.iter().zip(&report.variants) {
+        let m = simulate::bpmn::model(v, &s.raw.arrivals);
+        let paths = longest_paths(&m);
+        assert_eq!(paths.len(), 2, "{}: one branch per project type", v.name);
+        let (lo, hi) = paths
+            .iter()
+            .fold((f64::MAX, f64::MIN), |(a, b), &x| (a.min(x), b.max(x)));
+        assert_eq!(r.projects_completed, 40, "{}", r.name);
+        let t = &r.total_working_days;
+        assert_eq!((t.min, t.max), (lo, hi), "{}: {paths:?}", v.name);
+        // Every exclusive choice's probabilities add up to one.
+        for (k, n) in m.nodes.iter().enumerate() {
+            let out: Vec<f64> = m
+                .flows
+                .iter()
+                .filter(|f| f.from == k)
+                .filter_map(|f| f.probability)
+                .collect();
+            if !out.is_empty() {
+                let sum: f64 = out.iter().sum();
+                assert!((sum - 1.0).abs() < 1e-9, "{}: {sum}", n.name);
+            }
+        }
+    }
+    // The forms differ in what applies, so the two branches are not one path twice.
+    let parallel = simulate::bpmn::model(&s.variants[1], &s.raw.arrivals);
+    let paths = longest_paths(&parallel);
+    assert_ne!(paths[0], paths[1], "{paths:?}");
+}
+
+/// The exported model's decisions (supplement, rework, rejection, resubmission, unrolled)
+/// expect as many reviews per project from each department as the simulator makes.
+#[test]
+fn the_exported_model_expects_the_simulators_reviews() {
+    let s = load("tests/data/sim/decisions.yaml");
+    let report = simulate::run(&s, 2, &|_| {});
+    let r = &report.variants[0];
+    let m = simulate::bpmn::model(&s.variants[0], &s.raw.arrivals);
+    let reach = m.reach();
+    assert_eq!(r.projects_completed, 3000);
+    for d in &r.departments {
+        let expected: f64 = m
+            .nodes
+            .iter()
+            .zip(&reach)
+            .filter(|(n, _)| {
+                matches!(&n.kind, simulate::bpmn::Kind::Task { pool, .. } if *pool == d.id)
+            })
+            .map(|(_, p)| p)
+            .sum();
+        let measured = d.reviews as f64 / 3000.0;
+        assert!(
+            (measured - expected).abs() / expected < 0.03,
+            "{}: {measured:.3} reviews per project measured, {expected:.3} expected",
+            d.id
+        );
+    }
+    // The Prosimos parameters name every task and its pool, sized for the load.
+    let p = m.prosimos();
+    let tasks = p["task_resource_distribution"].as_array().unwrap();
+    let nodes = m
+        .nodes
+        .iter()
+        .filter(|n| matches!(n.kind, simulate::bpmn::Kind::Task { .. }))
+        .count();
+    assert_eq!(tasks.len(), nodes);
+    assert!(m.pools[simulate::bpmn::APPLICANT] > 20);
 }

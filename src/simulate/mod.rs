@@ -6,6 +6,8 @@
 //!   minutes that drives `engine::Project` with the same commands the server runs.
 //! - [`report`]: pooling replications into figures per variant, and the table, JSON and
 //!   CSV forms of them; [`chart`]: the SVG charts.
+//! - [`bpmn`]: a variant as a BPMN model with Prosimos' simulation parameters, to run the
+//!   same model in a general-purpose simulator.
 //!
 //! [`run`] runs every (variant, replication) pair on a pool of threads. Replication `r`
 //! of every variant uses the same seed (derived from the scenario's seed and `r`), so the
@@ -14,6 +16,7 @@
 //! variants themselves. Results are gathered by job index, never in completion order,
 //! so the thread count does not change a single bit of the output.
 
+pub mod bpmn;
 pub mod chart;
 pub mod des;
 pub mod dist;
