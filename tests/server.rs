@@ -273,24 +273,7 @@ async fn a_project_through_the_api_with_every_refusal_on_the_way() {
     );
 
     // The one-time notice, then the submission.
-    let materials: Vec<pb::MaterialRef> = refs(&[
-        "business_license",
-        "project_info",
-        "land_redline",
-        "grant_payment",
-        "cadastral_survey",
-        "eia_report_form",
-        "energy_report",
-        "soil_plan",
-        "design_scheme",
-        "civil_defence_plan",
-        "site_plan",
-        "geotech_survey",
-        "construction_drawings",
-        "fire_design",
-        "funding_commitment",
-        "safety_measures",
-    ]);
+    let materials: Vec<pb::MaterialRef> = refs(&APPROVAL_MATERIALS);
     let notice = window
         .pre_review(with(
             WINDOW,
@@ -609,6 +592,22 @@ async fn window_project(
         .into_inner()
 }
 
+/// The window reports the milestones before approval (A01, R01): the approval stage opens.
+async fn report_early_milestones(
+    window: &mut WindowClient<tonic::transport::Channel>,
+    project: &str,
+) {
+    for item in ["A01", "R01"] {
+        let cmd = pb::ItemCommand {
+            request_id: format!("{project}/{item}/report"),
+            project: project.into(),
+            item: item.into(),
+            at: "2025-03-03T10:00:00".into(),
+        };
+        window.report_milestone(with(WINDOW, cmd)).await.unwrap();
+    }
+}
+
 async fn next_events(stream: &mut tonic::Streaming<pb::Event>, n: usize) -> Vec<pb::Event> {
     let mut out = Vec::new();
     while out.len() < n {
@@ -671,15 +670,7 @@ async fn watchers_and_department_streams_see_every_event_in_order() {
         .await
         .unwrap()
         .into_inner();
-    for (rid, item) in [("m1", "A01"), ("m2", "R01")] {
-        let cmd = pb::ItemCommand {
-            request_id: rid.into(),
-            project: "W1".into(),
-            item: item.into(),
-            at: "2025-03-03T10:00:00".into(),
-        };
-        window.report_milestone(with(WINDOW, cmd)).await.unwrap();
-    }
+    report_early_milestones(&mut window, "W1").await;
     let pushed = tokio::time::timeout(std::time::Duration::from_secs(10), ndrc.message())
         .await
         .unwrap()
@@ -849,18 +840,9 @@ async fn claiming_streams_share_a_queue_and_watchers_filter_by_type() {
         .await
         .unwrap()
         .into_inner();
-    for (rid, item) in [("m1", "A01"), ("m2", "R01")] {
-        let cmd = pb::ItemCommand {
-            request_id: rid.into(),
-            project: "C1".into(),
-            item: item.into(),
-            at: "2025-03-03T10:00:00".into(),
-        };
-        window.report_milestone(with(WINDOW, cmd)).await.unwrap();
-    }
+    report_early_milestones(&mut window, "C1").await;
 
     // Each of ndrc's tasks reaches one stream, claimed; the other stream gets nothing.
-    let mut pushed_to = Vec::new();
     for item in ["I01", "I07"] {
         let (task, which) = tokio::time::timeout(std::time::Duration::from_secs(10), async {
             let [a, b] = &mut streams[..] else {
@@ -886,7 +868,6 @@ async fn claiming_streams_share_a_queue_and_watchers_filter_by_type() {
         let nothing =
             tokio::time::timeout(std::time::Duration::from_millis(300), other.message()).await;
         assert!(nothing.is_err(), "{item} went to one stream only");
-        pushed_to.push(which);
         let got = window_project(&mut window, "C1").await;
         let state = got.tasks.iter().find(|t| t.item == item).unwrap();
         assert_eq!(
@@ -1268,29 +1249,19 @@ async fn a_whole_project_with_concurrent_departments_and_a_watcher() {
             }
         });
     }
-    let materials: Vec<pb::MaterialRef> = refs(&[
-        "business_license",
-        "project_info",
-        "land_redline",
-        "grant_payment",
-        "cadastral_survey",
-        "eia_report_form",
-        "energy_report",
-        "soil_plan",
-        "design_scheme",
-        "civil_defence_plan",
-        "site_plan",
-        "geotech_survey",
-        "construction_drawings",
-        "fire_design",
-        "funding_commitment",
-        "safety_measures",
-        "completion_survey",
-        "as_built_drawings",
-        "fire_test_report",
-        "archive_files",
-        "quality_warranty",
-    ]);
+    let materials: Vec<pb::MaterialRef> = refs(
+        &[
+            APPROVAL_MATERIALS.as_slice(),
+            &[
+                "completion_survey",
+                "as_built_drawings",
+                "fire_test_report",
+                "archive_files",
+                "quality_warranty",
+            ],
+        ]
+        .concat(),
+    );
     let submit = pb::SubmitRequest {
         request_id: "full".into(),
         project: "FULL".into(),
