@@ -1010,42 +1010,25 @@ fn the_command_line_clients_drive_a_project() {
         )
     };
     let f = form.to_str().unwrap();
-    let (code, out, err) = run(
-        WINDOW,
-        &[
-            "project",
-            "submit",
-            "--project",
-            "K1",
-            "--workflow",
-            "complaint",
-            "--form",
-            f,
-            "--materials",
-            "complaint_letter,evidence",
-            "--request-id",
-            "k1",
-        ],
-    );
+    let submit = [
+        "project",
+        "submit",
+        "--project",
+        "K1",
+        "--workflow",
+        "complaint",
+        "--form",
+        f,
+        "--materials",
+        "complaint_letter,evidence",
+        "--request-id",
+        "k1",
+    ];
+    let (code, out, err) = run(WINDOW, &submit);
     assert_eq!(code, Some(0), "{err}");
     assert!(out.contains("task-ready C01"), "{out}");
-    let (_, again, _) = run(
-        WINDOW,
-        &[
-            "project",
-            "submit",
-            "--project",
-            "K1",
-            "--workflow",
-            "complaint",
-            "--form",
-            f,
-            "--materials",
-            "complaint_letter,evidence",
-            "--request-id",
-            "k1",
-        ],
-    );
+    // The same request again: answered as a retry.
+    let (_, again, _) = run(WINDOW, &submit);
     assert!(again.contains("a retry"), "{again}");
     // ndrc acting on the supervision bureau's task: the engine refuses it.
     let (code, _, err) = run(

@@ -48,6 +48,37 @@ pub struct Api {
     workflows_dir: std::path::PathBuf,
 }
 
+/// A mutating request: every one carries a request id, a project and an optional time.
+trait Addressed {
+    /// Takes the request id, the project and `at` out of the message.
+    fn address(&mut self) -> (String, String, String);
+}
+
+macro_rules! addressed {
+    ($($t:ty),* $(,)?) => {$(
+        impl Addressed for $t {
+            fn address(&mut self) -> (String, String, String) {
+                (
+                    std::mem::take(&mut self.request_id),
+                    std::mem::take(&mut self.project),
+                    std::mem::take(&mut self.at),
+                )
+            }
+        }
+    )*};
+}
+
+addressed!(
+    pb::SubmitRequest,
+    pb::MaterialsForItem,
+    pb::ProvideMaterialsRequest,
+    pb::ItemCommand,
+    pb::WithdrawRequest,
+    pb::ApproveRequest,
+    pb::ReasonForItem,
+    pb::SupplementRequest,
+);
+
 /// When this process started (nanoseconds since the epoch): makes the request ids the
 /// server makes up itself unique across restarts.
 static BOOT: std::sync::LazyLock<u128> = std::sync::LazyLock::new(|| {
@@ -86,6 +117,20 @@ impl Api {
         }
         at.parse::<NaiveDateTime>()
             .map_err(|_| invalid_argument(format!("at: `{at}` is not YYYY-MM-DDTHH:MM:SS")))
+    }
+
+    /// A mutating RPC: the caller's actor, the request's address, and the command the
+    /// rest of the message makes (or why it makes none), run through [`Api::run`].
+    async fn act<T: Addressed>(
+        &self,
+        req: Request<T>,
+        command: impl FnOnce(T) -> Result<Command, Status>,
+    ) -> Result<Response<pb::CommandResponse>, Status> {
+        let actor = caller(&req)?.actor();
+        let mut r = req.into_inner();
+        let (request_id, project, at) = r.address();
+        let command = command(r)?;
+        self.run(&request_id, &project, &actor, command, &at).await
     }
 
     async fn run(
@@ -552,92 +597,79 @@ impl pb::window_server::Window for Api {
         &self,
         req: Request<pb::SubmitRequest>,
     ) -> Result<Response<pb::CommandResponse>, Status> {
-        let actor = caller(&req)?.actor();
-        let r = req.into_inner();
-        let plan = self.plan(&r.version)?;
-        let submission = Submission {
-            applicant: r.applicant,
-            agent: (!r.agent.is_empty()).then_some(r.agent),
-            form: form_values(&plan, r.form.into_iter().collect())?,
-            materials: materials(r.materials),
-        };
-        let command = Command::Submit {
-            version: r.version,
-            submission,
-        };
-        self.run(&r.request_id, &r.project, &actor, command, &r.at)
-            .await
+        self.act(req, |r| {
+            let plan = self.plan(&r.version)?;
+            let submission = Submission {
+                applicant: r.applicant,
+                agent: (!r.agent.is_empty()).then_some(r.agent),
+                form: form_values(&plan, r.form.into_iter().collect())?,
+                materials: materials(r.materials),
+            };
+            Ok(Command::Submit {
+                version: r.version,
+                submission,
+            })
+        })
+        .await
     }
 
     async fn provide_supplement(
         &self,
         req: Request<pb::MaterialsForItem>,
     ) -> Result<Response<pb::CommandResponse>, Status> {
-        let actor = caller(&req)?.actor();
-        let r = req.into_inner();
-        let command = Command::ProvideSupplement {
-            item: r.item,
-            materials: materials(r.materials),
-        };
-        self.run(&r.request_id, &r.project, &actor, command, &r.at)
-            .await
+        self.act(req, |r| {
+            Ok(Command::ProvideSupplement {
+                item: r.item,
+                materials: materials(r.materials),
+            })
+        })
+        .await
     }
 
     async fn provide_materials(
         &self,
         req: Request<pb::ProvideMaterialsRequest>,
     ) -> Result<Response<pb::CommandResponse>, Status> {
-        let actor = caller(&req)?.actor();
-        let r = req.into_inner();
-        let command = Command::ProvideMaterials {
-            materials: materials(r.materials),
-        };
-        self.run(&r.request_id, &r.project, &actor, command, &r.at)
-            .await
+        self.act(req, |r| {
+            Ok(Command::ProvideMaterials {
+                materials: materials(r.materials),
+            })
+        })
+        .await
     }
 
     async fn resubmit(
         &self,
         req: Request<pb::MaterialsForItem>,
     ) -> Result<Response<pb::CommandResponse>, Status> {
-        let actor = caller(&req)?.actor();
-        let r = req.into_inner();
-        let command = Command::Resubmit {
-            item: r.item,
-            materials: materials(r.materials),
-        };
-        self.run(&r.request_id, &r.project, &actor, command, &r.at)
-            .await
+        self.act(req, |r| {
+            Ok(Command::Resubmit {
+                item: r.item,
+                materials: materials(r.materials),
+            })
+        })
+        .await
     }
 
     async fn report_milestone(
         &self,
         req: Request<pb::ItemCommand>,
     ) -> Result<Response<pb::CommandResponse>, Status> {
-        let actor = caller(&req)?.actor();
-        let r = req.into_inner();
-        let command = Command::ReportMilestone {
-            item: r.item,
-            numbers: BTreeMap::new(),
-        };
-        self.run(&r.request_id, &r.project, &actor, command, &r.at)
-            .await
+        self.act(req, |r| {
+            Ok(Command::ReportMilestone {
+                item: r.item,
+                numbers: BTreeMap::new(),
+            })
+        })
+        .await
     }
 
     async fn withdraw(
         &self,
         req: Request<pb::WithdrawRequest>,
     ) -> Result<Response<pb::CommandResponse>, Status> {
-        let actor = caller(&req)?.actor();
-        let r = req.into_inner();
-        self.run(
-            &r.request_id,
-            &r.project,
-            &actor,
-            Command::Withdraw { reason: r.reason },
-            &r.at,
-        )
-        .await
+        self.act(req, |r| Ok(Command::Withdraw { reason: r.reason }))
+            .await
     }
 
     async fn get_project(
@@ -988,48 +1020,32 @@ impl pb::department_server::Department for Api {
         &self,
         req: Request<pb::ItemCommand>,
     ) -> Result<Response<pb::CommandResponse>, Status> {
-        let actor = caller(&req)?.actor();
-        let r = req.into_inner();
-        self.run(
-            &r.request_id,
-            &r.project,
-            &actor,
-            Command::Claim { item: r.item },
-            &r.at,
-        )
-        .await
+        self.act(req, |r| Ok(Command::Claim { item: r.item })).await
     }
 
     async fn approve(
         &self,
         req: Request<pb::ApproveRequest>,
     ) -> Result<Response<pb::CommandResponse>, Status> {
-        let actor = caller(&req)?.actor();
-        let r = req.into_inner();
-        let command = Command::Approve {
-            item: r.item,
-            numbers: r.numbers.into_iter().collect(),
-        };
-        self.run(&r.request_id, &r.project, &actor, command, &r.at)
-            .await
+        self.act(req, |r| {
+            Ok(Command::Approve {
+                item: r.item,
+                numbers: r.numbers.into_iter().collect(),
+            })
+        })
+        .await
     }
 
     async fn reject(
         &self,
         req: Request<pb::ReasonForItem>,
     ) -> Result<Response<pb::CommandResponse>, Status> {
-        let actor = caller(&req)?.actor();
-        let r = req.into_inner();
-        self.run(
-            &r.request_id,
-            &r.project,
-            &actor,
-            Command::Reject {
+        self.act(req, |r| {
+            Ok(Command::Reject {
                 item: r.item,
                 reason: r.reason,
-            },
-            &r.at,
-        )
+            })
+        })
         .await
     }
 
@@ -1037,33 +1053,26 @@ impl pb::department_server::Department for Api {
         &self,
         req: Request<pb::SupplementRequest>,
     ) -> Result<Response<pb::CommandResponse>, Status> {
-        let actor = caller(&req)?.actor();
-        let r = req.into_inner();
-        let command = Command::RequestSupplement {
-            item: r.item,
-            needed: r.needed,
-            note: r.note,
-        };
-        self.run(&r.request_id, &r.project, &actor, command, &r.at)
-            .await
+        self.act(req, |r| {
+            Ok(Command::RequestSupplement {
+                item: r.item,
+                needed: r.needed,
+                note: r.note,
+            })
+        })
+        .await
     }
 
     async fn extend(
         &self,
         req: Request<pb::ReasonForItem>,
     ) -> Result<Response<pb::CommandResponse>, Status> {
-        let actor = caller(&req)?.actor();
-        let r = req.into_inner();
-        self.run(
-            &r.request_id,
-            &r.project,
-            &actor,
-            Command::Extend {
+        self.act(req, |r| {
+            Ok(Command::Extend {
                 item: r.item,
                 reason: r.reason,
-            },
-            &r.at,
-        )
+            })
+        })
         .await
     }
 
@@ -1071,18 +1080,12 @@ impl pb::department_server::Department for Api {
         &self,
         req: Request<pb::ReasonForItem>,
     ) -> Result<Response<pb::CommandResponse>, Status> {
-        let actor = caller(&req)?.actor();
-        let r = req.into_inner();
-        self.run(
-            &r.request_id,
-            &r.project,
-            &actor,
-            Command::StartSpecial {
+        self.act(req, |r| {
+            Ok(Command::StartSpecial {
                 item: r.item,
                 kind: r.reason,
-            },
-            &r.at,
-        )
+            })
+        })
         .await
     }
 
@@ -1090,16 +1093,8 @@ impl pb::department_server::Department for Api {
         &self,
         req: Request<pb::ItemCommand>,
     ) -> Result<Response<pb::CommandResponse>, Status> {
-        let actor = caller(&req)?.actor();
-        let r = req.into_inner();
-        self.run(
-            &r.request_id,
-            &r.project,
-            &actor,
-            Command::EndSpecial { item: r.item },
-            &r.at,
-        )
-        .await
+        self.act(req, |r| Ok(Command::EndSpecial { item: r.item }))
+            .await
     }
 }
 
@@ -1197,13 +1192,19 @@ impl pb::supervision_server::Supervision for Api {
 impl Api {
     /// Publishes durable events: to every watcher, and each task that became ready to its
     /// department's stream (if one is open).
+    ///
+    /// Nothing is copied for a channel nobody listens to: a watcher or stream that opens
+    /// later subscribes first and then reads the store or the projects, where these
+    /// events already are.
     fn publish(&self, events: &[engine::Envelope], converted: &[pb::Event]) {
+        let streams = self.ready.lock().is_ok_and(|r| !r.is_empty());
+        let watchers = self.events.receiver_count() > 0;
         for (e, converted) in events.iter().zip(converted) {
             let ready = matches!(
                 e.event,
                 engine::Event::TaskReady { .. } | engine::Event::Resubmitted { .. }
             );
-            if let (Some(item), true) = (e.event.item(), ready) {
+            if let (Some(item), true) = (e.event.item(), ready && streams) {
                 // Read in place, once per task, whoever listens.
                 let task = self.svc.with_project(&e.project, |p| {
                     let plan = self.svc.plan(&p.version)?;
@@ -1220,7 +1221,9 @@ impl Api {
                     }
                 }
             }
-            let _ = self.events.send(converted.clone());
+            if watchers {
+                let _ = self.events.send(converted.clone());
+            }
         }
     }
 
