@@ -457,17 +457,22 @@ impl Sim<'_> {
         };
         let at = self.datetime(now);
         self.commands += 1;
-        match Project::submit(
-            self.plan,
-            &self.live[p as usize].id,
-            &Actor::Window,
+        let command = Command::Submit {
+            version: self.plan.version.clone(),
             submission,
+        };
+        let live = &mut self.live[p as usize];
+        let plan = self.plan;
+        match crate::engine::execute(
+            &mut live.project,
+            &live.id,
+            |_| Some(plan),
+            &self.policy,
+            &Actor::Window,
+            command,
             at,
         ) {
-            Ok((project, out)) => {
-                self.live[p as usize].project = Some(project);
-                self.react(p, out);
-            }
+            Ok((out, _)) => self.react(p, out),
             Err(_) => {
                 self.results[p as usize].refused = true;
                 self.close(p);
@@ -495,10 +500,18 @@ impl Sim<'_> {
     fn command(&mut self, p: u32, actor: &Actor, cmd: Command) -> Option<()> {
         let at = self.datetime(self.now);
         self.commands += 1;
-        let project = self.live[p as usize].project.as_mut()?;
-        let out = project
-            .handle(self.plan, &self.policy, actor, cmd, at)
-            .ok()?;
+        let live = &mut self.live[p as usize];
+        let plan = self.plan;
+        let (out, _) = crate::engine::execute(
+            &mut live.project,
+            &live.id,
+            |_| Some(plan),
+            &self.policy,
+            actor,
+            cmd,
+            at,
+        )
+        .ok()?;
         self.react(p, out);
         Some(())
     }

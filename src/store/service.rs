@@ -479,32 +479,15 @@ impl<S: Store + ?Sized> Service<S> {
         // engine itself).
         let before = slot.project.as_ref().map(indexed);
         let seq_before = slot.project.as_ref().map_or(0, |p| p.seq);
-        let decided = match (command, &mut slot.project) {
-            (
-                Command::Submit {
-                    version,
-                    submission,
-                },
-                None,
-            ) => match self.plan(&version) {
-                None => Err(Refusal::UnknownVersion(version)),
-                Some(plan) => {
-                    Project::submit(&plan, project, actor, submission, now).map(|(p, out)| {
-                        slot.project = Some(p);
-                        (out, plan)
-                    })
-                }
-            },
-            (Command::Submit { .. }, Some(_)) => Err(Refusal::ProjectExists(project.to_string())),
-            (_, None) => Err(Refusal::UnknownProject(project.to_string())),
-            (command, Some(p)) => {
-                let plan = self
-                    .plan(&p.version)
-                    .ok_or_else(|| Error::Inconsistent(format!("version {} missing", p.version)))?;
-                p.handle(&plan, &self.policy, actor, command, now)
-                    .map(|out| (out, plan))
-            }
-        };
+        let decided = crate::engine::execute(
+            &mut slot.project,
+            project,
+            |v| self.plan(v),
+            &self.policy,
+            actor,
+            command,
+            now,
+        );
 
         match decided {
             Err(refusal) => {

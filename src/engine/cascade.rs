@@ -1,0 +1,178 @@
+//! What follows from an event within the same command: documents issued make waiting
+//! tasks ready, a finished stage opens the next, acceptance completes the project; and
+//! supervision's warnings and overdue flags. Every step emits events through the
+//! [`Emitter`], so the cascade is on record.
+
+use chrono::NaiveDate;
+
+use crate::plan::{Plan, Stage};
+use crate::spec::ItemKind;
+
+use super::apply::*;
+use super::clock::*;
+use super::*;
+
+impl Project {
+    /// Opens what can open: ready tasks whose documents are all there, the next stage when
+    /// the current one is done, completion after acceptance.
+    pub(super) fn advance(&mut self, em: &mut Emitter<'_>) {
+        let plan = em.plan;
+        let today = em.at.date();
+        loop {
+            let Some(stage) = self.stage else { return };
+            // Waiting tasks of the stage whose documents have all arrived become ready.
+            for i in 0..self.tasks.len() {
+                if self.tasks[i].state == TaskState::Waiting
+                    && plan.items[i].stage == stage
+                    && self.inputs_ready(plan, i)
+                {
+                    self.make_ready(em, i, today);
+                }
+            }
+            let done = plan
+                .items
+                .iter()
+                .enumerate()
+                .filter(|(_, it)| it.stage == stage)
+                .all(|(i, _)| {
+                    matches!(
+                        self.tasks[i].state,
+                        TaskState::Approved | TaskState::NotApplicable
+                    )
+                });
+            if !done {
+                return;
+            }
+            em.emit(self, Event::StageCompleted { stage });
+            match Stage::ALL.get(stage.index() + 1) {
+                Some(&next) => {
+                    em.emit(self, Event::StageOpened { stage: next });
+                    self.open_stage(em, next);
+                }
+                None => {
+                    em.emit(self, Event::Completed);
+                    em.out.effects.push(Effect::NotifyWindow {
+                        project: self.id.clone(),
+                        message: "completed".into(),
+                    });
+                    return;
+                }
+            }
+        }
+    }
+
+    pub(super) fn open_stage(&mut self, em: &mut Emitter<'_>, stage: Stage) {
+        let plan = em.plan;
+        let today = em.at.date();
+        for i in 0..self.tasks.len() {
+            if plan.items[i].stage != stage || self.tasks[i].state != TaskState::Pending {
+                continue;
+            }
+            if self.inputs_ready(plan, i) {
+                self.make_ready(em, i, today);
+            } else {
+                em.emit(
+                    self,
+                    Event::TaskOpened {
+                        item: plan.items[i].id.clone(),
+                    },
+                );
+            }
+        }
+    }
+
+    /// Everything the item requires is there: its documents (issued, supplied or waived)
+    /// and its materials (on file), and every item it waits for with `after` is done.
+    pub(super) fn inputs_ready(&self, plan: &Plan, i: usize) -> bool {
+        let it = &plan.items[i];
+        it.after.iter().all(|&j| self.waited_for_done(plan, j, 0))
+            && it.requires.documents.iter().all(|&d| self.available[d])
+            && it
+                .requires
+                .materials
+                .iter()
+                .all(|&m| self.has_material(&plan.materials[m].id))
+    }
+
+    /// An item waited for with `after` is done when approved; one that does not apply to
+    /// this project is done when what *it* waited for is (as the plan's analysis counts
+    /// it: a serial chain stays a chain when a link of it does not apply). `depth` stops
+    /// a runaway on a plan the compiler would have refused (`after` cycles).
+    pub(super) fn waited_for_done(&self, plan: &Plan, j: usize, depth: usize) -> bool {
+        match self.tasks[j].state {
+            TaskState::Approved => true,
+            TaskState::NotApplicable if depth < plan.items.len() => plan.items[j]
+                .after
+                .iter()
+                .all(|&k| self.waited_for_done(plan, k, depth + 1)),
+            _ => false,
+        }
+    }
+
+    pub(super) fn make_ready(&mut self, em: &mut Emitter<'_>, i: usize, today: NaiveDate) {
+        let plan = em.plan;
+        let it = &plan.items[i];
+        let (limit, due, provisional) = match it.kind {
+            ItemKind::Milestone => (0, None, false),
+            ItemKind::Review => {
+                let limit = it.limit.days(plan.default_limits);
+                let (d, p) = Clock::of(plan, i).due(today, limit);
+                (limit, Some(d), p)
+            }
+        };
+        em.emit(
+            self,
+            Event::TaskReady {
+                item: it.id.clone(),
+                limit,
+                due,
+                provisional,
+            },
+        );
+        em.out.effects.push(match it.department {
+            Some(d) if it.kind == ItemKind::Review => Effect::Dispatch {
+                department: plan.departments[d].id.clone(),
+                project: self.id.clone(),
+                item: it.id.clone(),
+            },
+            _ => Effect::NotifyWindow {
+                project: self.id.clone(),
+                message: format!("milestone {} to report", it.id),
+            },
+        });
+    }
+
+    pub(super) fn supervise(
+        &mut self,
+        plan: &Plan,
+        policy: &Policy,
+        today: NaiveDate,
+        em: &mut Emitter<'_>,
+    ) {
+        for i in 0..self.tasks.len() {
+            let t = &self.tasks[i];
+            let (Some(due), true) = (t.due, t.running()) else {
+                continue;
+            };
+            if t.overdue {
+                continue;
+            }
+            let item = plan.items[i].id.clone();
+            if today > due {
+                em.emit(self, Event::Overdue { item, due });
+            } else if !t.warned {
+                let remaining = Clock::of(plan, i).between(today, due);
+                if policy.warns(remaining, t.limit) {
+                    em.emit(
+                        self,
+                        Event::Warned {
+                            item,
+                            due,
+                            remaining,
+                        },
+                    );
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,176 @@
+//! What a caller asks of the engine ([`Command`]), who asks ([`Actor`]), and the
+//! references commands carry: files the window stored ([`MaterialRef`]), documents an
+//! approval issues ([`IssuedDocument`]) and the one submission ([`Submission`]).
+//!
+//! Commands are requests, not facts: the engine may refuse any of them. What happened is
+//! an [`Event`](super::Event).
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::form::Value;
+
+/// Who sends a command.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "role", content = "id")]
+pub enum Actor {
+    /// The single window (front desk), acting for the applicant.
+    Window,
+    /// A department, by id.
+    Department(String),
+    /// A supervisor (reads all; runs supervision).
+    Supervisor,
+    /// The platform itself (the supervision ticker).
+    System,
+}
+
+/// A reference to a file the window stored; the engine never holds the bytes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MaterialRef {
+    /// The workflow's material id this file is.
+    pub material: String,
+    /// The file name as handed in.
+    #[serde(default)]
+    pub name: String,
+    /// Content hash (hex SHA-256).
+    #[serde(default)]
+    pub sha256: String,
+    /// Size in bytes.
+    #[serde(default)]
+    pub size: u64,
+    /// Where the window stored it.
+    #[serde(default)]
+    pub location: String,
+}
+
+impl MaterialRef {
+    /// A reference with only the material id (tests, simulations).
+    pub fn named(material: &str) -> MaterialRef {
+        MaterialRef {
+            material: material.to_string(),
+            name: String::new(),
+            sha256: String::new(),
+            size: 0,
+            location: String::new(),
+        }
+    }
+}
+
+/// A document issued by an approval.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IssuedDocument {
+    /// Document id in the workflow.
+    pub document: String,
+    /// Its number (文号/证号).
+    pub number: String,
+}
+
+/// What the window hands in to create a project: the one form and the one set of
+/// materials.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Submission {
+    /// The applicant.
+    pub applicant: String,
+    /// An assigned agent (代办员), if any.
+    pub agent: Option<String>,
+    /// Form values by field id.
+    pub form: BTreeMap<String, Value>,
+    /// Materials handed in.
+    pub materials: Vec<MaterialRef>,
+}
+
+/// What a caller asks the engine to do.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Command {
+    /// One submission at the window: creates the project (window only).
+    Submit {
+        /// The pinned workflow version ([`Plan::version`]).
+        version: String,
+        /// The form, the materials, the applicant and the agent.
+        submission: Submission,
+    },
+    /// A department takes a ready task (签收).
+    Claim {
+        /// Item id.
+        item: String,
+    },
+    /// A department approves, issuing the item's documents.
+    Approve {
+        /// Item id.
+        item: String,
+        /// Document id → number; a document without one is numbered `{project}/{document}`.
+        numbers: BTreeMap<String, String>,
+    },
+    /// A department rejects with a reason (驳回).
+    Reject {
+        /// Item id.
+        item: String,
+        /// Why.
+        reason: String,
+    },
+    /// A department asks the applicant for a supplement (补正); the clock stops.
+    RequestSupplement {
+        /// Item id.
+        item: String,
+        /// Material ids needed.
+        needed: Vec<String>,
+        /// Explanation for the applicant.
+        note: String,
+    },
+    /// The window hands in the supplement; the clock runs again.
+    ProvideSupplement {
+        /// Item id.
+        item: String,
+        /// Materials added or replaced.
+        materials: Vec<MaterialRef>,
+    },
+    /// A department starts a special procedure (art. 45: expert review, hearing,
+    /// testing…); the clock stops.
+    StartSpecial {
+        /// Item id.
+        item: String,
+        /// Kind of procedure.
+        kind: String,
+    },
+    /// The special procedure ends; the clock runs again.
+    EndSpecial {
+        /// Item id.
+        item: String,
+    },
+    /// A department extends the limit once by the item's `extension` (art. 42).
+    Extend {
+        /// Item id.
+        item: String,
+        /// Why (required).
+        reason: String,
+    },
+    /// The window resubmits corrected materials for a rejected item: a new review round
+    /// with a fresh limit.
+    Resubmit {
+        /// Item id.
+        item: String,
+        /// Corrected materials.
+        materials: Vec<MaterialRef>,
+    },
+    /// The window records a milestone (land grant signed, construction finished).
+    ReportMilestone {
+        /// Item id.
+        item: String,
+        /// Document id → number for what the milestone produces.
+        numbers: BTreeMap<String, String>,
+    },
+    /// The window hands in materials for later stages (or replaces earlier ones); tasks
+    /// that waited for them become ready.
+    ProvideMaterials {
+        /// The materials.
+        materials: Vec<MaterialRef>,
+    },
+    /// The applicant withdraws the project.
+    Withdraw {
+        /// Why.
+        reason: String,
+    },
+    /// Supervision: warn about tasks nearing their due date, flag those past it.
+    Tick,
+}

@@ -1,0 +1,414 @@
+//! What happened to a project ([`Event`]), in its durable [`Envelope`], and what the edge
+//! must do once the events are stored ([`Effect`]).
+//!
+//! Events are forever: each carries the figures of its moment (due dates, days used), so
+//! applying one never needs the calendar, and the envelope is versioned from day one.
+
+use std::collections::BTreeMap;
+
+use chrono::{NaiveDate, NaiveDateTime};
+use serde::{Deserialize, Serialize};
+
+use crate::form::Value;
+use crate::plan::Stage;
+
+use super::*;
+
+/// The version of the event envelope written by this code. Readers accept every version
+/// up to this one (see `store` for the compatibility rules once events are on disk).
+pub const EVENT_VERSION: u16 = 1;
+
+/// Every change to a project.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "type")]
+pub enum Event {
+    /// The project was created by a complete submission.
+    Submitted {
+        /// Workflow id.
+        workflow: String,
+        /// Pinned workflow version.
+        version: String,
+        /// Applicant.
+        applicant: String,
+        /// Assigned agent.
+        agent: Option<String>,
+        /// Form values.
+        form: BTreeMap<String, Value>,
+        /// Materials handed in.
+        materials: Vec<MaterialRef>,
+    },
+    /// A stage opened.
+    StageOpened {
+        /// The stage.
+        stage: Stage,
+    },
+    /// Every applicable item of the stage is approved.
+    StageCompleted {
+        /// The stage.
+        stage: Stage,
+    },
+    /// A task exists but waits for documents.
+    TaskOpened {
+        /// Item id.
+        item: String,
+    },
+    /// A task's documents are all there: its clock starts today.
+    TaskReady {
+        /// Item id.
+        item: String,
+        /// Limit of this round, in the item's unit.
+        limit: u32,
+        /// Due date (none for milestones).
+        due: Option<NaiveDate>,
+        /// The due date counted through a year with no published schedule.
+        provisional: bool,
+    },
+    /// The department took the task.
+    TaskClaimed {
+        /// Item id.
+        item: String,
+    },
+    /// The department approved; documents issued.
+    TaskApproved {
+        /// Item id.
+        item: String,
+        /// Issued documents.
+        documents: Vec<IssuedDocument>,
+        /// Days of the limit used (suspensions not counted).
+        used: u32,
+    },
+    /// The department rejected.
+    TaskRejected {
+        /// Item id.
+        item: String,
+        /// Why.
+        reason: String,
+        /// Days of the limit used.
+        used: u32,
+    },
+    /// The clock stopped for a supplement.
+    SupplementRequested {
+        /// Item id.
+        item: String,
+        /// Material ids needed.
+        needed: Vec<String>,
+        /// Explanation.
+        note: String,
+        /// Days of the limit used so far.
+        used: u32,
+    },
+    /// The supplement arrived; the clock runs again.
+    SupplementProvided {
+        /// Item id.
+        item: String,
+        /// Materials added or replaced.
+        materials: Vec<MaterialRef>,
+        /// Days the clock stood still.
+        suspended: u32,
+        /// New due date.
+        due: NaiveDate,
+        /// Provisional.
+        provisional: bool,
+    },
+    /// A special procedure started; the clock stopped.
+    SpecialStarted {
+        /// Item id.
+        item: String,
+        /// Kind.
+        kind: String,
+        /// Days of the limit used so far.
+        used: u32,
+    },
+    /// The special procedure ended; the clock runs again.
+    SpecialEnded {
+        /// Item id.
+        item: String,
+        /// Days the clock stood still.
+        suspended: u32,
+        /// New due date.
+        due: NaiveDate,
+        /// Provisional.
+        provisional: bool,
+    },
+    /// The limit was extended (once).
+    Extended {
+        /// Item id.
+        item: String,
+        /// Days added.
+        days: u32,
+        /// Why.
+        reason: String,
+        /// New due date (none while the clock is stopped).
+        due: Option<NaiveDate>,
+        /// Provisional.
+        provisional: bool,
+    },
+    /// A rejected item was resubmitted: new round, fresh limit.
+    Resubmitted {
+        /// Item id.
+        item: String,
+        /// Corrected materials.
+        materials: Vec<MaterialRef>,
+        /// Limit of the new round.
+        limit: u32,
+        /// Due date.
+        due: NaiveDate,
+        /// Provisional.
+        provisional: bool,
+    },
+    /// The task nears its due date (once per round).
+    Warned {
+        /// Item id.
+        item: String,
+        /// Due date.
+        due: NaiveDate,
+        /// Working days left.
+        remaining: u32,
+    },
+    /// The task passed its due date (once per round).
+    Overdue {
+        /// Item id.
+        item: String,
+        /// Due date.
+        due: NaiveDate,
+    },
+    /// Materials were handed in (added or replaced), for every department to use.
+    MaterialsProvided {
+        /// The materials.
+        materials: Vec<MaterialRef>,
+    },
+    /// The project was withdrawn; open tasks are closed.
+    Withdrawn {
+        /// Why.
+        reason: String,
+    },
+    /// Acceptance is done: the project is complete.
+    Completed,
+}
+
+impl Event {
+    /// Every event type as serialized, in declaration order: what a watcher may filter on.
+    pub const KINDS: [&'static str; 19] = [
+        "submitted",
+        "stage_opened",
+        "stage_completed",
+        "task_opened",
+        "task_ready",
+        "task_claimed",
+        "task_approved",
+        "task_rejected",
+        "supplement_requested",
+        "supplement_provided",
+        "special_started",
+        "special_ended",
+        "extended",
+        "resubmitted",
+        "warned",
+        "overdue",
+        "materials_provided",
+        "withdrawn",
+        "completed",
+    ];
+
+    /// The item the event is about, if any.
+    pub fn item(&self) -> Option<&str> {
+        use Event::*;
+        match self {
+            TaskOpened { item }
+            | TaskReady { item, .. }
+            | TaskClaimed { item }
+            | TaskApproved { item, .. }
+            | TaskRejected { item, .. }
+            | SupplementRequested { item, .. }
+            | SupplementProvided { item, .. }
+            | SpecialStarted { item, .. }
+            | SpecialEnded { item, .. }
+            | Extended { item, .. }
+            | Resubmitted { item, .. }
+            | Warned { item, .. }
+            | Overdue { item, .. } => Some(item),
+            _ => None,
+        }
+    }
+
+    /// The event's type as serialized (`task_ready`, …).
+    pub fn kind(&self) -> &'static str {
+        use Event::*;
+        match self {
+            Submitted { .. } => "submitted",
+            StageOpened { .. } => "stage_opened",
+            StageCompleted { .. } => "stage_completed",
+            TaskOpened { .. } => "task_opened",
+            TaskReady { .. } => "task_ready",
+            TaskClaimed { .. } => "task_claimed",
+            TaskApproved { .. } => "task_approved",
+            TaskRejected { .. } => "task_rejected",
+            SupplementRequested { .. } => "supplement_requested",
+            SupplementProvided { .. } => "supplement_provided",
+            SpecialStarted { .. } => "special_started",
+            SpecialEnded { .. } => "special_ended",
+            Extended { .. } => "extended",
+            Resubmitted { .. } => "resubmitted",
+            Warned { .. } => "warned",
+            Overdue { .. } => "overdue",
+            MaterialsProvided { .. } => "materials_provided",
+            Withdrawn { .. } => "withdrawn",
+            Completed => "completed",
+        }
+    }
+
+    /// Whether the event moves a task from one state to another (what throughput counts).
+    pub fn is_task_transition(&self) -> bool {
+        use Event::*;
+        matches!(
+            self,
+            TaskOpened { .. }
+                | TaskReady { .. }
+                | TaskClaimed { .. }
+                | TaskApproved { .. }
+                | TaskRejected { .. }
+                | SupplementRequested { .. }
+                | SupplementProvided { .. }
+                | SpecialStarted { .. }
+                | SpecialEnded { .. }
+                | Resubmitted { .. }
+        )
+    }
+
+    /// One line for people and for scenario files, e.g. `task-ready I02 due 2025-01-27`.
+    pub fn summary(&self) -> String {
+        use Event::*;
+        let due = |d: &Option<NaiveDate>, p: bool| match d {
+            Some(d) => format!(" due {d}{}", if p { "?" } else { "" }),
+            None => String::new(),
+        };
+        match self {
+            Submitted { workflow, .. } => format!("submitted ({workflow})"),
+            StageOpened { stage } => format!("stage-opened {}", stage.id()),
+            StageCompleted { stage } => format!("stage-completed {}", stage.id()),
+            TaskOpened { item } => format!("task-opened {item}"),
+            TaskReady {
+                item,
+                due: d,
+                provisional,
+                ..
+            } => format!("task-ready {item}{}", due(d, *provisional)),
+            TaskClaimed { item } => format!("claimed {item}"),
+            TaskApproved {
+                item, documents, ..
+            } => format!(
+                "approved {item} [{}]",
+                documents
+                    .iter()
+                    .map(|d| d.document.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            TaskRejected { item, reason, .. } => format!("rejected {item}: {reason}"),
+            SupplementRequested { item, needed, .. } => {
+                format!("supplement-requested {item} [{}]", needed.join(", "))
+            }
+            SupplementProvided {
+                item,
+                suspended,
+                due: d,
+                provisional,
+                ..
+            } => {
+                format!(
+                    "supplement-provided {item} +{suspended}{}",
+                    due(&Some(*d), *provisional)
+                )
+            }
+            SpecialStarted { item, kind, .. } => format!("special-started {item} {kind}"),
+            SpecialEnded {
+                item,
+                suspended,
+                due: d,
+                provisional,
+            } => {
+                format!(
+                    "special-ended {item} +{suspended}{}",
+                    due(&Some(*d), *provisional)
+                )
+            }
+            Extended {
+                item,
+                days,
+                due: d,
+                provisional,
+                ..
+            } => format!("extended {item} +{days}{}", due(d, *provisional)),
+            Resubmitted {
+                item,
+                due: d,
+                provisional,
+                ..
+            } => format!("resubmitted {item}{}", due(&Some(*d), *provisional)),
+            Warned {
+                item,
+                due: d,
+                remaining,
+            } => format!("warned {item} due {d} ({remaining} left)"),
+            Overdue { item, due: d } => format!("overdue {item} due {d}"),
+            MaterialsProvided { materials } => format!(
+                "materials-provided [{}]",
+                materials
+                    .iter()
+                    .map(|m| m.material.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            Withdrawn { reason } => format!("withdrawn: {reason}"),
+            Completed => "completed".to_string(),
+        }
+    }
+}
+
+/// The durable form of an event: versioned from day one, since events live for years.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Envelope {
+    /// Encoding version ([`EVENT_VERSION`]).
+    pub v: u16,
+    /// Project id.
+    pub project: String,
+    /// Position in the project's log, from 1.
+    pub seq: u64,
+    /// When (the command's `now`).
+    pub at: NaiveDateTime,
+    /// Who caused it.
+    pub actor: Actor,
+    /// What happened.
+    pub event: Event,
+}
+
+/// Work to do after the events are stored (acknowledged means durable: never before).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Effect {
+    /// Push a newly ready task to its department's queue.
+    Dispatch {
+        /// Department id.
+        department: String,
+        /// Project id.
+        project: String,
+        /// Item id.
+        item: String,
+    },
+    /// Tell the window (and the applicant) something needs them: a supplement, a
+    /// rejection, a milestone to report, the project's completion.
+    NotifyWindow {
+        /// Project id.
+        project: String,
+        /// What happened, as an event summary.
+        message: String,
+    },
+}
+
+/// What a successful command produced.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Outcome {
+    /// The events, in order; already applied to the state.
+    pub events: Vec<Envelope>,
+    /// Effects to run once the events are durable.
+    pub effects: Vec<Effect>,
+}

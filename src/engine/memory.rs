@@ -1,0 +1,166 @@
+//! [`Engine`]: many projects and the workflow versions they pin, in memory, without a
+//! store. The reference host of the engine for tests, examples and benchmarks; it runs
+//! commands through the same [`super::execute`] as the durable service and the simulator.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use chrono::NaiveDateTime;
+
+use crate::form::Value;
+use crate::plan::Plan;
+
+use super::*;
+
+/// Many projects and the workflow versions they run on, in memory: the reference
+/// implementation of the engine's edge, used by tests, the simulator and (behind the
+/// store) the server.
+#[derive(Debug)]
+pub struct Engine {
+    plans: BTreeMap<String, Arc<Plan>>,
+    projects: BTreeMap<String, Project>,
+    log: BTreeMap<String, Vec<Envelope>>,
+    /// Supervision thresholds.
+    pub policy: Policy,
+    /// Keep every project's events in memory (timelines, assessment). The throughput
+    /// benchmark turns it off.
+    pub keep_log: bool,
+}
+
+impl Default for Engine {
+    fn default() -> Engine {
+        Engine::new(Policy::default())
+    }
+}
+
+impl Engine {
+    /// An engine that keeps its events (what everything but benchmarks wants).
+    pub fn new(policy: Policy) -> Engine {
+        Engine {
+            plans: BTreeMap::new(),
+            projects: BTreeMap::new(),
+            log: BTreeMap::new(),
+            policy,
+            keep_log: true,
+        }
+    }
+
+    /// Makes a compiled workflow available; returns its version. Deploying the same text
+    /// twice is harmless.
+    pub fn deploy(&mut self, plan: Plan) -> String {
+        let version = plan.version.clone();
+        self.plans
+            .entry(version.clone())
+            .or_insert_with(|| Arc::new(plan));
+        version
+    }
+
+    /// A deployed plan by version.
+    pub fn plan(&self, version: &str) -> Option<&Arc<Plan>> {
+        self.plans.get(version)
+    }
+
+    /// A project's state.
+    pub fn project(&self, id: &str) -> Option<ProjectView<'_>> {
+        let p = self.projects.get(id)?;
+        Some(ProjectView {
+            project: p,
+            plan: self.plans.get(&p.version)?,
+        })
+    }
+
+    /// All projects, by id.
+    pub fn projects(&self) -> impl Iterator<Item = ProjectView<'_>> {
+        self.projects.values().filter_map(|p| {
+            Some(ProjectView {
+                project: p,
+                plan: self.plans.get(&p.version)?,
+            })
+        })
+    }
+
+    /// A project's events (empty unless `keep_log`).
+    pub fn events(&self, id: &str) -> &[Envelope] {
+        self.log.get(id).map_or(&[], Vec::as_slice)
+    }
+
+    /// Every project's events, project by project.
+    pub fn all_events(&self) -> impl Iterator<Item = &Envelope> {
+        self.log.values().flatten()
+    }
+
+    /// Runs a command for a project. `Submit` creates it; `Tick` with project `"*"`
+    /// supervises every active project.
+    ///
+    /// # Errors
+    /// A [`Refusal`]; nothing changes.
+    pub fn execute(
+        &mut self,
+        project: &str,
+        actor: &Actor,
+        command: Command,
+        now: NaiveDateTime,
+    ) -> Result<Outcome, Refusal> {
+        if let (Command::Tick, "*") = (&command, project) {
+            let mut all = Outcome::default();
+            let ids: Vec<String> = self
+                .projects
+                .iter()
+                .filter(|(_, p)| p.status == Status::Active)
+                .map(|(id, _)| id.clone())
+                .collect();
+            for id in ids {
+                let out = self.execute(&id, actor, Command::Tick, now)?;
+                all.events.extend(out.events);
+                all.effects.extend(out.effects);
+            }
+            return Ok(all);
+        }
+        // Taken out and put back, so that a refused command for an unknown project leaves
+        // nothing behind.
+        let mut slot = self.projects.remove(project);
+        let plans = &self.plans;
+        let decided = execute(
+            &mut slot,
+            project,
+            |v| plans.get(v).map(|p| &**p),
+            &self.policy,
+            actor,
+            command,
+            now,
+        );
+        if let Some(p) = slot {
+            self.projects.insert(project.to_string(), p);
+        }
+        let (out, _) = decided?;
+        if self.keep_log {
+            self.log
+                .entry(project.to_string())
+                .or_default()
+                .extend(out.events.iter().cloned());
+        }
+        Ok(out)
+    }
+
+    /// Pre-reviews an application against a deployed version.
+    ///
+    /// # Errors
+    /// [`Refusal::UnknownVersion`].
+    pub fn pre_review(
+        &self,
+        version: &str,
+        form: &BTreeMap<String, Value>,
+        materials: &[MaterialRef],
+    ) -> Result<Notice, Refusal> {
+        let plan = self
+            .plans
+            .get(version)
+            .ok_or_else(|| Refusal::UnknownVersion(version.to_string()))?;
+        Ok(notice::pre_review(
+            plan,
+            form,
+            materials,
+            notice::SUBMISSION_STAGES,
+        ))
+    }
+}

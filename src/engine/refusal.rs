@@ -1,0 +1,99 @@
+//! Why the engine refused a command ([`Refusal`]). A refused command changes nothing; the
+//! refusal's stable code is what scenario files and API status details name.
+
+use serde::{Deserialize, Serialize};
+
+use super::*;
+
+/// Why a command was refused. Nothing changed.
+#[derive(Debug, Clone, PartialEq, thiserror::Error, Serialize, Deserialize)]
+pub enum Refusal {
+    /// No such project.
+    #[error("unknown project `{0}`")]
+    UnknownProject(String),
+    /// The project id is taken.
+    #[error("project `{0}` exists already")]
+    ProjectExists(String),
+    /// No such workflow version deployed.
+    #[error("unknown workflow version `{0}`")]
+    UnknownVersion(String),
+    /// The submission is incomplete: the one-time notice says what is missing.
+    #[error("the submission is incomplete: {} item(s) lack something, {} form problem(s)", .0.items.len(), .0.form.len())]
+    Incomplete(Box<Notice>),
+    /// The workflow has no such item.
+    #[error("unknown item `{0}`")]
+    UnknownItem(String),
+    /// The item's condition is false for this project.
+    #[error("item `{0}` does not apply to this project")]
+    NotApplicable(String),
+    /// The actor may not send this command.
+    #[error("{actor} may not {action}")]
+    NotAllowed {
+        /// Who tried.
+        actor: String,
+        /// What.
+        action: String,
+    },
+    /// A department acting on another department's task.
+    #[error("item `{item}` belongs to department `{owner}`, not `{actor}`")]
+    NotYourTask {
+        /// Item id.
+        item: String,
+        /// The item's department.
+        owner: String,
+        /// The department that tried.
+        actor: String,
+    },
+    /// The task is not in a state that allows the command.
+    #[error("item `{item}` is {state}; cannot {action}")]
+    IllegalTransition {
+        /// Item id.
+        item: String,
+        /// Its state.
+        state: TaskState,
+        /// What was tried.
+        action: String,
+    },
+    /// The limit was extended already (art. 42 allows once).
+    #[error("item `{0}` was extended already")]
+    AlreadyExtended(String),
+    /// The item allows no extension.
+    #[error("item `{0}` allows no extension")]
+    NoExtension(String),
+    /// A reason is required.
+    #[error("a reason is required")]
+    ReasonRequired,
+    /// The command names a material or document the workflow does not know.
+    #[error("unknown {kind} `{id}`")]
+    UnknownReference {
+        /// material or document.
+        kind: String,
+        /// The id.
+        id: String,
+    },
+    /// The project is completed or withdrawn.
+    #[error("project is {0}")]
+    Closed(String),
+}
+
+impl Refusal {
+    /// A stable kebab-case code for scenario files and API status details.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Refusal::UnknownProject(_) => "unknown-project",
+            Refusal::ProjectExists(_) => "project-exists",
+            Refusal::UnknownVersion(_) => "unknown-version",
+            Refusal::Incomplete(_) => "incomplete",
+            Refusal::UnknownItem(_) => "unknown-item",
+            Refusal::NotApplicable(_) => "not-applicable",
+            Refusal::NotAllowed { .. } => "not-allowed",
+            Refusal::NotYourTask { .. } => "not-your-task",
+            Refusal::IllegalTransition { .. } => "illegal-transition",
+            Refusal::AlreadyExtended(_) => "already-extended",
+            Refusal::NoExtension(_) => "no-extension",
+            Refusal::ReasonRequired => "reason-required",
+            Refusal::UnknownReference { .. } => "unknown-reference",
+            Refusal::Closed(_) => "closed",
+        }
+    }
+}

@@ -1,0 +1,227 @@
+//! A project's state: its tasks (one per workflow item), the documents available, the
+//! materials on file. The state is the fold of the events ([`Project::apply`]); nothing
+//! else changes it. [`ProjectView`] pairs a state with its plan for queries by item id.
+
+use chrono::{NaiveDate, NaiveDateTime};
+use serde::{Deserialize, Serialize};
+
+use crate::form::Form;
+use crate::plan::{Plan, Stage};
+
+use super::*;
+
+/// Where a task is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TaskState {
+    /// Its stage has not opened.
+    Pending,
+    /// The item's condition is false for this project.
+    NotApplicable,
+    /// Open, waiting for documents (a rejected prerequisite keeps it here).
+    Waiting,
+    /// Documents there, clock running, not yet claimed.
+    Ready,
+    /// Claimed by its department, clock running.
+    Claimed,
+    /// Clock stopped: supplement or special procedure.
+    Suspended,
+    /// Approved; documents issued.
+    Approved,
+    /// Rejected; blocks what depends on it until resubmitted.
+    Rejected,
+    /// Closed by withdrawal.
+    Closed,
+}
+
+impl TaskState {
+    /// Every state.
+    pub const ALL: [TaskState; 9] = [
+        TaskState::Pending,
+        TaskState::NotApplicable,
+        TaskState::Waiting,
+        TaskState::Ready,
+        TaskState::Claimed,
+        TaskState::Suspended,
+        TaskState::Approved,
+        TaskState::Rejected,
+        TaskState::Closed,
+    ];
+
+    /// The state's id as stored and sent over the API (`not_applicable`), without going
+    /// through serde on a hot path.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TaskState::Pending => "pending",
+            TaskState::NotApplicable => "not_applicable",
+            TaskState::Waiting => "waiting",
+            TaskState::Ready => "ready",
+            TaskState::Claimed => "claimed",
+            TaskState::Suspended => "suspended",
+            TaskState::Approved => "approved",
+            TaskState::Rejected => "rejected",
+            TaskState::Closed => "closed",
+        }
+    }
+}
+
+impl std::fmt::Display for TaskState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // For people: the id, with a space instead of the underscore.
+        match self {
+            TaskState::NotApplicable => f.write_str("not applicable"),
+            s => f.write_str(s.as_str()),
+        }
+    }
+}
+
+/// Why a task's clock is stopped.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Suspension {
+    /// Waiting for the applicant's supplement.
+    Supplement {
+        /// Materials needed.
+        needed: Vec<String>,
+    },
+    /// A special procedure (art. 45).
+    Special {
+        /// Its kind.
+        kind: String,
+    },
+}
+
+/// One item for one project.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Task {
+    /// State.
+    pub state: TaskState,
+    /// Review rounds started (1 after the first ready; +1 per resubmission).
+    pub round: u32,
+    /// Limit of this round, extension included.
+    pub limit: u32,
+    /// The one extension was granted this round.
+    pub extended: bool,
+    /// Claimed (kept across suspensions, so the task resumes as claimed).
+    pub claimed: bool,
+    /// The clock counts from the end of this date while running.
+    pub clock_from: Option<NaiveDate>,
+    /// Days used before `clock_from`.
+    pub used: u32,
+    /// Due date while the clock runs.
+    pub due: Option<NaiveDate>,
+    /// The due date is provisional.
+    pub provisional: bool,
+    /// Why the clock is stopped, and since when.
+    pub suspension: Option<(Suspension, NaiveDate)>,
+    /// Days not counted this round (supplements and special procedures).
+    pub suspended_days: u32,
+    /// Warned this round.
+    pub warned: bool,
+    /// Flagged overdue this round.
+    pub overdue: bool,
+    /// When the first round became ready.
+    pub ready_on: Option<NaiveDate>,
+    /// When it was approved or rejected.
+    pub decided_on: Option<NaiveDate>,
+    /// The last rejection's reason.
+    pub rejection: Option<String>,
+}
+
+impl Task {
+    pub(super) fn new(applies: bool) -> Task {
+        Task {
+            state: if applies {
+                TaskState::Pending
+            } else {
+                TaskState::NotApplicable
+            },
+            round: 0,
+            limit: 0,
+            extended: false,
+            claimed: false,
+            clock_from: None,
+            used: 0,
+            due: None,
+            provisional: false,
+            suspension: None,
+            suspended_days: 0,
+            warned: false,
+            overdue: false,
+            ready_on: None,
+            decided_on: None,
+            rejection: None,
+        }
+    }
+
+    /// Whether the clock is running.
+    pub fn running(&self) -> bool {
+        matches!(self.state, TaskState::Ready | TaskState::Claimed)
+    }
+}
+
+/// A project's lifecycle status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// In progress.
+    Active,
+    /// Acceptance done.
+    Completed,
+    /// Withdrawn by the applicant.
+    Withdrawn,
+}
+
+/// A project's state: the fold of its events.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Project {
+    /// Project id.
+    pub id: String,
+    /// Workflow id.
+    pub workflow: String,
+    /// Pinned workflow version.
+    pub version: String,
+    /// Applicant.
+    pub applicant: String,
+    /// Assigned agent.
+    pub agent: Option<String>,
+    /// The form.
+    pub form: Form,
+    /// Materials on file (latest per material id), one set for every department.
+    pub materials: Vec<MaterialRef>,
+    /// Lifecycle status.
+    pub status: Status,
+    /// The open stage (none before the first opens and after completion).
+    pub stage: Option<Stage>,
+    /// One task per workflow item, by item index.
+    pub tasks: Vec<Task>,
+    /// Issued documents by document index.
+    pub documents: Vec<Option<IssuedDocument>>,
+    /// Whether each document is available to the items that require it: issued,
+    /// supplied by a material handed in, or waived (only an inapplicable item issues it).
+    pub available: Vec<bool>,
+    /// Events applied.
+    pub seq: u64,
+    /// Submission time.
+    pub submitted: NaiveDateTime,
+}
+
+/// A project together with its plan, for queries by item id.
+#[derive(Debug, Clone, Copy)]
+pub struct ProjectView<'a> {
+    /// The state.
+    pub project: &'a Project,
+    /// Its pinned plan.
+    pub plan: &'a Plan,
+}
+
+impl ProjectView<'_> {
+    /// A task by item id.
+    pub fn task(&self, item: &str) -> Option<&Task> {
+        self.plan.item_index(item).map(|i| &self.project.tasks[i])
+    }
+
+    /// A task's state by item id.
+    pub fn task_state(&self, item: &str) -> Option<TaskState> {
+        self.task(item).map(|t| t.state)
+    }
+}

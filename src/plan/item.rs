@@ -1,0 +1,354 @@
+//! Compiling one item: its department, stage, kind, limits, condition, what it requires
+//! and produces, its `after` waits and special procedures, each reference resolved to an
+//! index (unresolved ones reported and left out, so later checks still run).
+
+use crate::condition::{self};
+use crate::diagnostic::Severity;
+use crate::form::Field;
+use crate::spec::locate::Seg;
+use crate::spec::{self, Anchor, ItemKind, Unit};
+
+use super::compile::*;
+use super::*;
+
+impl Compiler<'_> {
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn item(
+        &mut self,
+        i: usize,
+        it: &spec::RawItem,
+        dept_ix: &Ids<'_>,
+        field_ix: &Ids<'_>,
+        fields: &[Field],
+        mat_ix: &Ids<'_>,
+        doc_ix: &Ids<'_>,
+        item_ix: &Ids<'_>,
+        producer: &mut [Option<usize>],
+        supplier: &[Option<usize>],
+    ) -> Item {
+        let origins = &self.loaded.items[i];
+        let id = it.id.clone().unwrap_or_default();
+        let at = |path: Vec<Seg>| Anchor::at(origins, path);
+        let kind = it.kind.unwrap_or_default();
+
+        let department = match (&it.department, kind) {
+            (None, ItemKind::Review) => {
+                self.error(
+                    "missing-department",
+                    Some(&id),
+                    format!("item `{id}` has no `department`"),
+                    at(vec![]),
+                );
+                None
+            }
+            (None, ItemKind::Milestone) => None,
+            (Some(d), _) => match dept_ix.get(d.as_str()) {
+                Some(&di) => Some(di),
+                None => {
+                    self.error(
+                        "unknown-department",
+                        Some(d),
+                        format!("item `{id}`: unknown department `{d}`"),
+                        at(sub(&["department"])),
+                    );
+                    None
+                }
+            },
+        };
+
+        let stage = match it.stage.as_deref() {
+            None => {
+                self.error(
+                    "missing-stage",
+                    Some(&id),
+                    format!("item `{id}` has no `stage`"),
+                    at(vec![]),
+                );
+                self.stageless.push(i);
+                Stage::Approval
+            }
+            Some(s) => Stage::parse(s).unwrap_or_else(|| {
+                self.error(
+                    "unknown-stage",
+                    Some(s),
+                    format!(
+                        "item `{id}`: unknown stage `{s}` ({})",
+                        Stage::ALL.map(Stage::id).join(", ")
+                    ),
+                    at(sub(&["stage"])),
+                );
+                self.stageless.push(i);
+                Stage::Approval
+            }),
+        };
+
+        if kind == ItemKind::Milestone && it.limit.is_some() {
+            self.push(
+                Severity::Warning,
+                "milestone-limit",
+                Some(&id),
+                format!("milestone `{id}` has a `limit`, which is ignored: milestones take no government time"),
+                at(sub(&["limit"])),
+            );
+        }
+        let limit = match (&it.limit, kind) {
+            (None, ItemKind::Milestone) => Limit {
+                statutory: 0,
+                committed: 0,
+                unit: Unit::WorkingDays,
+            },
+            (None, ItemKind::Review) => {
+                self.error(
+                    "missing-limit",
+                    Some(&id),
+                    format!("item `{id}` has no `limit`"),
+                    at(vec![]),
+                );
+                Limit {
+                    statutory: 0,
+                    committed: 0,
+                    unit: Unit::WorkingDays,
+                }
+            }
+            (Some(spec::RawLimit::Days(n)), _) => match nonneg(*n) {
+                Some(n) => Limit {
+                    statutory: n,
+                    committed: n,
+                    unit: Unit::WorkingDays,
+                },
+                None => {
+                    self.error(
+                        "negative-limit",
+                        Some(&id),
+                        format!("item `{id}`: limit {n} is negative"),
+                        at(sub(&["limit"])),
+                    );
+                    Limit {
+                        statutory: 0,
+                        committed: 0,
+                        unit: Unit::WorkingDays,
+                    }
+                }
+            },
+            (Some(spec::RawLimit::Detail(d)), _) => {
+                let mut get = |name: &str, v: Option<i64>| -> Option<u32> {
+                    let v = v?;
+                    let r = nonneg(v);
+                    if r.is_none() {
+                        self.error(
+                            "negative-limit",
+                            Some(&id),
+                            format!("item `{id}`: {name} limit {v} is negative"),
+                            at(sub(&["limit", name])),
+                        );
+                    }
+                    r
+                };
+                let statutory = get("statutory", d.statutory);
+                let committed = get("committed", d.committed);
+                match (statutory, committed) {
+                    (None, _) if d.statutory.is_none() => {
+                        self.error(
+                            "missing-limit",
+                            Some(&id),
+                            format!("item `{id}`: `limit` has no `statutory` value"),
+                            at(sub(&["limit"])),
+                        );
+                    }
+                    (Some(s), Some(c)) if c > s => {
+                        self.error(
+                            "committed-exceeds-statutory",
+                            Some(&id),
+                            format!(
+                                "item `{id}`: committed limit {c} exceeds the statutory limit {s}"
+                            ),
+                            at(sub(&["limit", "committed"])),
+                        );
+                    }
+                    _ => {}
+                }
+                let s = statutory.unwrap_or(0);
+                Limit {
+                    statutory: s,
+                    committed: committed.unwrap_or(s),
+                    unit: d.unit.unwrap_or_default(),
+                }
+            }
+        };
+
+        let extension = match it.extension {
+            None => 0,
+            Some(v) => nonneg(v).unwrap_or_else(|| {
+                self.error(
+                    "negative-limit",
+                    Some(&id),
+                    format!("item `{id}`: extension {v} is negative"),
+                    at(sub(&["extension"])),
+                );
+                0
+            }),
+        };
+
+        let mut special_procedures = Vec::new();
+        for (k, sp) in it.special_procedures.iter().flatten().enumerate() {
+            let kind = sp.kind.clone().unwrap_or_default();
+            if kind.is_empty() {
+                self.error(
+                    "missing-id",
+                    Some(&id),
+                    format!("item `{id}`: special procedure #{} has no `kind`", k + 1),
+                    at(vec![Seg::from("special_procedures"), Seg::Index(k)]),
+                );
+            }
+            let days = match sp.days {
+                None => None,
+                Some(v) => {
+                    let r = nonneg(v);
+                    if r.is_none() {
+                        self.error(
+                            "negative-limit",
+                            Some(&id),
+                            format!(
+                                "item `{id}`: special procedure `{kind}` has negative days {v}"
+                            ),
+                            at(vec![
+                                Seg::from("special_procedures"),
+                                Seg::Index(k),
+                                Seg::from("days"),
+                            ]),
+                        );
+                    }
+                    r
+                }
+            };
+            special_procedures.push(SpecialProcedure { kind, days });
+        }
+
+        let mut lookup = |what: &str,
+                          code: &'static str,
+                          list: &[String],
+                          map: &Ids<'_>,
+                          path: &[&str]|
+         -> Vec<usize> {
+            let mut out = Vec::with_capacity(list.len());
+            for (k, r) in list.iter().enumerate() {
+                match map.get(r.as_str()) {
+                    Some(&x) => out.push(x),
+                    None => {
+                        let mut p = sub(path);
+                        p.push(Seg::Index(k));
+                        self.error(
+                            code,
+                            Some(r),
+                            format!("item `{id}`: unknown {what} `{r}`"),
+                            at(p),
+                        );
+                    }
+                }
+            }
+            out
+        };
+        let empty = Vec::new();
+        let no_requires = spec::RawRequires::default();
+        let req = it.requires.as_ref().unwrap_or(&no_requires);
+        let requires = Requires {
+            materials: lookup(
+                "material",
+                "unknown-material",
+                req.materials.as_ref().unwrap_or(&empty),
+                mat_ix,
+                &["requires", "materials"],
+            ),
+            fields: lookup(
+                "form field",
+                "unknown-field",
+                req.fields.as_ref().unwrap_or(&empty),
+                field_ix,
+                &["requires", "fields"],
+            ),
+            documents: lookup(
+                "document",
+                "unknown-document",
+                req.documents.as_ref().unwrap_or(&empty),
+                doc_ix,
+                &["requires", "documents"],
+            ),
+        };
+        let produces = lookup(
+            "document",
+            "unknown-document",
+            it.produces.as_ref().unwrap_or(&empty),
+            doc_ix,
+            &["produces"],
+        );
+        let after = lookup(
+            "item",
+            "unknown-item",
+            it.after.as_ref().unwrap_or(&empty),
+            item_ix,
+            &["after"],
+        );
+
+        for (k, &d) in produces.iter().enumerate() {
+            let doc_id = self.loaded.raw.documents[d]
+                .id
+                .as_deref()
+                .unwrap_or_default();
+            let anchor = || at(vec![Seg::from("produces"), Seg::Index(k)]);
+            if let Some(first) = producer[d] {
+                if first != i {
+                    let first_id = self.loaded.raw.items[first].id.clone().unwrap_or_default();
+                    self.error(
+                        "document-produced-twice",
+                        Some(doc_id),
+                        format!("document `{doc_id}` is produced by items `{first_id}` and `{id}`"),
+                        anchor(),
+                    );
+                }
+            } else if let Some(m) = supplier[d] {
+                let m_id = self.loaded.raw.materials[m].id.clone().unwrap_or_default();
+                self.error(
+                    "document-supplied-twice",
+                    Some(doc_id),
+                    format!("document `{doc_id}` is produced by item `{id}` and also supplied by material `{m_id}`"),
+                    anchor(),
+                );
+            } else {
+                producer[d] = Some(i);
+            }
+        }
+
+        let when = match &it.when {
+            None => None,
+            Some(text) => match condition::parse(text) {
+                Err(e) => {
+                    self.condition_error(origins, &id, text, e);
+                    None
+                }
+                Ok(expr) => {
+                    let errs = expr.check(fields);
+                    let bad = !errs.is_empty();
+                    for e in errs {
+                        self.condition_error(origins, &id, text, e);
+                    }
+                    (!bad).then(|| Box::new((expr, text.clone())))
+                }
+            },
+        };
+
+        Item {
+            name: it.name.clone().unwrap_or_else(|| id.clone()),
+            id,
+            kind,
+            department,
+            stage,
+            limit,
+            extension,
+            special_procedures,
+            requires,
+            produces,
+            after,
+            when,
+        }
+    }
+}
