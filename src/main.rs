@@ -485,7 +485,7 @@ fn serve(
     clock_file: Option<PathBuf>,
     tls: Option<onewindow::server::Tls>,
 ) -> Result<ExitCode> {
-    use onewindow::server::{self, auth::Tokens, Api};
+    use onewindow::server;
     let filter =
         tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
     let _ = tracing_subscriber::fmt()
@@ -502,46 +502,21 @@ fn serve(
             redone.index_entries
         );
     }
-    let (svc, opened) = Service::open(store, onewindow::engine::Policy::default())?;
-    tracing::info!(
-        "data {}: {} projects, {} events restored in {:.3} s{}",
-        data.display(),
-        opened.projects,
-        opened.total_events,
-        opened.elapsed.as_secs_f64(),
-        if opened.index_rebuilt {
-            " (indexes rebuilt)"
-        } else {
-            ""
-        }
+    let mut config = server::Config::new(
+        workflows.to_path_buf(),
+        tokens.unwrap_or_else(|| data.join("tokens.yaml")),
     );
-    let mut files: Vec<PathBuf> = std::fs::read_dir(workflows)
-        .with_context(|| format!("cannot read {}", workflows.display()))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "yaml"))
-        .collect();
-    files.sort();
-    let mut departments = std::collections::BTreeSet::new();
-    for f in files {
-        match plan::compile_file(&f) {
-            Ok((p, _)) => {
-                departments.extend(p.departments.iter().map(|d| d.id.clone()));
-                let id = p.id.clone();
-                let version = svc.deploy(p)?;
-                tracing::info!("deployed {id} ({version}) from {}", f.display());
-            }
-            Err(d) => tracing::warn!("not deployed: {}\n{d}", f.display()),
-        }
+    config.tick = std::time::Duration::from_secs(tick_seconds.max(1));
+    config.tls = tls;
+    if let Some(path) = clock_file {
+        config.clock = std::sync::Arc::new(move || {
+            std::fs::read_to_string(&path)
+                .ok()
+                .and_then(|t| t.trim().parse::<chrono::NaiveDateTime>().ok())
+                .unwrap_or_else(|| chrono::Local::now().naive_local())
+        });
     }
-    let tokens_path = tokens.unwrap_or_else(|| data.join("tokens.yaml"));
-    let tokens = if tokens_path.exists() {
-        Tokens::load(&tokens_path)?
-    } else {
-        let departments: Vec<String> = departments.into_iter().collect();
-        let t = Tokens::generate(&tokens_path, &departments)?;
-        tracing::warn!("*** DEVELOPMENT TOKENS generated in {} — one per role; replace them before real use ***", tokens_path.display());
-        t
-    };
+    let tls = config.tls.is_some();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -552,54 +527,38 @@ fn serve(
         let addr = server::bound(&listener).context("no local address")?;
         println!(
             "listening on {}://{addr}",
-            if tls.is_some() { "https" } else { "http" }
+            if tls { "https" } else { "http" }
         );
         use std::io::Write;
         std::io::stdout().flush()?;
-        let svc = std::sync::Arc::new(svc);
-        let clock: server::Clock = match clock_file {
-            None => std::sync::Arc::new(|| chrono::Local::now().naive_local()),
-            Some(path) => std::sync::Arc::new(move || {
-                std::fs::read_to_string(&path)
-                    .ok()
-                    .and_then(|t| t.trim().parse::<chrono::NaiveDateTime>().ok())
-                    .unwrap_or_else(|| chrono::Local::now().naive_local())
-            }),
-        };
-        let api = Api::new(svc, clock).with_workflows_dir(workflows.to_path_buf());
-        server::spawn_ticker(
-            api.clone(),
-            std::time::Duration::from_secs(tick_seconds.max(1)),
-        );
-        let shutdown = async {
-            let ctrl_c = tokio::signal::ctrl_c();
-            #[cfg(unix)]
-            {
-                let mut term =
-                    match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-                    {
-                        Ok(t) => t,
-                        Err(_) => {
-                            let _ = ctrl_c.await;
-                            return;
-                        }
-                    };
-                tokio::select! {
-                    _ = ctrl_c => {},
-                    _ = term.recv() => {},
-                }
-            }
-            #[cfg(not(unix))]
-            {
-                let _ = ctrl_c.await;
-            }
-            tracing::info!("shutting down: finishing requests in flight");
-        };
-        server::serve(api, std::sync::Arc::new(tokens), listener, tls, shutdown).await?;
-        tracing::info!("stopped");
+        server::run(config, store, listener, signalled()).await?;
         Ok::<(), anyhow::Error>(())
     })?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Resolves on Ctrl-C, or SIGTERM where there are signals.
+async fn signalled() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(t) => t,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {},
+            _ = term.recv() => {},
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
 }
 
 fn store(cmd: StoreCommand) -> Result<ExitCode> {

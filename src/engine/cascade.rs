@@ -129,17 +129,26 @@ impl Project {
                 provisional,
             },
         );
-        em.out.effects.push(match it.department {
-            Some(d) if it.kind == ItemKind::Review => Effect::Dispatch {
-                department: plan.departments[d].id.clone(),
-                project: self.id.clone(),
-                item: it.id.clone(),
-            },
-            _ => Effect::NotifyWindow {
+        match (it.department, due) {
+            (Some(_), Some(due)) if it.kind == ItemKind::Review => self.dispatch(em, i, due),
+            _ => em.out.effects.push(Effect::NotifyWindow {
                 project: self.id.clone(),
                 message: format!("milestone {} to report", it.id),
-            },
-        });
+            }),
+        }
+    }
+
+    /// Tells the edge to push a task that became ready (anew) to its department.
+    pub(super) fn dispatch(&self, em: &mut Emitter<'_>, i: usize, due: NaiveDate) {
+        let plan = em.plan;
+        if let Some(d) = plan.items[i].department {
+            em.out.effects.push(Effect::Dispatch {
+                department: plan.departments[d].id.clone(),
+                project: self.id.clone(),
+                item: plan.items[i].id.clone(),
+                due,
+            });
+        }
     }
 
     pub(super) fn supervise(

@@ -299,6 +299,7 @@ impl Project {
                         provisional,
                     },
                 );
+                self.dispatch(&mut em, i, due);
             }
             Command::ProvideMaterials { materials } => {
                 if *actor != Actor::Window {

@@ -393,6 +393,8 @@ pub enum Effect {
         project: String,
         /// Item id.
         item: String,
+        /// When it is due (the task is fresh: neither warned nor overdue).
+        due: NaiveDate,
     },
     /// Tell the window (and the applicant) something needs them: a supplement, a
     /// rejection, a milestone to report, the project's completion.

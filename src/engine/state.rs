@@ -35,6 +35,16 @@ pub enum TaskState {
 }
 
 impl TaskState {
+    /// Open: the department holds the task — ready, claimed, or suspended while the
+    /// applicant supplements or a special procedure runs. The one definition behind a
+    /// department's queue, the open-task index and supervision's lists.
+    pub fn is_open(self) -> bool {
+        matches!(
+            self,
+            TaskState::Ready | TaskState::Claimed | TaskState::Suspended
+        )
+    }
+
     /// Every state.
     pub const ALL: [TaskState; 9] = [
         TaskState::Pending,
@@ -156,6 +166,24 @@ impl Task {
     /// Whether the clock is running.
     pub fn running(&self) -> bool {
         matches!(self.state, TaskState::Ready | TaskState::Claimed)
+    }
+
+    /// Whether the task is open: see [`TaskState::is_open`].
+    pub fn is_open(&self) -> bool {
+        self.state.is_open()
+    }
+
+    /// Whether supervision lists the task as overdue: open and flagged overdue this
+    /// round. A suspended task stays on the list: the days it used before the clock
+    /// stopped were past its limit, and asking for a supplement must not hide that.
+    pub fn is_overdue(&self) -> bool {
+        self.is_open() && self.overdue
+    }
+
+    /// Whether supervision lists the task as warned: open, warned this round, and not
+    /// (yet) overdue.
+    pub fn is_warned(&self) -> bool {
+        self.is_open() && self.warned && !self.overdue
     }
 }
 

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
-use super::{Engine, Envelope, Event, TaskState};
+use super::{Engine, Envelope, Event, Task, TaskState};
 use crate::plan::Plan;
 
 /// When supervision warns that a task nears its due date: when at most `warn_days`
@@ -56,63 +56,49 @@ pub struct TaskRow {
     pub overdue: bool,
 }
 
-fn department_of(plan: &Plan, item: usize) -> &str {
-    plan.items[item]
-        .department
-        .map_or("window", |d| plan.departments[d].id.as_str())
-}
-
 impl Engine {
     /// Tasks, optionally only one department's and only in one state, by project then
-    /// workflow order.
+    /// workflow order. Without a state: the open ones ([`TaskState::is_open`]) and those
+    /// done or waiting, but not the pending and inapplicable ones.
     pub fn tasks(&self, department: Option<&str>, state: Option<TaskState>) -> Vec<TaskRow> {
+        self.rows(|dept, t| {
+            department.is_none_or(|d| d == dept)
+                && match state {
+                    Some(s) => s == t.state,
+                    None => !matches!(t.state, TaskState::Pending | TaskState::NotApplicable),
+                }
+        })
+    }
+
+    /// Tasks supervision lists as overdue ([`Task::is_overdue`]).
+    pub fn overdue(&self) -> Vec<TaskRow> {
+        self.rows(|_, t| t.is_overdue())
+    }
+
+    /// Tasks supervision lists as warned and not (yet) overdue ([`Task::is_warned`]).
+    pub fn warnings(&self) -> Vec<TaskRow> {
+        self.rows(|_, t| t.is_warned())
+    }
+
+    fn rows(&self, keep: impl Fn(&str, &Task) -> bool) -> Vec<TaskRow> {
         let mut out = Vec::new();
         for view in self.projects() {
             for (i, t) in view.project.tasks.iter().enumerate() {
-                let dept = department_of(view.plan, i);
-                if department.is_some_and(|d| d != dept) || state.is_some_and(|s| s != t.state) {
-                    continue;
+                let dept = view.plan.department_of(i);
+                if keep(dept, t) {
+                    out.push(TaskRow {
+                        project: view.project.id.clone(),
+                        item: view.plan.items[i].id.clone(),
+                        department: dept.to_string(),
+                        state: t.state,
+                        due: t.due,
+                        warned: t.warned,
+                        overdue: t.overdue,
+                    });
                 }
-                if matches!(t.state, TaskState::Pending | TaskState::NotApplicable)
-                    && state.is_none()
-                {
-                    continue;
-                }
-                out.push(TaskRow {
-                    project: view.project.id.clone(),
-                    item: view.plan.items[i].id.clone(),
-                    department: dept.to_string(),
-                    state: t.state,
-                    due: t.due,
-                    warned: t.warned,
-                    overdue: t.overdue,
-                });
             }
         }
         out
-    }
-
-    /// Open tasks flagged overdue.
-    pub fn overdue(&self) -> Vec<TaskRow> {
-        self.open_rows(|r| r.overdue)
-    }
-
-    /// Open tasks warned about and not (yet) overdue.
-    pub fn warnings(&self) -> Vec<TaskRow> {
-        self.open_rows(|r| r.warned && !r.overdue)
-    }
-
-    fn open_rows(&self, keep: impl Fn(&TaskRow) -> bool) -> Vec<TaskRow> {
-        self.tasks(None, None)
-            .into_iter()
-            .filter(|r| {
-                matches!(
-                    r.state,
-                    TaskState::Ready | TaskState::Claimed | TaskState::Suspended
-                )
-            })
-            .filter(|r| keep(r))
-            .collect()
     }
 
     /// A project's timeline: its events as one line each, with time and actor.
@@ -189,7 +175,7 @@ pub fn assess<'a>(
         }
         let r = round.get(&key).copied().unwrap_or(0);
         let rec = records.entry((key.0, key.1, r)).or_insert_with(|| Record {
-            department: department_of(plan, ix).to_string(),
+            department: plan.department_of(ix).to_string(),
             ..Record::default()
         });
         match &env.event {

@@ -78,6 +78,41 @@ impl Caller {
     }
 }
 
+/// Why a tokens file could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The file could not be read or written.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file.
+        path: std::path::PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file is not `tokens: {token: role}`.
+    #[error("{}: {message}", path.display())]
+    Invalid {
+        /// The file.
+        path: std::path::PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
+    move |source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+fn invalid(path: &Path, message: String) -> Error {
+    Error::Invalid {
+        path: path.to_path_buf(),
+        message,
+    }
+}
+
 /// Token → role.
 #[derive(Debug, Default)]
 pub struct Tokens {
@@ -94,19 +129,19 @@ impl Tokens {
     ///
     /// # Errors
     /// An unreadable file, YAML that is not `tokens: {token: role}`, or an unknown role.
-    pub fn load(path: &Path) -> anyhow::Result<Tokens> {
-        let text = std::fs::read_to_string(path)?;
+    pub fn load(path: &Path) -> Result<Tokens, Error> {
+        let text = std::fs::read_to_string(path).map_err(io_error(path))?;
         let file: TokensFile =
-            serde_yaml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+            serde_yaml::from_str(&text).map_err(|e| invalid(path, e.to_string()))?;
         let mut roles = BTreeMap::new();
         for (token, role) in file.tokens {
             let r = Role::parse(&role)
-                .ok_or_else(|| anyhow::anyhow!("{}: unknown role `{role}`", path.display()))?;
+                .ok_or_else(|| invalid(path, format!("unknown role `{role}`")))?;
             if token.len() < 16 {
-                anyhow::bail!(
-                    "{}: a token must have at least 16 characters",
-                    path.display()
-                );
+                return Err(invalid(
+                    path,
+                    "a token must have at least 16 characters".into(),
+                ));
             }
             roles.insert(token, r);
         }
@@ -118,27 +153,28 @@ impl Tokens {
     ///
     /// # Errors
     /// The file cannot be written or the system has no random source.
-    pub fn generate(path: &Path, departments: &[String]) -> anyhow::Result<Tokens> {
+    pub fn generate(path: &Path, departments: &[String]) -> Result<Tokens, Error> {
         let mut roles: Vec<Role> = vec![Role::Window, Role::Supervisor, Role::Analyst, Role::Admin];
         roles.extend(departments.iter().map(|d| Role::Department(d.clone())));
-        let mut random = std::fs::File::open("/dev/urandom")?;
+        let urandom = Path::new("/dev/urandom");
+        let mut random = std::fs::File::open(urandom).map_err(io_error(urandom))?;
         let mut file = TokensFile {
             tokens: BTreeMap::new(),
         };
         for r in &roles {
             let mut bytes = [0u8; 16];
-            std::io::Read::read_exact(&mut random, &mut bytes)?;
+            std::io::Read::read_exact(&mut random, &mut bytes).map_err(io_error(urandom))?;
             let token: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
             file.tokens.insert(token, r.text());
         }
         let text = format!(
             "# Development tokens, generated on first start. Replace them before real use.\n# token: role\n{}",
-            serde_yaml::to_string(&file)?
+            serde_yaml::to_string(&file).map_err(|e| invalid(path, e.to_string()))?
         );
         if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)?;
+            std::fs::create_dir_all(dir).map_err(io_error(dir))?;
         }
-        std::fs::write(path, text)?;
+        std::fs::write(path, text).map_err(io_error(path))?;
         Tokens::load(path)
     }
 

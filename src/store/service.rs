@@ -108,9 +108,7 @@ fn task_index(plan: &Plan, project: &Project, i: usize, out: &mut Vec<IndexKey>)
 fn index_entries(plan: &Plan, project: &str, i: usize, task: Indexed, out: &mut Vec<IndexKey>) {
     let item = &plan.items[i];
     let (state, due) = task;
-    if let (Some(d), TaskState::Ready | TaskState::Claimed | TaskState::Suspended) =
-        (item.department, state)
-    {
+    if let (Some(d), true) = (item.department, state.is_open()) {
         out.push(IndexKey::Open {
             department: plan.departments[d].id.clone(),
             project: project.to_string(),

@@ -1,0 +1,180 @@
+//! The live feeds: what becomes durable is published to watchers (every event) and to
+//! departments (each task that became ready, from the engine's dispatch effects), and
+//! the push stream that hands those tasks to a department's workers.
+
+use tonic::{Request, Response, Status};
+
+use super::command::BOOT;
+use super::convert::*;
+use super::*;
+use crate::engine::Effect;
+use crate::engine::{Actor, Command, TaskState};
+use auth::Role;
+
+/// Every task of a department that is ready now, by project.
+pub(super) fn ready_tasks(svc: &Service<dyn Store>, dept: &str) -> Vec<pb::Task> {
+    let mut out = Vec::new();
+    for id in svc.project_ids() {
+        svc.with_project(&id, |p| {
+            let Some(plan) = svc.plan(&p.version) else {
+                return;
+            };
+            for (i, t) in p.tasks.iter().enumerate() {
+                let d = plan.items[i]
+                    .department
+                    .map(|d| plan.departments[d].id.as_str());
+                if d == Some(dept) && t.state == TaskState::Ready {
+                    out.push(task_pb(&id, &plan, i, t));
+                }
+            }
+        });
+    }
+    out
+}
+
+impl Api {
+    /// Publishes what became durable: every event to the watchers, and each task the
+    /// engine dispatched (its [`Effect::Dispatch`] effects) to its department's stream, if
+    /// one is open. The engine already named the department and the due date, so nothing
+    /// is read again.
+    ///
+    /// Nothing is copied for a channel nobody listens to: a watcher or stream that opens
+    /// later subscribes first and then reads the store or the projects, where these
+    /// events already are.
+    pub(super) fn publish(&self, converted: &[pb::Event], effects: &[Effect]) {
+        if self.events.receiver_count() > 0 {
+            for e in converted {
+                let _ = self.events.send(e.clone());
+            }
+        }
+        let Ok(ready) = self.ready.lock() else {
+            return;
+        };
+        if ready.is_empty() {
+            return;
+        }
+        for effect in effects {
+            if let Effect::Dispatch {
+                department,
+                project,
+                item,
+                due,
+            } = effect
+            {
+                if let Some(tx) = ready.get(department) {
+                    let _ = tx.send(pb::Task {
+                        project: project.clone(),
+                        item: item.clone(),
+                        department: department.clone(),
+                        state: TaskState::Ready.as_str().to_string(),
+                        due: due.to_string(),
+                        warned: false,
+                        overdue: false,
+                    });
+                }
+            }
+        }
+    }
+
+    /// Claims a ready task for a claiming push stream; the task as claimed, or `None` if
+    /// it is no longer there to claim (another stream or a clerk was first, or it was
+    /// withdrawn). The request id is new for every attempt: a retry is a new attempt.
+    pub(super) async fn claim_for_push(&self, actor: &Actor, t: pb::Task) -> Option<pb::Task> {
+        static ATTEMPTS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = ATTEMPTS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let request = format!("push-claim/{}/{}/{}/{n}", t.project, t.item, *BOOT);
+        let command = Command::Claim {
+            item: t.item.clone(),
+        };
+        match self.run(&request, &t.project, actor, command, "").await {
+            Ok(_) => Some(pb::Task {
+                state: TaskState::Claimed.as_str().to_string(),
+                ..t
+            }),
+            Err(status) => {
+                if status.code() != tonic::Code::FailedPrecondition {
+                    tracing::warn!(project = t.project, item = t.item, %status, "claim for a push stream");
+                }
+                None
+            }
+        }
+    }
+
+    /// The live channel of a department's ready tasks.
+    pub(super) fn ready_channel(&self, dept: &str) -> tokio::sync::broadcast::Receiver<pb::Task> {
+        let mut ready = self
+            .ready
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        ready
+            .entry(dept.to_string())
+            .or_insert_with(|| tokio::sync::broadcast::channel(16384).0)
+            .subscribe()
+    }
+
+    /// `Department.StreamReady`: the department's tasks ready now, then each that becomes
+    /// ready, claimed first when the stream asks for it.
+    pub(super) fn stream_ready_tasks(
+        &self,
+        req: Request<pb::StreamReadyRequest>,
+    ) -> Result<Response<TaskStream>, Status> {
+        let who = caller(&req)?;
+        let actor = who.actor();
+        let Role::Department(dept) = who.role else {
+            return Err(Status::permission_denied("only a department has a queue"));
+        };
+        let claim = req.get_ref().claim;
+        let mut rx = self.ready_channel(&dept);
+        let (tx, out) = tokio::sync::mpsc::channel(256);
+        let api = self.clone();
+        self.spawn_until_shutdown(async move {
+            // Hands one task to the stream: as it is, or claimed first. Claims run
+            // concurrently (each waits for its flush), so one slow flush does not hold
+            // back the department's queue; their order of arrival may differ from the
+            // order of readiness.
+            let push = |t: pb::Task| {
+                let (api, actor, tx) = (api.clone(), actor.clone(), tx.clone());
+                async move {
+                    if !claim {
+                        return tx.send(Ok(t)).await.is_ok();
+                    }
+                    let open = !tx.is_closed();
+                    tokio::spawn(async move {
+                        if let Some(t) = api.claim_for_push(&actor, t).await {
+                            let _ = tx.send(Ok(t)).await;
+                        }
+                    });
+                    open
+                }
+            };
+            for t in ready_tasks(&api.svc, &dept) {
+                if !push(t).await {
+                    return;
+                }
+            }
+            loop {
+                let task = match rx.recv().await {
+                    Ok(t) => t,
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
+                        // Fell behind the live feed: push every task ready now again (a
+                        // worker may see one twice; request ids make that harmless, and
+                        // a claiming stream skips what it already claimed).
+                        for t in ready_tasks(&api.svc, &dept) {
+                            if !push(t).await {
+                                return;
+                            }
+                        }
+                        continue;
+                    }
+                    Err(_) => return,
+                };
+                if !push(task).await {
+                    return;
+                }
+            }
+        });
+        Ok(Response::new(Box::pin(
+            tokio_stream::wrappers::ReceiverStream::new(out),
+        )))
+    }
+}

@@ -1,0 +1,253 @@
+//! Putting the API on the network: [`run`] composes the server from a [`Config`], any
+//! store and a listener; [`serve`] adds the services behind their interceptors, health
+//! and reflection, TLS, and graceful shutdown.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::auth::{self, Tokens};
+use super::supervision::spawn_ticker;
+use super::{pb, Api, Clock};
+use crate::engine::Policy;
+use crate::plan;
+use crate::store::service::Service;
+use crate::store::Store;
+
+/// Everything [`run`] needs besides the store and the listener.
+pub struct Config {
+    /// Workflows to deploy at start (every `*.yaml` that compiles; the others are logged
+    /// and skipped), and where `Workflows.Deploy` compiles uploaded YAML as if it stood.
+    pub workflows: PathBuf,
+    /// The tokens file; generated with one development token per role if missing.
+    pub tokens: PathBuf,
+    /// Time between supervision runs.
+    pub tick: Duration,
+    /// The time of record.
+    pub clock: Clock,
+    /// Serve TLS with this certificate instead of plain HTTP/2.
+    pub tls: Option<Tls>,
+    /// Supervision's warning thresholds.
+    pub policy: Policy,
+}
+
+impl Config {
+    /// The production defaults: the system clock, a supervision run a minute, no TLS.
+    pub fn new(workflows: PathBuf, tokens: PathBuf) -> Config {
+        Config {
+            workflows,
+            tokens,
+            tick: Duration::from_secs(60),
+            clock: Arc::new(|| chrono::Local::now().naive_local()),
+            tls: None,
+            policy: Policy::default(),
+        }
+    }
+}
+
+/// Why the server could not start or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The store could not be opened, restored or written.
+    #[error("store: {0}")]
+    Store(#[from] crate::store::Error),
+    /// The workflows directory could not be read.
+    #[error("cannot read {}: {source}", path.display())]
+    Workflows {
+        /// The directory.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The tokens file could not be read or generated.
+    #[error(transparent)]
+    Tokens(#[from] auth::Error),
+    /// The transport failed (TLS configuration, the listener).
+    #[error("transport: {0}")]
+    Transport(#[from] tonic::transport::Error),
+    /// A blocking start-up step was cancelled.
+    #[error("start-up interrupted: {0}")]
+    Interrupted(#[from] tokio::task::JoinError),
+}
+
+/// Runs the server on `listener` until `shutdown` resolves: opens the durable service
+/// over `store` (restoring every project), deploys the workflows in
+/// [`Config::workflows`], loads or generates the tokens, starts the supervision ticker,
+/// and serves. On shutdown every watch stream, department feed and the ticker end at
+/// once, and requests in flight finish before this returns.
+///
+/// # Errors
+/// The store could not be opened, the workflows or tokens could not be read, or the
+/// transport failed.
+pub async fn run<S: Store + 'static>(
+    config: Config,
+    store: Arc<S>,
+    listener: tokio::net::TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), Error> {
+    let Config {
+        workflows,
+        tokens,
+        tick,
+        clock,
+        tls,
+        policy,
+    } = config;
+    let store: Arc<dyn Store> = store;
+    let (svc, tokens) = {
+        let workflows = workflows.clone();
+        tokio::task::spawn_blocking(move || open(store, policy, &workflows, &tokens)).await??
+    };
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let api = Api::new(Arc::new(svc), clock, workflows, stopped);
+    spawn_ticker(api.clone(), tick);
+    let shutdown = async move {
+        shutdown.await;
+        tracing::info!("shutting down: ending streams, finishing requests in flight");
+        let _ = stop.send(true);
+    };
+    serve(api, Arc::new(tokens), listener, tls, shutdown).await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// The blocking part of start-up: restore, deploy, tokens.
+fn open(
+    store: Arc<dyn Store>,
+    policy: Policy,
+    workflows: &Path,
+    tokens: &Path,
+) -> Result<(Service<dyn Store>, Tokens), Error> {
+    let (svc, opened) = Service::open(store, policy)?;
+    tracing::info!(
+        "{} projects, {} events restored in {:.3} s{}",
+        opened.projects,
+        opened.total_events,
+        opened.elapsed.as_secs_f64(),
+        if opened.index_rebuilt {
+            " (indexes rebuilt)"
+        } else {
+            ""
+        }
+    );
+    let mut files: Vec<PathBuf> = std::fs::read_dir(workflows)
+        .map_err(|source| Error::Workflows {
+            path: workflows.to_path_buf(),
+            source,
+        })?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "yaml"))
+        .collect();
+    files.sort();
+    let mut departments = std::collections::BTreeSet::new();
+    for f in files {
+        match plan::compile_file(&f) {
+            Ok((p, _)) => {
+                departments.extend(p.departments.iter().map(|d| d.id.clone()));
+                let id = p.id.clone();
+                let version = svc.deploy(p)?;
+                tracing::info!("deployed {id} ({version}) from {}", f.display());
+            }
+            Err(d) => tracing::warn!("not deployed: {}\n{d}", f.display()),
+        }
+    }
+    let tokens = if tokens.exists() {
+        Tokens::load(tokens)?
+    } else {
+        let departments: Vec<String> = departments.into_iter().collect();
+        let t = Tokens::generate(tokens, &departments)?;
+        tracing::warn!(
+            "*** DEVELOPMENT TOKENS generated in {} — one per role; replace them before real use ***",
+            tokens.display()
+        );
+        t
+    };
+    Ok((svc, tokens))
+}
+
+/// A server certificate and its private key, PEM-encoded: with them the server speaks TLS
+/// (rustls) instead of plain HTTP/2.
+#[derive(Debug, Clone)]
+pub struct Tls {
+    /// The certificate chain.
+    pub cert_pem: Vec<u8>,
+    /// The private key.
+    pub key_pem: Vec<u8>,
+}
+
+/// Serves the API on `listener` until `shutdown` resolves; in-flight requests finish first.
+///
+/// # Errors
+/// The transport failed.
+pub(crate) async fn serve(
+    api: Api,
+    tokens: Arc<Tokens>,
+    listener: tokio::net::TcpListener,
+    tls: Option<Tls>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(), tonic::transport::Error> {
+    use pb::department_server::DepartmentServer;
+    use pb::supervision_server::SupervisionServer;
+    use pb::window_server::WindowServer;
+    use pb::workflows_server::WorkflowsServer;
+
+    let (health, health_service) = tonic_health::server::health_reporter();
+    health.set_serving::<WindowServer<Api>>().await;
+    health.set_serving::<DepartmentServer<Api>>().await;
+    let reflection_v1 = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1()
+        .expect("the descriptor set compiled into the binary is valid");
+    let reflection_v1alpha = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1alpha()
+        .expect("the descriptor set compiled into the binary is valid");
+
+    // Without TCP_NODELAY small HTTP/2 frames wait for delayed ACKs: ~40 ms per call.
+    let incoming = tokio_stream::StreamExt::map(
+        tokio_stream::wrappers::TcpListenerStream::new(listener),
+        |s| {
+            if let Ok(s) = &s {
+                let _ = s.set_nodelay(true);
+            }
+            s
+        },
+    );
+    let mut builder = tonic::transport::Server::builder();
+    if let Some(tls) = tls {
+        let identity = tonic::transport::Identity::from_pem(tls.cert_pem, tls.key_pem);
+        builder =
+            builder.tls_config(tonic::transport::ServerTlsConfig::new().identity(identity))?;
+    }
+    builder
+        .add_service(health_service)
+        .add_service(reflection_v1)
+        .add_service(reflection_v1alpha)
+        .add_service(WorkflowsServer::with_interceptor(
+            api.clone(),
+            auth::admit(tokens.clone(), auth::ANY),
+        ))
+        .add_service(WindowServer::with_interceptor(
+            api.clone(),
+            auth::admit(tokens.clone(), auth::WINDOW),
+        ))
+        .add_service(DepartmentServer::with_interceptor(
+            api.clone(),
+            auth::admit(tokens.clone(), auth::DEPARTMENT),
+        ))
+        .add_service(SupervisionServer::with_interceptor(
+            api,
+            auth::admit(tokens, auth::SUPERVISOR),
+        ))
+        .serve_with_incoming_shutdown(incoming, shutdown)
+        .await
+}
+
+/// The address a listener is bound to, for printing.
+pub fn bound(listener: &tokio::net::TcpListener) -> Option<SocketAddr> {
+    listener.local_addr().ok()
+}

@@ -1,0 +1,115 @@
+//! From every error to a gRPC status, in one place: engine refusals, bad arguments, the
+//! one-time notice as typed details.
+
+use tonic::Status;
+
+use super::convert::*;
+use crate::engine::{self, Refusal};
+
+/// The type URL of the one-time notice sent as an error detail.
+pub const NOTICE_TYPE_URL: &str = "type.googleapis.com/onewindow.v1.Notice";
+
+/// FAILED_PRECONDITION for an incomplete submission. The one-time notice travels typed in
+/// the status details, twice: as the API's own `onewindow.v1.Notice` (everything, for
+/// clients built from the .proto), and as a standard `google.rpc.PreconditionFailure`
+/// with one violation per missing thing (for generic tools). The message says it in
+/// words.
+pub(super) fn incomplete_status(code: &str, reason: String, n: &engine::notice::Notice) -> Status {
+    use prost::Message;
+    let mut violations = Vec::new();
+    let mut words = Vec::new();
+    for f in &n.form {
+        violations.push(tonic_types::pb::precondition_failure::Violation {
+            r#type: "form".into(),
+            subject: f.field.clone(),
+            description: f.problem.clone(),
+        });
+        words.push(format!("form field {}: {}", f.field, f.problem));
+    }
+    for i in &n.items {
+        for m in &i.missing_materials {
+            violations.push(tonic_types::pb::precondition_failure::Violation {
+                r#type: "missing_material".into(),
+                subject: format!("{}/{m}", i.item),
+                description: format!("{} ({}) requires material {m}", i.item, i.department),
+            });
+        }
+        for f in &i.missing_fields {
+            violations.push(tonic_types::pb::precondition_failure::Violation {
+                r#type: "missing_field".into(),
+                subject: format!("{}/{f}", i.item),
+                description: format!("{} ({}) requires form field {f}", i.item, i.department),
+            });
+        }
+        let mut missing: Vec<&str> = i.missing_materials.iter().map(String::as_str).collect();
+        missing.extend(i.missing_fields.iter().map(String::as_str));
+        words.push(format!("{} needs {}", i.item, missing.join(", ")));
+    }
+    let message = format!("{code}: {reason}: {}", words.join("; "));
+    let status = tonic_types::pb::Status {
+        code: tonic::Code::FailedPrecondition as i32,
+        message: message.clone(),
+        details: vec![
+            prost_types::Any {
+                type_url: NOTICE_TYPE_URL.into(),
+                value: notice_pb(n.clone()).encode_to_vec(),
+            },
+            prost_types::Any {
+                type_url: "type.googleapis.com/google.rpc.PreconditionFailure".into(),
+                value: tonic_types::pb::PreconditionFailure { violations }.encode_to_vec(),
+            },
+        ],
+    };
+    Status::with_details(
+        tonic::Code::FailedPrecondition,
+        message,
+        status.encode_to_vec().into(),
+    )
+}
+
+/// INVALID_ARGUMENT for a message of the form `field: what is wrong`, with the field path
+/// also as a structured `google.rpc.BadRequest` violation, so clients need not parse text.
+pub(super) fn invalid_argument(message: impl Into<String>) -> Status {
+    use tonic_types::{ErrorDetails, StatusExt};
+    let message = message.into();
+    let (field, description) = message.split_once(": ").unwrap_or(("", message.as_str()));
+    let details = ErrorDetails::with_bad_request_violation(field, description);
+    Status::with_error_details(tonic::Code::InvalidArgument, message.clone(), details)
+}
+
+/// The gRPC status for an engine refusal: the code says what kind of problem, the message
+/// is the engine's reason, prefixed with its stable code.
+pub fn refusal_status(r: &Refusal) -> Status {
+    let message = format!("{}: {r}", r.code());
+    match r {
+        Refusal::Incomplete(notice) => incomplete_status(r.code(), r.to_string(), notice),
+        Refusal::UnknownProject(_) | Refusal::UnknownItem(_) | Refusal::UnknownVersion(_) => {
+            Status::not_found(message)
+        }
+        Refusal::ProjectExists(_) => Status::already_exists(message),
+        Refusal::NotAllowed { .. } | Refusal::NotYourTask { .. } => {
+            Status::permission_denied(message)
+        }
+        Refusal::ReasonRequired => invalid_argument(format!("reason: {message}")),
+        Refusal::UnknownReference { kind, .. } => invalid_argument(format!("{kind}: {message}")),
+        Refusal::NotApplicable(_)
+        | Refusal::IllegalTransition { .. }
+        | Refusal::AlreadyExtended(_)
+        | Refusal::NoExtension(_)
+        | Refusal::Closed(_) => {
+            // The engine's reason also as a google.rpc.PreconditionFailure: type = the
+            // refusal's stable code, subject = the item concerned.
+            use tonic_types::{ErrorDetails, StatusExt};
+            let subject = match r {
+                Refusal::NotApplicable(i)
+                | Refusal::AlreadyExtended(i)
+                | Refusal::NoExtension(i) => i.clone(),
+                Refusal::IllegalTransition { item, .. } => item.clone(),
+                _ => String::new(),
+            };
+            let details =
+                ErrorDetails::with_precondition_failure_violation(r.code(), subject, r.to_string());
+            Status::with_error_details(tonic::Code::FailedPrecondition, message, details)
+        }
+    }
+}

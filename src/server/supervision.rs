@@ -1,0 +1,126 @@
+//! `onewindow.v1.Supervision` (电子监察): overdue and warning lists, the assessment and
+//! project timelines; and the ticker that runs supervision on the API's clock.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use tonic::{Request, Response, Status};
+
+use super::convert::*;
+use super::status::*;
+use super::*;
+use crate::plan::Plan;
+
+#[tonic::async_trait]
+impl pb::supervision_server::Supervision for Api {
+    async fn overdue(
+        &self,
+        _req: Request<pb::SupervisionRequest>,
+    ) -> Result<Response<pb::ListTasksResponse>, Status> {
+        let tasks = self.tasks(|_, t| t.is_overdue());
+        Ok(Response::new(pb::ListTasksResponse {
+            tasks,
+            next_page_token: String::new(),
+        }))
+    }
+
+    async fn warnings(
+        &self,
+        _req: Request<pb::SupervisionRequest>,
+    ) -> Result<Response<pb::ListTasksResponse>, Status> {
+        let tasks = self.tasks(|_, t| t.is_warned());
+        Ok(Response::new(pb::ListTasksResponse {
+            tasks,
+            next_page_token: String::new(),
+        }))
+    }
+
+    async fn assess(
+        &self,
+        req: Request<pb::AssessRequest>,
+    ) -> Result<Response<pb::AssessResponse>, Status> {
+        let r = req.into_inner();
+        let from = date_arg("from", &r.from)?.ok_or_else(|| invalid_argument("from: required"))?;
+        let to = date_arg("to", &r.to)?.ok_or_else(|| invalid_argument("to: required"))?;
+        let svc = self.svc.clone();
+        let rows = tokio::task::spawn_blocking(
+            move || -> Result<Vec<crate::engine::supervision::Assessment>, crate::store::Error> {
+                let mut events = Vec::new();
+                for p in svc.store().projects()? {
+                    events.extend(svc.store().events(&p, 0)?);
+                }
+                let plans: HashMap<String, Arc<Plan>> = svc
+                    .versions()
+                    .into_iter()
+                    .filter_map(|v| Some((v.clone(), svc.plan(&v)?)))
+                    .collect();
+                let lookup = |v: &str| plans.get(v).map(|p| &**p);
+                Ok(crate::engine::supervision::assess(
+                    events.iter(),
+                    &lookup,
+                    from,
+                    to,
+                ))
+            },
+        )
+        .await
+        .map_err(|e| Status::internal(e.to_string()))?
+        .map_err(|e| Status::unavailable(e.to_string()))?;
+        let departments = rows
+            .into_iter()
+            .map(|a| pb::DepartmentAssessment {
+                department: a.department,
+                done: a.done as u32,
+                mean_days: a.mean_days,
+                p90_days: a.p90_days,
+                on_time_rate: a.on_time_rate,
+                overdue_now: a.overdue_now as u32,
+            })
+            .collect();
+        Ok(Response::new(pb::AssessResponse { departments }))
+    }
+
+    async fn timeline(
+        &self,
+        req: Request<pb::GetProjectRequest>,
+    ) -> Result<Response<pb::TimelineResponse>, Status> {
+        let project = req.into_inner().project;
+        let events = self
+            .svc
+            .store()
+            .events(&project, 0)
+            .map_err(|e| Status::unavailable(e.to_string()))?;
+        if events.is_empty() {
+            return Err(Status::not_found(format!("project `{project}`")));
+        }
+        Ok(Response::new(pb::TimelineResponse {
+            events: events.iter().map(event_pb).collect(),
+        }))
+    }
+}
+
+impl Api {
+    /// Runs supervision at the clock's time on every project with a deadline within 30
+    /// days, and publishes the warnings and overdue flags to watchers.
+    pub async fn tick(&self) {
+        let svc = self.svc.clone();
+        let now = (self.clock)();
+        if let Ok(Ok(events)) = tokio::task::spawn_blocking(move || svc.tick(now, 30)).await {
+            let converted: Vec<pb::Event> = events.iter().map(event_pb).collect();
+            self.publish(&converted, &[]);
+        }
+    }
+}
+
+/// Runs [`Api::tick`] every `every` until the server shuts down.
+pub(super) fn spawn_ticker(api: Api, every: std::time::Duration) {
+    api.clone().spawn_until_shutdown(async move {
+        // The first run comes one period after start, not at once: a restarted server
+        // serves before it supervises.
+        let mut interval = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+        loop {
+            interval.tick().await;
+            api.tick().await;
+        }
+    });
+}

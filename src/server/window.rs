@@ -1,0 +1,167 @@
+//! `onewindow.v1.Window`: the single window's RPCs — pre-review, submit, supplements,
+//! materials, resubmission, milestones, withdrawal, and reading projects. `Watch` is in
+//! [`super::watch`].
+
+use std::collections::BTreeMap;
+
+use tonic::{Request, Response, Status};
+
+use super::convert::*;
+use super::*;
+use crate::engine::{self, Command, Submission};
+
+#[tonic::async_trait]
+impl pb::window_server::Window for Api {
+    async fn pre_review(
+        &self,
+        req: Request<pb::PreReviewRequest>,
+    ) -> Result<Response<pb::Notice>, Status> {
+        let r = req.into_inner();
+        let plan = self.plan(&r.version)?;
+        let form = form_values(&plan, r.form.into_iter().collect())?;
+        let n = engine::notice::pre_review(
+            &plan,
+            &form,
+            &materials(r.materials),
+            engine::notice::SUBMISSION_STAGES,
+        );
+        Ok(Response::new(notice_pb(n)))
+    }
+
+    async fn submit(
+        &self,
+        req: Request<pb::SubmitRequest>,
+    ) -> Result<Response<pb::CommandResponse>, Status> {
+        self.act(req, |r| {
+            let plan = self.plan(&r.version)?;
+            let submission = Submission {
+                applicant: r.applicant,
+                agent: (!r.agent.is_empty()).then_some(r.agent),
+                form: form_values(&plan, r.form.into_iter().collect())?,
+                materials: materials(r.materials),
+            };
+            Ok(Command::Submit {
+                version: r.version,
+                submission,
+            })
+        })
+        .await
+    }
+
+    async fn provide_supplement(
+        &self,
+        req: Request<pb::MaterialsForItem>,
+    ) -> Result<Response<pb::CommandResponse>, Status> {
+        self.act(req, |r| {
+            Ok(Command::ProvideSupplement {
+                item: r.item,
+                materials: materials(r.materials),
+            })
+        })
+        .await
+    }
+
+    async fn provide_materials(
+        &self,
+        req: Request<pb::ProvideMaterialsRequest>,
+    ) -> Result<Response<pb::CommandResponse>, Status> {
+        self.act(req, |r| {
+            Ok(Command::ProvideMaterials {
+                materials: materials(r.materials),
+            })
+        })
+        .await
+    }
+
+    async fn resubmit(
+        &self,
+        req: Request<pb::MaterialsForItem>,
+    ) -> Result<Response<pb::CommandResponse>, Status> {
+        self.act(req, |r| {
+            Ok(Command::Resubmit {
+                item: r.item,
+                materials: materials(r.materials),
+            })
+        })
+        .await
+    }
+
+    async fn report_milestone(
+        &self,
+        req: Request<pb::ItemCommand>,
+    ) -> Result<Response<pb::CommandResponse>, Status> {
+        self.act(req, |r| {
+            Ok(Command::ReportMilestone {
+                item: r.item,
+                numbers: BTreeMap::new(),
+            })
+        })
+        .await
+    }
+
+    async fn withdraw(
+        &self,
+        req: Request<pb::WithdrawRequest>,
+    ) -> Result<Response<pb::CommandResponse>, Status> {
+        self.act(req, |r| Ok(Command::Withdraw { reason: r.reason }))
+            .await
+    }
+
+    async fn get_project(
+        &self,
+        req: Request<pb::GetProjectRequest>,
+    ) -> Result<Response<pb::Project>, Status> {
+        let r = req.into_inner();
+        let p = self
+            .svc
+            .project(&r.project)
+            .ok_or_else(|| Status::not_found(format!("project `{}`", r.project)))?;
+        Ok(Response::new(self.project_pb(&p)?))
+    }
+
+    async fn list_projects(
+        &self,
+        req: Request<pb::ListProjectsRequest>,
+    ) -> Result<Response<pb::ListProjectsResponse>, Status> {
+        let r = req.into_inner();
+        let size = if r.page_size == 0 {
+            100
+        } else {
+            r.page_size.min(1000)
+        } as usize;
+        let mut projects: Vec<pb::Project> = Vec::new();
+        let mut next = String::new();
+        for id in self
+            .svc
+            .project_ids()
+            .into_iter()
+            .filter(|id| r.page_token.is_empty() || *id > r.page_token)
+        {
+            let Some(p) = self.svc.project(&id) else {
+                continue;
+            };
+            let status = format!("{:?}", p.status).to_lowercase();
+            let stage = p.stage.map(|s| s.id()).unwrap_or_default();
+            if (!r.status.is_empty() && r.status != status)
+                || (!r.stage.is_empty() && r.stage != stage)
+            {
+                continue;
+            }
+            if projects.len() == size {
+                next = projects.last().map(|p| p.id.clone()).unwrap_or_default();
+                break;
+            }
+            projects.push(self.project_pb(&p)?);
+        }
+        Ok(Response::new(pb::ListProjectsResponse {
+            projects,
+            next_page_token: next,
+        }))
+    }
+
+    type WatchStream = EventStream;
+
+    async fn watch(&self, req: Request<pb::WatchRequest>) -> Result<Response<EventStream>, Status> {
+        self.watch_events(req.into_inner())
+    }
+}

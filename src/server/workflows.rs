@@ -1,0 +1,128 @@
+//! `onewindow.v1.Workflows`: deploy (administrators), get, list, plan and compare
+//! workflow versions.
+
+use tonic::{Request, Response, Status};
+
+use super::convert::*;
+use super::status::*;
+use super::*;
+use crate::plan::Plan;
+
+#[tonic::async_trait]
+impl pb::workflows_server::Workflows for Api {
+    async fn deploy(
+        &self,
+        req: Request<pb::DeployRequest>,
+    ) -> Result<Response<pb::Workflow>, Status> {
+        if !auth::ADMIN(&caller(&req)?.role) {
+            return Err(Status::permission_denied(
+                "only an administrator deploys workflows",
+            ));
+        }
+        let r = req.into_inner();
+        let name = std::path::Path::new(&r.file_name);
+        if r.file_name.is_empty()
+            || name.components().count() != 1
+            || name.extension().is_none_or(|x| x != "yaml")
+        {
+            return Err(invalid_argument("file_name: a plain `name.yaml`"));
+        }
+        let path = self.workflows_dir.join(name);
+        let compiled = crate::spec::load_str(&path, &r.yaml).and_then(|l| crate::plan::compile(&l));
+        let plan = match compiled {
+            Ok((plan, _)) => plan,
+            Err(diags) => {
+                return Err(invalid_argument(format!(
+                    "yaml: {} error(s): {}",
+                    diags.errors().count(),
+                    serde_json::to_string(&diags).unwrap_or_default()
+                )))
+            }
+        };
+        let out = workflow_pb(&plan);
+        let svc = self.svc.clone();
+        tokio::task::spawn_blocking(move || svc.deploy(plan))
+            .await
+            .map_err(|e| Status::internal(e.to_string()))?
+            .map_err(|e| Status::unavailable(e.to_string()))?;
+        tracing::info!(workflow = %out.id, version = %out.version, "deployed");
+        Ok(Response::new(out))
+    }
+
+    async fn get(
+        &self,
+        req: Request<pb::GetWorkflowRequest>,
+    ) -> Result<Response<pb::Workflow>, Status> {
+        let version = req.into_inner().version;
+        let plan = self.plan(&version)?;
+        let mut w = workflow_pb(&plan);
+        w.yaml = crate::store::service::stored_workflow(&plan)
+            .map(|s| s.yaml)
+            .unwrap_or_default();
+        Ok(Response::new(w))
+    }
+
+    async fn compare(
+        &self,
+        req: Request<pb::CompareRequest>,
+    ) -> Result<Response<pb::CompareResponse>, Status> {
+        let r = req.into_inner();
+        if r.versions.len() < 2 {
+            return Err(invalid_argument("versions: at least two"));
+        }
+        let limits = limits_arg(&r.limits)?;
+        let start = date_arg("start_date", &r.start_date)?;
+        let mut rows = Vec::new();
+        for v in &r.versions {
+            let plan = self.plan(v)?;
+            let s = plan.schedule(&crate::plan::Options {
+                limits: limits.unwrap_or(plan.default_limits),
+                form: None,
+                start,
+            });
+            rows.push((Plan::clone(&plan), s));
+        }
+        Ok(Response::new(pb::CompareResponse {
+            json: crate::report::compare_json(&rows).to_string(),
+        }))
+    }
+
+    async fn list(
+        &self,
+        _req: Request<pb::ListWorkflowsRequest>,
+    ) -> Result<Response<pb::ListWorkflowsResponse>, Status> {
+        let mut workflows: Vec<pb::Workflow> = self
+            .svc
+            .versions()
+            .into_iter()
+            .filter_map(|v| self.svc.plan(&v))
+            .map(|p| workflow_pb(&p))
+            .collect();
+        workflows.sort_by(|a, b| (&a.id, &a.version).cmp(&(&b.id, &b.version)));
+        Ok(Response::new(pb::ListWorkflowsResponse { workflows }))
+    }
+
+    async fn plan(
+        &self,
+        req: Request<pb::PlanRequest>,
+    ) -> Result<Response<pb::PlanResponse>, Status> {
+        let r = req.into_inner();
+        let plan = self.plan(&r.version)?;
+        let limits = limits_arg(&r.limits)?.unwrap_or(plan.default_limits);
+        let start = date_arg("start_date", &r.start_date)?;
+        let s = plan.schedule(&crate::plan::Options {
+            limits,
+            form: None,
+            start,
+        });
+        Ok(Response::new(pb::PlanResponse {
+            json: crate::report::plan_json(&plan, &s).to_string(),
+            total_working_days: s.total,
+            critical_path: s
+                .critical_path
+                .iter()
+                .map(|&i| plan.items[i].id.clone())
+                .collect(),
+        }))
+    }
+}
