@@ -1,0 +1,360 @@
+//! What the server tests share: the tokens, the forms and materials of the shipped
+//! workflows, and two ways to start a server — in process on the memory store
+//! ([`start`], the default: fast, stderr visible, debuggable) and the real binary on
+//! sled ([`start_binary`], for what only a process shows: restarts, kill -9, signals,
+//! TLS, the CLI).
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+
+use onewindow::server::pb;
+use pb::window_client::WindowClient;
+use pb::workflows_client::WorkflowsClient;
+use tonic::Request;
+
+pub const WINDOW: &str = "0000000000000000000000000000window";
+pub const NDRC: &str = "00000000000000000000000000000ndrc";
+pub const NRP: &str = "000000000000000000000000000000nrp";
+pub const SUPERVISOR: &str = "000000000000000000000000supervisor";
+pub const ADMIN: &str = "0000000000000000000000000000admin";
+pub const BUREAU: &str = "0000000000000000000000000000bureau";
+pub const RESPONDENT: &str = "000000000000000000000000respondent";
+/// The parallel construction workflow's departments, each with a token `dept-<id>-…`.
+pub const DEPARTMENTS: [&str; 8] = [
+    "ndrc",
+    "nrp",
+    "registry",
+    "env",
+    "water",
+    "civil_defence",
+    "drawing_review",
+    "housing",
+];
+
+pub fn dept_token(d: &str) -> String {
+    format!("dept-{d}-00000000000000000000")
+}
+
+pub struct Server {
+    pub child: Child,
+    pub addr: String,
+    pub dir: Option<tempfile::TempDir>,
+}
+
+impl Server {
+    /// Kills the server (SIGKILL) and keeps its directory.
+    pub fn kill(mut self) -> tempfile::TempDir {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.dir.take().unwrap()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn start_binary() -> Server {
+    start_binary_with(&[])
+}
+
+pub fn start_binary_with(extra: &[&str]) -> Server {
+    start_binary_in(tempfile::tempdir().unwrap(), extra)
+}
+
+/// Starts the real binary on a directory of the caller's (its data in `data/`, sled).
+pub fn start_binary_in(dir: tempfile::TempDir, extra: &[&str]) -> Server {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let tokens = write_tokens(dir.path());
+    let mut child = Command::new(env!("CARGO_BIN_EXE_onewindow"))
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .arg("--data")
+        .arg(dir.path().join("data"))
+        .arg("--tokens")
+        .arg(&tokens)
+        .args(extra)
+        .current_dir(&root)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let addr = line
+        .trim()
+        .strip_prefix("listening on ")
+        .expect("the server prints its address")
+        .to_string();
+    Server {
+        child,
+        addr,
+        dir: Some(dir),
+    }
+}
+
+pub fn with<T>(token: &str, msg: T) -> Request<T> {
+    let mut r = Request::new(msg);
+    r.metadata_mut()
+        .insert("authorization", format!("Bearer {token}").parse().unwrap());
+    r
+}
+
+pub fn text(s: &str) -> pb::FieldValue {
+    pb::FieldValue {
+        value: Some(pb::field_value::Value::Text(s.into())),
+    }
+}
+
+/// The deployed version of a workflow, by id.
+pub async fn version_of(wf: &mut WorkflowsClient<tonic::transport::Channel>, id: &str) -> String {
+    let list = wf
+        .list(with(WINDOW, pb::ListWorkflowsRequest {}))
+        .await
+        .unwrap()
+        .into_inner();
+    list.workflows
+        .into_iter()
+        .find(|w| w.id == id)
+        .unwrap_or_else(|| panic!("{id} is deployed"))
+        .version
+}
+
+/// What the parallel construction workflow needs up to its construction stage.
+pub const APPROVAL_MATERIALS: [&str; 16] = [
+    "business_license",
+    "project_info",
+    "land_redline",
+    "grant_payment",
+    "cadastral_survey",
+    "eia_report_form",
+    "energy_report",
+    "soil_plan",
+    "design_scheme",
+    "civil_defence_plan",
+    "site_plan",
+    "geotech_survey",
+    "construction_drawings",
+    "fire_design",
+    "funding_commitment",
+    "safety_measures",
+];
+
+/// References to materials by id.
+pub fn refs(ids: &[&str]) -> Vec<pb::MaterialRef> {
+    ids.iter()
+        .map(|m| pb::MaterialRef {
+            material: m.to_string(),
+            ..Default::default()
+        })
+        .collect()
+}
+
+/// A filled-in complaint form.
+pub fn complaint_form() -> HashMap<String, pb::FieldValue> {
+    [
+        ("complainant", "张三"),
+        ("subject", "fees"),
+        ("department_named", "某局"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), text(v)))
+    .collect()
+}
+
+pub fn form() -> HashMap<String, pb::FieldValue> {
+    let mut f = HashMap::new();
+    for (k, v) in [
+        ("project_name", "厂房"),
+        ("enterprise", "某公司"),
+        ("industry", "industrial"),
+        ("land_supply", "grant"),
+        ("eia_category", "report_form"),
+    ] {
+        f.insert(k.to_string(), text(v));
+    }
+    f.insert(
+        "new_construction_land".into(),
+        pb::FieldValue {
+            value: Some(pb::field_value::Value::Flag(true)),
+        },
+    );
+    f.insert(
+        "special_fire".into(),
+        pb::FieldValue {
+            value: Some(pb::field_value::Value::Flag(true)),
+        },
+    );
+    f.insert(
+        "floor_area".into(),
+        pb::FieldValue {
+            value: Some(pb::field_value::Value::Number(32000.0)),
+        },
+    );
+    f.insert(
+        "investment".into(),
+        pb::FieldValue {
+            value: Some(pb::field_value::Value::Number(18000.0)),
+        },
+    );
+    f
+}
+
+/// A project as the window sees it.
+pub async fn window_project(
+    window: &mut WindowClient<tonic::transport::Channel>,
+    id: &str,
+) -> pb::Project {
+    window
+        .get_project(with(WINDOW, pb::GetProjectRequest { project: id.into() }))
+        .await
+        .unwrap()
+        .into_inner()
+}
+
+/// The window reports the milestones before approval (A01, R01): the approval stage opens.
+pub async fn report_early_milestones(
+    window: &mut WindowClient<tonic::transport::Channel>,
+    project: &str,
+) {
+    for item in ["A01", "R01"] {
+        let cmd = pb::ItemCommand {
+            request_id: format!("{project}/{item}/report"),
+            project: project.into(),
+            item: item.into(),
+            at: "2025-03-03T10:00:00".into(),
+        };
+        window.report_milestone(with(WINDOW, cmd)).await.unwrap();
+    }
+}
+
+pub async fn next_events(stream: &mut tonic::Streaming<pb::Event>, n: usize) -> Vec<pb::Event> {
+    let mut out = Vec::new();
+    while out.len() < n {
+        let e = tokio::time::timeout(std::time::Duration::from_secs(10), stream.message())
+            .await
+            .expect("an event within 10 s")
+            .unwrap()
+            .expect("the stream stays open");
+        out.push(e);
+    }
+    out
+}
+
+/// Writes the tests' tokens file (one fixed token per role) into `dir`.
+pub fn write_tokens(dir: &std::path::Path) -> PathBuf {
+    let tokens = dir.join("tokens.yaml");
+    let mut text = format!("tokens:\n  {WINDOW}: window\n  {NDRC}: department:ndrc\n  {NRP}: department:nrp\n  {SUPERVISOR}: supervisor\n  {ADMIN}: admin\n  {BUREAU}: department:supervision\n  {RESPONDENT}: department:respondent\n");
+    for d in DEPARTMENTS {
+        text.push_str(&format!("  {}: department:{d}\n", dept_token(d)));
+    }
+    std::fs::write(&tokens, text).unwrap();
+    tokens
+}
+
+/// A server running in this process on the memory store, stopped when dropped.
+pub struct InProcess {
+    /// `http://127.0.0.1:port`.
+    pub addr: String,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    handle: Option<tokio::task::JoinHandle<Result<(), onewindow::server::Error>>>,
+    _dir: tempfile::TempDir,
+}
+
+impl InProcess {
+    /// Stops the server and waits until it has stopped; the result of `server::run`.
+    pub async fn stop(mut self) -> Result<(), onewindow::server::Error> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        self.handle.take().unwrap().await.unwrap()
+    }
+}
+
+impl Drop for InProcess {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// Starts `server::run` in process on a fresh memory store with the shipped workflows.
+pub async fn start() -> InProcess {
+    start_configured(|_| {}).await
+}
+
+/// [`start`], with the configuration changed by `configure` first (the clock, the tick).
+pub async fn start_configured(configure: impl FnOnce(&mut onewindow::server::Config)) -> InProcess {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let dir = tempfile::tempdir().unwrap();
+    let mut config =
+        onewindow::server::Config::new(root.join("workflows"), write_tokens(dir.path()));
+    configure(&mut config);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = format!("http://{}", listener.local_addr().unwrap());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let store = std::sync::Arc::new(onewindow::store::memory::MemoryStore::new());
+    let handle = tokio::spawn(onewindow::server::run(
+        config,
+        store,
+        listener,
+        async move {
+            let _ = stopped.await;
+        },
+    ));
+    // Ready once it answers: restoring and deploying come before serving.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        if let Ok(mut c) = WorkflowsClient::connect(addr.clone()).await {
+            if c.list(with(WINDOW, pb::ListWorkflowsRequest {}))
+                .await
+                .is_ok()
+            {
+                break;
+            }
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the in-process server serves within 30 s"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    InProcess {
+        addr,
+        stop: Some(stop),
+        handle: Some(handle),
+        _dir: dir,
+    }
+}
+
+/// A clock the test moves: the server's time of record reads it.
+#[derive(Clone)]
+pub struct TestClock(std::sync::Arc<std::sync::Mutex<chrono::NaiveDateTime>>);
+
+impl TestClock {
+    /// A clock standing at `at` (`YYYY-MM-DDTHH:MM:SS`).
+    pub fn at(at: &str) -> TestClock {
+        TestClock(std::sync::Arc::new(std::sync::Mutex::new(
+            at.parse().unwrap(),
+        )))
+    }
+
+    /// Moves it to `at`.
+    pub fn set(&self, at: &str) {
+        *self.0.lock().unwrap() = at.parse().unwrap();
+    }
+
+    /// The clock as the server takes it.
+    pub fn clock(&self) -> onewindow::server::Clock {
+        let now = self.0.clone();
+        std::sync::Arc::new(move || *now.lock().unwrap())
+    }
+}
