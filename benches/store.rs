@@ -14,8 +14,8 @@ use chrono::NaiveDateTime;
 use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion, Throughput};
 use onewindow::engine::Policy;
 use onewindow::form::Form;
+use onewindow::loadgen::{self as load, Load};
 use onewindow::store::disk::{Flush, SledStore};
-use onewindow::store::load::{self, Load};
 use onewindow::store::service::Service;
 
 /// The same allocator as the `onewindow` binary.

@@ -131,7 +131,10 @@ impl Form {
                 Ok(value) => {
                     values.insert(id, value);
                 }
-                Err(message) => problems.push(Problem::Invalid { field: id, message }),
+                Err(e) => problems.push(Problem::Invalid {
+                    field: id,
+                    message: e.to_string(),
+                }),
             }
         }
         for f in fields {
@@ -157,11 +160,38 @@ impl Form {
     }
 }
 
+/// Why a YAML value does not fit a field's type.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Mismatch {
+    /// A number that is not finite.
+    #[error("{0} is not a finite number")]
+    NotFinite(String),
+    /// An enum field's value outside its list.
+    #[error("'{value}' is not one of [{}]", allowed.join(", "))]
+    NotAllowed {
+        /// The value given.
+        value: String,
+        /// The field's values.
+        allowed: Vec<String>,
+    },
+    /// A date field's value that is not `YYYY-MM-DD`.
+    #[error("'{0}' is not a date (YYYY-MM-DD)")]
+    NotADate(String),
+    /// A value of another type altogether.
+    #[error("expected a {expected} value, found {found}")]
+    WrongType {
+        /// The field's type.
+        expected: &'static str,
+        /// The value given, on one line.
+        found: String,
+    },
+}
+
 /// Converts a YAML scalar to a value of the given field type.
 ///
 /// # Errors
-/// A message saying what type was expected.
-pub fn coerce(ty: &FieldType, v: &serde_yaml::Value) -> Result<Value, String> {
+/// A [`Mismatch`] saying what was expected.
+pub fn coerce(ty: &FieldType, v: &serde_yaml::Value) -> Result<Value, Mismatch> {
     use serde_yaml::Value as Y;
     match (ty, v) {
         (FieldType::String, Y::String(s)) => Ok(Value::String(s.clone())),
@@ -169,26 +199,28 @@ pub fn coerce(ty: &FieldType, v: &serde_yaml::Value) -> Result<Value, String> {
         (FieldType::Number, Y::Number(n)) => n
             .as_f64()
             .map(Value::Number)
-            .ok_or_else(|| format!("{n} is not a finite number")),
+            .ok_or_else(|| Mismatch::NotFinite(n.to_string())),
         (FieldType::Bool, Y::Bool(b)) => Ok(Value::Bool(*b)),
         (FieldType::Enum(values), Y::String(s)) => {
             if values.contains(s) {
                 Ok(Value::String(s.clone()))
             } else {
-                Err(format!("'{s}' is not one of [{}]", values.join(", ")))
+                Err(Mismatch::NotAllowed {
+                    value: s.clone(),
+                    allowed: values.clone(),
+                })
             }
         }
         (FieldType::Date, Y::String(s)) => s
             .parse::<NaiveDate>()
             .map(Value::Date)
-            .map_err(|_| format!("'{s}' is not a date (YYYY-MM-DD)")),
-        (ty, v) => Err(format!(
-            "expected a {} value, found {}",
-            ty.name(),
-            serde_yaml::to_string(v)
+            .map_err(|_| Mismatch::NotADate(s.clone())),
+        (ty, v) => Err(Mismatch::WrongType {
+            expected: ty.name(),
+            found: serde_yaml::to_string(v)
                 .unwrap_or_default()
                 .trim_end()
-                .replace('\n', " ")
-        )),
+                .replace('\n', " "),
+        }),
     }
 }

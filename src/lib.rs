@@ -15,13 +15,19 @@
 //! - [`store`]: durability: the event log and its indexes on sled, and the service that
 //!   answers a command only once its events are on disk.
 //! - [`report`]: what the analyst's commands print (tables, JSON, graphs).
-//! - [`server`]: the gRPC API over the durable service.
+//! - [`stats`]: the percentile every report uses.
+//! - [`server`]: the gRPC API over the durable service; [`server::run`] is the
+//!   composition root of a running node, over any store.
 //! - [`simulate`]: the analyst's simulator — workflow variants under the same load, on
 //!   the real engine and a virtual clock.
+//! - [`loadgen`]: a load generator that drives the durable service directly (the store
+//!   benchmark, `onewindow store drive`, the crash test's child).
 //!
-//! The dependency direction keeps the core pure: nothing here reads a clock or does IO
-//! except loading files in `spec` and `calendar`; the engine takes `now` as an argument.
-//! `store` is the edge that does IO, and depends on the engine, never the reverse.
+//! The dependency direction keeps the core pure: nothing in `spec`, `plan` and `engine`
+//! reads a clock or does IO except loading files in `spec` and `calendar`; the engine
+//! takes `now` as an argument. `store` and `server` are the edges that do IO; they depend
+//! on the engine, never the reverse. Errors at the library's boundaries are typed
+//! (thiserror); `anyhow` and clap live only in the binary.
 
 #![deny(missing_docs)]
 
@@ -30,9 +36,11 @@ pub mod condition;
 pub mod diagnostic;
 pub mod engine;
 pub mod form;
+pub mod loadgen;
 pub mod plan;
 pub mod report;
 pub mod server;
 pub mod simulate;
 pub mod spec;
+pub mod stats;
 pub mod store;

@@ -77,13 +77,13 @@ enum Command {
     },
     /// Projects on a running server, as the window: submit, get, watch.
     #[command(subcommand)]
-    Project(client::ProjectCommand),
+    Project(client::project::ProjectCommand),
     /// A department's tasks on a running server: list, claim, approve, reject, supplement.
     #[command(subcommand)]
-    Tasks(client::TasksCommand),
+    Tasks(client::tasks::TasksCommand),
     /// Load over gRPC: window clients submit projects, department workers approve what
     /// is pushed to them; reports projects/s, task completions/s and latency.
-    Loadgen(client::LoadgenArgs),
+    Loadgen(client::loadgen::LoadgenArgs),
     /// Serve the gRPC API on the durable store.
     Serve {
         /// The sled data directory.
@@ -182,8 +182,8 @@ enum StoreCommand {
         #[arg(long, default_value_t = 10)]
         supplement_percent: u64,
         /// group: concurrent commands share one flush; each-command: one flush each.
-        #[arg(long, value_enum, default_value_t = Flush::Group)]
-        flush: Flush,
+        #[arg(long, value_enum, default_value_t = FlushArg::Group)]
+        flush: FlushArg,
         /// Print `ack {request id}` as each command is acknowledged.
         #[arg(long)]
         print_acks: bool,
@@ -211,7 +211,43 @@ struct RunArgs {
     start: Option<NaiveDate>,
     /// Run every workflow on these limits instead of the ones it names.
     #[arg(long, value_enum)]
-    limits: Option<LimitKind>,
+    limits: Option<LimitsArg>,
+}
+
+/// `--limits`: the command line's spelling of [`LimitKind`] (the library knows no clap).
+#[derive(Clone, Copy, ValueEnum)]
+enum LimitsArg {
+    /// The legal maximum (法定时限).
+    Statutory,
+    /// What the city promises (承诺时限).
+    Committed,
+}
+
+impl From<LimitsArg> for LimitKind {
+    fn from(l: LimitsArg) -> LimitKind {
+        match l {
+            LimitsArg::Statutory => LimitKind::Statutory,
+            LimitsArg::Committed => LimitKind::Committed,
+        }
+    }
+}
+
+/// `--flush`: the command line's spelling of [`Flush`].
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum FlushArg {
+    /// Concurrent commits share one flush.
+    Group,
+    /// Every commit flushes on its own.
+    EachCommand,
+}
+
+impl From<FlushArg> for Flush {
+    fn from(f: FlushArg) -> Flush {
+        match f {
+            FlushArg::Group => Flush::Group,
+            FlushArg::EachCommand => Flush::EachCommand,
+        }
+    }
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -310,9 +346,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Store(cmd) => store(cmd),
-        Command::Project(cmd) => client::project(cmd),
-        Command::Tasks(cmd) => client::tasks(cmd),
-        Command::Loadgen(args) => client::loadgen(args),
+        Command::Project(cmd) => client::project::run(cmd),
+        Command::Tasks(cmd) => client::tasks::run(cmd),
+        Command::Loadgen(args) => client::loadgen::run(args),
         Command::Serve {
             data,
             listen,
@@ -407,8 +443,7 @@ fn simulate(
         scenario.raw.replications = r;
     }
     if let Some(dir) = &out.prosimos {
-        let (models, files) =
-            simulate::bpmn::write_all(&scenario, dir).map_err(anyhow::Error::msg)?;
+        let (models, files) = simulate::bpmn::write_all(&scenario, dir)?;
         for f in files {
             eprintln!("wrote {}", f.display());
         }
@@ -461,7 +496,7 @@ fn simulate(
         print!("{}", simulate::report::table(&report));
     }
     if let Some(dir) = &out.svg {
-        let files = simulate::chart::write_all(&report, dir).map_err(anyhow::Error::msg)?;
+        let files = simulate::chart::write_all(&report, dir)?;
         for f in files {
             eprintln!("wrote {}", f.display());
         }
@@ -585,7 +620,7 @@ fn store(cmd: StoreCommand) -> Result<ExitCode> {
                     return Err(Reported.into());
                 }
             };
-            let store = std::sync::Arc::new(SledStore::open(&data, flush)?);
+            let store = std::sync::Arc::new(SledStore::open(&data, flush.into())?);
             let (svc, opened) = Service::open(store, onewindow::engine::Policy::default())?;
             eprintln!(
                 "opened {}: {} projects, {} events, in {:.3} s",
@@ -595,7 +630,7 @@ fn store(cmd: StoreCommand) -> Result<ExitCode> {
                 opened.elapsed.as_secs_f64()
             );
             svc.deploy(plan.clone())?;
-            let load = onewindow::store::load::Load {
+            let load = onewindow::loadgen::Load {
                 clients,
                 projects,
                 prefix,
@@ -605,7 +640,7 @@ fn store(cmd: StoreCommand) -> Result<ExitCode> {
             let now = chrono::NaiveDate::from_ymd_opt(2025, 3, 3)
                 .and_then(|d| d.and_hms_opt(9, 0, 0))
                 .context("a fixed start time")?;
-            let report = onewindow::store::load::run(&svc, &plan, &form, &load, now)?;
+            let report = onewindow::loadgen::run(&svc, &plan, &form, &load, now)?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&report)?);
             } else {
@@ -720,7 +755,7 @@ fn schedule(plan: &Plan, run: &RunArgs, default_start: Option<NaiveDate>) -> Res
         },
     };
     Ok(plan.schedule(&Options {
-        limits: run.limits.unwrap_or(plan.default_limits),
+        limits: run.limits.map_or(plan.default_limits, LimitKind::from),
         form: form.as_ref(),
         start: run.start.or(default_start),
     }))

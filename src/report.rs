@@ -13,14 +13,6 @@ use serde_json::{json, Value};
 use crate::plan::{Plan, Schedule};
 use crate::spec::{ItemKind, RawWorkflow};
 
-/// The `q`-quantile of sorted values by the nearest-rank method (the smallest value with
-/// at least a share `q` of the values at or below it); `None` when there are none. Every
-/// percentile the project reports (load generators, the simulator) is this one.
-pub fn nearest_rank<T: Copy>(sorted: &[T], q: f64) -> Option<T> {
-    let k = ((sorted.len() as f64) * q).ceil() as usize;
-    (!sorted.is_empty()).then(|| sorted[k.clamp(1, sorted.len()) - 1])
-}
-
 fn path_ids(plan: &Plan, path: &[usize]) -> Vec<String> {
     path.iter().map(|&i| plan.items[i].id.clone()).collect()
 }

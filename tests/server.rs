@@ -400,12 +400,7 @@ async fn sigterm_with_a_watcher_connected_ends_promptly_and_loses_nothing() {
     let signalled = std::time::Instant::now();
     // The stream ends (end of stream or an error), promptly.
     let ended = tokio::time::timeout(std::time::Duration::from_secs(10), async {
-        loop {
-            match watch.message().await {
-                Ok(Some(_)) => continue,
-                Ok(None) | Err(_) => break,
-            }
-        }
+        while let Ok(Some(_)) = watch.message().await {}
     })
     .await;
     assert!(ended.is_ok(), "the watch stream ends after SIGTERM");

@@ -63,7 +63,7 @@ impl Compiler<'_> {
                 && !self.stageless.contains(&a)
                 && !self.stageless.contains(&b)
             {
-                let why = match first_document(&items[b], &producer, a) {
+                let why = match first_document(&items[b], producer, a) {
                     None => "waits for".to_string(),
                     Some(d) => format!("requires `{}` from", documents[d].id),
                 };
@@ -127,7 +127,7 @@ impl Compiler<'_> {
                 .windows(2)
                 .chain(std::iter::once(&[cycle[cycle.len() - 1], start][..]))
             {
-                let via = match first_document(&items[w[1]], &producer, w[0]) {
+                let via = match first_document(&items[w[1]], producer, w[0]) {
                     Some(d) => documents[d].id.as_str(),
                     None => "after",
                 };

@@ -694,8 +694,12 @@ fn escape(s: &str) -> String {
 pub fn write_all(
     s: &super::Scenario,
     dir: &std::path::Path,
-) -> Result<(Vec<Model>, Vec<std::path::PathBuf>), String> {
-    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+) -> Result<(Vec<Model>, Vec<std::path::PathBuf>), super::Error> {
+    let write_error = |path: &std::path::Path| {
+        let path = path.to_path_buf();
+        move |source| super::Error::Write { path, source }
+    };
+    std::fs::create_dir_all(dir).map_err(write_error(dir))?;
     let mut models = Vec::new();
     let mut files = Vec::new();
     for v in &s.variants {
@@ -711,10 +715,11 @@ pub fn write_all(
                 }
             })
             .collect();
-        let json = serde_json::to_string_pretty(&m.prosimos()).map_err(|e| e.to_string())?;
+        // A JSON value always serializes.
+        let json = serde_json::to_string_pretty(&m.prosimos()).unwrap_or_default();
         for (ext, text) in [("bpmn", m.bpmn()), ("json", json)] {
             let path = dir.join(format!("{slug}.{ext}"));
-            std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;
+            std::fs::write(&path, text).map_err(write_error(&path))?;
             files.push(path);
         }
         models.push(m);

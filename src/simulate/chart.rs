@@ -10,6 +10,7 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::report::Report;
+use super::Error;
 
 const PALETTE: [RGBColor; 6] = [
     RGBColor(31, 119, 180),
@@ -31,8 +32,12 @@ fn font() {
     });
 }
 
-fn err(e: impl std::fmt::Display) -> String {
-    e.to_string()
+/// A plotters error, for the chart being drawn to `file`.
+fn err(file: &Path, e: impl std::fmt::Display) -> Error {
+    Error::Draw {
+        path: file.to_path_buf(),
+        message: e.to_string(),
+    }
 }
 
 /// A file name part from a variant name.
@@ -46,9 +51,12 @@ fn slug(name: &str) -> String {
 ///
 /// # Errors
 /// The directory cannot be written, or plotters fails to draw.
-pub fn write_all(r: &Report, dir: &Path) -> Result<Vec<PathBuf>, String> {
+pub fn write_all(r: &Report, dir: &Path) -> Result<Vec<PathBuf>, Error> {
     font();
-    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    std::fs::create_dir_all(dir).map_err(|source| Error::Write {
+        path: dir.to_path_buf(),
+        source,
+    })?;
     let mut files = vec![dir.join("total-working-days.svg")];
     distribution(r, &files[0])?;
     for v in &r.variants {
@@ -64,9 +72,9 @@ pub fn write_all(r: &Report, dir: &Path) -> Result<Vec<PathBuf>, String> {
     Ok(files)
 }
 
-fn distribution(r: &Report, file: &Path) -> Result<(), String> {
+fn distribution(r: &Report, file: &Path) -> Result<(), Error> {
     let root = SVGBackend::new(file, (900, 520)).into_drawing_area();
-    root.fill(&WHITE).map_err(err)?;
+    root.fill(&WHITE).map_err(|e| err(file, e))?;
     let width = r
         .variants
         .first()
@@ -101,13 +109,13 @@ fn distribution(r: &Report, file: &Path) -> Result<(), String> {
         .x_label_area_size(40)
         .y_label_area_size(56)
         .build_cartesian_2d(0.0..x_max, 0.0..y_max)
-        .map_err(err)?;
+        .map_err(|e| err(file, e))?;
     chart
         .configure_mesh()
         .x_desc("working days from arrival to completion")
         .y_desc("share of projects (%)")
         .draw()
-        .map_err(err)?;
+        .map_err(|e| err(file, e))?;
     for (k, v) in r.variants.iter().enumerate() {
         let color = PALETTE[k % PALETTE.len()];
         let points: Vec<(f64, f64)> = (0..v.histogram.counts.len())
@@ -118,7 +126,7 @@ fn distribution(r: &Report, file: &Path) -> Result<(), String> {
             .collect();
         chart
             .draw_series(LineSeries::new(points, color.stroke_width(2)))
-            .map_err(err)?
+            .map_err(|e| err(file, e))?
             .label(format!(
                 "{} (mean {:.1}, p90 {:.1})",
                 v.name, v.total_working_days.mean, v.total_working_days.p90
@@ -130,11 +138,11 @@ fn distribution(r: &Report, file: &Path) -> Result<(), String> {
         .background_style(WHITE.mix(0.8))
         .border_style(BLACK)
         .draw()
-        .map_err(err)?;
-    root.present().map_err(err)
+        .map_err(|e| err(file, e))?;
+    root.present().map_err(|e| err(file, e))
 }
 
-fn gantt(r: &Report, name: &str, file: &Path) -> Result<(), String> {
+fn gantt(r: &Report, name: &str, file: &Path) -> Result<(), Error> {
     let Some((k, v)) = r.variants.iter().enumerate().find(|(_, v)| v.name == name) else {
         return Ok(());
     };
@@ -144,7 +152,7 @@ fn gantt(r: &Report, name: &str, file: &Path) -> Result<(), String> {
     let rows = t.tasks.len().max(1);
     let height = (120 + 22 * rows).min(4000) as u32;
     let root = SVGBackend::new(file, (1000, height)).into_drawing_area();
-    root.fill(&WHITE).map_err(err)?;
+    root.fill(&WHITE).map_err(|e| err(file, e))?;
     let x_max = t.tasks.iter().map(|x| x.end).fold(1.0_f64, f64::max) * 1.02;
     let labels: Vec<String> = t
         .tasks
@@ -163,7 +171,7 @@ fn gantt(r: &Report, name: &str, file: &Path) -> Result<(), String> {
         .x_label_area_size(36)
         .y_label_area_size(20)
         .build_cartesian_2d(0.0..x_max * 1.15, 0.0..rows as f64)
-        .map_err(err)?;
+        .map_err(|e| err(file, e))?;
     // Every task is labelled beside its bar: an axis would label only some rows.
     chart
         .configure_mesh()
@@ -171,7 +179,7 @@ fn gantt(r: &Report, name: &str, file: &Path) -> Result<(), String> {
         .y_labels(0)
         .x_desc("working days from arrival (grey: waiting for a reviewer; red: critical path)")
         .draw()
-        .map_err(err)?;
+        .map_err(|e| err(file, e))?;
     let color = PALETTE[k % PALETTE.len()];
     let critical: std::collections::HashSet<&str> =
         t.critical_path.iter().map(String::as_str).collect();
@@ -182,7 +190,7 @@ fn gantt(r: &Report, name: &str, file: &Path) -> Result<(), String> {
                 [(task.ready, y0), (task.start.max(task.ready), y1)],
                 RGBColor(200, 200, 200).filled(),
             )))
-            .map_err(err)?;
+            .map_err(|e| err(file, e))?;
         let fill = if critical.contains(task.item.as_str()) {
             RGBColor(214, 39, 40)
         } else {
@@ -198,7 +206,7 @@ fn gantt(r: &Report, name: &str, file: &Path) -> Result<(), String> {
                 [(task.start, y0), (end, y1)],
                 fill.filled(),
             )))
-            .map_err(err)?;
+            .map_err(|e| err(file, e))?;
         chart
             .draw_series(std::iter::once(Text::new(
                 labels[i].clone(),
@@ -206,12 +214,12 @@ fn gantt(r: &Report, name: &str, file: &Path) -> Result<(), String> {
                 TextStyle::from(("sans-serif", 12).into_font())
                     .pos(Pos::new(HPos::Left, VPos::Center)),
             )))
-            .map_err(err)?;
+            .map_err(|e| err(file, e))?;
     }
-    root.present().map_err(err)
+    root.present().map_err(|e| err(file, e))
 }
 
-fn utilization(r: &Report, file: &Path) -> Result<(), String> {
+fn utilization(r: &Report, file: &Path) -> Result<(), Error> {
     let mut depts: Vec<String> = Vec::new();
     for v in &r.variants {
         for d in &v.departments {
@@ -221,7 +229,7 @@ fn utilization(r: &Report, file: &Path) -> Result<(), String> {
         }
     }
     let root = SVGBackend::new(file, (1000, 520)).into_drawing_area();
-    root.fill(&WHITE).map_err(err)?;
+    root.fill(&WHITE).map_err(|e| err(file, e))?;
     // Utilization where staff is limited; otherwise the mean number of reviews in
     // progress, on the same axis read as "busy reviewers × 100".
     let value = |d: &super::report::DepartmentReport| 100.0 * d.utilization.unwrap_or(d.mean_busy);
@@ -241,7 +249,7 @@ fn utilization(r: &Report, file: &Path) -> Result<(), String> {
         .x_label_area_size(10)
         .y_label_area_size(56)
         .build_cartesian_2d(0.0..n as f64, -y_max * 0.08..y_max)
-        .map_err(err)?;
+        .map_err(|e| err(file, e))?;
     // Departments are named under their bars: an axis would name only some.
     chart
         .configure_mesh()
@@ -249,7 +257,7 @@ fn utilization(r: &Report, file: &Path) -> Result<(), String> {
         .x_labels(0)
         .y_desc("%")
         .draw()
-        .map_err(err)?;
+        .map_err(|e| err(file, e))?;
     chart
         .draw_series(depts.iter().enumerate().map(|(i, d)| {
             Text::new(
@@ -259,7 +267,7 @@ fn utilization(r: &Report, file: &Path) -> Result<(), String> {
                     .pos(Pos::new(HPos::Center, VPos::Center)),
             )
         }))
-        .map_err(err)?;
+        .map_err(|e| err(file, e))?;
     let groups = r.variants.len().max(1) as f64;
     for (k, v) in r.variants.iter().enumerate() {
         let color = PALETTE[k % PALETTE.len()];
@@ -278,7 +286,7 @@ fn utilization(r: &Report, file: &Path) -> Result<(), String> {
             .collect();
         chart
             .draw_series(bars)
-            .map_err(err)?
+            .map_err(|e| err(file, e))?
             .label(v.name.clone())
             .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 12, y + 5)], color.filled()));
     }
@@ -287,6 +295,6 @@ fn utilization(r: &Report, file: &Path) -> Result<(), String> {
         .background_style(WHITE.mix(0.8))
         .border_style(BLACK)
         .draw()
-        .map_err(err)?;
-    root.present().map_err(err)
+        .map_err(|e| err(file, e))?;
+    root.present().map_err(|e| err(file, e))
 }

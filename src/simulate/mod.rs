@@ -61,6 +61,22 @@ pub enum Error {
         /// What is wrong, with the key path.
         message: String,
     },
+    /// An output file (a chart, an exported model) cannot be written.
+    #[error("{}: {source}", path.display())]
+    Write {
+        /// The file or directory.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// plotters failed to draw a chart.
+    #[error("{}: cannot draw: {message}", path.display())]
+    Draw {
+        /// The chart's file.
+        path: PathBuf,
+        /// plotters' message (its error types are generic over the backend).
+        message: String,
+    },
     /// A variant's workflow does not compile.
     #[error("variant `{variant}`: {message}")]
     Workflow {

@@ -51,7 +51,7 @@ impl Stats {
             return Stats::default();
         }
         v.sort_by(f64::total_cmp);
-        let rank = |q: f64| crate::report::nearest_rank(&v, q).unwrap_or(0.0);
+        let rank = |q: f64| crate::stats::nearest_rank(&v, q).unwrap_or(0.0);
         Stats {
             count: v.len() as u64,
             mean: v.iter().sum::<f64>() / v.len() as f64,

@@ -59,7 +59,7 @@ const FORMAT: &[u8] = b"onewindow-store/2";
 const SEGMENT_SIZE: usize = 64 * 1024;
 
 /// When commits reach the disk.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Flush {
     /// Concurrent commits share one flush (the default).
     Group,
@@ -128,8 +128,14 @@ impl Drop for SledStore {
     }
 }
 
-fn backend(e: impl std::fmt::Display) -> Error {
-    Error::Backend(e.to_string())
+/// The storage engine's own error (sled, the file system), kept as the source.
+fn backend(e: impl std::error::Error + Send + Sync + 'static) -> Error {
+    Error::Engine(Box::new(e))
+}
+
+/// A failure of our own making, described.
+fn failed(message: &str) -> Error {
+    Error::Backend(message.to_string())
 }
 
 fn key(prefix: &[u8], parts: &[&[u8]]) -> Vec<u8> {
@@ -337,7 +343,7 @@ impl SledStore {
             (Flush::Group, Some(c)) => {
                 let (tx, rx) = tokio::sync::oneshot::channel();
                 c.lock()
-                    .map_err(|_| backend("group committer lock poisoned"))?
+                    .map_err(|_| failed("group committer lock poisoned"))?
                     .send(tx)
                     .map_err(backend)?;
                 Ok(Durable::pending(rx))
@@ -509,7 +515,7 @@ impl WriteStore for SledStore {
         check_id(&commit.project)?;
         let mut heads = self.heads[stripe(&commit.project)]
             .lock()
-            .map_err(|_| backend("a writer panicked holding the heads lock"))?;
+            .map_err(|_| failed("a writer panicked holding the heads lock"))?;
         let head = heads.get(&commit.project).copied().unwrap_or(0);
         check_commit(&commit, head)?;
         let (project, events, snapshot, unindex, index, request) = (
@@ -530,9 +536,7 @@ impl WriteStore for SledStore {
             .map(|s| Ok::<_, Error>((key(b"s/", &[project.as_bytes()]), codec::encode(&s)?)))
             .transpose()?;
         if self.poisoned.load(Ordering::SeqCst) {
-            return Err(backend(
-                "an earlier write failed half-way; reopen the store",
-            ));
+            return Err(failed("an earlier write failed half-way; reopen the store"));
         }
         let last = events.last().map(|e| e.seq);
         let written = (|| {

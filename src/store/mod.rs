@@ -19,7 +19,6 @@
 pub mod codec;
 pub mod conformance;
 pub mod disk;
-pub mod load;
 pub mod memory;
 pub mod service;
 
@@ -32,9 +31,13 @@ use crate::engine::{Envelope, Refusal};
 /// is an error that says so.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// The backend failed (disk, database).
+    /// The backend failed (disk, database), as described.
     #[error("storage: {0}")]
     Backend(String),
+    /// The storage engine underneath failed (sled, the file system), with its own error
+    /// as the source.
+    #[error("storage: {0}")]
+    Engine(#[source] Box<dyn std::error::Error + Send + Sync>),
     /// Stored bytes do not decode.
     #[error("damaged data: {0}")]
     Corrupt(String),

@@ -1,4 +1,5 @@
-//! A load generator over the durable service: client threads each take projects from
+//! A load generator over the durable service (not part of the service: a tool for
+//! measuring and breaking it): client threads each take projects from
 //! submission to completion the way the window and the departments would, with a share of
 //! supplements on the way. It measures durable throughput (`onewindow store-drive`, the
 //! store benchmark) and is the child the crash test kills.
@@ -16,12 +17,12 @@ use std::time::{Duration, Instant};
 use chrono::NaiveDateTime;
 use serde::Serialize;
 
-use super::service::Service;
-use super::{Error, Store};
 use crate::engine::{Actor, Command, MaterialRef, TaskState};
 use crate::form::Value;
 use crate::plan::Plan;
 use crate::spec::ItemKind;
+use crate::store::service::Service;
+use crate::store::{Error, Store};
 
 /// What to run.
 #[derive(Debug, Clone)]
@@ -118,7 +119,7 @@ pub fn run<S: Store + ?Sized>(
     let mut lat = counters.latencies.into_inner().unwrap_or_default();
     lat.sort_unstable();
     let pct =
-        |q: f64| crate::report::nearest_rank(&lat, q).map_or(0.0, |d| d.as_secs_f64() * 1000.0);
+        |q: f64| crate::stats::nearest_rank(&lat, q).map_or(0.0, |d| d.as_secs_f64() * 1000.0);
     let transitions = counters.transitions.into_inner();
     Ok(Report {
         clients: load.clients,

@@ -1,0 +1,241 @@
+//! `onewindow loadgen`: window clients submitting projects and every department's workers
+//! claiming and approving over push streams, against a running server; reports projects
+//! per second, task completions per second and approval latency.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use clap::Args;
+use onewindow::server::pb;
+use tonic::Request;
+
+use super::field_value;
+
+/// What `onewindow loadgen` drives.
+#[derive(Args)]
+pub struct LoadgenArgs {
+    /// The server's address.
+    #[arg(
+        long,
+        env = "ONEWINDOW_SERVER",
+        default_value = "http://127.0.0.1:50051"
+    )]
+    server: String,
+    /// The server's tokens file (the window's and every department's token are used).
+    #[arg(long, default_value = "data/tokens.yaml")]
+    tokens: PathBuf,
+    /// The workflow file (deployed on the server: the same text is the same version).
+    #[arg(long, default_value = "workflows/construction-parallel.yaml")]
+    workflow: PathBuf,
+    /// The form every project submits.
+    #[arg(long, default_value = "workflows/forms/industrial-project.yaml")]
+    form: PathBuf,
+    /// Projects to take to completion.
+    #[arg(long, default_value_t = 200)]
+    projects: usize,
+    /// Window clients submitting concurrently.
+    #[arg(long, default_value_t = 8)]
+    clients: usize,
+    /// Concurrent workers per department.
+    #[arg(long, default_value_t = 4)]
+    workers: usize,
+    /// A prefix for project ids (runs with the same prefix collide).
+    #[arg(long, default_value = "lg")]
+    prefix: String,
+    /// Who claims a task: the push stream before it sends it (`push`), or the worker with
+    /// a `Claim` request of its own (`request`). Either way every task is claimed and
+    /// approved, two durable commands.
+    #[arg(long, value_enum, default_value_t = ClaimBy::Push)]
+    claim: ClaimBy,
+}
+
+/// Who claims the tasks `loadgen`'s workers approve.
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ClaimBy {
+    /// `StreamReady` with `claim`: the server claims each task as it pushes it.
+    Push,
+    /// The worker calls `Claim`, then `Approve`.
+    Request,
+}
+
+/// N window clients submit projects of a workflow and report their milestones; every
+/// department's workers take the tasks pushed to them and claim and approve them. Reports
+/// projects per second, task completions per second and approval latency.
+pub fn run(a: LoadgenArgs) -> Result<ExitCode> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::{Arc, Mutex};
+    let (plan, _) =
+        onewindow::plan::compile_file(&a.workflow).map_err(|d| anyhow::anyhow!("{d}"))?;
+    // The server's own tokens file, read the way the server reads it.
+    use onewindow::server::auth::{Role, Tokens};
+    let tokens = Tokens::load(&a.tokens)?;
+    let window_token = tokens
+        .token_of(&Role::Window)
+        .context("no window token")?
+        .to_string();
+    let departments: Vec<(String, String)> = plan
+        .departments
+        .iter()
+        .map(|d| {
+            let token = tokens
+                .token_of(&Role::Department(d.id.clone()))
+                .with_context(|| format!("no token for {}", d.id))?;
+            Ok((d.id.clone(), token.to_string()))
+        })
+        .collect::<Result<_>>()?;
+    let form_text = std::fs::read_to_string(&a.form)?;
+    let raw: HashMap<String, serde_yaml::Value> = serde_yaml::from_str(&form_text)?;
+    let form: HashMap<String, pb::FieldValue> = raw
+        .iter()
+        .filter_map(|(k, v)| Some((k.clone(), field_value(v)?)))
+        .collect();
+    let materials: Vec<pb::MaterialRef> = plan
+        .materials
+        .iter()
+        .map(|m| pb::MaterialRef {
+            material: m.id.clone(),
+            ..Default::default()
+        })
+        .collect();
+    let milestones: Vec<String> = plan
+        .items
+        .iter()
+        .filter(|i| i.kind == onewindow::spec::ItemKind::Milestone)
+        .map(|i| i.id.clone())
+        .collect();
+    let version = plan.version.clone();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async move {
+        let auth = |token: &str| {
+            let t: tonic::metadata::MetadataValue<_> = format!("Bearer {token}").parse().expect("a token is ASCII");
+            move |mut r: Request<()>| {
+                r.metadata_mut().insert("authorization", t.clone());
+                Ok(r)
+            }
+        };
+        // One connection per department and one for the window, as separate systems
+        // would have: a single HTTP/2 connection serializes all framing through one task.
+        let endpoint = tonic::transport::Channel::from_shared(a.server.clone())?.tcp_nodelay(true);
+        let latencies = Arc::new(Mutex::new(Vec::<std::time::Duration>::new()));
+        let completions = Arc::new(AtomicUsize::new(0));
+        let mut tasks = tokio::task::JoinSet::new();
+        // Departments: one push stream each, `workers` tasks (claiming and) approving.
+        let push_claims = a.claim == ClaimBy::Push;
+        for (dept, token) in departments {
+            let channel = endpoint.connect().await?;
+            let mut client = pb::department_client::DepartmentClient::with_interceptor(channel, auth(&token));
+            let mut stream = client.stream_ready(pb::StreamReadyRequest { claim: push_claims }).await?.into_inner();
+            let (tx, rx) = tokio::sync::mpsc::channel::<pb::Task>(4096);
+            let rx = Arc::new(tokio::sync::Mutex::new(rx));
+            tasks.spawn(async move {
+                while let Ok(Some(t)) = stream.message().await {
+                    if tx.send(t).await.is_err() {
+                        break;
+                    }
+                }
+            });
+            for _ in 0..a.workers {
+                let (rx, mut client, lat, done) = (rx.clone(), client.clone(), latencies.clone(), completions.clone());
+                let dept = dept.clone();
+                tasks.spawn(async move {
+                    loop {
+                        let Some(t) = rx.lock().await.recv().await else { break };
+                        let rid = |x: &str| format!("{}/{}/{x}", t.project, t.item);
+                        if !push_claims {
+                            let claim = pb::ItemCommand { request_id: rid("claim"), project: t.project.clone(), item: t.item.clone(), at: String::new() };
+                            let _ = client.claim(claim).await;
+                        }
+                        let approve = pb::ApproveRequest { request_id: rid("approve"), project: t.project.clone(), item: t.item.clone(), numbers: HashMap::new(), at: String::new() };
+                        let started = std::time::Instant::now();
+                        if client.approve(approve).await.is_ok() {
+                            lat.lock().map(|mut l| l.push(started.elapsed())).ok();
+                            done.fetch_add(1, Ordering::Relaxed);
+                        } else {
+                            eprintln!("{dept}: approving {}/{} failed", t.project, t.item);
+                        }
+                    }
+                });
+            }
+        }
+        // The window: a watcher over every project reports milestones and counts completions.
+        let mut window = pb::window_client::WindowClient::with_interceptor(endpoint.connect().await?, auth(&window_token));
+        // Only what the window acts on: milestones becoming ready, projects completing.
+        let types = vec!["task_ready".to_string(), "completed".to_string()];
+        let mut watch = window.watch(pb::WatchRequest { live: true, types, ..Default::default() }).await?.into_inner();
+        let ours = format!("{}-", a.prefix);
+        let started = std::time::Instant::now();
+        let next = Arc::new(AtomicUsize::new(0));
+        for _ in 0..a.clients {
+            let (mut window, next, form, materials, version, prefix) =
+                (window.clone(), next.clone(), form.clone(), materials.clone(), version.clone(), a.prefix.clone());
+            let total = a.projects;
+            tasks.spawn(async move {
+                loop {
+                    let n = next.fetch_add(1, Ordering::Relaxed);
+                    if n >= total {
+                        break;
+                    }
+                    let project = format!("{prefix}-{n}");
+                    let req = pb::SubmitRequest {
+                        request_id: format!("{project}/submit"),
+                        project,
+                        version: version.clone(),
+                        applicant: "loadgen".into(),
+                        form: form.clone(),
+                        materials: materials.clone(),
+                        ..Default::default()
+                    };
+                    if let Err(e) = window.submit(req).await {
+                        eprintln!("submit: {e}");
+                    }
+                }
+            });
+        }
+        let mut completed = 0;
+        // Milestone reports in flight: the last one's answer may arrive after the watcher
+        // has seen its project complete, and it counts.
+        let mut reports = tokio::task::JoinSet::new();
+        while completed < a.projects {
+            let Some(e) = watch.message().await? else { break };
+            if !e.project.starts_with(&ours) {
+                continue;
+            }
+            if !e.item.is_empty() && e.r#type == "task_ready" && milestones.contains(&e.item) {
+                let project = e.project.clone();
+                let cmd = pb::ItemCommand { request_id: format!("{project}/{}/report", e.item), project, item: e.item.clone(), at: String::new() };
+                // Reported concurrently, as many clerks would: the watch loop only reads.
+                let (mut w, done) = (window.clone(), completions.clone());
+                reports.spawn(async move {
+                    if w.report_milestone(cmd).await.is_ok() {
+                        done.fetch_add(1, Ordering::Relaxed);
+                    }
+                });
+            }
+            if e.r#type == "completed" {
+                completed += 1;
+            }
+        }
+        while reports.join_next().await.is_some() {}
+        let seconds = started.elapsed().as_secs_f64();
+        tasks.abort_all();
+        let mut lat = latencies.lock().map(|l| l.clone()).unwrap_or_default();
+        lat.sort_unstable();
+        let pct = |q: f64| onewindow::stats::nearest_rank(&lat, q).map_or(0.0, |d| d.as_secs_f64() * 1000.0);
+        let done = completions.load(Ordering::Relaxed);
+        println!(
+            "{completed} projects in {seconds:.2} s: {:.1} projects/s, {done} task completions ({:.0}/s), approve latency p50 {:.2} ms, p99 {:.2} ms ({} window clients, {} workers per department)",
+            completed as f64 / seconds,
+            done as f64 / seconds,
+            pct(0.5),
+            pct(0.99),
+            a.clients,
+            a.workers
+        );
+        Ok::<(), anyhow::Error>(())
+    })?;
+    Ok(ExitCode::SUCCESS)
+}

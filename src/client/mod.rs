@@ -1,0 +1,85 @@
+//! The command-line clients: a clerk's, a department's or a tester's hands on a running
+//! server, through the same gRPC API as any other system. [`project`] for the window's
+//! projects, [`tasks`] for a department's queue, [`loadgen`] for load.
+
+pub mod loadgen;
+pub mod project;
+pub mod tasks;
+
+use anyhow::Result;
+use clap::Args;
+use onewindow::server::pb;
+use tonic::Request;
+
+/// Where the server is and who we are.
+#[derive(Args, Clone)]
+pub struct Conn {
+    /// The server's address.
+    #[arg(
+        long,
+        env = "ONEWINDOW_SERVER",
+        default_value = "http://127.0.0.1:50051"
+    )]
+    server: String,
+    /// A bearer token from the server's tokens file.
+    #[arg(long, env = "ONEWINDOW_TOKEN")]
+    token: String,
+}
+
+/// The idempotency key of a command that changes something.
+#[derive(Args, Clone)]
+pub struct RequestId {
+    /// Idempotency key; a fresh one when not given (retry with the printed one).
+    #[arg(long)]
+    request_id: Option<String>,
+}
+
+impl Conn {
+    fn request<T>(&self, msg: T) -> Result<Request<T>> {
+        let mut r = Request::new(msg);
+        r.metadata_mut()
+            .insert("authorization", format!("Bearer {}", self.token).parse()?);
+        Ok(r)
+    }
+}
+
+impl RequestId {
+    /// The given key, or a fresh one, announced on stderr so that a retry can reuse it.
+    fn take(&self) -> String {
+        let id = self.request_id.clone().unwrap_or_else(|| {
+            let nanos = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos())
+                .unwrap_or(0);
+            format!("cli-{}-{nanos:x}", std::process::id())
+        });
+        eprintln!("request id {id}");
+        id
+    }
+}
+
+pub(crate) fn print_response(r: &pb::CommandResponse) {
+    if r.replayed {
+        println!("(a retry: the first answer)");
+    }
+    for e in &r.events {
+        println!("#{} {}", e.seq, e.summary);
+    }
+}
+
+pub(crate) fn field_value(v: &serde_yaml::Value) -> Option<pb::FieldValue> {
+    use pb::field_value::Value as V;
+    let value = match v {
+        serde_yaml::Value::Bool(b) => V::Flag(*b),
+        serde_yaml::Value::Number(n) => V::Number(n.as_f64()?),
+        serde_yaml::Value::String(s) => V::Text(s.clone()),
+        _ => return None,
+    };
+    Some(pb::FieldValue { value: Some(value) })
+}
+
+pub(crate) fn rt() -> Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?)
+}
