@@ -26,6 +26,29 @@ use std::path::{Path, PathBuf};
 use chrono::{Datelike, Days, NaiveDate, Weekday};
 use serde::Deserialize;
 
+/// The first year the platform computes with: the time of record, form dates and the
+/// arithmetic of limits all stay within [`FIRST_YEAR`]..=[`LAST_YEAR`], so no input can
+/// make a loop run for centuries or a date overflow.
+pub const FIRST_YEAR: i32 = 2000;
+/// The last year the platform computes with (see [`FIRST_YEAR`]). A due date that would
+/// fall after it is clamped to its last day and marked provisional.
+pub const LAST_YEAR: i32 = 2199;
+
+/// The first day of [`FIRST_YEAR`].
+pub fn first_date() -> NaiveDate {
+    NaiveDate::from_ymd_opt(FIRST_YEAR, 1, 1).unwrap_or(NaiveDate::MIN)
+}
+
+/// The last day of [`LAST_YEAR`].
+pub fn last_date() -> NaiveDate {
+    NaiveDate::from_ymd_opt(LAST_YEAR, 12, 31).unwrap_or(NaiveDate::MAX)
+}
+
+/// Whether `date` is within the years the platform computes with.
+pub fn in_range(date: NaiveDate) -> bool {
+    (FIRST_YEAR..=LAST_YEAR).contains(&date.year())
+}
+
 /// Why a calendar could not be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -314,13 +337,21 @@ impl Calendar {
     }
 
     /// The end of the `n`-th working day after `start` (art. 201: `start` is not
-    /// counted). `n == 0` gives `start` itself.
+    /// counted). `n == 0` gives `start` itself. Never runs past [`last_date`]: a result
+    /// that would is clamped to it and provisional, so the loop is bounded whatever `n`.
     pub fn add_working_days(&self, start: NaiveDate, n: u32) -> Due {
+        let last = last_date();
         let mut date = start;
         let mut left = n;
         let mut provisional = false;
         while left > 0 {
-            date = date.succ_opt().unwrap_or(date);
+            if date >= last {
+                return Due {
+                    date: last.max(start),
+                    provisional: true,
+                };
+            }
+            date = date.succ_opt().unwrap_or(last);
             provisional |= !self.is_known(date);
             if self.is_working_day(date) {
                 left -= 1;
@@ -331,26 +362,44 @@ impl Calendar {
 
     /// The number of working days in `(from, to]`: how many working days of a limit
     /// counted from `from` have been used by the end of `to`. Zero when `to <= from`.
+    /// Counts within [`first_date`]..=[`last_date`] only, so it is bounded.
     pub fn count_working_days(&self, from: NaiveDate, to: NaiveDate) -> u32 {
-        let mut n = 0;
-        let mut date = from;
+        let mut n: u32 = 0;
+        let mut date = from.max(first_date());
+        let to = to.min(last_date());
         while date < to {
             date = date.succ_opt().unwrap_or(to);
             if self.is_working_day(date) {
-                n += 1;
+                n = n.saturating_add(1);
             }
         }
         n
     }
 
     /// A period of `n` calendar days from `start` (start not counted); when it ends on a
-    /// non-working day it moves to the next working day (Civil Code art. 203).
+    /// non-working day it moves to the next working day (Civil Code art. 203). Clamped
+    /// to [`last_date`] like [`Calendar::add_working_days`].
     pub fn add_calendar_days(&self, start: NaiveDate, n: u32) -> Due {
-        let mut date = start + Days::new(u64::from(n));
+        let last = last_date();
+        let mut date = match start.checked_add_days(Days::new(u64::from(n))) {
+            Some(d) if d <= last => d,
+            _ => {
+                return Due {
+                    date: last.max(start),
+                    provisional: true,
+                }
+            }
+        };
         let mut provisional = !self.is_known(date);
         if n > 0 {
             while !self.is_working_day(date) {
-                date = date.succ_opt().unwrap_or(date);
+                if date >= last {
+                    return Due {
+                        date,
+                        provisional: true,
+                    };
+                }
+                date = date.succ_opt().unwrap_or(last);
                 provisional |= !self.is_known(date);
             }
         }

@@ -35,7 +35,8 @@ pub struct Load {
     pub prefix: String,
     /// Percent of review tasks that get a supplement round first.
     pub supplement_percent: u64,
-    /// Print `ack {request id}` on stdout the moment each command is acknowledged.
+    /// Print `ack {request key}` on stdout the moment each command is acknowledged (the
+    /// key its answer is stored under: the caller's scope and the request id).
     pub print_acks: bool,
 }
 
@@ -149,7 +150,8 @@ fn send<S: Store + ?Sized>(
     let took = t.elapsed();
     if load.print_acks {
         let mut out = std::io::stdout().lock();
-        let _ = writeln!(out, "ack {request}");
+        let key = crate::store::service::request_key(actor, request);
+        let _ = writeln!(out, "ack {key}");
         let _ = out.flush();
     }
     counters.commands.fetch_add(1, Ordering::Relaxed);

@@ -97,6 +97,7 @@ async fn a_project_through_the_api_with_every_refusal_on_the_way() {
         .iter()
         .any(|i| i.item == "I12"
             && i.missing_materials == ["geotech_survey", "construction_drawings"]));
+    server.clock.set("2025-03-03T09:00:00");
     let submit = |rid: &str, mats: Vec<pb::MaterialRef>| pb::SubmitRequest {
         request_id: rid.into(),
         project: "P1".into(),
@@ -105,7 +106,7 @@ async fn a_project_through_the_api_with_every_refusal_on_the_way() {
         agent: "王代办".into(),
         form: form(),
         materials: mats,
-        at: "2025-03-03T09:00:00".into(),
+        ..Default::default()
     };
     let err = window
         .submit(with(WINDOW, submit("s0", materials[..2].to_vec())))
@@ -160,20 +161,22 @@ async fn a_project_through_the_api_with_every_refusal_on_the_way() {
 
     // Milestones, then the departments.
     for (rid, item) in [("m1", "A01"), ("m2", "R01")] {
+        server.clock.set("2025-03-03T10:00:00");
         let cmd = pb::ItemCommand {
             request_id: rid.into(),
             project: "P1".into(),
             item: item.into(),
-            at: "2025-03-03T10:00:00".into(),
+            ..Default::default()
         };
         window.report_milestone(with(WINDOW, cmd)).await.unwrap();
     }
+    server.clock.set("2025-03-04T09:00:00");
     let approve = |rid: &str, item: &str| pb::ApproveRequest {
         request_id: rid.into(),
         project: "P1".into(),
         item: item.into(),
         numbers: HashMap::new(),
-        at: "2025-03-04T09:00:00".into(),
+        ..Default::default()
     };
     let err = dept
         .approve(with(NRP, approve("a0", "I01")))
@@ -254,15 +257,17 @@ async fn a_project_through_the_api_with_every_refusal_on_the_way() {
     assert_eq!(nrp, ["I02"]);
 
     // A supplement round.
+    server.clock.set("2025-03-05T09:00:00");
     let ask = pb::SupplementRequest {
         request_id: "q1".into(),
         project: "P1".into(),
         item: "I02".into(),
         needed: vec!["land_redline".into()],
         note: "坐标有误".into(),
-        at: "2025-03-05T09:00:00".into(),
+        ..Default::default()
     };
     dept.request_supplement(with(NRP, ask)).await.unwrap();
+    server.clock.set("2025-03-07T09:00:00");
     let provide = pb::MaterialsForItem {
         request_id: "q2".into(),
         project: "P1".into(),
@@ -271,7 +276,7 @@ async fn a_project_through_the_api_with_every_refusal_on_the_way() {
             material: "land_redline".into(),
             ..Default::default()
         }],
-        at: "2025-03-07T09:00:00".into(),
+        ..Default::default()
     };
     let out = window
         .provide_supplement(with(WINDOW, provide))
@@ -344,6 +349,7 @@ async fn watchers_and_department_streams_see_every_event_in_order() {
         .await
         .unwrap();
     let materials = refs(&APPROVAL_MATERIALS);
+    server.clock.set("2025-03-03T09:00:00");
     let submit = pb::SubmitRequest {
         request_id: "w1".into(),
         project: "W1".into(),
@@ -351,7 +357,6 @@ async fn watchers_and_department_streams_see_every_event_in_order() {
         applicant: "a".into(),
         form: form(),
         materials,
-        at: "2025-03-03T09:00:00".into(),
         ..Default::default()
     };
     let submitted = window
@@ -413,12 +418,13 @@ async fn watchers_and_department_streams_see_every_event_in_order() {
         .into_inner();
     // Disconnect, act, and watch again from the last sequence number seen.
     drop(watch);
+    server.clock.set("2025-03-04T09:00:00");
     let approve = pb::ApproveRequest {
         request_id: "a1".into(),
         project: "W1".into(),
         item: "I01".into(),
         numbers: HashMap::new(),
-        at: "2025-03-04T09:00:00".into(),
+        ..Default::default()
     };
     dept.approve(with(NDRC, approve)).await.unwrap();
     let pushed = tokio::time::timeout(std::time::Duration::from_secs(10), ndrc.message())
@@ -530,6 +536,7 @@ async fn claiming_streams_share_a_queue_and_watchers_filter_by_type() {
                 .into_inner(),
         );
     }
+    server.clock.set("2025-03-03T09:00:00");
     let submit = pb::SubmitRequest {
         request_id: "c1".into(),
         project: "C1".into(),
@@ -537,7 +544,6 @@ async fn claiming_streams_share_a_queue_and_watchers_filter_by_type() {
         applicant: "a".into(),
         form: form(),
         materials: refs(&APPROVAL_MATERIALS),
-        at: "2025-03-03T09:00:00".into(),
         ..Default::default()
     };
     window.submit(with(WINDOW, submit)).await.unwrap();
@@ -588,12 +594,13 @@ async fn claiming_streams_share_a_queue_and_watchers_filter_by_type() {
             "the claim is stored before the push"
         );
         // Approved as pushed: no claim of the worker's own.
+        server.clock.set("2025-03-04T09:00:00");
         let approve = pb::ApproveRequest {
             request_id: format!("a-{item}"),
             project: "C1".into(),
             item: item.into(),
             numbers: HashMap::new(),
-            at: "2025-03-04T09:00:00".into(),
+            ..Default::default()
         };
         dept.approve(with(NDRC, approve)).await.unwrap();
     }
@@ -616,12 +623,8 @@ async fn claiming_streams_share_a_queue_and_watchers_filter_by_type() {
 /// overdue once its due date has passed, watchers see it, and supervision lists it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_ticker_flags_an_overdue_task_on_a_controllable_clock() {
-    let clock = TestClock::at("2025-09-26T09:00:00");
-    let server = start_configured(|c| {
-        c.clock = clock.clock();
-        c.tick = std::time::Duration::from_secs(1);
-    })
-    .await;
+    let server = start_configured(|c| c.tick = std::time::Duration::from_secs(1)).await;
+    server.clock.set("2025-09-26T09:00:00");
     let mut workflows = WorkflowsClient::connect(server.addr.clone()).await.unwrap();
     let version = version_of(&mut workflows, "complaint").await;
     let mut window = WindowClient::connect(server.addr.clone()).await.unwrap();
@@ -658,7 +661,7 @@ async fn the_ticker_flags_an_overdue_task_on_a_controllable_clock() {
         .await
         .unwrap()
         .into_inner();
-    clock.set("2025-09-29T09:00:00");
+    server.clock.set("2025-09-29T09:00:00");
     // A tick may have warned before the clock moved (one working day left on 09-26).
     let mut flagged = next_events(&mut watch, 1).await;
     if flagged[0].summary.starts_with("warned") {
@@ -807,7 +810,7 @@ async fn a_whole_project_with_concurrent_departments_and_a_watcher() {
                         request_id: rid("claim"),
                         project: task.project.clone(),
                         item: task.item.clone(),
-                        at: "2025-03-04T09:00:00".into(),
+                        ..Default::default()
                     };
                     client.claim(with(&dept_token(d), claim)).await.unwrap();
                 }
@@ -816,7 +819,7 @@ async fn a_whole_project_with_concurrent_departments_and_a_watcher() {
                     project: task.project.clone(),
                     item: task.item.clone(),
                     numbers: HashMap::new(),
-                    at: "2025-03-04T10:00:00".into(),
+                    ..Default::default()
                 };
                 client.approve(with(&dept_token(d), approve)).await.unwrap();
             }
@@ -835,13 +838,13 @@ async fn a_whole_project_with_concurrent_departments_and_a_watcher() {
         ]
         .concat(),
     );
+    server.clock.set("2025-03-03T09:00:00");
     let submit = pb::SubmitRequest {
         request_id: "full".into(),
         project: "FULL".into(),
         version,
         form: form(),
         materials,
-        at: "2025-03-03T09:00:00".into(),
         ..Default::default()
     };
     window.submit(with(WINDOW, submit)).await.unwrap();
@@ -869,11 +872,12 @@ async fn a_whole_project_with_concurrent_departments_and_a_watcher() {
         let done = e.summary == "completed";
         // The window reports each milestone the moment it is ready.
         if e.r#type == "task_ready" && milestones.contains(&e.item.as_str()) {
+            server.clock.set("2025-03-05T09:00:00");
             let cmd = pb::ItemCommand {
                 request_id: format!("FULL/{}/report", e.item),
                 project: "FULL".into(),
                 item: e.item.clone(),
-                at: "2025-03-05T09:00:00".into(),
+                ..Default::default()
             };
             window.report_milestone(with(WINDOW, cmd)).await.unwrap();
         }
@@ -944,22 +948,23 @@ async fn rejection_and_resubmission_over_the_api() {
         .await
         .unwrap();
     let f = complaint_form();
+    server.clock.set("2025-06-03T09:00:00");
     let req = pb::SubmitRequest {
         request_id: "r1".into(),
         project: "RJ".into(),
         version,
         form: f,
         materials: refs(&["complaint_letter", "evidence"]),
-        at: "2025-06-03T09:00:00".into(),
         ..Default::default()
     };
     window.submit(with(WINDOW, req)).await.unwrap();
+    server.clock.set("2025-06-03T15:00:00");
     let reject = pb::ReasonForItem {
         request_id: "r2".into(),
         project: "RJ".into(),
         item: "C01".into(),
         reason: "投诉材料不完整".into(),
-        at: "2025-06-03T15:00:00".into(),
+        ..Default::default()
     };
     let out = dept
         .reject(with(BUREAU, reject))
@@ -967,12 +972,13 @@ async fn rejection_and_resubmission_over_the_api() {
         .unwrap()
         .into_inner();
     assert_eq!(out.events[0].summary, "rejected C01: 投诉材料不完整");
+    server.clock.set("2025-06-04T09:00:00");
     let approve = pb::ApproveRequest {
         request_id: "r3".into(),
         project: "RJ".into(),
         item: "C01".into(),
         numbers: HashMap::new(),
-        at: "2025-06-04T09:00:00".into(),
+        ..Default::default()
     };
     assert_eq!(
         dept.approve(with(BUREAU, approve.clone()))
@@ -981,12 +987,13 @@ async fn rejection_and_resubmission_over_the_api() {
             .code(),
         Code::FailedPrecondition
     );
+    server.clock.set("2025-06-04T09:00:00");
     let resubmit = pb::MaterialsForItem {
         request_id: "r4".into(),
         project: "RJ".into(),
         item: "C01".into(),
         materials: refs(&["complaint_letter"]),
-        at: "2025-06-04T09:00:00".into(),
+        ..Default::default()
     };
     let out = window
         .resubmit(with(WINDOW, resubmit))
@@ -1022,13 +1029,13 @@ async fn a_department_lists_its_queue_page_by_page() {
     for k in 1..=3 {
         let f = complaint_form();
         let materials = refs(&["complaint_letter", "evidence"]);
+        server.clock.set("2025-06-03T09:00:00");
         let req = pb::SubmitRequest {
             request_id: format!("q{k}"),
             project: format!("Q{k}"),
             version: version.clone(),
             form: f,
             materials,
-            at: "2025-06-03T09:00:00".into(),
             ..Default::default()
         };
         window.submit(with(WINDOW, req)).await.unwrap();
@@ -1054,7 +1061,10 @@ async fn a_department_lists_its_queue_page_by_page() {
         .map(|t| format!("{}/{}", t.project, t.item))
         .collect();
     assert_eq!(ids, ["Q1/C01", "Q2/C01"]);
-    assert_eq!(first.next_page_token, "Q2/C01");
+    assert!(
+        !first.next_page_token.is_empty(),
+        "a token for the next page"
+    );
     let second = dept
         .list_tasks(with(
             BUREAU,
@@ -1074,4 +1084,24 @@ async fn a_department_lists_its_queue_page_by_page() {
         .collect();
     assert_eq!(ids, ["Q3/C01"]);
     assert!(second.next_page_token.is_empty());
+    // Filters and tokens the server did not make are refused, not answered with nothing.
+    for (state, token, field) in [
+        ("bogus", "", "state"),
+        ("", "Q2/C01", "page_token"),
+        ("", "x.y z", "page_token"),
+    ] {
+        let err = dept
+            .list_tasks(with(
+                BUREAU,
+                pb::ListTasksRequest {
+                    state: state.into(),
+                    page_size: 2,
+                    page_token: token.into(),
+                },
+            ))
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), Code::InvalidArgument, "{state:?} {token:?}");
+        assert!(err.message().starts_with(field), "{}", err.message());
+    }
 }

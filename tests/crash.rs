@@ -21,7 +21,7 @@ use std::time::Duration;
 use onewindow::engine::Policy;
 use onewindow::store::disk::{Flush, SledStore};
 use onewindow::store::service::Service;
-use onewindow::store::{Answer, ReadStore};
+use onewindow::store::{Answer, ReadStore, Recorded};
 
 const ROUNDS: u64 = 24;
 
@@ -97,10 +97,14 @@ fn kill_9_loses_nothing_acknowledged() {
         for id in &acked {
             match store.answer(id).unwrap() {
                 None => panic!("round {round}: acknowledged request {id} is missing"),
-                Some(Answer::Applied {
-                    project,
-                    first,
-                    last,
+                Some(Recorded {
+                    answer:
+                        Answer::Applied {
+                            project,
+                            first,
+                            last,
+                        },
+                    ..
                 }) => {
                     let log = &logs[&project];
                     // Contiguous logs from 1 (checked by verify) hold [first, last] exactly
@@ -111,7 +115,10 @@ fn kill_9_loses_nothing_acknowledged() {
                     );
                     assert_eq!(log[(first - 1) as usize], first);
                 }
-                Some(Answer::Refused(_)) => {}
+                Some(Recorded {
+                    answer: Answer::Refused(_),
+                    ..
+                }) => {}
             }
         }
     }

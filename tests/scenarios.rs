@@ -255,10 +255,19 @@ fn run(path: &Path) -> Result<usize, String> {
                 } else {
                     project.clone()
                 };
-                let before = engine.events(&project).len();
+                // A refused command changes nothing anywhere: no event in any project's
+                // log (a tick runs over every project), and the state it was sent to as it
+                // was.
+                let events_before = engine.all_events().count();
+                let state_before = engine.project(&project).map(|v| v.project.clone());
                 let r = engine.execute(&target, &who, command, at);
-                if r.is_err() && engine.events(&project).len() != before {
-                    return Err(fail("a refused command wrote events".into()));
+                if r.is_err() {
+                    if engine.all_events().count() != events_before {
+                        return Err(fail("a refused command wrote events".into()));
+                    }
+                    if engine.project(&project).map(|v| v.project.clone()) != state_before {
+                        return Err(fail("a refused command changed the state".into()));
+                    }
                 }
                 Some(r)
             }

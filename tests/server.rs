@@ -10,7 +10,9 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
 use common::*;
+use onewindow::engine::Actor;
 use onewindow::server::pb;
+use onewindow::store::service::request_key;
 use pb::department_client::DepartmentClient;
 use pb::window_client::WindowClient;
 use pb::workflows_client::WorkflowsClient;
@@ -29,7 +31,6 @@ async fn acknowledged_commands_survive_a_restart_of_the_server() {
         version,
         form: f,
         materials,
-        at: "2025-09-26T09:00:00".into(),
         ..Default::default()
     };
     let first = window
@@ -145,6 +146,52 @@ fn the_command_line_clients_drive_a_project() {
     assert!(first.contains("task-ready C01"), "{first}");
 }
 
+/// A Python with the example's pinned requirements (`examples/python/requirements.txt`):
+/// a virtual environment under the build directory, made on first use with `python3 -m
+/// venv` and pip, and made again when the requirements change. Nothing is installed by
+/// hand and nothing outside the build directory is touched; a machine that cannot make
+/// it fails the test, saying why — the test never skips itself.
+fn python_with_grpc() -> PathBuf {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let requirements = root.join("examples/python/requirements.txt");
+    let wanted = std::fs::read_to_string(&requirements).unwrap();
+    let venv = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("python-example");
+    let python = venv.join("bin/python3");
+    let stamp = venv.join("requirements.txt");
+    if std::fs::read_to_string(&stamp).ok().as_deref() == Some(wanted.as_str()) && python.exists() {
+        return python;
+    }
+    let _ = std::fs::remove_dir_all(&venv);
+    let run = |cmd: &mut Command, what: &str| {
+        let out = cmd.output().unwrap_or_else(|e| panic!("{what}: {e}"));
+        assert!(
+            out.status.success(),
+            "{what} failed (python3 with venv and pip, and PyPI, are needed):\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    run(
+        Command::new("python3").args(["-m", "venv"]).arg(&venv),
+        "python3 -m venv",
+    );
+    run(
+        Command::new(&python)
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                "-r",
+            ])
+            .arg(&requirements),
+        "pip install -r examples/python/requirements.txt",
+    );
+    std::fs::write(&stamp, wanted).unwrap();
+    python
+}
+
 /// Another language's system, from the .proto alone: the Python department worker in
 /// `examples/python/` receives the supervision bureau's ready task and approves it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -161,18 +208,17 @@ async fn the_python_department_worker_approves_over_grpc() {
         version,
         form: f,
         materials,
-        at: "2025-06-03T09:00:00".into(),
         ..Default::default()
     };
     window.submit(with(WINDOW, req)).await.unwrap();
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let addr = server.addr.trim_start_matches("http://").to_string();
     let out = tokio::task::spawn_blocking(move || {
-        Command::new("python3")
+        Command::new(python_with_grpc())
             .arg(root.join("examples/python/department_worker.py"))
             .args(["--server", &addr, "--token", BUREAU, "--limit", "1"])
             .output()
-            .expect("python3 runs (grpcio and grpcio-tools are installed by .ci/run)")
+            .expect("the example's Python runs")
     })
     .await
     .unwrap();
@@ -207,14 +253,20 @@ async fn kill_9_under_grpc_load_loses_nothing_acknowledged() {
             .iter()
             .find(|r| r.ends_with("/submit"))
             .cloned();
-        if let Some(old) = old {
+        if let Some(key) = old {
+            let old = key
+                .split_once(onewindow::store::service::SCOPE_SEPARATOR)
+                .map_or(key.as_str(), |(_, id)| id)
+                .to_string();
             let project = old.trim_end_matches("/submit").to_string();
             let mut window = WindowClient::connect(server.addr.clone()).await.unwrap();
+            // The same command exactly: a request id is bound to its command.
             let req = pb::SubmitRequest {
                 request_id: old.clone(),
                 project,
                 version: version.clone(),
-                form: HashMap::new(),
+                form: complaint_form(),
+                materials: refs(&["complaint_letter", "evidence"]),
                 ..Default::default()
             };
             let again = window.submit(with(WINDOW, req)).await.unwrap().into_inner();
@@ -244,26 +296,33 @@ async fn kill_9_under_grpc_load_loses_nothing_acknowledged() {
                         version: version.clone(),
                         form: f,
                         materials,
-                        at: "2025-06-03T09:00:00".into(),
                         ..Default::default()
                     };
                     if window.submit(with(WINDOW, req)).await.is_err() {
                         return;
                     }
-                    acked.lock().unwrap().push(rid);
-                    for (item, token) in [("C01", BUREAU), ("C02", RESPONDENT), ("C04", BUREAU)] {
+                    acked
+                        .lock()
+                        .unwrap()
+                        .push(request_key(&Actor::Window, &rid));
+                    for (item, token, by) in [
+                        ("C01", BUREAU, "supervision"),
+                        ("C02", RESPONDENT, "respondent"),
+                        ("C04", BUREAU, "supervision"),
+                    ] {
                         let rid = format!("{project}/{item}");
                         let req = pb::ApproveRequest {
                             request_id: rid.clone(),
                             project: project.clone(),
                             item: item.into(),
                             numbers: HashMap::new(),
-                            at: "2025-06-04T09:00:00".into(),
+                            ..Default::default()
                         };
                         if dept.approve(with(token, req)).await.is_err() {
                             return;
                         }
-                        acked.lock().unwrap().push(rid);
+                        let by = Actor::Department(by.to_string());
+                        acked.lock().unwrap().push(request_key(&by, &rid));
                     }
                 }
             });
@@ -294,7 +353,7 @@ async fn kill_9_under_grpc_load_loses_nothing_acknowledged() {
                 onewindow::store::ReadStore::answer(&*store, id)
                     .unwrap()
                     .is_some(),
-                "round {round}: acknowledged {id} is missing"
+                "round {round}: acknowledged {id:?} is missing"
             );
         }
     }
@@ -378,7 +437,6 @@ async fn sigterm_with_a_watcher_connected_ends_promptly_and_loses_nothing() {
                     version: version.clone(),
                     form: complaint_form(),
                     materials: refs(&["complaint_letter", "evidence"]),
-                    at: "2025-09-26T09:00:00".into(),
                     ..Default::default()
                 };
                 match window.submit(with(WINDOW, req)).await {

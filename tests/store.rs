@@ -143,6 +143,113 @@ fn service_rules<S: Store + 'static>(store: Arc<S>) {
         .unwrap();
     assert_eq!(refused_again, refused);
 
+    // Request ids are scoped to their caller: a department sending the window's id gets
+    // its own command decided, not the window's answer.
+    let other = svc
+        .execute(
+            "req-1",
+            "P1",
+            &dept("plan"),
+            approve("D1"),
+            at("2025-06-04"),
+        )
+        .unwrap();
+    assert_eq!(
+        other.unwrap_err().code(),
+        "illegal-transition",
+        "decided for the department (D1 is approved already), not replayed"
+    );
+    // An id is bound to its command: the same caller's id with another command, another
+    // project or another payload is refused, and nothing is written.
+    let events_before = svc.store().events("P1", 0).unwrap().len();
+    let withdraw = Command::Withdraw {
+        reason: "changed our mind".into(),
+    };
+    let reused = svc
+        .execute("req-1", "P1", &Actor::Window, withdraw, at("2025-06-04"))
+        .unwrap();
+    assert_eq!(reused.unwrap_err().code(), "request-reused");
+    let reused = svc
+        .execute(
+            "req-1",
+            "P2",
+            &Actor::Window,
+            submit(&plan),
+            at("2025-06-04"),
+        )
+        .unwrap();
+    assert_eq!(
+        reused.unwrap_err().code(),
+        "request-reused",
+        "P2's submission with P1's id does not answer as P1"
+    );
+    assert!(svc.project("P2").is_none(), "and creates nothing");
+    assert_eq!(svc.store().events("P1", 0).unwrap().len(), events_before);
+    // A command for a project that does not exist leaves nothing behind.
+    let ids_before = svc.project_ids();
+    for k in 0..50 {
+        let r = svc
+            .execute(
+                &format!("ghost-{k}"),
+                &format!("GHOST-{k}"),
+                &dept("plan"),
+                approve("D1"),
+                at("2025-06-04"),
+            )
+            .unwrap();
+        assert_eq!(r.unwrap_err().code(), "unknown-project");
+        assert!(svc
+            .store()
+            .answer(&onewindow::store::service::request_key(
+                &dept("plan"),
+                &format!("ghost-{k}")
+            ))
+            .unwrap()
+            .is_none());
+    }
+    // A refused submission leaves no empty slot either (its refusal is its answer).
+    let incomplete = Command::Submit {
+        version: plan.version.clone(),
+        submission: onewindow::engine::Submission {
+            applicant: "x".into(),
+            agent: None,
+            form: Default::default(),
+            materials: vec![],
+        },
+    };
+    let r = svc
+        .execute(
+            "req-incomplete",
+            "P9",
+            &Actor::Window,
+            incomplete,
+            at("2025-06-04"),
+        )
+        .unwrap();
+    assert_eq!(r.unwrap_err().code(), "incomplete");
+    assert_eq!(svc.project_ids(), ids_before);
+    // The record never goes back in time.
+    let r = svc
+        .execute(
+            "req-back",
+            "P1",
+            &dept("review"),
+            approve("R1"),
+            at("2025-06-01"),
+        )
+        .unwrap();
+    assert_eq!(r.unwrap_err().code(), "before-record");
+    assert!(
+        svc.store()
+            .answer(&onewindow::store::service::request_key(
+                &dept("review"),
+                "req-back"
+            ))
+            .unwrap()
+            .is_none(),
+        "a refusal about the clock is not the request's answer: a retry is decided afresh"
+    );
+
     // Eight clerks race to approve one task: exactly one wins.
     let svc = Arc::new(svc);
     let winners: Vec<bool> = std::thread::scope(|s| {
@@ -297,22 +404,51 @@ fn a_foreign_or_damaged_directory_is_an_error() {
         Error::Foreign(_)
     ));
 
-    let damaged = tempfile::tempdir().unwrap();
-    drop(SledStore::open(damaged.path(), Flush::Group).unwrap());
-    for entry in walk(damaged.path()) {
-        if entry.is_file() {
-            let len = std::fs::metadata(&entry).unwrap().len() as usize;
-            std::fs::write(&entry, vec![0xA5u8; len.max(64)]).unwrap();
+    // A store with a project in it, its files then overwritten: opening must fail. (A
+    // damaged store that opened as an empty one would lose the record without a word.)
+    // Each way of damaging it is tried on its own copy.
+    type Damage = fn(&Path);
+    let damages: [(&str, Damage); 3] = [
+        ("every file overwritten with garbage", |dir| {
+            for entry in walk(dir) {
+                let len = std::fs::metadata(&entry).unwrap().len() as usize;
+                std::fs::write(&entry, vec![0xA5u8; len.max(64)]).unwrap();
+            }
+        }),
+        ("the database file truncated to nothing", |dir| {
+            std::fs::write(dir.join("db"), b"").unwrap();
+        }),
+        ("the database file deleted", |dir| {
+            std::fs::remove_file(dir.join("db")).unwrap();
+        }),
+    ];
+    for (how, damage) in damages {
+        let damaged = tempfile::tempdir().unwrap();
+        {
+            let store = Arc::new(SledStore::open(damaged.path(), Flush::Group).unwrap());
+            let (svc, _) = Service::open(store, Policy::default()).unwrap();
+            let plan = small();
+            svc.deploy(plan.clone()).unwrap();
+            svc.execute(
+                "req-1",
+                "P1",
+                &Actor::Window,
+                submit(&plan),
+                at("2025-06-03"),
+            )
+            .unwrap()
+            .unwrap();
         }
-    }
-    match SledStore::open(damaged.path(), Flush::Group) {
-        Err(e) => assert!(
-            matches!(e, Error::Corrupt(_) | Error::Foreign(_) | Error::Backend(_)),
-            "{e}"
-        ),
-        Ok(store) => {
-            // sled may recover to an empty tree from garbage; then the marker is gone.
-            assert!(store.projects().unwrap().is_empty());
+        damage(damaged.path());
+        match SledStore::open(damaged.path(), Flush::Group) {
+            Err(e) => assert!(
+                matches!(e, Error::Corrupt(_) | Error::Foreign(_)),
+                "{how}: damaged or foreign, not a passing failure: {e}"
+            ),
+            Ok(store) => panic!(
+                "{how}: the store opened, with {} project(s)",
+                store.projects().unwrap().len()
+            ),
         }
     }
 }
@@ -481,4 +617,61 @@ fn async_execution_is_durable_and_idempotent() {
         );
     }
     svc.verify().unwrap();
+}
+
+/// Supervision on the production path (`Service::tick`, what the server's ticker runs):
+/// a limit of 150 working days is warned about 20 % before its end — about six weeks
+/// ahead, further than any fixed look-ahead of a month — and a project with two deadlines
+/// is ticked once.
+#[test]
+fn supervision_looks_as_far_ahead_as_the_policy_needs_and_ticks_each_project_once() {
+    let text = r#"
+workflow: long
+calendar: ../../../workflows/calendars/cn
+departments: [{id: plan}, {id: review}]
+materials: [{id: drawings}]
+documents: [{id: a}, {id: b}]
+items:
+  - {id: L1, department: plan, stage: approval, limit: 150, requires: {materials: [drawings]}, produces: [a]}
+  - {id: L2, department: review, stage: approval, limit: 150, requires: {materials: [drawings]}, produces: [b]}
+"#;
+    let path = root().join("tests/scenarios/workflows/long.yaml");
+    let loaded = onewindow::spec::load_str(&path, text).unwrap();
+    let (plan, _) = onewindow::plan::compile(&loaded).unwrap();
+    let store = Arc::new(onewindow::store::memory::MemoryStore::new());
+    let (svc, _) = Service::open(store, Policy::default()).unwrap();
+    svc.deploy(plan.clone()).unwrap();
+    let submitted = at("2025-06-03");
+    let submit = Command::Submit {
+        version: plan.version.clone(),
+        submission: onewindow::engine::Submission {
+            applicant: "a".into(),
+            agent: None,
+            form: Default::default(),
+            materials: vec![MaterialRef::named("drawings")],
+        },
+    };
+    svc.execute("s", "LONG", &Actor::Window, submit, submitted)
+        .unwrap()
+        .unwrap();
+    let due = plan.calendar.add_working_days(submitted.date(), 150).date;
+    let now = (due - chrono::Days::new(38)).and_hms_opt(9, 0, 0).unwrap();
+    let left = plan.calendar.count_working_days(now.date(), due);
+    assert!(
+        (4..=30).contains(&left),
+        "{left} working days left: within 20 % of 150, above warn_days"
+    );
+    let tick = svc.tick(now).unwrap();
+    assert!(
+        tick.horizon_days >= 38,
+        "looks {} days ahead",
+        tick.horizon_days
+    );
+    assert_eq!(tick.projects, 1, "two deadlines, one project, one tick");
+    let warned: Vec<String> = tick.events.iter().map(|e| e.event.summary()).collect();
+    assert_eq!(warned.len(), 2, "{warned:?}");
+    assert!(
+        warned.iter().all(|w| w.starts_with("warned L")),
+        "{warned:?}"
+    );
 }

@@ -4,7 +4,7 @@ It compiles proto/onewindow/v1/onewindow.proto with grpcio-tools at start, subsc
 its department's stream of newly ready tasks, and claims and approves each one — the way
 a real department system would after its own review.
 
-    pip install grpcio grpcio-tools
+    pip install -r examples/python/requirements.txt
     python examples/python/department_worker.py --token <department token> [--server 127.0.0.1:50051] [--limit N]
 
 The token comes from the server's tokens file (data/tokens.yaml on a development server).

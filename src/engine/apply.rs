@@ -71,6 +71,7 @@ impl Project {
             available: vec![false; plan.documents.len()],
             seq: env.seq,
             submitted: env.at,
+            last_at: env.at,
         };
         for d in 0..plan.documents.len() {
             // A document only an inapplicable item would issue is not waited for.
@@ -103,6 +104,7 @@ impl Project {
     /// Applies one event: the only way a project's state changes.
     pub fn apply(&mut self, plan: &Plan, env: &Envelope) {
         self.seq = env.seq;
+        self.last_at = env.at;
         let today = env.at.date();
         let ix = |item: &str| plan.item_index(item);
         match &env.event {
@@ -220,7 +222,7 @@ impl Project {
             } => {
                 if let Some(i) = ix(item) {
                     let t = &mut self.tasks[i];
-                    t.limit += days;
+                    t.limit = t.limit.saturating_add(*days);
                     t.extended = true;
                     if t.running() {
                         t.due = *due;
@@ -309,7 +311,7 @@ impl Task {
             TaskState::Ready
         };
         self.suspension = None;
-        self.suspended_days += suspended;
+        self.suspended_days = self.suspended_days.saturating_add(suspended);
         self.clock_from = Some(today);
         self.due = Some(due);
         self.provisional = provisional;

@@ -68,7 +68,7 @@ pub struct IssuedDocument {
 
 /// What the window hands in to create a project: the one form and the one set of
 /// materials.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Submission {
     /// The applicant.
     pub applicant: String,
@@ -81,7 +81,10 @@ pub struct Submission {
 }
 
 /// What a caller asks the engine to do.
-#[derive(Debug, Clone, PartialEq)]
+/// Serialized only to fingerprint a request (`store::service::fingerprint`): what a
+/// request asked, so that its id cannot be reused for another command.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "command")]
 pub enum Command {
     /// One submission at the window: creates the project (window only).
     Submit {

@@ -263,8 +263,8 @@ impl Project {
                 let t = &self.tasks[i];
                 let (due, provisional) = match t.clock_from {
                     Some(from) if t.running() => {
-                        let (d, p) =
-                            Clock::of(plan, i).due(from, (t.limit + days).saturating_sub(t.used));
+                        let (d, p) = Clock::of(plan, i)
+                            .due(from, t.limit.saturating_add(days).saturating_sub(t.used));
                         (Some(d), p)
                     }
                     _ => (None, false),
@@ -416,9 +416,10 @@ impl Project {
     /// Days of the limit used by the end of `today`.
     pub(super) fn used_now(&self, plan: &Plan, i: usize, today: NaiveDate) -> u32 {
         let t = &self.tasks[i];
-        t.used
-            + t.clock_from
-                .map_or(0, |from| Clock::of(plan, i).between(from, today))
+        t.used.saturating_add(
+            t.clock_from
+                .map_or(0, |from| Clock::of(plan, i).between(from, today)),
+        )
     }
 
     /// When a suspended task resumes today: how many days stood still and the new due.

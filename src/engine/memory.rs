@@ -18,7 +18,10 @@ use super::*;
 #[derive(Debug)]
 pub struct Engine {
     plans: BTreeMap<String, Arc<Plan>>,
-    projects: BTreeMap<String, Project>,
+    /// Every slot holds a project: a slot is made only when a submission fills it, so
+    /// a refused command for an unknown project leaves nothing behind. (Slots rather than
+    /// projects, so that [`execute`] runs on the state in place.)
+    projects: BTreeMap<String, Option<Project>>,
     log: BTreeMap<String, Vec<Envelope>>,
     /// Supervision thresholds.
     pub policy: Policy,
@@ -62,7 +65,7 @@ impl Engine {
 
     /// A project's state.
     pub fn project(&self, id: &str) -> Option<ProjectView<'_>> {
-        let p = self.projects.get(id)?;
+        let p = self.projects.get(id)?.as_ref()?;
         Some(ProjectView {
             project: p,
             plan: self.plans.get(&p.version)?,
@@ -71,7 +74,7 @@ impl Engine {
 
     /// All projects, by id.
     pub fn projects(&self) -> impl Iterator<Item = ProjectView<'_>> {
-        self.projects.values().filter_map(|p| {
+        self.projects.values().flatten().filter_map(|p| {
             Some(ProjectView {
                 project: p,
                 plan: self.plans.get(&p.version)?,
@@ -106,7 +109,7 @@ impl Engine {
             let ids: Vec<String> = self
                 .projects
                 .iter()
-                .filter(|(_, p)| p.status == Status::Active)
+                .filter(|(_, p)| p.as_ref().is_some_and(|p| p.status == Status::Active))
                 .map(|(id, _)| id.clone())
                 .collect();
             for id in ids {
@@ -116,12 +119,14 @@ impl Engine {
             }
             return Ok(all);
         }
-        // Taken out and put back, so that a refused command for an unknown project leaves
-        // nothing behind.
-        let mut slot = self.projects.remove(project);
+        let mut fresh = None;
+        let slot = match self.projects.get_mut(project) {
+            Some(slot) => slot,
+            None => &mut fresh,
+        };
         let plans = &self.plans;
         let decided = execute(
-            &mut slot,
+            slot,
             project,
             |v| plans.get(v).map(|p| &**p),
             &self.policy,
@@ -129,8 +134,8 @@ impl Engine {
             command,
             now,
         );
-        if let Some(p) = slot {
-            self.projects.insert(project.to_string(), p);
+        if fresh.is_some() {
+            self.projects.insert(project.to_string(), fresh);
         }
         let (out, _) = decided?;
         if self.keep_log {

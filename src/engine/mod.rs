@@ -100,6 +100,10 @@ pub use supervision::Policy;
 /// submission's, or the one the project pinned) to its plan; the plan used is returned
 /// with the outcome, so the host can index the new state without looking it up again.
 ///
+/// Time only moves forward on a project's record: a command at a time before its last
+/// event, or outside the years the platform computes with, is refused before anything
+/// else is looked at.
+///
 /// # Errors
 /// A [`Refusal`]; `state` is then exactly as it was.
 pub fn execute<P: Deref<Target = Plan>>(
@@ -111,6 +115,15 @@ pub fn execute<P: Deref<Target = Plan>>(
     command: Command,
     now: NaiveDateTime,
 ) -> Result<(Outcome, P), Refusal> {
+    if !crate::calendar::in_range(now.date()) {
+        return Err(Refusal::TimeOutOfRange(now));
+    }
+    if let Some(p) = state.as_ref().filter(|p| now < p.last_at) {
+        return Err(Refusal::BeforeRecord {
+            at: now,
+            last: p.last_at,
+        });
+    }
     match (command, state) {
         (
             Command::Submit {

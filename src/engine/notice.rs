@@ -35,6 +35,29 @@ pub struct ItemNotice {
     pub missing_fields: Vec<String>,
 }
 
+/// An item whose condition reads a required field the form does not (validly) have: it
+/// may or may not apply, so the notice says what decides it and what the item will need
+/// if it applies — the notice stays one-time however the field is filled in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConditionalNotice {
+    /// Item id.
+    pub item: String,
+    /// Item name.
+    pub name: String,
+    /// The reviewing department (the window for milestones).
+    pub department: String,
+    /// The item's stage.
+    pub stage: Stage,
+    /// The condition, as written.
+    pub condition: String,
+    /// The fields it reads that are missing or invalid.
+    pub undecided_fields: Vec<String>,
+    /// Materials it will need, if it applies, that were not handed in.
+    pub missing_materials: Vec<String>,
+    /// Form fields it will need, if it applies, that are empty.
+    pub missing_fields: Vec<String>,
+}
+
 /// The one-time notice: complete, or everything that is missing, grouped by item (each
 /// naming its department).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -45,6 +68,10 @@ pub struct Notice {
     pub form: Vec<FieldProblem>,
     /// Per applicable item with something missing, in workflow order.
     pub items: Vec<ItemNotice>,
+    /// Items whose applicability waits for a required field the form lacks, with what
+    /// each will need if it applies (empty when the form is complete).
+    #[serde(default)]
+    pub conditional: Vec<ConditionalNotice>,
     /// Material ids handed in that the workflow does not know (not an error: noted so the
     /// window can check them).
     pub unknown_materials: Vec<String>,
@@ -146,9 +173,33 @@ pub fn pre_review(
         .iter()
         .map(|m| materials.iter().any(|r| r.material == m.id))
         .collect();
+    // A condition that reads a required field the form lacks cannot be decided yet.
+    let lacking: Vec<&str> = plan
+        .fields
+        .iter()
+        .filter(|f| f.required && !form.values.contains_key(&f.id))
+        .map(|f| f.id.as_str())
+        .collect();
     let mut items = Vec::new();
+    let mut conditional = Vec::new();
     for (i, item) in plan.items.iter().enumerate() {
-        if !applies[i] || item.stage > upto {
+        if item.stage > upto {
+            continue;
+        }
+        let undecided: Vec<String> = match &item.when {
+            Some(w) if !lacking.is_empty() => {
+                let mut f: Vec<String> =
+                    w.0.fields()
+                        .into_iter()
+                        .filter(|f| lacking.contains(f))
+                        .map(str::to_string)
+                        .collect();
+                f.dedup();
+                f
+            }
+            _ => Vec::new(),
+        };
+        if !applies[i] && undecided.is_empty() {
             continue;
         }
         // Its own materials, and the material that stands in for a document it requires
@@ -177,14 +228,26 @@ pub fn pre_review(
             .filter(|&&f| !form.values.contains_key(&plan.fields[f].id))
             .map(|&f| plan.fields[f].id.clone())
             .collect();
-        if !missing_materials.is_empty() || !missing_fields.is_empty() {
+        let department = match (item.kind, item.department) {
+            (_, Some(d)) => plan.departments[d].id.clone(),
+            (ItemKind::Milestone, None) | (ItemKind::Review, None) => "window".into(),
+        };
+        if !undecided.is_empty() {
+            conditional.push(ConditionalNotice {
+                item: item.id.clone(),
+                name: item.name.clone(),
+                department,
+                stage: item.stage,
+                condition: item.when.as_ref().map(|w| w.1.clone()).unwrap_or_default(),
+                undecided_fields: undecided,
+                missing_materials,
+                missing_fields,
+            });
+        } else if !missing_materials.is_empty() || !missing_fields.is_empty() {
             items.push(ItemNotice {
                 item: item.id.clone(),
                 name: item.name.clone(),
-                department: match (item.kind, item.department) {
-                    (_, Some(d)) => plan.departments[d].id.clone(),
-                    (ItemKind::Milestone, None) | (ItemKind::Review, None) => "window".into(),
-                },
+                department,
                 stage: item.stage,
                 missing_materials,
                 missing_fields,
@@ -197,9 +260,10 @@ pub fn pre_review(
         .map(|r| r.material.clone())
         .collect();
     Notice {
-        complete: form_problems.is_empty() && items.is_empty(),
+        complete: form_problems.is_empty() && items.is_empty() && conditional.is_empty(),
         form: form_problems,
         items,
+        conditional,
         unknown_materials,
     }
 }

@@ -1,6 +1,7 @@
 //! Why the engine refused a command ([`Refusal`]). A refused command changes nothing; the
 //! refusal's stable code is what scenario files and API status details name.
 
+use chrono::NaiveDateTime;
 use serde::{Deserialize, Serialize};
 
 use super::*;
@@ -74,6 +75,23 @@ pub enum Refusal {
     /// The project is completed or withdrawn.
     #[error("project is {0}")]
     Closed(String),
+    /// The time of the command is before the project's last event: the record never
+    /// goes back (the server's clock stepped back).
+    #[error("the time {at} is before the project's last event at {last}")]
+    BeforeRecord {
+        /// The command's time.
+        at: NaiveDateTime,
+        /// The last event's time.
+        last: NaiveDateTime,
+    },
+    /// The request id was used before by the same caller for another command: a retry
+    /// must repeat its command exactly, and a new command needs a new id.
+    #[error("request id `{0}` was used for another command")]
+    RequestReused(String),
+    /// The command's time is outside the years the platform computes with
+    /// ([`crate::calendar::FIRST_YEAR`]..=[`crate::calendar::LAST_YEAR`]).
+    #[error("the time {0} is outside the years the platform computes with")]
+    TimeOutOfRange(NaiveDateTime),
 }
 
 impl Refusal {
@@ -94,6 +112,20 @@ impl Refusal {
             Refusal::ReasonRequired => "reason-required",
             Refusal::UnknownReference { .. } => "unknown-reference",
             Refusal::Closed(_) => "closed",
+            Refusal::BeforeRecord { .. } => "before-record",
+            Refusal::RequestReused(_) => "request-reused",
+            Refusal::TimeOutOfRange(_) => "time-out-of-range",
         }
+    }
+
+    /// Whether the refusal is about the time of record rather than the command: the
+    /// server's clock stepped back or is far off. Such a refusal is not the caller's
+    /// doing, says nothing about the command, and is not recorded as its answer: a retry
+    /// once the clock is right is decided afresh.
+    pub fn is_about_the_clock(&self) -> bool {
+        matches!(
+            self,
+            Refusal::BeforeRecord { .. } | Refusal::TimeOutOfRange(_)
+        )
     }
 }

@@ -231,6 +231,10 @@ pub struct Project {
     pub seq: u64,
     /// Submission time.
     pub submitted: NaiveDateTime,
+    /// The time of the last event: the record never goes back before it. (Snapshots
+    /// written before this field existed read as the epoch; the next event sets it.)
+    #[serde(default)]
+    pub last_at: NaiveDateTime,
 }
 
 /// A project together with its plan, for queries by item id.

@@ -29,6 +29,18 @@ impl Default for Policy {
 }
 
 impl Policy {
+    /// How far ahead of its due date, in calendar days, a task whose limit is at most
+    /// `longest_limit` days can need a warning: the furthest warning comes
+    /// `max(warn_days, warn_percent of the limit)` working days before the due date, and a
+    /// working day is at most 7/5 calendar days plus the longest public holiday (three
+    /// weeks covers the Spring Festival and its weekends). Supervision looks this far
+    /// ahead, so no warning is missed for a long limit.
+    pub fn horizon_days(&self, longest_limit: u32) -> u64 {
+        let by_percent = (u64::from(longest_limit) * u64::from(self.warn_percent)).div_ceil(100);
+        let working = u64::from(self.warn_days).max(by_percent) + 1;
+        working * 7 / 5 + 21
+    }
+
     /// Whether a task with `remaining` of `limit` days left should be warned about.
     pub fn warns(&self, remaining: u32, limit: u32) -> bool {
         (self.warn_days > 0 && remaining <= self.warn_days)

@@ -75,10 +75,6 @@ pub(super) fn sub(path: &[&str]) -> Vec<Seg> {
     path.iter().map(|s| Seg::from(*s)).collect()
 }
 
-pub(super) fn nonneg(v: i64) -> Option<u32> {
-    u32::try_from(v).ok()
-}
-
 /// Ids of one entity list, with duplicates and missing ids reported.
 pub(super) fn index_ids<'r>(
     c: &mut Compiler<'_>,

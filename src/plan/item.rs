@@ -110,39 +110,19 @@ impl Compiler<'_> {
                     unit: Unit::WorkingDays,
                 }
             }
-            (Some(spec::RawLimit::Days(n)), _) => match nonneg(*n) {
-                Some(n) => Limit {
+            (Some(spec::RawLimit::Days(n)), _) => {
+                let n = self
+                    .days(&id, "limit", *n, at(sub(&["limit"])))
+                    .unwrap_or(0);
+                Limit {
                     statutory: n,
                     committed: n,
                     unit: Unit::WorkingDays,
-                },
-                None => {
-                    self.error(
-                        "negative-limit",
-                        Some(&id),
-                        format!("item `{id}`: limit {n} is negative"),
-                        at(sub(&["limit"])),
-                    );
-                    Limit {
-                        statutory: 0,
-                        committed: 0,
-                        unit: Unit::WorkingDays,
-                    }
                 }
-            },
+            }
             (Some(spec::RawLimit::Detail(d)), _) => {
                 let mut get = |name: &str, v: Option<i64>| -> Option<u32> {
-                    let v = v?;
-                    let r = nonneg(v);
-                    if r.is_none() {
-                        self.error(
-                            "negative-limit",
-                            Some(&id),
-                            format!("item `{id}`: {name} limit {v} is negative"),
-                            at(sub(&["limit", name])),
-                        );
-                    }
-                    r
+                    self.days(&id, &format!("{name} limit"), v?, at(sub(&["limit", name])))
                 };
                 let statutory = get("statutory", d.statutory);
                 let committed = get("committed", d.committed);
@@ -178,15 +158,9 @@ impl Compiler<'_> {
 
         let extension = match it.extension {
             None => 0,
-            Some(v) => nonneg(v).unwrap_or_else(|| {
-                self.error(
-                    "negative-limit",
-                    Some(&id),
-                    format!("item `{id}`: extension {v} is negative"),
-                    at(sub(&["extension"])),
-                );
-                0
-            }),
+            Some(v) => self
+                .days(&id, "extension", v, at(sub(&["extension"])))
+                .unwrap_or(0),
         };
 
         let mut special_procedures = Vec::new();
@@ -202,24 +176,16 @@ impl Compiler<'_> {
             }
             let days = match sp.days {
                 None => None,
-                Some(v) => {
-                    let r = nonneg(v);
-                    if r.is_none() {
-                        self.error(
-                            "negative-limit",
-                            Some(&id),
-                            format!(
-                                "item `{id}`: special procedure `{kind}` has negative days {v}"
-                            ),
-                            at(vec![
-                                Seg::from("special_procedures"),
-                                Seg::Index(k),
-                                Seg::from("days"),
-                            ]),
-                        );
-                    }
-                    r
-                }
+                Some(v) => self.days(
+                    &id,
+                    &format!("special procedure `{kind}` days"),
+                    v,
+                    at(vec![
+                        Seg::from("special_procedures"),
+                        Seg::Index(k),
+                        Seg::from("days"),
+                    ]),
+                ),
             };
             special_procedures.push(SpecialProcedure { kind, days });
         }
@@ -349,6 +315,43 @@ impl Compiler<'_> {
             produces,
             after,
             when,
+        }
+    }
+
+    /// A number of days from the file (`what` of item `id`): 0 to [`MAX_DAYS`], or an
+    /// error diagnostic saying the range (and `None`).
+    fn days(&mut self, id: &str, what: &str, v: i64, anchor: Anchor) -> Option<u32> {
+        match u32::try_from(v) {
+            Ok(n) if n <= MAX_DAYS => Some(n),
+            Ok(_) => {
+                self.error(
+                    "limit-too-large",
+                    Some(id),
+                    format!(
+                        "item `{id}`: {what} {v} is too large: days are 0 to {MAX_DAYS} (about four years of working days)"
+                    ),
+                    anchor,
+                );
+                None
+            }
+            Err(_) if v < 0 => {
+                self.error(
+                    "negative-limit",
+                    Some(id),
+                    format!("item `{id}`: {what} {v} is negative"),
+                    anchor,
+                );
+                None
+            }
+            Err(_) => {
+                self.error(
+                    "limit-too-large",
+                    Some(id),
+                    format!("item `{id}`: {what} {v} is too large: days are 0 to {MAX_DAYS}"),
+                    anchor,
+                );
+                None
+            }
         }
     }
 }

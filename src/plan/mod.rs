@@ -28,5 +28,6 @@ mod schedule;
 pub use compile::{compile, compile_file, compile_with};
 pub use model::{
     Department, Document, Edge, Item, Limit, Material, Plan, Requires, SpecialProcedure, Stage,
+    MAX_DAYS,
 };
 pub use schedule::{ItemSchedule, Options, Schedule, StageSpan};

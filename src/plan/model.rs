@@ -16,6 +16,11 @@ use crate::spec::{ItemKind, LimitKind, RawWorkflow, Unit};
 
 use super::*;
 
+/// The most days a limit, an extension or a special procedure may have: about four years
+/// of working days, far above any statutory limit, and low enough that every date
+/// computed from one stays within the calendar's range.
+pub const MAX_DAYS: u32 = 1000;
+
 /// The five stages every project goes through, in order.
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize,

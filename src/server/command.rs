@@ -51,12 +51,16 @@ pub(super) static BOOT: std::sync::LazyLock<u128> = std::sync::LazyLock::new(|| 
 });
 
 impl Api {
+    /// The time of record: the server's clock, always. A request's `at` must be empty —
+    /// no caller sets the time of record (a department could otherwise backdate a late
+    /// approval so that it counts as on time).
     pub(super) fn now(&self, at: &str) -> Result<NaiveDateTime, Status> {
-        if at.is_empty() {
-            return Ok((self.clock)());
+        if !at.is_empty() {
+            return Err(invalid_argument(
+                "at: the time of record is the server's clock; leave `at` empty",
+            ));
         }
-        at.parse::<NaiveDateTime>()
-            .map_err(|_| invalid_argument(format!("at: `{at}` is not YYYY-MM-DDTHH:MM:SS")))
+        Ok((self.clock)())
     }
 
     /// A mutating RPC: the caller's actor, the request's address, and the command the
@@ -69,6 +73,10 @@ impl Api {
         let actor = caller(&req)?.actor();
         let mut r = req.into_inner();
         let (request_id, project, at) = r.address();
+        // The address first: a bad id is reported as such, whatever else is wrong.
+        input::id("request_id", &request_id)?;
+        input::id("project", &project)?;
+        self.now(&at)?;
         let command = command(r)?;
         self.run(&request_id, &project, &actor, command, &at).await
     }
@@ -81,19 +89,15 @@ impl Api {
         command: Command,
         at: &str,
     ) -> Result<Response<pb::CommandResponse>, Status> {
-        if request_id.is_empty() {
-            return Err(invalid_argument("request_id: required"));
-        }
-        if project.is_empty() {
-            return Err(invalid_argument("project: required"));
-        }
+        input::id("request_id", request_id)?;
+        input::id("project", project)?;
         let now = self.now(at)?;
         match self
             .svc
             .execute_async(request_id, project, actor, command, now)
             .await
         {
-            Err(e) => Err(Status::unavailable(format!("store: {e}"))),
+            Err(e) => Err(store_status(&e)),
             Ok(Err(refusal)) => Err(refusal_status(&refusal)),
             Ok(Ok(receipt)) => {
                 tracing::debug!(

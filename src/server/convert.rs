@@ -36,6 +36,19 @@ pub(super) fn notice_pb(n: engine::notice::Notice) -> pb::Notice {
             })
             .collect(),
         unknown_materials: n.unknown_materials,
+        conditional: n
+            .conditional
+            .into_iter()
+            .map(|c| pb::ConditionalItem {
+                item: c.item,
+                name: c.name,
+                department: c.department,
+                condition: c.condition,
+                undecided_fields: c.undecided_fields,
+                missing_materials: c.missing_materials,
+                missing_fields: c.missing_fields,
+            })
+            .collect(),
     }
 }
 
@@ -61,41 +74,105 @@ pub(super) fn event_pb(e: &engine::Envelope) -> pb::Event {
     }
 }
 
-pub(super) fn materials(refs: Vec<pb::MaterialRef>) -> Vec<MaterialRef> {
+/// The materials of a request (`field`), each reference checked: the material id is an
+/// id, the name, hash and location are bounded text.
+pub(super) fn materials(
+    field: &str,
+    refs: Vec<pb::MaterialRef>,
+) -> Result<Vec<MaterialRef>, Status> {
+    input::list(field, &refs)?;
     refs.into_iter()
-        .map(|m| MaterialRef {
-            material: m.material,
-            name: m.name,
-            sha256: m.sha256,
-            size: m.size,
-            location: m.location,
+        .enumerate()
+        .map(|(i, m)| {
+            input::id(&format!("{field}[{i}].material"), &m.material)?;
+            input::text(&format!("{field}[{i}].name"), &m.name)?;
+            input::optional_id(&format!("{field}[{i}].sha256"), &m.sha256)?;
+            input::text(&format!("{field}[{i}].location"), &m.location)?;
+            Ok(MaterialRef {
+                material: m.material,
+                name: m.name,
+                sha256: m.sha256,
+                size: m.size,
+                location: m.location,
+            })
         })
         .collect()
 }
 
+/// An item id of a request.
+pub(super) fn item_id(item: String) -> Result<String, Status> {
+    input::id("item", &item)?;
+    Ok(item)
+}
+
+/// Free text of a request (`field`), bounded.
+pub(super) fn checked_text(field: &str, text: String) -> Result<String, Status> {
+    input::text(field, &text)?;
+    Ok(text)
+}
+
+/// Document numbers of an approval: document id → number (an id-like text).
+pub(super) fn numbers(
+    numbers: std::collections::HashMap<String, String>,
+) -> Result<BTreeMap<String, String>, Status> {
+    if numbers.len() > input::MAX_LIST {
+        return Err(invalid_argument(format!(
+            "numbers: {} entries; at most {}",
+            numbers.len(),
+            input::MAX_LIST
+        )));
+    }
+    for (d, n) in &numbers {
+        input::id("numbers", d)?;
+        input::id(&format!("numbers.{d}"), n)?;
+    }
+    Ok(numbers.into_iter().collect())
+}
+
+/// Material ids (`needed`), each an id.
+pub(super) fn material_ids(field: &str, ids: Vec<String>) -> Result<Vec<String>, Status> {
+    input::list(field, &ids)?;
+    for (i, m) in ids.iter().enumerate() {
+        input::id(&format!("{field}[{i}]"), m)?;
+    }
+    Ok(ids)
+}
+
+/// The form of a request: field ids are ids, text is bounded, dates are in range (a date
+/// field may also come as text).
 pub(super) fn form_values(
     plan: &Plan,
     form: BTreeMap<String, pb::FieldValue>,
 ) -> Result<BTreeMap<String, Value>, Status> {
+    if form.len() > input::MAX_LIST {
+        return Err(invalid_argument(format!(
+            "form: {} fields; at most {}",
+            form.len(),
+            input::MAX_LIST
+        )));
+    }
     let mut out = BTreeMap::new();
     for (k, v) in form {
-        let bad = |m: &str| invalid_argument(format!("form.{k}: {m}"));
+        input::id("form", &k)?;
+        let field = format!("form.{k}");
         let value = match v.value {
-            None => return Err(bad("no value")),
-            Some(pb::field_value::Value::Text(s)) => Value::String(s),
-            Some(pb::field_value::Value::Number(n)) => Value::Number(n),
+            None => return Err(invalid_argument(format!("{field}: no value"))),
+            Some(pb::field_value::Value::Text(s)) => {
+                input::text(&field, &s)?;
+                Value::String(s)
+            }
+            Some(pb::field_value::Value::Number(n)) if n.is_finite() => Value::Number(n),
+            Some(pb::field_value::Value::Number(n)) => {
+                return Err(invalid_argument(format!(
+                    "{field}: {n} is not a finite number"
+                )))
+            }
             Some(pb::field_value::Value::Flag(b)) => Value::Bool(b),
-            Some(pb::field_value::Value::Date(d)) => Value::Date(
-                d.parse::<NaiveDate>()
-                    .map_err(|_| bad("not a date (YYYY-MM-DD)"))?,
-            ),
+            Some(pb::field_value::Value::Date(d)) => Value::Date(input::date(&field, &d)?),
         };
         // A date field may also be sent as text.
         let value = match (plan.fields.iter().find(|f| f.id == k).map(|f| &f.ty), value) {
-            (Some(FieldType::Date), Value::String(s)) => Value::Date(
-                s.parse::<NaiveDate>()
-                    .map_err(|_| bad("not a date (YYYY-MM-DD)"))?,
-            ),
+            (Some(FieldType::Date), Value::String(s)) => Value::Date(input::date(&field, &s)?),
             (_, v) => v,
         };
         out.insert(k, value);
@@ -137,9 +214,7 @@ pub(super) fn date_arg(field: &str, s: &str) -> Result<Option<NaiveDate>, Status
     if s.is_empty() {
         return Ok(None);
     }
-    s.parse::<NaiveDate>()
-        .map(Some)
-        .map_err(|_| invalid_argument(format!("{field}: not YYYY-MM-DD")))
+    input::date(field, s).map(Some)
 }
 
 pub(super) fn workflow_pb(p: &Plan) -> pb::Workflow {

@@ -5,8 +5,9 @@
 use tonic::{Request, Response, Status};
 
 use super::convert::*;
+use super::status::invalid_argument;
 use super::*;
-use crate::engine::Command;
+use crate::engine::{Command, TaskState};
 use auth::Role;
 
 #[tonic::async_trait]
@@ -31,8 +32,23 @@ impl pb::department_server::Department for Api {
             ));
         };
         let r = req.into_inner();
+        let states: Vec<&str> = TaskState::ALL.iter().map(|s| s.as_str()).collect();
+        input::one_of("state", &r.state, &states, true)?;
+        // Pages in (project, workflow order); the token is `{item index}.{project}` of the
+        // last task sent, and the next page starts after it.
+        let after = match r.page_token.as_str() {
+            "" => None,
+            t => Some(
+                t.split_once('.')
+                    .and_then(|(i, p)| Some((p.to_string(), i.parse::<usize>().ok()?)))
+                    .filter(|(p, _)| input::id("page_token", p).is_ok())
+                    .ok_or_else(|| {
+                        invalid_argument("page_token: not a token a listing of tasks gave")
+                    })?,
+            ),
+        };
         let state = r.state;
-        let tasks = self.tasks(|d, t| {
+        let tasks = self.indexed_tasks(|d, t| {
             let s = t.state.as_str();
             d == dept
                 && if state.is_empty() {
@@ -41,28 +57,28 @@ impl pb::department_server::Department for Api {
                     s == state
                 }
         });
-        // Pages in (project, workflow order); the token is the last `project/item` sent.
         let size = if r.page_size == 0 {
             100
         } else {
             r.page_size.min(1000)
         } as usize;
-        let start = match r.page_token.as_str() {
-            "" => 0,
-            t => tasks
-                .iter()
-                .position(|x| format!("{}/{}", x.project, x.item) == t)
-                .map_or(tasks.len(), |p| p + 1),
-        };
-        let page: Vec<pb::Task> = tasks.into_iter().skip(start).take(size + 1).collect();
-        let (page, next_page_token) = if page.len() > size {
-            let page = page[..size].to_vec();
-            let last = &page[size - 1];
-            let token = format!("{}/{}", last.project, last.item);
-            (page, token)
+        let mut page: Vec<(usize, pb::Task)> = tasks
+            .into_iter()
+            .filter(|(i, t)| {
+                after
+                    .as_ref()
+                    .is_none_or(|(p, a)| (t.project.as_str(), *i) > (p.as_str(), *a))
+            })
+            .take(size + 1)
+            .collect();
+        let next_page_token = if page.len() > size {
+            page.truncate(size);
+            let (i, last) = &page[size - 1];
+            format!("{i}.{}", last.project)
         } else {
-            (page, String::new())
+            String::new()
         };
+        let page: Vec<pb::Task> = page.into_iter().map(|(_, t)| t).collect();
         Ok(Response::new(pb::ListTasksResponse {
             tasks: page,
             next_page_token,
@@ -73,7 +89,12 @@ impl pb::department_server::Department for Api {
         &self,
         req: Request<pb::ItemCommand>,
     ) -> Result<Response<pb::CommandResponse>, Status> {
-        self.act(req, |r| Ok(Command::Claim { item: r.item })).await
+        self.act(req, |r| {
+            Ok(Command::Claim {
+                item: item_id(r.item)?,
+            })
+        })
+        .await
     }
 
     async fn approve(
@@ -82,8 +103,8 @@ impl pb::department_server::Department for Api {
     ) -> Result<Response<pb::CommandResponse>, Status> {
         self.act(req, |r| {
             Ok(Command::Approve {
-                item: r.item,
-                numbers: r.numbers.into_iter().collect(),
+                item: item_id(r.item)?,
+                numbers: numbers(r.numbers)?,
             })
         })
         .await
@@ -95,8 +116,8 @@ impl pb::department_server::Department for Api {
     ) -> Result<Response<pb::CommandResponse>, Status> {
         self.act(req, |r| {
             Ok(Command::Reject {
-                item: r.item,
-                reason: r.reason,
+                item: item_id(r.item)?,
+                reason: checked_text("reason", r.reason)?,
             })
         })
         .await
@@ -108,9 +129,9 @@ impl pb::department_server::Department for Api {
     ) -> Result<Response<pb::CommandResponse>, Status> {
         self.act(req, |r| {
             Ok(Command::RequestSupplement {
-                item: r.item,
-                needed: r.needed,
-                note: r.note,
+                item: item_id(r.item)?,
+                needed: material_ids("needed", r.needed)?,
+                note: checked_text("note", r.note)?,
             })
         })
         .await
@@ -122,8 +143,8 @@ impl pb::department_server::Department for Api {
     ) -> Result<Response<pb::CommandResponse>, Status> {
         self.act(req, |r| {
             Ok(Command::Extend {
-                item: r.item,
-                reason: r.reason,
+                item: item_id(r.item)?,
+                reason: checked_text("reason", r.reason)?,
             })
         })
         .await
@@ -135,8 +156,8 @@ impl pb::department_server::Department for Api {
     ) -> Result<Response<pb::CommandResponse>, Status> {
         self.act(req, |r| {
             Ok(Command::StartSpecial {
-                item: r.item,
-                kind: r.reason,
+                item: item_id(r.item)?,
+                kind: checked_text("reason", r.reason)?,
             })
         })
         .await
@@ -146,7 +167,11 @@ impl pb::department_server::Department for Api {
         &self,
         req: Request<pb::ItemCommand>,
     ) -> Result<Response<pb::CommandResponse>, Status> {
-        self.act(req, |r| Ok(Command::EndSpecial { item: r.item }))
-            .await
+        self.act(req, |r| {
+            Ok(Command::EndSpecial {
+                item: item_id(r.item)?,
+            })
+        })
+        .await
     }
 }

@@ -82,7 +82,7 @@ impl Api {
     pub(super) async fn claim_for_push(&self, actor: &Actor, t: pb::Task) -> Option<pb::Task> {
         static ATTEMPTS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
         let n = ATTEMPTS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let request = format!("push-claim/{}/{}/{}/{n}", t.project, t.item, *BOOT);
+        let request = format!("push-claim/{:x}/{n}", *BOOT);
         let command = Command::Claim {
             item: t.item.clone(),
         };

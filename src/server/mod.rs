@@ -28,10 +28,12 @@
 //! `CommandResponse`.
 
 pub mod auth;
+pub mod codec;
 mod command;
 mod convert;
 mod department;
 mod feed;
+mod input;
 pub mod pb;
 mod serve;
 mod status;
@@ -119,15 +121,27 @@ impl Api {
 }
 
 impl Api {
-    /// A deployed plan, or NOT_FOUND.
+    /// A deployed plan, or NOT_FOUND (a version that is no id at all is INVALID_ARGUMENT).
     pub(super) fn plan(&self, version: &str) -> Result<Arc<Plan>, Status> {
+        input::id("version", version)?;
         self.svc
             .plan(version)
             .ok_or_else(|| Status::not_found(format!("version `{version}` is not deployed")))
     }
 
-    /// Tasks of every project matching `keep`.
+    /// Tasks of every project matching `keep`, by project then workflow order.
     pub(super) fn tasks(&self, keep: impl Fn(&str, &engine::Task) -> bool) -> Vec<pb::Task> {
+        self.indexed_tasks(keep)
+            .into_iter()
+            .map(|(_, t)| t)
+            .collect()
+    }
+
+    /// [`Api::tasks`], each with its item's index in the workflow.
+    pub(super) fn indexed_tasks(
+        &self,
+        keep: impl Fn(&str, &engine::Task) -> bool,
+    ) -> Vec<(usize, pb::Task)> {
         let mut out = Vec::new();
         for id in self.svc.project_ids() {
             let Some(p) = self.svc.project(&id) else {
@@ -141,7 +155,7 @@ impl Api {
                     .department
                     .map_or("window", |d| plan.departments[d].id.as_str());
                 if keep(dept, t) {
-                    out.push(convert::task_pb(&id, &plan, i, t));
+                    out.push((i, convert::task_pb(&id, &plan, i, t)));
                 }
             }
         }

@@ -45,7 +45,35 @@ pub(super) fn incomplete_status(code: &str, reason: String, n: &engine::notice::
         missing.extend(i.missing_fields.iter().map(String::as_str));
         words.push(format!("{} needs {}", i.item, missing.join(", ")));
     }
-    let message = format!("{code}: {reason}: {}", words.join("; "));
+    for c in &n.conditional {
+        violations.push(tonic_types::pb::precondition_failure::Violation {
+            r#type: "undecided_item".into(),
+            subject: c.item.clone(),
+            description: format!(
+                "whether {} ({}) applies depends on {} (`{}`)",
+                c.item,
+                c.department,
+                c.undecided_fields.join(", "),
+                c.condition
+            ),
+        });
+        let mut missing: Vec<&str> = c.missing_materials.iter().map(String::as_str).collect();
+        missing.extend(c.missing_fields.iter().map(String::as_str));
+        words.push(if missing.is_empty() {
+            format!("{} applies if `{}`", c.item, c.condition)
+        } else {
+            format!(
+                "{} applies if `{}` and then needs {}",
+                c.item,
+                c.condition,
+                missing.join(", ")
+            )
+        });
+    }
+    let message = truncate(
+        &format!("{code}: {reason}: {}", words.join("; ")),
+        MAX_MESSAGE * 4,
+    );
     let status = tonic_types::pb::Status {
         code: tonic::Code::FailedPrecondition as i32,
         message: message.clone(),
@@ -67,21 +95,54 @@ pub(super) fn incomplete_status(code: &str, reason: String, n: &engine::notice::
     )
 }
 
+/// The longest status message the server sends, in bytes.
+pub const MAX_MESSAGE: usize = 1000;
+
+/// `text` cut to at most `max` bytes on a character boundary, with `…` when cut: how
+/// inputs appear in messages.
+pub fn truncate(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        return text.to_string();
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &text[..end])
+}
+
+/// The gRPC status for a store error: only what may pass is UNAVAILABLE (retry); damaged
+/// or impossible data is DATA_LOSS; an id the store cannot take is INVALID_ARGUMENT.
+pub fn store_status(e: &crate::store::Error) -> Status {
+    use crate::store::Error;
+    let message = truncate(&format!("store: {e}"), MAX_MESSAGE);
+    match e {
+        Error::Backend(_) | Error::Engine(_) => Status::unavailable(message),
+        Error::Corrupt(_) | Error::Inconsistent(_) => Status::data_loss(message),
+        Error::Foreign(_) => Status::internal(message),
+        Error::InvalidId(_) => invalid_argument(format!("id: {message}")),
+    }
+}
+
 /// INVALID_ARGUMENT for a message of the form `field: what is wrong`, with the field path
 /// also as a structured `google.rpc.BadRequest` violation, so clients need not parse text.
 pub(super) fn invalid_argument(message: impl Into<String>) -> Status {
     use tonic_types::{ErrorDetails, StatusExt};
-    let message = message.into();
+    let message = truncate(&message.into(), MAX_MESSAGE);
     let (field, description) = message.split_once(": ").unwrap_or(("", message.as_str()));
     let details = ErrorDetails::with_bad_request_violation(field, description);
     Status::with_error_details(tonic::Code::InvalidArgument, message.clone(), details)
 }
 
 /// The gRPC status for an engine refusal: the code says what kind of problem, the message
-/// is the engine's reason, prefixed with its stable code.
+/// is the engine's reason, prefixed with its stable code (cut to [`MAX_MESSAGE`] bytes:
+/// an input is never echoed whole). The table is documented in the proto's header.
 pub fn refusal_status(r: &Refusal) -> Status {
-    let message = format!("{}: {r}", r.code());
+    let message = truncate(&format!("{}: {r}", r.code()), MAX_MESSAGE);
     match r {
+        Refusal::RequestReused(_) => Status::already_exists(message),
+        // The server's clock is wrong, not the request: try again later.
+        Refusal::BeforeRecord { .. } | Refusal::TimeOutOfRange(_) => Status::unavailable(message),
         Refusal::Incomplete(notice) => incomplete_status(r.code(), r.to_string(), notice),
         Refusal::UnknownProject(_) | Refusal::UnknownItem(_) | Refusal::UnknownVersion(_) => {
             Status::not_found(message)

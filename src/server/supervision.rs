@@ -65,7 +65,7 @@ impl pb::supervision_server::Supervision for Api {
         )
         .await
         .map_err(|e| Status::internal(e.to_string()))?
-        .map_err(|e| Status::unavailable(e.to_string()))?;
+        .map_err(|e| store_status(&e))?;
         let departments = rows
             .into_iter()
             .map(|a| pb::DepartmentAssessment {
@@ -85,11 +85,12 @@ impl pb::supervision_server::Supervision for Api {
         req: Request<pb::GetProjectRequest>,
     ) -> Result<Response<pb::TimelineResponse>, Status> {
         let project = req.into_inner().project;
+        input::id("project", &project)?;
         let events = self
             .svc
             .store()
             .events(&project, 0)
-            .map_err(|e| Status::unavailable(e.to_string()))?;
+            .map_err(|e| store_status(&e))?;
         if events.is_empty() {
             return Err(Status::not_found(format!("project `{project}`")));
         }
@@ -105,8 +106,8 @@ impl Api {
     pub async fn tick(&self) {
         let svc = self.svc.clone();
         let now = (self.clock)();
-        if let Ok(Ok(events)) = tokio::task::spawn_blocking(move || svc.tick(now, 30)).await {
-            let converted: Vec<pb::Event> = events.iter().map(event_pb).collect();
+        if let Ok(Ok(tick)) = tokio::task::spawn_blocking(move || svc.tick(now)).await {
+            let converted: Vec<pb::Event> = tick.events.iter().map(event_pb).collect();
             self.publish(&converted, &[]);
         }
     }

@@ -19,6 +19,18 @@ impl Api {
         r: pb::WatchRequest,
     ) -> Result<Response<EventStream>, Status> {
         let kinds = Kinds::new(r.types)?;
+        input::optional_id("project", &r.project)?;
+        input::list("cursors", &r.cursors.iter().collect::<Vec<_>>())?;
+        for p in r.cursors.keys() {
+            input::id("cursors", p)?;
+        }
+        // A project watched by name must exist: otherwise the stream would wait forever.
+        if !r.project.is_empty() && self.svc.with_project(&r.project, |_| ()).is_none() {
+            return Err(Status::not_found(format!(
+                "unknown-project: project `{}`",
+                r.project
+            )));
+        }
         // Subscribe before reading the store, so nothing falls between the two.
         let mut rx = self.events.subscribe();
         let one = (!r.project.is_empty()).then(|| r.project.clone());
@@ -106,6 +118,7 @@ pub(super) struct Kinds(Vec<String>);
 
 impl Kinds {
     pub(super) fn new(types: Vec<String>) -> Result<Kinds, Status> {
+        input::list("types", &types)?;
         for (i, t) in types.iter().enumerate() {
             if !engine::Event::KINDS.contains(&t.as_str()) {
                 return Err(invalid_argument(format!(

@@ -22,7 +22,7 @@ impl pb::window_server::Window for Api {
         let n = engine::notice::pre_review(
             &plan,
             &form,
-            &materials(r.materials),
+            &materials("materials", r.materials)?,
             engine::notice::SUBMISSION_STAGES,
         );
         Ok(Response::new(notice_pb(n)))
@@ -35,10 +35,12 @@ impl pb::window_server::Window for Api {
         self.act(req, |r| {
             let plan = self.plan(&r.version)?;
             let submission = Submission {
-                applicant: r.applicant,
-                agent: (!r.agent.is_empty()).then_some(r.agent),
+                applicant: checked_text("applicant", r.applicant)?,
+                agent: (!r.agent.is_empty())
+                    .then(|| checked_text("agent", r.agent))
+                    .transpose()?,
                 form: form_values(&plan, r.form.into_iter().collect())?,
-                materials: materials(r.materials),
+                materials: materials("materials", r.materials)?,
             };
             Ok(Command::Submit {
                 version: r.version,
@@ -54,8 +56,8 @@ impl pb::window_server::Window for Api {
     ) -> Result<Response<pb::CommandResponse>, Status> {
         self.act(req, |r| {
             Ok(Command::ProvideSupplement {
-                item: r.item,
-                materials: materials(r.materials),
+                item: item_id(r.item)?,
+                materials: materials("materials", r.materials)?,
             })
         })
         .await
@@ -67,7 +69,7 @@ impl pb::window_server::Window for Api {
     ) -> Result<Response<pb::CommandResponse>, Status> {
         self.act(req, |r| {
             Ok(Command::ProvideMaterials {
-                materials: materials(r.materials),
+                materials: materials("materials", r.materials)?,
             })
         })
         .await
@@ -79,8 +81,8 @@ impl pb::window_server::Window for Api {
     ) -> Result<Response<pb::CommandResponse>, Status> {
         self.act(req, |r| {
             Ok(Command::Resubmit {
-                item: r.item,
-                materials: materials(r.materials),
+                item: item_id(r.item)?,
+                materials: materials("materials", r.materials)?,
             })
         })
         .await
@@ -92,7 +94,7 @@ impl pb::window_server::Window for Api {
     ) -> Result<Response<pb::CommandResponse>, Status> {
         self.act(req, |r| {
             Ok(Command::ReportMilestone {
-                item: r.item,
+                item: item_id(r.item)?,
                 numbers: BTreeMap::new(),
             })
         })
@@ -103,8 +105,12 @@ impl pb::window_server::Window for Api {
         &self,
         req: Request<pb::WithdrawRequest>,
     ) -> Result<Response<pb::CommandResponse>, Status> {
-        self.act(req, |r| Ok(Command::Withdraw { reason: r.reason }))
-            .await
+        self.act(req, |r| {
+            Ok(Command::Withdraw {
+                reason: checked_text("reason", r.reason)?,
+            })
+        })
+        .await
     }
 
     async fn get_project(
@@ -112,6 +118,7 @@ impl pb::window_server::Window for Api {
         req: Request<pb::GetProjectRequest>,
     ) -> Result<Response<pb::Project>, Status> {
         let r = req.into_inner();
+        input::id("project", &r.project)?;
         let p = self
             .svc
             .project(&r.project)
@@ -124,6 +131,16 @@ impl pb::window_server::Window for Api {
         req: Request<pb::ListProjectsRequest>,
     ) -> Result<Response<pb::ListProjectsResponse>, Status> {
         let r = req.into_inner();
+        input::one_of(
+            "status",
+            &r.status,
+            &["active", "completed", "withdrawn"],
+            true,
+        )?;
+        let stages: Vec<&str> = crate::plan::Stage::ALL.iter().map(|s| s.id()).collect();
+        input::one_of("stage", &r.stage, &stages, true)?;
+        // The token is the last project id of the page before.
+        input::optional_id("page_token", &r.page_token)?;
         let size = if r.page_size == 0 {
             100
         } else {

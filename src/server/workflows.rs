@@ -44,7 +44,7 @@ impl pb::workflows_server::Workflows for Api {
         tokio::task::spawn_blocking(move || svc.deploy(plan))
             .await
             .map_err(|e| Status::internal(e.to_string()))?
-            .map_err(|e| Status::unavailable(e.to_string()))?;
+            .map_err(|e| store_status(&e))?;
         tracing::info!(workflow = %out.id, version = %out.version, "deployed");
         Ok(Response::new(out))
     }

@@ -4,7 +4,7 @@
 
 use chrono::{NaiveDate, NaiveDateTime};
 
-use super::{Answer, Commit, Error, IndexKey, Snapshot, Store, StoredWorkflow};
+use super::{Answer, Commit, Error, IndexKey, Recorded, Snapshot, Store, StoredWorkflow};
 use crate::engine::{Actor, Envelope, Event, Refusal, EVENT_VERSION};
 
 fn at() -> NaiveDateTime {
@@ -80,10 +80,13 @@ pub fn log_continuity(s: &dyn Store) {
         events: seqs.iter().map(|&q| event(p, q)).collect(),
         request: Some((
             req.into(),
-            Answer::Applied {
-                project: p.into(),
-                first: seqs[0],
-                last: *seqs.last().unwrap(),
+            Recorded {
+                command: format!("command of {req}"),
+                answer: Answer::Applied {
+                    project: p.into(),
+                    first: seqs[0],
+                    last: *seqs.last().unwrap(),
+                },
             },
         )),
         ..Commit::default()
@@ -151,7 +154,10 @@ pub fn snapshots_and_answers(s: &dyn Store) {
         })
     );
     assert_eq!(s.snapshot("q").unwrap(), None);
-    let refused = Answer::Refused(Refusal::UnknownItem("X".into()));
+    let refused = Recorded {
+        command: "approve X".into(),
+        answer: Answer::Refused(Refusal::UnknownItem("X".into())),
+    };
     s.commit(Commit {
         project: "p".into(),
         request: Some(("r".into(), refused.clone())),
@@ -243,7 +249,13 @@ pub fn ids_are_checked(s: &dyn Store) {
     }
     let r = s.commit(Commit {
         project: "p".into(),
-        request: Some(("x\0y".into(), Answer::Refused(Refusal::ReasonRequired))),
+        request: Some((
+            "x\0y".into(),
+            Recorded {
+                command: String::new(),
+                answer: Answer::Refused(Refusal::ReasonRequired),
+            },
+        )),
         ..Commit::default()
     });
     assert!(r.is_err(), "request id with a NUL refused");

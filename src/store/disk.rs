@@ -44,8 +44,8 @@ use serde::{Deserialize, Serialize};
 
 use super::memory::check_commit;
 use super::{
-    check_id, codec, Answer, Commit, Durable, Error, IndexKey, ReadStore, Snapshot, StoredWorkflow,
-    WriteStore,
+    check_id, codec, Answer, Commit, Durable, Error, IndexKey, ReadStore, Recorded, Snapshot,
+    StoredWorkflow, WriteStore,
 };
 use crate::engine::Envelope;
 
@@ -79,8 +79,12 @@ type Heads = Vec<Mutex<HashMap<String, u64>>>;
 /// One command's record in a project's log.
 #[derive(Debug, Serialize, Deserialize)]
 struct Record {
-    /// The request that wrote it, so that its answer can be redone.
+    /// The request that wrote it (its key), so that its answer can be redone.
     request: Option<String>,
+    /// The fingerprint of the command it answered (empty in records written before
+    /// answers were bound to their commands).
+    #[serde(default)]
+    command: String,
     /// Its events, in order.
     events: Vec<Envelope>,
     /// Index entries it removed.
@@ -258,6 +262,7 @@ impl SledStore {
                 dir.display()
             )));
         }
+        let mut existed = false;
         if dir.is_dir() {
             let entries: Vec<_> = std::fs::read_dir(dir)
                 .map_err(backend)?
@@ -272,6 +277,7 @@ impl SledStore {
                     dir.display()
                 )));
             }
+            existed = looks_like_sled;
         }
         let path = dir.to_path_buf();
         let db = std::panic::catch_unwind(move || {
@@ -297,6 +303,14 @@ impl SledStore {
                 if !tree.is_empty() {
                     return Err(Error::Foreign(format!(
                         "{}: a sled database without the onewindow marker",
+                        dir.display()
+                    )));
+                }
+                // Every store is marked when it is created: a database that was there and
+                // reads as empty and unmarked has lost its contents.
+                if existed {
+                    return Err(Error::Corrupt(format!(
+                        "{}: the database files are there but hold nothing readable (damaged?)",
                         dir.display()
                     )));
                 }
@@ -404,10 +418,13 @@ fn recover(tree: &sled::Tree) -> Result<(Heads, Recovery), Error> {
         if let Some(request) = &record.request {
             let rk = key(b"r/", &[request.as_bytes()]);
             if tree.get(&rk).map_err(backend)?.is_none() {
-                let answer = Answer::Applied {
-                    project: project.clone(),
-                    first: first.seq,
-                    last: last.seq,
+                let answer = Recorded {
+                    command: record.command.clone(),
+                    answer: Answer::Applied {
+                        project: project.clone(),
+                        first: first.seq,
+                        last: last.seq,
+                    },
                 };
                 tree.insert(rk, codec::encode(&answer)?).map_err(backend)?;
                 recovery.answers += 1;
@@ -465,7 +482,7 @@ impl ReadStore for SledStore {
         })
     }
 
-    fn answer(&self, request: &str) -> Result<Option<Answer>, Error> {
+    fn answer(&self, request: &str) -> Result<Option<Recorded>, Error> {
         self.tree
             .get(key(b"r/", &[request.as_bytes()]))
             .map_err(backend)?
@@ -541,8 +558,13 @@ impl WriteStore for SledStore {
         let last = events.last().map(|e| e.seq);
         let written = (|| {
             if let Some(first) = events.first().map(|e| e.seq) {
+                let (request, command) = match request {
+                    Some((id, recorded)) => (Some(id), recorded.command),
+                    None => (None, String::new()),
+                };
                 let record = Record {
-                    request: request.map(|(id, _)| id),
+                    request,
+                    command,
                     events,
                     unindex,
                     index,
@@ -621,10 +643,13 @@ mod tests {
             index,
             request: Some((
                 req.into(),
-                Answer::Applied {
-                    project: "p".into(),
-                    first: seqs[0],
-                    last: *seqs.last().expect("events"),
+                Recorded {
+                    command: format!("command of {req}"),
+                    answer: Answer::Applied {
+                        project: "p".into(),
+                        first: seqs[0],
+                        last: *seqs.last().expect("events"),
+                    },
                 },
             )),
         }
@@ -661,11 +686,15 @@ mod tests {
         );
         assert_eq!(
             s.answer("r2").expect("reads"),
-            Some(Answer::Applied {
-                project: "p".into(),
-                first: 3,
-                last: 3
-            })
+            Some(Recorded {
+                command: "command of r2".into(),
+                answer: Answer::Applied {
+                    project: "p".into(),
+                    first: 3,
+                    last: 3
+                }
+            }),
+            "the redone answer is bound to its command"
         );
         assert_eq!(s.index().expect("reads"), [d]);
         assert_eq!(s.projects().expect("reads"), ["p"]);

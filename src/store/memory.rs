@@ -7,7 +7,7 @@ use std::sync::Mutex;
 use chrono::NaiveDate;
 
 use super::{
-    check_id, Answer, Commit, Durable, Error, IndexKey, ReadStore, Snapshot, StoredWorkflow,
+    check_id, Commit, Durable, Error, IndexKey, ReadStore, Recorded, Snapshot, StoredWorkflow,
     WriteStore,
 };
 use crate::engine::Envelope;
@@ -16,7 +16,7 @@ use crate::engine::Envelope;
 struct Inner {
     events: BTreeMap<String, Vec<Envelope>>,
     snapshots: BTreeMap<String, Snapshot>,
-    answers: BTreeMap<String, Answer>,
+    answers: BTreeMap<String, Recorded>,
     workflows: BTreeMap<String, StoredWorkflow>,
     index: BTreeSet<IndexKey>,
 }
@@ -81,7 +81,7 @@ impl ReadStore for MemoryStore {
         Ok(self.lock()?.events.keys().cloned().collect())
     }
 
-    fn answer(&self, request: &str) -> Result<Option<Answer>, Error> {
+    fn answer(&self, request: &str) -> Result<Option<Recorded>, Error> {
         Ok(self.lock()?.answers.get(request).cloned())
     }
 

@@ -47,6 +47,10 @@ pub enum Error {
     /// The store is consistent but says something impossible (a gap in a log).
     #[error("inconsistent store: {0}")]
     Inconsistent(String),
+    /// An id the store cannot take as a key (empty, too long, with a NUL). The API checks
+    /// ids before they get here; this is the store's own guard.
+    #[error("`{0}` cannot be used as an id (empty, over {MAX_KEY_BYTES} bytes or with a NUL)")]
+    InvalidId(String),
 }
 
 /// A deployed workflow version: immutable, and kept for as long as projects run on it.
@@ -111,6 +115,16 @@ pub enum Answer {
     Refused(Refusal),
 }
 
+/// An answer as the store keeps it: bound to the command it answered, so that a request
+/// id used again for another command is refused rather than answered.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Recorded {
+    /// The answered command's fingerprint (`store::service::fingerprint`).
+    pub command: String,
+    /// The answer.
+    pub answer: Answer,
+}
+
 /// One command's writes, applied atomically.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Commit {
@@ -124,8 +138,8 @@ pub struct Commit {
     pub unindex: Vec<IndexKey>,
     /// Index entries to add.
     pub index: Vec<IndexKey>,
-    /// The request id and the answer to record.
-    pub request: Option<(String, Answer)>,
+    /// The request's key (the caller's scope and its request id) and the answer to record.
+    pub request: Option<(String, Recorded)>,
 }
 
 /// Reading a store.
@@ -149,7 +163,7 @@ pub trait ReadStore: Send + Sync {
     ///
     /// # Errors
     /// As above.
-    fn answer(&self, request: &str) -> Result<Option<Answer>, Error>;
+    fn answer(&self, request: &str) -> Result<Option<Recorded>, Error>;
     /// A deployed workflow version.
     ///
     /// # Errors
@@ -267,15 +281,17 @@ pub trait Store: ReadStore + WriteStore {}
 
 impl<T: ReadStore + WriteStore> Store for T {}
 
+/// The longest id or request key the store takes, in bytes: the API's ids are at most
+/// 128 characters (up to 512 bytes of UTF-8), and a request key adds the caller's scope.
+pub const MAX_KEY_BYTES: usize = 1024;
+
 /// Project ids become key prefixes: they must be non-empty and free of the separator.
 ///
 /// # Errors
 /// [`Error::Inconsistent`] for an id that cannot be stored.
 pub fn check_id(id: &str) -> Result<(), Error> {
-    if id.is_empty() || id.contains('\0') || id.len() > 200 {
-        Err(Error::Inconsistent(format!(
-            "`{id}` cannot be used as an id (empty, too long or with a NUL)"
-        )))
+    if id.is_empty() || id.contains('\0') || id.len() > MAX_KEY_BYTES {
+        Err(Error::InvalidId(id.chars().take(40).collect()))
     } else {
         Ok(())
     }

@@ -28,7 +28,9 @@ use std::time::{Duration, Instant};
 
 use chrono::{NaiveDate, NaiveDateTime};
 
-use super::{codec, Answer, Commit, Durable, Error, IndexKey, Snapshot, Store, StoredWorkflow};
+use super::{
+    codec, Answer, Commit, Durable, Error, IndexKey, Recorded, Snapshot, Store, StoredWorkflow,
+};
 use crate::calendar::Calendar;
 use crate::engine::{Actor, Command, Effect, Envelope, Policy, Project, Refusal, TaskState};
 use crate::plan::{self, Plan};
@@ -44,6 +46,17 @@ pub struct Receipt {
     pub effects: Vec<Effect>,
     /// This answer was recorded before: nothing new was written.
     pub replayed: bool,
+}
+
+/// What a supervision run did.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Tick {
+    /// How far ahead it looked, in calendar days.
+    pub horizon_days: u64,
+    /// Projects it ran supervision on (each once).
+    pub projects: usize,
+    /// The warnings and overdue flags it recorded.
+    pub events: Vec<Envelope>,
 }
 
 /// What opening found.
@@ -63,6 +76,9 @@ pub struct OpenReport {
     pub elapsed: Duration,
 }
 
+/// A decided command: its answer, and the promise that it is durable.
+type Prepared = (Result<Receipt, Refusal>, Durable);
+
 struct Slot {
     project: Option<Project>,
 }
@@ -77,6 +93,39 @@ pub struct Service<S: Store + ?Sized> {
     failed: std::sync::atomic::AtomicBool,
     /// Keep a snapshot every this many events of a project.
     pub snapshot_every: u64,
+}
+
+/// What separates the caller's scope from its request id in a request key (the unit
+/// separator: no id the API accepts contains it).
+pub const SCOPE_SEPARATOR: char = '\u{1f}';
+
+/// The key a request's answer is kept under: the caller's scope (the window, one
+/// department, a supervisor, the system) and its request id. One caller's ids never meet
+/// another's: the same id from two callers is two requests.
+pub fn request_key(actor: &Actor, request: &str) -> String {
+    let scope = match actor {
+        Actor::Window => "window".to_string(),
+        Actor::Department(d) => format!("department:{d}"),
+        Actor::Supervisor => "supervisor".to_string(),
+        Actor::System => "system".to_string(),
+    };
+    format!("{scope}{SCOPE_SEPARATOR}{request}")
+}
+
+/// What a request asked, as 32 hex digits of SHA-256 over the project and the command
+/// (its kind, item and payload, as JSON): a retry of the same command has the same
+/// fingerprint, any other command another.
+pub fn fingerprint(project: &str, command: &Command) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(project.as_bytes());
+    h.update([0]);
+    // A command always serializes (strings, numbers, dates).
+    h.update(serde_json::to_vec(command).unwrap_or_default());
+    h.finalize()[..16]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 fn lock_err<T>(_: T) -> Error {
@@ -422,6 +471,13 @@ impl<S: Store + ?Sized> Service<S> {
 
     /// Decides and writes a command under its project's lock; the answer may be given once
     /// the returned promise is kept.
+    ///
+    /// The request's answer is kept under [`request_key`] (the caller's scope and its id)
+    /// with the command's [`fingerprint`]: a retry of the same command gets the same
+    /// answer, the same id with another command is refused ([`Refusal::RequestReused`]),
+    /// and another caller's id never meets this one. A command for a project that does
+    /// not exist (other than its submission) and a refusal about the time of record leave
+    /// nothing behind, in memory or in the store.
     fn prepare(
         &self,
         request: &str,
@@ -429,46 +485,104 @@ impl<S: Store + ?Sized> Service<S> {
         actor: &Actor,
         command: Command,
         now: NaiveDateTime,
-    ) -> Result<(Result<Receipt, Refusal>, Durable), Error> {
+    ) -> Result<Prepared, Error> {
         if self.failed.load(std::sync::atomic::Ordering::SeqCst) {
             return Err(Error::Backend("a flush failed; reopen the store".into()));
         }
-        super::check_id(request)?;
+        let key = request_key(actor, request);
+        super::check_id(&key)?;
         super::check_id(project)?;
-        let slot = self
-            .slots
-            .lock()
-            .map_err(lock_err)?
-            .entry(project.to_string())
-            .or_insert_with(|| Arc::new(Mutex::new(Slot { project: None })))
-            .clone();
-        let mut slot = slot.lock().map_err(lock_err)?;
-
-        if let Some(answer) = self.store.answer(request)? {
-            // The answer may have been applied but not yet flushed: wait for that too.
-            let durable = self.store.durable_point()?;
-            let answer = match answer {
-                Answer::Refused(r) => Err(r),
-                Answer::Applied {
-                    project: p,
-                    first,
-                    last,
-                } => {
-                    let events = self
-                        .store
-                        .events(&p, first.saturating_sub(1))?
-                        .into_iter()
-                        .filter(|e| e.seq <= last)
-                        .collect();
-                    Ok(Receipt {
-                        project: p,
-                        events,
-                        effects: Vec::new(),
-                        replayed: true,
-                    })
+        let fingerprint = fingerprint(project, &command);
+        let submit = matches!(command, Command::Submit { .. });
+        let slot = {
+            let mut slots = self.slots.lock().map_err(lock_err)?;
+            match slots.get(project) {
+                Some(s) => s.clone(),
+                None if submit => slots
+                    .entry(project.to_string())
+                    .or_insert_with(|| Arc::new(Mutex::new(Slot { project: None })))
+                    .clone(),
+                None => {
+                    drop(slots);
+                    // No such project: an earlier answer to this request, if any, or the
+                    // refusal — recorded nowhere, so a flood of made-up ids costs nothing.
+                    return match self.replay(&key, &fingerprint)? {
+                        Some(replayed) => Ok(replayed),
+                        None => Ok((
+                            Err(Refusal::UnknownProject(project.to_string())),
+                            Durable::ready(),
+                        )),
+                    };
                 }
-            };
-            return Ok((answer, durable));
+            }
+        };
+        let decided = self.decide(&slot, &key, &fingerprint, project, actor, command, now);
+        // A submission that created nothing leaves no slot behind (unless another request
+        // for the same project is waiting on it: the last one out removes it).
+        if submit {
+            let mut slots = self.slots.lock().map_err(lock_err)?;
+            let empty = slot.lock().map(|s| s.project.is_none()).unwrap_or(false);
+            if empty && Arc::strong_count(&slot) == 2 {
+                slots.remove(project);
+            }
+        }
+        decided
+    }
+
+    /// The recorded answer to a request, if it was answered: the same answer again for the
+    /// same command, a refusal for another command under the same id.
+    fn replay(&self, key: &str, fingerprint: &str) -> Result<Option<Prepared>, Error> {
+        let Some(recorded) = self.store.answer(key)? else {
+            return Ok(None);
+        };
+        if recorded.command != fingerprint {
+            let request = key.split_once(SCOPE_SEPARATOR).map_or(key, |(_, r)| r);
+            return Ok(Some((
+                Err(Refusal::RequestReused(request.to_string())),
+                Durable::ready(),
+            )));
+        }
+        // The answer may have been applied but not yet flushed: wait for that too.
+        let durable = self.store.durable_point()?;
+        let answer = match recorded.answer {
+            Answer::Refused(r) => Err(r),
+            Answer::Applied {
+                project: p,
+                first,
+                last,
+            } => {
+                let events = self
+                    .store
+                    .events(&p, first.saturating_sub(1))?
+                    .into_iter()
+                    .filter(|e| e.seq <= last)
+                    .collect();
+                Ok(Receipt {
+                    project: p,
+                    events,
+                    effects: Vec::new(),
+                    replayed: true,
+                })
+            }
+        };
+        Ok(Some((answer, durable)))
+    }
+
+    /// Decides a command under the lock of its project's slot and writes it.
+    #[allow(clippy::too_many_arguments)]
+    fn decide(
+        &self,
+        slot: &Mutex<Slot>,
+        key: &str,
+        fingerprint: &str,
+        project: &str,
+        actor: &Actor,
+        command: Command,
+        now: NaiveDateTime,
+    ) -> Result<Prepared, Error> {
+        let mut slot = slot.lock().map_err(lock_err)?;
+        if let Some(replayed) = self.replay(key, fingerprint)? {
+            return Ok(replayed);
         }
 
         // The engine runs on the state in place: it decides every refusal before it
@@ -488,10 +602,18 @@ impl<S: Store + ?Sized> Service<S> {
         );
 
         match decided {
+            // Not the command's doing: decided afresh when retried.
+            Err(refusal) if refusal.is_about_the_clock() => Ok((Err(refusal), Durable::ready())),
             Err(refusal) => {
                 let durable = self.store.commit_deferred(Commit {
                     project: project.to_string(),
-                    request: Some((request.to_string(), Answer::Refused(refusal.clone()))),
+                    request: Some((
+                        key.to_string(),
+                        Recorded {
+                            command: fingerprint.to_string(),
+                            answer: Answer::Refused(refusal.clone()),
+                        },
+                    )),
                     ..Commit::default()
                 })?;
                 Ok((Err(refusal), durable))
@@ -520,11 +642,14 @@ impl<S: Store + ?Sized> Service<S> {
                     unindex,
                     index,
                     request: Some((
-                        request.to_string(),
-                        Answer::Applied {
-                            project: project.to_string(),
-                            first,
-                            last,
+                        key.to_string(),
+                        Recorded {
+                            command: fingerprint.to_string(),
+                            answer: Answer::Applied {
+                                project: project.to_string(),
+                                first,
+                                last,
+                            },
                         },
                     )),
                 });
@@ -556,17 +681,34 @@ impl<S: Store + ?Sized> Service<S> {
         self.store.open_tasks(department)
     }
 
-    /// Runs supervision on every project with a running task due by `now` plus a margin
-    /// wide enough for any warning (found through the deadline index, not by scanning every
-    /// project). Request ids are derived from the project and the time, so a repeated tick
-    /// is idempotent.
+    /// Runs supervision on every project with a running task that could need a warning or
+    /// an overdue flag now: those due within the policy's horizon for the longest limit
+    /// deployed ([`Policy::horizon_days`]), found through the deadline index, not by
+    /// scanning every project. Each project is ticked once, however many of its tasks are
+    /// due. Request ids are derived from the project and the time, so a repeated tick is
+    /// idempotent.
     ///
     /// # Errors
     /// The store failed.
-    pub fn tick(&self, now: NaiveDateTime, horizon_days: u64) -> Result<Vec<Envelope>, Error> {
+    pub fn tick(&self, now: NaiveDateTime) -> Result<Tick, Error> {
+        let longest = self
+            .plans
+            .read()
+            .map_err(lock_err)?
+            .values()
+            .flat_map(|p| p.items.iter())
+            .map(|it| {
+                it.limit
+                    .statutory
+                    .max(it.limit.committed)
+                    .saturating_add(it.extension)
+            })
+            .max()
+            .unwrap_or(0);
+        let horizon = self.policy.horizon_days(longest);
         let until = now
             .date()
-            .checked_add_days(chrono::Days::new(horizon_days))
+            .checked_add_days(chrono::Days::new(horizon))
             .unwrap_or(NaiveDate::MAX);
         let mut projects: Vec<String> = self
             .store
@@ -574,15 +716,21 @@ impl<S: Store + ?Sized> Service<S> {
             .into_iter()
             .map(|(_, p, _)| p)
             .collect();
+        // The index is sorted by due date: a project with two deadlines appears twice.
+        projects.sort_unstable();
         projects.dedup();
-        let mut out = Vec::new();
+        let mut tick = Tick {
+            horizon_days: horizon,
+            ..Tick::default()
+        };
         for p in projects {
-            let request = format!("tick/{p}/{now}");
+            let request = format!("tick/{p}/{}", now.format("%Y-%m-%dT%H:%M:%S"));
+            tick.projects += 1;
             if let Ok(r) = self.execute(&request, &p, &Actor::System, Command::Tick, now)? {
-                out.extend(r.events);
+                tick.events.extend(r.events);
             }
         }
-        Ok(out)
+        Ok(tick)
     }
 
     /// The engine's invariants, checked over every project's stored log: contiguous

@@ -229,7 +229,7 @@ pub async fn report_early_milestones(
             request_id: format!("{project}/{item}/report"),
             project: project.into(),
             item: item.into(),
-            at: "2025-03-03T10:00:00".into(),
+            ..Default::default()
         };
         window.report_milestone(with(WINDOW, cmd)).await.unwrap();
     }
@@ -263,6 +263,8 @@ pub fn write_tokens(dir: &std::path::Path) -> PathBuf {
 pub struct InProcess {
     /// `http://127.0.0.1:port`.
     pub addr: String,
+    /// The server's clock: the time of record of every command, moved by the test.
+    pub clock: TestClock,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     handle: Option<tokio::task::JoinHandle<Result<(), onewindow::server::Error>>>,
     _dir: tempfile::TempDir,
@@ -291,12 +293,16 @@ pub async fn start() -> InProcess {
     start_configured(|_| {}).await
 }
 
-/// [`start`], with the configuration changed by `configure` first (the clock, the tick).
+/// [`start`], with the configuration changed by `configure` first (the tick, the policy).
+/// The server's clock is a [`TestClock`] standing at 2025-03-03 09:00 until the test
+/// moves it.
 pub async fn start_configured(configure: impl FnOnce(&mut onewindow::server::Config)) -> InProcess {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let dir = tempfile::tempdir().unwrap();
     let mut config =
         onewindow::server::Config::new(root.join("workflows"), write_tokens(dir.path()));
+    let clock = TestClock::at("2025-03-03T09:00:00");
+    config.clock = clock.clock();
     configure(&mut config);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = format!("http://{}", listener.local_addr().unwrap());
@@ -329,6 +335,7 @@ pub async fn start_configured(configure: impl FnOnce(&mut onewindow::server::Con
     }
     InProcess {
         addr,
+        clock,
         stop: Some(stop),
         handle: Some(handle),
         _dir: dir,

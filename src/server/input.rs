@@ -1,0 +1,157 @@
+//! The bounds on every input the API takes, checked before anything else looks at it: ids,
+//! free text, lists, dates and filter values. A bad input is INVALID_ARGUMENT with a field
+//! violation naming the field, and the input appears in the message cut short — never
+//! whole, never as a store error, never as a retryable condition.
+//!
+//! The rules are the proto's (its header documents them): an id is 1 to
+//! [`MAX_ID_CHARS`] characters, each a letter or digit of any script or one of
+//! [`ID_PUNCTUATION`] — no spaces, no control characters; free text is at most
+//! [`MAX_TEXT_CHARS`] characters without control characters other than newlines and
+//! tabs; a list has at most [`MAX_LIST`] entries.
+
+use chrono::NaiveDate;
+use tonic::Status;
+
+use super::status::{invalid_argument, truncate};
+
+/// The most characters an id may have (a project, an item, a request, a material…).
+pub const MAX_ID_CHARS: usize = 128;
+/// The punctuation an id may contain besides letters and digits.
+pub const ID_PUNCTUATION: &str = "-_.:/@#+~";
+/// The most characters of free text (a reason, a note, a name, a form value).
+pub const MAX_TEXT_CHARS: usize = 2000;
+/// The most entries of a list (materials, needed materials, form fields, filters).
+pub const MAX_LIST: usize = 1000;
+
+/// How an input is quoted in a message: at most 40 bytes of it.
+fn quoted(v: &str) -> String {
+    format!("`{}`", truncate(v, 40))
+}
+
+/// A required id.
+pub fn id(field: &str, v: &str) -> Result<(), Status> {
+    if v.is_empty() {
+        return Err(invalid_argument(format!("{field}: required")));
+    }
+    let chars = v.chars().count();
+    if chars > MAX_ID_CHARS {
+        return Err(invalid_argument(format!(
+            "{field}: {} has {chars} characters; an id has at most {MAX_ID_CHARS}",
+            quoted(v)
+        )));
+    }
+    if let Some(c) = v
+        .chars()
+        .find(|c| !(c.is_alphanumeric() || ID_PUNCTUATION.contains(*c)))
+    {
+        return Err(invalid_argument(format!(
+            "{field}: {} contains {c:?}; an id is letters, digits and {ID_PUNCTUATION}",
+            quoted(v)
+        )));
+    }
+    Ok(())
+}
+
+/// An id that may be left empty (a filter, an optional reference).
+pub fn optional_id(field: &str, v: &str) -> Result<(), Status> {
+    if v.is_empty() {
+        Ok(())
+    } else {
+        id(field, v)
+    }
+}
+
+/// Free text (may be empty).
+pub fn text(field: &str, v: &str) -> Result<(), Status> {
+    let chars = v.chars().count();
+    if chars > MAX_TEXT_CHARS {
+        return Err(invalid_argument(format!(
+            "{field}: {chars} characters; at most {MAX_TEXT_CHARS}"
+        )));
+    }
+    if let Some(c) = v
+        .chars()
+        .find(|c| c.is_control() && *c != '\n' && *c != '\t')
+    {
+        return Err(invalid_argument(format!(
+            "{field}: {} contains the control character {c:?}",
+            quoted(v)
+        )));
+    }
+    Ok(())
+}
+
+/// A list's length.
+pub fn list<T>(field: &str, v: &[T]) -> Result<(), Status> {
+    if v.len() > MAX_LIST {
+        return Err(invalid_argument(format!(
+            "{field}: {} entries; at most {MAX_LIST}",
+            v.len()
+        )));
+    }
+    Ok(())
+}
+
+/// A date within the years the platform computes with.
+pub fn date(field: &str, v: &str) -> Result<NaiveDate, Status> {
+    let d = v
+        .parse::<NaiveDate>()
+        .map_err(|_| invalid_argument(format!("{field}: {} is not YYYY-MM-DD", quoted(v))))?;
+    if !crate::calendar::in_range(d) {
+        return Err(invalid_argument(format!(
+            "{field}: {d} is outside the years {}..={}",
+            crate::calendar::FIRST_YEAR,
+            crate::calendar::LAST_YEAR
+        )));
+    }
+    Ok(d)
+}
+
+/// A value that must be one of `allowed` (or empty, when `allow_empty`).
+pub fn one_of(field: &str, v: &str, allowed: &[&str], allow_empty: bool) -> Result<(), Status> {
+    if (allow_empty && v.is_empty()) || allowed.contains(&v) {
+        return Ok(());
+    }
+    Err(invalid_argument(format!(
+        "{field}: {} is not one of {}",
+        quoted(v),
+        allowed.join(", ")
+    )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_bounded_in_characters_and_charset() {
+        assert!(id("project", "P-2026/湖里.001").is_ok());
+        assert!(
+            id("project", &"项".repeat(MAX_ID_CHARS)).is_ok(),
+            "characters, not bytes"
+        );
+        let long = "x".repeat(100_000);
+        let e = id("project", &long).unwrap_err();
+        assert_eq!(e.code(), tonic::Code::InvalidArgument);
+        assert!(e.message().len() < 200, "the input is not echoed whole");
+        for bad in ["", " ", "\n", "a b", "a\0b", "a\"b"] {
+            assert_eq!(
+                id("project", bad).unwrap_err().code(),
+                tonic::Code::InvalidArgument,
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn text_dates_and_filters() {
+        assert!(text("reason", "图纸缺少立面图\n第二行").is_ok());
+        assert!(text("reason", "a\u{7}b").is_err());
+        assert!(text("reason", &"x".repeat(MAX_TEXT_CHARS + 1)).is_err());
+        assert!(date("from", "2026-03-02").is_ok());
+        assert!(date("from", "+10000-01-01").is_err());
+        assert!(date("from", "1999-12-31").is_err());
+        assert!(one_of("state", "bogus", &["ready"], true).is_err());
+        assert!(one_of("state", "", &["ready"], true).is_ok());
+    }
+}
