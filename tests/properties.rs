@@ -227,6 +227,37 @@ proptest! {
         prop_assert_eq!(due.provisional, (1..=due.date.signed_duration_since(start).num_days())
             .any(|d| !cal.is_known(start + Days::new(d as u64))));
     }
+
+    /// Calendar arithmetic is total and bounded: any start (chrono's whole range) and any
+    /// number of days give an answer at once, never past the last year the platform
+    /// computes with unless the start already is, and a clamped answer is provisional.
+    #[test]
+    fn calendar_arithmetic_is_bounded_for_any_input(
+        day in -100_000i64..3_000_000,
+        n in prop_oneof![0u32..2000, Just(u32::MAX), any::<u32>()],
+        to in -100_000i64..3_000_000,
+    ) {
+        let cal = shipped();
+        let epoch = NaiveDate::from_ymd_opt(2000, 1, 1).unwrap();
+        let at = |d: i64| if d >= 0 {
+            epoch.checked_add_days(Days::new(d as u64)).unwrap_or(NaiveDate::MAX)
+        } else {
+            epoch.checked_sub_days(Days::new((-d) as u64)).unwrap_or(NaiveDate::MIN)
+        };
+        let (start, end) = (at(day), at(to));
+        let last = onewindow::calendar::last_date();
+        let started = std::time::Instant::now();
+        for due in [cal.add_working_days(start, n), cal.add_calendar_days(start, n)] {
+            prop_assert!(due.date >= start.min(last));
+            prop_assert!(due.date <= last.max(start));
+            if due.date == last && n > 0 {
+                prop_assert!(due.provisional);
+            }
+        }
+        let counted = cal.count_working_days(start, end);
+        prop_assert!(counted <= 366 * 200);
+        prop_assert!(started.elapsed() < std::time::Duration::from_secs(1), "bounded work");
+    }
 }
 
 fn shipped() -> &'static Calendar {

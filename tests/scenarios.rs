@@ -119,22 +119,32 @@ fn materials(plan: &Plan, v: &Option<serde_yaml::Value>) -> Vec<MaterialRef> {
     }
 }
 
-/// A notice as the scenario files write it: item id → missing materials, then fields.
+/// A notice as the scenario files write it: item id → missing materials, then fields;
+/// `if ITEM` → for an item whose condition waits for a missing field, `?field` for each
+/// such field, then what it will need if it applies.
 fn notice_map(notice: &onewindow::engine::Notice) -> BTreeMap<String, Vec<String>> {
-    notice
-        .items
-        .iter()
-        .map(|i| {
-            (
-                i.item.clone(),
-                i.missing_materials
-                    .iter()
-                    .chain(&i.missing_fields)
-                    .cloned()
-                    .collect(),
-            )
-        })
-        .collect()
+    let items = notice.items.iter().map(|i| {
+        (
+            i.item.clone(),
+            i.missing_materials
+                .iter()
+                .chain(&i.missing_fields)
+                .cloned()
+                .collect(),
+        )
+    });
+    let conditional = notice.conditional.iter().map(|c| {
+        (
+            format!("if {}", c.item),
+            c.undecided_fields
+                .iter()
+                .map(|f| format!("?{f}"))
+                .chain(c.missing_materials.iter().cloned())
+                .chain(c.missing_fields.iter().cloned())
+                .collect(),
+        )
+    });
+    items.chain(conditional).collect()
 }
 
 fn run(path: &Path) -> Result<usize, String> {

@@ -491,3 +491,58 @@ async fn sigterm_with_a_watcher_connected_ends_promptly_and_loses_nothing() {
         assert!(svc.project(p).is_some(), "acknowledged {p} is in the store");
     }
 }
+
+/// The server's resident memory, in KiB.
+fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .expect("VmRSS in /proc")
+}
+
+/// Commands for projects that do not exist, each with a new request id, leave nothing
+/// behind: after a warm-up, two more floods of 10,000 such commands leave the server's
+/// memory flat (before, each left an empty slot in memory and a refusal on disk).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_of_commands_for_unknown_projects_leaves_memory_flat() {
+    let server = start_binary();
+    let pid = server.child.id();
+    let flood = |round: usize, n: usize| {
+        let addr = server.addr.clone();
+        async move {
+            let mut clients = tokio::task::JoinSet::new();
+            for c in 0..8 {
+                let addr = addr.clone();
+                clients.spawn(async move {
+                    let mut dept = DepartmentClient::connect(addr).await.unwrap();
+                    for k in (c..n).step_by(8) {
+                        let req = pb::ApproveRequest {
+                            request_id: format!("flood-{round}-{k}"),
+                            project: format!("NOPE-{round}-{k}"),
+                            item: "C01".into(),
+                            ..Default::default()
+                        };
+                        let err = dept.approve(with(BUREAU, req)).await.unwrap_err();
+                        assert_eq!(err.code(), tonic::Code::NotFound);
+                    }
+                });
+            }
+            while let Some(r) = clients.join_next().await {
+                r.unwrap();
+            }
+        }
+    };
+    flood(0, 5_000).await;
+    let warm = rss_kib(pid);
+    flood(1, 10_000).await;
+    let one = rss_kib(pid);
+    flood(2, 10_000).await;
+    let two = rss_kib(pid);
+    eprintln!("RSS after warm-up {warm} KiB, after 10,000 more {one} KiB, after 20,000 {two} KiB");
+    assert!(
+        two <= warm + 4 * 1024 && two <= one + 2 * 1024,
+        "memory grows with bad traffic: {warm} → {one} → {two} KiB"
+    );
+}
