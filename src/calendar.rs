@@ -34,17 +34,29 @@ pub const FIRST_YEAR: i32 = 2000;
 /// fall after it is clamped to its last day and marked provisional.
 pub const LAST_YEAR: i32 = 2199;
 
+const FIRST_DATE: NaiveDate = match NaiveDate::from_ymd_opt(FIRST_YEAR, 1, 1) {
+    Some(d) => d,
+    None => NaiveDate::MIN,
+};
+const LAST_DATE: NaiveDate = match NaiveDate::from_ymd_opt(LAST_YEAR, 12, 31) {
+    Some(d) => d,
+    None => NaiveDate::MAX,
+};
+
 /// The first day of [`FIRST_YEAR`].
+#[inline]
 pub fn first_date() -> NaiveDate {
-    NaiveDate::from_ymd_opt(FIRST_YEAR, 1, 1).unwrap_or(NaiveDate::MIN)
+    FIRST_DATE
 }
 
 /// The last day of [`LAST_YEAR`].
+#[inline]
 pub fn last_date() -> NaiveDate {
-    NaiveDate::from_ymd_opt(LAST_YEAR, 12, 31).unwrap_or(NaiveDate::MAX)
+    LAST_DATE
 }
 
 /// Whether `date` is within the years the platform computes with.
+#[inline]
 pub fn in_range(date: NaiveDate) -> bool {
     (FIRST_YEAR..=LAST_YEAR).contains(&date.year())
 }
@@ -408,9 +420,12 @@ impl Calendar {
 }
 
 fn read_text(path: &Path) -> Result<String, Error> {
-    std::fs::read_to_string(path).map_err(|source| Error::Io {
-        path: path.to_path_buf(),
-        source,
+    crate::textfile::read(path).map_err(|e| match e {
+        crate::textfile::Error::Io { path, source } => Error::Io { path, source },
+        other => Error::Invalid {
+            path: path.to_path_buf(),
+            message: other.reason(),
+        },
     })
 }
 

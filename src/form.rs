@@ -115,6 +115,12 @@ impl Form {
     /// # Errors
     /// Every unknown field, missing required field and ill-typed value.
     pub fn parse(text: &str, fields: &[Field]) -> Result<Form, Vec<Problem>> {
+        crate::textfile::check_yaml(text).map_err(|p| {
+            vec![Problem::Syntax(format!(
+                "line {} column {}: {}",
+                p.line, p.column, p.message
+            ))]
+        })?;
         let raw: BTreeMap<String, serde_yaml::Value> = if text.trim().is_empty() {
             BTreeMap::new()
         } else {
@@ -154,8 +160,7 @@ impl Form {
     /// # Errors
     /// An unreadable file, or every problem [`Form::parse`] finds.
     pub fn load(path: &Path, fields: &[Field]) -> Result<Form, Vec<Problem>> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| vec![Problem::Syntax(format!("{}: {e}", path.display()))])?;
+        let text = crate::textfile::read(path).map_err(|e| vec![Problem::Syntax(e.to_string())])?;
         Form::parse(&text, fields)
     }
 }

@@ -20,6 +20,8 @@
 //!   composition root of a running node, over any store.
 //! - [`simulate`]: the analyst's simulator — workflow variants under the same load, on
 //!   the real engine and a virtual clock.
+//! - [`textfile`]: reading the files people write, bounded (regular files, size, YAML
+//!   depth, repeated keys).
 //! - [`loadgen`]: a load generator that drives the durable service directly (the store
 //!   benchmark, `onewindow store drive`, the crash test's child).
 //!
@@ -44,3 +46,4 @@ pub mod simulate;
 pub mod spec;
 pub mod stats;
 pub mod store;
+pub mod textfile;

@@ -781,10 +781,17 @@ async fn administrators_deploy_workflows_and_analysts_compare_them() {
 
 /// One project of the parallel construction workflow through all five stages over gRPC:
 /// eight department systems work their pushed queues concurrently, the window reports the
-/// milestones it is told about, and a watcher sees every event once, in order.
+/// milestones it is told about, and a watcher sees every event once, in order — on a
+/// clock that moves at every read.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_whole_project_with_concurrent_departments_and_a_watcher() {
     let server = start().await;
+    // A clock that moves at every read, like a real one: commands racing on one project
+    // read different times, and the record must still never go back (the time is read
+    // under the project's lock).
+    server
+        .clock
+        .step_every_read(chrono::Duration::milliseconds(1));
     let mut wf = WorkflowsClient::connect(server.addr.clone()).await.unwrap();
     let version = version_of(&mut wf, "construction-parallel").await;
     let mut window = WindowClient::connect(server.addr.clone()).await.unwrap();
@@ -872,7 +879,6 @@ async fn a_whole_project_with_concurrent_departments_and_a_watcher() {
         let done = e.summary == "completed";
         // The window reports each milestone the moment it is ready.
         if e.r#type == "task_ready" && milestones.contains(&e.item.as_str()) {
-            server.clock.set("2025-03-05T09:00:00");
             let cmd = pb::ItemCommand {
                 request_id: format!("FULL/{}/report", e.item),
                 project: "FULL".into(),

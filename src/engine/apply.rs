@@ -19,6 +19,7 @@ pub(super) struct Emitter<'a> {
 }
 
 impl Emitter<'_> {
+    #[inline]
     pub(super) fn emit(&mut self, project: &mut Project, event: Event) {
         let env = Envelope {
             v: EVENT_VERSION,

@@ -15,6 +15,7 @@ pub(super) struct Clock<'a> {
 }
 
 impl Clock<'_> {
+    #[inline]
     pub(super) fn due(&self, from: NaiveDate, days: u32) -> (NaiveDate, bool) {
         let d = match self.unit {
             Unit::WorkingDays => self.cal.add_working_days(from, days),
@@ -23,6 +24,7 @@ impl Clock<'_> {
         (d.date, d.provisional)
     }
 
+    #[inline]
     pub(super) fn between(&self, from: NaiveDate, to: NaiveDate) -> u32 {
         match self.unit {
             Unit::WorkingDays => self.cal.count_working_days(from, to),
@@ -33,6 +35,7 @@ impl Clock<'_> {
 
 impl Clock<'_> {
     /// The clock of item `item` of `plan`.
+    #[inline]
     pub(super) fn of(plan: &Plan, item: usize) -> Clock<'_> {
         Clock {
             cal: &plan.calendar,

@@ -38,6 +38,7 @@ impl TaskState {
     /// Open: the department holds the task — ready, claimed, or suspended while the
     /// applicant supplements or a special procedure runs. The one definition behind a
     /// department's queue, the open-task index and supervision's lists.
+    #[inline]
     pub fn is_open(self) -> bool {
         matches!(
             self,
@@ -164,6 +165,7 @@ impl Task {
     }
 
     /// Whether the clock is running.
+    #[inline]
     pub fn running(&self) -> bool {
         matches!(self.state, TaskState::Ready | TaskState::Claimed)
     }

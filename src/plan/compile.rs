@@ -149,6 +149,17 @@ impl Compiler<'_> {
     pub(super) fn run(&mut self) -> Option<Plan> {
         let l = self.loaded;
         let raw = &l.raw;
+        if raw.items.is_empty() {
+            // An empty file, `{}` or `~`: nothing to plan, most likely the wrong file.
+            self.error(
+                "no-items",
+                None,
+                "the workflow has no items: an approval workflow lists at least one item \
+                 under `items:`"
+                    .into(),
+                Anchor::at(&self.top("items"), vec![]),
+            );
+        }
 
         // Stages: ids are fixed; a workflow may rename them for display.
         let mut stage_names: [String; 5] = Stage::ALL.map(|s| s.default_name().to_string());

@@ -3,13 +3,13 @@
 //! the message, and [`Api::run`], which runs the command on the durable service, maps a
 //! refusal to its status and publishes what became durable.
 
-use chrono::NaiveDateTime;
 use tonic::{Request, Response, Status};
 
 use super::convert::*;
 use super::status::*;
 use super::*;
 use crate::engine::{Actor, Command};
+use crate::store::service::When;
 
 /// A mutating request: every one carries a request id, a project and an optional time.
 pub(super) trait Addressed {
@@ -51,16 +51,17 @@ pub(super) static BOOT: std::sync::LazyLock<u128> = std::sync::LazyLock::new(|| 
 });
 
 impl Api {
-    /// The time of record: the server's clock, always. A request's `at` must be empty —
-    /// no caller sets the time of record (a department could otherwise backdate a late
-    /// approval so that it counts as on time).
-    pub(super) fn now(&self, at: &str) -> Result<NaiveDateTime, Status> {
-        if !at.is_empty() {
-            return Err(invalid_argument(
+    /// A request's `at` must be empty: the time of record is the server's clock, read
+    /// under the project's lock when the command is decided — no caller sets it (a
+    /// department could otherwise backdate a late approval so that it counts as on time).
+    pub(super) fn check_at(&self, at: &str) -> Result<(), Status> {
+        if at.is_empty() {
+            Ok(())
+        } else {
+            Err(invalid_argument(
                 "at: the time of record is the server's clock; leave `at` empty",
-            ));
+            ))
         }
-        Ok((self.clock)())
     }
 
     /// A mutating RPC: the caller's actor, the request's address, and the command the
@@ -76,7 +77,7 @@ impl Api {
         // The address first: a bad id is reported as such, whatever else is wrong.
         input::id("request_id", &request_id)?;
         input::id("project", &project)?;
-        self.now(&at)?;
+        self.check_at(&at)?;
         let command = command(r)?;
         self.run(&request_id, &project, &actor, command, &at).await
     }
@@ -91,10 +92,11 @@ impl Api {
     ) -> Result<Response<pb::CommandResponse>, Status> {
         input::id("request_id", request_id)?;
         input::id("project", project)?;
-        let now = self.now(at)?;
+        self.check_at(at)?;
+        let clock = &*self.clock;
         match self
             .svc
-            .execute_async(request_id, project, actor, command, now)
+            .execute_async(request_id, project, actor, command, When::Clock(clock))
             .await
         {
             Err(e) => Err(store_status(&e)),

@@ -104,9 +104,12 @@ impl Api {
     /// Runs supervision at the clock's time on every project with a deadline within 30
     /// days, and publishes the warnings and overdue flags to watchers.
     pub async fn tick(&self) {
-        let svc = self.svc.clone();
-        let now = (self.clock)();
-        if let Ok(Ok(tick)) = tokio::task::spawn_blocking(move || svc.tick(now)).await {
+        let (svc, clock) = (self.svc.clone(), self.clock.clone());
+        let ticked = tokio::task::spawn_blocking(move || {
+            svc.tick(crate::store::service::When::Clock(&*clock))
+        })
+        .await;
+        if let Ok(Ok(tick)) = ticked {
             let converted: Vec<pb::Event> = tick.events.iter().map(event_pb).collect();
             self.publish(&converted, &[]);
         }

@@ -87,20 +87,25 @@ impl Dist {
     /// # Errors
     /// What is wrong, in words.
     pub fn check(&self) -> Result<(), String> {
-        let finite = |x: f64| x.is_finite() && x >= 0.0;
+        // Days (or shares of a limit) from 0 to the longest limit a workflow may have: a
+        // typo of 2^31 days must not keep the scheduler running for ever.
+        let max = f64::from(crate::plan::MAX_DAYS);
+        let finite = |x: f64| (0.0..=max).contains(&x);
         match &self.shape {
             Shape::Fixed(x) if finite(*x) => Ok(()),
             Shape::Uniform([a, b]) if finite(*a) && finite(*b) && a <= b => Ok(()),
             Shape::Triangular([a, m, b]) if finite(*a) && finite(*b) && a <= m && m <= b => Ok(()),
             Shape::Lognormal { mean, sd } if *mean > 0.0 && finite(*mean) && finite(*sd) => Ok(()),
             Shape::Exponential { mean } if *mean > 0.0 && finite(*mean) => Ok(()),
-            Shape::Fixed(_) => Err("fixed: a number of days >= 0".into()),
-            Shape::Uniform(_) => Err("uniform: [min, max] with 0 <= min <= max".into()),
-            Shape::Triangular(_) => {
-                Err("triangular: [min, mode, max] with 0 <= min <= mode <= max".into())
+            Shape::Fixed(_) => Err(format!("fixed: a number of days from 0 to {max}")),
+            Shape::Uniform(_) => Err(format!("uniform: [min, max] with 0 <= min <= max <= {max}")),
+            Shape::Triangular(_) => Err(format!(
+                "triangular: [min, mode, max] with 0 <= min <= mode <= max <= {max}"
+            )),
+            Shape::Lognormal { .. } => {
+                Err(format!("lognormal: 0 < mean <= {max} and 0 <= sd <= {max}"))
             }
-            Shape::Lognormal { .. } => Err("lognormal: mean > 0 and sd >= 0".into()),
-            Shape::Exponential { .. } => Err("exponential: mean > 0".into()),
+            Shape::Exponential { .. } => Err(format!("exponential: 0 < mean <= {max}")),
         }
     }
 

@@ -263,14 +263,23 @@ pub struct Scenario {
     pub variants: Vec<Variant>,
 }
 
+/// The most replications a scenario may ask for.
+pub const MAX_REPLICATIONS: u32 = 1000;
+/// The most projects one replication of one variant may simulate.
+pub const MAX_PROJECTS: u64 = 1_000_000;
+/// The most projects one run may simulate (all variants and replications).
+pub const MAX_PROJECTS_PER_RUN: u64 = 10_000_000;
+/// The most reviewers a department may have.
+pub const MAX_STAFF: u32 = 10_000;
+
 /// Reads and checks a scenario file.
 ///
 /// # Errors
 /// [`Error`] with the file and, for YAML problems, the line and column.
 pub fn load(path: &Path) -> Result<Scenario, Error> {
-    let text = std::fs::read_to_string(path).map_err(|e| Error::Io {
+    let text = crate::textfile::read(path).map_err(|e| Error::Io {
         path: path.to_path_buf(),
-        message: e.to_string(),
+        message: e.reason(),
     })?;
     load_str(path, &text)
 }
@@ -280,13 +289,19 @@ pub fn load(path: &Path) -> Result<Scenario, Error> {
 /// # Errors
 /// As [`load`].
 pub fn load_str(path: &Path, text: &str) -> Result<Scenario, Error> {
+    crate::textfile::check_yaml(text).map_err(|p| Error::Yaml {
+        path: path.to_path_buf(),
+        line: p.line,
+        column: p.column,
+        message: p.message,
+    })?;
     let raw: RawScenario = serde_yaml::from_str(text).map_err(|e| {
         let (line, column) = e.location().map_or((0, 0), |l| (l.line(), l.column()));
         Error::Yaml {
             path: path.to_path_buf(),
             line,
             column,
-            message: e.to_string(),
+            message: crate::textfile::yaml_message(&e),
         }
     })?;
     let invalid = |what: String| Error::Invalid {
@@ -301,8 +316,19 @@ pub fn load_str(path: &Path, text: &str) -> Result<Scenario, Error> {
             "projects: at least one project type is needed".into(),
         ));
     }
-    if raw.replications == 0 {
-        return Err(invalid("replications: at least 1".into()));
+    if raw.replications == 0 || raw.replications > MAX_REPLICATIONS {
+        return Err(invalid(format!(
+            "replications: {} is out of range: 1 to {MAX_REPLICATIONS}",
+            raw.replications
+        )));
+    }
+    if !crate::calendar::in_range(raw.start) {
+        return Err(invalid(format!(
+            "start: {} is outside the years {}..={}",
+            raw.start,
+            crate::calendar::FIRST_YEAR,
+            crate::calendar::LAST_YEAR
+        )));
     }
     match (
         raw.arrivals.count,
@@ -318,20 +344,43 @@ pub fn load_str(path: &Path, text: &str) -> Result<Scenario, Error> {
         }
     }
     if let Some(r) = raw.arrivals.per_working_day {
-        if !(r > 0.0 && r.is_finite()) {
-            return Err(invalid("arrivals.per_working_day: a positive rate".into()));
+        if !(r > 0.0 && r <= MAX_PROJECTS as f64) {
+            return Err(invalid(format!(
+                "arrivals.per_working_day: {r} is out of range: a rate above 0, at most {MAX_PROJECTS}"
+            )));
         }
     }
     if let Some(d) = raw.arrivals.working_days {
-        if !(d > 0.0 && d.is_finite()) {
-            return Err(invalid("arrivals.working_days: a positive number".into()));
+        if !(d > 0.0 && d <= f64::from(crate::plan::MAX_DAYS) * 10.0) {
+            return Err(invalid(format!(
+                "arrivals.working_days: {d} is out of range: above 0, at most {}",
+                crate::plan::MAX_DAYS * 10
+            )));
         }
     }
+    // The projects one run simulates, bounded so that a typo cannot exhaust memory.
+    let per_replication = match (
+        raw.arrivals.count,
+        raw.arrivals.per_working_day,
+        raw.arrivals.working_days,
+    ) {
+        (Some(n), _, _) => n as f64,
+        (None, Some(r), Some(d)) => r * d,
+        _ => 0.0,
+    };
+    let total = per_replication * f64::from(raw.replications) * raw.variants.len() as f64;
+    if per_replication > MAX_PROJECTS as f64 || total > MAX_PROJECTS_PER_RUN as f64 {
+        return Err(invalid(format!(
+            "arrivals: {per_replication:.0} projects × {} replication(s) × {} variant(s) is too many: at most {MAX_PROJECTS} projects per replication and {MAX_PROJECTS_PER_RUN} per run",
+            raw.replications,
+            raw.variants.len()
+        )));
+    }
     for (i, t) in raw.projects.iter().enumerate() {
-        if !(t.weight > 0.0 && t.weight.is_finite()) {
+        if !(t.weight > 0.0 && t.weight <= 1e6) {
             return Err(invalid(format!(
-                "projects[{i}] `{}`: weight must be positive",
-                t.name
+                "projects[{i}] `{}`: weight {} is out of range: above 0, at most 1000000",
+                t.name, t.weight
             )));
         }
     }
@@ -353,9 +402,9 @@ pub fn load_str(path: &Path, text: &str) -> Result<Scenario, Error> {
         let mut types = Vec::new();
         for t in &raw.projects {
             let form_file = base.join(&t.form);
-            let text = std::fs::read_to_string(&form_file).map_err(|e| Error::Io {
+            let text = crate::textfile::read(&form_file).map_err(|e| Error::Io {
                 path: form_file.clone(),
-                message: e.to_string(),
+                message: e.reason(),
             })?;
             let form = Form::parse(&text, &plan.fields).map_err(|problems| Error::Form {
                 path: form_file.clone(),
@@ -428,24 +477,30 @@ impl World {
         p("rejection.probability", self.rejection.probability)?;
         p("rejection.resubmit", self.rejection.resubmit)?;
         if let Some(r) = self.supplement.rework {
-            if !(r >= 0.0 && r.is_finite()) {
-                return Err(format!("supplement.rework: {r} is not a share >= 0"));
+            if !(0.0..=10.0).contains(&r) {
+                return Err(format!(
+                    "supplement.rework: {r} is out of range: a share of the review from 0 to 10"
+                ));
             }
         }
-        if self.staff == Some(Staff::Count(0)) {
-            return Err("staff: at least 1 (or `unlimited`)".into());
+        let staff_ok =
+            |s: Option<Staff>| !matches!(s, Some(Staff::Count(n)) if n == 0 || n > MAX_STAFF);
+        if !staff_ok(self.staff) {
+            return Err(format!("staff: 1 to {MAX_STAFF} (or `unlimited`)"));
         }
         for (id, d) in &self.departments {
             p(&format!("departments.{id}.supplement"), d.supplement)?;
             p(&format!("departments.{id}.rejection"), d.rejection)?;
-            if d.staff == Some(Staff::Count(0)) {
+            if !staff_ok(d.staff) {
                 return Err(format!(
-                    "departments.{id}.staff: at least 1 (or `unlimited`)"
+                    "departments.{id}.staff: 1 to {MAX_STAFF} (or `unlimited`)"
                 ));
             }
             if let Some(s) = d.slowdown {
-                if !(s > 0.0 && s.is_finite()) {
-                    return Err(format!("departments.{id}.slowdown: {s} is not > 0"));
+                if !(s > 0.0 && s <= 100.0) {
+                    return Err(format!(
+                        "departments.{id}.slowdown: {s} is out of range: above 0, at most 100"
+                    ));
                 }
             }
         }

@@ -244,15 +244,23 @@ fn load_into(
     let shown = path.display().to_string();
     let text = match text {
         Some(t) => t,
-        None => std::fs::read_to_string(path)
-            .map_err(|e| single(shown.clone(), 1, 1, "io", format!("cannot read: {e}")))?,
+        None => crate::textfile::read(path)
+            .map_err(|e| single(shown.clone(), 1, 1, "io", e.reason()))?,
     };
+    crate::textfile::check_yaml(&text)
+        .map_err(|p| single(shown.clone(), p.line, p.column, p.code, p.message))?;
     let raw: RawWorkflow = if text.trim().is_empty() {
         RawWorkflow::default()
     } else {
         serde_yaml::from_str(&text).map_err(|e| {
             let (line, col) = e.location().map_or((1, 1), |l| (l.line(), l.column()));
-            single(shown.clone(), line, col, "yaml", e.to_string())
+            single(
+                shown.clone(),
+                line,
+                col,
+                "yaml",
+                crate::textfile::yaml_message(&e),
+            )
         })?
     };
     let canonical = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
@@ -273,6 +281,12 @@ fn load_into(
             return at(
                 "extends-not-found",
                 format!("the base workflow `{base}` does not exist"),
+            );
+        }
+        if !base_path.is_file() {
+            return at(
+                "extends-not-found",
+                format!("the base workflow `{base}` is not a file"),
             );
         }
         let base_canonical = base_path

@@ -76,6 +76,33 @@ pub struct OpenReport {
     pub elapsed: Duration,
 }
 
+/// When a command happens.
+#[derive(Clone, Copy)]
+pub enum When<'a> {
+    /// At this time: tests, the simulator's drivers, load generators.
+    At(NaiveDateTime),
+    /// The clock, read under the project's lock once the command's turn has come: the
+    /// server's time of record. (Read before the lock, two commands racing on one
+    /// project could be stamped out of the order they were decided in.)
+    Clock(&'a (dyn Fn() -> NaiveDateTime + Send + Sync)),
+}
+
+impl From<NaiveDateTime> for When<'_> {
+    fn from(t: NaiveDateTime) -> Self {
+        When::At(t)
+    }
+}
+
+impl When<'_> {
+    /// The time.
+    pub fn now(&self) -> NaiveDateTime {
+        match self {
+            When::At(t) => *t,
+            When::Clock(clock) => clock(),
+        }
+    }
+}
+
 /// A decided command: its answer, and the promise that it is durable.
 type Prepared = (Result<Receipt, Refusal>, Durable);
 
@@ -428,15 +455,15 @@ impl<S: Store + ?Sized> Service<S> {
     /// # Errors
     /// The store failed: nothing was acknowledged, and the command may be retried with
     /// the same request id.
-    pub fn execute(
+    pub fn execute<'c>(
         &self,
         request: &str,
         project: &str,
         actor: &Actor,
         command: Command,
-        now: NaiveDateTime,
+        when: impl Into<When<'c>>,
     ) -> Result<Result<Receipt, Refusal>, Error> {
-        let (answer, durable) = self.prepare(request, project, actor, command, now)?;
+        let (answer, durable) = self.prepare(request, project, actor, command, when.into())?;
         self.settle(durable.wait())?;
         Ok(answer)
     }
@@ -447,15 +474,15 @@ impl<S: Store + ?Sized> Service<S> {
     ///
     /// # Errors
     /// As [`Service::execute`].
-    pub async fn execute_async(
+    pub async fn execute_async<'c>(
         &self,
         request: &str,
         project: &str,
         actor: &Actor,
         command: Command,
-        now: NaiveDateTime,
+        when: impl Into<When<'c>>,
     ) -> Result<Result<Receipt, Refusal>, Error> {
-        let (answer, durable) = self.prepare(request, project, actor, command, now)?;
+        let (answer, durable) = self.prepare(request, project, actor, command, when.into())?;
         self.settle(durable.wait_async().await)?;
         Ok(answer)
     }
@@ -484,7 +511,7 @@ impl<S: Store + ?Sized> Service<S> {
         project: &str,
         actor: &Actor,
         command: Command,
-        now: NaiveDateTime,
+        when: When<'_>,
     ) -> Result<Prepared, Error> {
         if self.failed.load(std::sync::atomic::Ordering::SeqCst) {
             return Err(Error::Backend("a flush failed; reopen the store".into()));
@@ -516,7 +543,7 @@ impl<S: Store + ?Sized> Service<S> {
                 }
             }
         };
-        let decided = self.decide(&slot, &key, &fingerprint, project, actor, command, now);
+        let decided = self.decide(&slot, &key, &fingerprint, project, actor, command, when);
         // A submission that created nothing leaves no slot behind (unless another request
         // for the same project is waiting on it: the last one out removes it).
         if submit {
@@ -578,12 +605,15 @@ impl<S: Store + ?Sized> Service<S> {
         project: &str,
         actor: &Actor,
         command: Command,
-        now: NaiveDateTime,
+        when: When<'_>,
     ) -> Result<Prepared, Error> {
         let mut slot = slot.lock().map_err(lock_err)?;
         if let Some(replayed) = self.replay(key, fingerprint)? {
             return Ok(replayed);
         }
+        // Read under the project's lock: one project's commands are stamped in the order
+        // they are decided, so its record never goes back.
+        let now = when.now();
 
         // The engine runs on the state in place: it decides every refusal before it
         // changes anything, so a refused command leaves the state as it was. Only what the
@@ -690,7 +720,9 @@ impl<S: Store + ?Sized> Service<S> {
     ///
     /// # Errors
     /// The store failed.
-    pub fn tick(&self, now: NaiveDateTime) -> Result<Tick, Error> {
+    pub fn tick<'c>(&self, when: impl Into<When<'c>>) -> Result<Tick, Error> {
+        let when = when.into();
+        let now = when.now();
         let longest = self
             .plans
             .read()
@@ -726,7 +758,7 @@ impl<S: Store + ?Sized> Service<S> {
         for p in projects {
             let request = format!("tick/{p}/{}", now.format("%Y-%m-%dT%H:%M:%S"));
             tick.projects += 1;
-            if let Ok(r) = self.execute(&request, &p, &Actor::System, Command::Tick, now)? {
+            if let Ok(r) = self.execute(&request, &p, &Actor::System, Command::Tick, when)? {
                 tick.events.extend(r.events);
             }
         }

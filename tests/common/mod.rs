@@ -342,26 +342,39 @@ pub async fn start_configured(configure: impl FnOnce(&mut onewindow::server::Con
     }
 }
 
-/// A clock the test moves: the server's time of record reads it.
+/// A clock the test moves: the server's time of record reads it. It stands still, or
+/// moves on by a step at every read (like a real clock, so that commands racing on one
+/// project read different times).
 #[derive(Clone)]
-pub struct TestClock(std::sync::Arc<std::sync::Mutex<chrono::NaiveDateTime>>);
+pub struct TestClock(std::sync::Arc<std::sync::Mutex<(chrono::NaiveDateTime, chrono::Duration)>>);
 
 impl TestClock {
     /// A clock standing at `at` (`YYYY-MM-DDTHH:MM:SS`).
     pub fn at(at: &str) -> TestClock {
-        TestClock(std::sync::Arc::new(std::sync::Mutex::new(
+        TestClock(std::sync::Arc::new(std::sync::Mutex::new((
             at.parse().unwrap(),
-        )))
+            chrono::Duration::zero(),
+        ))))
     }
 
     /// Moves it to `at`.
     pub fn set(&self, at: &str) {
-        *self.0.lock().unwrap() = at.parse().unwrap();
+        self.0.lock().unwrap().0 = at.parse().unwrap();
+    }
+
+    /// From now on every read moves it on by `step`.
+    pub fn step_every_read(&self, step: chrono::Duration) {
+        self.0.lock().unwrap().1 = step;
     }
 
     /// The clock as the server takes it.
     pub fn clock(&self) -> onewindow::server::Clock {
         let now = self.0.clone();
-        std::sync::Arc::new(move || *now.lock().unwrap())
+        std::sync::Arc::new(move || {
+            let mut g = now.lock().unwrap();
+            let (t, step) = *g;
+            g.0 = t + step;
+            t
+        })
     }
 }
