@@ -128,6 +128,7 @@ impl Form {
         };
         let mut problems = Vec::new();
         let mut values = BTreeMap::new();
+        let mut invalid = std::collections::BTreeSet::new();
         for (id, v) in raw {
             let Some(field) = fields.iter().find(|f| f.id == id) else {
                 problems.push(Problem::UnknownField(id));
@@ -137,14 +138,18 @@ impl Form {
                 Ok(value) => {
                     values.insert(id, value);
                 }
-                Err(e) => problems.push(Problem::Invalid {
-                    field: id,
-                    message: e.to_string(),
-                }),
+                Err(e) => {
+                    invalid.insert(id.clone());
+                    problems.push(Problem::Invalid {
+                        field: id,
+                        message: e.to_string(),
+                    });
+                }
             }
         }
+        // A required field given with the wrong type is reported once, as wrong.
         for f in fields {
-            if f.required && !values.contains_key(&f.id) {
+            if f.required && !values.contains_key(&f.id) && !invalid.contains(&f.id) {
                 problems.push(Problem::Missing(f.id.clone()));
             }
         }

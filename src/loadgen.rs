@@ -238,8 +238,10 @@ fn drive_project<S: Store + ?Sized>(
                 }
                 (TaskState::Ready, ItemKind::Review, Some(d)) => {
                     let ask = rid("ask");
+                    // Asked once: the answer is kept under the department's scope.
+                    let asked = crate::store::service::request_key(d, &ask);
                     if chosen(id, &item.id, load.supplement_percent)
-                        && svc.store().answer(&ask)?.is_none()
+                        && svc.store().answer(&asked)?.is_none()
                     {
                         let needed = item
                             .requires

@@ -205,8 +205,9 @@ struct RunArgs {
     /// A form (YAML field values); items whose `when` is false drop out.
     #[arg(long)]
     form: Option<PathBuf>,
-    /// Submission date (YYYY-MM-DD): turns working days into dates. Defaults to today
-    /// for `compare`.
+    /// Submission date (YYYY-MM-DD, 2000-2199): turns working days into dates. Without
+    /// it the plan is undated: totals in working days, calendar-day limits counted as five
+    /// working days a week.
     #[arg(long)]
     start: Option<NaiveDate>,
     /// Run every workflow on these limits instead of the ones it names.
@@ -291,7 +292,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Check { files, format } => check(&files, format),
         Command::Plan { file, run, json } => {
             let plan = compile(&file)?;
-            let schedule = schedule(&plan, &run, None)?;
+            let schedule = schedule(&plan, &run)?;
             if json {
                 println!(
                     "{}",
@@ -303,11 +304,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Compare { files, run, json } => {
-            let today = chrono::Local::now().date_naive();
             let mut rows: Vec<(Plan, Schedule)> = Vec::new();
             for f in &files {
                 let plan = compile(f)?;
-                let s = schedule(&plan, &run, Some(today))?;
+                let s = schedule(&plan, &run)?;
                 rows.push((plan, s));
             }
             if json {
@@ -653,8 +653,12 @@ fn store(cmd: StoreCommand) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         StoreCommand::Open { data } => {
-            if !data.exists() {
-                anyhow::bail!("{} does not exist", data.display());
+            // Inspecting never creates: a missing or empty directory holds no store.
+            let empty = std::fs::read_dir(&data)
+                .map(|mut d| d.next().is_none())
+                .unwrap_or(true);
+            if !data.is_dir() || empty {
+                anyhow::bail!("{}: no onewindow store here", data.display());
             }
             // Back to serving = the database opened (sled's own recovery) plus every project
             // restored and the indexes checked; verifying every log comes after.
@@ -741,7 +745,16 @@ fn report_diags(diags: &Diagnostics) {
     eprintln!("{diags}");
 }
 
-fn schedule(plan: &Plan, run: &RunArgs, default_start: Option<NaiveDate>) -> Result<Schedule> {
+/// The plan's schedule as `plan` and `compare` print it: undated unless `--start` is
+/// given, so that both give the same total for the same workflow (docs/plan-json.md).
+fn schedule(plan: &Plan, run: &RunArgs) -> Result<Schedule> {
+    if let Some(start) = run.start.filter(|d| !onewindow::calendar::in_range(*d)) {
+        anyhow::bail!(
+            "--start {start}: outside the years {}..={} (write YYYY-MM-DD)",
+            onewindow::calendar::FIRST_YEAR,
+            onewindow::calendar::LAST_YEAR
+        );
+    }
     let form = match &run.form {
         None => None,
         Some(path) => match Form::load(path, &plan.fields) {
@@ -757,6 +770,6 @@ fn schedule(plan: &Plan, run: &RunArgs, default_start: Option<NaiveDate>) -> Res
     Ok(plan.schedule(&Options {
         limits: run.limits.map_or(plan.default_limits, LimitKind::from),
         form: form.as_ref(),
-        start: run.start.or(default_start),
+        start: run.start,
     }))
 }

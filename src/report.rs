@@ -327,7 +327,15 @@ fn node_days(plan: &Plan, i: usize) -> String {
     let it = &plan.items[i];
     match it.kind {
         ItemKind::Milestone => "milestone".to_string(),
-        ItemKind::Review => format!("{}/{} wd", it.limit.statutory, it.limit.committed),
+        ItemKind::Review => format!(
+            "{}/{} {}",
+            it.limit.statutory,
+            it.limit.committed,
+            match it.limit.unit {
+                crate::spec::Unit::WorkingDays => "wd",
+                crate::spec::Unit::CalendarDays => "cd",
+            }
+        ),
     }
 }
 

@@ -64,8 +64,16 @@ impl Error {
 /// carries the position itself, once.
 pub fn yaml_message(e: &serde_yaml::Error) -> String {
     let text = e.to_string();
-    match text.rfind(" at line ") {
+    let text = match text.rfind(" at line ") {
         Some(i) if text[i..].contains(" column ") => text[..i].to_string(),
+        _ => text,
+    };
+    // serde_yaml's words for a number no integer type holds.
+    match (text.find("invalid type: integer `"), text.find("` as u128")) {
+        (Some(a), Some(b)) if a < b => {
+            let number = &text[a + "invalid type: integer `".len()..b];
+            format!("{}the number {number} is too large", &text[..a])
+        }
         _ => text,
     }
 }

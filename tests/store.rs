@@ -675,3 +675,41 @@ items:
         "{warned:?}"
     );
 }
+
+/// The load generator takes every project to completion through the durable service,
+/// supplements included (each asked for once: it finds its earlier answer under the
+/// department's scope, as the service keeps it).
+#[test]
+fn the_load_generator_completes_every_project_with_supplements() {
+    let root = root();
+    let (plan, _) = plan::compile_file(&root.join("workflows/construction-parallel.yaml")).unwrap();
+    let text =
+        std::fs::read_to_string(root.join("workflows/forms/industrial-project.yaml")).unwrap();
+    let form = Form::parse(&text, &plan.fields).unwrap().values;
+    let (svc, _) = Service::open(Arc::new(MemoryStore::new()), Policy::default()).unwrap();
+    svc.deploy(plan.clone()).unwrap();
+    let load = onewindow::loadgen::Load {
+        clients: 2,
+        projects: 3,
+        prefix: "lg".into(),
+        supplement_percent: 50,
+        print_acks: false,
+    };
+    let report = onewindow::loadgen::run(&svc, &plan, &form, &load, at("2025-03-03")).unwrap();
+    assert!(report.transitions > 0);
+    for id in svc.project_ids() {
+        let p = svc.project(&id).unwrap();
+        assert_eq!(
+            p.status,
+            onewindow::engine::Status::Completed,
+            "{id} completed"
+        );
+    }
+    let supplements = svc
+        .project_ids()
+        .iter()
+        .flat_map(|id| svc.store().events(id, 0).unwrap())
+        .filter(|e| e.event.kind() == "supplement_requested")
+        .count();
+    assert!(supplements > 0, "half the reviews ask for a supplement");
+}

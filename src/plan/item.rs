@@ -110,6 +110,20 @@ impl Compiler<'_> {
                     unit: Unit::WorkingDays,
                 }
             }
+            (Some(spec::RawLimit::Other(v)), _) => {
+                let message = limit_form(v);
+                self.error(
+                    "limit-form",
+                    Some(&id),
+                    format!("item `{id}`: {message}"),
+                    at(sub(&["limit"])),
+                );
+                Limit {
+                    statutory: 0,
+                    committed: 0,
+                    unit: Unit::WorkingDays,
+                }
+            }
             (Some(spec::RawLimit::Days(n)), _) => {
                 let n = self
                     .days(&id, "limit", *n, at(sub(&["limit"])))
@@ -353,5 +367,51 @@ impl Compiler<'_> {
                 None
             }
         }
+    }
+}
+
+/// What is wrong with a limit written in none of its forms, and what the forms are.
+fn limit_form(v: &serde_yaml::Value) -> String {
+    use serde_yaml::Value as Y;
+    const FORMS: &str = "a limit is a whole number of working days (`limit: 20`) or \
+         `{statutory: 20, committed: 5, unit: working_days}` (unit: working_days or \
+         calendar_days)";
+    let written = match v {
+        Y::Mapping(_) => serde_json::to_string(v).unwrap_or_default(),
+        _ => serde_yaml::to_string(v)
+            .unwrap_or_default()
+            .trim()
+            .replace('\n', " "),
+    };
+    let written: String = written.chars().take(60).collect();
+    match v {
+        Y::Number(n) if n.as_f64().is_some_and(|x| x.fract() != 0.0) => {
+            format!("limit `{written}` is not a whole number of days; {FORMS}")
+        }
+        Y::Number(_) => {
+            format!("limit `{written}` is out of range: days are 0 to {MAX_DAYS}; {FORMS}")
+        }
+        Y::String(s) => {
+            let number: String = s.chars().take_while(char::is_ascii_digit).collect();
+            if !number.is_empty() && s.contains("calendar") {
+                format!(
+                    "limit `{written}`: write the unit as a field: `limit: {{statutory: {number}, unit: calendar_days}}`"
+                )
+            } else if !number.is_empty() {
+                format!(
+                    "limit `{written}`: write the number alone: `limit: {number}` (working days)"
+                )
+            } else {
+                format!("limit `{written}` is not a number; {FORMS}")
+            }
+        }
+        Y::Mapping(_) => match serde_yaml::from_value::<spec::RawLimitDetail>(v.clone()) {
+            Err(e) => format!(
+                "limit `{written}`: {}; {FORMS}",
+                crate::textfile::yaml_message(&e)
+            ),
+            Ok(_) => format!("limit `{written}`: {FORMS}"),
+        },
+        _ => format!("limit `{written}`: {FORMS}"),
     }
 }

@@ -182,6 +182,10 @@ pub enum RawLimit {
     Days(i64),
     /// `limit: {statutory: 20, committed: 5, unit: working_days}`
     Detail(RawLimitDetail),
+    /// Anything else (`limit: 5 days`, `limit: 2.5`, `unit: calendar`): kept as written, so
+    /// that the compiler can say at the limit's own position what forms a limit takes,
+    /// rather than serde's "did not match any variant" at the item's start.
+    Other(serde_yaml::Value),
 }
 
 /// The detailed form of a limit.

@@ -280,14 +280,27 @@ impl SledStore {
             existed = looks_like_sled;
         }
         let path = dir.to_path_buf();
-        let db = std::panic::catch_unwind(move || {
+        // sled panics on some damaged files: the panic is caught and reported as damage,
+        // and the default hook is silenced meanwhile so that no raw panic message and
+        // backtrace reach the operator's terminal before the clean error.
+        let hook = std::panic::take_hook();
+        std::panic::set_hook(Box::new(|_| {}));
+        let opened = std::panic::catch_unwind(move || {
             sled::Config::new()
                 .path(path)
                 .segment_size(SEGMENT_SIZE)
                 .open()
-        })
-        .map_err(|_| Error::Corrupt(format!("{}: the database files are damaged", dir.display())))?
-        .map_err(|e| Error::Corrupt(format!("{}: {e}", dir.display())))?;
+        });
+        std::panic::set_hook(hook);
+        let damaged = |why: String| {
+            Error::Corrupt(format!(
+                "{}: the database files are damaged or are not onewindow's ({why})",
+                dir.display()
+            ))
+        };
+        let db = opened
+            .map_err(|_| damaged("the storage engine could not read them".into()))?
+            .map_err(|e| damaged(format!("sled: {e}")))?;
         let tree = db.open_tree("onewindow").map_err(backend)?;
         match tree.get(FORMAT_KEY).map_err(backend)? {
             Some(v) if v.as_ref() == FORMAT => {}
