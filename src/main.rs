@@ -52,9 +52,8 @@ enum Command {
         file: PathBuf,
         #[command(flatten)]
         run: RunArgs,
-        /// Print the documented JSON contract instead of a table.
-        #[arg(long)]
-        json: bool,
+        #[command(flatten)]
+        out: Output,
     },
     /// Several workflows side by side; the first is the baseline for the cut.
     Compare {
@@ -63,9 +62,8 @@ enum Command {
         files: Vec<PathBuf>,
         #[command(flatten)]
         run: RunArgs,
-        /// Print JSON instead of a table.
-        #[arg(long)]
-        json: bool,
+        #[command(flatten)]
+        out: Output,
     },
     /// Remove the `after` waits no document justifies and write the result.
     Parallelize {
@@ -119,11 +117,15 @@ enum Command {
     Simulate {
         /// Scenario file (format: docs/simulate.md).
         scenario: PathBuf,
-        /// Print the report as JSON (documented in docs/simulate.md) instead of a table.
-        #[arg(long, conflicts_with = "csv")]
+        /// Output: text (a table), json (documented in docs/simulate.md) or csv (variant,
+        /// metric, value).
+        #[arg(long, value_enum)]
+        format: Option<SimFormat>,
+        /// The same as `--format json` (kept for a release).
+        #[arg(long, hide = true, conflicts_with_all = ["format", "csv"])]
         json: bool,
-        /// Print the report as CSV (variant, metric, value) instead of a table.
-        #[arg(long)]
+        /// The same as `--format csv` (kept for a release).
+        #[arg(long, hide = true, conflicts_with = "format")]
         csv: bool,
         /// Also write SVG charts into this directory.
         #[arg(long)]
@@ -142,7 +144,7 @@ enum Command {
         quiet: bool,
         /// Instead of simulating, write each variant as a BPMN model with Prosimos'
         /// simulation parameters into this directory (VARIANT.bpmn, VARIANT.json).
-        #[arg(long, conflicts_with_all = ["json", "csv", "svg"])]
+        #[arg(long, conflicts_with_all = ["format", "json", "csv", "svg"])]
         prosimos: Option<PathBuf>,
     },
     /// Draw the dependency DAG.
@@ -187,9 +189,8 @@ enum StoreCommand {
         /// Print `ack {request id}` as each command is acknowledged.
         #[arg(long)]
         print_acks: bool,
-        /// Print the report as JSON.
-        #[arg(long)]
-        json: bool,
+        #[command(flatten)]
+        out: Output,
     },
     /// Open a data directory as the server would: restore every project, check the
     /// indexes (rebuilding them if needed) and verify every log; report what was found.
@@ -210,7 +211,7 @@ struct RunArgs {
     /// working days a week.
     #[arg(long)]
     start: Option<NaiveDate>,
-    /// Run every workflow on these limits instead of the ones it names.
+    /// Use these limits instead of the ones the workflow names.
     #[arg(long, value_enum)]
     limits: Option<LimitsArg>,
 }
@@ -251,10 +252,42 @@ impl From<FlushArg> for Flush {
     }
 }
 
-#[derive(Clone, Copy, ValueEnum)]
+/// Output formats: every command that prints a report takes `--format` (one convention
+/// across the CLI).
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum Format {
+    /// For people: tables and lines.
     Text,
+    /// For scripts: the documented JSON contracts.
     Json,
+}
+
+/// `--format text|json`, with `--json` kept as the old spelling for a release.
+#[derive(clap::Args)]
+struct Output {
+    /// Output: text (a table) or json (the documented contract, docs/plan-json.md).
+    #[arg(long, value_enum)]
+    format: Option<Format>,
+    /// The same as `--format json` (kept for a release).
+    #[arg(long, hide = true, conflicts_with = "format")]
+    json: bool,
+}
+
+impl Output {
+    fn json(&self) -> bool {
+        self.json || self.format == Some(Format::Json)
+    }
+}
+
+/// `simulate --format`.
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum SimFormat {
+    /// A table.
+    Text,
+    /// The documented JSON (docs/simulate.md).
+    Json,
+    /// variant, metric, value.
+    Csv,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -290,7 +323,8 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Check { files, format } => check(&files, format),
-        Command::Plan { file, run, json } => {
+        Command::Plan { file, run, out } => {
+            let json = out.json();
             let plan = compile(&file)?;
             let schedule = schedule(&plan, &run)?;
             if json {
@@ -303,7 +337,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Compare { files, run, json } => {
+        Command::Compare { files, run, out } => {
+            let json = out.json();
             let mut rows: Vec<(Plan, Schedule)> = Vec::new();
             for f in &files {
                 let plan = compile(f)?;
@@ -380,6 +415,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Simulate {
             scenario,
+            format,
             json,
             csv,
             svg,
@@ -391,8 +427,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
         } => simulate(
             &scenario,
             SimulateOutput {
-                json,
-                csv,
+                json: json || format == Some(SimFormat::Json),
+                csv: csv || format == Some(SimFormat::Csv),
                 svg,
                 prosimos,
             },
@@ -608,8 +644,9 @@ fn store(cmd: StoreCommand) -> Result<ExitCode> {
             supplement_percent,
             flush,
             print_acks,
-            json,
+            out,
         } => {
+            let json = out.json();
             let plan = compile(&workflow)?;
             let form = match Form::load(&form, &plan.fields) {
                 Ok(f) => f.values,

@@ -445,3 +445,47 @@ fn graph_draws_every_edge() {
         p.graph.edge_count()
     );
 }
+
+/// One output convention: every reporting command takes `--format`, the old `--json` is
+/// the same output, the two together are a usage error; `plan` and `compare` give the
+/// same total for the same workflow (both undated without `--start`); dates outside the
+/// years the platform computes with are refused.
+#[test]
+fn one_output_convention_and_numbers_that_agree() {
+    let wf = "workflows/construction-parallel.yaml";
+    let by_format = stdout_ok(&["plan", wf, "--format", "json"]);
+    assert_eq!(by_format, stdout_ok(&["plan", wf, "--json"]));
+    let both = onewindow(&["plan", wf, "--json", "--format", "text"]);
+    assert_eq!(both.status.code(), Some(2), "a usage error");
+    let plan: serde_json::Value = serde_json::from_str(&by_format).unwrap();
+    let compare: serde_json::Value = serde_json::from_str(&stdout_ok(&[
+        "compare",
+        "workflows/construction-serial.yaml",
+        wf,
+        "--format",
+        "json",
+    ]))
+    .unwrap();
+    let total = &compare.to_string();
+    assert!(
+        total.contains(&format!(
+            "\"total_working_days\":{}",
+            plan["total_working_days"]
+        )),
+        "compare's total for the parallel workflow is plan's: {total}"
+    );
+    for bad in ["26-1-1", "1999-12-31", "2200-01-01"] {
+        let out = onewindow(&["plan", wf, "--start", bad]);
+        assert_eq!(out.status.code(), Some(1), "--start {bad}");
+    }
+    let csv = stdout_ok(&[
+        "simulate",
+        "tests/data/sim/mmc.yaml",
+        "--replications",
+        "1",
+        "-q",
+        "--format",
+        "csv",
+    ]);
+    assert!(csv.starts_with("variant,"), "{csv}");
+}
