@@ -108,6 +108,17 @@ pub enum Problem {
     },
 }
 
+impl Problem {
+    /// The field (or unknown key) the problem is about, if any: where to point in the file.
+    pub fn field(&self) -> Option<&str> {
+        match self {
+            Problem::Syntax(_) => None,
+            Problem::UnknownField(f) | Problem::Missing(f) => Some(f),
+            Problem::Invalid { field, .. } => Some(field),
+        }
+    }
+}
+
 impl Form {
     /// Reads a form from YAML text (`field: value` lines) and checks it against `fields`,
     /// reporting every problem at once, the way the one-time notice must.

@@ -797,8 +797,20 @@ fn schedule(plan: &Plan, run: &RunArgs) -> Result<Schedule> {
         Some(path) => match Form::load(path, &plan.fields) {
             Ok(f) => Some(f),
             Err(problems) => {
+                // Each problem at its field's line, like a workflow's diagnostics (a
+                // missing field has no line: the file's start).
+                let text = std::fs::read_to_string(path).unwrap_or_default();
+                let locator = onewindow::spec::locate::Locator::new(&text);
                 for p in problems {
-                    eprintln!("{}: {p} (workflow {})", path.display(), plan.id);
+                    let (line, col) = p
+                        .field()
+                        .and_then(|f| locator.get(&[f.into()]))
+                        .map_or((1, 1), |pos| (pos.line, pos.col));
+                    eprintln!(
+                        "{}:{line}:{col}: {p} (workflow {})",
+                        path.display(),
+                        plan.id
+                    );
                 }
                 return Err(Reported.into());
             }

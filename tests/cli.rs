@@ -488,4 +488,13 @@ fn one_output_convention_and_numbers_that_agree() {
         "csv",
     ]);
     assert!(csv.starts_with("variant,"), "{csv}");
+    // A form's problems carry their line, and a mistyped required field is one problem.
+    let dir = tempfile::tempdir().unwrap();
+    let form = dir.path().join("form.yaml");
+    std::fs::write(&form, "project_name: 厂房\nfloor_area: lots\n").unwrap();
+    let out = onewindow(&["plan", wf, "--form", form.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("form.yaml:2:13: field `floor_area`"), "{err}");
+    assert_eq!(err.matches("floor_area").count(), 1, "{err}");
 }

@@ -153,6 +153,38 @@ fn a_bad_scenario_is_a_clear_error() {
         "{GOOD}world: {{supplement: {{probability: 1.5}}}}\n"
     ));
     assert!(e.contains("supplement.probability"), "{e}");
+    // Blamed on the scenario's world, where it is written, at its line.
+    let line = GOOD.lines().count() + 1;
+    assert!(
+        e.contains(&format!("inline.yaml:{line}:")) && e.contains(": world.supplement.probability"),
+        "{e}"
+    );
+    // Numbers from a file are bounded: each is an error saying the range.
+    for (from, to, key) in [
+        (
+            "seed: 1",
+            "seed: 1\nreplications: 2147483648",
+            "replications",
+        ),
+        ("{count: 3}", "{count: 2147483648}", "arrivals"),
+    ] {
+        let e = bad(&GOOD.replace(from, to));
+        assert!(
+            e.contains(key) && (e.contains("at most") || e.contains("out of range")),
+            "{e}"
+        );
+    }
+    for world in [
+        "{supplement: {rework: 1e20}}",
+        "{review: {uniform: [0, 2147483648]}}",
+        "{staff: 4294967295}",
+    ] {
+        let e = bad(&format!("{GOOD}world: {world}\n"));
+        assert!(
+            e.contains("world.") && e.contains(&format!("inline.yaml:{line}:")),
+            "{e}"
+        );
+    }
     let e = bad(&format!("{GOOD}world: {{review: {{uniform: [5, 1]}}}}\n"));
     assert!(e.contains("review"), "{e}");
     let e = bad(&GOOD.replace("{count: 3}", "{working_days: 3}"));

@@ -53,11 +53,16 @@ pub enum Error {
         /// What is wrong.
         message: String,
     },
-    /// The scenario is well-formed but says something impossible.
-    #[error("{}: {message}", path.display())]
+    /// The scenario is well-formed but says something impossible, at the key it names
+    /// (line and column 0 when the key cannot be found in the text).
+    #[error("{}:{line}:{column}: {message}", path.display())]
     Invalid {
         /// The file.
         path: PathBuf,
+        /// Line (1-based; 0 when unknown).
+        line: usize,
+        /// Column (1-based; 0 when unknown).
+        column: usize,
         /// What is wrong, with the key path.
         message: String,
     },

@@ -200,6 +200,27 @@ pub struct World {
     pub milestone: Option<Dist>,
 }
 
+/// The key path a message starts with (`variants[2].world.review` in
+/// `variants[2].world.review: …`), as segments.
+fn key_path(message: &str) -> Vec<crate::spec::locate::Seg> {
+    use crate::spec::locate::Seg;
+    let head = message.split(": ").next().unwrap_or("");
+    let head = head.split(' ').next().unwrap_or("");
+    let mut segs = Vec::new();
+    for part in head.split('.').filter(|p| !p.is_empty()) {
+        let mut pieces = part.split('[');
+        if let Some(key) = pieces.next().filter(|k| !k.is_empty()) {
+            segs.push(Seg::from(key));
+        }
+        for index in pieces {
+            if let Ok(i) = index.trim_end_matches(']').parse::<usize>() {
+                segs.push(Seg::Index(i));
+            }
+        }
+    }
+    segs
+}
+
 impl World {
     /// `over` laid over `self`: what `over` sets wins, maps merge key by key.
     pub fn merged(&self, over: &World) -> World {
@@ -304,9 +325,23 @@ pub fn load_str(path: &Path, text: &str) -> Result<Scenario, Error> {
             message: crate::textfile::yaml_message(&e),
         }
     })?;
-    let invalid = |what: String| Error::Invalid {
-        path: path.to_path_buf(),
-        message: what,
+    let locator = std::cell::OnceCell::new();
+    let invalid = |what: String| {
+        // The message starts with the key path it is about (`world.supplement.rework: …`):
+        // the position of that key, or of the nearest key above it that the text has.
+        let locator = locator.get_or_init(|| crate::spec::locate::Locator::new(text));
+        let mut segs = key_path(&what);
+        let mut at = None;
+        while at.is_none() && !segs.is_empty() {
+            at = locator.get(&segs);
+            segs.pop();
+        }
+        Error::Invalid {
+            path: path.to_path_buf(),
+            line: at.map_or(0, |p| p.line),
+            column: at.map_or(0, |p| p.col),
+            message: what,
+        }
     };
     if raw.variants.is_empty() {
         return Err(invalid("variants: at least one is needed".into()));
@@ -452,10 +487,20 @@ pub fn load_str(path: &Path, text: &str) -> Result<Scenario, Error> {
     for (vi, v) in raw.variants.iter().enumerate() {
         check(&v.world, &format!("variants[{vi}].world."))?;
     }
-    for v in &variants {
+    // Each world where it is written (the scenario's, then each variant's own), then
+    // what a variant's merge makes of them.
+    raw.world
+        .check()
+        .map_err(|m| invalid(format!("world.{m}")))?;
+    for (vi, v) in raw.variants.iter().enumerate() {
         v.world
             .check()
-            .map_err(|m| invalid(format!("variant `{}`: {m}", v.name)))?;
+            .map_err(|m| invalid(format!("variants[{vi}].world.{m}")))?;
+    }
+    for (vi, v) in variants.iter().enumerate() {
+        v.world
+            .check()
+            .map_err(|m| invalid(format!("variants[{vi}].world.{m} (variant `{}`)", v.name)))?;
     }
     Ok(Scenario {
         raw,
