@@ -246,6 +246,12 @@ fn the_command_prints_a_table_json_csv_and_draws_charts() {
         let text = std::fs::read_to_string(charts.path().join(f)).expect("reads");
         assert!(text.contains("<svg") && text.contains("</svg>"), "{f}");
     }
+    // Titles say what is drawn (the shipped scenario limits staff), Gantt rows are named.
+    let svg = |f: &str| std::fs::read_to_string(charts.path().join(f)).expect("reads");
+    let utilization = svg("department-utilization.svg");
+    assert!(utilization.contains("Department utilization (%)"), "title");
+    assert!(!utilization.contains("unlimited staff"), "a true title");
+    assert!(svg("gantt-parallel.svg").contains("I01 Project filing (ndrc)"));
 
     let out = simulate(&["--json"]);
     assert!(out.status.success());

@@ -99,7 +99,8 @@ fn distribution(r: &Report, file: &Path) -> Result<(), Error> {
         .iter()
         .flat_map(|v| (0..v.histogram.counts.len()).map(move |k| share(v, k)))
         .fold(1.0_f64, f64::max)
-        * 1.1;
+        // Headroom: the legend sits above the highest bar, never on the data.
+        * (1.15 + 0.09 * r.variants.len() as f64);
     let mut chart = ChartBuilder::on(&root)
         .caption(
             format!("{}: total working days to completion", r.scenario),
@@ -135,7 +136,10 @@ fn distribution(r: &Report, file: &Path) -> Result<(), Error> {
     }
     chart
         .configure_series_labels()
-        .background_style(WHITE.mix(0.8))
+        .position(SeriesLabelPosition::UpperRight)
+        .label_font(("sans-serif", 13))
+        .margin(8)
+        .background_style(WHITE.mix(0.9))
         .border_style(BLACK)
         .draw()
         .map_err(|e| err(file, e))?;
@@ -153,11 +157,23 @@ fn gantt(r: &Report, name: &str, file: &Path) -> Result<(), Error> {
     let height = (120 + 22 * rows).min(4000) as u32;
     let root = SVGBackend::new(file, (1000, height)).into_drawing_area();
     root.fill(&WHITE).map_err(|e| err(file, e))?;
-    let x_max = t.tasks.iter().map(|x| x.end).fold(1.0_f64, f64::max) * 1.02;
+    // Room on the right for the label of the last bars.
+    let x_max = t.tasks.iter().map(|x| x.end).fold(1.0_f64, f64::max) * 1.3;
     let labels: Vec<String> = t
         .tasks
         .iter()
-        .map(|x| format!("{} {}", x.item, x.department))
+        .map(|x| {
+            // The id, then the name's Latin part (the chart's embedded font has no CJK
+            // glyphs; workflows write names as `中文 English`), cut to fit.
+            let tail: Vec<char> = x.name.chars().rev().take_while(char::is_ascii).collect();
+            let latin: String = tail.into_iter().rev().collect();
+            let name: String = latin.trim().chars().take(24).collect();
+            if name.is_empty() || name == x.item {
+                format!("{} ({})", x.item, x.department)
+            } else {
+                format!("{} {name} ({})", x.item, x.department)
+            }
+        })
         .collect();
     let mut chart = ChartBuilder::on(&root)
         .caption(
@@ -238,13 +254,22 @@ fn utilization(r: &Report, file: &Path) -> Result<(), Error> {
         .iter()
         .flat_map(|v| v.departments.iter().map(value))
         .fold(10.0_f64, f64::max)
-        * 1.15;
+        // Headroom: the legend sits above the highest bar, never on the data.
+        * (1.2 + 0.09 * r.variants.len() as f64);
     let n = depts.len().max(1);
+    // The title says what the bars are: utilization where staff is limited, the mean
+    // number of reviews in progress (× 100) where it is not.
+    let departments = || r.variants.iter().flat_map(|v| v.departments.iter());
+    let limited = departments().filter(|d| d.utilization.is_some()).count();
+    let title = if limited == departments().count() {
+        "Department utilization (%)"
+    } else if limited == 0 {
+        "Department load (unlimited staff: mean reviews in progress × 100)"
+    } else {
+        "Department utilization (%); unlimited staff: mean reviews in progress × 100"
+    };
     let mut chart = ChartBuilder::on(&root)
-        .caption(
-            "Department utilization (unlimited staff: mean reviews in progress × 100)",
-            ("sans-serif", 18),
-        )
+        .caption(title, ("sans-serif", 18))
         .margin(12)
         .x_label_area_size(10)
         .y_label_area_size(56)
@@ -292,7 +317,10 @@ fn utilization(r: &Report, file: &Path) -> Result<(), Error> {
     }
     chart
         .configure_series_labels()
-        .background_style(WHITE.mix(0.8))
+        .position(SeriesLabelPosition::UpperRight)
+        .label_font(("sans-serif", 13))
+        .margin(8)
+        .background_style(WHITE.mix(0.9))
         .border_style(BLACK)
         .draw()
         .map_err(|e| err(file, e))?;

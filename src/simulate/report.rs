@@ -96,7 +96,8 @@ pub struct DepartmentReport {
     pub overdue_share: f64,
 }
 
-/// The critical path of a plan, on committed limits, for the first project type.
+/// The critical path of a plan, on the limits the workflow runs on (its `limits:`:
+/// committed unless it says statutory), for the first project type.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct PlannedPath {
     /// Working days.
@@ -110,6 +111,8 @@ pub struct PlannedPath {
 pub struct GanttRow {
     /// Item id.
     pub item: String,
+    /// Item name, as the workflow gives it.
+    pub name: String,
     /// Department id, or `window` for a milestone.
     pub department: String,
     /// Working days from the project's arrival: ready, review started, approved.
@@ -368,6 +371,7 @@ fn typical(plan: &Plan, r: &RunResult) -> Option<TypicalProject> {
             let it = &plan.items[i];
             GanttRow {
                 item: it.id.clone(),
+                name: it.name.clone(),
                 department: plan.department_of(i).to_string(),
                 ready: d(t.ready),
                 start: d(if t.start == NONE { t.ready } else { t.start }),
@@ -469,7 +473,7 @@ pub fn table(r: &Report) -> String {
     row("  p90", &|v| v.total_working_days.p90, false);
     row("  p99", &|v| v.total_working_days.p99, false);
     row(
-        "planned critical path (committed limits)",
+        "planned critical path (the workflow's limits)",
         &|v| f64::from(v.planned_critical_path.working_days),
         true,
     );
