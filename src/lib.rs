@@ -22,6 +22,7 @@
 //!   the real engine and a virtual clock.
 //! - [`textfile`]: reading the files people write, bounded (regular files, size, YAML
 //!   depth, repeated keys).
+//! - [`fuzzing`]: the fuzz targets' entry points, replayed over the committed corpora.
 //! - [`loadgen`]: a load generator that drives the durable service directly (the store
 //!   benchmark, `onewindow store drive`, the crash test's child).
 //!
@@ -38,6 +39,7 @@ pub mod condition;
 pub mod diagnostic;
 pub mod engine;
 pub mod form;
+pub mod fuzzing;
 pub mod loadgen;
 pub mod plan;
 pub mod report;

@@ -63,11 +63,19 @@ impl Error {
 /// serde_yaml's message without the ` at line L column C` it appends: a diagnostic
 /// carries the position itself, once.
 pub fn yaml_message(e: &serde_yaml::Error) -> String {
-    let text = e.to_string();
-    let text = match text.rfind(" at line ") {
-        Some(i) if text[i..].contains(" column ") => text[..i].to_string(),
-        _ => text,
-    };
+    let mut text = e.to_string();
+    // Every ` at line L column C`, wherever serde_yaml put it.
+    while let Some(i) = text.find(" at line ") {
+        let rest = &text[i + " at line ".len()..];
+        let digits = |s: &str| s.chars().take_while(char::is_ascii_digit).count();
+        let l = digits(rest);
+        let Some(after) = rest[l..].strip_prefix(" column ") else {
+            break;
+        };
+        let c = digits(after);
+        let end = i + " at line ".len() + l + " column ".len() + c;
+        text.replace_range(i..end, "");
+    }
     // serde_yaml's words for a number no integer type holds.
     match (text.find("invalid type: integer `"), text.find("` as u128")) {
         (Some(a), Some(b)) if a < b => {

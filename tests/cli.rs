@@ -497,4 +497,71 @@ fn one_output_convention_and_numbers_that_agree() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("form.yaml:2:13: field `floor_area`"), "{err}");
     assert_eq!(err.matches("floor_area").count(), 1, "{err}");
+    // Not a regular file: refused before reading, exit 1.
+    let out = onewindow(&["check", "/dev/zero"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not a regular file"));
+    // A YAML error gives its position once.
+    let out = onewindow(&["check", "tests/data/bad/yaml-syntax.yaml"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains(" at line "), "{err}");
+}
+
+/// `store open` on a directory with no store, or a damaged one: one clear error naming the
+/// directory, exit 1, never a raw panic or backtrace.
+#[test]
+fn store_open_says_what_is_wrong_with_a_data_directory() {
+    let empty = tempfile::tempdir().unwrap();
+    let dir = empty.path().to_str().unwrap();
+    let out = onewindow(&["store", "open", "--data", dir]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("no onewindow store here") && err.contains(dir),
+        "{err}"
+    );
+
+    let damaged = tempfile::tempdir().unwrap();
+    let data = damaged.path().join("data");
+    let out = onewindow(&[
+        "store",
+        "drive",
+        "--data",
+        data.to_str().unwrap(),
+        "--clients",
+        "1",
+        "--projects",
+        "2",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for (how, damage) in [
+        ("truncated", data.join("db")),
+        ("garbage conf", data.join("conf")),
+    ] {
+        let copy = tempfile::tempdir().unwrap();
+        for entry in std::fs::read_dir(&data).unwrap() {
+            let p = entry.unwrap().path();
+            if p.is_file() {
+                std::fs::copy(&p, copy.path().join(p.file_name().unwrap())).unwrap();
+            }
+        }
+        let target = copy.path().join(damage.file_name().unwrap());
+        if how == "truncated" {
+            std::fs::write(&target, b"").unwrap();
+        } else {
+            std::fs::write(&target, b"\xff\xfe garbage").unwrap();
+        }
+        let out = onewindow(&["store", "open", "--data", copy.path().to_str().unwrap()]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{how}: {err}");
+        assert!(
+            !err.contains("panicked") && !err.contains("backtrace"),
+            "{how}: {err}"
+        );
+        assert!(err.contains(copy.path().to_str().unwrap()), "{how}: {err}");
+    }
 }

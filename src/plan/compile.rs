@@ -76,6 +76,10 @@ pub(super) fn sub(path: &[&str]) -> Vec<Seg> {
 }
 
 /// Ids of one entity list, with duplicates and missing ids reported.
+/// The most characters an id in a workflow may have (the API's limit too): reports, tables
+/// and keys stay bounded.
+pub const MAX_ID_CHARS: usize = 128;
+
 pub(super) fn index_ids<'r>(
     c: &mut Compiler<'_>,
     kind: &str,
@@ -92,6 +96,18 @@ pub(super) fn index_ids<'r>(
                 format!("{kind} #{} has no `id`", i + 1),
                 Anchor::at(&origins[i], vec![]),
             ),
+            Some(id) if id.chars().count() > MAX_ID_CHARS => {
+                let short: String = id.chars().take(40).collect();
+                c.error(
+                    "id-too-long",
+                    Some(&short),
+                    format!(
+                        "{kind} id `{short}…` has {} characters; an id has at most {MAX_ID_CHARS}",
+                        id.chars().count()
+                    ),
+                    Anchor::at(&origins[i], sub(&["id"])),
+                )
+            }
             Some(id) => {
                 if let std::collections::hash_map::Entry::Vacant(e) = map.entry(id) {
                     e.insert(i);
@@ -149,6 +165,22 @@ impl Compiler<'_> {
     pub(super) fn run(&mut self) -> Option<Plan> {
         let l = self.loaded;
         let raw = &l.raw;
+        if let Some(id) = raw
+            .workflow
+            .as_deref()
+            .filter(|id| id.chars().count() > MAX_ID_CHARS)
+        {
+            let short: String = id.chars().take(40).collect();
+            self.error(
+                "id-too-long",
+                Some(&short),
+                format!(
+                    "workflow id `{short}…` has {} characters; an id has at most {MAX_ID_CHARS}",
+                    id.chars().count()
+                ),
+                Anchor::at(&self.top("workflow"), vec![]),
+            );
+        }
         if raw.items.is_empty() {
             // An empty file, `{}` or `~`: nothing to plan, most likely the wrong file.
             self.error(

@@ -437,9 +437,11 @@ pub fn load_str(path: &Path, text: &str) -> Result<Scenario, Error> {
         let mut types = Vec::new();
         for t in &raw.projects {
             let form_file = base.join(&t.form);
-            let text = crate::textfile::read(&form_file).map_err(|e| Error::Io {
+            // Named with its variant and project type: the scenario is the context.
+            let text = crate::textfile::read(&form_file).map_err(|e| Error::Form {
                 path: form_file.clone(),
-                message: e.reason(),
+                variant: v.name.clone(),
+                message: format!("project type `{}`: {}", t.name, e.reason()),
             })?;
             let form = Form::parse(&text, &plan.fields).map_err(|problems| Error::Form {
                 path: form_file.clone(),
