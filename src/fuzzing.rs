@@ -91,8 +91,11 @@ pub fn request(data: &[u8]) {
     let _ = pb::DeployRequest::decode(data);
 }
 
+/// A fuzz target's entry point.
+pub type Target = fn(&[u8]);
+
 /// Every target by name, for the corpus replay.
-pub const TARGETS: [(&str, fn(&[u8])); 6] = [
+pub const TARGETS: [(&str, Target); 6] = [
     ("workflow", workflow),
     ("form", form),
     ("condition", condition),
@@ -110,7 +113,7 @@ pub fn corpus_dir(target: &str) -> PathBuf {
 ///
 /// # Panics
 /// Where the target panics: that is the finding.
-pub fn replay(target: &str, run: fn(&[u8])) -> usize {
+pub fn replay(target: &str, run: Target) -> usize {
     let dir = corpus_dir(target);
     let mut n = 0;
     for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
