@@ -159,6 +159,19 @@ fn a_bad_scenario_is_a_clear_error() {
         e.contains(&format!("inline.yaml:{line}:")) && e.contains(": world.supplement.probability"),
         "{e}"
     );
+    // Dates outside the years the platform computes with.
+    for start in ["0000-01-01", "-2026-01-01", "2300-01-01"] {
+        let e = bad(&GOOD.replace("2025-03-03", start));
+        assert!(
+            e.contains("start") || e.contains("inline.yaml:3:"),
+            "{start}: {e}"
+        );
+    }
+    // A key written twice is an error, not "the last one wins".
+    let e = bad(&format!(
+        "{GOOD}world: {{departments: {{desk: {{staff: 1}}, desk: {{staff: 2}}}}}}\n"
+    ));
+    assert!(e.contains("appears twice"), "{e}");
     // Numbers from a file are bounded: each is an error saying the range.
     for (from, to, key) in [
         (
