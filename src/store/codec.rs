@@ -21,6 +21,9 @@ pub const MSGPACK: u8 = 2;
 /// What writers use.
 pub const CURRENT: u8 = MSGPACK;
 
+/// The deepest nesting a record may have when decoded: ours nest under ten levels.
+pub const MAX_DEPTH: usize = 64;
+
 /// Encodes with the current format.
 ///
 /// # Errors
@@ -58,8 +61,13 @@ pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
         JSON => {
             serde_json::from_slice(payload).map_err(|e| Error::Corrupt(format!("JSON record: {e}")))
         }
-        MSGPACK => rmp_serde::from_slice(payload)
-            .map_err(|e| Error::Corrupt(format!("MessagePack record: {e}"))),
+        MSGPACK => {
+            // Records nest a handful of levels; rmp-serde's default of 1024 lets damaged
+            // bytes recurse deep enough to overflow a thread's stack (found by fuzzing).
+            let mut de = rmp_serde::Deserializer::from_read_ref(payload);
+            de.set_max_depth(MAX_DEPTH);
+            T::deserialize(&mut de).map_err(|e| Error::Corrupt(format!("MessagePack record: {e}")))
+        }
         other => Err(Error::Corrupt(format!(
             "unknown record format {other} (written by a newer onewindow?)"
         ))),
