@@ -20,6 +20,7 @@ pub mod codec;
 pub mod conformance;
 pub mod disk;
 pub mod memory;
+pub mod request;
 pub mod service;
 
 use chrono::NaiveDate;

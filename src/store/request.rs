@@ -1,0 +1,67 @@
+//! What identifies a request and when it happens: the key its answer is kept under (the
+//! caller's scope and its id), the fingerprint that binds the id to its command, and the
+//! time of record — given, or read from a clock under the project's lock.
+
+use chrono::NaiveDateTime;
+
+use crate::engine::{Actor, Command};
+
+/// What separates the caller's scope from its request id in a request key (the unit
+/// separator: no id the API accepts contains it).
+pub const SCOPE_SEPARATOR: char = '\u{1f}';
+
+/// The key a request's answer is kept under: the caller's scope (the window, one
+/// department, a supervisor, the system) and its request id. One caller's ids never meet
+/// another's: the same id from two callers is two requests.
+pub fn request_key(actor: &Actor, request: &str) -> String {
+    let scope = match actor {
+        Actor::Window => "window".to_string(),
+        Actor::Department(d) => format!("department:{d}"),
+        Actor::Supervisor => "supervisor".to_string(),
+        Actor::System => "system".to_string(),
+    };
+    format!("{scope}{SCOPE_SEPARATOR}{request}")
+}
+
+/// What a request asked, as 32 hex digits of SHA-256 over the project and the command
+/// (its kind, item and payload, as JSON): a retry of the same command has the same
+/// fingerprint, any other command another.
+pub fn fingerprint(project: &str, command: &Command) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(project.as_bytes());
+    h.update([0]);
+    // A command always serializes (strings, numbers, dates).
+    h.update(serde_json::to_vec(command).unwrap_or_default());
+    h.finalize()[..16]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// When a command happens.
+#[derive(Clone, Copy)]
+pub enum When<'a> {
+    /// At this time: tests, the simulator's drivers, load generators.
+    At(NaiveDateTime),
+    /// The clock, read under the project's lock once the command's turn has come: the
+    /// server's time of record. (Read before the lock, two commands racing on one
+    /// project could be stamped out of the order they were decided in.)
+    Clock(&'a (dyn Fn() -> NaiveDateTime + Send + Sync)),
+}
+
+impl From<NaiveDateTime> for When<'_> {
+    fn from(t: NaiveDateTime) -> Self {
+        When::At(t)
+    }
+}
+
+impl When<'_> {
+    /// The time.
+    pub fn now(&self) -> NaiveDateTime {
+        match self {
+            When::At(t) => *t,
+            When::Clock(clock) => clock(),
+        }
+    }
+}
