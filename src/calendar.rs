@@ -34,26 +34,16 @@ pub const FIRST_YEAR: i32 = 2000;
 /// fall after it is clamped to its last day and marked provisional.
 pub const LAST_YEAR: i32 = 2199;
 
-const FIRST_DATE: NaiveDate = match NaiveDate::from_ymd_opt(FIRST_YEAR, 1, 1) {
+/// The first day of [`FIRST_YEAR`].
+pub const FIRST_DATE: NaiveDate = match NaiveDate::from_ymd_opt(FIRST_YEAR, 1, 1) {
     Some(d) => d,
     None => NaiveDate::MIN,
 };
-const LAST_DATE: NaiveDate = match NaiveDate::from_ymd_opt(LAST_YEAR, 12, 31) {
+/// The last day of [`LAST_YEAR`].
+pub const LAST_DATE: NaiveDate = match NaiveDate::from_ymd_opt(LAST_YEAR, 12, 31) {
     Some(d) => d,
     None => NaiveDate::MAX,
 };
-
-/// The first day of [`FIRST_YEAR`].
-#[inline]
-pub fn first_date() -> NaiveDate {
-    FIRST_DATE
-}
-
-/// The last day of [`LAST_YEAR`].
-#[inline]
-pub fn last_date() -> NaiveDate {
-    LAST_DATE
-}
 
 /// Whether `date` is within the years the platform computes with.
 #[inline]
@@ -349,10 +339,10 @@ impl Calendar {
     }
 
     /// The end of the `n`-th working day after `start` (art. 201: `start` is not
-    /// counted). `n == 0` gives `start` itself. Never runs past [`last_date`]: a result
+    /// counted). `n == 0` gives `start` itself. Never runs past [`LAST_DATE`]: a result
     /// that would is clamped to it and provisional, so the loop is bounded whatever `n`.
     pub fn add_working_days(&self, start: NaiveDate, n: u32) -> Due {
-        let last = last_date();
+        let last = LAST_DATE;
         let mut date = start;
         let mut left = n;
         let mut provisional = false;
@@ -374,11 +364,11 @@ impl Calendar {
 
     /// The number of working days in `(from, to]`: how many working days of a limit
     /// counted from `from` have been used by the end of `to`. Zero when `to <= from`.
-    /// Counts within [`first_date`]..=[`last_date`] only, so it is bounded.
+    /// Counts within [`FIRST_DATE`]..=[`LAST_DATE`] only, so it is bounded.
     pub fn count_working_days(&self, from: NaiveDate, to: NaiveDate) -> u32 {
         let mut n: u32 = 0;
-        let mut date = from.max(first_date());
-        let to = to.min(last_date());
+        let mut date = from.max(FIRST_DATE);
+        let to = to.min(LAST_DATE);
         while date < to {
             date = date.succ_opt().unwrap_or(to);
             if self.is_working_day(date) {
@@ -390,9 +380,9 @@ impl Calendar {
 
     /// A period of `n` calendar days from `start` (start not counted); when it ends on a
     /// non-working day it moves to the next working day (Civil Code art. 203). Clamped
-    /// to [`last_date`] like [`Calendar::add_working_days`].
+    /// to [`LAST_DATE`] like [`Calendar::add_working_days`].
     pub fn add_calendar_days(&self, start: NaiveDate, n: u32) -> Due {
-        let last = last_date();
+        let last = LAST_DATE;
         let mut date = match start.checked_add_days(Days::new(u64::from(n))) {
             Some(d) if d <= last => d,
             _ => {

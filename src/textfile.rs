@@ -15,10 +15,9 @@ pub const MAX_BYTES: u64 = 16 * 1024 * 1024;
 pub const MAX_DEPTH: usize = 64;
 
 /// Why a file was not read.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug)]
 pub enum Error {
     /// The file could not be opened or read.
-    #[error("{}: {source}", path.display())]
     Io {
         /// The file.
         path: PathBuf,
@@ -26,19 +25,16 @@ pub enum Error {
         source: std::io::Error,
     },
     /// Not a regular file (a directory, a device, a pipe).
-    #[error("{}: not a regular file", path.display())]
     NotAFile {
         /// The path.
         path: PathBuf,
     },
     /// Over [`MAX_BYTES`].
-    #[error("{}: over {} MiB; files are read whole, so they are limited", path.display(), MAX_BYTES / (1024 * 1024))]
     TooLarge {
         /// The file.
         path: PathBuf,
     },
     /// Not UTF-8.
-    #[error("{}: not UTF-8 text", path.display())]
     NotText {
         /// The file.
         path: PathBuf,
@@ -46,6 +42,16 @@ pub enum Error {
 }
 
 impl Error {
+    /// The file.
+    pub fn path(&self) -> &Path {
+        match self {
+            Error::Io { path, .. }
+            | Error::NotAFile { path }
+            | Error::TooLarge { path }
+            | Error::NotText { path } => path,
+        }
+    }
+
     /// What is wrong, without the path (for a diagnostic that names the file itself).
     pub fn reason(&self) -> String {
         match self {
@@ -56,6 +62,22 @@ impl Error {
                 MAX_BYTES / (1024 * 1024)
             ),
             Error::NotText { .. } => "not UTF-8 text".to_string(),
+        }
+    }
+}
+
+/// The file, then [`Error::reason`]: each message is written once.
+impl std::fmt::Display for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.path().display(), self.reason())
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Io { source, .. } => Some(source),
+            _ => None,
         }
     }
 }

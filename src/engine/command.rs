@@ -25,6 +25,19 @@ pub enum Actor {
     System,
 }
 
+impl Actor {
+    /// The actor as one word: `window`, `department:<id>`, `supervisor`, `system` — how
+    /// the API shows who did something, and the scope a caller's request ids live in.
+    pub fn id(&self) -> String {
+        match self {
+            Actor::Window => "window".into(),
+            Actor::Department(d) => format!("department:{d}"),
+            Actor::Supervisor => "supervisor".into(),
+            Actor::System => "system".into(),
+        }
+    }
+}
+
 /// A reference to a file the window stored; the engine never holds the bytes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MaterialRef {

@@ -12,9 +12,8 @@ use crate::plan::Plan;
 
 use super::*;
 
-/// Many projects and the workflow versions they run on, in memory: the reference
-/// implementation of the engine's edge, used by tests, the simulator and (behind the
-/// store) the server.
+/// Many projects and the workflow versions they run on, in memory, with no store: the
+/// engine's simplest host, for tests, examples and the engine benchmark.
 #[derive(Debug)]
 pub struct Engine {
     plans: BTreeMap<String, Arc<Plan>>,

@@ -48,7 +48,6 @@
 //! // C03 applies only to approval delays: the reply waits for the investigation alone.
 //! assert_eq!(engine.project("C-1").unwrap().task_state("C02"), Some(onewindow::engine::TaskState::Ready));
 //! ```
-
 //!
 //! # Layout
 //! - [`command`]: what callers ask ([`Command`], [`Actor`], [`Submission`], [`MaterialRef`]).

@@ -51,19 +51,6 @@ pub(super) static BOOT: std::sync::LazyLock<u128> = std::sync::LazyLock::new(|| 
 });
 
 impl Api {
-    /// A request's `at` must be empty: the time of record is the server's clock, read
-    /// under the project's lock when the command is decided — no caller sets it (a
-    /// department could otherwise backdate a late approval so that it counts as on time).
-    pub(super) fn check_at(&self, at: &str) -> Result<(), Status> {
-        if at.is_empty() {
-            Ok(())
-        } else {
-            Err(invalid_argument(
-                "at: the time of record is the server's clock; leave `at` empty",
-            ))
-        }
-    }
-
     /// A mutating RPC: the caller's actor, the request's address, and the command the
     /// rest of the message makes (or why it makes none), run through [`Api::run`].
     pub(super) async fn act<T: Addressed>(
@@ -77,22 +64,20 @@ impl Api {
         // The address first: a bad id is reported as such, whatever else is wrong.
         input::id("request_id", &request_id)?;
         input::id("project", &project)?;
-        self.check_at(&at)?;
+        input::time_of_record(&at)?;
         let command = command(r)?;
-        self.run(&request_id, &project, &actor, command, &at).await
+        self.run(&request_id, &project, &actor, command).await
     }
 
+    /// Runs a command durably at the server's time and publishes what became durable. The
+    /// address was checked by [`Api::act`] (or made by the server itself).
     pub(super) async fn run(
         &self,
         request_id: &str,
         project: &str,
         actor: &Actor,
         command: Command,
-        at: &str,
     ) -> Result<Response<pb::CommandResponse>, Status> {
-        input::id("request_id", request_id)?;
-        input::id("project", project)?;
-        self.check_at(at)?;
         let clock = &*self.clock;
         match self
             .svc

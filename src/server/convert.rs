@@ -8,7 +8,7 @@ use tonic::{Request, Status};
 
 use super::status::*;
 use super::*;
-use crate::engine::{self, Actor, MaterialRef};
+use crate::engine::{self, MaterialRef};
 use crate::form::{FieldType, Value};
 use crate::plan::Plan;
 use auth::Caller;
@@ -52,20 +52,11 @@ pub(super) fn notice_pb(n: engine::notice::Notice) -> pb::Notice {
     }
 }
 
-pub(super) fn actor_text(a: &Actor) -> String {
-    match a {
-        Actor::Window => "window".into(),
-        Actor::Department(d) => format!("department:{d}"),
-        Actor::Supervisor => "supervisor".into(),
-        Actor::System => "system".into(),
-    }
-}
-
 pub(super) fn event_pb(e: &engine::Envelope) -> pb::Event {
     pb::Event {
         seq: e.seq,
         at: e.at.to_string(),
-        actor: actor_text(&e.actor),
+        actor: e.actor.id(),
         r#type: e.event.kind().to_string(),
         item: e.event.item().unwrap_or_default().to_string(),
         summary: e.event.summary(),

@@ -11,27 +11,6 @@ use crate::engine::Effect;
 use crate::engine::{Actor, Command, TaskState};
 use auth::Role;
 
-/// Every task of a department that is ready now, by project.
-pub(super) fn ready_tasks(svc: &Service<dyn Store>, dept: &str) -> Vec<pb::Task> {
-    let mut out = Vec::new();
-    for id in svc.project_ids() {
-        svc.with_project(&id, |p| {
-            let Some(plan) = svc.plan(&p.version) else {
-                return;
-            };
-            for (i, t) in p.tasks.iter().enumerate() {
-                let d = plan.items[i]
-                    .department
-                    .map(|d| plan.departments[d].id.as_str());
-                if d == Some(dept) && t.state == TaskState::Ready {
-                    out.push(task_pb(&id, &plan, i, t));
-                }
-            }
-        });
-    }
-    out
-}
-
 impl Api {
     /// Publishes what became durable: every event to the watchers, and each task the
     /// engine dispatched (its [`Effect::Dispatch`] effects) to its department's stream, if
@@ -86,7 +65,7 @@ impl Api {
         let command = Command::Claim {
             item: t.item.clone(),
         };
-        match self.run(&request, &t.project, actor, command, "").await {
+        match self.run(&request, &t.project, actor, command).await {
             Ok(_) => Some(pb::Task {
                 state: TaskState::Claimed.as_str().to_string(),
                 ..t
@@ -147,7 +126,7 @@ impl Api {
                     open
                 }
             };
-            for t in ready_tasks(&api.svc, &dept) {
+            for t in api.tasks(|d, t| d == dept && t.state == TaskState::Ready) {
                 if !push(t).await {
                     return;
                 }
@@ -159,7 +138,7 @@ impl Api {
                         // Fell behind the live feed: push every task ready now again (a
                         // worker may see one twice; request ids make that harmless, and
                         // a claiming stream skips what it already claimed).
-                        for t in ready_tasks(&api.svc, &dept) {
+                        for t in api.tasks(|d, t| d == dept && t.state == TaskState::Ready) {
                             if !push(t).await {
                                 return;
                             }

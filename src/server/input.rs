@@ -81,6 +81,19 @@ pub fn text(field: &str, v: &str) -> Result<(), Status> {
     Ok(())
 }
 
+/// A request's `at`, which must be empty: the time of record is the server's clock, read
+/// under the project's lock when the command is decided — no caller sets it (a department
+/// could otherwise backdate a late approval so that it counts as on time).
+pub fn time_of_record(at: &str) -> Result<(), Status> {
+    if at.is_empty() {
+        Ok(())
+    } else {
+        Err(invalid_argument(
+            "at: the time of record is the server's clock; leave `at` empty",
+        ))
+    }
+}
+
 /// A list's length.
 pub fn list<T>(field: &str, v: &[T]) -> Result<(), Status> {
     if v.len() > MAX_LIST {

@@ -144,20 +144,17 @@ impl Api {
     ) -> Vec<(usize, pb::Task)> {
         let mut out = Vec::new();
         for id in self.svc.project_ids() {
-            let Some(p) = self.svc.project(&id) else {
-                continue;
-            };
-            let Some(plan) = self.svc.plan(&p.version) else {
-                continue;
-            };
-            for (i, t) in p.tasks.iter().enumerate() {
-                let dept = plan.items[i]
-                    .department
-                    .map_or("window", |d| plan.departments[d].id.as_str());
-                if keep(dept, t) {
-                    out.push((i, convert::task_pb(&id, &plan, i, t)));
+            // Read in place: no copy of the project.
+            self.svc.with_project(&id, |p| {
+                let Some(plan) = self.svc.plan(&p.version) else {
+                    return;
+                };
+                for (i, t) in p.tasks.iter().enumerate() {
+                    if keep(plan.department_of(i), t) {
+                        out.push((i, convert::task_pb(&id, &plan, i, t)));
+                    }
                 }
-            }
+            });
         }
         out
     }

@@ -14,13 +14,7 @@ pub const SCOPE_SEPARATOR: char = '\u{1f}';
 /// department, a supervisor, the system) and its request id. One caller's ids never meet
 /// another's: the same id from two callers is two requests.
 pub fn request_key(actor: &Actor, request: &str) -> String {
-    let scope = match actor {
-        Actor::Window => "window".to_string(),
-        Actor::Department(d) => format!("department:{d}"),
-        Actor::Supervisor => "supervisor".to_string(),
-        Actor::System => "system".to_string(),
-    };
-    format!("{scope}{SCOPE_SEPARATOR}{request}")
+    format!("{}{SCOPE_SEPARATOR}{request}", actor.id())
 }
 
 /// What a request asked, as 32 hex digits of SHA-256 over the project and the command

@@ -266,18 +266,7 @@ pub struct InProcess {
     /// The server's clock: the time of record of every command, moved by the test.
     pub clock: TestClock,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
-    handle: Option<tokio::task::JoinHandle<Result<(), onewindow::server::Error>>>,
     _dir: tempfile::TempDir,
-}
-
-impl InProcess {
-    /// Stops the server and waits until it has stopped; the result of `server::run`.
-    pub async fn stop(mut self) -> Result<(), onewindow::server::Error> {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        self.handle.take().unwrap().await.unwrap()
-    }
 }
 
 impl Drop for InProcess {
@@ -308,7 +297,7 @@ pub async fn start_configured(configure: impl FnOnce(&mut onewindow::server::Con
     let addr = format!("http://{}", listener.local_addr().unwrap());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let store = std::sync::Arc::new(onewindow::store::memory::MemoryStore::new());
-    let handle = tokio::spawn(onewindow::server::run(
+    tokio::spawn(onewindow::server::run(
         config,
         store,
         listener,
@@ -337,7 +326,6 @@ pub async fn start_configured(configure: impl FnOnce(&mut onewindow::server::Con
         addr,
         clock,
         stop: Some(stop),
-        handle: Some(handle),
         _dir: dir,
     }
 }
