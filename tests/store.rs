@@ -12,8 +12,9 @@ use onewindow::form::Form;
 use onewindow::plan::{self, Plan};
 use onewindow::store::disk::{Flush, SledStore};
 use onewindow::store::memory::MemoryStore;
+use onewindow::store::postgres::{scratch::Scratch, Options, PgStore};
 use onewindow::store::service::Service;
-use onewindow::store::{codec, conformance, Error, ReadStore, Store, WriteStore};
+use onewindow::store::{codec, conformance, Error, ReadStore, Store};
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -305,13 +306,50 @@ fn service_over_sled() {
     service_rules(Arc::new(SledStore::open(dir.path(), Flush::Group).unwrap()));
 }
 
+/// A throwaway PostgreSQL server, and a fresh database on it for each store.
+fn postgres() -> (Arc<Scratch>, impl Fn() -> Arc<PgStore>) {
+    let server = Arc::new(Scratch::start().expect("a throwaway PostgreSQL"));
+    let n = std::sync::atomic::AtomicU32::new(0);
+    let s = server.clone();
+    let make = move || {
+        let name = format!("t{}", n.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
+        let url = s.create_database(&name).unwrap();
+        Arc::new(PgStore::open(&url, &Options::default()).unwrap())
+    };
+    (server, make)
+}
+
+#[test]
+fn postgres_store_conforms() {
+    let (_server, make) = postgres();
+    conformance::run(&|| Box::new(Arc::into_inner(make()).unwrap()));
+}
+
+#[test]
+fn service_over_postgres() {
+    let (_server, make) = postgres();
+    service_rules(make());
+}
+
 #[test]
 fn restart_restores_every_project_and_rebuilds_a_lost_index() {
     let dir = tempfile::tempdir().unwrap();
+    restart_rules(&|| Arc::new(SledStore::open(dir.path(), Flush::Group).unwrap()));
+}
+
+#[test]
+fn restart_on_postgres_restores_every_project_and_rebuilds_a_lost_index() {
+    let (server, _) = postgres();
+    let url = server.create_database("restart").unwrap();
+    restart_rules(&|| Arc::new(PgStore::open(&url, &Options::default()).unwrap()));
+}
+
+/// Restart and index-rebuild rules, on stores `open` gives (each time the same data).
+fn restart_rules(open: &dyn Fn() -> Arc<dyn Store>) {
     let plan = small();
     let expected;
     {
-        let store = Arc::new(SledStore::open(dir.path(), Flush::Group).unwrap());
+        let store = open();
         let (mut svc, _) = Service::open(store, Policy::default()).unwrap();
         svc.snapshot_every = 4;
         svc.deploy(plan.clone()).unwrap();
@@ -351,7 +389,7 @@ fn restart_restores_every_project_and_rebuilds_a_lost_index() {
         );
     }
     {
-        let store = Arc::new(SledStore::open(dir.path(), Flush::Group).unwrap());
+        let store = open();
         let (svc, report) = Service::open(store.clone(), Policy::default()).unwrap();
         assert_eq!(
             (report.workflows, report.projects, report.index_rebuilt),
@@ -372,8 +410,7 @@ fn restart_restores_every_project_and_rebuilds_a_lost_index() {
         // The index is lost (or behind): opening rebuilds it from the log.
         store.replace_index(&[]).unwrap();
     }
-    let store = Arc::new(SledStore::open(dir.path(), Flush::Group).unwrap());
-    let (svc, report) = Service::open(store, Policy::default()).unwrap();
+    let (svc, report) = Service::open(open(), Policy::default()).unwrap();
     assert!(report.index_rebuilt);
     let open = |d: &str| svc.open_tasks(d).unwrap();
     assert_eq!(

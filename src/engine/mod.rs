@@ -159,6 +159,36 @@ pub fn fold(plan: &Plan, events: &[Envelope]) -> Project {
     p
 }
 
+/// The tasks a run of events handed to departments, as the engine's
+/// [`Effect::Dispatch`] effects would have said: a review item becoming ready with a due
+/// date, or resubmitted. For events this process did not decide (another node committed
+/// them), so that their department's stream hears of them too.
+pub fn dispatched(plan: &Plan, events: &[Envelope]) -> Vec<Effect> {
+    let mut out = Vec::new();
+    for e in events {
+        let (item, due) = match &e.event {
+            Event::TaskReady {
+                item, due: Some(d), ..
+            }
+            | Event::Resubmitted { item, due: d, .. } => (item, *d),
+            _ => continue,
+        };
+        let Some(i) = plan.item_index(item) else {
+            continue;
+        };
+        let it = &plan.items[i];
+        if let (Some(d), crate::spec::ItemKind::Review) = (it.department, it.kind) {
+            out.push(Effect::Dispatch {
+                department: plan.departments[d].id.clone(),
+                project: e.project.clone(),
+                item: item.clone(),
+                due,
+            });
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::{Event, TaskState};

@@ -68,7 +68,7 @@ pub enum Flush {
 }
 
 /// Where the group committer answers a writer: the flush's outcome.
-type FlushReply = tokio::sync::oneshot::Sender<Result<(), String>>;
+type FlushReply = tokio::sync::oneshot::Sender<Result<(), Error>>;
 
 /// Stripes of the head table: commits to different projects rarely wait on each other.
 const STRIPES: usize = 64;
@@ -456,10 +456,12 @@ fn group_commit(db: &sled::Db, rx: &mpsc::Receiver<FlushReply>) {
         }
         let result = db.flush().map(|_| ()).map_err(|e| e.to_string());
         for w in waiting {
-            let _ = w.send(result.clone());
+            let _ = w.send(result.clone().map_err(Error::Backend));
         }
     }
 }
+
+impl super::Shared for SledStore {}
 
 impl ReadStore for SledStore {
     fn events(&self, project: &str, after: u64) -> Result<Vec<Envelope>, Error> {
@@ -650,6 +652,7 @@ mod tests {
     fn commit(seqs: &[u64], unindex: Vec<IndexKey>, index: Vec<IndexKey>, req: &str) -> Commit {
         Commit {
             project: "p".into(),
+            base: None,
             events: seqs.iter().map(|&s| event("p", s)).collect(),
             snapshot: None,
             unindex,

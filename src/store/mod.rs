@@ -20,6 +20,7 @@ pub mod codec;
 pub mod conformance;
 pub mod disk;
 pub mod memory;
+pub mod postgres;
 pub mod request;
 pub mod service;
 
@@ -131,6 +132,12 @@ pub struct Recorded {
 pub struct Commit {
     /// The project.
     pub project: String,
+    /// The last event of the state the command was decided on: the commit applies only
+    /// if the project's log still ends there (refused as [`Error::Inconsistent`]
+    /// otherwise, and nothing is written). On a store shared by several nodes this is the
+    /// optimistic concurrency check: a command decided on a stale state never commits.
+    /// `None` checks only that the events continue the log.
+    pub base: Option<u64>,
     /// Its new events, in order, continuing its log without a gap.
     pub events: Vec<Envelope>,
     /// A snapshot to keep (replacing the previous one).
@@ -195,7 +202,7 @@ pub trait ReadStore: Send + Sync {
 /// A promise that writes already applied will be durable: wait on it (blocking or async)
 /// before acknowledging them.
 #[derive(Debug)]
-pub struct Durable(Option<tokio::sync::oneshot::Receiver<Result<(), String>>>);
+pub struct Durable(Option<tokio::sync::oneshot::Receiver<Result<(), Error>>>);
 
 impl Durable {
     /// Already durable.
@@ -203,8 +210,9 @@ impl Durable {
         Durable(None)
     }
 
-    /// Durable once the sender reports a successful flush.
-    pub fn pending(rx: tokio::sync::oneshot::Receiver<Result<(), String>>) -> Durable {
+    /// Durable once the sender reports a successful flush (or the store's reason why the
+    /// commit did not become durable).
+    pub fn pending(rx: tokio::sync::oneshot::Receiver<Result<(), Error>>) -> Durable {
         Durable(Some(rx))
     }
 
@@ -217,8 +225,7 @@ impl Durable {
             None => Ok(()),
             Some(rx) => rx
                 .blocking_recv()
-                .map_err(|e| Error::Backend(e.to_string()))?
-                .map_err(Error::Backend),
+                .map_err(|e| Error::Backend(e.to_string()))?,
         }
     }
 
@@ -229,10 +236,7 @@ impl Durable {
     pub async fn wait_async(self) -> Result<(), Error> {
         match self.0 {
             None => Ok(()),
-            Some(rx) => rx
-                .await
-                .map_err(|e| Error::Backend(e.to_string()))?
-                .map_err(Error::Backend),
+            Some(rx) => rx.await.map_err(|e| Error::Backend(e.to_string()))?,
         }
     }
 }
@@ -277,10 +281,50 @@ pub trait WriteStore: Send + Sync {
     fn replace_index(&self, entries: &[IndexKey]) -> Result<(), Error>;
 }
 
-/// A complete store.
-pub trait Store: ReadStore + WriteStore {}
+/// A change another writer made to a shared store, as its notifications report it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    /// Events `first..=last` of a project were committed (by any node, this one included).
+    Committed {
+        /// Project id.
+        project: String,
+        /// First new event.
+        first: u64,
+        /// Last new event.
+        last: u64,
+    },
+    /// Notifications may have been missed (the connection that carries them was lost and
+    /// made again): whatever a node holds in memory may be stale.
+    Lost,
+}
 
-impl<T: ReadStore + WriteStore> Store for T {}
+/// What a store shared by several processes adds to the contract. A store one process
+/// owns alone keeps the defaults: nobody else writes, and this process leads everything.
+pub trait Shared: Send + Sync {
+    /// Other processes may write this store: the state a node holds in memory is only a
+    /// cache, confirmed by [`Commit::base`] at every commit and reloaded when it is stale.
+    fn shared(&self) -> bool {
+        false
+    }
+    /// The commits of every node, as they happen (`None`: nobody else commits).
+    fn changes(&self) -> Option<tokio::sync::broadcast::Receiver<Change>> {
+        None
+    }
+    /// Whether this process holds (or has just taken) the lease named `role`, which at
+    /// most one process holds at a time and which passes to another when its holder dies.
+    ///
+    /// # Errors
+    /// The store cannot be reached.
+    fn lead(&self, role: &str) -> Result<bool, Error> {
+        let _ = role;
+        Ok(true)
+    }
+}
+
+/// A complete store.
+pub trait Store: ReadStore + WriteStore + Shared {}
+
+impl<T: ReadStore + WriteStore + Shared> Store for T {}
 
 /// The longest id or request key the store takes, in bytes: the API's ids are at most
 /// 128 characters (up to 512 bytes of UTF-8), and a request key adds the caller's scope.

@@ -84,11 +84,22 @@ struct Slot {
     project: Option<Project>,
 }
 
+/// How many times a command decided on a stale state is decided again before the
+/// service gives up (each time on the state just read from the store).
+const RETRIES: usize = 8;
+
+/// Stripes of the commit gates (see [`Service::gate`]).
+const GATES: usize = 1024;
+
 /// The durable engine over a [`Store`].
 pub struct Service<S: Store + ?Sized> {
     store: Arc<S>,
     plans: RwLock<HashMap<String, Arc<Plan>>>,
     slots: Mutex<HashMap<String, Arc<Mutex<Slot>>>>,
+    /// On a shared store, a project's commands are serialized through their commit, not
+    /// only their decision: the next one is decided on a state the store has confirmed,
+    /// so a conflict with another node costs only the command that met it.
+    gates: Vec<tokio::sync::Mutex<()>>,
     policy: Policy,
     /// Set when a flush failed: the memory may be ahead of the disk.
     failed: std::sync::atomic::AtomicBool,
@@ -236,6 +247,59 @@ pub fn restore_workflow(w: &StoredWorkflow) -> Result<Plan, Error> {
     Ok(plan)
 }
 
+/// A project's state from the store: its snapshot, then the log after it. Returns the
+/// state (`None`: no such project) and how many events were replayed.
+///
+/// # Errors
+/// The store failed, the log has a gap or does not start with a submission, or the
+/// project runs on a version `plan_of` does not know.
+pub fn restore(
+    store: &(impl super::ReadStore + ?Sized),
+    id: &str,
+    plan_of: impl Fn(&str) -> Option<Arc<Plan>>,
+) -> Result<(Option<Project>, usize), Error> {
+    let snapshot = store.snapshot(id)?;
+    let (mut project, after): (Option<Project>, u64) = match &snapshot {
+        Some(s) => (Some(codec::decode(&s.state)?), s.seq),
+        None => (None, 0),
+    };
+    let tail = store.events(id, after)?;
+    for (expected, env) in (after + 1..).zip(tail.iter()) {
+        if env.seq != expected {
+            return Err(Error::Inconsistent(format!(
+                "project `{id}`: event {} where {expected} was expected",
+                env.seq
+            )));
+        }
+        match &mut project {
+            None => {
+                let version = match &env.event {
+                    crate::engine::Event::Submitted { version, .. } => version,
+                    other => {
+                        return Err(Error::Inconsistent(format!(
+                            "project `{id}` starts with {} instead of a submission",
+                            other.summary()
+                        )))
+                    }
+                };
+                let plan = plan_of(version).ok_or_else(|| {
+                    Error::Inconsistent(format!(
+                        "project `{id}` runs on version {version}, which is not deployed"
+                    ))
+                })?;
+                project = Some(Project::from_submitted(&plan, env));
+            }
+            Some(p) => {
+                let plan = plan_of(&p.version).ok_or_else(|| {
+                    Error::Inconsistent(format!("project `{id}`: version {} missing", p.version))
+                })?;
+                p.apply(&plan, env);
+            }
+        }
+    }
+    Ok((project, tail.len()))
+}
+
 impl<S: Store + ?Sized> Service<S> {
     /// Opens a service over a store: loads every deployed version, restores every project
     /// (snapshot, then the log after it), and checks the indexes.
@@ -254,49 +318,8 @@ impl<S: Store + ?Sized> Service<S> {
         let mut slots = HashMap::new();
         let mut index = Vec::new();
         for id in store.projects()? {
-            let snapshot = store.snapshot(&id)?;
-            let (mut project, after): (Option<Project>, u64) = match &snapshot {
-                Some(s) => (Some(codec::decode(&s.state)?), s.seq),
-                None => (None, 0),
-            };
-            let tail = store.events(&id, after)?;
-            report.replayed_events += tail.len();
-            for (expected, env) in (after + 1..).zip(tail.iter()) {
-                if env.seq != expected {
-                    return Err(Error::Inconsistent(format!(
-                        "project `{id}`: event {} where {expected} was expected",
-                        env.seq
-                    )));
-                }
-                match &mut project {
-                    None => {
-                        let version = match &env.event {
-                            crate::engine::Event::Submitted { version, .. } => version,
-                            other => {
-                                return Err(Error::Inconsistent(format!(
-                                    "project `{id}` starts with {} instead of a submission",
-                                    other.summary()
-                                )))
-                            }
-                        };
-                        let plan = plans.get(version).ok_or_else(|| {
-                            Error::Inconsistent(format!(
-                                "project `{id}` runs on version {version}, which is not deployed"
-                            ))
-                        })?;
-                        project = Some(Project::from_submitted(plan, env));
-                    }
-                    Some(p) => {
-                        let plan = plans.get(&p.version).ok_or_else(|| {
-                            Error::Inconsistent(format!(
-                                "project `{id}`: version {} missing",
-                                p.version
-                            ))
-                        })?;
-                        p.apply(plan, env);
-                    }
-                }
-            }
+            let (project, replayed) = restore(&*store, &id, |v| plans.get(v).cloned())?;
+            report.replayed_events += replayed;
             if let Some(p) = project {
                 report.total_events += p.seq;
                 let plan = plans
@@ -319,6 +342,7 @@ impl<S: Store + ?Sized> Service<S> {
             store,
             plans: RwLock::new(plans),
             slots: Mutex::new(slots),
+            gates: (0..GATES).map(|_| tokio::sync::Mutex::new(())).collect(),
             policy,
             failed: std::sync::atomic::AtomicBool::new(false),
             snapshot_every: 64,
@@ -349,8 +373,15 @@ impl<S: Store + ?Sized> Service<S> {
         Ok(version)
     }
 
-    /// Every deployed version.
+    /// Every deployed version (on a shared store, those other nodes deployed too).
     pub fn versions(&self) -> Vec<String> {
+        if self.store.shared() {
+            if let Ok(stored) = self.store.workflows() {
+                for w in stored {
+                    let _ = self.plan(&w.version);
+                }
+            }
+        }
         let mut v: Vec<String> = self
             .plans
             .read()
@@ -360,27 +391,74 @@ impl<S: Store + ?Sized> Service<S> {
         v
     }
 
-    /// A deployed plan.
+    /// A deployed plan. A version this process has not seen is looked up in the store:
+    /// on a shared store another node may have deployed it.
     pub fn plan(&self, version: &str) -> Option<Arc<Plan>> {
-        self.plans.read().ok()?.get(version).cloned()
+        if let Some(p) = self.plans.read().ok()?.get(version) {
+            return Some(p.clone());
+        }
+        let stored = self.store.workflow(version).ok()??;
+        let plan = Arc::new(restore_workflow(&stored).ok()?);
+        let mut plans = self.plans.write().ok()?;
+        Some(plans.entry(version.to_string()).or_insert(plan).clone())
+    }
+
+    /// A project's slot: the one in memory, or the project read from the store (`None`:
+    /// there is no such project).
+    fn slot(&self, id: &str) -> Result<Option<Arc<Mutex<Slot>>>, Error> {
+        if let Some(s) = self.slots.lock().map_err(lock_err)?.get(id) {
+            return Ok(Some(s.clone()));
+        }
+        super::check_id(id)?;
+        let (project, _) = restore(&*self.store, id, |v| self.plan(v))?;
+        let Some(project) = project else {
+            return Ok(None);
+        };
+        let mut slots = self.slots.lock().map_err(lock_err)?;
+        Ok(Some(
+            slots
+                .entry(id.to_string())
+                .or_insert_with(|| {
+                    Arc::new(Mutex::new(Slot {
+                        project: Some(project),
+                    }))
+                })
+                .clone(),
+        ))
+    }
+
+    /// Forgets what memory holds of a project: the next use reads it from the store.
+    fn evict(&self, id: &str) {
+        if let Ok(mut slots) = self.slots.lock() {
+            slots.remove(id);
+        }
+    }
+
+    /// Forgets every project held in memory (a shared store's notifications were lost,
+    /// so any of them may be stale).
+    pub fn forget_all(&self) {
+        if let Ok(mut slots) = self.slots.lock() {
+            slots.clear();
+        }
     }
 
     /// Reads a project's current state without copying it.
     pub fn with_project<T>(&self, id: &str, f: impl FnOnce(&Project) -> T) -> Option<T> {
-        let slot = self.slots.lock().ok()?.get(id)?.clone();
+        let slot = self.slot(id).ok()??;
         let g = slot.lock().ok()?;
         g.project.as_ref().map(f)
     }
 
     /// A project's current state.
     pub fn project(&self, id: &str) -> Option<Project> {
-        let slot = self.slots.lock().ok()?.get(id)?.clone();
-        let g = slot.lock().ok()?;
-        g.project.clone()
+        self.with_project(id, Project::clone)
     }
 
-    /// Every project id.
+    /// Every project id: those in memory, or on a shared store those in the store.
     pub fn project_ids(&self) -> Vec<String> {
+        if self.store.shared() {
+            return self.store.projects().unwrap_or_default();
+        }
         let mut v: Vec<String> = self
             .slots
             .lock()
@@ -388,6 +466,70 @@ impl<S: Store + ?Sized> Service<S> {
             .unwrap_or_default();
         v.sort();
         v
+    }
+
+    /// The gate of a project's commands on a shared store (striped: two projects may
+    /// share one, which only serializes them).
+    fn gate(&self, project: &str) -> &tokio::sync::Mutex<()> {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        project.hash(&mut h);
+        &self.gates[(h.finish() % GATES as u64) as usize]
+    }
+
+    /// Takes in what another node committed to a project (events `first..=last`, as its
+    /// notification said): the state held in memory catches up from the log, and the
+    /// events this process had not seen come back with the tasks they dispatched, to be
+    /// published here too. `None` when this process already had them (it wrote them).
+    ///
+    /// # Errors
+    /// The store failed.
+    pub async fn refresh(
+        &self,
+        project: &str,
+        first: u64,
+        last: u64,
+    ) -> Result<Option<(Vec<Envelope>, Vec<Effect>)>, Error> {
+        let _turn = self.gate(project).lock().await;
+        let cached = self.slots.lock().map_err(lock_err)?.get(project).cloned();
+        let events = match cached {
+            Some(slot) => {
+                let mut slot = slot.lock().map_err(lock_err)?;
+                let seq = slot.project.as_ref().map_or(0, |p| p.seq);
+                if seq >= last {
+                    return Ok(None);
+                }
+                let events = self.store.events(project, seq)?;
+                let contiguous = (seq + 1..).zip(&events).all(|(n, e)| e.seq == n);
+                match (&mut slot.project, contiguous) {
+                    (Some(p), true) => {
+                        let plan = self.plan(&p.version).ok_or_else(|| {
+                            Error::Inconsistent(format!("version {} missing", p.version))
+                        })?;
+                        for e in &events {
+                            p.apply(&plan, e);
+                        }
+                    }
+                    _ => {
+                        drop(slot);
+                        self.evict(project);
+                    }
+                }
+                events
+            }
+            None => self
+                .store
+                .events(project, first.saturating_sub(1))?
+                .into_iter()
+                .filter(|e| e.seq <= last)
+                .collect(),
+        };
+        let version = self.with_project(project, |p| p.version.clone());
+        let effects = match version.and_then(|v| self.plan(&v)) {
+            Some(plan) => crate::engine::dispatched(&plan, &events),
+            None => Vec::new(),
+        };
+        Ok(Some((events, effects)))
     }
 
     /// Runs one command durably. The outer error is the store's; the inner one the
@@ -404,9 +546,25 @@ impl<S: Store + ?Sized> Service<S> {
         command: Command,
         when: impl Into<When<'c>>,
     ) -> Result<Result<Receipt, Refusal>, Error> {
-        let (answer, durable) = self.prepare(request, project, actor, command, when.into())?;
-        self.settle(durable.wait())?;
-        Ok(answer)
+        let when = when.into();
+        if !self.store.shared() {
+            let (answer, durable) = self.prepare(request, project, actor, command, when)?;
+            self.settle(durable.wait())?;
+            return Ok(answer);
+        }
+        let gate = self.gate(project);
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let _turn = gate.blocking_lock();
+            let done = self
+                .prepare(request, project, actor, command.clone(), when)
+                .and_then(|(answer, durable)| durable.wait().map(|()| answer));
+            match self.after_shared(project, done, attempt) {
+                Some(result) => return result,
+                None => continue,
+            }
+        }
     }
 
     /// [`Service::execute`] for async callers: the command is decided and written at once,
@@ -423,9 +581,50 @@ impl<S: Store + ?Sized> Service<S> {
         command: Command,
         when: impl Into<When<'c>>,
     ) -> Result<Result<Receipt, Refusal>, Error> {
-        let (answer, durable) = self.prepare(request, project, actor, command, when.into())?;
-        self.settle(durable.wait_async().await)?;
-        Ok(answer)
+        let when = when.into();
+        if !self.store.shared() {
+            let (answer, durable) = self.prepare(request, project, actor, command, when)?;
+            self.settle(durable.wait_async().await)?;
+            return Ok(answer);
+        }
+        let gate = self.gate(project);
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let _turn = gate.lock().await;
+            let done = match self.prepare(request, project, actor, command.clone(), when) {
+                Ok((answer, durable)) => durable.wait_async().await.map(|()| answer),
+                Err(e) => Err(e),
+            };
+            match self.after_shared(project, done, attempt) {
+                Some(result) => return result,
+                None => continue,
+            }
+        }
+    }
+
+    /// What a command on a shared store comes to: its answer once durable; or, when it
+    /// failed, the project is forgotten (memory may be ahead of the store), and a command
+    /// decided on a stale state (another node was first) is decided again (`None`) on the
+    /// state read afresh, up to [`RETRIES`] times.
+    fn after_shared(
+        &self,
+        project: &str,
+        done: Result<Result<Receipt, Refusal>, Error>,
+        attempt: usize,
+    ) -> Option<Result<Result<Receipt, Refusal>, Error>> {
+        match done {
+            Ok(answer) => Some(Ok(answer)),
+            Err(e) => {
+                self.evict(project);
+                if matches!(e, Error::Inconsistent(_)) && attempt < RETRIES {
+                    tracing::debug!(project, attempt, "decided on a stale state: {e}");
+                    None
+                } else {
+                    Some(Err(e))
+                }
+            }
+        }
     }
 
     /// A failed flush leaves the memory ahead of the disk: refuse everything until the
@@ -462,26 +661,25 @@ impl<S: Store + ?Sized> Service<S> {
         super::check_id(project)?;
         let fingerprint = fingerprint(project, &command);
         let submit = matches!(command, Command::Submit { .. });
-        let slot = {
-            let mut slots = self.slots.lock().map_err(lock_err)?;
-            match slots.get(project) {
-                Some(s) => s.clone(),
-                None if submit => slots
-                    .entry(project.to_string())
-                    .or_insert_with(|| Arc::new(Mutex::new(Slot { project: None })))
-                    .clone(),
-                None => {
-                    drop(slots);
-                    // No such project: an earlier answer to this request, if any, or the
-                    // refusal — recorded nowhere, so a flood of made-up ids costs nothing.
-                    return match self.replay(&key, &fingerprint)? {
-                        Some(replayed) => Ok(replayed),
-                        None => Ok((
-                            Err(Refusal::UnknownProject(project.to_string())),
-                            Durable::ready(),
-                        )),
-                    };
-                }
+        let slot = match self.slot(project)? {
+            Some(s) => s,
+            None if submit => self
+                .slots
+                .lock()
+                .map_err(lock_err)?
+                .entry(project.to_string())
+                .or_insert_with(|| Arc::new(Mutex::new(Slot { project: None })))
+                .clone(),
+            None => {
+                // No such project: an earlier answer to this request, if any, or the
+                // refusal — recorded nowhere, so a flood of made-up ids writes nothing.
+                return match self.replay(&key, &fingerprint)? {
+                    Some(replayed) => Ok(replayed),
+                    None => Ok((
+                        Err(Refusal::UnknownProject(project.to_string())),
+                        Durable::ready(),
+                    )),
+                };
             }
         };
         let decided = self.decide(&slot, &key, &fingerprint, project, actor, command, when);
@@ -578,6 +776,7 @@ impl<S: Store + ?Sized> Service<S> {
             Err(refusal) => {
                 let durable = self.store.commit_deferred(Commit {
                     project: project.to_string(),
+                    base: Some(seq_before),
                     request: Some((
                         key.to_string(),
                         Recorded {
@@ -608,6 +807,7 @@ impl<S: Store + ?Sized> Service<S> {
                 };
                 let committed = self.store.commit_deferred(Commit {
                     project: project.to_string(),
+                    base: Some(seq_before),
                     events: out.events.clone(),
                     snapshot,
                     unindex,
@@ -627,9 +827,13 @@ impl<S: Store + ?Sized> Service<S> {
                 let durable = match committed {
                     Ok(d) => d,
                     Err(e) => {
-                        // The state in memory is ahead of the store now: refuse everything
-                        // until the service is opened again from the store.
-                        self.failed.store(true, std::sync::atomic::Ordering::SeqCst);
+                        // The state in memory is ahead of the store now. On a store of
+                        // its own the service refuses everything until it is opened again
+                        // from the store; on a shared one the project is forgotten (by
+                        // the caller, once this lock is released) and read again.
+                        if !self.store.shared() {
+                            self.failed.store(true, std::sync::atomic::Ordering::SeqCst);
+                        }
                         return Err(e);
                     }
                 };
