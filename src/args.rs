@@ -103,3 +103,30 @@ pub(crate) enum GraphFormat {
     Dot,
     Mermaid,
 }
+
+/// Where the durable store is: the embedded sled directory (the default), or a PostgreSQL
+/// database shared by several nodes.
+#[derive(clap::Args)]
+pub(crate) struct StoreArgs {
+    /// The sled data directory (the embedded default; with `--store`, where the tokens
+    /// file goes unless `--tokens` names one).
+    #[arg(long, default_value = "data")]
+    pub(crate) data: PathBuf,
+    /// A PostgreSQL database instead of the data directory:
+    /// `postgresql://user[:password]@host[:port]/database` (docs/deploy.md).
+    #[arg(long, env = "ONEWINDOW_STORE", value_name = "URL")]
+    pub(crate) store: Option<String>,
+}
+
+impl StoreArgs {
+    /// What to call the store in messages (never the password).
+    pub(crate) fn describe(&self) -> String {
+        match &self.store {
+            Some(url) => match url.split_once('@') {
+                Some((_, host)) => format!("postgresql://…@{host}"),
+                None => url.clone(),
+            },
+            None => self.data.display().to_string(),
+        }
+    }
+}

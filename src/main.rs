@@ -7,17 +7,18 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 
-use args::{FlushArg, Format, GraphFormat, Output, RunArgs, SimFormat};
+use args::{FlushArg, Format, GraphFormat, Output, RunArgs, SimFormat, StoreArgs};
 
 mod args;
 mod client;
+mod launch;
 
 use onewindow::diagnostic::Diagnostics;
 use onewindow::form::Form;
 use onewindow::plan::{self, Options, Plan, Schedule};
 use onewindow::report;
 use onewindow::spec::LimitKind;
-use onewindow::store::disk::{Flush, SledStore};
+use onewindow::store::disk::Flush;
 use onewindow::store::service::Service;
 
 /// mimalloc rather than the system allocator: compiling a workflow allocates many small
@@ -86,13 +87,13 @@ enum Command {
     Loadgen(client::loadgen::LoadgenArgs),
     /// Serve the gRPC API on the durable store.
     Serve {
-        /// The sled data directory.
-        #[arg(long, default_value = "data")]
-        data: PathBuf,
+        #[command(flatten)]
+        store: StoreArgs,
         /// Address to listen on (port 0 picks a free port).
         #[arg(long, default_value = "127.0.0.1:50051")]
         listen: String,
-        /// The tokens file (generated with development tokens if missing).
+        /// The tokens file (generated with development tokens if missing; default
+        /// `tokens.yaml` in the data directory). Several nodes on one database share one.
         #[arg(long)]
         tokens: Option<PathBuf>,
         /// Workflows to deploy at start (every *.yaml that compiles).
@@ -164,9 +165,8 @@ enum StoreCommand {
     /// Client threads take projects from submission to completion through the durable
     /// service on a sled data directory, and the throughput is reported.
     Drive {
-        /// The data directory (created if missing).
-        #[arg(long, default_value = "data")]
-        data: PathBuf,
+        #[command(flatten)]
+        store: StoreArgs,
         /// The workflow to run.
         #[arg(long, default_value = "workflows/construction-parallel.yaml")]
         workflow: PathBuf,
@@ -197,9 +197,8 @@ enum StoreCommand {
     /// Open a data directory as the server would: restore every project, check the
     /// indexes (rebuilding them if needed) and verify every log; report what was found.
     Open {
-        /// The data directory.
-        #[arg(long, default_value = "data")]
-        data: PathBuf,
+        #[command(flatten)]
+        store: StoreArgs,
     },
 }
 
@@ -292,7 +291,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Tasks(cmd) => client::tasks::run(cmd),
         Command::Loadgen(args) => client::loadgen::run(args),
         Command::Serve {
-            data,
+            store,
             listen,
             tokens,
             workflows,
@@ -310,8 +309,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 }),
                 _ => None,
             };
-            serve(
-                &data,
+            launch::serve(
+                &store,
                 &listen,
                 tokens,
                 &workflows,
@@ -454,95 +453,10 @@ fn simulate(
     Ok(ExitCode::SUCCESS)
 }
 
-fn serve(
-    data: &Path,
-    listen: &str,
-    tokens: Option<PathBuf>,
-    workflows: &Path,
-    tick_seconds: u64,
-    clock_file: Option<PathBuf>,
-    tls: Option<onewindow::server::Tls>,
-) -> Result<ExitCode> {
-    use onewindow::server;
-    let filter =
-        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
-    let store = std::sync::Arc::new(SledStore::open(data, Flush::Group)?);
-    let redone = store.recovery();
-    if redone.answers + redone.index_entries > 0 {
-        tracing::info!(
-            "data {}: redid {} answer(s) and {} index entries of commits interrupted by the last stop",
-            data.display(),
-            redone.answers,
-            redone.index_entries
-        );
-    }
-    let mut config = server::Config::new(
-        workflows.to_path_buf(),
-        tokens.unwrap_or_else(|| data.join("tokens.yaml")),
-    );
-    config.tick = std::time::Duration::from_secs(tick_seconds.max(1));
-    config.tls = tls;
-    if let Some(path) = clock_file {
-        config.clock = std::sync::Arc::new(move || {
-            std::fs::read_to_string(&path)
-                .ok()
-                .and_then(|t| t.trim().parse::<chrono::NaiveDateTime>().ok())
-                .unwrap_or_else(|| chrono::Local::now().naive_local())
-        });
-    }
-    let tls = config.tls.is_some();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
-    rt.block_on(async move {
-        let listener = tokio::net::TcpListener::bind(listen)
-            .await
-            .with_context(|| format!("cannot listen on {listen}"))?;
-        let addr = server::bound(&listener).context("no local address")?;
-        println!(
-            "listening on {}://{addr}",
-            if tls { "https" } else { "http" }
-        );
-        use std::io::Write;
-        std::io::stdout().flush()?;
-        server::run(config, store, listener, signalled()).await?;
-        Ok::<(), anyhow::Error>(())
-    })?;
-    Ok(ExitCode::SUCCESS)
-}
-
-/// Resolves on Ctrl-C, or SIGTERM where there are signals.
-async fn signalled() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(t) => t,
-                Err(_) => {
-                    let _ = ctrl_c.await;
-                    return;
-                }
-            };
-        tokio::select! {
-            _ = ctrl_c => {},
-            _ = term.recv() => {},
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = ctrl_c.await;
-    }
-}
-
 fn store(cmd: StoreCommand) -> Result<ExitCode> {
     match cmd {
         StoreCommand::Drive {
-            data,
+            store,
             workflow,
             form,
             clients,
@@ -564,11 +478,11 @@ fn store(cmd: StoreCommand) -> Result<ExitCode> {
                     return Err(Reported.into());
                 }
             };
-            let store = std::sync::Arc::new(SledStore::open(&data, flush.into())?);
-            let (svc, opened) = Service::open(store, onewindow::engine::Policy::default())?;
+            let (opened_store, _) = launch::open_store(&store, flush.into())?;
+            let (svc, opened) = Service::open(opened_store, onewindow::engine::Policy::default())?;
             eprintln!(
                 "opened {}: {} projects, {} events, in {:.3} s",
-                data.display(),
+                store.describe(),
                 opened.projects,
                 opened.total_events,
                 opened.elapsed.as_secs_f64()
@@ -596,25 +510,26 @@ fn store(cmd: StoreCommand) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        StoreCommand::Open { data } => {
+        StoreCommand::Open { store } => {
             // Inspecting never creates: a missing or empty directory holds no store.
-            let empty = std::fs::read_dir(&data)
+            let data = &store.data;
+            let empty = std::fs::read_dir(data)
                 .map(|mut d| d.next().is_none())
                 .unwrap_or(true);
-            if !data.is_dir() || empty {
+            if store.store.is_none() && (!data.is_dir() || empty) {
                 anyhow::bail!("{}: no onewindow store here", data.display());
             }
             // Back to serving = the database opened (sled's own recovery) plus every project
             // restored and the indexes checked; verifying every log comes after.
             let started = std::time::Instant::now();
-            let store = std::sync::Arc::new(SledStore::open(&data, Flush::Group)?);
-            let redone = store.recovery();
-            let (svc, mut report) = Service::open(store, onewindow::engine::Policy::default())?;
+            let (opened, redone) = launch::open_store(&store, Flush::Group)?;
+            let redone = redone.unwrap_or_default();
+            let (svc, mut report) = Service::open(opened, onewindow::engine::Policy::default())?;
             report.elapsed = started.elapsed();
             let logs = svc.verify()?;
             println!(
                 "{}: {} workflow version(s), {} projects, {} events ({} replayed after snapshots), {} answer(s) and {} index entries redone from interrupted commits, index {}; back to serving in {:.3} s; {} logs verified",
-                data.display(),
+                store.describe(),
                 report.workflows,
                 report.projects,
                 report.total_events,

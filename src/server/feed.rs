@@ -55,6 +55,44 @@ impl Api {
         }
     }
 
+    /// On a store shared by several nodes, follows what the others commit: each
+    /// notification brings the project held here up to date from the log, and the events
+    /// this node had not seen are published to its watchers and department streams like
+    /// its own. Lost notifications (a reconnect, a lagging receiver) make the node forget
+    /// what it holds, to be read afresh.
+    pub(super) fn spawn_follower(&self) {
+        let Some(mut changes) = self.svc.store().changes() else {
+            return;
+        };
+        let api = self.clone();
+        self.spawn_until_shutdown(async move {
+            use tokio::sync::broadcast::error::RecvError;
+            loop {
+                match changes.recv().await {
+                    Ok(crate::store::Change::Committed {
+                        project,
+                        first,
+                        last,
+                    }) => match api.svc.refresh(&project, first, last).await {
+                        Ok(Some((events, effects))) => {
+                            let converted: Vec<pb::Event> = events.iter().map(event_pb).collect();
+                            api.publish(&converted, &effects);
+                        }
+                        Ok(None) => {}
+                        Err(e) => tracing::warn!(project, "following another node: {e}"),
+                    },
+                    Ok(crate::store::Change::Lost) | Err(RecvError::Lagged(_)) => {
+                        tracing::warn!(
+                            "missed notifications from the database: forgetting cached projects"
+                        );
+                        api.svc.forget_all();
+                    }
+                    Err(RecvError::Closed) => return,
+                }
+            }
+        });
+    }
+
     /// Claims a ready task for a claiming push stream; the task as claimed, or `None` if
     /// it is no longer there to claim (another stream or a clerk was first, or it was
     /// withdrawn). The request id is new for every attempt: a retry is a new attempt.

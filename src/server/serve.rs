@@ -81,9 +81,9 @@ pub enum Error {
 /// # Errors
 /// The store could not be opened, the workflows or tokens could not be read, or the
 /// transport failed.
-pub async fn run<S: Store + 'static>(
+pub async fn run(
     config: Config,
-    store: Arc<S>,
+    store: Arc<dyn Store>,
     listener: tokio::net::TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), Error> {
@@ -95,7 +95,6 @@ pub async fn run<S: Store + 'static>(
         tls,
         policy,
     } = config;
-    let store: Arc<dyn Store> = store;
     let (svc, tokens) = {
         let workflows = workflows.clone();
         tokio::task::spawn_blocking(move || open(store, policy, &workflows, &tokens)).await??
@@ -103,6 +102,7 @@ pub async fn run<S: Store + 'static>(
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let api = Api::new(Arc::new(svc), clock, workflows, stopped);
     spawn_ticker(api.clone(), tick);
+    api.spawn_follower();
     let shutdown = async move {
         shutdown.await;
         tracing::info!("shutting down: ending streams, finishing requests in flight");

@@ -103,9 +103,18 @@ impl pb::supervision_server::Supervision for Api {
 impl Api {
     /// Runs supervision at the clock's time on every project with a deadline within 30
     /// days, and publishes the warnings and overdue flags to watchers.
+    ///
+    /// On a store shared by several nodes, only the node holding the supervision lease
+    /// runs it (once per city, not once per node); when that node dies the lease passes
+    /// to the next node whose ticker asks.
     pub async fn tick(&self) {
         let (svc, clock) = (self.svc.clone(), self.clock.clone());
         let ticked = tokio::task::spawn_blocking(move || {
+            match svc.store().lead("supervision") {
+                Ok(true) => {}
+                Ok(false) => return Ok(crate::store::service::Tick::default()),
+                Err(e) => return Err(e),
+            }
             svc.tick(crate::store::service::When::Clock(&*clock))
         })
         .await;

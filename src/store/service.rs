@@ -517,12 +517,19 @@ impl<S: Store + ?Sized> Service<S> {
                 }
                 events
             }
-            None => self
-                .store
-                .events(project, first.saturating_sub(1))?
-                .into_iter()
-                .filter(|e| e.seq <= last)
-                .collect(),
+            None => {
+                // Loaded now (under the gate, so nothing moves it meanwhile), it may hold
+                // later commits too, whose notifications will then find nothing new:
+                // everything from `first` to what was loaded is published now.
+                let Some(seq) = self.with_project(project, |p| p.seq) else {
+                    return Ok(None);
+                };
+                self.store
+                    .events(project, first.saturating_sub(1))?
+                    .into_iter()
+                    .filter(|e| e.seq <= seq)
+                    .collect()
+            }
         };
         let version = self.with_project(project, |p| p.version.clone());
         let effects = match version.and_then(|v| self.plan(&v)) {
@@ -617,11 +624,16 @@ impl<S: Store + ?Sized> Service<S> {
             Ok(answer) => Some(Ok(answer)),
             Err(e) => {
                 self.evict(project);
-                if matches!(e, Error::Inconsistent(_)) && attempt < RETRIES {
-                    tracing::debug!(project, attempt, "decided on a stale state: {e}");
-                    None
-                } else {
-                    Some(Err(e))
+                match e {
+                    Error::Inconsistent(_) if attempt < RETRIES => {
+                        tracing::debug!(project, attempt, "decided on a stale state: {e}");
+                        None
+                    }
+                    // Contention, not damage: the caller may retry (UNAVAILABLE).
+                    Error::Inconsistent(_) => Some(Err(Error::Backend(format!(
+                        "gave up after {RETRIES} attempts on a project other nodes kept changing: {e}"
+                    )))),
+                    e => Some(Err(e)),
                 }
             }
         }

@@ -100,6 +100,39 @@ pub fn start_binary_in(dir: tempfile::TempDir, extra: &[&str]) -> Server {
     }
 }
 
+/// Starts the real binary as one node of a city on a PostgreSQL database, with the
+/// tokens file the nodes share (its own sled directory stays unused).
+pub fn start_node(store: &str, tokens: &std::path::Path, extra: &[&str]) -> Server {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_onewindow"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--store", store])
+        .arg("--data")
+        .arg(dir.path().join("data"))
+        .arg("--tokens")
+        .arg(tokens)
+        .args(extra)
+        .current_dir(&root)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let addr = line
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("the node prints its address, not {line:?}"))
+        .to_string();
+    Server {
+        child,
+        addr,
+        dir: Some(dir),
+    }
+}
+
 pub fn with<T>(token: &str, msg: T) -> Request<T> {
     let mut r = Request::new(msg);
     r.metadata_mut()

@@ -1,0 +1,122 @@
+//! The `serve` command: open the chosen store (sled, or PostgreSQL with `--store`), build
+//! the server's configuration from the arguments, and run it until a signal.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use onewindow::store::disk::{Flush, Recovery, SledStore};
+use onewindow::store::postgres::{Options, PgStore};
+use onewindow::store::Store;
+
+use crate::args::StoreArgs;
+
+/// Opens the store the arguments name; for sled, also what its opening redid.
+///
+/// # Errors
+/// A `--store` that is not a PostgreSQL URL, or a store that cannot be opened.
+pub(crate) fn open_store(
+    args: &StoreArgs,
+    flush: Flush,
+) -> Result<(Arc<dyn Store>, Option<Recovery>)> {
+    match &args.store {
+        Some(url) => {
+            if !(url.starts_with("postgresql://") || url.starts_with("postgres://")) {
+                anyhow::bail!(
+                    "--store takes a PostgreSQL URL (postgresql://user@host:port/database), not `{url}`"
+                );
+            }
+            let store = PgStore::open(url, &Options::default())
+                .with_context(|| format!("cannot open {}", args.describe()))?;
+            Ok((Arc::new(store), None))
+        }
+        None => {
+            let store = SledStore::open(&args.data, flush)?;
+            let redone = store.recovery();
+            Ok((Arc::new(store), Some(redone)))
+        }
+    }
+}
+
+pub(crate) fn serve(
+    store: &StoreArgs,
+    listen: &str,
+    tokens: Option<PathBuf>,
+    workflows: &Path,
+    tick_seconds: u64,
+    clock_file: Option<PathBuf>,
+    tls: Option<onewindow::server::Tls>,
+) -> Result<ExitCode> {
+    use onewindow::server;
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+    let tokens = tokens.unwrap_or_else(|| store.data.join("tokens.yaml"));
+    let (opened, redone) = open_store(store, Flush::Group)?;
+    if let Some(redone) = redone.filter(|r| r.answers + r.index_entries > 0) {
+        tracing::info!(
+            "data {}: redid {} answer(s) and {} index entries of commits interrupted by the last stop",
+            store.describe(),
+            redone.answers,
+            redone.index_entries
+        );
+    }
+    let mut config = server::Config::new(workflows.to_path_buf(), tokens);
+    config.tick = std::time::Duration::from_secs(tick_seconds.max(1));
+    config.tls = tls;
+    if let Some(path) = clock_file {
+        config.clock = std::sync::Arc::new(move || {
+            std::fs::read_to_string(&path)
+                .ok()
+                .and_then(|t| t.trim().parse::<chrono::NaiveDateTime>().ok())
+                .unwrap_or_else(|| chrono::Local::now().naive_local())
+        });
+    }
+    let tls = config.tls.is_some();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(listen)
+            .await
+            .with_context(|| format!("cannot listen on {listen}"))?;
+        let addr = server::bound(&listener).context("no local address")?;
+        println!(
+            "listening on {}://{addr}",
+            if tls { "https" } else { "http" }
+        );
+        use std::io::Write;
+        std::io::stdout().flush()?;
+        server::run(config, opened, listener, signalled()).await?;
+        Ok::<(), anyhow::Error>(())
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Resolves on Ctrl-C, or SIGTERM where there are signals.
+async fn signalled() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(t) => t,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {},
+            _ = term.recv() => {},
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}

@@ -1,0 +1,412 @@
+//! Several `onewindow serve` nodes on one PostgreSQL database (a throwaway server each
+//! test starts itself): every node serves every RPC, sees what the others commit, claims
+//! a task once and answers a request id once; and nothing acknowledged is lost when a
+//! node is killed or the database restarts under load.
+
+mod common;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use common::*;
+use onewindow::engine::Actor;
+use onewindow::server::pb;
+use onewindow::store::postgres::{scratch::Scratch, Options, PgStore};
+use onewindow::store::service::{request_key, Service};
+use onewindow::store::{ReadStore, Shared};
+use pb::department_client::DepartmentClient;
+use pb::window_client::WindowClient;
+use pb::workflows_client::WorkflowsClient;
+use tonic::Code;
+
+fn database(name: &str) -> (Scratch, String) {
+    let server = Scratch::start().expect("a throwaway PostgreSQL");
+    let url = server.create_database(name).unwrap();
+    (server, url)
+}
+
+/// Opens the database as a node would and checks every log; returns the service.
+fn verified(url: &str) -> Service<PgStore> {
+    let store = Arc::new(PgStore::open(url, &Options::default()).unwrap());
+    let (svc, _) = Service::open(store, onewindow::engine::Policy::default()).unwrap();
+    svc.verify().unwrap_or_else(|e| panic!("the logs: {e}"));
+    svc
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_node_serves_the_city_and_sees_what_the_others_commit() {
+    let (_db, url) = database("city");
+    let dir = tempfile::tempdir().unwrap();
+    let tokens = write_tokens(dir.path());
+    let a = start_node(&url, &tokens, &[]);
+    let b = start_node(&url, &tokens, &[]);
+
+    let mut wf = WorkflowsClient::connect(a.addr.clone()).await.unwrap();
+    let version = version_of(&mut wf, "construction-parallel").await;
+    let mut window_a = WindowClient::connect(a.addr.clone()).await.unwrap();
+    let mut window_b = WindowClient::connect(b.addr.clone()).await.unwrap();
+    let mut dept_a = DepartmentClient::connect(a.addr.clone()).await.unwrap();
+    let mut dept_b = DepartmentClient::connect(b.addr.clone()).await.unwrap();
+
+    // Node B watches every project live, and ndrc's stream is open on node B.
+    let mut watch_b = window_b
+        .watch(with(
+            WINDOW,
+            pb::WatchRequest {
+                live: true,
+                ..Default::default()
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let mut ndrc_b = dept_b
+        .stream_ready(with(NDRC, pb::StreamReadyRequest::default()))
+        .await
+        .unwrap()
+        .into_inner();
+
+    // Everything happens through node A.
+    let submit = pb::SubmitRequest {
+        request_id: "w1".into(),
+        project: "W1".into(),
+        version,
+        applicant: "a".into(),
+        form: form(),
+        materials: refs(&APPROVAL_MATERIALS),
+        ..Default::default()
+    };
+    let submitted = window_a
+        .submit(with(WINDOW, submit.clone()))
+        .await
+        .unwrap()
+        .into_inner();
+    report_early_milestones(&mut window_a, "W1").await;
+
+    // Node B pushes the task node A made ready to ndrc's stream...
+    let pushed = tokio::time::timeout(std::time::Duration::from_secs(10), ndrc_b.message())
+        .await
+        .expect("node B pushes within 10 s")
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (pushed.project.as_str(), pushed.item.as_str()),
+        ("W1", "I01")
+    );
+    // ...and its watcher gets every event node A committed, in order, once.
+    let timeline = window_a
+        .get_project(with(
+            WINDOW,
+            pb::GetProjectRequest {
+                project: "W1".into(),
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .seq;
+    let seen = next_events(&mut watch_b, timeline as usize).await;
+    let seqs: Vec<u64> = seen.iter().map(|e| e.seq).collect();
+    assert_eq!(seqs, (1..=timeline).collect::<Vec<_>>(), "in order, no gap");
+    assert_eq!(seen[0].r#type, "submitted");
+    assert_eq!(
+        submitted.events.len() as u64,
+        submitted.events.last().unwrap().seq
+    );
+
+    // A request id answered on node A is answered again on node B, not applied again.
+    let again = window_b
+        .submit(with(WINDOW, submit))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(again.replayed, "a retry on another node is a replay");
+    assert_eq!(again.events, submitted.events);
+
+    // Two clerks of ndrc claim I01 at once, one on each node: one wins.
+    let claim = |rid: &str| pb::ItemCommand {
+        request_id: rid.into(),
+        project: "W1".into(),
+        item: "I01".into(),
+        ..Default::default()
+    };
+    let (ra, rb) = tokio::join!(
+        dept_a.claim(with(NDRC, claim("claim-a"))),
+        dept_b.claim(with(NDRC, claim("claim-b")))
+    );
+    let outcomes = [ra.map(|_| ()), rb.map(|_| ())];
+    assert_eq!(
+        outcomes.iter().filter(|r| r.is_ok()).count(),
+        1,
+        "exactly one claim wins: {outcomes:?}"
+    );
+    let lost = outcomes.iter().find_map(|r| r.as_ref().err()).unwrap();
+    assert_eq!(lost.code(), Code::FailedPrecondition, "{lost:?}");
+
+    // Node B reads the claim whichever node made it, and a department's list on node B
+    // comes from the shared index.
+    let state = window_b
+        .get_project(with(
+            WINDOW,
+            pb::GetProjectRequest {
+                project: "W1".into(),
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let i01 = state.tasks.iter().find(|t| t.item == "I01").unwrap();
+    assert_eq!(i01.state, "claimed");
+
+    drop((a, b));
+    let svc = verified(&url);
+    let claims = svc
+        .store()
+        .events("W1", 0)
+        .unwrap()
+        .iter()
+        .filter(|e| e.event.kind() == "task_claimed")
+        .count();
+    assert_eq!(claims, 1, "claimed once across nodes");
+}
+
+#[test]
+fn supervision_runs_on_one_node_and_moves_when_it_dies() {
+    let (_db, url) = database("lease");
+    let first = PgStore::open(&url, &Options::default()).unwrap();
+    let second = PgStore::open(&url, &Options::default()).unwrap();
+    assert!(
+        first.lead("supervision").unwrap(),
+        "the first node takes it"
+    );
+    assert!(first.lead("supervision").unwrap(), "and keeps it");
+    assert!(!second.lead("supervision").unwrap(), "only one holds it");
+    assert!(second.lead("other").unwrap(), "leases are by role");
+    // The holder dies (its connections close): the next node that asks takes it.
+    drop(first);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !second.lead("supervision").unwrap() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the lease passes on when its holder dies"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
+/// Drives complaints through whichever node answers: on an unavailable node the client
+/// moves to the next address and sends the same request again (same id: answered once).
+async fn client(
+    addrs: Arc<Vec<String>>,
+    version: String,
+    acked: Arc<Mutex<Vec<String>>>,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+    name: String,
+) {
+    let mut node = name.len() % addrs.len();
+    let mut n = 0;
+    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+        let project = format!("{name}n{n}");
+        n += 1;
+        let mut steps: Vec<(String, Actor, Step)> =
+            vec![(format!("{project}/submit"), Actor::Window, Step::Submit)];
+        for (item, by) in [
+            ("C01", "supervision"),
+            ("C02", "respondent"),
+            ("C04", "supervision"),
+        ] {
+            steps.push((
+                format!("{project}/{item}"),
+                Actor::Department(by.into()),
+                Step::Approve(item),
+            ));
+        }
+        for (rid, actor, step) in steps {
+            // The same request until it is answered (bounded: the test has a deadline).
+            for _ in 0..200 {
+                if stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    return;
+                }
+                let addr = addrs[node].clone();
+                let sent = send(&addr, &version, &project, &rid, &step).await;
+                match sent {
+                    Ok(()) => {
+                        acked.lock().unwrap().push(request_key(&actor, &rid));
+                        break;
+                    }
+                    Err(Code::FailedPrecondition) => break,
+                    Err(_) => {
+                        node = (node + 1) % addrs.len();
+                        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    }
+                }
+            }
+        }
+    }
+}
+
+enum Step {
+    Submit,
+    Approve(&'static str),
+}
+
+async fn send(
+    addr: &str,
+    version: &str,
+    project: &str,
+    rid: &str,
+    step: &Step,
+) -> Result<(), Code> {
+    let channel = tonic::transport::Endpoint::from_shared(addr.to_string())
+        .unwrap()
+        .connect_timeout(std::time::Duration::from_secs(1))
+        .timeout(std::time::Duration::from_secs(10))
+        .connect()
+        .await
+        .map_err(|_| Code::Unavailable)?;
+    let result = match step {
+        Step::Submit => WindowClient::new(channel)
+            .submit(with(
+                WINDOW,
+                pb::SubmitRequest {
+                    request_id: rid.into(),
+                    project: project.into(),
+                    version: version.into(),
+                    form: complaint_form(),
+                    materials: refs(&["complaint_letter", "evidence"]),
+                    ..Default::default()
+                },
+            ))
+            .await
+            .map(|_| ()),
+        Step::Approve(item) => DepartmentClient::new(channel)
+            .approve(with(
+                if *item == "C02" { RESPONDENT } else { BUREAU },
+                pb::ApproveRequest {
+                    request_id: rid.into(),
+                    project: project.into(),
+                    item: (*item).into(),
+                    numbers: HashMap::new(),
+                    ..Default::default()
+                },
+            ))
+            .await
+            .map(|_| ()),
+    };
+    result.map_err(|s| s.code())
+}
+
+/// Checks the database after a run: every log verified, every acknowledged request
+/// answered, no item approved twice (the verification's own rule).
+fn check_after(url: &str, acked: &Mutex<Vec<String>>, label: &str) {
+    let svc = verified(url);
+    let acked = acked.lock().unwrap();
+    for id in acked.iter() {
+        assert!(
+            svc.store().answer(id).unwrap().is_some(),
+            "{label}: acknowledged {id:?} is missing"
+        );
+    }
+    assert!(
+        acked.len() > 50,
+        "{label}: the clients got work done ({})",
+        acked.len()
+    );
+    eprintln!(
+        "{label}: {} acknowledged commands, all in the database",
+        acked.len()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killing_nodes_under_load_loses_nothing_acknowledged() {
+    let (_db, url) = database("failover");
+    let dir = tempfile::tempdir().unwrap();
+    let tokens = write_tokens(dir.path());
+    let mut nodes: Vec<Server> = (0..3).map(|_| start_node(&url, &tokens, &[])).collect();
+    let mut wf = WorkflowsClient::connect(nodes[0].addr.clone())
+        .await
+        .unwrap();
+    let version = version_of(&mut wf, "complaint").await;
+    let acked = Arc::new(Mutex::new(Vec::new()));
+    for round in 0..4 {
+        let addrs = Arc::new(nodes.iter().map(|n| n.addr.clone()).collect::<Vec<_>>());
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let mut clients = tokio::task::JoinSet::new();
+        for c in 0..6 {
+            clients.spawn(client(
+                addrs.clone(),
+                version.clone(),
+                acked.clone(),
+                stop.clone(),
+                format!("r{round}c{c}"),
+            ));
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(400 + 150 * round)).await;
+        // kill -9 one node under load; the survivors keep serving.
+        let victim = round as usize % nodes.len();
+        let before = acked.lock().unwrap().len();
+        let _ = nodes.remove(victim).kill();
+        tokio::time::sleep(std::time::Duration::from_millis(700)).await;
+        assert!(
+            acked.lock().unwrap().len() > before,
+            "round {round}: the surviving nodes keep serving"
+        );
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        while clients.join_next().await.is_some() {}
+        // A new node takes the dead one's place.
+        nodes.insert(victim, start_node(&url, &tokens, &[]));
+    }
+    drop(nodes);
+    check_after(&url, &acked, "after the kills");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_of_the_database_under_load_loses_nothing_acknowledged() {
+    let (db, url) = database("restart");
+    let dir = tempfile::tempdir().unwrap();
+    let tokens = write_tokens(dir.path());
+    let nodes: Vec<Server> = (0..2).map(|_| start_node(&url, &tokens, &[])).collect();
+    let mut wf = WorkflowsClient::connect(nodes[0].addr.clone())
+        .await
+        .unwrap();
+    let version = version_of(&mut wf, "complaint").await;
+    let acked = Arc::new(Mutex::new(Vec::new()));
+    let addrs = Arc::new(nodes.iter().map(|n| n.addr.clone()).collect::<Vec<_>>());
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut clients = tokio::task::JoinSet::new();
+    for c in 0..6 {
+        clients.spawn(client(
+            addrs.clone(),
+            version.clone(),
+            acked.clone(),
+            stop.clone(),
+            format!("c{c}"),
+        ));
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(600)).await;
+    // The database crashes (no checkpoint) and comes back.
+    let db = Arc::new(db);
+    let restarted = db.clone();
+    tokio::task::spawn_blocking(move || {
+        restarted.kill().unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        restarted.restart().unwrap();
+    })
+    .await
+    .unwrap();
+    let before = acked.lock().unwrap().len();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while acked.lock().unwrap().len() < before + 20 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the nodes serve again after the database restarts"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    while clients.join_next().await.is_some() {}
+    drop(nodes);
+    check_after(&url, &acked, "after the database restart");
+    drop(db);
+}
