@@ -19,6 +19,14 @@ use pb::window_client::WindowClient;
 use pb::workflows_client::WorkflowsClient;
 use tonic::Code;
 
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
 fn database(name: &str) -> (Scratch, String) {
     let server = Scratch::start().expect("a throwaway PostgreSQL");
     let url = server.create_database(name).unwrap();
@@ -351,6 +359,30 @@ async fn killing_nodes_under_load_loses_nothing_acknowledged() {
         assert!(
             acked.lock().unwrap().len() > before,
             "round {round}: the surviving nodes keep serving"
+        );
+        // The command line, given every address, gets its answer from a node that is up.
+        let dead = format!("http://127.0.0.1:{}", free_port());
+        let servers = std::iter::once(dead)
+            .chain(nodes.iter().map(|n| n.addr.clone()))
+            .collect::<Vec<_>>()
+            .join(",");
+        let project = format!("r{round}c0n0");
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_onewindow"))
+            .args([
+                "project",
+                "get",
+                "--project",
+                &project,
+                "--server",
+                &servers,
+            ])
+            .args(["--token", WINDOW])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success() && String::from_utf8_lossy(&out.stdout).contains(&project),
+            "round {round}: the CLI fails over: {}",
+            String::from_utf8_lossy(&out.stderr)
         );
         stop.store(true, std::sync::atomic::Ordering::Relaxed);
         while clients.join_next().await.is_some() {}

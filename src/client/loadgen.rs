@@ -16,7 +16,8 @@ use super::field_value;
 /// What `onewindow loadgen` drives.
 #[derive(Args)]
 pub struct LoadgenArgs {
-    /// The server's address.
+    /// The server's address, or several nodes' addresses, comma-separated (the load is
+    /// spread over the nodes that answer).
     #[arg(
         long,
         env = "ONEWINDOW_SERVER",
@@ -119,58 +120,87 @@ pub fn run(a: LoadgenArgs) -> Result<ExitCode> {
         };
         // One connection per department and one for the window, as separate systems
         // would have: a single HTTP/2 connection serializes all framing through one task.
-        let endpoint = tonic::transport::Channel::from_shared(a.server.clone())?.tcp_nodelay(true);
         let latencies = Arc::new(Mutex::new(Vec::<std::time::Duration>::new()));
         let completions = Arc::new(AtomicUsize::new(0));
         let mut tasks = tokio::task::JoinSet::new();
         // Departments: one push stream each, `workers` tasks (claiming and) approving.
         let push_claims = a.claim == ClaimBy::Push;
+        // With several nodes (`--server a,b`), each connection goes to a node that is up;
+        // when its node dies it moves to another, and every command is sent again with
+        // its request id until a node answers it (answered once, whichever node).
+        let servers = a.server.clone();
         for (dept, token) in departments {
-            let channel = endpoint.connect().await?;
-            let mut client = pb::department_client::DepartmentClient::with_interceptor(channel, auth(&token));
-            let mut stream = client.stream_ready(pb::StreamReadyRequest { claim: push_claims }).await?.into_inner();
+            let first = pb::department_client::DepartmentClient::with_interceptor(super::channel(&servers).await?, auth(&token));
+            let client = Arc::new(tokio::sync::RwLock::new(first));
+            let mut stream = client.read().await.clone().stream_ready(pb::StreamReadyRequest { claim: push_claims }).await?.into_inner();
             let (tx, rx) = tokio::sync::mpsc::channel::<pb::Task>(4096);
             let rx = Arc::new(tokio::sync::Mutex::new(rx));
+            let (shared, servers) = (client.clone(), servers.clone());
             tasks.spawn(async move {
-                while let Ok(Some(t)) = stream.message().await {
-                    if tx.send(t).await.is_err() {
-                        break;
+                loop {
+                    while let Ok(Some(t)) = stream.message().await {
+                        if tx.send(t).await.is_err() {
+                            return;
+                        }
+                    }
+                    // The node went away: open the stream again on a node that answers.
+                    // It starts with the tasks ready now, so none made ready meanwhile is
+                    // missed (one pushed twice is approved once: the same request id).
+                    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+                    let Ok(channel) = super::channel(&servers).await else { continue };
+                    let mut next = pb::department_client::DepartmentClient::with_interceptor(channel, auth(&token));
+                    if let Ok(s) = next.stream_ready(pb::StreamReadyRequest { claim: push_claims }).await {
+                        stream = s.into_inner();
+                        *shared.write().await = next;
                     }
                 }
             });
             for _ in 0..a.workers {
-                let (rx, mut client, lat, done) = (rx.clone(), client.clone(), latencies.clone(), completions.clone());
+                let (rx, shared, lat, done) = (rx.clone(), client.clone(), latencies.clone(), completions.clone());
                 let dept = dept.clone();
                 tasks.spawn(async move {
                     loop {
                         let Some(t) = rx.lock().await.recv().await else { break };
                         let rid = |x: &str| format!("{}/{}/{x}", t.project, t.item);
-                        if !push_claims {
-                            let claim = pb::ItemCommand { request_id: rid("claim"), project: t.project.clone(), item: t.item.clone(), at: String::new() };
-                            let _ = client.claim(claim).await;
-                        }
-                        let approve = pb::ApproveRequest { request_id: rid("approve"), project: t.project.clone(), item: t.item.clone(), numbers: HashMap::new(), at: String::new() };
-                        let started = std::time::Instant::now();
-                        if client.approve(approve).await.is_ok() {
-                            lat.lock().map(|mut l| l.push(started.elapsed())).ok();
-                            done.fetch_add(1, Ordering::Relaxed);
-                        } else {
-                            eprintln!("{dept}: approving {}/{} failed", t.project, t.item);
+                        for attempt in 0.. {
+                            let mut client = shared.read().await.clone();
+                            if !push_claims {
+                                let claim = pb::ItemCommand { request_id: rid("claim"), project: t.project.clone(), item: t.item.clone(), at: String::new() };
+                                let _ = client.claim(claim).await;
+                            }
+                            let approve = pb::ApproveRequest { request_id: rid("approve"), project: t.project.clone(), item: t.item.clone(), numbers: HashMap::new(), at: String::new() };
+                            let started = std::time::Instant::now();
+                            match client.approve(approve).await {
+                                Ok(r) => {
+                                    if !r.get_ref().replayed {
+                                        lat.lock().map(|mut l| l.push(started.elapsed())).ok();
+                                        done.fetch_add(1, Ordering::Relaxed);
+                                    }
+                                    break;
+                                }
+                                Err(s) if retryable(&s) && attempt < 100 => {
+                                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                                }
+                                Err(s) => {
+                                    eprintln!("{dept}: approving {}/{} failed: {}", t.project, t.item, s.message());
+                                    break;
+                                }
+                            }
                         }
                     }
                 });
             }
         }
         // The window: a watcher over every project reports milestones and counts completions.
-        let mut window = pb::window_client::WindowClient::with_interceptor(endpoint.connect().await?, auth(&window_token));
+        let window = Arc::new(tokio::sync::RwLock::new(pb::window_client::WindowClient::with_interceptor(super::channel(&servers).await?, auth(&window_token))));
         // Only what the window acts on: milestones becoming ready, projects completing.
         let types = vec!["task_ready".to_string(), "completed".to_string()];
-        let mut watch = window.watch(pb::WatchRequest { live: true, types, ..Default::default() }).await?.into_inner();
+        let mut watch = window.read().await.clone().watch(pb::WatchRequest { live: true, types: types.clone(), ..Default::default() }).await?.into_inner();
         let ours = format!("{}-", a.prefix);
         let started = std::time::Instant::now();
         let next = Arc::new(AtomicUsize::new(0));
         for _ in 0..a.clients {
-            let (mut window, next, form, materials, version, prefix) =
+            let (window, next, form, materials, version, prefix) =
                 (window.clone(), next.clone(), form.clone(), materials.clone(), version.clone(), a.prefix.clone());
             let total = a.projects;
             tasks.spawn(async move {
@@ -189,18 +219,44 @@ pub fn run(a: LoadgenArgs) -> Result<ExitCode> {
                         materials: materials.clone(),
                         ..Default::default()
                     };
-                    if let Err(e) = window.submit(req).await {
-                        eprintln!("submit: {e}");
+                    for attempt in 0.. {
+                        let mut w = window.read().await.clone();
+                        match w.submit(req.clone()).await {
+                            Ok(_) => break,
+                            Err(s) if retryable(&s) && attempt < 100 => {
+                                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                            }
+                            Err(e) => {
+                                eprintln!("submit: {e}");
+                                break;
+                            }
+                        }
                     }
                 }
             });
         }
-        let mut completed = 0;
+        let mut completed = std::collections::HashSet::new();
         // Milestone reports in flight: the last one's answer may arrive after the watcher
         // has seen its project complete, and it counts.
         let mut reports = tokio::task::JoinSet::new();
-        while completed < a.projects {
-            let Some(e) = watch.message().await? else { break };
+        while completed.len() < a.projects {
+            let e = match watch.message().await {
+                Ok(Some(e)) => e,
+                Ok(None) | Err(_) => {
+                    // The node went away: watch again on a node that answers, from the
+                    // start of every log (events seen before are harmless: a milestone is
+                    // reported again with the same request id, a completion is counted
+                    // once per project).
+                    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+                    let Ok(channel) = super::channel(&servers).await else { continue };
+                    let mut next = pb::window_client::WindowClient::with_interceptor(channel, auth(&window_token));
+                    if let Ok(w) = next.watch(pb::WatchRequest { types: types.clone(), ..Default::default() }).await {
+                        watch = w.into_inner();
+                        *window.write().await = next;
+                    }
+                    continue;
+                }
+            };
             if !e.project.starts_with(&ours) {
                 continue;
             }
@@ -208,19 +264,32 @@ pub fn run(a: LoadgenArgs) -> Result<ExitCode> {
                 let project = e.project.clone();
                 let cmd = pb::ItemCommand { request_id: format!("{project}/{}/report", e.item), project, item: e.item.clone(), at: String::new() };
                 // Reported concurrently, as many clerks would: the watch loop only reads.
-                let (mut w, done) = (window.clone(), completions.clone());
+                let (shared, done) = (window.clone(), completions.clone());
                 reports.spawn(async move {
-                    if w.report_milestone(cmd).await.is_ok() {
-                        done.fetch_add(1, Ordering::Relaxed);
+                    for attempt in 0..100 {
+                        let mut w = shared.read().await.clone();
+                        match w.report_milestone(cmd.clone()).await {
+                            Ok(r) => {
+                                if !r.get_ref().replayed {
+                                    done.fetch_add(1, Ordering::Relaxed);
+                                }
+                                return;
+                            }
+                            Err(s) if retryable(&s) && attempt < 99 => {
+                                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                            }
+                            Err(_) => return,
+                        }
                     }
                 });
             }
             if e.r#type == "completed" {
-                completed += 1;
+                completed.insert(e.project);
             }
         }
         while reports.join_next().await.is_some() {}
         let seconds = started.elapsed().as_secs_f64();
+        let completed = completed.len();
         tasks.abort_all();
         let mut lat = latencies.lock().map(|l| l.clone()).unwrap_or_default();
         lat.sort_unstable();
@@ -238,4 +307,13 @@ pub fn run(a: LoadgenArgs) -> Result<ExitCode> {
         Ok::<(), anyhow::Error>(())
     })?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// A failure that says nothing about the command (its node went away, the connection
+/// broke): the same request again, on whichever node answers, is answered once.
+fn retryable(s: &tonic::Status) -> bool {
+    matches!(
+        s.code(),
+        tonic::Code::Unavailable | tonic::Code::Unknown | tonic::Code::Cancelled
+    )
 }

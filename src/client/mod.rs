@@ -14,7 +14,8 @@ use tonic::Request;
 /// Where the server is and who we are.
 #[derive(Args, Clone)]
 pub struct Conn {
-    /// The server's address.
+    /// The server's address, or the addresses of several nodes of one city,
+    /// comma-separated: requests go to the nodes that answer.
     #[arg(
         long,
         env = "ONEWINDOW_SERVER",
@@ -34,7 +35,48 @@ pub struct RequestId {
     request_id: Option<String>,
 }
 
+/// A channel to a server, or to one of several nodes of a city (`a,b,c`): the first node
+/// that accepts the connection, trying them in turn from a place that differs from one
+/// process to the next (so that many clients spread over the nodes). A node that is down
+/// is passed over; a command whose node dies mid-request reports UNAVAILABLE with its
+/// request id, and the same command again (same id) gets the answer once, from any node.
+///
+/// # Errors
+/// No address, a malformed one, or no node reachable.
+pub(crate) async fn channel(servers: &str) -> Result<tonic::transport::Channel> {
+    let endpoints = servers
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            Ok(tonic::transport::Endpoint::from_shared(s.to_string())?
+                .tcp_nodelay(true)
+                .connect_timeout(std::time::Duration::from_secs(3)))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    if endpoints.is_empty() {
+        anyhow::bail!("--server: no address");
+    }
+    static TURN: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let start =
+        std::process::id() as usize + TURN.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let mut failures = Vec::new();
+    for k in 0..endpoints.len() {
+        let e = &endpoints[(start + k) % endpoints.len()];
+        match e.connect().await {
+            Ok(c) => return Ok(c),
+            Err(err) => failures.push(format!("{}: {err}", e.uri())),
+        }
+    }
+    anyhow::bail!("no server reachable ({})", failures.join("; "))
+}
+
 impl Conn {
+    /// A channel to the server (or the city's nodes).
+    async fn channel(&self) -> Result<tonic::transport::Channel> {
+        channel(&self.server).await
+    }
+
     fn request<T>(&self, msg: T) -> Result<Request<T>> {
         let mut r = Request::new(msg);
         r.metadata_mut()

@@ -79,8 +79,7 @@ pub fn run(cmd: ProjectCommand) -> Result<ExitCode> {
                 applicant,
                 agent,
             } => {
-                let mut wf =
-                    pb::workflows_client::WorkflowsClient::connect(conn.server.clone()).await?;
+                let mut wf = pb::workflows_client::WorkflowsClient::new(conn.channel().await?);
                 let list = wf
                     .list(conn.request(pb::ListWorkflowsRequest {})?)
                     .await?
@@ -108,8 +107,7 @@ pub fn run(cmd: ProjectCommand) -> Result<ExitCode> {
                     })
                     .collect();
                 let request_id = request_id.take();
-                let mut window =
-                    pb::window_client::WindowClient::connect(conn.server.clone()).await?;
+                let mut window = pb::window_client::WindowClient::new(conn.channel().await?);
                 let req = pb::SubmitRequest {
                     request_id: request_id.clone(),
                     project,
@@ -123,8 +121,7 @@ pub fn run(cmd: ProjectCommand) -> Result<ExitCode> {
                 print_response(&window.submit(conn.request(req)?).await?.into_inner());
             }
             ProjectCommand::Get { conn, project } => {
-                let mut window =
-                    pb::window_client::WindowClient::connect(conn.server.clone()).await?;
+                let mut window = pb::window_client::WindowClient::new(conn.channel().await?);
                 let p = window
                     .get_project(conn.request(pb::GetProjectRequest { project })?)
                     .await?
@@ -151,8 +148,7 @@ pub fn run(cmd: ProjectCommand) -> Result<ExitCode> {
                 live,
                 types,
             } => {
-                let mut window =
-                    pb::window_client::WindowClient::connect(conn.server.clone()).await?;
+                let mut window = pb::window_client::WindowClient::new(conn.channel().await?);
                 let every = project.is_none();
                 let req = pb::WatchRequest {
                     project: project.unwrap_or_default(),

@@ -128,13 +128,15 @@ impl ItemArgs {
     async fn department(
         &self,
     ) -> Result<pb::department_client::DepartmentClient<tonic::transport::Channel>> {
-        Ok(pb::department_client::DepartmentClient::connect(self.conn.server.clone()).await?)
+        Ok(pb::department_client::DepartmentClient::new(
+            self.conn.channel().await?,
+        ))
     }
 }
 
 /// Every page of the department's tasks, in order.
 async fn list(conn: &Conn, state: String) -> Result<ExitCode> {
-    let mut d = pb::department_client::DepartmentClient::connect(conn.server.clone()).await?;
+    let mut d = pb::department_client::DepartmentClient::new(conn.channel().await?);
     let mut page_token = String::new();
     loop {
         let req = pb::ListTasksRequest {
