@@ -1,7 +1,7 @@
 //! The `serve` command: open the chosen store (sled, or PostgreSQL with `--store`), build
 //! the server's configuration from the arguments, and run it until a signal.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -39,15 +39,63 @@ pub(crate) fn open_store(
     }
 }
 
-pub(crate) fn serve(
-    store: &StoreArgs,
-    listen: &str,
-    tokens: Option<PathBuf>,
-    workflows: &Path,
-    tick_seconds: u64,
-    clock_file: Option<PathBuf>,
-    tls: Option<onewindow::server::Tls>,
-) -> Result<ExitCode> {
+/// `onewindow serve`.
+#[derive(clap::Args)]
+pub(crate) struct ServeArgs {
+    #[command(flatten)]
+    pub(crate) store: StoreArgs,
+    /// Address to listen on (port 0 picks a free port).
+    #[arg(long, default_value = "127.0.0.1:50051")]
+    pub(crate) listen: String,
+    /// The tokens file (generated with development tokens if missing; default
+    /// `tokens.yaml` in the data directory). Several nodes on one database share one.
+    #[arg(long)]
+    pub(crate) tokens: Option<PathBuf>,
+    /// Workflows to deploy at start (every *.yaml that compiles).
+    #[arg(long, default_value = "workflows")]
+    pub(crate) workflows: PathBuf,
+    /// Seconds between supervision runs.
+    #[arg(long, default_value_t = 60)]
+    pub(crate) tick_seconds: u64,
+    /// Projects kept in memory; the others are read from the store when needed.
+    #[arg(long, default_value_t = onewindow::store::cache::DEFAULT_CAPACITY)]
+    pub(crate) cache_projects: usize,
+    /// Test mode: read "now" (YYYY-MM-DDTHH:MM:SS) from this file instead of the
+    /// clock, so tests can move time forward.
+    #[arg(long, hide = true)]
+    pub(crate) clock_file: Option<PathBuf>,
+    /// Serve TLS (rustls) with this PEM certificate chain (with `--tls-key`).
+    #[arg(long, requires = "tls_key")]
+    pub(crate) tls_cert: Option<PathBuf>,
+    /// The PEM private key of `--tls-cert`.
+    #[arg(long, requires = "tls_cert")]
+    pub(crate) tls_key: Option<PathBuf>,
+}
+
+/// Runs the server until a signal.
+///
+/// # Errors
+/// A store, certificate or listener that cannot be opened, or the server failing.
+pub(crate) fn serve(args: ServeArgs) -> Result<ExitCode> {
+    let ServeArgs {
+        store,
+        listen,
+        tokens,
+        workflows,
+        tick_seconds,
+        cache_projects,
+        clock_file,
+        tls_cert,
+        tls_key,
+    } = args;
+    let store = &store;
+    let tls = match (tls_cert, tls_key) {
+        (Some(c), Some(k)) => Some(onewindow::server::Tls {
+            cert_pem: std::fs::read(&c).with_context(|| format!("cannot read {}", c.display()))?,
+            key_pem: std::fs::read(&k).with_context(|| format!("cannot read {}", k.display()))?,
+        }),
+        _ => None,
+    };
     use onewindow::server;
     let filter =
         tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
@@ -67,6 +115,7 @@ pub(crate) fn serve(
     }
     let mut config = server::Config::new(workflows.to_path_buf(), tokens);
     config.tick = std::time::Duration::from_secs(tick_seconds.max(1));
+    config.cache_projects = cache_projects;
     config.tls = tls;
     if let Some(path) = clock_file {
         config.clock = std::sync::Arc::new(move || {
@@ -81,7 +130,7 @@ pub(crate) fn serve(
         .enable_all()
         .build()?;
     rt.block_on(async move {
-        let listener = tokio::net::TcpListener::bind(listen)
+        let listener = tokio::net::TcpListener::bind(&listen)
             .await
             .with_context(|| format!("cannot listen on {listen}"))?;
         let addr = server::bound(&listener).context("no local address")?;

@@ -86,33 +86,7 @@ enum Command {
     /// is pushed to them; reports projects/s, task completions/s and latency.
     Loadgen(client::loadgen::LoadgenArgs),
     /// Serve the gRPC API on the durable store.
-    Serve {
-        #[command(flatten)]
-        store: StoreArgs,
-        /// Address to listen on (port 0 picks a free port).
-        #[arg(long, default_value = "127.0.0.1:50051")]
-        listen: String,
-        /// The tokens file (generated with development tokens if missing; default
-        /// `tokens.yaml` in the data directory). Several nodes on one database share one.
-        #[arg(long)]
-        tokens: Option<PathBuf>,
-        /// Workflows to deploy at start (every *.yaml that compiles).
-        #[arg(long, default_value = "workflows")]
-        workflows: PathBuf,
-        /// Seconds between supervision runs.
-        #[arg(long, default_value_t = 60)]
-        tick_seconds: u64,
-        /// Test mode: read "now" (YYYY-MM-DDTHH:MM:SS) from this file instead of the
-        /// clock, so tests can move time forward.
-        #[arg(long, hide = true)]
-        clock_file: Option<PathBuf>,
-        /// Serve TLS (rustls) with this PEM certificate chain (with `--tls-key`).
-        #[arg(long, requires = "tls_key")]
-        tls_cert: Option<PathBuf>,
-        /// The PEM private key of `--tls-cert`.
-        #[arg(long, requires = "tls_cert")]
-        tls_key: Option<PathBuf>,
-    },
+    Serve(launch::ServeArgs),
     /// The durable store: drive load through it, or open and check it.
     #[command(subcommand)]
     Store(StoreCommand),
@@ -290,35 +264,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Project(cmd) => client::project::run(cmd),
         Command::Tasks(cmd) => client::tasks::run(cmd),
         Command::Loadgen(args) => client::loadgen::run(args),
-        Command::Serve {
-            store,
-            listen,
-            tokens,
-            workflows,
-            tick_seconds,
-            clock_file,
-            tls_cert,
-            tls_key,
-        } => {
-            let tls = match (tls_cert, tls_key) {
-                (Some(c), Some(k)) => Some(onewindow::server::Tls {
-                    cert_pem: std::fs::read(&c)
-                        .with_context(|| format!("cannot read {}", c.display()))?,
-                    key_pem: std::fs::read(&k)
-                        .with_context(|| format!("cannot read {}", k.display()))?,
-                }),
-                _ => None,
-            };
-            launch::serve(
-                &store,
-                &listen,
-                tokens,
-                &workflows,
-                tick_seconds,
-                clock_file,
-                tls,
-            )
-        }
+        Command::Serve(args) => launch::serve(args),
         Command::Simulate {
             scenario,
             format,
@@ -479,13 +425,12 @@ fn store(cmd: StoreCommand) -> Result<ExitCode> {
                 }
             };
             let (opened_store, _) = launch::open_store(&store, flush.into())?;
-            let (svc, opened) = Service::open(opened_store, onewindow::engine::Policy::default())?;
+            let (svc, opened) = Service::start(opened_store, onewindow::engine::Policy::default())?;
             eprintln!(
-                "opened {}: {} projects, {} events, in {:.3} s",
+                "opened {} in {:.3} s ({} workflow versions; projects read when needed)",
                 store.describe(),
-                opened.projects,
-                opened.total_events,
-                opened.elapsed.as_secs_f64()
+                opened.elapsed.as_secs_f64(),
+                opened.workflows
             );
             svc.deploy(plan.clone())?;
             let load = onewindow::loadgen::Load {

@@ -48,15 +48,24 @@ impl pb::department_server::Department for Api {
             ),
         };
         let state = r.state;
-        let tasks = self.indexed_tasks(|d, t| {
-            let s = t.state.as_str();
+        // Open tasks come from the store's index; any other state needs every project.
+        let open_state = state.is_empty()
+            || TaskState::ALL
+                .iter()
+                .any(|s| s.as_str() == state && s.is_open());
+        let keep = |d: &str, t: &crate::engine::Task| {
             d == dept
                 && if state.is_empty() {
                     t.is_open()
                 } else {
-                    s == state
+                    t.state.as_str() == state
                 }
-        });
+        };
+        let tasks = if open_state {
+            self.indexed_open_tasks(Some(dept), keep)?
+        } else {
+            self.indexed_tasks_of_every_project(keep)
+        };
         let size = if r.page_size == 0 {
             100
         } else {

@@ -164,7 +164,14 @@ impl Api {
                     open
                 }
             };
-            for t in api.tasks(|d, t| d == dept && t.state == TaskState::Ready) {
+            let ready_now = || {
+                api.open_tasks(Some(&dept), |_, t| t.state == TaskState::Ready)
+                    .unwrap_or_else(|status| {
+                        tracing::warn!(dept, %status, "the ready tasks could not be read");
+                        Vec::new()
+                    })
+            };
+            for t in ready_now() {
                 if !push(t).await {
                     return;
                 }
@@ -176,7 +183,7 @@ impl Api {
                         // Fell behind the live feed: push every task ready now again (a
                         // worker may see one twice; request ids make that harmless, and
                         // a claiming stream skips what it already claimed).
-                        for t in api.tasks(|d, t| d == dept && t.state == TaskState::Ready) {
+                        for t in ready_now() {
                             if !push(t).await {
                                 return;
                             }

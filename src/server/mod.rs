@@ -129,33 +129,80 @@ impl Api {
             .ok_or_else(|| Status::not_found(format!("version `{version}` is not deployed")))
     }
 
-    /// Tasks of every project matching `keep`, by project then workflow order.
-    pub(super) fn tasks(&self, keep: impl Fn(&str, &engine::Task) -> bool) -> Vec<pb::Task> {
-        self.indexed_tasks(keep)
+    /// Open tasks (ready, claimed or suspended) matching `keep`, of one department or of
+    /// all, by project then workflow order. Found through the store's open-task index: only
+    /// the projects with such a task are read, not every project of the city.
+    pub(super) fn open_tasks(
+        &self,
+        department: Option<&str>,
+        keep: impl Fn(&str, &engine::Task) -> bool,
+    ) -> Result<Vec<pb::Task>, Status> {
+        Ok(self
+            .indexed_open_tasks(department, keep)?
             .into_iter()
             .map(|(_, t)| t)
-            .collect()
+            .collect())
     }
 
-    /// [`Api::tasks`], each with its item's index in the workflow.
-    pub(super) fn indexed_tasks(
+    /// [`Api::open_tasks`], each with its item's index in the workflow.
+    pub(super) fn indexed_open_tasks(
+        &self,
+        department: Option<&str>,
+        keep: impl Fn(&str, &engine::Task) -> bool,
+    ) -> Result<Vec<(usize, pb::Task)>, Status> {
+        let entries: Vec<(String, String)> = match department {
+            Some(d) => self.svc.open_tasks(d),
+            None => self.svc.store().index().map(|all| {
+                all.into_iter()
+                    .filter_map(|k| match k {
+                        crate::store::IndexKey::Open { project, item, .. } => Some((project, item)),
+                        crate::store::IndexKey::Deadline { .. } => None,
+                    })
+                    .collect()
+            }),
+        }
+        .map_err(|e| status::store_status(&e))?;
+        let mut by_project: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+        for (project, item) in entries {
+            by_project.entry(project).or_default().push(item);
+        }
+        let mut out = Vec::new();
+        for (id, items) in by_project {
+            self.read_tasks(&id, |item| items.iter().any(|i| i == item), &keep, &mut out);
+        }
+        Ok(out)
+    }
+
+    /// Tasks in any state matching `keep`, of every project: reads every project, so only
+    /// for what the indexes cannot answer (a department's finished tasks).
+    pub(super) fn indexed_tasks_of_every_project(
         &self,
         keep: impl Fn(&str, &engine::Task) -> bool,
     ) -> Vec<(usize, pb::Task)> {
         let mut out = Vec::new();
         for id in self.svc.project_ids() {
-            // Read in place: no copy of the project.
-            self.svc.with_project(&id, |p| {
-                let Some(plan) = self.svc.plan(&p.version) else {
-                    return;
-                };
-                for (i, t) in p.tasks.iter().enumerate() {
-                    if keep(plan.department_of(i), t) {
-                        out.push((i, convert::task_pb(&id, &plan, i, t)));
-                    }
-                }
-            });
+            self.read_tasks(&id, |_| true, &keep, &mut out);
         }
         out
+    }
+
+    /// Appends a project's tasks that `pick` and `keep` let through, read in place.
+    fn read_tasks(
+        &self,
+        id: &str,
+        pick: impl Fn(&str) -> bool,
+        keep: &impl Fn(&str, &engine::Task) -> bool,
+        out: &mut Vec<(usize, pb::Task)>,
+    ) {
+        self.svc.with_project(id, |p| {
+            let Some(plan) = self.svc.plan(&p.version) else {
+                return;
+            };
+            for (i, t) in p.tasks.iter().enumerate() {
+                if pick(&plan.items[i].id) && keep(plan.department_of(i), t) {
+                    out.push((i, convert::task_pb(id, &plan, i, t)));
+                }
+            }
+        });
     }
 }

@@ -31,6 +31,9 @@ pub struct Config {
     pub tls: Option<Tls>,
     /// Supervision's warning thresholds.
     pub policy: Policy,
+    /// How many projects a node keeps in memory (the rest are read from the store when
+    /// needed).
+    pub cache_projects: usize,
 }
 
 impl Config {
@@ -43,6 +46,7 @@ impl Config {
             clock: Arc::new(|| chrono::Local::now().naive_local()),
             tls: None,
             policy: Policy::default(),
+            cache_projects: crate::store::cache::DEFAULT_CAPACITY,
         }
     }
 }
@@ -94,11 +98,13 @@ pub async fn run(
         clock,
         tls,
         policy,
+        cache_projects,
     } = config;
     let (svc, tokens) = {
         let workflows = workflows.clone();
         tokio::task::spawn_blocking(move || open(store, policy, &workflows, &tokens)).await??
     };
+    svc.set_cache_capacity(cache_projects);
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let api = Api::new(Arc::new(svc), clock, workflows, stopped);
     spawn_ticker(api.clone(), tick);
@@ -120,17 +126,11 @@ fn open(
     workflows: &Path,
     tokens: &Path,
 ) -> Result<(Service<dyn Store>, Tokens), Error> {
-    let (svc, opened) = Service::open(store, policy)?;
+    let (svc, opened) = Service::start(store, policy)?;
     tracing::info!(
-        "{} projects, {} events restored in {:.3} s{}",
-        opened.projects,
-        opened.total_events,
+        "store opened in {:.3} s: {} workflow version(s); projects are read when needed",
         opened.elapsed.as_secs_f64(),
-        if opened.index_rebuilt {
-            " (indexes rebuilt)"
-        } else {
-            ""
-        }
+        opened.workflows,
     );
     let mut files: Vec<PathBuf> = std::fs::read_dir(workflows)
         .map_err(|source| Error::Workflows {

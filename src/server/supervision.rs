@@ -17,7 +17,7 @@ impl pb::supervision_server::Supervision for Api {
         &self,
         _req: Request<pb::SupervisionRequest>,
     ) -> Result<Response<pb::ListTasksResponse>, Status> {
-        let tasks = self.tasks(|_, t| t.is_overdue());
+        let tasks = self.open_tasks(None, |_, t| t.is_overdue())?;
         Ok(Response::new(pb::ListTasksResponse {
             tasks,
             next_page_token: String::new(),
@@ -28,7 +28,7 @@ impl pb::supervision_server::Supervision for Api {
         &self,
         _req: Request<pb::SupervisionRequest>,
     ) -> Result<Response<pb::ListTasksResponse>, Status> {
-        let tasks = self.tasks(|_, t| t.is_warned());
+        let tasks = self.open_tasks(None, |_, t| t.is_warned())?;
         Ok(Response::new(pb::ListTasksResponse {
             tasks,
             next_page_token: String::new(),

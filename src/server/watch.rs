@@ -39,18 +39,10 @@ impl Api {
             Some(p) => HashMap::from([(p.clone(), r.after)]),
             None => r.cursors.into_iter().collect(),
         };
-        // Live: only the projects named resume from the store; the rest start where they
-        // are now.
+        // Live: only the projects named resume from the store; the rest start with the
+        // first event published after this point (without reading every project to learn
+        // where each one is now).
         let named: Vec<String> = cursors.keys().cloned().collect();
-        if live {
-            for p in self.svc.project_ids() {
-                if let std::collections::hash_map::Entry::Vacant(v) = cursors.entry(p) {
-                    if let Some(seq) = self.svc.with_project(v.key(), |x| x.seq) {
-                        v.insert(seq);
-                    }
-                }
-            }
-        }
         let (tx, out) = tokio::sync::mpsc::channel(1024);
         let svc = self.svc.clone();
         self.spawn_until_shutdown(async move {
@@ -70,8 +62,15 @@ impl Api {
                 let e = match rx.recv().await {
                     Ok(e) => e,
                     Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
-                        // Fell behind the live feed: catch up from the store.
-                        for p in all(&svc) {
+                        // Fell behind the live feed: catch up from the store (a live
+                        // watch: the projects it has met; reading every project of the
+                        // city to find new ones is what live watching avoids).
+                        let behind: Vec<String> = if live {
+                            cursors.keys().cloned().collect()
+                        } else {
+                            all(&svc)
+                        };
+                        for p in behind {
                             let after = cursors.get(&p).copied().unwrap_or(0);
                             let Some(last) = send_stored(&svc, &tx, &kinds, &p, after, None).await
                             else {
@@ -86,7 +85,12 @@ impl Api {
                 if one.as_ref().is_some_and(|p| *p != e.project) {
                     continue;
                 }
-                let mut last = cursors.get(&e.project).copied().unwrap_or(0);
+                let mut last = match cursors.get(&e.project) {
+                    Some(&l) => l,
+                    // A live watch meets this project for the first time: it starts here.
+                    None if live => e.seq.saturating_sub(1),
+                    None => 0,
+                };
                 if e.seq <= last {
                     continue;
                 }

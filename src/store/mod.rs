@@ -16,12 +16,15 @@
 //! sequence, request id, department, due date), so a backend on an existing database can
 //! implement it without the engine changing.
 
+pub mod cache;
 pub mod codec;
 pub mod conformance;
 pub mod disk;
+pub mod index;
 pub mod memory;
 pub mod postgres;
 pub mod request;
+pub mod restore;
 pub mod service;
 
 use chrono::NaiveDate;

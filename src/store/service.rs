@@ -22,19 +22,19 @@
 //! they are missing or behind.
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use chrono::NaiveDate;
 
+use super::cache::{Cache, Shared as SharedSlot, Slot, DEFAULT_CAPACITY};
+pub use super::index::index_of;
+use super::index::{index_diff, indexed};
 pub use super::request::{fingerprint, request_key, When, SCOPE_SEPARATOR};
-use super::{
-    codec, Answer, Commit, Durable, Error, IndexKey, Recorded, Snapshot, Store, StoredWorkflow,
-};
-use crate::calendar::Calendar;
-use crate::engine::{Actor, Command, Effect, Envelope, Policy, Project, Refusal, TaskState};
-use crate::plan::{self, Plan};
+pub use super::restore::{restore, restore_workflow, stored_workflow};
+use super::{codec, Answer, Commit, Durable, Error, Recorded, Snapshot, Store};
+use crate::engine::{Actor, Command, Effect, Envelope, Policy, Project, Refusal};
+use crate::plan::Plan;
 
 /// What a successful command gave.
 #[derive(Debug, Clone, PartialEq)]
@@ -80,10 +80,6 @@ pub struct OpenReport {
 /// A decided command: its answer, and the promise that it is durable.
 type Prepared = (Result<Receipt, Refusal>, Durable);
 
-struct Slot {
-    project: Option<Project>,
-}
-
 /// How many times a command decided on a stale state is decided again before the
 /// service gives up (each time on the state just read from the store).
 const RETRIES: usize = 8;
@@ -95,7 +91,8 @@ const GATES: usize = 1024;
 pub struct Service<S: Store + ?Sized> {
     store: Arc<S>,
     plans: RwLock<HashMap<String, Arc<Plan>>>,
-    slots: Mutex<HashMap<String, Arc<Mutex<Slot>>>>,
+    /// The projects held in memory (a bounded cache of the store).
+    slots: Mutex<Cache>,
     /// On a shared store, a project's commands are serialized through their commit, not
     /// only their decision: the next one is decided on a state the store has confirmed,
     /// so a conflict with another node costs only the command that met it.
@@ -111,203 +108,15 @@ fn lock_err<T>(_: T) -> Error {
     Error::Backend("a command panicked while holding a lock".into())
 }
 
-/// The index entries a project's state implies.
-pub fn index_of(plan: &Plan, project: &Project) -> Vec<IndexKey> {
-    let mut out = Vec::new();
-    for i in 0..project.tasks.len() {
-        task_index(plan, project, i, &mut out);
-    }
-    out
-}
-
-/// What of a task its index entries depend on.
-type Indexed = (TaskState, Option<NaiveDate>);
-
-fn indexed(project: &Project) -> Vec<Indexed> {
-    project.tasks.iter().map(|t| (t.state, t.due)).collect()
-}
-
-/// The index entries of one task.
-fn task_index(plan: &Plan, project: &Project, i: usize, out: &mut Vec<IndexKey>) {
-    let t = &project.tasks[i];
-    index_entries(plan, &project.id, i, (t.state, t.due), out);
-}
-
-fn index_entries(plan: &Plan, project: &str, i: usize, task: Indexed, out: &mut Vec<IndexKey>) {
-    let item = &plan.items[i];
-    let (state, due) = task;
-    if let (Some(d), true) = (item.department, state.is_open()) {
-        out.push(IndexKey::Open {
-            department: plan.departments[d].id.clone(),
-            project: project.to_string(),
-            item: item.id.clone(),
-        });
-    }
-    if let (Some(due), TaskState::Ready | TaskState::Claimed) = (due, state) {
-        out.push(IndexKey::Deadline {
-            due,
-            project: project.to_string(),
-            item: item.id.clone(),
-        });
-    }
-}
-
-/// The index entries to remove and to add when a project goes from `before` (what its
-/// tasks were, if it existed) to `after`: only the tasks that changed are looked at.
-fn index_diff(
-    plan: &Plan,
-    before: Option<&[Indexed]>,
-    after: &Project,
-) -> (Vec<IndexKey>, Vec<IndexKey>) {
-    let (mut old, mut new) = (Vec::new(), Vec::new());
-    for i in 0..after.tasks.len() {
-        let y = &after.tasks[i];
-        let was = before.map(|b| b[i]);
-        if was != Some((y.state, y.due)) {
-            if let Some(was) = was {
-                index_entries(plan, &after.id, i, was, &mut old);
-            }
-            task_index(plan, after, i, &mut new);
-        }
-    }
-    let unindex = old.iter().filter(|k| !new.contains(k)).cloned().collect();
-    let index = new.into_iter().filter(|k| !old.contains(k)).collect();
-    (unindex, index)
-}
-
-/// A deployed version as the store keeps it: the workflow flattened, with its calendar's
-/// files, so that it compiles again without the files it came from.
-///
-/// # Errors
-/// The calendar directory cannot be read.
-pub fn stored_workflow(plan: &Plan) -> Result<StoredWorkflow, Error> {
-    let mut raw = crate::spec::RawWorkflow::clone(&plan.raw);
-    raw.workflow = Some(plan.id.clone());
-    raw.calendar = None;
-    let yaml = serde_yaml::to_string(&raw).map_err(|e| Error::Corrupt(e.to_string()))?;
-    let mut calendar = Vec::new();
-    if let Some(dir) = &plan.calendar_dir {
-        let read = |p: &Path| {
-            std::fs::read_to_string(p).map_err(|e| Error::Backend(format!("{}: {e}", p.display())))
-        };
-        calendar.push((
-            "calendar.yaml".to_string(),
-            read(&dir.join("calendar.yaml"))?,
-        ));
-        let mut years: Vec<PathBuf> = std::fs::read_dir(dir)
-            .map_err(|e| Error::Backend(e.to_string()))?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| {
-                p.file_stem()
-                    .and_then(|s| s.to_str())
-                    .is_some_and(|s| s.parse::<i32>().is_ok())
-            })
-            .collect();
-        years.sort();
-        for y in years {
-            let name = y
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            calendar.push((name, read(&y)?));
-        }
-    }
-    Ok(StoredWorkflow {
-        version: plan.version.clone(),
-        id: plan.id.clone(),
-        yaml,
-        calendar,
-    })
-}
-
-/// Compiles a stored version again; the plan keeps the version it was deployed under.
-///
-/// # Errors
-/// [`Error::Corrupt`] when the stored text no longer compiles.
-pub fn restore_workflow(w: &StoredWorkflow) -> Result<Plan, Error> {
-    let corrupt = |m: String| Error::Corrupt(format!("workflow {} ({}): {m}", w.id, w.version));
-    let calendar = match w.calendar.split_first() {
-        None => None,
-        Some(((_, head), years)) => {
-            let years: Vec<(PathBuf, String)> = years
-                .iter()
-                .map(|(n, t)| (PathBuf::from(n), t.clone()))
-                .collect();
-            Some(
-                Calendar::from_texts(Path::new("calendar.yaml"), head, &years)
-                    .map_err(|e| corrupt(e.to_string()))?,
-            )
-        }
-    };
-    let loaded = crate::spec::load_str(Path::new(&format!("{}.yaml", w.id)), &w.yaml)
-        .map_err(|d| corrupt(d.to_string()))?;
-    let (mut plan, _) =
-        plan::compile_with(&loaded, calendar).map_err(|d| corrupt(d.to_string()))?;
-    plan.version = w.version.clone();
-    Ok(plan)
-}
-
-/// A project's state from the store: its snapshot, then the log after it. Returns the
-/// state (`None`: no such project) and how many events were replayed.
-///
-/// # Errors
-/// The store failed, the log has a gap or does not start with a submission, or the
-/// project runs on a version `plan_of` does not know.
-pub fn restore(
-    store: &(impl super::ReadStore + ?Sized),
-    id: &str,
-    plan_of: impl Fn(&str) -> Option<Arc<Plan>>,
-) -> Result<(Option<Project>, usize), Error> {
-    let snapshot = store.snapshot(id)?;
-    let (mut project, after): (Option<Project>, u64) = match &snapshot {
-        Some(s) => (Some(codec::decode(&s.state)?), s.seq),
-        None => (None, 0),
-    };
-    let tail = store.events(id, after)?;
-    for (expected, env) in (after + 1..).zip(tail.iter()) {
-        if env.seq != expected {
-            return Err(Error::Inconsistent(format!(
-                "project `{id}`: event {} where {expected} was expected",
-                env.seq
-            )));
-        }
-        match &mut project {
-            None => {
-                let version = match &env.event {
-                    crate::engine::Event::Submitted { version, .. } => version,
-                    other => {
-                        return Err(Error::Inconsistent(format!(
-                            "project `{id}` starts with {} instead of a submission",
-                            other.summary()
-                        )))
-                    }
-                };
-                let plan = plan_of(version).ok_or_else(|| {
-                    Error::Inconsistent(format!(
-                        "project `{id}` runs on version {version}, which is not deployed"
-                    ))
-                })?;
-                project = Some(Project::from_submitted(&plan, env));
-            }
-            Some(p) => {
-                let plan = plan_of(&p.version).ok_or_else(|| {
-                    Error::Inconsistent(format!("project `{id}`: version {} missing", p.version))
-                })?;
-                p.apply(&plan, env);
-            }
-        }
-    }
-    Ok((project, tail.len()))
-}
-
 impl<S: Store + ?Sized> Service<S> {
-    /// Opens a service over a store: loads every deployed version, restores every project
-    /// (snapshot, then the log after it), and checks the indexes.
+    /// Starts a service over a store as a serving node does: loads the deployed versions
+    /// and nothing else. Projects are read from the store when first needed and kept in a
+    /// bounded cache ([`Service::set_cache_capacity`]), so starting does not read the log
+    /// and memory does not grow with the number of projects.
     ///
     /// # Errors
-    /// A store that cannot be read, damaged records, a log with a gap, or a project on a
-    /// version the store does not have.
-    pub fn open(store: Arc<S>, policy: Policy) -> Result<(Service<S>, OpenReport), Error> {
+    /// A store that cannot be read, or a stored version that no longer compiles.
+    pub fn start(store: Arc<S>, policy: Policy) -> Result<(Service<S>, OpenReport), Error> {
         let started = Instant::now();
         let mut report = OpenReport::default();
         let mut plans = HashMap::new();
@@ -315,39 +124,69 @@ impl<S: Store + ?Sized> Service<S> {
             plans.insert(w.version.clone(), Arc::new(restore_workflow(&w)?));
             report.workflows += 1;
         }
-        let mut slots = HashMap::new();
-        let mut index = Vec::new();
-        for id in store.projects()? {
-            let (project, replayed) = restore(&*store, &id, |v| plans.get(v).cloned())?;
-            report.replayed_events += replayed;
-            if let Some(p) = project {
-                report.total_events += p.seq;
-                let plan = plans
-                    .get(&p.version)
-                    .ok_or_else(|| Error::Inconsistent(format!("version {} missing", p.version)))?;
-                index.extend(index_of(plan, &p));
-                slots.insert(id, Arc::new(Mutex::new(Slot { project: Some(p) })));
-                report.projects += 1;
-            }
-        }
-        index.sort();
-        let mut stored = store.index()?;
-        stored.sort();
-        if stored != index {
-            store.replace_index(&index)?;
-            report.index_rebuilt = true;
-        }
         report.elapsed = started.elapsed();
         let service = Service {
             store,
             plans: RwLock::new(plans),
-            slots: Mutex::new(slots),
+            slots: Mutex::new(Cache::new(DEFAULT_CAPACITY)),
             gates: (0..GATES).map(|_| tokio::sync::Mutex::new(())).collect(),
             policy,
             failed: std::sync::atomic::AtomicBool::new(false),
             snapshot_every: 64,
         };
         Ok((service, report))
+    }
+
+    /// Opens a service over a store and checks it: [`Service::start`], then every
+    /// project restored (snapshot, then the log after it) and the indexes compared with
+    /// what the restored states imply, rebuilt when they are missing or behind. For tools
+    /// and tests; a serving node starts without reading every project.
+    ///
+    /// # Errors
+    /// As [`Service::start`], and damaged records, a log with a gap, or a project on a
+    /// version the store does not have.
+    pub fn open(store: Arc<S>, policy: Policy) -> Result<(Service<S>, OpenReport), Error> {
+        let started = Instant::now();
+        let (service, mut report) = Service::start(store, policy)?;
+        let mut index = Vec::new();
+        for id in service.store.projects()? {
+            let (project, replayed) = restore(&*service.store, &id, |v| service.plan(v))?;
+            report.replayed_events += replayed;
+            if let Some(p) = project {
+                report.total_events += p.seq;
+                let plan = service
+                    .plan(&p.version)
+                    .ok_or_else(|| Error::Inconsistent(format!("version {} missing", p.version)))?;
+                index.extend(index_of(&plan, &p));
+                service
+                    .slots
+                    .lock()
+                    .map_err(lock_err)?
+                    .get_or_insert(&id, || Slot { project: Some(p) });
+                report.projects += 1;
+            }
+        }
+        index.sort();
+        let mut stored = service.store.index()?;
+        stored.sort();
+        if stored != index {
+            service.store.replace_index(&index)?;
+            report.index_rebuilt = true;
+        }
+        report.elapsed = started.elapsed();
+        Ok((service, report))
+    }
+
+    /// Bounds the projects kept in memory (those in use are always kept).
+    pub fn set_cache_capacity(&self, capacity: usize) {
+        if let Ok(mut slots) = self.slots.lock() {
+            slots.set_capacity(capacity);
+        }
+    }
+
+    /// How many projects are held in memory now.
+    pub fn cached(&self) -> usize {
+        self.slots.lock().map(|s| s.len()).unwrap_or(0)
     }
 
     /// The store underneath.
@@ -405,26 +244,21 @@ impl<S: Store + ?Sized> Service<S> {
 
     /// A project's slot: the one in memory, or the project read from the store (`None`:
     /// there is no such project).
-    fn slot(&self, id: &str) -> Result<Option<Arc<Mutex<Slot>>>, Error> {
+    fn slot(&self, id: &str) -> Result<Option<SharedSlot>, Error> {
         if let Some(s) = self.slots.lock().map_err(lock_err)?.get(id) {
-            return Ok(Some(s.clone()));
+            return Ok(Some(s));
         }
         super::check_id(id)?;
         let (project, _) = restore(&*self.store, id, |v| self.plan(v))?;
         let Some(project) = project else {
             return Ok(None);
         };
+        // Another thread may have read it meanwhile: the slot already held wins (it may
+        // be ahead of what was read here).
         let mut slots = self.slots.lock().map_err(lock_err)?;
-        Ok(Some(
-            slots
-                .entry(id.to_string())
-                .or_insert_with(|| {
-                    Arc::new(Mutex::new(Slot {
-                        project: Some(project),
-                    }))
-                })
-                .clone(),
-        ))
+        Ok(Some(slots.get_or_insert(id, || Slot {
+            project: Some(project),
+        })))
     }
 
     /// Forgets what memory holds of a project: the next use reads it from the store.
@@ -454,18 +288,9 @@ impl<S: Store + ?Sized> Service<S> {
         self.with_project(id, Project::clone)
     }
 
-    /// Every project id: those in memory, or on a shared store those in the store.
+    /// Every project id in the store, in order.
     pub fn project_ids(&self) -> Vec<String> {
-        if self.store.shared() {
-            return self.store.projects().unwrap_or_default();
-        }
-        let mut v: Vec<String> = self
-            .slots
-            .lock()
-            .map(|s| s.keys().cloned().collect())
-            .unwrap_or_default();
-        v.sort();
-        v
+        self.store.projects().unwrap_or_default()
     }
 
     /// The gate of a project's commands on a shared store (striped: two projects may
@@ -491,7 +316,7 @@ impl<S: Store + ?Sized> Service<S> {
         last: u64,
     ) -> Result<Option<(Vec<Envelope>, Vec<Effect>)>, Error> {
         let _turn = self.gate(project).lock().await;
-        let cached = self.slots.lock().map_err(lock_err)?.get(project).cloned();
+        let cached = self.slots.lock().map_err(lock_err)?.get(project);
         let events = match cached {
             Some(slot) => {
                 let mut slot = slot.lock().map_err(lock_err)?;
@@ -555,9 +380,10 @@ impl<S: Store + ?Sized> Service<S> {
     ) -> Result<Result<Receipt, Refusal>, Error> {
         let when = when.into();
         if !self.store.shared() {
-            let (answer, durable) = self.prepare(request, project, actor, command, when)?;
-            self.settle(durable.wait())?;
-            return Ok(answer);
+            let done = self
+                .prepare(request, project, actor, command, when)
+                .and_then(|(answer, durable)| self.settle(durable.wait()).map(|()| answer));
+            return self.after_own(project, done);
         }
         let gate = self.gate(project);
         let mut attempt = 0;
@@ -590,9 +416,11 @@ impl<S: Store + ?Sized> Service<S> {
     ) -> Result<Result<Receipt, Refusal>, Error> {
         let when = when.into();
         if !self.store.shared() {
-            let (answer, durable) = self.prepare(request, project, actor, command, when)?;
-            self.settle(durable.wait_async().await)?;
-            return Ok(answer);
+            let done = match self.prepare(request, project, actor, command, when) {
+                Ok((answer, durable)) => self.settle(durable.wait_async().await).map(|()| answer),
+                Err(e) => Err(e),
+            };
+            return self.after_own(project, done);
         }
         let gate = self.gate(project);
         let mut attempt = 0;
@@ -607,6 +435,26 @@ impl<S: Store + ?Sized> Service<S> {
                 Some(result) => return result,
                 None => continue,
             }
+        }
+    }
+
+    /// What a command on a store of this process's own comes to. A command decided on a
+    /// state the store had moved past (a project read from the store while another
+    /// thread's command on it was being written, then dropped from the cache) wrote
+    /// nothing: the project is forgotten, to be read again, and the caller may retry.
+    fn after_own(
+        &self,
+        project: &str,
+        done: Result<Result<Receipt, Refusal>, Error>,
+    ) -> Result<Result<Receipt, Refusal>, Error> {
+        match done {
+            Err(Error::Inconsistent(e)) => {
+                self.evict(project);
+                Err(Error::Backend(format!(
+                    "decided on a stale state, nothing written; retry: {e}"
+                )))
+            }
+            other => other,
         }
     }
 
@@ -679,9 +527,7 @@ impl<S: Store + ?Sized> Service<S> {
                 .slots
                 .lock()
                 .map_err(lock_err)?
-                .entry(project.to_string())
-                .or_insert_with(|| Arc::new(Mutex::new(Slot { project: None })))
-                .clone(),
+                .get_or_insert(project, || Slot { project: None }),
             None => {
                 // No such project: an earlier answer to this request, if any, or the
                 // refusal — recorded nowhere, so a flood of made-up ids writes nothing.
@@ -697,9 +543,11 @@ impl<S: Store + ?Sized> Service<S> {
         let decided = self.decide(&slot, &key, &fingerprint, project, actor, command, when);
         // A submission that created nothing leaves no slot behind (unless another request
         // for the same project is waiting on it: the last one out removes it).
+        // (The slot's lock is never taken while the cache's is held: `decide` takes the
+        // cache's inside the slot's to forget a project whose commit failed.)
         if submit {
-            let mut slots = self.slots.lock().map_err(lock_err)?;
             let empty = slot.lock().map(|s| s.project.is_none()).unwrap_or(false);
+            let mut slots = self.slots.lock().map_err(lock_err)?;
             if empty && Arc::strong_count(&slot) == 2 {
                 slots.remove(project);
             }
@@ -843,9 +691,14 @@ impl<S: Store + ?Sized> Service<S> {
                         // its own the service refuses everything until it is opened again
                         // from the store; on a shared one the project is forgotten (by
                         // the caller, once this lock is released) and read again.
-                        if !self.store.shared() {
+                        // A stale state (`Inconsistent`) is refused before anything is
+                        // written: that is not a failure of the store.
+                        if !self.store.shared() && !matches!(e, Error::Inconsistent(_)) {
                             self.failed.store(true, std::sync::atomic::Ordering::SeqCst);
                         }
+                        // The state in memory went ahead of the store: forget it now,
+                        // before anyone else reads it.
+                        self.evict(project);
                         return Err(e);
                     }
                 };

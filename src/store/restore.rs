@@ -1,0 +1,135 @@
+//! Bringing things back from the store: a deployed workflow version compiled again from
+//! its stored text, and a project's state from its snapshot and the log after it.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use super::{codec, Error, ReadStore, StoredWorkflow};
+use crate::calendar::Calendar;
+use crate::engine::Project;
+use crate::plan::{self, Plan};
+
+/// A deployed version as the store keeps it: the workflow flattened, with its calendar's
+/// files, so that it compiles again without the files it came from.
+///
+/// # Errors
+/// The calendar directory cannot be read.
+pub fn stored_workflow(plan: &Plan) -> Result<StoredWorkflow, Error> {
+    let mut raw = crate::spec::RawWorkflow::clone(&plan.raw);
+    raw.workflow = Some(plan.id.clone());
+    raw.calendar = None;
+    let yaml = serde_yaml::to_string(&raw).map_err(|e| Error::Corrupt(e.to_string()))?;
+    let mut calendar = Vec::new();
+    if let Some(dir) = &plan.calendar_dir {
+        let read = |p: &Path| {
+            std::fs::read_to_string(p).map_err(|e| Error::Backend(format!("{}: {e}", p.display())))
+        };
+        calendar.push((
+            "calendar.yaml".to_string(),
+            read(&dir.join("calendar.yaml"))?,
+        ));
+        let mut years: Vec<PathBuf> = std::fs::read_dir(dir)
+            .map_err(|e| Error::Backend(e.to_string()))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| {
+                p.file_stem()
+                    .and_then(|s| s.to_str())
+                    .is_some_and(|s| s.parse::<i32>().is_ok())
+            })
+            .collect();
+        years.sort();
+        for y in years {
+            let name = y
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            calendar.push((name, read(&y)?));
+        }
+    }
+    Ok(StoredWorkflow {
+        version: plan.version.clone(),
+        id: plan.id.clone(),
+        yaml,
+        calendar,
+    })
+}
+
+/// Compiles a stored version again; the plan keeps the version it was deployed under.
+///
+/// # Errors
+/// [`Error::Corrupt`] when the stored text no longer compiles.
+pub fn restore_workflow(w: &StoredWorkflow) -> Result<Plan, Error> {
+    let corrupt = |m: String| Error::Corrupt(format!("workflow {} ({}): {m}", w.id, w.version));
+    let calendar = match w.calendar.split_first() {
+        None => None,
+        Some(((_, head), years)) => {
+            let years: Vec<(PathBuf, String)> = years
+                .iter()
+                .map(|(n, t)| (PathBuf::from(n), t.clone()))
+                .collect();
+            Some(
+                Calendar::from_texts(Path::new("calendar.yaml"), head, &years)
+                    .map_err(|e| corrupt(e.to_string()))?,
+            )
+        }
+    };
+    let loaded = crate::spec::load_str(Path::new(&format!("{}.yaml", w.id)), &w.yaml)
+        .map_err(|d| corrupt(d.to_string()))?;
+    let (mut plan, _) =
+        plan::compile_with(&loaded, calendar).map_err(|d| corrupt(d.to_string()))?;
+    plan.version = w.version.clone();
+    Ok(plan)
+}
+
+/// A project's state from the store: its snapshot, then the log after it. Returns the
+/// state (`None`: no such project) and how many events were replayed.
+///
+/// # Errors
+/// The store failed, the log has a gap or does not start with a submission, or the
+/// project runs on a version `plan_of` does not know.
+pub fn restore(
+    store: &(impl ReadStore + ?Sized),
+    id: &str,
+    plan_of: impl Fn(&str) -> Option<Arc<Plan>>,
+) -> Result<(Option<Project>, usize), Error> {
+    let snapshot = store.snapshot(id)?;
+    let (mut project, after): (Option<Project>, u64) = match &snapshot {
+        Some(s) => (Some(codec::decode(&s.state)?), s.seq),
+        None => (None, 0),
+    };
+    let tail = store.events(id, after)?;
+    for (expected, env) in (after + 1..).zip(tail.iter()) {
+        if env.seq != expected {
+            return Err(Error::Inconsistent(format!(
+                "project `{id}`: event {} where {expected} was expected",
+                env.seq
+            )));
+        }
+        match &mut project {
+            None => {
+                let version = match &env.event {
+                    crate::engine::Event::Submitted { version, .. } => version,
+                    other => {
+                        return Err(Error::Inconsistent(format!(
+                            "project `{id}` starts with {} instead of a submission",
+                            other.summary()
+                        )))
+                    }
+                };
+                let plan = plan_of(version).ok_or_else(|| {
+                    Error::Inconsistent(format!(
+                        "project `{id}` runs on version {version}, which is not deployed"
+                    ))
+                })?;
+                project = Some(Project::from_submitted(&plan, env));
+            }
+            Some(p) => {
+                let plan = plan_of(&p.version).ok_or_else(|| {
+                    Error::Inconsistent(format!("project `{id}`: version {} missing", p.version))
+                })?;
+                p.apply(&plan, env);
+            }
+        }
+    }
+    Ok((project, tail.len()))
+}
