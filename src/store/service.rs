@@ -381,7 +381,7 @@ impl<S: Store + ?Sized> Service<S> {
         let when = when.into();
         if !self.store.shared() {
             let done = self
-                .prepare(request, project, actor, command, when)
+                .prepare(request, project, actor, command, when, false)
                 .and_then(|(answer, durable)| self.settle(durable.wait()).map(|()| answer));
             return self.after_own(project, done);
         }
@@ -391,7 +391,7 @@ impl<S: Store + ?Sized> Service<S> {
             attempt += 1;
             let _turn = gate.blocking_lock();
             let done = self
-                .prepare(request, project, actor, command.clone(), when)
+                .prepare(request, project, actor, command.clone(), when, attempt == 1)
                 .and_then(|(answer, durable)| durable.wait().map(|()| answer));
             match self.after_shared(project, done, attempt) {
                 Some(result) => return result,
@@ -416,7 +416,7 @@ impl<S: Store + ?Sized> Service<S> {
     ) -> Result<Result<Receipt, Refusal>, Error> {
         let when = when.into();
         if !self.store.shared() {
-            let done = match self.prepare(request, project, actor, command, when) {
+            let done = match self.prepare(request, project, actor, command, when, false) {
                 Ok((answer, durable)) => self.settle(durable.wait_async().await).map(|()| answer),
                 Err(e) => Err(e),
             };
@@ -427,10 +427,11 @@ impl<S: Store + ?Sized> Service<S> {
         loop {
             attempt += 1;
             let _turn = gate.lock().await;
-            let done = match self.prepare(request, project, actor, command.clone(), when) {
-                Ok((answer, durable)) => durable.wait_async().await.map(|()| answer),
-                Err(e) => Err(e),
-            };
+            let done =
+                match self.prepare(request, project, actor, command.clone(), when, attempt == 1) {
+                    Ok((answer, durable)) => durable.wait_async().await.map(|()| answer),
+                    Err(e) => Err(e),
+                };
             match self.after_shared(project, done, attempt) {
                 Some(result) => return result,
                 None => continue,
@@ -505,6 +506,13 @@ impl<S: Store + ?Sized> Service<S> {
     /// and another caller's id never meets this one. A command for a project that does
     /// not exist (other than its submission) and a refusal about the time of record leave
     /// nothing behind, in memory or in the store.
+    ///
+    /// `optimistic` (a shared store's first attempt) reads nothing before deciding: not
+    /// the recorded answer (the store refuses a commit under a request id already answered,
+    /// and the retry that follows replays the answer), not the project of a submission
+    /// (the store refuses a submission of a project that exists, as decided on a stale
+    /// state). A retry reads both. That leaves one round trip to the database per command:
+    /// its commit.
     fn prepare(
         &self,
         request: &str,
@@ -512,6 +520,7 @@ impl<S: Store + ?Sized> Service<S> {
         actor: &Actor,
         command: Command,
         when: When<'_>,
+        optimistic: bool,
     ) -> Result<Prepared, Error> {
         if self.failed.load(std::sync::atomic::Ordering::SeqCst) {
             return Err(Error::Backend("a flush failed; reopen the store".into()));
@@ -521,7 +530,12 @@ impl<S: Store + ?Sized> Service<S> {
         super::check_id(project)?;
         let fingerprint = fingerprint(project, &command);
         let submit = matches!(command, Command::Submit { .. });
-        let slot = match self.slot(project)? {
+        let known = if optimistic && submit {
+            self.slots.lock().map_err(lock_err)?.get(project)
+        } else {
+            self.slot(project)?
+        };
+        let slot = match known {
             Some(s) => s,
             None if submit => self
                 .slots
@@ -540,7 +554,16 @@ impl<S: Store + ?Sized> Service<S> {
                 };
             }
         };
-        let decided = self.decide(&slot, &key, &fingerprint, project, actor, command, when);
+        let decided = self.decide(
+            &slot,
+            &key,
+            &fingerprint,
+            project,
+            actor,
+            command,
+            when,
+            optimistic,
+        );
         // A submission that created nothing leaves no slot behind (unless another request
         // for the same project is waiting on it: the last one out removes it).
         // (The slot's lock is never taken while the cache's is held: `decide` takes the
@@ -605,10 +628,13 @@ impl<S: Store + ?Sized> Service<S> {
         actor: &Actor,
         command: Command,
         when: When<'_>,
+        optimistic: bool,
     ) -> Result<Prepared, Error> {
         let mut slot = slot.lock().map_err(lock_err)?;
-        if let Some(replayed) = self.replay(key, fingerprint)? {
-            return Ok(replayed);
+        if !optimistic {
+            if let Some(replayed) = self.replay(key, fingerprint)? {
+                return Ok(replayed);
+            }
         }
         // Read under the project's lock: one project's commands are stamped in the order
         // they are decided, so its record never goes back.
@@ -631,8 +657,15 @@ impl<S: Store + ?Sized> Service<S> {
         );
 
         match decided {
-            // Not the command's doing: decided afresh when retried.
-            Err(refusal) if refusal.is_about_the_clock() => Ok((Err(refusal), Durable::ready())),
+            // Not the command's doing: decided afresh when retried. (Unless the request
+            // was answered before, perhaps by a node whose clock was ahead: then that
+            // answer.)
+            Err(refusal) if refusal.is_about_the_clock() => match optimistic {
+                true => Ok(self
+                    .replay(key, fingerprint)?
+                    .unwrap_or((Err(refusal), Durable::ready()))),
+                false => Ok((Err(refusal), Durable::ready())),
+            },
             Err(refusal) => {
                 let durable = self.store.commit_deferred(Commit {
                     project: project.to_string(),

@@ -59,56 +59,104 @@ CREATE TABLE task_index (
     PRIMARY KEY (kind, a, project, item)
 );
 
--- One command's writes. Returns 'ok', or why nothing was written:
+-- A batch of commands' writes, each all or nothing, in one statement (so one round trip
+-- and one durable commit for the whole batch). Commit k of the batch is element k of the
+-- c_ arrays; its events, index removals and additions are the elements of the e_, u_
+-- and i_ arrays whose *_k is k. Returns one status per commit: 'ok', or why nothing of
+-- that commit was written:
 --   'stale <head>'  the command was decided on another state than the log's end;
 --   'gap <head>'    the events do not continue the log;
 --   'answered'      the request id was answered meanwhile (by another node).
-CREATE FUNCTION onewindow_commit(
-    p_project text, p_base bigint, p_first bigint, p_events bytea[],
-    p_snap_seq bigint, p_snap bytea,
-    p_un_kind smallint[], p_un_a text[], p_un_p text[], p_un_i text[],
-    p_in_kind smallint[], p_in_a text[], p_in_p text[], p_in_i text[],
-    p_request text, p_answer bytea
-) RETURNS text LANGUAGE plpgsql AS $$
+-- The checks come before the writes: the heads of the batch's projects are locked (in
+-- project order, so two nodes' batches never deadlock on them), new projects are claimed
+-- by inserting their head, request ids by inserting their answer; only the commits that
+-- passed every check write their events, snapshot and index changes. A batch holds at
+-- most one commit per project (a node serializes each project's commands).
+CREATE FUNCTION onewindow_commit_batch(
+    c_project text[], c_base bigint[], c_first bigint[], c_count integer[],
+    c_request text[], c_answer bytea[], c_snap_seq bigint[], c_snap bytea[],
+    e_k integer[], e_seq bigint[], e_body bytea[],
+    u_k integer[], u_kind smallint[], u_a text[], u_p text[], u_i text[],
+    i_k integer[], i_kind smallint[], i_a text[], i_p text[], i_i text[]
+) RETURNS text[] LANGUAGE plpgsql AS $$
 DECLARE
-    h bigint;
-    n integer := coalesce(array_length(p_events, 1), 0);
+    st text[];
+    created text[];
+    claimed text[];
 BEGIN
-    SELECT head INTO h FROM projects WHERE project = p_project FOR UPDATE;
-    IF NOT FOUND THEN h := 0; END IF;
-    IF p_base IS NOT NULL AND p_base <> h THEN RETURN 'stale ' || h; END IF;
-    IF n > 0 AND p_first <> h + 1 THEN RETURN 'gap ' || h; END IF;
-    BEGIN
-        IF p_request IS NOT NULL THEN
-            INSERT INTO requests (key, body) VALUES (p_request, p_answer) ON CONFLICT DO NOTHING;
-            IF NOT FOUND THEN RAISE EXCEPTION USING ERRCODE = 'OW001'; END IF;
-        END IF;
-        IF n > 0 THEN
-            IF h = 0 THEN
-                INSERT INTO projects (project, head) VALUES (p_project, p_first + n - 1)
-                    ON CONFLICT DO NOTHING;
-                IF NOT FOUND THEN RAISE EXCEPTION USING ERRCODE = 'OW002'; END IF;
-            ELSE
-                UPDATE projects SET head = p_first + n - 1 WHERE project = p_project;
-            END IF;
-            INSERT INTO events (project, seq, body)
-                SELECT p_project, p_first + o - 1, b FROM unnest(p_events) WITH ORDINALITY AS t(b, o);
-            PERFORM pg_notify('onewindow_commits', p_first || ' ' || (p_first + n - 1) || ' ' || p_project);
-        END IF;
-        IF p_snap IS NOT NULL THEN
-            INSERT INTO snapshots (project, seq, state) VALUES (p_project, p_snap_seq, p_snap)
-                ON CONFLICT (project) DO UPDATE SET seq = excluded.seq, state = excluded.state;
-        END IF;
-        DELETE FROM task_index t
-            USING unnest(p_un_kind, p_un_a, p_un_p, p_un_i) AS u(k, a, p, i)
-            WHERE t.kind = u.k AND t.a = u.a AND t.project = u.p AND t.item = u.i;
-        INSERT INTO task_index (kind, a, project, item)
-            SELECT * FROM unnest(p_in_kind, p_in_a, p_in_p, p_in_i) ON CONFLICT DO NOTHING;
-    EXCEPTION
-        WHEN SQLSTATE 'OW001' THEN RETURN 'answered';
-        WHEN SQLSTATE 'OW002' THEN RETURN 'stale 0';
-    END;
-    RETURN 'ok';
+    SELECT array_agg(
+        CASE
+            WHEN c.base IS NOT NULL AND c.base <> coalesce(h.head, 0)
+                THEN 'stale ' || coalesce(h.head, 0)
+            WHEN c.cnt > 0 AND c.first <> coalesce(h.head, 0) + 1
+                THEN 'gap ' || coalesce(h.head, 0)
+            ELSE 'ok'
+        END ORDER BY c.k)
+    INTO st
+    FROM unnest(c_project, c_base, c_first, c_count) WITH ORDINALITY AS c(project, base, first, cnt, k)
+    LEFT JOIN (
+        SELECT project, head FROM projects WHERE project = ANY(c_project)
+        ORDER BY project FOR UPDATE
+    ) h ON h.project = c.project;
+
+    -- New projects: whoever inserts the head first owns the project.
+    WITH ins AS (
+        INSERT INTO projects (project, head)
+        SELECT c.project, c.first + c.cnt - 1
+        FROM unnest(c_project, c_first, c_count) WITH ORDINALITY AS c(project, first, cnt, k)
+        WHERE st[c.k] = 'ok' AND c.cnt > 0 AND c.first = 1
+        ON CONFLICT DO NOTHING RETURNING project)
+    SELECT coalesce(array_agg(project), '{}') INTO created FROM ins;
+    SELECT array_agg(
+        CASE WHEN st[c.k] = 'ok' AND c.cnt > 0 AND c.first = 1 AND NOT c.project = ANY(created)
+            THEN 'stale 0' ELSE st[c.k] END ORDER BY c.k)
+    INTO st
+    FROM unnest(c_project, c_first, c_count) WITH ORDINALITY AS c(project, first, cnt, k);
+
+    -- Request ids: answered once, whichever node.
+    WITH ins AS (
+        INSERT INTO requests (key, body)
+        SELECT r.key, r.body FROM unnest(c_request, c_answer) WITH ORDINALITY AS r(key, body, k)
+        WHERE st[r.k] = 'ok' AND r.key IS NOT NULL
+        ON CONFLICT DO NOTHING RETURNING key)
+    SELECT coalesce(array_agg(key), '{}') INTO claimed FROM ins;
+    SELECT array_agg(
+        CASE WHEN st[r.k] = 'ok' AND r.key IS NOT NULL AND NOT r.key = ANY(claimed)
+            THEN 'answered' ELSE st[r.k] END ORDER BY r.k)
+    INTO st
+    FROM unnest(c_request) WITH ORDINALITY AS r(key, k);
+    -- A new project whose request was answered meanwhile is not created after all.
+    DELETE FROM projects p
+    USING unnest(c_project) WITH ORDINALITY AS c(project, k)
+    WHERE p.project = c.project AND st[c.k] = 'answered' AND c.project = ANY(created);
+
+    UPDATE projects p SET head = c.first + c.cnt - 1
+    FROM unnest(c_project, c_first, c_count) WITH ORDINALITY AS c(project, first, cnt, k)
+    WHERE p.project = c.project AND st[c.k] = 'ok' AND c.cnt > 0 AND c.first > 1;
+
+    INSERT INTO events (project, seq, body)
+    SELECT c_project[e.k], e.seq, e.body FROM unnest(e_k, e_seq, e_body) AS e(k, seq, body)
+    WHERE st[e.k] = 'ok';
+
+    PERFORM pg_notify('onewindow_commits', c.first || ' ' || (c.first + c.cnt - 1) || ' ' || c.project)
+    FROM unnest(c_project, c_first, c_count) WITH ORDINALITY AS c(project, first, cnt, k)
+    WHERE st[c.k] = 'ok' AND c.cnt > 0;
+
+    INSERT INTO snapshots (project, seq, state)
+    SELECT c.project, c.seq, c.state
+    FROM unnest(c_project, c_snap_seq, c_snap) WITH ORDINALITY AS c(project, seq, state, k)
+    WHERE st[c.k] = 'ok' AND c.state IS NOT NULL
+    ON CONFLICT (project) DO UPDATE SET seq = excluded.seq, state = excluded.state;
+
+    DELETE FROM task_index t
+    USING unnest(u_k, u_kind, u_a, u_p, u_i) AS u(k, kind, a, p, i)
+    WHERE st[u.k] = 'ok' AND t.kind = u.kind AND t.a = u.a AND t.project = u.p AND t.item = u.i;
+    INSERT INTO task_index (kind, a, project, item)
+    SELECT i.kind, i.a, i.p, i.i FROM unnest(i_k, i_kind, i_a, i_p, i_i) AS i(k, kind, a, p, i)
+    WHERE st[i.k] = 'ok'
+    ON CONFLICT DO NOTHING;
+
+    RETURN st;
 END
 $$;
 "#;

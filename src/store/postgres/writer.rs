@@ -1,12 +1,18 @@
 //! Group commit on PostgreSQL: commits from many projects share one transaction.
 //!
 //! A few writer tasks take turns at the queue: each takes every commit waiting (up to a
-//! batch), sends one `onewindow_commit(...)` call per commit down one connection without
-//! waiting between them (tokio-postgres pipelines queries issued together), commits the
-//! transaction, and answers each writer with its own outcome. A commit that was decided
-//! on a stale state is refused by the function without raising, so it does not spoil the
-//! others in its batch. `synchronous_commit` is on for every connection, so `COMMIT`
-//! returning means the batch is durable (on the standby too, where one is configured).
+//! batch) and sends them as one call of `onewindow_commit_batch` — the batch's commits as
+//! parallel arrays, one statement, one round trip, one transaction — and answers each
+//! writer with its own commit's outcome. The function writes set-wise (one insert per
+//! table for the whole batch, not a statement per command), which is what lets the
+//! database keep up with many clients on two cores. A commit that was decided on a stale
+//! state is refused by the function without raising, so it does not spoil the others in
+//! its batch. `synchronous_commit` is on for every connection, so the statement returning
+//! means the batch is durable (on the standby too, where one is configured).
+//!
+//! A batch holds at most one commit per project: the service serializes a project's
+//! commands through their commit on a shared store. Should two come anyway (a bug), the
+//! later ones wait for the next batch.
 
 use std::sync::Arc;
 
@@ -15,9 +21,9 @@ use tokio::sync::{mpsc, oneshot, Mutex};
 use super::pg;
 use crate::store::{codec, Commit, Error, IndexKey};
 
-/// The SQL every commit runs.
-const COMMIT_SQL: &str = "SELECT onewindow_commit($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, \
-                          $11, $12, $13, $14, $15, $16)";
+/// The SQL every batch runs.
+const COMMIT_SQL: &str = "SELECT onewindow_commit_batch($1, $2, $3, $4, $5, $6, $7, $8, $9, \
+                          $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)";
 
 /// A commit encoded for the database: the parameters of `onewindow_commit`.
 pub(super) struct Encoded {
@@ -110,19 +116,36 @@ pub(super) async fn run(
     pool: deadpool_postgres::Pool,
     queue: Arc<Mutex<mpsc::UnboundedReceiver<Pending>>>,
 ) {
+    // Commits held back because their project already had one in the batch.
+    let mut carry: Vec<Pending> = Vec::new();
     loop {
         let batch = {
+            let mut batch = Vec::new();
+            let mut seen = std::collections::HashSet::new();
+            let mut held = Vec::new();
+            for p in carry.drain(..) {
+                if seen.insert(p.commit.project.clone()) {
+                    batch.push(p);
+                } else {
+                    held.push(p);
+                }
+            }
             let mut rx = queue.lock().await;
-            let Some(first) = rx.recv().await else {
-                return;
-            };
-            let mut batch = vec![first];
+            if batch.is_empty() {
+                let Some(first) = rx.recv().await else {
+                    return;
+                };
+                seen.insert(first.commit.project.clone());
+                batch.push(first);
+            }
             while batch.len() < MAX_BATCH {
                 match rx.try_recv() {
-                    Ok(p) => batch.push(p),
+                    Ok(p) if seen.insert(p.commit.project.clone()) => batch.push(p),
+                    Ok(p) => held.push(p),
                     Err(_) => break,
                 }
             }
+            carry = held;
             batch
         };
         match commit_batch(&pool, &batch).await {
@@ -145,52 +168,116 @@ pub(super) async fn run(
     }
 }
 
-/// One transaction for a batch; each commit's own outcome, once the transaction is
-/// durable.
+/// The batch's commits as the function's parallel arrays.
+#[derive(Default)]
+struct Arrays {
+    project: Vec<String>,
+    base: Vec<Option<i64>>,
+    first: Vec<i64>,
+    count: Vec<i32>,
+    request: Vec<Option<String>>,
+    answer: Vec<Option<Vec<u8>>>,
+    snap_seq: Vec<Option<i64>>,
+    snap: Vec<Option<Vec<u8>>>,
+    e_k: Vec<i32>,
+    e_seq: Vec<i64>,
+    e_body: Vec<Vec<u8>>,
+    u_k: Vec<i32>,
+    unindex: Columns,
+    i_k: Vec<i32>,
+    index: Columns,
+}
+
+impl Arrays {
+    fn push(&mut self, c: &Encoded) {
+        let k = i32::try_from(self.project.len() + 1).unwrap_or(i32::MAX);
+        self.project.push(c.project.clone());
+        self.base.push(c.base);
+        self.first.push(c.first);
+        self.count
+            .push(i32::try_from(c.events.len()).unwrap_or(i32::MAX));
+        self.request.push(c.request.clone());
+        self.answer.push(c.answer.clone());
+        self.snap_seq.push(c.snap_seq);
+        self.snap.push(c.snap.clone());
+        for (n, body) in c.events.iter().enumerate() {
+            self.e_k.push(k);
+            self.e_seq.push(c.first + n as i64);
+            self.e_body.push(body.clone());
+        }
+        for n in 0..c.unindex.0.len() {
+            self.u_k.push(k);
+            self.unindex.0.push(c.unindex.0[n]);
+            self.unindex.1.push(c.unindex.1[n].clone());
+            self.unindex.2.push(c.unindex.2[n].clone());
+            self.unindex.3.push(c.unindex.3[n].clone());
+        }
+        for n in 0..c.index.0.len() {
+            self.i_k.push(k);
+            self.index.0.push(c.index.0[n]);
+            self.index.1.push(c.index.1[n].clone());
+            self.index.2.push(c.index.2[n].clone());
+            self.index.3.push(c.index.3[n].clone());
+        }
+    }
+}
+
+/// One statement (and transaction) for a batch; each commit's own outcome, once the
+/// batch is durable.
 async fn commit_batch(
     pool: &deadpool_postgres::Pool,
     batch: &[Pending],
 ) -> Result<Vec<Result<(), Error>>, Error> {
-    let mut client = pool
+    let client = pool
         .get()
         .await
         .map_err(|e| Error::Backend(format!("database: {e}")))?;
-    let tx = client.transaction().await.map_err(pg)?;
-    let stmt = tx.prepare_cached(COMMIT_SQL).await.map_err(pg)?;
-    type Param<'a> = &'a (dyn tokio_postgres::types::ToSql + Sync);
-    let params: Vec<[Param<'_>; 16]> = batch
-        .iter()
-        .map(|p| {
-            let c = &p.commit;
-            [
-                &c.project as Param<'_>,
-                &c.base,
-                &c.first,
-                &c.events,
-                &c.snap_seq,
-                &c.snap,
-                &c.unindex.0,
-                &c.unindex.1,
-                &c.unindex.2,
-                &c.unindex.3,
-                &c.index.0,
-                &c.index.1,
-                &c.index.2,
-                &c.index.3,
-                &c.request,
-                &c.answer,
-            ]
-        })
-        .collect();
-    let calls = params.iter().map(|p| tx.query_one(&stmt, p));
-    let rows = futures_util::future::try_join_all(calls)
+    let stmt = client.prepare_cached(COMMIT_SQL).await.map_err(pg)?;
+    let mut a = Arrays::default();
+    for p in batch {
+        a.push(&p.commit);
+    }
+    let row = client
+        .query_one(
+            &stmt,
+            &[
+                &a.project,
+                &a.base,
+                &a.first,
+                &a.count,
+                &a.request,
+                &a.answer,
+                &a.snap_seq,
+                &a.snap,
+                &a.e_k,
+                &a.e_seq,
+                &a.e_body,
+                &a.u_k,
+                &a.unindex.0,
+                &a.unindex.1,
+                &a.unindex.2,
+                &a.unindex.3,
+                &a.i_k,
+                &a.index.0,
+                &a.index.1,
+                &a.index.2,
+                &a.index.3,
+            ],
+        )
         .await
         .map_err(pg)?;
-    tx.commit().await.map_err(pg)?;
+    let said: Vec<String> = row.get(0);
+    if said.len() != batch.len() {
+        return Err(Error::Backend(format!(
+            "the commit function answered {} outcomes for {} commits",
+            said.len(),
+            batch.len()
+        )));
+    }
     Ok(batch
         .iter()
-        .zip(rows)
-        .map(|(p, row)| outcome(&p.commit, row.get::<_, &str>(0)))
+        .zip(said)
+        .map(|(p, s)| outcome(&p.commit, &s))
         .collect())
 }
 
