@@ -38,6 +38,8 @@ pub struct Load {
     /// Print `ack {request key}` on stdout the moment each command is acknowledged (the
     /// key its answer is stored under: the caller's scope and the request id).
     pub print_acks: bool,
+    /// Only submit the projects (to fill a store with many projects quickly).
+    pub submit_only: bool,
 }
 
 /// What it measured.
@@ -204,6 +206,9 @@ fn drive_project<S: Store + ?Sized>(
         submit,
         now,
     )?;
+    if load.submit_only {
+        return Ok(());
+    }
     // Each round acts on one task; a project needs at most a few per item.
     for _ in 0..plan.items.len() * 6 + 10 {
         // Only the task states are needed: read them without copying the project.
@@ -318,4 +323,84 @@ fn drive_project<S: Store + ?Sized>(
     Err(Error::Inconsistent(format!(
         "project `{id}` does not progress"
     )))
+}
+
+/// What [`probe`] measured.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Probe {
+    /// Reads done.
+    pub reads: u64,
+    /// Commands applied.
+    pub commands: u64,
+    /// Wall time, seconds.
+    pub seconds: f64,
+    /// Projects held in memory at the end.
+    pub cached: usize,
+    /// This process's resident memory at the end, KiB (Linux; 0 elsewhere).
+    pub rss_kib: u64,
+}
+
+/// Serves random reads and commands on projects a [`run`] made (ids
+/// `{prefix}-c{client}-p{n}` for `clients` × `projects`): of every ten operations, one
+/// reports a milestone that is ready (a command written to the store), the others read a
+/// project. What it measures is the memory a node needs for a store of many projects,
+/// with the cache bound set on `svc`.
+///
+/// # Errors
+/// The store failed.
+pub fn probe<S: Store + ?Sized>(
+    svc: &Service<S>,
+    load: &Load,
+    operations: u64,
+    now: NaiveDateTime,
+) -> Result<Probe, Error> {
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
+    let started = Instant::now();
+    let mut out = Probe::default();
+    for n in 0..operations {
+        let id = format!(
+            "{}-c{}-p{}",
+            load.prefix,
+            rng.random_range(0..load.clients.max(1)),
+            rng.random_range(0..load.projects.max(1))
+        );
+        if n % 10 == 0 {
+            let ready = svc.with_project(&id, |p| {
+                let plan = svc.plan(&p.version)?;
+                p.tasks
+                    .iter()
+                    .enumerate()
+                    .find(|(i, t)| {
+                        t.state == TaskState::Ready && plan.items[*i].kind == ItemKind::Milestone
+                    })
+                    .map(|(i, _)| plan.items[i].id.clone())
+            });
+            if let Some(Some(item)) = ready {
+                let cmd = Command::ReportMilestone {
+                    item: item.clone(),
+                    numbers: Default::default(),
+                };
+                let rid = format!("{id}/{item}/report");
+                if let Ok(Ok(_)) = svc.execute(&rid, &id, &Actor::Window, cmd, now) {
+                    out.commands += 1;
+                }
+                continue;
+            }
+        }
+        if svc.with_project(&id, |p| p.seq).is_some() {
+            out.reads += 1;
+        }
+    }
+    out.seconds = started.elapsed().as_secs_f64();
+    out.cached = svc.cached();
+    out.rss_kib = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmRSS:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        })
+        .unwrap_or(0);
+    Ok(out)
 }

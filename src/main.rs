@@ -165,6 +165,20 @@ enum StoreCommand {
         /// Print `ack {request id}` as each command is acknowledged.
         #[arg(long)]
         print_acks: bool,
+        /// Only submit the projects (fills a store with many projects quickly).
+        #[arg(long)]
+        submit_only: bool,
+        /// Then serve this many random operations on the projects (nine reads in ten,
+        /// one milestone report) with `--cache-projects` in memory, and report the
+        /// process's memory.
+        #[arg(long, default_value_t = 0)]
+        probe: u64,
+        /// Projects kept in memory.
+        #[arg(long, default_value_t = onewindow::store::cache::DEFAULT_CAPACITY)]
+        cache_projects: usize,
+        /// Resume: skip driving (with `--probe`, only probe the projects already there).
+        #[arg(long)]
+        no_drive: bool,
         #[command(flatten)]
         out: Output,
     },
@@ -411,6 +425,10 @@ fn store(cmd: StoreCommand) -> Result<ExitCode> {
             supplement_percent,
             flush,
             print_acks,
+            submit_only,
+            probe,
+            cache_projects,
+            no_drive,
             out,
         } => {
             let json = out.json();
@@ -433,17 +451,39 @@ fn store(cmd: StoreCommand) -> Result<ExitCode> {
                 opened.workflows
             );
             svc.deploy(plan.clone())?;
+            svc.set_cache_capacity(cache_projects);
             let load = onewindow::loadgen::Load {
                 clients,
                 projects,
                 prefix,
                 supplement_percent,
                 print_acks,
+                submit_only,
             };
             let now = chrono::NaiveDate::from_ymd_opt(2025, 3, 3)
                 .and_then(|d| d.and_hms_opt(9, 0, 0))
                 .context("a fixed start time")?;
-            let report = onewindow::loadgen::run(&svc, &plan, &form, &load, now)?;
+            let report = if no_drive {
+                onewindow::loadgen::Report::default()
+            } else {
+                onewindow::loadgen::run(&svc, &plan, &form, &load, now)?
+            };
+            if probe > 0 {
+                let p = onewindow::loadgen::probe(&svc, &load, probe, now)?;
+                eprintln!(
+                    "probe: {} reads and {} commands in {:.2} s ({:.0} operations/s); {} projects in memory; RSS {} MiB",
+                    p.reads,
+                    p.commands,
+                    p.seconds,
+                    (p.reads + p.commands) as f64 / p.seconds,
+                    p.cached,
+                    p.rss_kib / 1024
+                );
+                if json {
+                    println!("{}", serde_json::to_string_pretty(&p)?);
+                }
+                return Ok(ExitCode::SUCCESS);
+            }
             if json {
                 println!("{}", serde_json::to_string_pretty(&report)?);
             } else {

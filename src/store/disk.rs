@@ -58,6 +58,12 @@ const FORMAT: &[u8] = b"onewindow-store/2";
 /// directory: sled refuses to open one with another size.
 const SEGMENT_SIZE: usize = 64 * 1024;
 
+/// sled's page cache. Its default (1 GiB) made a node's memory grow with the store until
+/// the cache was full; the projects themselves are cached above the store (bounded by
+/// project count), so sled's own cache is kept to a quarter of that (BENCHMARKS.md:
+/// memory with a million projects).
+const CACHE_BYTES: u64 = 256 * 1024 * 1024;
+
 /// When commits reach the disk.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Flush {
@@ -289,6 +295,7 @@ impl SledStore {
             sled::Config::new()
                 .path(path)
                 .segment_size(SEGMENT_SIZE)
+                .cache_capacity(CACHE_BYTES)
                 .open()
         });
         std::panic::set_hook(hook);
