@@ -48,6 +48,7 @@ fn bench(c: &mut Criterion) {
             prefix: "b".into(),
             supplement_percent: 10,
             print_acks: false,
+            submit_only: false,
         };
         load::run(svc, &plan, &form, &load, now).unwrap()
     };

@@ -1111,3 +1111,40 @@ async fn a_department_lists_its_queue_page_by_page() {
         assert!(err.message().starts_with(field), "{}", err.message());
     }
 }
+
+/// A claiming stream whose client has gone claims nothing: a task that becomes ready
+/// afterwards stays ready for the department's next worker, instead of being claimed for
+/// nobody (found by running the load generator twice against one server).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_claiming_stream_left_behind_claims_nothing() {
+    let server = start().await;
+    let mut workflows = WorkflowsClient::connect(server.addr.clone()).await.unwrap();
+    let version = version_of(&mut workflows, "construction-parallel").await;
+    let mut window = WindowClient::connect(server.addr.clone()).await.unwrap();
+    let mut dept = DepartmentClient::connect(server.addr.clone())
+        .await
+        .unwrap();
+    let gone = dept
+        .stream_ready(with(NDRC, pb::StreamReadyRequest { claim: true }))
+        .await
+        .unwrap()
+        .into_inner();
+    drop(gone);
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    server.clock.set("2025-03-03T09:00:00");
+    let submit = pb::SubmitRequest {
+        request_id: "g1".into(),
+        project: "G1".into(),
+        version,
+        applicant: "a".into(),
+        form: form(),
+        materials: refs(&APPROVAL_MATERIALS),
+        ..Default::default()
+    };
+    window.submit(with(WINDOW, submit)).await.unwrap();
+    report_early_milestones(&mut window, "G1").await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let got = window_project(&mut window, "G1").await;
+    let i01 = got.tasks.iter().find(|t| t.item == "I01").unwrap();
+    assert_eq!(i01.state, "ready", "nobody claimed it");
+}

@@ -731,6 +731,7 @@ fn the_load_generator_completes_every_project_with_supplements() {
         prefix: "lg".into(),
         supplement_percent: 50,
         print_acks: false,
+        submit_only: false,
     };
     let report = onewindow::loadgen::run(&svc, &plan, &form, &load, at("2025-03-03")).unwrap();
     assert!(report.transitions > 0);

@@ -155,13 +155,17 @@ impl Api {
                     if !claim {
                         return tx.send(Ok(t)).await.is_ok();
                     }
-                    let open = !tx.is_closed();
+                    // A stream whose client has gone claims nothing: the task would be
+                    // claimed for nobody and stay claimed.
+                    if tx.is_closed() {
+                        return false;
+                    }
                     tokio::spawn(async move {
                         if let Some(t) = api.claim_for_push(&actor, t).await {
                             let _ = tx.send(Ok(t)).await;
                         }
                     });
-                    open
+                    true
                 }
             };
             let ready_now = || {
@@ -177,7 +181,12 @@ impl Api {
                 }
             }
             loop {
-                let task = match rx.recv().await {
+                // Ends as soon as the client goes, not at the next task.
+                let received = tokio::select! {
+                    r = rx.recv() => r,
+                    () = tx.closed() => return,
+                };
+                let task = match received {
                     Ok(t) => t,
                     Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
                         // Fell behind the live feed: push every task ready now again (a

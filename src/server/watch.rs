@@ -39,10 +39,16 @@ impl Api {
             Some(p) => HashMap::from([(p.clone(), r.after)]),
             None => r.cursors.into_iter().collect(),
         };
-        // Live: only the projects named resume from the store; the rest start with the
-        // first event published after this point (without reading every project to learn
-        // where each one is now).
+        // Live: only the projects named resume from the store; the rest start where their
+        // logs end now (the store's heads: one listing, no project read), and a project
+        // submitted later starts at its first event.
         let named: Vec<String> = cursors.keys().cloned().collect();
+        if live {
+            let heads = self.svc.store().heads().map_err(|e| store_status(&e))?;
+            for (p, seq) in heads {
+                cursors.entry(p).or_insert(seq);
+            }
+        }
         let (tx, out) = tokio::sync::mpsc::channel(1024);
         let svc = self.svc.clone();
         self.spawn_until_shutdown(async move {
@@ -62,15 +68,8 @@ impl Api {
                 let e = match rx.recv().await {
                     Ok(e) => e,
                     Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
-                        // Fell behind the live feed: catch up from the store (a live
-                        // watch: the projects it has met; reading every project of the
-                        // city to find new ones is what live watching avoids).
-                        let behind: Vec<String> = if live {
-                            cursors.keys().cloned().collect()
-                        } else {
-                            all(&svc)
-                        };
-                        for p in behind {
+                        // Fell behind the live feed: catch up from the store.
+                        for p in all(&svc) {
                             let after = cursors.get(&p).copied().unwrap_or(0);
                             let Some(last) = send_stored(&svc, &tx, &kinds, &p, after, None).await
                             else {
@@ -85,12 +84,7 @@ impl Api {
                 if one.as_ref().is_some_and(|p| *p != e.project) {
                     continue;
                 }
-                let mut last = match cursors.get(&e.project) {
-                    Some(&l) => l,
-                    // A live watch meets this project for the first time: it starts here.
-                    None if live => e.seq.saturating_sub(1),
-                    None => 0,
-                };
+                let mut last = cursors.get(&e.project).copied().unwrap_or(0);
                 if e.seq <= last {
                     continue;
                 }

@@ -118,6 +118,11 @@ pub fn log_continuity(s: &dyn Store) {
         "events come back as written"
     );
     assert_eq!(s.projects().unwrap(), ["p1", "p2"]);
+    assert_eq!(
+        s.heads().unwrap(),
+        [("p1".to_string(), 4), ("p2".to_string(), 1)],
+        "each project with its last event"
+    );
     // Events of another project in the commit are refused.
     let mut wrong = c("p2", &[2], "r6");
     wrong.events[0].project = "p1".into();

@@ -504,6 +504,18 @@ impl ReadStore for SledStore {
         })
     }
 
+    fn heads(&self) -> Result<Vec<(String, u64)>, Error> {
+        let mut out = Vec::new();
+        for stripe in &self.heads {
+            let stripe = stripe
+                .lock()
+                .map_err(|_| failed("a writer panicked holding the heads lock"))?;
+            out.extend(stripe.iter().map(|(p, s)| (p.clone(), *s)));
+        }
+        out.sort_unstable();
+        Ok(out)
+    }
+
     fn answer(&self, request: &str) -> Result<Option<Recorded>, Error> {
         self.tree
             .get(key(b"r/", &[request.as_bytes()]))

@@ -113,6 +113,15 @@ impl ReadStore for MemoryStore {
         Ok(self.lock()?.events.keys().cloned().collect())
     }
 
+    fn heads(&self) -> Result<Vec<(String, u64)>, Error> {
+        Ok(self
+            .lock()?
+            .events
+            .iter()
+            .map(|(p, v)| (p.clone(), v.last().map_or(0, |e| e.seq)))
+            .collect())
+    }
+
     fn answer(&self, request: &str) -> Result<Option<Recorded>, Error> {
         Ok(self.lock()?.answers.get(request).cloned())
     }

@@ -170,6 +170,12 @@ pub trait ReadStore: Send + Sync {
     /// # Errors
     /// As above.
     fn projects(&self) -> Result<Vec<String>, Error>;
+    /// Every project with the sequence number of its last event, in project order: where
+    /// each project's log ends now (a live watch starts there).
+    ///
+    /// # Errors
+    /// As above.
+    fn heads(&self) -> Result<Vec<(String, u64)>, Error>;
     /// The answer recorded for a request id.
     ///
     /// # Errors

@@ -271,6 +271,14 @@ impl ReadStore for PgStore {
         Ok(rows.iter().map(|r| r.get(0)).collect())
     }
 
+    fn heads(&self) -> Result<Vec<(String, u64)>, Error> {
+        let rows = self.rows(
+            "SELECT project, head FROM projects ORDER BY project",
+            vec![],
+        )?;
+        Ok(rows.iter().map(|r| (r.get(0), seq(r.get(1)))).collect())
+    }
+
     fn answer(&self, request: &str) -> Result<Option<Recorded>, Error> {
         let rows = self.rows(
             "SELECT body FROM requests WHERE key = $1",
