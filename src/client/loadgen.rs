@@ -146,6 +146,7 @@ pub fn run(a: LoadgenArgs) -> Result<ExitCode> {
                     // The node went away: open the stream again on a node that answers.
                     // It starts with the tasks ready now, so none made ready meanwhile is
                     // missed (one pushed twice is approved once: the same request id).
+                    eprintln!("a department's stream ended; opening it again");
                     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
                     let Ok(channel) = super::channel(&servers).await else { continue };
                     let mut next = pb::department_client::DepartmentClient::with_interceptor(channel, auth(&token));
@@ -242,7 +243,8 @@ pub fn run(a: LoadgenArgs) -> Result<ExitCode> {
         while completed.len() < a.projects {
             let e = match watch.message().await {
                 Ok(Some(e)) => e,
-                Ok(None) | Err(_) => {
+                ended => {
+                    eprintln!("the window's watch ended ({ended:?}); watching again on a node that answers");
                     // The node went away: watch again on a node that answers, from the
                     // start of every log (events seen before are harmless: a milestone is
                     // reported again with the same request id, a completion is counted

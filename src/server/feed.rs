@@ -11,6 +11,39 @@ use crate::engine::Effect;
 use crate::engine::{Actor, Command, TaskState};
 use auth::Role;
 
+/// How many projects a node brings in from other nodes' commits at once.
+const FOLLOWERS: usize = 8;
+
+/// Adds a change to those waiting (another node's commits merged per project into one
+/// range; `lost` when notifications were missed). `false` when the feed has ended.
+fn merge(
+    change: Result<crate::store::Change, tokio::sync::broadcast::error::RecvError>,
+    pending: &mut HashMap<String, (u64, u64)>,
+    lost: &mut bool,
+) -> bool {
+    use crate::store::Change;
+    use tokio::sync::broadcast::error::RecvError;
+    match change {
+        Ok(Change::Committed { own: true, .. }) => true,
+        Ok(Change::Committed {
+            project,
+            first,
+            last,
+            own: false,
+        }) => {
+            let range = pending.entry(project).or_insert((first, last));
+            range.0 = range.0.min(first);
+            range.1 = range.1.max(last);
+            true
+        }
+        Ok(Change::Lost) | Err(RecvError::Lagged(_)) => {
+            *lost = true;
+            true
+        }
+        Err(RecvError::Closed) => false,
+    }
+}
+
 impl Api {
     /// Publishes what became durable: every event to the watchers, and each task the
     /// engine dispatched (its [`Effect::Dispatch`] effects) to its department's stream, if
@@ -67,27 +100,49 @@ impl Api {
         let api = self.clone();
         self.spawn_until_shutdown(async move {
             use tokio::sync::broadcast::error::RecvError;
+            // Projects are brought in concurrently (each a read of the log), a few at a
+            // time; notifications waiting are taken together and merged per project.
+            let permits = std::sync::Arc::new(tokio::sync::Semaphore::new(FOLLOWERS));
             loop {
-                match changes.recv().await {
-                    Ok(crate::store::Change::Committed {
-                        project,
-                        first,
-                        last,
-                    }) => match api.svc.refresh(&project, first, last).await {
-                        Ok(Some((events, effects))) => {
-                            let converted: Vec<pb::Event> = events.iter().map(event_pb).collect();
-                            api.publish(&converted, &effects);
+                let mut pending: HashMap<String, (u64, u64)> = HashMap::new();
+                let mut lost = false;
+                if !merge(changes.recv().await, &mut pending, &mut lost) {
+                    return;
+                }
+                while pending.len() < 1024 {
+                    match changes.try_recv() {
+                        Ok(c) => {
+                            merge(Ok(c), &mut pending, &mut lost);
                         }
-                        Ok(None) => {}
-                        Err(e) => tracing::warn!(project, "following another node: {e}"),
-                    },
-                    Ok(crate::store::Change::Lost) | Err(RecvError::Lagged(_)) => {
-                        tracing::warn!(
-                            "missed notifications from the database: forgetting cached projects"
-                        );
-                        api.svc.forget_all();
+                        Err(tokio::sync::broadcast::error::TryRecvError::Lagged(n)) => {
+                            merge(Err(RecvError::Lagged(n)), &mut pending, &mut lost);
+                        }
+                        Err(_) => break,
                     }
-                    Err(RecvError::Closed) => return,
+                }
+                if lost {
+                    tracing::warn!(
+                        "missed notifications from the database: forgetting cached projects"
+                    );
+                    api.svc.forget_all();
+                }
+                for (project, (first, last)) in pending {
+                    let Ok(permit) = permits.clone().acquire_owned().await else {
+                        return;
+                    };
+                    let api = api.clone();
+                    tokio::spawn(async move {
+                        match api.svc.refresh(&project, first, last).await {
+                            Ok(Some((events, effects))) => {
+                                let converted: Vec<pb::Event> =
+                                    events.iter().map(event_pb).collect();
+                                api.publish(&converted, &effects);
+                            }
+                            Ok(None) => {}
+                            Err(e) => tracing::warn!(project, "following another node: {e}"),
+                        }
+                        drop(permit);
+                    });
                 }
             }
         });

@@ -301,6 +301,8 @@ pub enum Change {
         first: u64,
         /// Last new event.
         last: u64,
+        /// This process committed them (and has published them itself).
+        own: bool,
     },
     /// Notifications may have been missed (the connection that carries them was lost and
     /// made again): whatever a node holds in memory may be stale.

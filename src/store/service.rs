@@ -303,9 +303,11 @@ impl<S: Store + ?Sized> Service<S> {
     }
 
     /// Takes in what another node committed to a project (events `first..=last`, as its
-    /// notification said): the state held in memory catches up from the log, and the
-    /// events this process had not seen come back with the tasks they dispatched, to be
-    /// published here too. `None` when this process already had them (it wrote them).
+    /// notification said): the events, read from the log, come back with the tasks they
+    /// dispatched, to be published here too; the state held in memory (if any) catches
+    /// up. Events this process already had (it read the project after they were written)
+    /// are returned all the same: this process has not *published* them, and watchers
+    /// skip what they have seen.
     ///
     /// # Errors
     /// The store failed.
@@ -316,47 +318,43 @@ impl<S: Store + ?Sized> Service<S> {
         last: u64,
     ) -> Result<Option<(Vec<Envelope>, Vec<Effect>)>, Error> {
         let _turn = self.gate(project).lock().await;
-        let cached = self.slots.lock().map_err(lock_err)?.get(project);
-        let events = match cached {
-            Some(slot) => {
-                let mut slot = slot.lock().map_err(lock_err)?;
-                let seq = slot.project.as_ref().map_or(0, |p| p.seq);
-                if seq >= last {
-                    return Ok(None);
-                }
-                let events = self.store.events(project, seq)?;
-                let contiguous = (seq + 1..).zip(&events).all(|(n, e)| e.seq == n);
-                match (&mut slot.project, contiguous) {
-                    (Some(p), true) => {
-                        let plan = self.plan(&p.version).ok_or_else(|| {
-                            Error::Inconsistent(format!("version {} missing", p.version))
-                        })?;
-                        for e in &events {
-                            p.apply(&plan, e);
-                        }
-                    }
-                    _ => {
-                        drop(slot);
-                        self.evict(project);
-                    }
-                }
-                events
-            }
-            None => {
-                // Loaded now (under the gate, so nothing moves it meanwhile), it may hold
-                // later commits too, whose notifications will then find nothing new:
-                // everything from `first` to what was loaded is published now.
-                let Some(seq) = self.with_project(project, |p| p.seq) else {
-                    return Ok(None);
-                };
-                self.store
-                    .events(project, first.saturating_sub(1))?
-                    .into_iter()
-                    .filter(|e| e.seq <= seq)
-                    .collect()
-            }
+        let events: Vec<Envelope> = self
+            .store
+            .events(project, first.saturating_sub(1))?
+            .into_iter()
+            .filter(|e| e.seq <= last)
+            .collect();
+        let Some(newest) = events.last().map(|e| e.seq) else {
+            return Ok(None);
         };
-        let version = self.with_project(project, |p| p.version.clone());
+        let cached = self.slots.lock().map_err(lock_err)?.get(project);
+        let mut version = None;
+        if let Some(slot) = cached {
+            let mut slot = slot.lock().map_err(lock_err)?;
+            let seq = slot.project.as_ref().map_or(0, |p| p.seq);
+            match &mut slot.project {
+                Some(p) if seq + 1 >= first && seq < newest => {
+                    let plan = self.plan(&p.version).ok_or_else(|| {
+                        Error::Inconsistent(format!("version {} missing", p.version))
+                    })?;
+                    for e in events.iter().filter(|e| e.seq > seq) {
+                        p.apply(&plan, e);
+                    }
+                    version = Some(p.version.clone());
+                }
+                Some(p) if seq >= newest => version = Some(p.version.clone()),
+                // Behind by more than this commit (a notification was missed), or a
+                // submission this node saw refused: read it again when needed.
+                _ => {
+                    drop(slot);
+                    self.evict(project);
+                }
+            }
+        }
+        let version = match version {
+            Some(v) => Some(v),
+            None => self.with_project(project, |p| p.version.clone()),
+        };
         let effects = match version.and_then(|v| self.plan(&v)) {
             Some(plan) => crate::engine::dispatched(&plan, &events),
             None => Vec::new(),

@@ -28,10 +28,14 @@ pub(super) const CHANNEL: &str = "onewindow_commits";
 
 /// Listens until the store's runtime stops, reconnecting after a pause when the
 /// connection is lost.
-pub(super) async fn run(config: tokio_postgres::Config, changes: broadcast::Sender<Change>) {
+pub(super) async fn run(
+    config: tokio_postgres::Config,
+    changes: broadcast::Sender<Change>,
+    node: std::sync::Arc<str>,
+) {
     let mut connected_before = false;
     loop {
-        match listen(&config, &changes, &mut connected_before).await {
+        match listen(&config, &changes, &node, &mut connected_before).await {
             Ok(()) => tracing::warn!("the notification connection closed; reconnecting"),
             Err(e) => tracing::warn!("notifications: {e}; reconnecting"),
         }
@@ -45,6 +49,7 @@ pub(super) async fn run(config: tokio_postgres::Config, changes: broadcast::Send
 async fn listen(
     config: &tokio_postgres::Config,
     changes: &broadcast::Sender<Change>,
+    node: &str,
     connected_before: &mut bool,
 ) -> Result<(), Error> {
     let (client, mut connection) = config.connect(tokio_postgres::NoTls).await.map_err(pg)?;
@@ -76,7 +81,7 @@ async fn listen(
     *connected_before = true;
     while let Some(m) = messages.recv().await {
         if let AsyncMessage::Notification(n) = m {
-            if let Some(change) = parse(n.payload()) {
+            if let Some(change) = parse(n.payload(), node) {
                 let _ = changes.send(change);
             }
         }
@@ -85,14 +90,17 @@ async fn listen(
     Ok(())
 }
 
-/// `first last project` (the project last: an id may contain spaces).
-fn parse(payload: &str) -> Option<Change> {
+/// `first last node project` (the project last: an id may contain spaces); `own` when the
+/// node is this one.
+fn parse(payload: &str, this: &str) -> Option<Change> {
     let (first, rest) = payload.split_once(' ')?;
-    let (last, project) = rest.split_once(' ')?;
+    let (last, rest) = rest.split_once(' ')?;
+    let (node, project) = rest.split_once(' ')?;
     Some(Change::Committed {
         project: project.to_string(),
         first: first.parse().ok()?,
         last: last.parse().ok()?,
+        own: node == this,
     })
 }
 
@@ -165,14 +173,19 @@ mod tests {
     #[test]
     fn payloads_parse_with_spaces_in_the_project() {
         assert_eq!(
-            parse("3 5 a b"),
+            parse("3 5 n1 a b", "n2"),
             Some(Change::Committed {
                 project: "a b".into(),
                 first: 3,
-                last: 5
+                last: 5,
+                own: false,
             })
         );
-        assert_eq!(parse("x 5 p"), None);
+        assert!(matches!(
+            parse("3 5 n1 p", "n1"),
+            Some(Change::Committed { own: true, .. })
+        ));
+        assert_eq!(parse("x 5 n p", "n"), None);
         assert_ne!(lock_key("supervision"), lock_key("other"));
     }
 }

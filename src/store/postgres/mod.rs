@@ -134,11 +134,19 @@ impl PgStore {
         }
         let (queue, rx) = mpsc::unbounded_channel();
         let rx = Arc::new(tokio::sync::Mutex::new(rx));
+        // This process's name in the notifications, so that it knows its own commits.
+        let node: Arc<str> = Arc::from(format!(
+            "{:x}{:x}",
+            std::process::id(),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos())
+        ));
         for _ in 0..options.writers.max(1) {
-            runtime.spawn(writer::run(pool.clone(), rx.clone()));
+            runtime.spawn(writer::run(pool.clone(), rx.clone(), node.clone()));
         }
         let (changes, _) = broadcast::channel(65536);
-        runtime.spawn(listen::run(config.clone(), changes.clone()));
+        runtime.spawn(listen::run(config.clone(), changes.clone(), node));
         let leases = Arc::new(listen::Leases::new(config));
         Ok(PgStore {
             runtime: Some(runtime),

@@ -62,7 +62,7 @@ CREATE TABLE task_index (
 -- A batch of commands' writes, each all or nothing, in one statement (so one round trip
 -- and one durable commit for the whole batch). Commit k of the batch is element k of the
 -- c_ arrays; its events, index removals and additions are the elements of the e_, u_
--- and i_ arrays whose *_k is k. Returns one status per commit: 'ok', or why nothing of
+-- and i_ arrays whose *_k is k; `node` names the writing node in the notifications. Returns one status per commit: 'ok', or why nothing of
 -- that commit was written:
 --   'stale <head>'  the command was decided on another state than the log's end;
 --   'gap <head>'    the events do not continue the log;
@@ -77,7 +77,8 @@ CREATE FUNCTION onewindow_commit_batch(
     c_request text[], c_answer bytea[], c_snap_seq bigint[], c_snap bytea[],
     e_k integer[], e_seq bigint[], e_body bytea[],
     u_k integer[], u_kind smallint[], u_a text[], u_p text[], u_i text[],
-    i_k integer[], i_kind smallint[], i_a text[], i_p text[], i_i text[]
+    i_k integer[], i_kind smallint[], i_a text[], i_p text[], i_i text[],
+    node text
 ) RETURNS text[] LANGUAGE plpgsql AS $$
 DECLARE
     st text[];
@@ -138,7 +139,9 @@ BEGIN
     SELECT c_project[e.k], e.seq, e.body FROM unnest(e_k, e_seq, e_body) AS e(k, seq, body)
     WHERE st[e.k] = 'ok';
 
-    PERFORM pg_notify('onewindow_commits', c.first || ' ' || (c.first + c.cnt - 1) || ' ' || c.project)
+    -- 'first last node project': the writing node knows its own commits by its id.
+    PERFORM pg_notify('onewindow_commits',
+        c.first || ' ' || (c.first + c.cnt - 1) || ' ' || node || ' ' || c.project)
     FROM unnest(c_project, c_first, c_count) WITH ORDINALITY AS c(project, first, cnt, k)
     WHERE st[c.k] = 'ok' AND c.cnt > 0;
 

@@ -23,7 +23,7 @@ use crate::store::{codec, Commit, Error, IndexKey};
 
 /// The SQL every batch runs.
 const COMMIT_SQL: &str = "SELECT onewindow_commit_batch($1, $2, $3, $4, $5, $6, $7, $8, $9, \
-                          $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)";
+                          $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)";
 
 /// A commit encoded for the database: the parameters of `onewindow_commit`.
 pub(super) struct Encoded {
@@ -115,6 +115,7 @@ const MAX_BATCH: usize = 256;
 pub(super) async fn run(
     pool: deadpool_postgres::Pool,
     queue: Arc<Mutex<mpsc::UnboundedReceiver<Pending>>>,
+    node: Arc<str>,
 ) {
     // Commits held back because their project already had one in the batch.
     let mut carry: Vec<Pending> = Vec::new();
@@ -148,7 +149,7 @@ pub(super) async fn run(
             carry = held;
             batch
         };
-        match commit_batch(&pool, &batch).await {
+        match commit_batch(&pool, &batch, &node).await {
             Ok(outcomes) => {
                 for (p, outcome) in batch.into_iter().zip(outcomes) {
                     let _ = p.reply.send(outcome);
@@ -227,6 +228,7 @@ impl Arrays {
 async fn commit_batch(
     pool: &deadpool_postgres::Pool,
     batch: &[Pending],
+    node: &str,
 ) -> Result<Vec<Result<(), Error>>, Error> {
     let client = pool
         .get()
@@ -262,6 +264,7 @@ async fn commit_batch(
                 &a.index.1,
                 &a.index.2,
                 &a.index.3,
+                &node,
             ],
         )
         .await
