@@ -152,7 +152,23 @@ pub fn run(a: LoadgenArgs) -> Result<ExitCode> {
                     let mut next = pb::department_client::DepartmentClient::with_interceptor(channel, auth(&token));
                     if let Ok(s) = next.stream_ready(pb::StreamReadyRequest { claim: push_claims }).await {
                         stream = s.into_inner();
-                        *shared.write().await = next;
+                        *shared.write().await = next.clone();
+                        // Tasks claimed for this department whose push died with the node
+                        // are the department's to finish: hand them to the workers too.
+                        let mut page_token = String::new();
+                        loop {
+                            let Ok(page) = next.list_tasks(pb::ListTasksRequest { state: "claimed".into(), page_size: 1000, page_token }).await else { break };
+                            let page = page.into_inner();
+                            for t in page.tasks {
+                                if tx.send(t).await.is_err() {
+                                    return;
+                                }
+                            }
+                            if page.next_page_token.is_empty() {
+                                break;
+                            }
+                            page_token = page.next_page_token;
+                        }
                     }
                 }
             });
