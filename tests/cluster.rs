@@ -442,3 +442,53 @@ async fn a_restart_of_the_database_under_load_loses_nothing_acknowledged() {
     check_after(&url, &acked, "after the database restart");
     drop(db);
 }
+
+/// `loadgen` given both nodes' addresses finishes its projects when one node is killed
+/// under it: its connections move to the survivor, a command cut off is sent again with
+/// its request id, and tasks claimed for a department whose push died with the node are
+/// finished too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn loadgen_fails_over_when_a_node_dies() {
+    let (_db, url) = database("loadgen");
+    let dir = tempfile::tempdir().unwrap();
+    let tokens = write_tokens(dir.path());
+    let a = start_node(&url, &tokens, &[]);
+    let b = start_node(&url, &tokens, &[]);
+    let servers = format!("{},{}", a.addr, b.addr);
+    let mut load = std::process::Command::new(env!("CARGO_BIN_EXE_onewindow"))
+        .args(["loadgen", "--server", &servers, "--tokens"])
+        .arg(&tokens)
+        .args(["--projects", "300", "--clients", "4", "--workers", "2"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(1000)).await;
+    let _ = b.kill();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    let status = loop {
+        if let Some(s) = load.try_wait().unwrap() {
+            break s;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = load.kill();
+            panic!("loadgen did not finish within 120 s of a node's death");
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    let out = load.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        status.success() && stdout.contains("300 projects in"),
+        "loadgen: {stdout}\n{stderr}"
+    );
+    assert!(
+        stderr.contains("again"),
+        "the node died while loadgen was connected to it: {stderr}"
+    );
+    drop(a);
+    let svc = verified(&url);
+    assert_eq!(svc.project_ids().len(), 300);
+}
