@@ -4,8 +4,10 @@
 //!
 //! | key | value |
 //! | --- | --- |
-//! | `m/format` | `onewindow-store/2`: what this directory is |
+//! | `m/format` | `onewindow-store/3`: what this directory is |
 //! | `p/{project}` | empty: the project exists (written before its first record) |
+//! | `h/{project}` | the sequence number of the project's last event (big-endian) |
+//! | `x/{project}` | empty: a commit of the project is being written (removed when done) |
 //! | `e/{project}\0{seq}` | one command's [`Record`]: its events from `seq` on, its request id and its index changes (seq big-endian, so a prefix scan is in order) |
 //! | `s/{project}` | the project's latest snapshot |
 //! | `r/{request}` | the answer given to a request id |
@@ -16,11 +18,12 @@
 //! **One record is the commit.** A command's events go into one key, written whole or
 //! not at all; the record also carries the request id and the index changes. The
 //! snapshot, the index entries and the answer are written after it, in that order, and
-//! are derived from it: after a crash, [`SledStore::open`] redoes them from each
-//! project's last record (the only one a crash can interrupt, since a project's commands
-//! are serialized), so what a command wrote is all there or not there at all. sled
-//! recovers its log up to the first incomplete write, so a later write surviving means
-//! an earlier one did. This is the write-ahead-log discipline with sled as both the log
+//! are derived from it: after a crash, [`SledStore::open`] redoes them from the last
+//! record of each project whose commit was being written — marked by `x/{project}`,
+//! written before the record and removed after the last derived write — so what a
+//! command wrote is all there or not there at all, and opening reads only the projects
+//! a crash interrupted, not every project. sled recovers its log up to the first
+//! incomplete write, so a later write surviving means an earlier one did. This is the write-ahead-log discipline with sled as both the log
 //! and the tables, and it is why a commit is plain inserts: a sled transaction (or
 //! batch) writes and syncs sled's IO buffer twice on every call, which made
 //! transactions, not flushes, the cost of every command (see BENCHMARKS.md).
@@ -50,7 +53,11 @@ use super::{
 use crate::engine::Envelope;
 
 const FORMAT_KEY: &[u8] = b"m/format";
-const FORMAT: &[u8] = b"onewindow-store/2";
+const FORMAT: &[u8] = b"onewindow-store/3";
+
+/// The format before in-flight markers and stored heads: opened by reading every project
+/// once, then marked as the current format.
+const FORMAT_2: &[u8] = b"onewindow-store/2";
 
 /// sled's segment (and IO buffer) size. A flush seals the current buffer and the next
 /// write starts a fresh, zeroed one: with flushes every few hundred microseconds, sled's
@@ -79,7 +86,8 @@ type FlushReply = tokio::sync::oneshot::Sender<Result<(), Error>>;
 /// Stripes of the head table: commits to different projects rarely wait on each other.
 const STRIPES: usize = 64;
 
-/// Each project's last sequence number, in [`STRIPES`] separately locked parts.
+/// The last sequence numbers of the projects written since opening, in [`STRIPES`]
+/// separately locked parts (the others are read from `h/` when first written).
 type Heads = Vec<Mutex<HashMap<String, u64>>>;
 
 /// One command's record in a project's log.
@@ -102,7 +110,8 @@ struct Record {
 /// What opening had to redo after an interrupted commit.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Recovery {
-    /// Projects in the store.
+    /// Projects looked at: those whose commit was being written when the store stopped
+    /// (every project, once, when a store of the previous format is opened).
     pub projects: usize,
     /// Answers written again from their records.
     pub answers: usize,
@@ -309,8 +318,10 @@ impl SledStore {
             .map_err(|_| damaged("the storage engine could not read them".into()))?
             .map_err(|e| damaged(format!("sled: {e}")))?;
         let tree = db.open_tree("onewindow").map_err(backend)?;
+        let mut upgrade = false;
         match tree.get(FORMAT_KEY).map_err(backend)? {
             Some(v) if v.as_ref() == FORMAT => {}
+            Some(v) if v.as_ref() == FORMAT_2 => upgrade = true,
             Some(v) => {
                 return Err(Error::Foreign(format!(
                     "{}: format `{}`, this onewindow reads `{}`",
@@ -338,10 +349,17 @@ impl SledStore {
                 db.flush().map_err(backend)?;
             }
         }
-        let (heads, recovery) = recover(&tree)?;
-        if recovery.answers + recovery.index_entries + recovery.empty_projects > 0 {
+        let recovery = if upgrade {
+            let recovery = recover(&tree, b"p/")?;
+            tree.insert(FORMAT_KEY, FORMAT).map_err(backend)?;
+            recovery
+        } else {
+            recover(&tree, b"x/")?
+        };
+        if recovery.projects > 0 || upgrade {
             db.flush().map_err(backend)?;
         }
+        let heads: Heads = (0..STRIPES).map(|_| Mutex::new(HashMap::new())).collect();
         let (committer, thread) = if flush == Flush::Group {
             let (tx, rx) = mpsc::channel::<FlushReply>();
             let db = db.clone();
@@ -414,17 +432,31 @@ fn last_record(tree: &sled::Tree, project: &str) -> Result<Option<Record>, Error
         .transpose()
 }
 
-/// Finds every project's head and redoes what its last record implies (index changes,
-/// the answer) in case the commit was interrupted after the record landed.
-fn recover(tree: &sled::Tree) -> Result<(Heads, Recovery), Error> {
-    let mut heads: Vec<HashMap<String, u64>> = vec![HashMap::new(); STRIPES];
+/// Redoes what the last record of each project listed under `prefix` implies (index
+/// changes, the answer, the stored head) in case its commit was interrupted after the
+/// record landed, and clears the project's in-flight marker. `x/` lists the projects a
+/// crash can have interrupted; `p/` every project (opening a store of the previous
+/// format, which had no markers and no stored heads).
+fn recover(tree: &sled::Tree, prefix: &[u8]) -> Result<Recovery, Error> {
     let mut recovery = Recovery::default();
-    for kv in tree.scan_prefix(b"p/") {
-        let k = kv.map_err(backend)?.0;
-        let project = String::from_utf8(k[2..].to_vec())
-            .map_err(|_| Error::Corrupt("project id is not UTF-8".into()))?;
+    let listed: Vec<String> = tree
+        .scan_prefix(prefix)
+        .map(|kv| {
+            let k = kv.map_err(backend)?.0;
+            String::from_utf8(k[prefix.len()..].to_vec())
+                .map_err(|_| Error::Corrupt("project id is not UTF-8".into()))
+        })
+        .collect::<Result<_, _>>()?;
+    for project in listed {
+        recovery.projects += 1;
+        let marker = key(b"x/", &[project.as_bytes()]);
         let Some(record) = last_record(tree, &project)? else {
-            tree.remove(&k).map_err(backend)?;
+            // Registered, but its first record never landed.
+            tree.remove(key(b"p/", &[project.as_bytes()]))
+                .map_err(backend)?;
+            tree.remove(key(b"h/", &[project.as_bytes()]))
+                .map_err(backend)?;
+            tree.remove(marker).map_err(backend)?;
             recovery.empty_projects += 1;
             continue;
         };
@@ -433,7 +465,6 @@ fn recover(tree: &sled::Tree) -> Result<(Heads, Recovery), Error> {
                 "project `{project}`: an empty record"
             )));
         };
-        recovery.projects += 1;
         recovery.index_entries += redo_index(tree, &record.unindex, &record.index)?;
         if let Some(request) = &record.request {
             let rk = key(b"r/", &[request.as_bytes()]);
@@ -450,9 +481,27 @@ fn recover(tree: &sled::Tree) -> Result<(Heads, Recovery), Error> {
                 recovery.answers += 1;
             }
         }
-        heads[stripe(&project)].insert(project, last.seq);
+        tree.insert(
+            key(b"h/", &[project.as_bytes()]),
+            &last.seq.to_be_bytes()[..],
+        )
+        .map_err(backend)?;
+        tree.remove(marker).map_err(backend)?;
     }
-    Ok((heads.into_iter().map(Mutex::new).collect(), recovery))
+    Ok(recovery)
+}
+
+/// A project's last sequence number as stored (`0`: no such project).
+fn stored_head(tree: &sled::Tree, project: &str) -> Result<u64, Error> {
+    match tree
+        .get(key(b"h/", &[project.as_bytes()]))
+        .map_err(backend)?
+    {
+        None => Ok(0),
+        Some(v) => <[u8; 8]>::try_from(v.as_ref())
+            .map(u64::from_be_bytes)
+            .map_err(|_| Error::Corrupt(format!("project `{project}`: a damaged head"))),
+    }
 }
 
 fn group_commit(db: &sled::Db, rx: &mpsc::Receiver<FlushReply>) {
@@ -505,15 +554,14 @@ impl ReadStore for SledStore {
     }
 
     fn heads(&self) -> Result<Vec<(String, u64)>, Error> {
-        let mut out = Vec::new();
-        for stripe in &self.heads {
-            let stripe = stripe
-                .lock()
-                .map_err(|_| failed("a writer panicked holding the heads lock"))?;
-            out.extend(stripe.iter().map(|(p, s)| (p.clone(), *s)));
-        }
-        out.sort_unstable();
-        Ok(out)
+        self.scan(b"h/", |k, v| {
+            let project = String::from_utf8(k[2..].to_vec())
+                .map_err(|_| Error::Corrupt("project id is not UTF-8".into()))?;
+            let seq = <[u8; 8]>::try_from(v)
+                .map(u64::from_be_bytes)
+                .map_err(|_| Error::Corrupt(format!("project `{project}`: a damaged head")))?;
+            Ok((project, seq))
+        })
     }
 
     fn answer(&self, request: &str) -> Result<Option<Recorded>, Error> {
@@ -567,7 +615,10 @@ impl WriteStore for SledStore {
         let mut heads = self.heads[stripe(&commit.project)]
             .lock()
             .map_err(|_| failed("a writer panicked holding the heads lock"))?;
-        let head = heads.get(&commit.project).copied().unwrap_or(0);
+        let head = match heads.get(&commit.project) {
+            Some(h) => *h,
+            None => stored_head(&self.tree, &commit.project)?,
+        };
         check_commit(&commit, head)?;
         let (project, events, snapshot, unindex, index, request) = (
             commit.project,
@@ -604,6 +655,9 @@ impl WriteStore for SledStore {
                     index,
                 };
                 let bytes = codec::encode(&record)?;
+                let marker = key(b"x/", &[project.as_bytes()]);
+                // In flight: opening after a crash looks at this project.
+                self.tree.insert(&marker, &[]).map_err(backend)?;
                 if head == 0 {
                     self.tree
                         .insert(key(b"p/", &[project.as_bytes()]), &[])
@@ -613,12 +667,19 @@ impl WriteStore for SledStore {
                 self.tree
                     .insert(record_key(&project, first), bytes)
                     .map_err(backend)?;
+                let last = record.events.last().map_or(first, |e| e.seq);
+                self.tree
+                    .insert(key(b"h/", &[project.as_bytes()]), &last.to_be_bytes()[..])
+                    .map_err(backend)?;
                 if let Some((k, v)) = snapshot {
                     self.tree.insert(k, v).map_err(backend)?;
                 }
                 apply_index(&self.tree, &record.unindex, &record.index)?;
-            }
-            if let Some((k, v)) = answer {
+                if let Some((k, v)) = answer {
+                    self.tree.insert(k, v).map_err(backend)?;
+                }
+                self.tree.remove(marker).map_err(backend)?;
+            } else if let Some((k, v)) = answer {
                 self.tree.insert(k, v).map_err(backend)?;
             }
             Ok(())
@@ -664,95 +725,4 @@ impl WriteStore for SledStore {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::store::conformance::{deadline, event, open};
-
-    fn commit(seqs: &[u64], unindex: Vec<IndexKey>, index: Vec<IndexKey>, req: &str) -> Commit {
-        Commit {
-            project: "p".into(),
-            base: None,
-            events: seqs.iter().map(|&s| event("p", s)).collect(),
-            snapshot: None,
-            unindex,
-            index,
-            request: Some((
-                req.into(),
-                Recorded {
-                    command: format!("command of {req}"),
-                    answer: Answer::Applied {
-                        project: "p".into(),
-                        first: seqs[0],
-                        last: *seqs.last().expect("events"),
-                    },
-                },
-            )),
-        }
-    }
-
-    /// A crash between the record and what follows it: opening redoes the rest.
-    #[test]
-    fn opening_redoes_a_commit_interrupted_after_its_record() {
-        let dir = tempfile::tempdir().expect("a temporary directory");
-        let (a, d) = (open("D", "p", "A"), deadline("2025-06-10", "p", "A"));
-        {
-            let s = SledStore::open(dir.path(), Flush::Group).expect("opens");
-            s.commit(commit(&[1, 2], vec![], vec![a.clone()], "r1"))
-                .expect("commits");
-            s.commit(commit(&[3], vec![a.clone()], vec![d.clone()], "r2"))
-                .expect("commits");
-            // Undo everything the second commit wrote after its record, and register a
-            // project whose first record never landed.
-            s.tree.remove(key(b"r/", &[b"r2"])).expect("removes");
-            s.tree.insert(index_key(&a), &[]).expect("inserts");
-            s.tree.remove(index_key(&d)).expect("removes");
-            s.tree.insert(key(b"p/", &[b"q"]), &[]).expect("inserts");
-            s.db.flush().expect("flushes");
-        }
-        let s = SledStore::open(dir.path(), Flush::Group).expect("reopens");
-        assert_eq!(
-            s.recovery(),
-            Recovery {
-                projects: 1,
-                answers: 1,
-                index_entries: 2,
-                empty_projects: 1
-            }
-        );
-        assert_eq!(
-            s.answer("r2").expect("reads"),
-            Some(Recorded {
-                command: "command of r2".into(),
-                answer: Answer::Applied {
-                    project: "p".into(),
-                    first: 3,
-                    last: 3
-                }
-            }),
-            "the redone answer is bound to its command"
-        );
-        assert_eq!(s.index().expect("reads"), [d]);
-        assert_eq!(s.projects().expect("reads"), ["p"]);
-        // The head was found again: the log continues at 4 and nowhere else.
-        assert!(s.commit(commit(&[3], vec![], vec![], "r3")).is_err());
-        s.commit(commit(&[4], vec![], vec![], "r4"))
-            .expect("continues");
-        drop(s);
-        let s = SledStore::open(dir.path(), Flush::Group).expect("reopens");
-        assert_eq!(
-            s.recovery(),
-            Recovery {
-                projects: 1,
-                ..Recovery::default()
-            },
-            "a clean store needs nothing redone"
-        );
-        let seqs: Vec<u64> = s
-            .events("p", 0)
-            .expect("reads")
-            .iter()
-            .map(|e| e.seq)
-            .collect();
-        assert_eq!(seqs, [1, 2, 3, 4]);
-    }
-}
+mod tests;
