@@ -70,43 +70,23 @@ pub fn start_binary_with(extra: &[&str]) -> Server {
 
 /// Starts the real binary on a directory of the caller's (its data in `data/`, sled).
 pub fn start_binary_in(dir: tempfile::TempDir, extra: &[&str]) -> Server {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let tokens = write_tokens(dir.path());
-    let mut child = Command::new(env!("CARGO_BIN_EXE_onewindow"))
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .arg("--data")
-        .arg(dir.path().join("data"))
-        .arg("--tokens")
-        .arg(&tokens)
-        .args(extra)
-        .current_dir(&root)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let addr = line
-        .trim()
-        .strip_prefix("listening on ")
-        .expect("the server prints its address")
-        .to_string();
-    Server {
-        child,
-        addr,
-        dir: Some(dir),
-    }
+    serve(dir, &tokens, extra)
 }
 
 /// Starts the real binary as one node of a city on a PostgreSQL database, with the
 /// tokens file the nodes share (its own sled directory stays unused).
 pub fn start_node(store: &str, tokens: &std::path::Path, extra: &[&str]) -> Server {
+    let mut args = vec!["--store", store];
+    args.extend_from_slice(extra);
+    serve(tempfile::tempdir().unwrap(), tokens, &args)
+}
+
+/// `onewindow serve` on port 0 with its data in `dir/data`, once it prints its address.
+fn serve(dir: tempfile::TempDir, tokens: &std::path::Path, extra: &[&str]) -> Server {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let dir = tempfile::tempdir().unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_onewindow"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--store", store])
+        .args(["serve", "--listen", "127.0.0.1:0"])
         .arg("--data")
         .arg(dir.path().join("data"))
         .arg("--tokens")
@@ -124,7 +104,7 @@ pub fn start_node(store: &str, tokens: &std::path::Path, extra: &[&str]) -> Serv
     let addr = line
         .trim()
         .strip_prefix("listening on ")
-        .unwrap_or_else(|| panic!("the node prints its address, not {line:?}"))
+        .unwrap_or_else(|| panic!("the server prints its address, not {line:?}"))
         .to_string();
     Server {
         child,

@@ -44,6 +44,15 @@ pub(super) struct Encoded {
 pub(super) struct Columns(Vec<i16>, Vec<String>, Vec<String>, Vec<String>);
 
 impl Columns {
+    /// Appends another commit's entries, each tagged with that commit's number `k`.
+    fn append(&mut self, other: &Columns, k: i32, tags: &mut Vec<i32>) {
+        tags.extend(std::iter::repeat_n(k, other.0.len()));
+        self.0.extend_from_slice(&other.0);
+        self.1.extend_from_slice(&other.1);
+        self.2.extend_from_slice(&other.2);
+        self.3.extend_from_slice(&other.3);
+    }
+
     fn of(keys: &[IndexKey]) -> Columns {
         let mut c = Columns::default();
         for k in keys {
@@ -206,20 +215,8 @@ impl Arrays {
             self.e_seq.push(c.first + n as i64);
             self.e_body.push(body.clone());
         }
-        for n in 0..c.unindex.0.len() {
-            self.u_k.push(k);
-            self.unindex.0.push(c.unindex.0[n]);
-            self.unindex.1.push(c.unindex.1[n].clone());
-            self.unindex.2.push(c.unindex.2[n].clone());
-            self.unindex.3.push(c.unindex.3[n].clone());
-        }
-        for n in 0..c.index.0.len() {
-            self.i_k.push(k);
-            self.index.0.push(c.index.0[n]);
-            self.index.1.push(c.index.1[n].clone());
-            self.index.2.push(c.index.2[n].clone());
-            self.index.3.push(c.index.3[n].clone());
-        }
+        self.unindex.append(&c.unindex, k, &mut self.u_k);
+        self.index.append(&c.index, k, &mut self.i_k);
     }
 }
 
