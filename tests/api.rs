@@ -1148,3 +1148,52 @@ async fn a_claiming_stream_left_behind_claims_nothing() {
     let i01 = got.tasks.iter().find(|t| t.item == "I01").unwrap();
     assert_eq!(i01.state, "ready", "nobody claimed it");
 }
+
+/// The project listing pages through the store a page at a time, in id order, and the
+/// last page has no token.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn projects_are_listed_page_by_page() {
+    let server = start().await;
+    let mut workflows = WorkflowsClient::connect(server.addr.clone()).await.unwrap();
+    let version = version_of(&mut workflows, "complaint").await;
+    let mut window = WindowClient::connect(server.addr.clone()).await.unwrap();
+    server.clock.set("2025-03-03T09:00:00");
+    for n in [3, 0, 4, 1, 2] {
+        let submit = pb::SubmitRequest {
+            request_id: format!("k{n}"),
+            project: format!("K{n}"),
+            version: version.clone(),
+            form: complaint_form(),
+            materials: refs(&["complaint_letter", "evidence"]),
+            ..Default::default()
+        };
+        window.submit(with(WINDOW, submit)).await.unwrap();
+    }
+    let mut pages = Vec::new();
+    let mut token = String::new();
+    loop {
+        let page = window
+            .list_projects(with(
+                WINDOW,
+                pb::ListProjectsRequest {
+                    page_size: 2,
+                    page_token: token.clone(),
+                    ..Default::default()
+                },
+            ))
+            .await
+            .unwrap()
+            .into_inner();
+        pages.push(
+            page.projects
+                .iter()
+                .map(|p| p.id.clone())
+                .collect::<Vec<_>>(),
+        );
+        if page.next_page_token.is_empty() {
+            break;
+        }
+        token = page.next_page_token;
+    }
+    assert_eq!(pages, [vec!["K0", "K1"], vec!["K2", "K3"], vec!["K4"]]);
+}

@@ -148,12 +148,24 @@ impl pb::window_server::Window for Api {
         } as usize;
         let mut projects: Vec<pb::Project> = Vec::new();
         let mut next = String::new();
-        for id in self
-            .svc
-            .project_ids()
-            .into_iter()
-            .filter(|id| r.page_token.is_empty() || *id > r.page_token)
-        {
+        // Ids come from the store a chunk at a time after the token, so a page reads
+        // about a page of projects (more when filters skip many), not every id.
+        let mut cursor = r.page_token.clone();
+        let mut chunk: std::vec::IntoIter<String> = Vec::new().into_iter();
+        loop {
+            let Some(id) = chunk.next() else {
+                let more = self
+                    .svc
+                    .store()
+                    .projects_after(&cursor, size + 1)
+                    .map_err(|e| status::store_status(&e))?;
+                if more.is_empty() {
+                    break;
+                }
+                chunk = more.into_iter();
+                continue;
+            };
+            cursor.clone_from(&id);
             let Some(p) = self.svc.project(&id) else {
                 continue;
             };

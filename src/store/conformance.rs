@@ -118,6 +118,9 @@ pub fn log_continuity(s: &dyn Store) {
         "events come back as written"
     );
     assert_eq!(s.projects().unwrap(), ["p1", "p2"]);
+    assert_eq!(s.projects_after("", 1).unwrap(), ["p1"], "a page");
+    assert_eq!(s.projects_after("p1", 10).unwrap(), ["p2"], "after an id");
+    assert!(s.projects_after("p2", 10).unwrap().is_empty());
     assert_eq!(
         s.heads().unwrap(),
         [("p1".to_string(), 4), ("p2".to_string(), 1)],

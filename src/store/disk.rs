@@ -553,6 +553,22 @@ impl ReadStore for SledStore {
         })
     }
 
+    fn projects_after(&self, after: &str, limit: usize) -> Result<Vec<String>, Error> {
+        let mut start = key(b"p/", &[after.as_bytes()]);
+        // Just past `after` itself: the smallest key greater than it.
+        start.push(0);
+        self.tree
+            .range(start..)
+            .take_while(|kv| kv.as_ref().map_or(true, |(k, _)| k.starts_with(b"p/")))
+            .take(limit)
+            .map(|kv| {
+                let k = kv.map_err(backend)?.0;
+                String::from_utf8(k[2..].to_vec())
+                    .map_err(|_| Error::Corrupt("project id is not UTF-8".into()))
+            })
+            .collect()
+    }
+
     fn heads(&self) -> Result<Vec<(String, u64)>, Error> {
         self.scan(b"h/", |k, v| {
             let project = String::from_utf8(k[2..].to_vec())

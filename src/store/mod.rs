@@ -170,6 +170,19 @@ pub trait ReadStore: Send + Sync {
     /// # Errors
     /// As above.
     fn projects(&self) -> Result<Vec<String>, Error>;
+    /// Project ids after `after` (all of them when it is empty), in order, at most
+    /// `limit`: a page of the listing, without reading every id.
+    ///
+    /// # Errors
+    /// As above.
+    fn projects_after(&self, after: &str, limit: usize) -> Result<Vec<String>, Error> {
+        Ok(self
+            .projects()?
+            .into_iter()
+            .filter(|p| p.as_str() > after)
+            .take(limit)
+            .collect())
+    }
     /// Every project with the sequence number of its last event, in project order: where
     /// each project's log ends now (a live watch starts there).
     ///

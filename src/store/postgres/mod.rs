@@ -279,6 +279,20 @@ impl ReadStore for PgStore {
         Ok(rows.iter().map(|r| r.get(0)).collect())
     }
 
+    fn projects_after(&self, after: &str, limit: usize) -> Result<Vec<String>, Error> {
+        let (after, limit) = (after.to_string(), i64::try_from(limit).unwrap_or(i64::MAX));
+        let rows = self.query(move |c| async move {
+            let stmt = c
+                .prepare_cached(
+                    "SELECT project FROM projects WHERE project > $1 ORDER BY project LIMIT $2",
+                )
+                .await
+                .map_err(pg)?;
+            c.query(&stmt, &[&after, &limit]).await.map_err(pg)
+        })?;
+        Ok(rows.iter().map(|r| r.get(0)).collect())
+    }
+
     fn heads(&self) -> Result<Vec<(String, u64)>, Error> {
         let rows = self.rows(
             "SELECT project, head FROM projects ORDER BY project",
