@@ -23,8 +23,9 @@ pub(crate) fn open_store(
     match &args.store {
         Some(url) => {
             if !(url.starts_with("postgresql://") || url.starts_with("postgres://")) {
+                // The value is not repeated: it may hold a password.
                 anyhow::bail!(
-                    "--store takes a PostgreSQL URL (postgresql://user@host:port/database), not `{url}`"
+                    "--store takes a PostgreSQL URL (postgresql://user@host:port/database)"
                 );
             }
             let store = PgStore::open(url, &Options::default())
