@@ -119,13 +119,16 @@ pub(crate) struct StoreArgs {
 }
 
 impl StoreArgs {
-    /// What to call the store in messages (never the password).
+    /// What to call the store in messages: the host and database, never the user, a
+    /// password or the query string's options.
     pub(crate) fn describe(&self) -> String {
         match &self.store {
-            Some(url) => match url.split_once('@') {
-                Some((_, host)) => format!("postgresql://…@{host}"),
-                None => url.clone(),
-            },
+            Some(url) => {
+                let rest = url.split_once("://").map_or(url.as_str(), |(_, r)| r);
+                let host = rest.rsplit_once('@').map_or(rest, |(_, h)| h);
+                let host = host.split_once('?').map_or(host, |(h, _)| h);
+                format!("postgresql://…@{host}")
+            }
             None => self.data.display().to_string(),
         }
     }
