@@ -48,6 +48,10 @@ pub(crate) struct ServeArgs {
     /// Address to listen on (port 0 picks a free port).
     #[arg(long, default_value = "127.0.0.1:50051")]
     pub(crate) listen: String,
+    /// Also serve HTTP here: `/healthz`, `/readyz`, `/metrics` (Prometheus); `off` for
+    /// none.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub(crate) http: String,
     /// The tokens file (generated with development tokens if missing; default
     /// `tokens.yaml` in the data directory). Several nodes on one database share one.
     #[arg(long)]
@@ -81,6 +85,7 @@ pub(crate) fn serve(args: ServeArgs) -> Result<ExitCode> {
     let ServeArgs {
         store,
         listen,
+        http,
         tokens,
         workflows,
         tick_seconds,
@@ -118,6 +123,15 @@ pub(crate) fn serve(args: ServeArgs) -> Result<ExitCode> {
     config.tick = std::time::Duration::from_secs(tick_seconds.max(1));
     config.cache_projects = cache_projects;
     config.tls = tls;
+    if http != "off" {
+        let listener = std::net::TcpListener::bind(&http)
+            .with_context(|| format!("cannot listen on {http} (HTTP)"))?;
+        tracing::info!(
+            "HTTP (/healthz, /readyz, /metrics) on http://{}",
+            listener.local_addr()?
+        );
+        config.http = Some(listener);
+    }
     if let Some(path) = clock_file {
         config.clock = std::sync::Arc::new(move || {
             std::fs::read_to_string(&path)

@@ -1197,3 +1197,62 @@ async fn projects_are_listed_page_by_page() {
     }
     assert_eq!(pages, [vec!["K0", "K1"], vec!["K2", "K3"], vec!["K4"]]);
 }
+
+/// GET on the HTTP side, the raw way (HTTP/1.1, one request per connection): the status
+/// code and the body.
+async fn http_get(addr: std::net::SocketAddr, path: &str) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    s.write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes())
+        .await
+        .unwrap();
+    let mut raw = String::new();
+    s.read_to_string(&mut raw).await.unwrap();
+    let status = raw
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = raw
+        .split_once("\r\n\r\n")
+        .map_or("", |(_, b)| b)
+        .to_string();
+    (status, body)
+}
+
+/// The HTTP side answers health and readiness probes and serves Prometheus metrics that
+/// count what the gRPC side did.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_readiness_and_metrics_over_http() {
+    let http = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let http_addr = http.local_addr().unwrap();
+    let server = start_configured(move |c| c.http = Some(http)).await;
+    assert_eq!(http_get(http_addr, "/healthz").await.0, 200);
+    assert_eq!(http_get(http_addr, "/readyz").await.0, 200);
+    let mut workflows = WorkflowsClient::connect(server.addr.clone()).await.unwrap();
+    let version = version_of(&mut workflows, "complaint").await;
+    let mut window = WindowClient::connect(server.addr.clone()).await.unwrap();
+    let submit = pb::SubmitRequest {
+        request_id: "m1".into(),
+        project: "M1".into(),
+        version,
+        form: complaint_form(),
+        materials: refs(&["complaint_letter", "evidence"]),
+        ..Default::default()
+    };
+    window.submit(with(WINDOW, submit.clone())).await.unwrap();
+    window.submit(with(WINDOW, submit)).await.unwrap();
+    let (status, body) = http_get(http_addr, "/metrics").await;
+    assert_eq!(status, 200);
+    assert!(
+        body.contains("onewindow_commands_total{outcome=\"applied\"} 1"),
+        "{body}"
+    );
+    assert!(
+        body.contains("onewindow_commands_total{outcome=\"replayed\"} 1"),
+        "{body}"
+    );
+    assert!(body.contains("onewindow_command_seconds_bucket"), "{body}");
+    assert!(body.contains("onewindow_projects_cached 1"), "{body}");
+    assert_eq!(http_get(http_addr, "/nothing").await.0, 404);
+}

@@ -79,11 +79,20 @@ impl Api {
         command: Command,
     ) -> Result<Response<pb::CommandResponse>, Status> {
         let clock = &*self.clock;
-        match self
+        let started = std::time::Instant::now();
+        let done = self
             .svc
             .execute_async(request_id, project, actor, command, When::Clock(clock))
-            .await
-        {
+            .await;
+        let outcome = match &done {
+            Err(_) => "failed",
+            Ok(Err(_)) => "refused",
+            Ok(Ok(r)) if r.replayed => "replayed",
+            Ok(Ok(_)) => "applied",
+        };
+        self.metrics
+            .command(outcome, started.elapsed().as_secs_f64());
+        match done {
             Err(e) => Err(store_status(&e)),
             Ok(Err(refusal)) => Err(refusal_status(&refusal)),
             Ok(Ok(receipt)) => {

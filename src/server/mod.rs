@@ -33,6 +33,7 @@ mod command;
 mod convert;
 mod department;
 mod feed;
+mod http;
 mod input;
 pub mod pb;
 mod serve;
@@ -85,6 +86,8 @@ pub(crate) struct Api {
     /// Becomes `true` when the server shuts down: every watch stream, department feed and
     /// the ticker end, so that graceful shutdown does not wait for clients to hang up.
     shutdown: tokio::sync::watch::Receiver<bool>,
+    /// What `/metrics` reports.
+    metrics: http::Shared,
 }
 
 impl Api {
@@ -103,6 +106,7 @@ impl Api {
             ready: Arc::default(),
             workflows_dir,
             shutdown,
+            metrics: Arc::new(http::Metrics::new()),
         }
     }
 

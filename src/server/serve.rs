@@ -34,6 +34,8 @@ pub struct Config {
     /// How many projects a node keeps in memory (the rest are read from the store when
     /// needed).
     pub cache_projects: usize,
+    /// Also serve HTTP (`/healthz`, `/readyz`, `/metrics`) on this listener.
+    pub http: Option<std::net::TcpListener>,
 }
 
 impl Config {
@@ -47,6 +49,7 @@ impl Config {
             tls: None,
             policy: Policy::default(),
             cache_projects: crate::store::cache::DEFAULT_CAPACITY,
+            http: None,
         }
     }
 }
@@ -71,6 +74,9 @@ pub enum Error {
     /// The transport failed (TLS configuration, the listener).
     #[error("transport: {0}")]
     Transport(#[from] tonic::transport::Error),
+    /// The HTTP listener could not be used.
+    #[error("HTTP: {0}")]
+    Http(#[source] std::io::Error),
     /// A blocking start-up step was cancelled.
     #[error("start-up interrupted: {0}")]
     Interrupted(#[from] tokio::task::JoinError),
@@ -99,6 +105,7 @@ pub async fn run(
         tls,
         policy,
         cache_projects,
+        http,
     } = config;
     let (svc, tokens) = {
         let workflows = workflows.clone();
@@ -109,6 +116,20 @@ pub async fn run(
     let api = Api::new(Arc::new(svc), clock, workflows, stopped);
     spawn_ticker(api.clone(), tick);
     api.spawn_follower();
+    if let Some(listener) = http {
+        listener.set_nonblocking(true).map_err(Error::Http)?;
+        let listener = tokio::net::TcpListener::from_std(listener).map_err(Error::Http)?;
+        let mut stop = api.shutdown.clone();
+        let stopped = async move {
+            let _ = stop.wait_for(|stop| *stop).await;
+        };
+        let api = api.clone();
+        tokio::spawn(async move {
+            if let Err(e) = super::http::serve(api, listener, stopped).await {
+                tracing::error!("HTTP: {e}");
+            }
+        });
+    }
     let shutdown = async move {
         shutdown.await;
         tracing::info!("shutting down: ending streams, finishing requests in flight");

@@ -51,7 +51,9 @@ impl Api {
         }
         let (tx, out) = tokio::sync::mpsc::channel(1024);
         let svc = self.svc.clone();
+        let open = self.metrics.stream_opened();
         self.spawn_until_shutdown(async move {
+            let _open = open;
             let all = |svc: &Service<dyn Store>| match &one {
                 Some(p) => vec![p.clone()],
                 None => svc.project_ids(),

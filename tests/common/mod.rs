@@ -86,7 +86,7 @@ pub fn start_node(store: &str, tokens: &std::path::Path, extra: &[&str]) -> Serv
 fn serve(dir: tempfile::TempDir, tokens: &std::path::Path, extra: &[&str]) -> Server {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let mut child = Command::new(env!("CARGO_BIN_EXE_onewindow"))
-        .args(["serve", "--listen", "127.0.0.1:0"])
+        .args(["serve", "--listen", "127.0.0.1:0", "--http", "127.0.0.1:0"])
         .arg("--data")
         .arg(dir.path().join("data"))
         .arg("--tokens")
