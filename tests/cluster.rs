@@ -102,17 +102,7 @@ async fn every_node_serves_the_city_and_sees_what_the_others_commit() {
         ("W1", "I01")
     );
     // ...and its watcher gets every event node A committed, in order, once.
-    let timeline = window_a
-        .get_project(with(
-            WINDOW,
-            pb::GetProjectRequest {
-                project: "W1".into(),
-            },
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .seq;
+    let timeline = window_project(&mut window_a, "W1").await.seq;
     let seen = next_events(&mut watch_b, timeline as usize).await;
     let seqs: Vec<u64> = seen.iter().map(|e| e.seq).collect();
     assert_eq!(seqs, (1..=timeline).collect::<Vec<_>>(), "in order, no gap");
@@ -151,18 +141,8 @@ async fn every_node_serves_the_city_and_sees_what_the_others_commit() {
     let lost = outcomes.iter().find_map(|r| r.as_ref().err()).unwrap();
     assert_eq!(lost.code(), Code::FailedPrecondition, "{lost:?}");
 
-    // Node B reads the claim whichever node made it, and a department's list on node B
-    // comes from the shared index.
-    let state = window_b
-        .get_project(with(
-            WINDOW,
-            pb::GetProjectRequest {
-                project: "W1".into(),
-            },
-        ))
-        .await
-        .unwrap()
-        .into_inner();
+    // Node B reads the claim whichever node made it.
+    let state = window_project(&mut window_b, "W1").await;
     let i01 = state.tasks.iter().find(|t| t.item == "I01").unwrap();
     assert_eq!(i01.state, "claimed");
 

@@ -307,14 +307,14 @@ fn service_over_sled() {
 }
 
 /// A throwaway PostgreSQL server, and a fresh database on it for each store.
-fn postgres() -> (Arc<Scratch>, impl Fn() -> Arc<PgStore>) {
+fn postgres() -> (Arc<Scratch>, impl Fn() -> PgStore) {
     let server = Arc::new(Scratch::start().expect("a throwaway PostgreSQL"));
     let n = std::sync::atomic::AtomicU32::new(0);
     let s = server.clone();
     let make = move || {
         let name = format!("t{}", n.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
         let url = s.create_database(&name).unwrap();
-        Arc::new(PgStore::open(&url, &Options::default()).unwrap())
+        PgStore::open(&url, &Options::default()).unwrap()
     };
     (server, make)
 }
@@ -322,13 +322,13 @@ fn postgres() -> (Arc<Scratch>, impl Fn() -> Arc<PgStore>) {
 #[test]
 fn postgres_store_conforms() {
     let (_server, make) = postgres();
-    conformance::run(&|| Box::new(Arc::into_inner(make()).unwrap()));
+    conformance::run(&|| Box::new(make()));
 }
 
 #[test]
 fn service_over_postgres() {
     let (_server, make) = postgres();
-    service_rules(make());
+    service_rules(Arc::new(make()));
 }
 
 #[test]

@@ -179,7 +179,7 @@ pub fn run(a: LoadgenArgs) -> Result<ExitCode> {
                     loop {
                         let Some(t) = rx.lock().await.recv().await else { break };
                         let rid = |x: &str| format!("{}/{}/{x}", t.project, t.item);
-                        for attempt in 0.. {
+                        let answered = until_answered(|| async {
                             let mut client = shared.read().await.clone();
                             if !push_claims {
                                 let claim = pb::ItemCommand { request_id: rid("claim"), project: t.project.clone(), item: t.item.clone(), at: String::new() };
@@ -187,22 +187,16 @@ pub fn run(a: LoadgenArgs) -> Result<ExitCode> {
                             }
                             let approve = pb::ApproveRequest { request_id: rid("approve"), project: t.project.clone(), item: t.item.clone(), numbers: HashMap::new(), at: String::new() };
                             let started = std::time::Instant::now();
-                            match client.approve(approve).await {
-                                Ok(r) => {
-                                    if !r.get_ref().replayed {
-                                        lat.lock().map(|mut l| l.push(started.elapsed())).ok();
-                                        done.fetch_add(1, Ordering::Relaxed);
-                                    }
-                                    break;
-                                }
-                                Err(s) if retryable(&s) && attempt < 100 => {
-                                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-                                }
-                                Err(s) => {
-                                    eprintln!("{dept}: approving {}/{} failed: {}", t.project, t.item, s.message());
-                                    break;
-                                }
+                            client.approve(approve).await.map(|r| (r.into_inner().replayed, started.elapsed()))
+                        })
+                        .await;
+                        match answered {
+                            Ok((false, took)) => {
+                                lat.lock().map(|mut l| l.push(took)).ok();
+                                done.fetch_add(1, Ordering::Relaxed);
                             }
+                            Ok((true, _)) => {}
+                            Err(s) => eprintln!("{dept}: approving {}/{} failed: {}", t.project, t.item, s.message()),
                         }
                     }
                 });
@@ -236,18 +230,9 @@ pub fn run(a: LoadgenArgs) -> Result<ExitCode> {
                         materials: materials.clone(),
                         ..Default::default()
                     };
-                    for attempt in 0.. {
-                        let mut w = window.read().await.clone();
-                        match w.submit(req.clone()).await {
-                            Ok(_) => break,
-                            Err(s) if retryable(&s) && attempt < 100 => {
-                                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-                            }
-                            Err(e) => {
-                                eprintln!("submit: {e}");
-                                break;
-                            }
-                        }
+                    let submitted = until_answered(|| async { window.read().await.clone().submit(req.clone()).await }).await;
+                    if let Err(e) = submitted {
+                        eprintln!("submit: {e}");
                     }
                 }
             });
@@ -284,20 +269,9 @@ pub fn run(a: LoadgenArgs) -> Result<ExitCode> {
                 // Reported concurrently, as many clerks would: the watch loop only reads.
                 let (shared, done) = (window.clone(), completions.clone());
                 reports.spawn(async move {
-                    for attempt in 0..100 {
-                        let mut w = shared.read().await.clone();
-                        match w.report_milestone(cmd.clone()).await {
-                            Ok(r) => {
-                                if !r.get_ref().replayed {
-                                    done.fetch_add(1, Ordering::Relaxed);
-                                }
-                                return;
-                            }
-                            Err(s) if retryable(&s) && attempt < 99 => {
-                                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-                            }
-                            Err(_) => return,
-                        }
+                    let reported = until_answered(|| async { shared.read().await.clone().report_milestone(cmd.clone()).await }).await;
+                    if reported.is_ok_and(|r| !r.get_ref().replayed) {
+                        done.fetch_add(1, Ordering::Relaxed);
                     }
                 });
             }
@@ -325,6 +299,27 @@ pub fn run(a: LoadgenArgs) -> Result<ExitCode> {
         Ok::<(), anyhow::Error>(())
     })?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Sends a command until a node answers it. A failure that says nothing about the
+/// command (its node went away, the connection broke) is followed by the same request
+/// again after a pause, on whichever node the shared client now points at — answered
+/// once, whichever node — at most 100 times.
+async fn until_answered<T, F, Fut>(mut send: F) -> Result<T, tonic::Status>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, tonic::Status>>,
+{
+    let mut attempts = 1;
+    loop {
+        match send().await {
+            Err(s) if retryable(&s) && attempts < 100 => {
+                attempts += 1;
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+            answered => return answered,
+        }
+    }
 }
 
 /// A failure that says nothing about the command (its node went away, the connection

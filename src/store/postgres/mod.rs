@@ -36,6 +36,7 @@ use std::time::Duration;
 
 use chrono::NaiveDate;
 use tokio::sync::{broadcast, mpsc};
+use tokio_postgres::types::ToSql;
 
 use super::memory::check_shape;
 use super::{
@@ -180,21 +181,27 @@ impl PgStore {
         })
     }
 
-    /// Every row of a query with text parameters.
+    /// Every row of a query (a statement prepared once per connection).
     fn rows(
         &self,
         sql: &'static str,
-        params: Vec<String>,
+        params: Vec<Param>,
     ) -> Result<Vec<tokio_postgres::Row>, Error> {
         self.query(move |c| async move {
             let stmt = c.prepare_cached(sql).await.map_err(pg)?;
-            let refs: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = params
-                .iter()
-                .map(|p| p as &(dyn tokio_postgres::types::ToSql + Sync))
-                .collect();
+            let refs: Vec<&(dyn ToSql + Sync)> =
+                params.iter().map(|p| &**p as &(dyn ToSql + Sync)).collect();
             c.query(&stmt, &refs).await.map_err(pg)
         })
     }
+}
+
+/// A query parameter, owned so that the query can run on the store's runtime.
+type Param = Box<dyn ToSql + Send + Sync>;
+
+/// A text parameter.
+fn text(s: &str) -> Param {
+    Box::new(s.to_string())
 }
 
 /// The pool could not give a connection: the database is down or overloaded.
@@ -248,16 +255,10 @@ fn index_key(kind: i16, a: String, project: String, item: String) -> Result<Inde
 
 impl ReadStore for PgStore {
     fn events(&self, project: &str, after: u64) -> Result<Vec<Envelope>, Error> {
-        let (project, after) = (project.to_string(), writer::int(after));
-        let rows = self.query(move |c| async move {
-            let stmt = c
-                .prepare_cached(
-                    "SELECT body FROM events WHERE project = $1 AND seq > $2 ORDER BY seq",
-                )
-                .await
-                .map_err(pg)?;
-            c.query(&stmt, &[&project, &after]).await.map_err(pg)
-        })?;
+        let rows = self.rows(
+            "SELECT body FROM events WHERE project = $1 AND seq > $2 ORDER BY seq",
+            vec![text(project), Box::new(writer::int(after))],
+        )?;
         rows.iter()
             .map(|r| codec::decode(r.get::<_, &[u8]>(0)))
             .collect()
@@ -266,7 +267,7 @@ impl ReadStore for PgStore {
     fn snapshot(&self, project: &str) -> Result<Option<Snapshot>, Error> {
         let rows = self.rows(
             "SELECT seq, state FROM snapshots WHERE project = $1",
-            vec![project.to_string()],
+            vec![text(project)],
         )?;
         Ok(rows.first().map(|r| Snapshot {
             seq: seq(r.get(0)),
@@ -280,16 +281,13 @@ impl ReadStore for PgStore {
     }
 
     fn projects_after(&self, after: &str, limit: usize) -> Result<Vec<String>, Error> {
-        let (after, limit) = (after.to_string(), i64::try_from(limit).unwrap_or(i64::MAX));
-        let rows = self.query(move |c| async move {
-            let stmt = c
-                .prepare_cached(
-                    "SELECT project FROM projects WHERE project > $1 ORDER BY project LIMIT $2",
-                )
-                .await
-                .map_err(pg)?;
-            c.query(&stmt, &[&after, &limit]).await.map_err(pg)
-        })?;
+        let rows = self.rows(
+            "SELECT project FROM projects WHERE project > $1 ORDER BY project LIMIT $2",
+            vec![
+                text(after),
+                Box::new(i64::try_from(limit).unwrap_or(i64::MAX)),
+            ],
+        )?;
         Ok(rows.iter().map(|r| r.get(0)).collect())
     }
 
@@ -304,7 +302,7 @@ impl ReadStore for PgStore {
     fn answer(&self, request: &str) -> Result<Option<Recorded>, Error> {
         let rows = self.rows(
             "SELECT body FROM requests WHERE key = $1",
-            vec![request.to_string()],
+            vec![text(request)],
         )?;
         rows.first()
             .map(|r| codec::decode(r.get::<_, &[u8]>(0)))
@@ -314,7 +312,7 @@ impl ReadStore for PgStore {
     fn workflow(&self, version: &str) -> Result<Option<StoredWorkflow>, Error> {
         let rows = self.rows(
             "SELECT body FROM workflows WHERE version = $1",
-            vec![version.to_string()],
+            vec![text(version)],
         )?;
         rows.first()
             .map(|r| codec::decode(r.get::<_, &[u8]>(0)))
@@ -341,7 +339,7 @@ impl ReadStore for PgStore {
     fn open_tasks(&self, department: &str) -> Result<Vec<(String, String)>, Error> {
         let rows = self.rows(
             "SELECT project, item FROM task_index WHERE kind = 0 AND a = $1 ORDER BY project, item",
-            vec![department.to_string()],
+            vec![text(department)],
         )?;
         Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
     }
@@ -349,7 +347,7 @@ impl ReadStore for PgStore {
     fn due_by(&self, date: NaiveDate) -> Result<Vec<(NaiveDate, String, String)>, Error> {
         let rows = self.rows(
             "SELECT a, project, item FROM task_index WHERE kind = 1 AND a <= $1 ORDER BY a, project, item",
-            vec![date.format("%Y-%m-%d").to_string()],
+            vec![text(&date.format("%Y-%m-%d").to_string())],
         )?;
         rows.into_iter()
             .map(|r| match index_key(1, r.get(0), r.get(1), r.get(2))? {

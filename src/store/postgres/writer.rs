@@ -25,7 +25,8 @@ use crate::store::{codec, Commit, Error, IndexKey};
 const COMMIT_SQL: &str = "SELECT onewindow_commit_batch($1, $2, $3, $4, $5, $6, $7, $8, $9, \
                           $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)";
 
-/// A commit encoded for the database: the parameters of `onewindow_commit`.
+/// A commit encoded for the database (in the committing thread, so that the writer only
+/// moves bytes): its share of `onewindow_commit_batch`'s parameters.
 pub(super) struct Encoded {
     project: String,
     base: Option<i64>,
@@ -44,13 +45,13 @@ pub(super) struct Encoded {
 pub(super) struct Columns(Vec<i16>, Vec<String>, Vec<String>, Vec<String>);
 
 impl Columns {
-    /// Appends another commit's entries, each tagged with that commit's number `k`.
-    fn append(&mut self, other: &Columns, k: i32, tags: &mut Vec<i32>) {
+    /// Moves another commit's entries here, each tagged with that commit's number `k`.
+    fn append(&mut self, other: Columns, k: i32, tags: &mut Vec<i32>) {
         tags.extend(std::iter::repeat_n(k, other.0.len()));
-        self.0.extend_from_slice(&other.0);
-        self.1.extend_from_slice(&other.1);
-        self.2.extend_from_slice(&other.2);
-        self.3.extend_from_slice(&other.3);
+        self.0.extend(other.0);
+        self.1.extend(other.1);
+        self.2.extend(other.2);
+        self.3.extend(other.3);
     }
 
     fn of(keys: &[IndexKey]) -> Columns {
@@ -158,10 +159,16 @@ pub(super) async fn run(
             carry = held;
             batch
         };
-        match commit_batch(&pool, &batch, &node).await {
-            Ok(outcomes) => {
-                for (p, outcome) in batch.into_iter().zip(outcomes) {
-                    let _ = p.reply.send(outcome);
+        let mut arrays = Arrays::default();
+        let mut replies = Vec::with_capacity(batch.len());
+        for p in batch {
+            arrays.push(p.commit);
+            replies.push(p.reply);
+        }
+        match commit_batch(&pool, &arrays, &node).await {
+            Ok(said) => {
+                for (k, (reply, said)) in replies.into_iter().zip(said).enumerate() {
+                    let _ = reply.send(arrays.outcome(k, &said));
                 }
             }
             Err(e) => {
@@ -169,9 +176,9 @@ pub(super) async fn run(
                 // without an answer): each writer is told, and a retry with the same
                 // request id finds out whether it committed.
                 let message = e.to_string();
-                tracing::warn!("a commit batch of {} failed: {message}", batch.len());
-                for p in batch {
-                    let _ = p.reply.send(Err(Error::Backend(message.clone())));
+                tracing::warn!("a commit batch of {} failed: {message}", replies.len());
+                for reply in replies {
+                    let _ = reply.send(Err(Error::Backend(message.clone())));
                 }
             }
         }
@@ -199,43 +206,66 @@ struct Arrays {
 }
 
 impl Arrays {
-    fn push(&mut self, c: &Encoded) {
+    /// Moves a commit into the batch as its next element.
+    fn push(&mut self, c: Encoded) {
         let k = i32::try_from(self.project.len() + 1).unwrap_or(i32::MAX);
-        self.project.push(c.project.clone());
+        self.project.push(c.project);
         self.base.push(c.base);
         self.first.push(c.first);
         self.count
             .push(i32::try_from(c.events.len()).unwrap_or(i32::MAX));
-        self.request.push(c.request.clone());
-        self.answer.push(c.answer.clone());
+        self.request.push(c.request);
+        self.answer.push(c.answer);
         self.snap_seq.push(c.snap_seq);
-        self.snap.push(c.snap.clone());
-        for (n, body) in c.events.iter().enumerate() {
+        self.snap.push(c.snap);
+        for (n, body) in c.events.into_iter().enumerate() {
             self.e_k.push(k);
             self.e_seq.push(c.first + n as i64);
-            self.e_body.push(body.clone());
+            self.e_body.push(body);
         }
-        self.unindex.append(&c.unindex, k, &mut self.u_k);
-        self.index.append(&c.index, k, &mut self.i_k);
+        self.unindex.append(c.unindex, k, &mut self.u_k);
+        self.index.append(c.index, k, &mut self.i_k);
+    }
+
+    /// What the commit function said of commit `k` (from 0), as the contract's result.
+    fn outcome(&self, k: usize, said: &str) -> Result<(), Error> {
+        let head = |s: &str| s.parse::<u64>().unwrap_or(0);
+        let project = &self.project[k];
+        match said.split_once(' ') {
+            None if said == "ok" => Ok(()),
+            None if said == "answered" => Err(Error::Inconsistent(format!(
+                "request `{}` was answered meanwhile",
+                self.request[k].as_deref().unwrap_or_default()
+            ))),
+            Some(("stale", h)) => Err(crate::store::memory::stale(
+                project,
+                self.base[k].unwrap_or_default() as u64,
+                head(h),
+            )),
+            Some(("gap", h)) => Err(Error::Inconsistent(format!(
+                "project `{project}`: event {} would follow event {} (a gap or a duplicate)",
+                self.first[k],
+                head(h)
+            ))),
+            _ => Err(Error::Backend(format!(
+                "the commit function answered `{said}`"
+            ))),
+        }
     }
 }
 
-/// One statement (and transaction) for a batch; each commit's own outcome, once the
-/// batch is durable.
+/// One statement (and transaction) for a batch: each commit's status as the function said
+/// it, once the batch is durable.
 async fn commit_batch(
     pool: &deadpool_postgres::Pool,
-    batch: &[Pending],
+    a: &Arrays,
     node: &str,
-) -> Result<Vec<Result<(), Error>>, Error> {
+) -> Result<Vec<String>, Error> {
     let client = pool
         .get()
         .await
         .map_err(|e| Error::Backend(format!("database: {e}")))?;
     let stmt = client.prepare_cached(COMMIT_SQL).await.map_err(pg)?;
-    let mut a = Arrays::default();
-    for p in batch {
-        a.push(&p.commit);
-    }
     let row = client
         .query_one(
             &stmt,
@@ -267,42 +297,12 @@ async fn commit_batch(
         .await
         .map_err(pg)?;
     let said: Vec<String> = row.get(0);
-    if said.len() != batch.len() {
+    if said.len() != a.project.len() {
         return Err(Error::Backend(format!(
             "the commit function answered {} outcomes for {} commits",
             said.len(),
-            batch.len()
+            a.project.len()
         )));
     }
-    Ok(batch
-        .iter()
-        .zip(said)
-        .map(|(p, s)| outcome(&p.commit, &s))
-        .collect())
-}
-
-/// What the commit function said, as the contract's result.
-fn outcome(c: &Encoded, said: &str) -> Result<(), Error> {
-    let head = |s: &str| s.parse::<u64>().unwrap_or(0);
-    match said.split_once(' ') {
-        None if said == "ok" => Ok(()),
-        None if said == "answered" => Err(Error::Inconsistent(format!(
-            "request `{}` was answered meanwhile",
-            c.request.as_deref().unwrap_or_default()
-        ))),
-        Some(("stale", h)) => Err(crate::store::memory::stale(
-            &c.project,
-            c.base.unwrap_or_default() as u64,
-            head(h),
-        )),
-        Some(("gap", h)) => Err(Error::Inconsistent(format!(
-            "project `{}`: event {} would follow event {} (a gap or a duplicate)",
-            c.project,
-            c.first,
-            head(h)
-        ))),
-        _ => Err(Error::Backend(format!(
-            "the commit function answered `{said}`"
-        ))),
-    }
+    Ok(said)
 }
