@@ -190,3 +190,26 @@ pub enum Command {
     /// Supervision: warn about tasks nearing their due date, flag those past it.
     Tick,
 }
+
+impl Command {
+    /// The command's kind as the fingerprint spells it (`submit`, `approve`, …): a label
+    /// for metrics and logs that never carries a payload.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Command::Submit { .. } => "submit",
+            Command::Claim { .. } => "claim",
+            Command::Approve { .. } => "approve",
+            Command::Reject { .. } => "reject",
+            Command::RequestSupplement { .. } => "request_supplement",
+            Command::ProvideSupplement { .. } => "provide_supplement",
+            Command::StartSpecial { .. } => "start_special",
+            Command::EndSpecial { .. } => "end_special",
+            Command::Extend { .. } => "extend",
+            Command::Resubmit { .. } => "resubmit",
+            Command::ReportMilestone { .. } => "report_milestone",
+            Command::ProvideMaterials { .. } => "provide_materials",
+            Command::Withdraw { .. } => "withdraw",
+            Command::Tick => "tick",
+        }
+    }
+}

@@ -49,7 +49,8 @@ impl Role {
         }
     }
 
-    fn text(&self) -> String {
+    /// The role as the tokens file spells it.
+    pub fn text(&self) -> String {
         match self {
             Role::Window => "window".into(),
             Role::Department(d) => format!("department:{d}"),
@@ -206,24 +207,35 @@ pub const SUPERVISOR: Admit = |r| matches!(r, Role::Supervisor | Role::Admin);
 /// Administrators (deploy workflows).
 pub const ADMIN: Admit = |r| matches!(r, Role::Admin);
 
+/// The role of an `authorization` header's bearer token (gRPC metadata or an HTTP
+/// header), or UNAUTHENTICATED saying what is wrong.
+///
+/// # Errors
+/// No header, a header that is not `Bearer <token>`, or an unknown token.
+pub fn authenticate(tokens: &Tokens, header: Option<&str>) -> Result<Role, Status> {
+    let header = header.ok_or_else(|| {
+        Status::unauthenticated("no bearer token (`authorization: Bearer <token>`)")
+    })?;
+    let token = header
+        .strip_prefix("Bearer ")
+        .ok_or_else(|| Status::unauthenticated("authorization must be `Bearer <token>`"))?;
+    tokens
+        .role(token)
+        .cloned()
+        .ok_or_else(|| Status::unauthenticated("unknown token"))
+}
+
 /// An interceptor that authenticates the bearer token and admits only `allowed` roles.
 pub fn admit(
     tokens: Arc<Tokens>,
     allowed: Admit,
 ) -> impl FnMut(Request<()>) -> Result<Request<()>, Status> + Clone {
     move |mut req: Request<()>| {
-        let header = req.metadata().get("authorization").ok_or_else(|| {
-            Status::unauthenticated("no bearer token (metadata `authorization: Bearer <token>`)")
-        })?;
-        let token = header
-            .to_str()
-            .ok()
-            .and_then(|h| h.strip_prefix("Bearer "))
-            .ok_or_else(|| Status::unauthenticated("authorization must be `Bearer <token>`"))?;
-        let role = tokens
-            .role(token)
-            .ok_or_else(|| Status::unauthenticated("unknown token"))?
-            .clone();
+        let header = req
+            .metadata()
+            .get("authorization")
+            .map(|h| h.to_str().unwrap_or(""));
+        let role = authenticate(&tokens, header)?;
         if !allowed(&role) {
             return Err(Status::permission_denied(format!(
                 "{} may not use this service",

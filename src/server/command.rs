@@ -79,6 +79,7 @@ impl Api {
         command: Command,
     ) -> Result<Response<pb::CommandResponse>, Status> {
         let clock = &*self.clock;
+        let kind = command.kind();
         let started = std::time::Instant::now();
         let done = self
             .svc
@@ -91,7 +92,7 @@ impl Api {
             Ok(Ok(_)) => "applied",
         };
         self.metrics
-            .command(outcome, started.elapsed().as_secs_f64());
+            .command(kind, outcome, started.elapsed().as_secs_f64());
         match done {
             Err(e) => Err(store_status(&e)),
             Ok(Err(refusal)) => Err(refusal_status(&refusal)),

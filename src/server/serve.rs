@@ -34,7 +34,8 @@ pub struct Config {
     /// How many projects a node keeps in memory (the rest are read from the store when
     /// needed).
     pub cache_projects: usize,
-    /// Also serve HTTP (`/healthz`, `/readyz`, `/metrics`) on this listener.
+    /// Also serve HTTP (the console, the JSON API, `/healthz`, `/readyz`, `/metrics`) on
+    /// this listener.
     pub http: Option<std::net::TcpListener>,
 }
 
@@ -114,6 +115,14 @@ pub async fn run(
     svc.set_cache_capacity(cache_projects);
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let api = Api::new(Arc::new(svc), clock, workflows, stopped);
+    let tokens = Arc::new(tokens);
+    let metrics = api.metrics.clone();
+    api.svc
+        .store()
+        .observe_flushes(Arc::new(move |commits, took| {
+            metrics.group_size.observe(commits as f64);
+            metrics.flush_seconds.observe(took.as_secs_f64());
+        }));
     spawn_ticker(api.clone(), tick);
     api.spawn_follower();
     if let Some(listener) = http {
@@ -123,9 +132,9 @@ pub async fn run(
         let stopped = async move {
             let _ = stop.wait_for(|stop| *stop).await;
         };
-        let api = api.clone();
+        let (api, tokens) = (api.clone(), tokens.clone());
         tokio::spawn(async move {
-            if let Err(e) = super::http::serve(api, listener, stopped).await {
+            if let Err(e) = super::http::serve(api, tokens, listener, stopped).await {
                 tracing::error!("HTTP: {e}");
             }
         });
@@ -135,7 +144,7 @@ pub async fn run(
         tracing::info!("shutting down: ending streams, finishing requests in flight");
         let _ = stop.send(true);
     };
-    serve(api, Arc::new(tokens), listener, tls, shutdown).await?;
+    serve(api, tokens, listener, tls, shutdown).await?;
     tracing::info!("stopped");
     Ok(())
 }

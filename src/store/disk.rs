@@ -133,6 +133,8 @@ pub struct SledStore {
     poisoned: AtomicBool,
     recovery: Recovery,
     committer: Option<Mutex<mpsc::Sender<FlushReply>>>,
+    /// Where the group-commit thread reports its flushes.
+    flushes: super::FlushWatch,
     /// The group-commit thread, joined on drop so that the database is closed (and its
     /// lock released) when the store is.
     thread: Option<thread::JoinHandle<()>>,
@@ -360,12 +362,14 @@ impl SledStore {
             db.flush().map_err(backend)?;
         }
         let heads: Heads = (0..STRIPES).map(|_| Mutex::new(HashMap::new())).collect();
+        let flushes = super::FlushWatch::default();
         let (committer, thread) = if flush == Flush::Group {
             let (tx, rx) = mpsc::channel::<FlushReply>();
             let db = db.clone();
+            let watch = flushes.clone();
             let handle = thread::Builder::new()
                 .name("onewindow-group-commit".into())
-                .spawn(move || group_commit(&db, &rx))
+                .spawn(move || group_commit(&db, &rx, &watch))
                 .map_err(backend)?;
             (Some(Mutex::new(tx)), Some(handle))
         } else {
@@ -379,6 +383,7 @@ impl SledStore {
             poisoned: AtomicBool::new(false),
             recovery,
             committer,
+            flushes,
             thread,
         })
     }
@@ -504,13 +509,15 @@ fn stored_head(tree: &sled::Tree, project: &str) -> Result<u64, Error> {
     }
 }
 
-fn group_commit(db: &sled::Db, rx: &mpsc::Receiver<FlushReply>) {
+fn group_commit(db: &sled::Db, rx: &mpsc::Receiver<FlushReply>, watch: &super::FlushWatch) {
     while let Ok(first) = rx.recv() {
         let mut waiting = vec![first];
         while let Ok(more) = rx.try_recv() {
             waiting.push(more);
         }
+        let started = std::time::Instant::now();
         let result = db.flush().map(|_| ()).map_err(|e| e.to_string());
+        watch.report(waiting.len(), started.elapsed());
         for w in waiting {
             let _ = w.send(result.clone().map_err(Error::Backend));
         }
@@ -626,6 +633,10 @@ impl ReadStore for SledStore {
 }
 
 impl WriteStore for SledStore {
+    fn observe_flushes(&self, observer: super::FlushObserver) {
+        self.flushes.set(observer);
+    }
+
     fn commit_deferred(&self, commit: Commit) -> Result<Durable, Error> {
         check_id(&commit.project)?;
         let mut heads = self.heads[stripe(&commit.project)]

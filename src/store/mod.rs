@@ -27,6 +27,8 @@ pub mod request;
 pub mod restore;
 pub mod service;
 
+use std::sync::Arc;
+
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
@@ -283,6 +285,13 @@ pub trait WriteStore: Send + Sync {
     /// Backend failure; then nothing of the commit is visible.
     fn commit_deferred(&self, commit: Commit) -> Result<Durable, Error>;
 
+    /// Tells `observer` of every flush the store's group commit makes from now on (how
+    /// many commits it made durable, how long it took), for metrics. A store without
+    /// group commit says nothing.
+    fn observe_flushes(&self, observer: FlushObserver) {
+        let _ = observer;
+    }
+
     /// A promise that everything applied so far is durable (a retried request whose
     /// answer was applied but not yet flushed waits on it).
     ///
@@ -349,6 +358,28 @@ pub trait Shared: Send + Sync {
 pub trait Store: ReadStore + WriteStore + Shared {}
 
 impl<T: ReadStore + WriteStore + Shared> Store for T {}
+
+/// Told of a group commit's flush: the commits it made durable and how long it took.
+pub type FlushObserver = Arc<dyn Fn(usize, std::time::Duration) + Send + Sync>;
+
+/// Where a store's committer reports its flushes: set once (by the server, for its
+/// metrics), read by the committer thread or tasks at every flush.
+#[derive(Clone, Default)]
+pub struct FlushWatch(Arc<std::sync::OnceLock<FlushObserver>>);
+
+impl FlushWatch {
+    /// Sets the observer (the first one set stays).
+    pub fn set(&self, observer: FlushObserver) {
+        let _ = self.0.set(observer);
+    }
+
+    /// Reports one flush.
+    pub fn report(&self, commits: usize, took: std::time::Duration) {
+        if let Some(f) = self.0.get() {
+            f(commits, took);
+        }
+    }
+}
 
 /// The longest id or request key the store takes, in bytes: the API's ids are at most
 /// 128 characters (up to 512 bytes of UTF-8), and a request key adds the caller's scope.

@@ -78,6 +78,8 @@ pub struct PgStore {
     queue: mpsc::UnboundedSender<writer::Pending>,
     changes: broadcast::Sender<Change>,
     leases: Arc<listen::Leases>,
+    /// Where the writers report their batches.
+    flushes: crate::store::FlushWatch,
 }
 
 impl Drop for PgStore {
@@ -143,8 +145,14 @@ impl PgStore {
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| d.as_nanos())
         ));
+        let flushes = crate::store::FlushWatch::default();
         for _ in 0..options.writers.max(1) {
-            runtime.spawn(writer::run(pool.clone(), rx.clone(), node.clone()));
+            runtime.spawn(writer::run(
+                pool.clone(),
+                rx.clone(),
+                node.clone(),
+                flushes.clone(),
+            ));
         }
         let (changes, _) = broadcast::channel(65536);
         runtime.spawn(listen::run(config.clone(), changes.clone(), node));
@@ -155,6 +163,7 @@ impl PgStore {
             queue,
             changes,
             leases,
+            flushes,
         })
     }
 
@@ -359,6 +368,10 @@ impl ReadStore for PgStore {
 }
 
 impl WriteStore for PgStore {
+    fn observe_flushes(&self, observer: crate::store::FlushObserver) {
+        self.flushes.set(observer);
+    }
+
     fn commit_deferred(&self, commit: Commit) -> Result<Durable, Error> {
         check_shape(&commit)?;
         let (reply, rx) = tokio::sync::oneshot::channel();

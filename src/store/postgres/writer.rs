@@ -126,6 +126,7 @@ pub(super) async fn run(
     pool: deadpool_postgres::Pool,
     queue: Arc<Mutex<mpsc::UnboundedReceiver<Pending>>>,
     node: Arc<str>,
+    flushes: crate::store::FlushWatch,
 ) {
     // Commits held back because their project already had one in the batch.
     let mut carry: Vec<Pending> = Vec::new();
@@ -165,7 +166,10 @@ pub(super) async fn run(
             arrays.push(p.commit);
             replies.push(p.reply);
         }
-        match commit_batch(&pool, &arrays, &node).await {
+        let started = std::time::Instant::now();
+        let committed = commit_batch(&pool, &arrays, &node).await;
+        flushes.report(replies.len(), started.elapsed());
+        match committed {
             Ok(said) => {
                 for (k, (reply, said)) in replies.into_iter().zip(said).enumerate() {
                     let _ = reply.send(arrays.outcome(k, &said));

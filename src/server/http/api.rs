@@ -1,0 +1,292 @@
+//! The JSON/HTTP API, for department and provincial systems that speak HTTP, not gRPC.
+//!
+//! It is the gRPC API over another transport, not a second API: every route calls the
+//! same handler as its RPC, with the same messages (serde derives on the generated types,
+//! field names as in the `.proto`), the same bearer tokens and roles, the same request-id
+//! rule (scoped to the caller, bound to the command) and the same errors, each gRPC code
+//! mapped to its HTTP status as `google.rpc.Code` documents ([`super::error`]).
+//!
+//! [`ROUTES`] is the one table: the router is built from it and the OpenAPI document
+//! ([`super::openapi`]) is generated from it and from the proto's descriptors, so the
+//! document cannot list a route the server does not serve.
+//!
+//! Path parameters (`{project}`, `{item}`, `{version}`) fill the message's field of the
+//! same name, over anything the body says. `GET` routes take their message as query
+//! parameters; `POST` routes as a JSON body (an empty body is the empty message).
+
+use std::collections::HashMap;
+
+use axum::body::Bytes;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{on, MethodFilter, MethodRouter};
+use axum::Router;
+use serde::de::DeserializeOwned;
+use tonic::Status;
+
+use super::error::status_response;
+use super::{request, Http};
+use crate::server::auth::{self, Admit, Caller};
+use crate::server::pb;
+use crate::server::status::invalid_argument;
+use crate::server::Api;
+
+/// One route of the API: an RPC at a path.
+pub(crate) struct Route {
+    /// `GET` (message from the query) or `POST` (message as the JSON body).
+    pub(crate) method: &'static str,
+    /// The path, with `{name}` parameters.
+    pub(crate) path: &'static str,
+    /// The RPC, `Service.Method`: the OpenAPI operation id.
+    pub(crate) rpc: &'static str,
+    /// The request message (the proto's name); path parameters are its fields.
+    pub(crate) request: &'static str,
+    /// The response message.
+    pub(crate) response: &'static str,
+    /// Who may call it (the gRPC service's interceptor admits the same roles).
+    pub(crate) admit: Admit,
+    /// The roles, for the document.
+    pub(crate) roles: &'static str,
+    /// One line for the document.
+    pub(crate) summary: &'static str,
+}
+
+const W: &str = "window, supervisor, admin";
+const D: &str = "a department (its own tasks only)";
+const S: &str = "supervisor, admin";
+const A: &str = "any authenticated caller";
+
+macro_rules! routes {
+    ($($method:literal $path:literal => $rpc:literal ($req:literal) -> $resp:literal, $admit:ident $roles:ident: $summary:literal;)*) => {
+        /// Every route of the JSON/HTTP API.
+        pub(crate) const ROUTES: &[Route] = &[$(Route {
+            method: $method,
+            path: $path,
+            rpc: $rpc,
+            request: $req,
+            response: $resp,
+            admit: auth::$admit,
+            roles: $roles,
+            summary: $summary,
+        }),*];
+    };
+}
+
+routes! {
+    "POST" "/api/v1/pre-review" => "Window.PreReview" ("PreReviewRequest") -> "Notice", WINDOW W:
+        "Pre-review a form and materials: the one-time notice (一次性告知), nothing stored";
+    "POST" "/api/v1/projects" => "Window.Submit" ("SubmitRequest") -> "CommandResponse", WINDOW W:
+        "Submit one form and one set of materials: the project is created (受理)";
+    "GET" "/api/v1/projects" => "Window.ListProjects" ("ListProjectsRequest") -> "ListProjectsResponse", WINDOW W:
+        "Projects, a page at a time, by stage and status";
+    "GET" "/api/v1/projects/{project}" => "Window.GetProject" ("GetProjectRequest") -> "Project", WINDOW W:
+        "A project with its tasks";
+    "POST" "/api/v1/projects/{project}/materials" => "Window.ProvideMaterials" ("ProvideMaterialsRequest") -> "CommandResponse", WINDOW W:
+        "Hand in later-stage materials";
+    "POST" "/api/v1/projects/{project}/withdraw" => "Window.Withdraw" ("WithdrawRequest") -> "CommandResponse", WINDOW W:
+        "Withdraw the application (撤回申请)";
+    "POST" "/api/v1/projects/{project}/items/{item}/supplement" => "Window.ProvideSupplement" ("MaterialsForItem") -> "CommandResponse", WINDOW W:
+        "Hand in the supplement a department asked for (补正); its clock runs again";
+    "POST" "/api/v1/projects/{project}/items/{item}/resubmit" => "Window.Resubmit" ("MaterialsForItem") -> "CommandResponse", WINDOW W:
+        "Resubmit a rejected item with new materials";
+    "POST" "/api/v1/projects/{project}/items/{item}/milestone" => "Window.ReportMilestone" ("ItemCommand") -> "CommandResponse", WINDOW W:
+        "Report a milestone the window records itself";
+    "GET" "/api/v1/tasks" => "Department.ListTasks" ("ListTasksRequest") -> "ListTasksResponse", DEPARTMENT D:
+        "The caller's department's tasks, a page at a time";
+    "POST" "/api/v1/projects/{project}/items/{item}/claim" => "Department.Claim" ("ItemCommand") -> "CommandResponse", DEPARTMENT D:
+        "Claim a ready task (签收)";
+    "POST" "/api/v1/projects/{project}/items/{item}/approve" => "Department.Approve" ("ApproveRequest") -> "CommandResponse", DEPARTMENT D:
+        "Approve, issuing the item's documents";
+    "POST" "/api/v1/projects/{project}/items/{item}/reject" => "Department.Reject" ("ReasonForItem") -> "CommandResponse", DEPARTMENT D:
+        "Reject with a reason (不予许可)";
+    "POST" "/api/v1/projects/{project}/items/{item}/request-supplement" => "Department.RequestSupplement" ("SupplementRequest") -> "CommandResponse", DEPARTMENT D:
+        "Ask for a supplement, naming what is missing; the clock stops";
+    "POST" "/api/v1/projects/{project}/items/{item}/extend" => "Department.Extend" ("ReasonForItem") -> "CommandResponse", DEPARTMENT D:
+        "Extend the limit once, with a reason (延期)";
+    "POST" "/api/v1/projects/{project}/items/{item}/special/start" => "Department.StartSpecial" ("ReasonForItem") -> "CommandResponse", DEPARTMENT D:
+        "Start a special procedure (特别程序: hearing, expert review…); the clock stops";
+    "POST" "/api/v1/projects/{project}/items/{item}/special/end" => "Department.EndSpecial" ("ItemCommand") -> "CommandResponse", DEPARTMENT D:
+        "End the special procedure; the clock runs again";
+    "GET" "/api/v1/supervision/overdue" => "Supervision.Overdue" ("SupervisionRequest") -> "ListTasksResponse", SUPERVISOR S:
+        "Open tasks past their due date (red cards)";
+    "GET" "/api/v1/supervision/warnings" => "Supervision.Warnings" ("SupervisionRequest") -> "ListTasksResponse", SUPERVISOR S:
+        "Open tasks near their due date (yellow cards)";
+    "GET" "/api/v1/supervision/assessment" => "Supervision.Assess" ("AssessRequest") -> "AssessResponse", SUPERVISOR S:
+        "The per-department assessment (考核) of a period";
+    "GET" "/api/v1/projects/{project}/timeline" => "Supervision.Timeline" ("GetProjectRequest") -> "TimelineResponse", SUPERVISOR S:
+        "A project's events, in order";
+    "GET" "/api/v1/workflows" => "Workflows.List" ("ListWorkflowsRequest") -> "ListWorkflowsResponse", ANY A:
+        "Deployed workflow versions";
+    "POST" "/api/v1/workflows" => "Workflows.Deploy" ("DeployRequest") -> "Workflow", ADMIN A:
+        "Deploy a workflow's YAML (administrators)";
+    "POST" "/api/v1/workflows/compare" => "Workflows.Compare" ("CompareRequest") -> "CompareResponse", ANY A:
+        "Compare deployed versions (the analyst's comparison)";
+    "GET" "/api/v1/workflows/{version}" => "Workflows.Get" ("GetWorkflowRequest") -> "Workflow", ANY A:
+        "One deployed version, with its YAML";
+    "GET" "/api/v1/workflows/{version}/plan" => "Workflows.Plan" ("PlanRequest") -> "PlanResponse", ANY A:
+        "A version's schedule: the critical path and dates";
+}
+
+/// The API's router: one handler per route of [`ROUTES`], each path's methods together.
+pub(super) fn router() -> Router<Http> {
+    let mut by_path: Vec<(&'static str, MethodRouter<Http>)> = Vec::new();
+    for route in ROUTES {
+        let filter = match route.method {
+            "GET" => MethodFilter::GET,
+            _ => MethodFilter::POST,
+        };
+        let handler = on(
+            filter,
+            move |state: State<Http>,
+                  params: Path<HashMap<String, String>>,
+                  query: RawQuery,
+                  headers: HeaderMap,
+                  body: Bytes| call(route, state, params, query, headers, body),
+        );
+        match by_path.iter_mut().find(|(p, _)| *p == route.path) {
+            Some((_, methods)) => *methods = std::mem::take(methods).merge(handler),
+            None => by_path.push((route.path, handler)),
+        }
+    }
+    let mut router = Router::new();
+    for (path, methods) in by_path {
+        router = router.route(path, methods);
+    }
+    router
+}
+
+/// One call: the caller from its bearer token, admitted by the route's roles, the message
+/// decoded with the path's parameters set, the RPC's handler, the answer as JSON.
+async fn call(
+    route: &'static Route,
+    State(http): State<Http>,
+    Path(params): Path<HashMap<String, String>>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let caller = match http.bearer(&headers) {
+        Ok(c) => c,
+        Err(status) => return status_response(&status),
+    };
+    if !(route.admit)(&caller.role) {
+        return status_response(&Status::permission_denied(format!(
+            "{} may not call {}",
+            caller.role.text(),
+            route.rpc
+        )));
+    }
+    let input = Input {
+        get: route.method == Method::GET.as_str(),
+        query: query.unwrap_or_default(),
+        body,
+        params,
+    };
+    match dispatch(route.rpc, &http.api, caller, input).await {
+        Ok(json) => (StatusCode::OK, axum::Json(json)).into_response(),
+        Err(status) => status_response(&status),
+    }
+}
+
+/// What a call carries besides its caller.
+struct Input {
+    get: bool,
+    query: String,
+    body: Bytes,
+    params: HashMap<String, String>,
+}
+
+impl Input {
+    /// The request message: from the query (`GET`) or the JSON body (`POST`), then each
+    /// path parameter into its field. Undecodable input is INVALID_ARGUMENT naming where.
+    fn message<T: DeserializeOwned + serde::Serialize + Default>(&self) -> Result<T, Status> {
+        let mut message: T = if self.get {
+            serde_urlencoded_from(&self.query)?
+        } else if self.body.iter().all(u8::is_ascii_whitespace) {
+            T::default()
+        } else {
+            serde_json::from_slice(&self.body).map_err(|e| {
+                invalid_argument(format!("body: not the request's JSON ({})", short(&e)))
+            })?
+        };
+        if !self.params.is_empty() {
+            // Path parameters win over the body: through JSON, so that any message with a
+            // field of that name takes it.
+            let mut value = serde_json::to_value(&message)
+                .map_err(|e| Status::internal(format!("re-encoding a request: {e}")))?;
+            if let Some(fields) = value.as_object_mut() {
+                for (k, v) in &self.params {
+                    fields.insert(k.clone(), serde_json::Value::String(v.clone()));
+                }
+            }
+            message = serde_json::from_value(value)
+                .map_err(|e| invalid_argument(format!("path: {}", short(&e))))?;
+        }
+        Ok(message)
+    }
+}
+
+/// The query string as the message (`?page_size=10&state=ready`).
+fn serde_urlencoded_from<T: DeserializeOwned>(query: &str) -> Result<T, Status> {
+    let uri: axum::http::Uri = format!("/?{query}")
+        .parse()
+        .map_err(|_| invalid_argument("query: not a query string"))?;
+    axum::extract::Query::<T>::try_from_uri(&uri)
+        .map(|q| q.0)
+        .map_err(|e| invalid_argument(format!("query: {}", short(&e))))
+}
+
+/// An error's text cut short: decoders quote the input, which is never echoed whole.
+fn short(e: &impl std::fmt::Display) -> String {
+    crate::server::status::truncate(&e.to_string(), 200)
+}
+
+/// Runs the RPC named `rpc` and encodes its answer.
+async fn dispatch(
+    rpc: &str,
+    api: &Api,
+    caller: Caller,
+    input: Input,
+) -> Result<serde_json::Value, Status> {
+    use pb::department_server::Department;
+    use pb::supervision_server::Supervision;
+    use pb::window_server::Window;
+    use pb::workflows_server::Workflows;
+    macro_rules! rpc {
+        ($service:ident :: $method:ident) => {{
+            let answer = $service::$method(api, request(&caller, input.message()?)).await?;
+            serde_json::to_value(answer.into_inner())
+                .map_err(|e| Status::internal(format!("encoding an answer: {e}")))
+        }};
+    }
+    match rpc {
+        "Window.PreReview" => rpc!(Window::pre_review),
+        "Window.Submit" => rpc!(Window::submit),
+        "Window.ListProjects" => rpc!(Window::list_projects),
+        "Window.GetProject" => rpc!(Window::get_project),
+        "Window.ProvideMaterials" => rpc!(Window::provide_materials),
+        "Window.Withdraw" => rpc!(Window::withdraw),
+        "Window.ProvideSupplement" => rpc!(Window::provide_supplement),
+        "Window.Resubmit" => rpc!(Window::resubmit),
+        "Window.ReportMilestone" => rpc!(Window::report_milestone),
+        "Department.ListTasks" => rpc!(Department::list_tasks),
+        "Department.Claim" => rpc!(Department::claim),
+        "Department.Approve" => rpc!(Department::approve),
+        "Department.Reject" => rpc!(Department::reject),
+        "Department.RequestSupplement" => rpc!(Department::request_supplement),
+        "Department.Extend" => rpc!(Department::extend),
+        "Department.StartSpecial" => rpc!(Department::start_special),
+        "Department.EndSpecial" => rpc!(Department::end_special),
+        "Supervision.Overdue" => rpc!(Supervision::overdue),
+        "Supervision.Warnings" => rpc!(Supervision::warnings),
+        "Supervision.Assess" => rpc!(Supervision::assess),
+        "Supervision.Timeline" => rpc!(Supervision::timeline),
+        "Workflows.List" => rpc!(Workflows::list),
+        "Workflows.Deploy" => rpc!(Workflows::deploy),
+        "Workflows.Compare" => rpc!(Workflows::compare),
+        "Workflows.Get" => rpc!(Workflows::get),
+        "Workflows.Plan" => rpc!(Workflows::plan),
+        other => Err(Status::internal(format!("no handler for {other}"))),
+    }
+}

@@ -1,0 +1,473 @@
+//! Supervision's dashboard (电子监察): projects by stage, yellow cards (warnings) and red
+//! cards (overdue) — live, over server-sent events from the same feed as `Window.Watch`
+//! — a project's timeline as a Gantt chart of planned against actual with the critical
+//! path, and the per-department assessment (考核) of a period with a chart; filters by
+//! department, stage, workflow and date.
+//!
+//! The lists come from `Supervision.Overdue` and `Supervision.Warnings` (the store's
+//! open-task index), the assessment from `Supervision.Assess`: the dashboard shows what
+//! the API answers.
+
+use std::collections::BTreeMap;
+use std::convert::Infallible;
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use chrono::{Datelike, NaiveDate};
+use maud::{html, Markup, PreEscaped};
+use tokio_stream::StreamExt;
+
+use super::counter::{department_name, item_name, row_class, state_name, urlencode};
+use super::page::{self, Page};
+use super::session::{Refused, Session};
+use super::{request, Http};
+use crate::plan::{Plan, Stage};
+use crate::server::auth::Role;
+use crate::server::pb;
+use crate::server::pb::supervision_server::Supervision;
+
+pub(super) fn router() -> Router<Http> {
+    Router::new()
+        .route("/console/supervision", get(dashboard))
+        .route("/console/supervision/live", get(live))
+        .route("/console/supervision/projects/{project}", get(project))
+}
+
+/// Supervisors and administrators.
+fn supervisor(s: &Session) -> Result<(), Refused> {
+    match s.caller.role {
+        Role::Supervisor | Role::Admin => Ok(()),
+        _ => Err(Refused::Forbidden(
+            "只有电子监察可以查看 Only supervision sees the dashboard.".into(),
+        )),
+    }
+}
+
+/// The dashboard's filters (empty: everything).
+#[derive(serde::Deserialize, Default, Clone)]
+struct Filter {
+    #[serde(default)]
+    department: String,
+    #[serde(default)]
+    stage: String,
+    #[serde(default)]
+    workflow: String,
+    /// The assessment's period.
+    #[serde(default)]
+    from: String,
+    #[serde(default)]
+    to: String,
+}
+
+impl Filter {
+    /// Whether a task of a project in `stage` of `workflow` passes.
+    fn keeps(&self, department: &str, stage: &str, workflow: &str) -> bool {
+        (self.department.is_empty() || self.department == department)
+            && (self.stage.is_empty() || self.stage == stage)
+            && (self.workflow.is_empty() || self.workflow == workflow)
+    }
+}
+
+/// A project's stage and workflow id, by project (read once per project listed).
+fn stage_and_workflow(http: &Http, project: &str) -> (String, String) {
+    http.api
+        .svc
+        .with_project(project, |p| {
+            (
+                p.stage.map(|s| s.id().to_string()).unwrap_or_default(),
+                p.workflow.clone(),
+            )
+        })
+        .unwrap_or_default()
+}
+
+async fn dashboard(
+    State(http): State<Http>,
+    session: Session,
+    Query(filter): Query<Filter>,
+) -> Result<Response, Refused> {
+    supervisor(&session)?;
+    let api = &http.api;
+    let caller = &session.caller;
+    let overdue = api
+        .overdue(request(caller, pb::SupervisionRequest {}))
+        .await;
+    let warned = api
+        .warnings(request(caller, pb::SupervisionRequest {}))
+        .await;
+    let today = (api.clock)().date();
+    let from = if filter.from.is_empty() {
+        today
+            .with_day(1)
+            .unwrap_or(today)
+            .format("%Y-%m-%d")
+            .to_string()
+    } else {
+        filter.from.clone()
+    };
+    let to = if filter.to.is_empty() {
+        today.format("%Y-%m-%d").to_string()
+    } else {
+        filter.to.clone()
+    };
+    let assessed = api
+        .assess(request(
+            caller,
+            pb::AssessRequest {
+                from: from.clone(),
+                to: to.clone(),
+            },
+        ))
+        .await;
+    // Projects by stage, and the filters' choices, from the projects themselves.
+    let svc = api.svc.clone();
+    let f = filter.clone();
+    let (by_stage, workflows, departments) = tokio::task::spawn_blocking(move || {
+        let mut by_stage: BTreeMap<&'static str, usize> = BTreeMap::new();
+        let mut workflows: BTreeMap<String, String> = BTreeMap::new();
+        let mut departments: BTreeMap<String, String> = BTreeMap::new();
+        for v in svc.versions() {
+            if let Some(plan) = svc.plan(&v) {
+                workflows.insert(plan.id.clone(), plan.name.clone());
+                for d in &plan.departments {
+                    departments.insert(d.id.clone(), d.name.clone());
+                }
+            }
+        }
+        for id in svc.project_ids() {
+            svc.with_project(&id, |p| {
+                if p.status == crate::engine::Status::Active
+                    && (f.workflow.is_empty() || f.workflow == p.workflow)
+                {
+                    if let Some(s) = p.stage {
+                        *by_stage.entry(s.id()).or_default() += 1;
+                    }
+                }
+            });
+        }
+        (by_stage, workflows, departments)
+    })
+    .await
+    .unwrap_or_default();
+    let keep = |tasks: Vec<pb::Task>| -> Vec<pb::Task> {
+        tasks
+            .into_iter()
+            .filter(|t| {
+                if filter.stage.is_empty() && filter.workflow.is_empty() {
+                    return filter.department.is_empty() || filter.department == t.department;
+                }
+                let (stage, workflow) = stage_and_workflow(&http, &t.project);
+                filter.keeps(&t.department, &stage, &workflow)
+            })
+            .collect()
+    };
+    let live = format!(
+        "/console/supervision/live?department={}",
+        urlencode(&filter.department)
+    );
+    let body = html! {
+        h1 { "电子监察 Supervision" }
+        form.card.filters method="get" action="/console/supervision" {
+            label { "部门 Department "
+                select name="department" {
+                    option value="" { "全部 all" }
+                    @for (id, name) in &departments { option value=(id) selected[filter.department == *id] { (name) } }
+                }
+            }
+            label { "阶段 Stage "
+                select name="stage" {
+                    option value="" { "全部 all" }
+                    @for s in Stage::ALL { option value=(s.id()) selected[filter.stage == s.id()] { (s.id()) } }
+                }
+            }
+            label { "事项流程 Workflow "
+                select name="workflow" {
+                    option value="" { "全部 all" }
+                    @for (id, name) in &workflows { option value=(id) selected[filter.workflow == *id] { (name) } }
+                }
+            }
+            label { "考核期 From " input type="date" name="from" value=(from); }
+            label { "至 To " input type="date" name="to" value=(to); }
+            button type="submit" { "筛选 Filter" }
+        }
+        h2 { "各阶段项目 Active projects by stage" }
+        div.cards #stages {
+            @for s in Stage::ALL {
+                div.stat data-stage=(s.id()) { span { (s.id()) } b { (by_stage.get(s.id()).copied().unwrap_or(0)) } }
+            }
+        }
+        div #live data-live=(live) {}
+        @match (&warned, &overdue) {
+            (Ok(w), Ok(o)) => {
+                @let yellow = keep(w.get_ref().tasks.clone());
+                @let red = keep(o.get_ref().tasks.clone());
+                div.cards {
+                    div.stat.yellow { span { "黄牌 预警 Yellow cards (near the limit)" } b #yellow-count { (yellow.len()) } }
+                    div.stat.red { span { "红牌 超期 Red cards (overdue)" } b #red-count { (red.len()) } }
+                }
+                h2 { "红牌 Red cards — overdue" }
+                (cards_table("red-cards", &red))
+                h2 { "黄牌 Yellow cards — warnings" }
+                (cards_table("yellow-cards", &yellow))
+            }
+            (Err(s), _) | (_, Err(s)) => { (page::refusal(s)) }
+        }
+        h2 { "部门考核 Assessment " (from) " – " (to) }
+        @match &assessed {
+            Ok(a) => { (assessment(&a.get_ref().departments, &departments)) }
+            Err(s) => { (page::refusal(s)) }
+        }
+        script src="/console/static/live.js" {}
+    };
+    Ok(Page::new("电子监察", Some(&session))
+        .render(body)
+        .into_response())
+}
+
+fn cards_table(id: &str, tasks: &[pb::Task]) -> Markup {
+    html! {
+        table id=(id) {
+            thead { tr { th { "项目 Project" } th { "事项 Item" } th { "部门 Department" } th { "办结时限 Due" } th { "时间 At" } } }
+            tbody {
+                @if tasks.is_empty() { tr.empty { td colspan="5" { "无 none" } } }
+                @for t in tasks {
+                    tr class=(row_class(t)) data-project=(t.project) data-item=(t.item) {
+                        td { a href={ "/console/supervision/projects/" (urlencode(&t.project)) } { (t.project) } }
+                        td { (t.item) }
+                        td { (t.department) }
+                        td.due { (t.due) }
+                        td {}
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The assessment table and its chart: the share decided on time per department (bars)
+/// with the mean days used.
+fn assessment(rows: &[pb::DepartmentAssessment], names: &BTreeMap<String, String>) -> Markup {
+    let bar_h = 22.0;
+    let width = 640.0;
+    let label_w = 220.0;
+    let height = bar_h * rows.len() as f64 + 30.0;
+    html! {
+        table #assessment {
+            thead { tr { th { "部门 Department" } th { "办结 Done" } th { "平均用时 Mean days" } th { "P90" } th { "按时率 On time" } th { "当前超期 Overdue now" } } }
+            tbody {
+                @for r in rows {
+                    tr data-department=(r.department) {
+                        td { (names.get(&r.department).map_or(r.department.as_str(), String::as_str)) }
+                        td { (r.done) }
+                        td { (format!("{:.1}", r.mean_days)) }
+                        td { (r.p90_days) }
+                        td { (format!("{:.0} %", r.on_time_rate * 100.0)) }
+                        td { (r.overdue_now) }
+                    }
+                }
+            }
+        }
+        @if !rows.is_empty() {
+            svg.chart role="img" aria-label="on-time rate by department" width=(width) height=(height) viewBox={ "0 0 " (width) " " (height) } xmlns="http://www.w3.org/2000/svg" {
+                @for (k, r) in rows.iter().enumerate() {
+                    @let y = 10.0 + bar_h * k as f64;
+                    @let w = (width - label_w - 60.0) * r.on_time_rate.clamp(0.0, 1.0);
+                    text x="0" y=(y + 15.0) font-size="12" { (names.get(&r.department).map_or(r.department.as_str(), String::as_str)) }
+                    rect x=(label_w) y=(y + 3.0) width=(w) height=(bar_h - 6.0) fill=(if r.on_time_rate >= 0.9 { "#1f7a3a" } else if r.on_time_rate >= 0.7 { "#b7791f" } else { "#c0262d" }) {}
+                    text x=(label_w + w + 6.0) y=(y + 15.0) font-size="12" { (format!("{:.0} %", r.on_time_rate * 100.0)) }
+                }
+            }
+        }
+    }
+}
+
+#[derive(serde::Deserialize, Default)]
+struct LiveFilter {
+    #[serde(default)]
+    department: String,
+}
+
+/// A card as the dashboard's script draws it.
+#[derive(serde::Serialize)]
+struct Card {
+    kind: &'static str,
+    project: String,
+    item: String,
+    department: String,
+    due: String,
+    at: String,
+}
+
+/// New yellow and red cards as server-sent events (`event: card`), from the feed every
+/// durable event goes through; ends when the server shuts down.
+async fn live(
+    State(http): State<Http>,
+    session: Session,
+    Query(filter): Query<LiveFilter>,
+) -> Result<Response, Refused> {
+    supervisor(&session)?;
+    let events = tokio_stream::wrappers::BroadcastStream::new(http.api.events.subscribe());
+    let mut stop = http.api.shutdown.clone();
+    let opened = http.api.metrics.stream_opened();
+    let cards = events
+        .filter_map(move |e| {
+            let _open = &opened;
+            let e = e.ok()?;
+            let kind = match e.r#type.as_str() {
+                "warned" => "warned",
+                "overdue" => "overdue",
+                _ => return None,
+            };
+            let (department, due) = http
+                .api
+                .svc
+                .with_project(&e.project, |p| {
+                    let plan = http.api.svc.plan(&p.version)?;
+                    let i = plan.items.iter().position(|x| x.id == e.item)?;
+                    Some((
+                        plan.department_of(i).to_string(),
+                        p.tasks[i].due.map(|d| d.to_string()).unwrap_or_default(),
+                    ))
+                })
+                .flatten()
+                .unwrap_or_default();
+            if !filter.department.is_empty() && filter.department != department {
+                return None;
+            }
+            let card = Card {
+                kind,
+                project: e.project,
+                item: e.item,
+                department,
+                due,
+                at: e.at,
+            };
+            Some(Ok::<_, Infallible>(
+                SseEvent::default()
+                    .event("card")
+                    .json_data(&card)
+                    .unwrap_or_default(),
+            ))
+        })
+        .take_while(move |_| !*stop.borrow_and_update());
+    Ok(Sse::new(cards)
+        .keep_alive(KeepAlive::default())
+        .into_response())
+}
+
+/// A project's timeline: the Gantt chart of planned against actual, then every event.
+async fn project(
+    State(http): State<Http>,
+    session: Session,
+    Path(id): Path<String>,
+) -> Result<Response, Refused> {
+    supervisor(&session)?;
+    let Some(state) = http.api.svc.project(&id) else {
+        return Ok(page::message(
+            StatusCode::NOT_FOUND,
+            "未找到 Not found",
+            "No such project.",
+        ));
+    };
+    let Some(plan) = http.api.svc.plan(&state.version) else {
+        return Ok(page::message(
+            StatusCode::NOT_FOUND,
+            "未找到 Not found",
+            "No such workflow version.",
+        ));
+    };
+    let timeline = http
+        .api
+        .timeline(request(
+            &session.caller,
+            pb::GetProjectRequest {
+                project: id.clone(),
+            },
+        ))
+        .await;
+    let today = (http.api.clock)().date();
+    let tasks: Vec<pb::Task> = state
+        .tasks
+        .iter()
+        .enumerate()
+        .map(|(i, t)| crate::server::convert::task_pb(&id, &plan, i, t))
+        .collect();
+    let body = html! {
+        h1 { "项目 " (id) }
+        p { (plan.name) " · " (state.stage.map(|s| s.id()).unwrap_or("—")) " · " (format!("{:?}", state.status).to_lowercase()) }
+        h2 { "计划与实际 Planned against actual" }
+        (gantt(&plan, &state, today))
+        h2 { "事项 Items" }
+        table {
+            thead { tr { th { "事项 Item" } th { "部门 Department" } th { "状态 State" } th { "办结时限 Due" } } }
+            tbody {
+                @for t in tasks.iter().filter(|t| t.state != "not_applicable") {
+                    tr class=(row_class(t)) { td { (item_name(&plan, &t.item)) } td { (department_name(&plan, &t.department)) } td { (state_name(&t.state)) } td.due { (t.due) } }
+                }
+            }
+        }
+        h2 { "事件 Events" }
+        @match &timeline {
+            Ok(t) => {
+                table #events {
+                    thead { tr { th { "#" } th { "时间 At" } th { "操作者 Actor" } th { "事件 Event" } } }
+                    tbody { @for e in &t.get_ref().events { tr { td { (e.seq) } td { (e.at) } td { (e.actor) } td { (e.summary) } } } }
+                }
+            }
+            Err(s) => { (page::refusal(s)) }
+        }
+    };
+    Ok(Page::new(&id, Some(&session)).render(body).into_response())
+}
+
+/// The Gantt chart as SVG: per applicable item a thin bar for the plan (earliest start
+/// to due, on the project's own form, limits and submission date; the critical path in
+/// red) and a thick bar for what happened (ready to decided, or to today while open).
+fn gantt(plan: &Plan, p: &crate::engine::Project, today: NaiveDate) -> Markup {
+    let start = p.submitted.date();
+    let schedule = plan.schedule(&crate::plan::Options {
+        limits: plan.default_limits,
+        form: Some(&p.form),
+        start: Some(start),
+    });
+    let mut last = today.max(start);
+    for s in &schedule.items {
+        if let Some(d) = s.due_date {
+            last = last.max(d);
+        }
+    }
+    let days = (last - start).num_days().max(1) as f64 + 1.0;
+    let (label_w, chart_w, row_h) = (230.0, 680.0, 26.0);
+    let x = |d: NaiveDate| label_w + chart_w * ((d - start).num_days() as f64 / days);
+    let height = row_h * schedule.items.len() as f64 + 40.0;
+    let today_x = x(today);
+    html! {
+        p.hint { "细条：计划（最早开始至时限，红色为关键路径）；粗条：实际（就绪至办结）。 Thin: planned (critical path in red); thick: actual." }
+        svg #gantt width=(label_w + chart_w + 20.0) height=(height) xmlns="http://www.w3.org/2000/svg" {
+            text x=(label_w) y="12" font-size="11" { (start) }
+            text x=(label_w + chart_w - 70.0) y="12" font-size="11" { (last) }
+            line x1=(today_x) x2=(today_x) y1="16" y2=(height) stroke="#5b6875" stroke-dasharray="4 3" {}
+            text x=(today_x + 3.0) y=(height - 2.0) font-size="11" { "今日 today" }
+            @for (k, s) in schedule.items.iter().enumerate() {
+                @let y = 22.0 + row_h * k as f64;
+                @let t = &p.tasks[s.item];
+                @let critical = s.critical;
+                text x="0" y=(y + 14.0) font-size="12" { (plan.items[s.item].name) @if critical { " ★" } }
+                @if let (Some(a), Some(b)) = (s.start_date, s.due_date) {
+                    rect.planned data-item=(plan.items[s.item].id) x=(x(a)) y=(y + 2.0) width=((x(b) - x(a)).max(2.0)) height="5"
+                        fill=(if critical { "#c0262d" } else { "#8a96a3" }) {}
+                }
+                @if let Some(r) = t.ready_on {
+                    @let end = t.decided_on.unwrap_or(today);
+                    rect.actual data-item=(plan.items[s.item].id) x=(x(r)) y=(y + 9.0) width=((x(end) - x(r)).max(3.0)) height="11"
+                        fill=(if t.overdue { "#c0262d" } else if t.decided_on.is_some() { "#1f7a3a" } else { "#e8b530" }) {}
+                }
+            }
+        }
+        p.hint { "关键路径 Critical path: " (PreEscaped(schedule.critical_path.iter().map(|i| maud::html! { (plan.items[*i].name) }.into_string()).collect::<Vec<_>>().join(" → "))) " · " (schedule.total) " 工作日 working days" }
+    }
+}

@@ -1,0 +1,40 @@
+// Live supervision: new yellow and red cards arrive over server-sent events from the same
+// feed as Window.Watch and are added to the tables without reloading. Everything else in
+// the console works without script.
+(function () {
+  var feed = document.querySelector("[data-live]");
+  if (!feed || !window.EventSource) return;
+  var source = new EventSource(feed.getAttribute("data-live"));
+  function row(card) {
+    var tr = document.createElement("tr");
+    tr.className = "fresh " + card.kind;
+    tr.setAttribute("data-project", card.project);
+    tr.setAttribute("data-item", card.item);
+    [card.project, card.item, card.department, card.due, card.at].forEach(function (text, i) {
+      var td = document.createElement("td");
+      if (i === 0) {
+        var a = document.createElement("a");
+        a.href = "/console/supervision/projects/" + encodeURIComponent(card.project);
+        a.textContent = text;
+        td.appendChild(a);
+      } else {
+        td.textContent = text;
+      }
+      if (i === 3) td.className = "due";
+      tr.appendChild(td);
+    });
+    return tr;
+  }
+  source.addEventListener("card", function (e) {
+    var card = JSON.parse(e.data);
+    var table = document.getElementById(card.kind === "overdue" ? "red-cards" : "yellow-cards");
+    if (!table) return;
+    var body = table.tBodies[0];
+    var empty = body.querySelector("tr.empty");
+    if (empty) empty.remove();
+    body.insertBefore(row(card), body.firstChild);
+    var count = document.getElementById(card.kind === "overdue" ? "red-count" : "yellow-count");
+    if (count) count.textContent = String(body.rows.length);
+  });
+  source.addEventListener("open", function () { feed.setAttribute("data-connected", "yes"); });
+})();
