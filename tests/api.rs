@@ -1198,26 +1198,10 @@ async fn projects_are_listed_page_by_page() {
     assert_eq!(pages, [vec!["K0", "K1"], vec!["K2", "K3"], vec!["K4"]]);
 }
 
-/// GET on the HTTP side, the raw way (HTTP/1.1, one request per connection): the status
-/// code and the body.
+/// GET on the HTTP side: the status code and the body.
 async fn http_get(addr: std::net::SocketAddr, path: &str) -> (u16, String) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
-    s.write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes())
-        .await
-        .unwrap();
-    let mut raw = String::new();
-    s.read_to_string(&mut raw).await.unwrap();
-    let status = raw
-        .split(' ')
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    let body = raw
-        .split_once("\r\n\r\n")
-        .map_or("", |(_, b)| b)
-        .to_string();
-    (status, body)
+    let r = http(addr, "GET", path, &[], "").await;
+    (r.status, r.body)
 }
 
 /// The HTTP side answers health and readiness probes and serves Prometheus metrics that
@@ -1245,11 +1229,11 @@ async fn health_readiness_and_metrics_over_http() {
     let (status, body) = http_get(http_addr, "/metrics").await;
     assert_eq!(status, 200);
     assert!(
-        body.contains("onewindow_commands_total{outcome=\"applied\"} 1"),
+        body.contains("onewindow_commands_total{kind=\"submit\",outcome=\"applied\"} 1"),
         "{body}"
     );
     assert!(
-        body.contains("onewindow_commands_total{outcome=\"replayed\"} 1"),
+        body.contains("onewindow_commands_total{kind=\"submit\",outcome=\"replayed\"} 1"),
         "{body}"
     );
     assert!(body.contains("onewindow_command_seconds_bucket"), "{body}");

@@ -278,6 +278,8 @@ pub struct InProcess {
     pub addr: String,
     /// The server's clock: the time of record of every command, moved by the test.
     pub clock: TestClock,
+    /// The HTTP side (console, JSON API, metrics).
+    pub http: std::net::SocketAddr,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     _dir: tempfile::TempDir,
 }
@@ -305,7 +307,13 @@ pub async fn start_configured(configure: impl FnOnce(&mut onewindow::server::Con
         onewindow::server::Config::new(root.join("workflows"), write_tokens(dir.path()));
     let clock = TestClock::at("2025-03-03T09:00:00");
     config.clock = clock.clock();
+    config.http = Some(std::net::TcpListener::bind("127.0.0.1:0").unwrap());
     configure(&mut config);
+    let http = config
+        .http
+        .as_ref()
+        .and_then(|l| l.local_addr().ok())
+        .expect("the in-process server serves HTTP");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = format!("http://{}", listener.local_addr().unwrap());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -338,6 +346,7 @@ pub async fn start_configured(configure: impl FnOnce(&mut onewindow::server::Con
     InProcess {
         addr,
         clock,
+        http,
         stop: Some(stop),
         _dir: dir,
     }
@@ -377,5 +386,90 @@ impl TestClock {
             g.0 = t + step;
             t
         })
+    }
+}
+
+/// An answer on the HTTP side.
+#[derive(Debug)]
+pub struct HttpReply {
+    pub status: u16,
+    /// Header names in lower case.
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl HttpReply {
+    /// The first value of a header.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The body as JSON.
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body)
+            .unwrap_or_else(|e| panic!("JSON body ({e}): {}", self.body))
+    }
+}
+
+/// One HTTP/1.1 request, the raw way (one connection each, `Connection: close`), so that
+/// the tests see exactly what the server sends.
+pub async fn http(
+    addr: std::net::SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> HttpReply {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let mut head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (k, v) in headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str("\r\n");
+    s.write_all(head.as_bytes()).await.unwrap();
+    s.write_all(body.as_bytes()).await.unwrap();
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).await.unwrap();
+    let raw = String::from_utf8_lossy(&raw).to_string();
+    let (head, body) = raw.split_once("\r\n\r\n").unwrap_or((raw.as_str(), ""));
+    let mut lines = head.lines();
+    let status = lines
+        .next()
+        .and_then(|l| l.split(' ').nth(1))
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(": "))
+        .map(|(k, v)| (k.to_ascii_lowercase(), v.to_string()))
+        .collect();
+    let chunked = headers
+        .iter()
+        .any(|(k, v)| k == "transfer-encoding" && v.contains("chunked"));
+    let body = if chunked {
+        let mut out = String::new();
+        let mut rest = body;
+        while let Some((size, after)) = rest.split_once("\r\n") {
+            let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+            if n == 0 {
+                break;
+            }
+            out.push_str(&after[..n.min(after.len())]);
+            rest = after.get(n + 2..).unwrap_or("");
+        }
+        out
+    } else {
+        body.to_string()
+    };
+    HttpReply {
+        status,
+        headers,
+        body,
     }
 }

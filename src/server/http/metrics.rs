@@ -187,7 +187,7 @@ impl Metrics {
 }
 
 /// How often open and overdue tasks are counted at most.
-const RECOUNT: std::time::Duration = std::time::Duration::from_secs(5);
+const RECOUNT: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// Seconds from 0.5 ms to ~4 s.
 fn seconds_histogram() -> Histogram {
@@ -203,7 +203,17 @@ fn count_tasks(api: &Api) -> Result<(BTreeMap<String, i64>, BTreeMap<String, i64
     let today = (api.clock)().date();
     let index = api.svc.store().index().map_err(|e| e.to_string())?;
     let mut department_of: HashMap<(&str, &str), &str> = HashMap::new();
+    // Every department of a deployed workflow is reported, at zero when it has nothing:
+    // an alert on a department's series needs the series.
     let mut open: BTreeMap<String, i64> = BTreeMap::new();
+    for v in api.svc.versions() {
+        if let Some(plan) = api.svc.plan(&v) {
+            for d in &plan.departments {
+                open.insert(d.id.clone(), 0);
+            }
+        }
+    }
+    let mut overdue = open.clone();
     for k in &index {
         if let IndexKey::Open {
             department,
@@ -215,7 +225,6 @@ fn count_tasks(api: &Api) -> Result<(BTreeMap<String, i64>, BTreeMap<String, i64
             *open.entry(department.clone()).or_default() += 1;
         }
     }
-    let mut overdue: BTreeMap<String, i64> = BTreeMap::new();
     for k in &index {
         if let IndexKey::Deadline { due, project, item } = k {
             if *due < today {

@@ -1,0 +1,502 @@
+//! The HTTP side end to end in process, over raw HTTP/1.1: the JSON API (the same
+//! handlers, auth, request-id rule and errors as gRPC), its OpenAPI document checked
+//! against the routes, and the console's guards (sessions, CSRF, a department kept to its
+//! own tasks, escaping, the public page's rate limit and what it leaves out). The walk
+//! through every page in a real browser is `browser.rs`.
+
+mod common;
+
+use common::*;
+use onewindow::server::pb;
+use serde_json::{json, Value};
+
+fn bearer(token: &str) -> String {
+    format!("Bearer {token}")
+}
+
+async fn api(server: &InProcess, token: &str, method: &str, path: &str, body: Value) -> HttpReply {
+    let auth = bearer(token);
+    let body = if body.is_null() {
+        String::new()
+    } else {
+        body.to_string()
+    };
+    http(
+        server.http,
+        method,
+        path,
+        &[
+            ("authorization", auth.as_str()),
+            ("content-type", "application/json"),
+        ],
+        &body,
+    )
+    .await
+}
+
+async fn complaint_version(server: &InProcess) -> String {
+    let list = api(server, WINDOW, "GET", "/api/v1/workflows", Value::Null).await;
+    assert_eq!(list.status, 200, "{}", list.body);
+    list.json()["workflows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|w| w["id"] == "complaint")
+        .unwrap()["version"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+fn complaint(request_id: &str, project: &str, version: &str) -> Value {
+    json!({
+        "request_id": request_id,
+        "project": project,
+        "version": version,
+        "applicant": "张三",
+        "form": {"complainant": "张三", "subject": "fees", "department_named": "某局"},
+        "materials": [{"material": "complaint_letter"}, {"material": "evidence"}]
+    })
+}
+
+/// Every operation of the OpenAPI document is served (an unauthenticated call gets the
+/// API's 401, not the router's 404 or 405), and every unary RPC of the proto has an
+/// operation.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_openapi_document_matches_the_routes_and_the_proto() {
+    let server = start().await;
+    let doc = http(server.http, "GET", "/api/v1/openapi.json", &[], "").await;
+    assert_eq!(doc.status, 200);
+    let doc = doc.json();
+    assert_eq!(doc["openapi"], "3.1.0");
+    let mut operations = std::collections::BTreeSet::new();
+    for (path, methods) in doc["paths"].as_object().unwrap() {
+        for (method, op) in methods.as_object().unwrap() {
+            operations.insert(op["operationId"].as_str().unwrap().to_string());
+            // Every request and response schema the operation names exists.
+            for r in [
+                &op["responses"]["200"]["content"]["application/json"]["schema"]["$ref"],
+                &op["requestBody"]["content"]["application/json"]["schema"]["$ref"],
+            ] {
+                if let Some(r) = r.as_str() {
+                    let name = r.rsplit('/').next().unwrap();
+                    assert!(
+                        doc["components"]["schemas"][name].is_object(),
+                        "{path}: schema {name}"
+                    );
+                }
+            }
+            let concrete = path
+                .replace("{project}", "P1")
+                .replace("{item}", "I1")
+                .replace("{version}", "v1");
+            let reply = http(server.http, &method.to_uppercase(), &concrete, &[], "").await;
+            assert_eq!(reply.status, 401, "{method} {path}: {}", reply.body);
+            assert_eq!(reply.json()["error"]["status"], "UNAUTHENTICATED");
+        }
+    }
+    // The proto's unary RPCs, from the descriptors compiled into the binary.
+    use prost::Message;
+    let set = prost_types::FileDescriptorSet::decode(pb::FILE_DESCRIPTOR_SET).unwrap();
+    let mut rpcs = Vec::new();
+    for file in &set.file {
+        for service in &file.service {
+            for m in &service.method {
+                if !m.server_streaming() {
+                    rpcs.push(format!("{}.{}", service.name(), m.name()));
+                }
+            }
+        }
+    }
+    assert!(rpcs.len() > 20, "{rpcs:?}");
+    for rpc in &rpcs {
+        assert!(operations.contains(rpc), "{rpc} has no HTTP route");
+    }
+    // A field of the proto is in its schema, with the proto's comment.
+    let submit = &doc["components"]["schemas"]["SubmitRequest"]["properties"];
+    assert!(submit["request_id"]["description"]
+        .as_str()
+        .unwrap()
+        .contains("Idempotency"));
+    assert_eq!(
+        http(server.http, "GET", "/api/v1/nothing", &[], "")
+            .await
+            .status,
+        404
+    );
+}
+
+/// A complaint through the JSON API: the same answers and refusals as gRPC, each gRPC
+/// code as its HTTP status with the typed reason.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_project_through_the_json_api_with_its_refusals() {
+    let server = start().await;
+    let version = complaint_version(&server).await;
+
+    // Incomplete: 400, reason `incomplete`, the one-time notice typed.
+    let mut partial = complaint("s0", "C1", &version);
+    partial["materials"] = json!([]);
+    let r = api(&server, WINDOW, "POST", "/api/v1/projects", partial).await;
+    assert_eq!(r.status, 400, "{}", r.body);
+    let e = &r.json()["error"];
+    assert_eq!(e["status"], "FAILED_PRECONDITION");
+    assert_eq!(e["reason"], "incomplete");
+    assert_eq!(e["notice"]["complete"], false);
+    assert!(e["notice"]["items"][0]["missing_materials"]
+        .as_array()
+        .unwrap()
+        .contains(&json!("complaint_letter")));
+
+    // Submitted; the same request again is the same answer, replayed.
+    let body = complaint("s1", "C1", &version);
+    let first = api(&server, WINDOW, "POST", "/api/v1/projects", body.clone()).await;
+    assert_eq!(first.status, 200, "{}", first.body);
+    let first = first.json();
+    assert_eq!(first["replayed"], false);
+    assert!(first["events"].as_array().unwrap().len() > 2);
+    let again = api(&server, WINDOW, "POST", "/api/v1/projects", body).await;
+    assert_eq!(again.json()["replayed"], true);
+    assert_eq!(again.json()["events"], first["events"]);
+    // The id with another command: 409 request-reused.
+    let other = complaint("s1", "C2", &version);
+    let r = api(&server, WINDOW, "POST", "/api/v1/projects", other).await;
+    assert_eq!(r.status, 409, "{}", r.body);
+    assert_eq!(r.json()["error"]["reason"], "request-reused");
+    // The project exists: 409.
+    let r = api(
+        &server,
+        WINDOW,
+        "POST",
+        "/api/v1/projects",
+        complaint("s2", "C1", &version),
+    )
+    .await;
+    assert_eq!(r.status, 409);
+    // A time from the caller: 400 naming the field.
+    let mut timed = complaint("s3", "C3", &version);
+    timed["at"] = json!("2020-01-01T00:00:00");
+    let r = api(&server, WINDOW, "POST", "/api/v1/projects", timed).await;
+    assert_eq!(r.status, 400);
+    assert_eq!(r.json()["error"]["violations"][0]["field"], "at");
+    // Not JSON, or the wrong shape: 400 invalid-argument, nothing echoed whole.
+    let r = http(
+        server.http,
+        "POST",
+        "/api/v1/projects",
+        &[("authorization", &bearer(WINDOW))],
+        "{not json",
+    )
+    .await;
+    assert_eq!(r.status, 400);
+    assert_eq!(r.json()["error"]["reason"], "invalid-argument");
+    let r = api(
+        &server,
+        WINDOW,
+        "POST",
+        "/api/v1/projects",
+        json!({"request_id": 5}),
+    )
+    .await;
+    assert_eq!(r.status, 400);
+    // Unknown project: 404.
+    let r = api(&server, WINDOW, "GET", "/api/v1/projects/NOPE", Value::Null).await;
+    assert_eq!(r.status, 404);
+    assert_eq!(r.json()["error"]["status"], "NOT_FOUND");
+
+    // Roles: the window has no task list; a department has no project list.
+    let r = api(&server, WINDOW, "GET", "/api/v1/tasks", Value::Null).await;
+    assert_eq!(r.status, 403);
+    let r = api(&server, BUREAU, "GET", "/api/v1/projects", Value::Null).await;
+    assert_eq!(r.status, 403);
+
+    // The bureau's queue, by query parameters.
+    let r = api(
+        &server,
+        BUREAU,
+        "GET",
+        "/api/v1/tasks?state=ready",
+        Value::Null,
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let tasks = r.json()["tasks"].as_array().unwrap().clone();
+    assert_eq!(tasks.len(), 1);
+    assert_eq!(tasks[0]["item"], "C01");
+
+    // Another department may not act on it: 403 not-your-task.
+    let r = api(
+        &server,
+        RESPONDENT,
+        "POST",
+        "/api/v1/projects/C1/items/C01/claim",
+        json!({"request_id": "x1"}),
+    )
+    .await;
+    assert_eq!(r.status, 403, "{}", r.body);
+
+    // Two claims racing: one wins, the other is told why.
+    let (a, b) = tokio::join!(
+        api(
+            &server,
+            BUREAU,
+            "POST",
+            "/api/v1/projects/C1/items/C01/claim",
+            json!({"request_id": "claim-a"}),
+        ),
+        api(
+            &server,
+            BUREAU,
+            "POST",
+            "/api/v1/projects/C1/items/C01/claim",
+            json!({"request_id": "claim-b"}),
+        ),
+    );
+    let mut statuses = [a.status, b.status];
+    statuses.sort_unstable();
+    assert_eq!(statuses, [200, 400], "{} / {}", a.body, b.body);
+    let loser = if a.status == 400 { &a } else { &b };
+    assert_eq!(loser.json()["error"]["status"], "FAILED_PRECONDITION");
+    assert_eq!(loser.json()["error"]["reason"], "illegal-transition");
+
+    // Approve (the path names the project and item, over anything the body says).
+    let r = api(
+        &server,
+        BUREAU,
+        "POST",
+        "/api/v1/projects/C1/items/C01/approve",
+        json!({"request_id": "ok-1", "project": "ELSEWHERE", "numbers": {"registration": "TS-2025-0001"}}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(r.body.contains("TS-2025-0001"));
+    let p = api(&server, WINDOW, "GET", "/api/v1/projects/C1", Value::Null).await;
+    let p = p.json();
+    let c01 = p["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["item"] == "C01")
+        .unwrap();
+    assert_eq!(c01["state"], "approved");
+
+    // Supervision reads; the assessment takes its period from the query.
+    let r = api(
+        &server,
+        SUPERVISOR,
+        "GET",
+        "/api/v1/supervision/assessment?from=2025-03-01&to=2025-03-31",
+        Value::Null,
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json()["departments"][0]["department"], "supervision");
+    let r = api(
+        &server,
+        SUPERVISOR,
+        "GET",
+        "/api/v1/projects/C1/timeline",
+        Value::Null,
+    )
+    .await;
+    assert!(r.json()["events"].as_array().unwrap().len() > 4);
+}
+
+/// Logs in to the console with a token: the session cookie.
+async fn login(server: &InProcess, token: &str) -> String {
+    let r = http(
+        server.http,
+        "POST",
+        "/console/login",
+        &[("content-type", "application/x-www-form-urlencoded")],
+        &format!("token={token}"),
+    )
+    .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let cookie = r.header("set-cookie").unwrap().to_string();
+    assert!(cookie.contains("HttpOnly"), "{cookie}");
+    assert!(cookie.contains("SameSite=Strict"), "{cookie}");
+    cookie.split(';').next().unwrap().to_string()
+}
+
+async fn page(server: &InProcess, cookie: &str, path: &str) -> HttpReply {
+    http(server.http, "GET", path, &[("cookie", cookie)], "").await
+}
+
+/// The console's guards: a bad token, CSRF, a department kept to its own tasks, values
+/// escaped, the public page's limits and what it leaves out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_console_escapes_guards_and_keeps_departments_apart() {
+    let server = start().await;
+    let version = complaint_version(&server).await;
+    let hostile = "<script>alert(1)</script>";
+    let mut body = complaint("h1", "H1", &version);
+    body["applicant"] = json!(hostile);
+    body["form"]["complainant"] = json!(hostile);
+    body["form"]["department_named"] = json!(format!("<img src=x onerror=alert(1)>"));
+    let r = api(&server, WINDOW, "POST", "/api/v1/projects", body).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+
+    // No session: to the login page. A wrong token: 401, counted.
+    let r = http(server.http, "GET", "/console/window", &[], "").await;
+    assert_eq!(r.status, 303);
+    assert_eq!(r.header("location"), Some("/console/login"));
+    let r = http(
+        server.http,
+        "POST",
+        "/console/login",
+        &[("content-type", "application/x-www-form-urlencoded")],
+        "token=guess-guess-guess-guess",
+    )
+    .await;
+    assert_eq!(r.status, 401);
+    let metrics = http(server.http, "GET", "/metrics", &[], "").await;
+    assert!(
+        metrics.body.contains("onewindow_auth_failures_total 1"),
+        "{}",
+        metrics.body
+    );
+
+    // The window's pages show what was typed as text.
+    let window = login(&server, WINDOW).await;
+    let receipt = page(&server, &window, "/console/window/projects/H1/receipt").await;
+    assert_eq!(receipt.status, 200);
+    assert!(receipt
+        .body
+        .contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
+    assert!(!receipt.body.contains(hostile));
+    // A department's task page shows the form values escaped too.
+    let bureau = login(&server, BUREAU).await;
+    let task = page(&server, &bureau, "/console/inbox/H1/C01").await;
+    assert_eq!(task.status, 200, "{}", task.body);
+    assert!(!task.body.contains("<img src=x"));
+    assert!(task.body.contains("&lt;img src=x onerror=alert(1)&gt;"));
+
+    // A form without the session's CSRF token changes nothing.
+    let r = http(
+        server.http,
+        "POST",
+        "/console/inbox/H1/C01/claim",
+        &[
+            ("cookie", &bureau),
+            ("content-type", "application/x-www-form-urlencoded"),
+        ],
+        "request_id=forged-1&csrf=0000",
+    )
+    .await;
+    assert_eq!(r.status, 403);
+    let p = api(&server, WINDOW, "GET", "/api/v1/projects/H1", Value::Null).await;
+    assert!(p.body.contains("\"state\":\"ready\""), "{}", p.body);
+
+    // The respondent's session cannot open the bureau's task by URL, nor act on it.
+    let respondent = login(&server, RESPONDENT).await;
+    let r = page(&server, &respondent, "/console/inbox/H1/C01").await;
+    assert_eq!(r.status, 403);
+    assert!(!r.body.contains("alert(1)"));
+    // A window session is not a reviewer's, and a reviewer's is not the window's.
+    assert_eq!(page(&server, &window, "/console/inbox").await.status, 403);
+    assert_eq!(page(&server, &bureau, "/console/window").await.status, 403);
+    assert_eq!(
+        page(&server, &bureau, "/console/supervision").await.status,
+        403
+    );
+
+    // Public progress: the stage and the items, never the applicant or the form.
+    let public = http(server.http, "GET", "/public/projects/H1", &[], "").await;
+    assert_eq!(public.status, 200);
+    assert!(public.body.contains("受理登记"), "{}", public.body);
+    for secret in ["张三", "alert(1)", "某局", "complaint_letter"] {
+        assert!(!public.body.contains(secret), "{secret} on the public page");
+    }
+    assert_eq!(
+        http(server.http, "GET", "/public/projects/NOPE", &[], "")
+            .await
+            .status,
+        404
+    );
+    // Rate-limited per address: a burst, then 429 with a retry hint.
+    let mut limited = None;
+    for _ in 0..60 {
+        let r = http(server.http, "GET", "/public/projects/H1", &[], "").await;
+        if r.status == 429 {
+            limited = Some(r);
+            break;
+        }
+    }
+    let limited = limited.expect("the public page is rate-limited");
+    assert!(limited.header("retry-after").is_some());
+
+    // Logging out needs the form's token and ends the session.
+    let home = page(&server, &window, "/console/window").await;
+    let csrf = home
+        .body
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .unwrap()
+        .to_string();
+    let r = http(
+        server.http,
+        "POST",
+        "/console/logout",
+        &[
+            ("cookie", &window),
+            ("content-type", "application/x-www-form-urlencoded"),
+        ],
+        &format!("csrf={csrf}"),
+    )
+    .await;
+    assert_eq!(r.status, 303);
+    let r = page(&server, &window, "/console/window").await;
+    assert_eq!(r.status, 303, "the session ended");
+}
+
+/// `/metrics` counts commands by kind and outcome and open tasks by department.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_count_commands_by_kind_and_open_tasks_by_department() {
+    let server = start().await;
+    let version = complaint_version(&server).await;
+    let r = api(
+        &server,
+        WINDOW,
+        "POST",
+        "/api/v1/projects",
+        complaint("m1", "M1", &version),
+    )
+    .await;
+    assert_eq!(r.status, 200);
+    let r = api(
+        &server,
+        BUREAU,
+        "POST",
+        "/api/v1/projects/M1/items/C01/approve",
+        json!({"request_id": "m2"}),
+    )
+    .await;
+    assert_eq!(r.status, 200);
+    let metrics = http(server.http, "GET", "/metrics", &[], "").await;
+    let body = &metrics.body;
+    for line in [
+        "onewindow_commands_total{kind=\"submit\",outcome=\"applied\"} 1",
+        "onewindow_commands_total{kind=\"approve\",outcome=\"applied\"} 1",
+        "onewindow_open_tasks{department=\"respondent\"} 1",
+        "onewindow_command_seconds_count{kind=\"approve\"} 1",
+    ] {
+        assert!(body.contains(line), "{line} in {body}");
+    }
+    assert!(body.contains("onewindow_store_group_size"), "{body}");
+    assert!(
+        body.contains("onewindow_overdue_tasks{department=\"respondent\"} 0"),
+        "{body}"
+    );
+    // Past the due date, the next count (at most a few seconds old) shows it overdue.
+    server.clock.set("2025-05-02T09:00:00");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    loop {
+        let body = http(server.http, "GET", "/metrics", &[], "").await.body;
+        if body.contains("onewindow_overdue_tasks{department=\"respondent\"} 1") {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{body}");
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    }
+}
