@@ -10,6 +10,7 @@
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;
+use std::sync::Arc;
 
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -34,6 +35,7 @@ pub(super) fn router() -> Router<Http> {
     Router::new()
         .route("/console/supervision", get(dashboard))
         .route("/console/supervision/live", get(live))
+        .route("/console/supervision/assessment", get(assessment_page))
         .route("/console/supervision/projects/{project}", get(project))
 }
 
@@ -56,11 +58,6 @@ struct Filter {
     stage: String,
     #[serde(default)]
     workflow: String,
-    /// The assessment's period.
-    #[serde(default)]
-    from: String,
-    #[serde(default)]
-    to: String,
 }
 
 impl Filter {
@@ -72,64 +69,70 @@ impl Filter {
     }
 }
 
-/// A project's stage and workflow id, by project (read once per project listed).
-fn stage_and_workflow(http: &Http, project: &str) -> (String, String) {
-    http.api
-        .svc
-        .with_project(project, |p| {
-            (
-                p.stage.map(|s| s.id().to_string()).unwrap_or_default(),
-                p.workflow.clone(),
-            )
-        })
-        .unwrap_or_default()
+/// What the dashboard shows, taken at once and kept for [`REFRESH`]: the first paint of
+/// a city's dashboard must not read every project of the city (10,000 projects, 100,000
+/// open tasks), so a page is drawn from the last board and the board is taken again in
+/// the background when it is older than that; new cards reach open pages live meanwhile.
+pub(crate) struct Board {
+    taken: std::time::Instant,
+    /// Active projects by (workflow, stage).
+    by_stage: BTreeMap<(String, &'static str), usize>,
+    /// Open tasks past their due date, and near it, each with its project's stage and
+    /// workflow (for the filters).
+    red: Vec<(pb::Task, &'static str, String)>,
+    yellow: Vec<(pb::Task, &'static str, String)>,
+    workflows: BTreeMap<String, String>,
+    departments: BTreeMap<String, String>,
 }
 
-async fn dashboard(
-    State(http): State<Http>,
-    session: Session,
-    Query(filter): Query<Filter>,
-) -> Result<Response, Refused> {
-    supervisor(&session)?;
-    let api = &http.api;
-    let caller = &session.caller;
-    let overdue = api
-        .overdue(request(caller, pb::SupervisionRequest {}))
-        .await;
-    let warned = api
-        .warnings(request(caller, pb::SupervisionRequest {}))
-        .await;
-    let today = (api.clock)().date();
-    let from = if filter.from.is_empty() {
-        today
-            .with_day(1)
-            .unwrap_or(today)
-            .format("%Y-%m-%d")
-            .to_string()
-    } else {
-        filter.from.clone()
-    };
-    let to = if filter.to.is_empty() {
-        today.format("%Y-%m-%d").to_string()
-    } else {
-        filter.to.clone()
-    };
-    let assessed = api
-        .assess(request(
-            caller,
-            pb::AssessRequest {
-                from: from.clone(),
-                to: to.clone(),
-            },
-        ))
-        .await;
-    // Projects by stage, and the filters' choices, from the projects themselves.
-    let svc = api.svc.clone();
-    let f = filter.clone();
-    let (by_stage, workflows, departments) = tokio::task::spawn_blocking(move || {
-        let mut by_stage: BTreeMap<&'static str, usize> = BTreeMap::new();
-        let mut workflows: BTreeMap<String, String> = BTreeMap::new();
-        let mut departments: BTreeMap<String, String> = BTreeMap::new();
+/// How old a board may be before a page asks for a new one.
+const REFRESH: std::time::Duration = std::time::Duration::from_secs(3);
+/// The most cards a table shows (the counts are of all).
+const SHOWN: usize = 200;
+
+/// The last board, and whether a new one is being taken.
+#[derive(Default)]
+pub(crate) struct Boards {
+    last: tokio::sync::Mutex<Option<Arc<Board>>>,
+    taking: std::sync::atomic::AtomicBool,
+}
+
+impl Boards {
+    /// The board to draw: the last one (a new one is taken in the background when it is
+    /// old), or, the first time, one taken now.
+    async fn get(&self, http: &Http) -> Arc<Board> {
+        use std::sync::atomic::Ordering;
+        let mut last = self.last.lock().await;
+        match &*last {
+            Some(b) if b.taken.elapsed() < REFRESH => b.clone(),
+            Some(b) => {
+                if !self.taking.swap(true, Ordering::AcqRel) {
+                    let http = http.clone();
+                    tokio::spawn(async move {
+                        let board = take(&http).await;
+                        *http.boards.last.lock().await = Some(board);
+                        http.boards.taking.store(false, Ordering::Release);
+                    });
+                }
+                b.clone()
+            }
+            None => {
+                let board = take(http).await;
+                *last = Some(board.clone());
+                board
+            }
+        }
+    }
+}
+
+/// Takes a board: one pass over the projects for the stages, one over the projects
+/// with an open task (the store's index) for the cards.
+async fn take(http: &Http) -> Arc<Board> {
+    let api = http.api.clone();
+    tokio::task::spawn_blocking(move || {
+        let svc = &api.svc;
+        let mut workflows = BTreeMap::new();
+        let mut departments = BTreeMap::new();
         for v in svc.versions() {
             if let Some(plan) = svc.plan(&v) {
                 workflows.insert(plan.id.clone(), plan.name.clone());
@@ -138,33 +141,89 @@ async fn dashboard(
                 }
             }
         }
+        let mut by_stage: BTreeMap<(String, &'static str), usize> = BTreeMap::new();
+        let mut of_project: std::collections::HashMap<String, (&'static str, String)> =
+            std::collections::HashMap::new();
         for id in svc.project_ids() {
             svc.with_project(&id, |p| {
-                if p.status == crate::engine::Status::Active
-                    && (f.workflow.is_empty() || f.workflow == p.workflow)
-                {
-                    if let Some(s) = p.stage {
-                        *by_stage.entry(s.id()).or_default() += 1;
-                    }
+                let stage = p.stage.map_or("", |s| s.id());
+                if p.status == crate::engine::Status::Active {
+                    *by_stage.entry((p.workflow.clone(), stage)).or_default() += 1;
                 }
+                of_project.insert(id.clone(), (stage, p.workflow.clone()));
             });
         }
-        (by_stage, workflows, departments)
+        let (mut red, mut yellow) = (Vec::new(), Vec::new());
+        let cards = api
+            .open_tasks(None, |_, t| t.is_overdue() || t.is_warned())
+            .unwrap_or_default();
+        for t in cards {
+            let (stage, workflow) = of_project.get(&t.project).cloned().unwrap_or_default();
+            if t.overdue {
+                red.push((t, stage, workflow));
+            } else {
+                yellow.push((t, stage, workflow));
+            }
+        }
+        Arc::new(Board {
+            taken: std::time::Instant::now(),
+            by_stage,
+            red,
+            yellow,
+            workflows,
+            departments,
+        })
     })
     .await
-    .unwrap_or_default();
-    let keep = |tasks: Vec<pb::Task>| -> Vec<pb::Task> {
-        tasks
-            .into_iter()
-            .filter(|t| {
-                if filter.stage.is_empty() && filter.workflow.is_empty() {
-                    return filter.department.is_empty() || filter.department == t.department;
-                }
-                let (stage, workflow) = stage_and_workflow(&http, &t.project);
-                filter.keeps(&t.department, &stage, &workflow)
-            })
-            .collect()
+    .unwrap_or_else(|_| {
+        Arc::new(Board {
+            taken: std::time::Instant::now(),
+            by_stage: BTreeMap::new(),
+            red: Vec::new(),
+            yellow: Vec::new(),
+            workflows: BTreeMap::new(),
+            departments: BTreeMap::new(),
+        })
+    })
+}
+
+async fn dashboard(
+    State(http): State<Http>,
+    session: Session,
+    Query(filter): Query<Filter>,
+) -> Result<Response, Refused> {
+    supervisor(&session)?;
+    let board = http.boards.get(&http).await;
+    let keep = |cards: &[(pb::Task, &'static str, String)]| -> (usize, Vec<pb::Task>) {
+        let mut kept = cards
+            .iter()
+            .filter(|(t, stage, workflow)| filter.keeps(&t.department, stage, workflow));
+        let shown: Vec<pb::Task> = kept
+            .by_ref()
+            .take(SHOWN)
+            .map(|(t, _, _)| t.clone())
+            .collect();
+        (shown.len() + kept.count(), shown)
     };
+    let (red_total, red) = keep(&board.red);
+    let (yellow_total, yellow) = keep(&board.yellow);
+    let stage_count = |stage: &str| -> usize {
+        board
+            .by_stage
+            .iter()
+            .filter(|((w, s), _)| {
+                *s == stage && (filter.workflow.is_empty() || filter.workflow == *w)
+            })
+            .map(|(_, n)| n)
+            .sum()
+    };
+    let today = (http.api.clock)().date();
+    let from = today
+        .with_day(1)
+        .unwrap_or(today)
+        .format("%Y-%m-%d")
+        .to_string();
+    let to = today.format("%Y-%m-%d").to_string();
     let live = format!(
         "/console/supervision/live?department={}",
         urlencode(&filter.department)
@@ -175,7 +234,7 @@ async fn dashboard(
             label { "部门 Department "
                 select name="department" {
                     option value="" { "全部 all" }
-                    @for (id, name) in &departments { option value=(id) selected[filter.department == *id] { (name) } }
+                    @for (id, name) in &board.departments { option value=(id) selected[filter.department == *id] { (name) } }
                 }
             }
             label { "阶段 Stage "
@@ -187,45 +246,87 @@ async fn dashboard(
             label { "事项流程 Workflow "
                 select name="workflow" {
                     option value="" { "全部 all" }
-                    @for (id, name) in &workflows { option value=(id) selected[filter.workflow == *id] { (name) } }
+                    @for (id, name) in &board.workflows { option value=(id) selected[filter.workflow == *id] { (name) } }
                 }
             }
-            label { "考核期 From " input type="date" name="from" value=(from); }
-            label { "至 To " input type="date" name="to" value=(to); }
             button type="submit" { "筛选 Filter" }
         }
         h2 { "各阶段项目 Active projects by stage" }
         div.cards #stages {
             @for s in Stage::ALL {
-                div.stat data-stage=(s.id()) { span { (s.id()) } b { (by_stage.get(s.id()).copied().unwrap_or(0)) } }
+                div.stat data-stage=(s.id()) { span { (s.id()) } b { (stage_count(s.id())) } }
             }
         }
         div #live data-live=(live) {}
-        @match (&warned, &overdue) {
-            (Ok(w), Ok(o)) => {
-                @let yellow = keep(w.get_ref().tasks.clone());
-                @let red = keep(o.get_ref().tasks.clone());
-                div.cards {
-                    div.stat.yellow { span { "黄牌 预警 Yellow cards (near the limit)" } b #yellow-count { (yellow.len()) } }
-                    div.stat.red { span { "红牌 超期 Red cards (overdue)" } b #red-count { (red.len()) } }
-                }
-                h2 { "红牌 Red cards — overdue" }
-                (cards_table("red-cards", &red))
-                h2 { "黄牌 Yellow cards — warnings" }
-                (cards_table("yellow-cards", &yellow))
-            }
-            (Err(s), _) | (_, Err(s)) => { (page::refusal(s)) }
+        div.cards {
+            div.stat.yellow { span { "黄牌 预警 Yellow cards (near the limit)" } b #yellow-count { (yellow_total) } }
+            div.stat.red { span { "红牌 超期 Red cards (overdue)" } b #red-count { (red_total) } }
         }
-        h2 { "部门考核 Assessment " (from) " – " (to) }
-        @match &assessed {
-            Ok(a) => { (assessment(&a.get_ref().departments, &departments)) }
-            Err(s) => { (page::refusal(s)) }
+        h2 { "红牌 Red cards — overdue" }
+        (cards_table("red-cards", &red))
+        @if red_total > red.len() { p.hint { "显示前 " (red.len()) " 条，共 " (red_total) " 条；请用筛选缩小范围。 Showing the first " (red.len()) " of " (red_total) "." } }
+        h2 { "黄牌 Yellow cards — warnings" }
+        (cards_table("yellow-cards", &yellow))
+        @if yellow_total > yellow.len() { p.hint { "显示前 " (yellow.len()) " 条，共 " (yellow_total) " 条。 Showing the first " (yellow.len()) " of " (yellow_total) "." } }
+        h2 { "部门考核 Assessment" }
+        form.card.filters method="get" action="/console/supervision/assessment" {
+            label { "考核期 From " input type="date" name="from" value=(from) required; }
+            label { "至 To " input type="date" name="to" value=(to) required; }
+            button type="submit" { "考核 Assess" }
         }
+        p.hint { "看板每 " (REFRESH.as_secs()) " 秒内更新一次，新的黄牌红牌实时到达。 The board is at most a few seconds old; new cards arrive live." }
         script src="/console/static/live.js" {}
     };
     Ok(Page::new("电子监察", Some(&session))
         .render(body)
         .into_response())
+}
+
+#[derive(serde::Deserialize, Default)]
+struct Period {
+    #[serde(default)]
+    from: String,
+    #[serde(default)]
+    to: String,
+}
+
+/// The per-department assessment of a period (every event of the period is read: its
+/// own page, asked for, not part of the dashboard's first paint).
+async fn assessment_page(
+    State(http): State<Http>,
+    session: Session,
+    Query(period): Query<Period>,
+) -> Result<Response, Refused> {
+    supervisor(&session)?;
+    let assessed = http
+        .api
+        .assess(request(
+            &session.caller,
+            pb::AssessRequest {
+                from: period.from.clone(),
+                to: period.to.clone(),
+            },
+        ))
+        .await;
+    let board = http.boards.get(&http).await;
+    let body = html! {
+        h1 { "部门考核 Assessment " (period.from) " – " (period.to) }
+        form.card.filters method="get" action="/console/supervision/assessment" {
+            label { "考核期 From " input type="date" name="from" value=(period.from) required; }
+            label { "至 To " input type="date" name="to" value=(period.to) required; }
+            button type="submit" { "考核 Assess" }
+        }
+        @match &assessed {
+            Ok(a) => { (assessment(&a.get_ref().departments, &board.departments)) }
+            Err(s) => { (page::refusal(s)) }
+        }
+        p { a href="/console/supervision" { "返回 Back to the dashboard" } }
+    };
+    let status = assessed
+        .as_ref()
+        .err()
+        .map_or(StatusCode::OK, page::refusal_code);
+    Ok((status, Page::new("部门考核", Some(&session)).render(body)).into_response())
 }
 
 fn cards_table(id: &str, tasks: &[pb::Task]) -> Markup {
@@ -441,12 +542,12 @@ fn gantt(plan: &Plan, p: &crate::engine::Project, today: NaiveDate) -> Markup {
         }
     }
     let days = (last - start).num_days().max(1) as f64 + 1.0;
-    let (label_w, chart_w, row_h) = (230.0, 680.0, 26.0);
+    let (label_w, chart_w, row_h) = (400.0, 700.0, 26.0);
     let x = |d: NaiveDate| label_w + chart_w * ((d - start).num_days() as f64 / days);
     let height = row_h * schedule.items.len() as f64 + 40.0;
     let today_x = x(today);
     html! {
-        p.hint { "细条：计划（最早开始至时限，红色为关键路径）；粗条：实际（就绪至办结）。 Thin: planned (critical path in red); thick: actual." }
+        p.hint { "细条：计划（最早开始至时限，深红★为关键路径）；粗条：实际（就绪至办结：绿为按时，黄为在办，红为超期）。 Thin: planned (★ dark red: the critical path); thick: actual (green done, amber open, red overdue)." }
         svg #gantt width=(label_w + chart_w + 20.0) height=(height) xmlns="http://www.w3.org/2000/svg" {
             text x=(label_w) y="12" font-size="11" { (start) }
             text x=(label_w + chart_w - 70.0) y="12" font-size="11" { (last) }
@@ -456,10 +557,14 @@ fn gantt(plan: &Plan, p: &crate::engine::Project, today: NaiveDate) -> Markup {
                 @let y = 22.0 + row_h * k as f64;
                 @let t = &p.tasks[s.item];
                 @let critical = s.critical;
-                text x="0" y=(y + 14.0) font-size="12" { (plan.items[s.item].name) @if critical { " ★" } }
+                text x="0" y=(y + 14.0) font-size="12" {
+                    title { (plan.items[s.item].name) }
+                    @if critical { "★ " }
+                    (clipped(&plan.items[s.item].name, 34))
+                }
                 @if let (Some(a), Some(b)) = (s.start_date, s.due_date) {
                     rect.planned data-item=(plan.items[s.item].id) x=(x(a)) y=(y + 2.0) width=((x(b) - x(a)).max(2.0)) height="5"
-                        fill=(if critical { "#c0262d" } else { "#8a96a3" }) {}
+                        fill=(if critical { "#7a1016" } else { "#8a96a3" }) {}
                 }
                 @if let Some(r) = t.ready_on {
                     @let end = t.decided_on.unwrap_or(today);
@@ -469,5 +574,14 @@ fn gantt(plan: &Plan, p: &crate::engine::Project, today: NaiveDate) -> Markup {
             }
         }
         p.hint { "关键路径 Critical path: " (PreEscaped(schedule.critical_path.iter().map(|i| maud::html! { (plan.items[*i].name) }.into_string()).collect::<Vec<_>>().join(" → "))) " · " (schedule.total) " 工作日 working days" }
+    }
+}
+
+/// At most `n` characters of `text`, with `…` when cut.
+fn clipped(text: &str, n: usize) -> String {
+    if text.chars().count() <= n {
+        text.to_string()
+    } else {
+        format!("{}…", text.chars().take(n).collect::<String>())
     }
 }

@@ -196,9 +196,12 @@ fn seconds_histogram() -> Histogram {
     ))
 }
 
+/// A count per department.
+type ByDepartment = BTreeMap<String, i64>;
+
 /// Open and overdue tasks by department, from the store's indexes: an open entry names
 /// the department, a deadline entry the due date.
-fn count_tasks(api: &Api) -> Result<(BTreeMap<String, i64>, BTreeMap<String, i64>), String> {
+fn count_tasks(api: &Api) -> Result<(ByDepartment, ByDepartment), String> {
     use crate::store::IndexKey;
     let today = (api.clock)().date();
     let index = api.svc.store().index().map_err(|e| e.to_string())?;

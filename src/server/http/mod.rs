@@ -49,6 +49,8 @@ pub(crate) struct Http {
     api: Api,
     tokens: Arc<Tokens>,
     sessions: Arc<session::Sessions>,
+    /// Supervision's last board.
+    boards: Arc<dashboard::Boards>,
     /// Requests per client address to the public pages and to the login form.
     limiter: Arc<public::Limiter>,
 }
@@ -118,6 +120,7 @@ pub(crate) async fn serve(
         api,
         tokens,
         sessions: Arc::new(session::Sessions::default()),
+        boards: Arc::new(dashboard::Boards::default()),
         limiter: Arc::new(public::limiter()),
     };
     axum::serve(

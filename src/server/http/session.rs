@@ -69,15 +69,36 @@ impl Session {
 }
 
 /// The sessions of this node.
-#[derive(Default)]
-pub(crate) struct Sessions(Mutex<HashMap<String, Session>>);
+pub(crate) struct Sessions {
+    all: Mutex<HashMap<String, Session>>,
+    idle: Duration,
+    lifetime: Duration,
+}
+
+impl Default for Sessions {
+    fn default() -> Sessions {
+        Sessions::with_limits(IDLE, LIFETIME)
+    }
+}
 
 impl Sessions {
+    fn with_limits(idle: Duration, lifetime: Duration) -> Sessions {
+        Sessions {
+            all: Mutex::default(),
+            idle,
+            lifetime,
+        }
+    }
+
+    fn alive(&self, s: &Session) -> bool {
+        s.seen.elapsed() < self.idle && s.started.elapsed() < self.lifetime
+    }
+
     /// Starts a session; `None` when the node holds too many.
     fn start(&self, caller: Caller) -> Option<String> {
-        let mut all = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let mut all = self.all.lock().unwrap_or_else(|p| p.into_inner());
         if all.len() >= MAX_SESSIONS {
-            all.retain(|_, s| alive(s));
+            all.retain(|_, s| self.alive(s));
             if all.len() >= MAX_SESSIONS {
                 return None;
             }
@@ -98,9 +119,9 @@ impl Sessions {
 
     /// The live session of an id, its idle time restarted.
     fn touch(&self, id: &str) -> Option<Session> {
-        let mut all = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let mut all = self.all.lock().unwrap_or_else(|p| p.into_inner());
         let s = all.get_mut(id)?;
-        if !alive(s) {
+        if !self.alive(s) {
             all.remove(id);
             return None;
         }
@@ -109,12 +130,11 @@ impl Sessions {
     }
 
     fn end(&self, id: &str) {
-        self.0.lock().unwrap_or_else(|p| p.into_inner()).remove(id);
+        self.all
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(id);
     }
-}
-
-fn alive(s: &Session) -> bool {
-    s.seen.elapsed() < IDLE && s.started.elapsed() < LIFETIME
 }
 
 /// 256 random bits as hex (the thread's generator is a CSPRNG seeded by the system).
@@ -267,4 +287,49 @@ async fn logout(State(http): State<Http>, headers: HeaderMap, Form(form): Form<C
         Redirect::to("/console/login"),
     )
         .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn clerk() -> Caller {
+        Caller { role: Role::Window }
+    }
+
+    #[test]
+    fn a_session_ends_when_idle_and_at_the_end_of_its_life() {
+        // Margins of hundreds of milliseconds: a loaded machine oversleeps.
+        let idle = Sessions::with_limits(Duration::from_millis(1000), Duration::from_secs(60));
+        let id = idle.start(clerk()).unwrap();
+        std::thread::sleep(Duration::from_millis(300));
+        assert!(idle.touch(&id).is_some(), "in use: alive");
+        std::thread::sleep(Duration::from_millis(300));
+        assert!(idle.touch(&id).is_some(), "used 300 ms ago: alive");
+        std::thread::sleep(Duration::from_millis(1500));
+        assert!(idle.touch(&id).is_none(), "idle too long: ended");
+        assert!(idle.touch(&id).is_none(), "and gone");
+
+        let short = Sessions::with_limits(Duration::from_secs(60), Duration::from_millis(1000));
+        let id = short.start(clerk()).unwrap();
+        for _ in 0..3 {
+            std::thread::sleep(Duration::from_millis(150));
+            assert!(short.touch(&id).is_some());
+        }
+        std::thread::sleep(Duration::from_millis(800));
+        assert!(short.touch(&id).is_none(), "in use, but past its lifetime");
+    }
+
+    #[test]
+    fn csrf_tokens_are_the_sessions_own() {
+        let sessions = Sessions::default();
+        let a = sessions.touch(&sessions.start(clerk()).unwrap()).unwrap();
+        let b = sessions.touch(&sessions.start(clerk()).unwrap()).unwrap();
+        assert_ne!(a.csrf, b.csrf);
+        assert_eq!(a.csrf.len(), 64);
+        assert!(a.csrf_ok(Some(&a.csrf)));
+        assert!(!a.csrf_ok(Some(&b.csrf)));
+        assert!(!a.csrf_ok(Some(&a.csrf[..63])));
+        assert!(!a.csrf_ok(None));
+    }
 }

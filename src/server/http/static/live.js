@@ -25,11 +25,26 @@
     });
     return tr;
   }
+  function removeRow(body, card, counter) {
+    Array.prototype.slice.call(body.rows).forEach(function (tr) {
+      if (tr.getAttribute("data-project") === card.project && tr.getAttribute("data-item") === card.item) {
+        tr.remove();
+        var count = counter && document.getElementById(counter);
+        if (count) count.textContent = String(Math.max(0, Number(count.textContent) - 1));
+      }
+    });
+  }
   source.addEventListener("card", function (e) {
     var card = JSON.parse(e.data);
     var table = document.getElementById(card.kind === "overdue" ? "red-cards" : "yellow-cards");
     if (!table) return;
     var body = table.tBodies[0];
+    // A task turning red leaves the yellow cards; a card already listed is not repeated.
+    if (card.kind === "overdue") {
+      var yellow = document.getElementById("yellow-cards");
+      if (yellow) removeRow(yellow.tBodies[0], card, "yellow-count");
+    }
+    removeRow(body, card, null);
     var empty = body.querySelector("tr.empty");
     if (empty) empty.remove();
     body.insertBefore(row(card), body.firstChild);
