@@ -9,6 +9,7 @@ use tonic::{Request, Response, Status};
 use super::convert::*;
 use super::status::*;
 use super::*;
+use crate::engine::{Actor, Command};
 use crate::plan::Plan;
 
 #[tonic::async_trait]
@@ -100,28 +101,46 @@ impl pb::supervision_server::Supervision for Api {
     }
 }
 
+/// Projects a tick runs at once: their commits share the store's flushes.
+const TICK_CONCURRENCY: usize = 64;
+
 impl Api {
-    /// Runs supervision at the clock's time on every project with a deadline within 30
-    /// days, and publishes the warnings and overdue flags to watchers.
+    /// Runs supervision at the clock's time on every project with a deadline within the
+    /// policy's horizon, and publishes each project's warnings and overdue flags to
+    /// watchers (the dashboard's red cards) as soon as that project's are durable, not
+    /// when the whole tick is done: a city's tick writes thousands of projects.
     ///
     /// On a store shared by several nodes, only the node holding the supervision lease
     /// runs it (once per city, not once per node); when that node dies the lease passes
     /// to the next node whose ticker asks.
     pub async fn tick(&self) {
+        use futures_util::StreamExt;
         let (svc, clock) = (self.svc.clone(), self.clock.clone());
-        let ticked = tokio::task::spawn_blocking(move || {
+        let due = tokio::task::spawn_blocking(move || {
             match svc.store().lead("supervision") {
                 Ok(true) => {}
-                Ok(false) => return Ok(crate::store::service::Tick::default()),
+                Ok(false) => return Ok(None),
                 Err(e) => return Err(e),
             }
-            svc.tick(crate::store::service::When::Clock(&*clock))
+            let now = clock();
+            svc.due_for_tick(now)
+                .map(|(_, projects)| Some((now, projects)))
         })
         .await;
-        if let Ok(Ok(tick)) = ticked {
-            let converted: Vec<pb::Event> = tick.events.iter().map(event_pb).collect();
-            self.publish(&converted, &[]);
-        }
+        let (now, projects) = match due {
+            Ok(Ok(Some(due))) => due,
+            Ok(Ok(None)) => return,
+            Ok(Err(e)) => return tracing::warn!("supervision: {e}"),
+            Err(e) => return tracing::warn!("supervision: {e}"),
+        };
+        futures_util::stream::iter(projects)
+            .for_each_concurrent(TICK_CONCURRENCY, |p| async move {
+                let request = crate::store::service::tick_request(&p, now);
+                if let Err(s) = self.run(&request, &p, &Actor::System, Command::Tick).await {
+                    tracing::debug!("supervision of {p}: {}", s.message());
+                }
+            })
+            .await;
     }
 }
 

@@ -25,7 +25,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
-use chrono::NaiveDate;
+use chrono::{NaiveDate, NaiveDateTime};
 
 use super::cache::{Cache, Shared as SharedSlot, Slot, DEFAULT_CAPACITY};
 pub use super::index::index_of;
@@ -668,6 +668,28 @@ impl<S: Store + ?Sized> Service<S> {
     pub fn tick<'c>(&self, when: impl Into<When<'c>>) -> Result<Tick, Error> {
         let when = when.into();
         let now = when.now();
+        let (horizon, projects) = self.due_for_tick(now)?;
+        let mut tick = Tick {
+            horizon_days: horizon,
+            ..Tick::default()
+        };
+        for p in projects {
+            let request = tick_request(&p, now);
+            tick.projects += 1;
+            if let Ok(r) = self.execute(&request, &p, &Actor::System, Command::Tick, when)? {
+                tick.events.extend(r.events);
+            }
+        }
+        Ok(tick)
+    }
+
+    /// The projects a tick at `now` must look at — those with a deadline within the
+    /// policy's horizon for the longest limit deployed — each once, with the horizon in
+    /// days. A server ticks them concurrently ([`tick_request`] names each one's request).
+    ///
+    /// # Errors
+    /// The store failed.
+    pub fn due_for_tick(&self, now: NaiveDateTime) -> Result<(u64, Vec<String>), Error> {
         let longest = self
             .plans
             .read()
@@ -696,18 +718,7 @@ impl<S: Store + ?Sized> Service<S> {
         // The index is sorted by due date: a project with two deadlines appears twice.
         projects.sort_unstable();
         projects.dedup();
-        let mut tick = Tick {
-            horizon_days: horizon,
-            ..Tick::default()
-        };
-        for p in projects {
-            let request = format!("tick/{p}/{}", now.format("%Y-%m-%dT%H:%M:%S"));
-            tick.projects += 1;
-            if let Ok(r) = self.execute(&request, &p, &Actor::System, Command::Tick, when)? {
-                tick.events.extend(r.events);
-            }
-        }
-        Ok(tick)
+        Ok((horizon, projects))
     }
 
     /// The engine's invariants, checked over every project's stored log: contiguous
@@ -758,4 +769,10 @@ impl<S: Store + ?Sized> Service<S> {
         }
         Ok(counts)
     }
+}
+
+/// The request id of a project's tick at `now`: derived from both, so a repeated tick is
+/// idempotent.
+pub fn tick_request(project: &str, now: NaiveDateTime) -> String {
+    format!("tick/{project}/{}", now.format("%Y-%m-%dT%H:%M:%S"))
 }

@@ -453,6 +453,9 @@ fn names(plan: &Plan, ids: &[String], materials: bool) -> String {
 
 /// A department's name in a plan (its id when the plan has no such department).
 pub(crate) fn department_name(plan: &Plan, id: &str) -> String {
+    if id == "window" {
+        return "综合窗口 Window".to_string();
+    }
     plan.departments
         .iter()
         .find(|d| d.id == id)

@@ -135,8 +135,7 @@ async fn progress(
                 workflow: plan.name.clone(),
                 stage: p
                     .stage
-                    .map(|s| plan.stage_names[s.index()].clone())
-                    .unwrap_or_default(),
+                    .map_or_else(|| "—".to_string(), |s| plan.stage_names[s.index()].clone()),
                 status: match p.status {
                     crate::engine::Status::Active => "办理中 in progress",
                     crate::engine::Status::Completed => "已办结 completed",
