@@ -85,6 +85,9 @@ enum Command {
     /// Load over gRPC: window clients submit projects, department workers approve what
     /// is pushed to them; reports projects/s, task completions/s and latency.
     Loadgen(client::loadgen::LoadgenArgs),
+    /// Load over the JSON/HTTP API: clients take projects to completion as the window and
+    /// each department would over HTTP; reports task completions/s and latency.
+    LoadgenHttp(client::loadgen_http::LoadgenHttpArgs),
     /// Serve the gRPC API on the durable store.
     Serve(launch::ServeArgs),
     /// The durable store: drive load through it, or open and check it.
@@ -278,6 +281,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Project(cmd) => client::project::run(cmd),
         Command::Tasks(cmd) => client::tasks::run(cmd),
         Command::Loadgen(args) => client::loadgen::run(args),
+        Command::LoadgenHttp(args) => client::loadgen_http::run(args),
         Command::Serve(args) => launch::serve(args),
         Command::Simulate {
             scenario,

@@ -3,6 +3,7 @@
 //! projects, [`tasks`] for a department's queue, [`loadgen`] for load.
 
 pub mod loadgen;
+pub mod loadgen_http;
 pub mod project;
 pub mod tasks;
 
