@@ -174,7 +174,11 @@ fn main() {
     let (status, page) = get(web, "/console/supervision", &cookie);
     let cold = cold.elapsed();
     assert_eq!(status, 200);
-    assert!(page.contains("yellow-count"), "{}", &page[..page.len().min(2000)]);
+    assert!(
+        page.contains("yellow-count"),
+        "{}",
+        &page[..page.len().min(2000)]
+    );
     eprintln!(
         "dashboard, first paint after start (board taken): {:.1} ms, {} KiB",
         cold.as_secs_f64() * 1000.0,
@@ -195,12 +199,15 @@ fn main() {
         .configure_from_args()
         .sample_size(30)
         .measurement_time(Duration::from_secs(10));
-    c.bench_function("dashboard first paint (10,000 projects, 100,000 open tasks)", |b| {
-        b.iter(|| {
-            let (status, _) = get(web, "/console/supervision", &cookie);
-            assert_eq!(status, 200);
-        });
-    });
+    c.bench_function(
+        "dashboard first paint (10,000 projects, 100,000 open tasks)",
+        |b| {
+            b.iter(|| {
+                let (status, _) = get(web, "/console/supervision", &cookie);
+                assert_eq!(status, 200);
+            });
+        },
+    );
     c.bench_function("/metrics scrape (100,000 open tasks)", |b| {
         b.iter(|| {
             let (status, _) = get(web, "/metrics", "");
@@ -212,8 +219,10 @@ fn main() {
     let mut stream = TcpStream::connect(web).unwrap();
     stream
         .write_all(
-            format!("GET /console/supervision/live HTTP/1.1\r\nHost: b\r\nCookie: {cookie}\r\n\r\n")
-                .as_bytes(),
+            format!(
+                "GET /console/supervision/live HTTP/1.1\r\nHost: b\r\nCookie: {cookie}\r\n\r\n"
+            )
+            .as_bytes(),
         )
         .unwrap();
     let (cards, arrived) = std::sync::mpsc::channel::<Instant>();
@@ -227,9 +236,15 @@ fn main() {
     });
     let mut latencies = Vec::new();
     // Item k of every project is due k working days after Monday 3 March 2025.
-    for (k, day) in ["2025-03-05", "2025-03-06", "2025-03-07", "2025-03-10", "2025-03-11"]
-        .iter()
-        .enumerate()
+    for (k, day) in [
+        "2025-03-05",
+        "2025-03-06",
+        "2025-03-07",
+        "2025-03-10",
+        "2025-03-11",
+    ]
+    .iter()
+    .enumerate()
     {
         // Drain what the last step raised (every project's card) before the next.
         while arrived.recv_timeout(Duration::from_millis(1500)).is_ok() {}

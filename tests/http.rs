@@ -500,3 +500,355 @@ async fn metrics_count_commands_by_kind_and_open_tasks_by_department() {
         tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     }
 }
+
+/// The hidden fields (CSRF token, request id) of the form posting to `action` on a page.
+fn form_fields(page: &str, action: &str) -> String {
+    let form = page
+        .split(&format!("action=\"{action}\""))
+        .nth(1)
+        .and_then(|rest| rest.split("</form>").next())
+        .unwrap_or_else(|| panic!("a form posting to {action} on the page:\n{page}"));
+    let value = |name: &str| {
+        form.split(&format!("name=\"{name}\" value=\""))
+            .nth(1)
+            .and_then(|s| s.split('"').next())
+            .unwrap_or_else(|| panic!("{name} in the form to {action}"))
+            .to_string()
+    };
+    format!("csrf={}&request_id={}", value("csrf"), value("request_id"))
+}
+
+/// Posts a console form as its page drew it, with `extra` fields (already encoded).
+async fn post_form(
+    server: &InProcess,
+    cookie: &str,
+    page: &str,
+    action: &str,
+    extra: &str,
+) -> HttpReply {
+    let hidden = form_fields(page, action);
+    let body = if extra.is_empty() {
+        hidden
+    } else {
+        format!("{hidden}&{extra}")
+    };
+    http(
+        server.http,
+        "POST",
+        action,
+        &[
+            ("cookie", cookie),
+            ("content-type", "application/x-www-form-urlencoded"),
+        ],
+        &body,
+    )
+    .await
+}
+
+async fn task_state(server: &InProcess, project: &str, item: &str) -> Value {
+    let p = api(
+        server,
+        WINDOW,
+        "GET",
+        &format!("/api/v1/projects/{project}"),
+        Value::Null,
+    )
+    .await;
+    p.json()["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["item"] == item)
+        .unwrap()
+        .clone()
+}
+
+/// The verbs of the console beyond the browser walk: a special procedure started and
+/// ended, an extension, a supplement asked for by a department and handed in at the
+/// window, later materials, a withdrawal; and a bad value refused with the gRPC API's
+/// own words.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_console_verbs_suspend_extend_supplement_and_withdraw() {
+    let server = start().await;
+    let list = api(&server, WINDOW, "GET", "/api/v1/workflows", Value::Null).await;
+    let version = list.json()["workflows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|w| w["id"] == "construction-parallel")
+        .unwrap()["version"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let materials: Vec<Value> = APPROVAL_MATERIALS
+        .iter()
+        .map(|m| json!({"material": m}))
+        .collect();
+    let form = json!({"project_name": "厂房", "enterprise": "某公司", "industry": "industrial",
+        "land_supply": "grant", "new_construction_land": true, "floor_area": 32000,
+        "investment": 18000, "special_fire": true, "eia_category": "report_form"});
+    let submit = json!({"request_id": "v1", "project": "V1", "version": version,
+        "applicant": "某公司", "form": form, "materials": materials});
+    assert_eq!(
+        api(&server, WINDOW, "POST", "/api/v1/projects", submit)
+            .await
+            .status,
+        200
+    );
+    for item in ["A01", "R01"] {
+        let r = api(
+            &server,
+            WINDOW,
+            "POST",
+            &format!("/api/v1/projects/V1/items/{item}/milestone"),
+            json!({"request_id": format!("v1-{item}")}),
+        )
+        .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+    }
+    let ndrc_token = dept_token("ndrc");
+    let r = api(
+        &server,
+        &ndrc_token,
+        "POST",
+        "/api/v1/projects/V1/items/I01/approve",
+        json!({"request_id": "v1-I01"}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+
+    // ndrc: a special procedure on I07 stops its clock and ends; then one extension.
+    let ndrc = login(&server, &ndrc_token).await;
+    let path = "/console/inbox/V1/I07";
+    let page = page(&server, &ndrc, path).await.body;
+    let r = post_form(
+        &server,
+        &ndrc,
+        &page,
+        &format!("{path}/special-start"),
+        "reason=institutional_review",
+    )
+    .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    assert_eq!(task_state(&server, "V1", "I07").await["state"], "suspended");
+    let page = self::page(&server, &ndrc, path).await.body;
+    let r = post_form(&server, &ndrc, &page, &format!("{path}/special-end"), "").await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let before = task_state(&server, "V1", "I07").await;
+    assert_eq!(before["state"], "ready");
+    let page = self::page(&server, &ndrc, path).await.body;
+    let r = post_form(
+        &server,
+        &ndrc,
+        &page,
+        &format!("{path}/extend"),
+        "reason=%E4%B8%93%E5%AE%B6%E8%AF%84%E5%AE%A1",
+    )
+    .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let after = task_state(&server, "V1", "I07").await;
+    assert!(
+        after["due"].as_str().unwrap() > before["due"].as_str().unwrap(),
+        "{before} → {after}"
+    );
+    // The same form sent again (a reload) is the same command: answered, nothing new.
+    let reason = "reason=%E4%B8%93%E5%AE%B6%E8%AF%84%E5%AE%A1";
+    let r = post_form(&server, &ndrc, &page, &format!("{path}/extend"), reason).await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    assert_eq!(task_state(&server, "V1", "I07").await["due"], after["due"]);
+    // The stale form with another reason reuses its request id: refused, on the page.
+    let r = post_form(
+        &server,
+        &ndrc,
+        &page,
+        &format!("{path}/extend"),
+        "reason=again",
+    )
+    .await;
+    assert_eq!(r.status, 409, "{}", r.body);
+    assert!(r.body.contains("request-reused"), "{}", r.body);
+    // The page offers no second extension, and the engine refuses one.
+    let page = self::page(&server, &ndrc, path).await.body;
+    assert!(!page.contains("/extend\""), "{page}");
+    let r = api(
+        &server,
+        &ndrc_token,
+        "POST",
+        "/api/v1/projects/V1/items/I07/extend",
+        json!({"request_id": "v1-ext-2", "reason": "again"}),
+    )
+    .await;
+    assert_eq!(
+        r.json()["error"]["reason"],
+        "already-extended",
+        "{}",
+        r.body
+    );
+
+    // nrp asks for a supplement on I02; the window hands it in from the project page.
+    let nrp = login(&server, &dept_token("nrp")).await;
+    let path = "/console/inbox/V1/I02";
+    let page = self::page(&server, &nrp, path).await.body;
+    let r = post_form(
+        &server,
+        &nrp,
+        &page,
+        &format!("{path}/supplement"),
+        "needed=land_redline&note=%E5%9D%90%E6%A0%87%E4%B8%8D%E6%B8%85",
+    )
+    .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    assert_eq!(task_state(&server, "V1", "I02").await["state"], "suspended");
+    let window = login(&server, WINDOW).await;
+    let path = "/console/window/projects/V1";
+    let page = self::page(&server, &window, path).await.body;
+    let r = post_form(
+        &server,
+        &window,
+        &page,
+        &format!("{path}/supplement"),
+        "item=I02&material=land_redline",
+    )
+    .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    assert_eq!(task_state(&server, "V1", "I02").await["state"], "ready");
+
+    // Later materials, then withdrawal.
+    let page = self::page(&server, &window, path).await.body;
+    let r = post_form(
+        &server,
+        &window,
+        &page,
+        &format!("{path}/materials"),
+        "material=as_built_drawings",
+    )
+    .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let page = self::page(&server, &window, path).await.body;
+    let r = post_form(
+        &server,
+        &window,
+        &page,
+        &format!("{path}/withdraw"),
+        "reason=%E9%A1%B9%E7%9B%AE%E5%8F%96%E6%B6%88",
+    )
+    .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let p = api(&server, WINDOW, "GET", "/api/v1/projects/V1", Value::Null).await;
+    assert_eq!(p.json()["status"], "withdrawn");
+
+    // A value the page would have stopped, sent anyway: the server's check, in the API's words.
+    let apply = format!("/console/window/apply/{version}");
+    let page = self::page(&server, &window, &apply).await.body;
+    let r = post_form(
+        &server,
+        &window,
+        &page,
+        &apply,
+        "action=notice&applicant=x&f.floor_area=abc",
+    )
+    .await;
+    assert_eq!(r.status, 200);
+    let notice = api(
+        &server,
+        WINDOW,
+        "POST",
+        "/api/v1/pre-review",
+        json!({"version": version, "form": {"floor_area": "abc"}}),
+    )
+    .await;
+    let problem = notice.json()["form"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["field"] == "floor_area")
+        .unwrap()["problem"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let escaped = problem.replace('\'', "&#39;").replace('"', "&quot;");
+    assert!(
+        r.body.contains(&problem) || r.body.contains(&escaped),
+        "{problem} in {}",
+        r.body
+    );
+}
+
+/// The dashboard's cards and their filters (department, stage, workflow, due dates).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dashboard_lists_red_cards_by_its_filters() {
+    let server = start_configured(|c| c.tick = std::time::Duration::from_millis(100)).await;
+    let version = complaint_version(&server).await;
+    for n in 0..3 {
+        let r = api(
+            &server,
+            WINDOW,
+            "POST",
+            "/api/v1/projects",
+            complaint(&format!("d{n}"), &format!("D{n}"), &version),
+        )
+        .await;
+        assert_eq!(r.status, 200);
+    }
+    server.clock.set("2025-04-01T09:00:00");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    loop {
+        let r = api(
+            &server,
+            SUPERVISOR,
+            "GET",
+            "/api/v1/supervision/overdue",
+            Value::Null,
+        )
+        .await;
+        if r.json()["tasks"].as_array().is_some_and(|t| t.len() == 3) {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{}", r.body);
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let supervisor = login(&server, SUPERVISOR).await;
+    let rows = |body: &str| body.matches("<tr class=\"overdue\"").count();
+    let all = page(&server, &supervisor, "/console/supervision").await;
+    assert_eq!(all.status, 200);
+    assert_eq!(rows(&all.body), 3, "{}", all.body);
+    assert!(all.body.contains("id=\"red-count\">3<"), "{}", all.body);
+    for (query, expected) in [
+        ("department=supervision", 3),
+        ("department=respondent", 0),
+        ("stage=approval&workflow=complaint", 3),
+        ("stage=construction", 0),
+        ("workflow=construction-parallel", 0),
+        ("due_to=2025-03-01", 0),
+        ("due_from=2025-03-01&due_to=2025-03-31", 3),
+    ] {
+        let r = page(
+            &server,
+            &supervisor,
+            &format!("/console/supervision?{query}"),
+        )
+        .await;
+        assert_eq!(rows(&r.body), expected, "{query}");
+    }
+    // A project's timeline page, and the assessment of a period.
+    let r = page(&server, &supervisor, "/console/supervision/projects/D1").await;
+    assert_eq!(r.status, 200);
+    assert!(r.body.contains("id=\"gantt\""), "{}", r.body);
+    let r = page(
+        &server,
+        &supervisor,
+        "/console/supervision/assessment?from=2025-03-01&to=2025-04-01",
+    )
+    .await;
+    assert!(r.body.contains("id=\"assessment\""), "{}", r.body);
+    let r = page(
+        &server,
+        &supervisor,
+        "/console/supervision/assessment?from=x&to=y",
+    )
+    .await;
+    assert_eq!(
+        r.status, 400,
+        "a bad period is refused as the API refuses it"
+    );
+}

@@ -216,7 +216,7 @@ def public_pages(browser):
     ndrc.goto(f"{BASE}/console/inbox")
     item = ndrc.locator(f"#inbox tr[data-project='{OTHER}']").first.get_attribute("data-item")
     ndrc.goto(f"{BASE}/console/inbox/{OTHER}/{item}")
-    ndrc.fill("form[action$='/reject'] textarea[name=reason]", SECRET_REASON)
+    ndrc.fill("form[action$='/reject'] textarea[name=reason]", SECRET_REASON + HOSTILE)
     ndrc.click("#reject")
     expect(ndrc.locator(".error")).to_have_count(0)
     ndrc.context.close()
@@ -238,6 +238,12 @@ def public_pages(browser):
         assert secret not in body, f"{secret} on the public page"
     expect(page.locator("#stage")).not_to_be_empty()
     ctx.close()
+    # Supervision reads the rejection in the project's events: as text.
+    supervisor = login(browser, SUPERVISOR)
+    supervisor.goto(f"{BASE}/console/supervision/projects/{OTHER}")
+    expect(supervisor.locator("#events")).to_contain_text("rejected I01")
+    not_pwned(supervisor)
+    supervisor.context.close()
 
 
 def main():

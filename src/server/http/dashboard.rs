@@ -58,14 +58,23 @@ struct Filter {
     stage: String,
     #[serde(default)]
     workflow: String,
+    /// Cards due on or after this date (`YYYY-MM-DD`).
+    #[serde(default)]
+    due_from: String,
+    /// Cards due on or before this date.
+    #[serde(default)]
+    due_to: String,
 }
 
 impl Filter {
-    /// Whether a task of a project in `stage` of `workflow` passes.
-    fn keeps(&self, department: &str, stage: &str, workflow: &str) -> bool {
-        (self.department.is_empty() || self.department == department)
+    /// Whether a task due on `due` of a project in `stage` of `workflow` passes (dates
+    /// are `YYYY-MM-DD`, so they compare as text).
+    fn keeps(&self, t: &pb::Task, stage: &str, workflow: &str) -> bool {
+        (self.department.is_empty() || self.department == t.department)
             && (self.stage.is_empty() || self.stage == stage)
             && (self.workflow.is_empty() || self.workflow == workflow)
+            && (self.due_from.is_empty() || t.due.as_str() >= self.due_from.as_str())
+            && (self.due_to.is_empty() || t.due.as_str() <= self.due_to.as_str())
     }
 }
 
@@ -197,7 +206,7 @@ async fn dashboard(
     let keep = |cards: &[(pb::Task, &'static str, String)]| -> (usize, Vec<pb::Task>) {
         let mut kept = cards
             .iter()
-            .filter(|(t, stage, workflow)| filter.keeps(&t.department, stage, workflow));
+            .filter(|(t, stage, workflow)| filter.keeps(t, stage, workflow));
         let shown: Vec<pb::Task> = kept
             .by_ref()
             .take(SHOWN)
@@ -249,6 +258,8 @@ async fn dashboard(
                     @for (id, name) in &board.workflows { option value=(id) selected[filter.workflow == *id] { (name) } }
                 }
             }
+            label { "到期 Due from " input type="date" name="due_from" value=(filter.due_from); }
+            label { "至 to " input type="date" name="due_to" value=(filter.due_to); }
             button type="submit" { "筛选 Filter" }
         }
         h2 { "各阶段项目 Active projects by stage" }
