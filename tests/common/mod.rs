@@ -473,3 +473,82 @@ pub async fn http(
         body,
     }
 }
+
+// The HTTP side's helpers: the JSON API with a token, the console with a session.
+use serde_json::{json, Value};
+
+pub fn bearer(token: &str) -> String {
+    format!("Bearer {token}")
+}
+
+pub async fn api(
+    server: &InProcess,
+    token: &str,
+    method: &str,
+    path: &str,
+    body: Value,
+) -> HttpReply {
+    let auth = bearer(token);
+    let body = if body.is_null() {
+        String::new()
+    } else {
+        body.to_string()
+    };
+    http(
+        server.http,
+        method,
+        path,
+        &[
+            ("authorization", auth.as_str()),
+            ("content-type", "application/json"),
+        ],
+        &body,
+    )
+    .await
+}
+
+pub async fn complaint_version(server: &InProcess) -> String {
+    let list = api(server, WINDOW, "GET", "/api/v1/workflows", Value::Null).await;
+    assert_eq!(list.status, 200, "{}", list.body);
+    list.json()["workflows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|w| w["id"] == "complaint")
+        .unwrap()["version"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+pub fn complaint(request_id: &str, project: &str, version: &str) -> Value {
+    json!({
+        "request_id": request_id,
+        "project": project,
+        "version": version,
+        "applicant": "张三",
+        "form": {"complainant": "张三", "subject": "fees", "department_named": "某局"},
+        "materials": [{"material": "complaint_letter"}, {"material": "evidence"}]
+    })
+}
+
+/// Logs in to the console with a token: the session cookie.
+pub async fn login(server: &InProcess, token: &str) -> String {
+    let r = http(
+        server.http,
+        "POST",
+        "/console/login",
+        &[("content-type", "application/x-www-form-urlencoded")],
+        &format!("token={token}"),
+    )
+    .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let cookie = r.header("set-cookie").unwrap().to_string();
+    assert!(cookie.contains("HttpOnly"), "{cookie}");
+    assert!(cookie.contains("SameSite=Strict"), "{cookie}");
+    cookie.split(';').next().unwrap().to_string()
+}
+
+pub async fn page(server: &InProcess, cookie: &str, path: &str) -> HttpReply {
+    http(server.http, "GET", path, &[("cookie", cookie)], "").await
+}

@@ -15,9 +15,10 @@
 //! parameters; `POST` routes as a JSON body (an empty body is the empty message).
 
 use std::collections::HashMap;
+use std::net::SocketAddr;
 
 use axum::body::Bytes;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{ConnectInfo, Path, RawQuery, State};
 use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{on, MethodFilter, MethodRouter};
@@ -139,10 +140,11 @@ pub(super) fn router() -> Router<Http> {
         let handler = on(
             filter,
             move |state: State<Http>,
+                  peer: ConnectInfo<SocketAddr>,
                   params: Path<HashMap<String, String>>,
                   query: RawQuery,
                   headers: HeaderMap,
-                  body: Bytes| call(route, state, params, query, headers, body),
+                  body: Bytes| call(route, state, peer, params, query, headers, body),
         );
         match by_path.iter_mut().find(|(p, _)| *p == route.path) {
             Some((_, methods)) => *methods = std::mem::take(methods).merge(handler),
@@ -161,12 +163,13 @@ pub(super) fn router() -> Router<Http> {
 async fn call(
     route: &'static Route,
     State(http): State<Http>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Path(params): Path<HashMap<String, String>>,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let caller = match http.bearer(&headers) {
+    let caller = match http.bearer(&headers, peer) {
         Ok(c) => c,
         Err(status) => return status_response(&status),
     };

@@ -22,8 +22,7 @@ use chrono::{Datelike, NaiveDate};
 use maud::{html, Markup, PreEscaped};
 use tokio_stream::StreamExt;
 
-use super::counter::{department_name, item_name, row_class, state_name, urlencode};
-use super::page::{self, Page};
+use super::page::{self, department_name, item_name, row_class, state_name, urlencode, Page};
 use super::session::{Refused, Session};
 use super::{request, Http};
 use crate::plan::{Plan, Stage};

@@ -16,8 +16,9 @@ use axum::routing::{get, post};
 use axum::{Form, Router};
 use maud::{html, Markup};
 
-use super::counter::{department_name, item_name, row_class, state_name, urlencode};
-use super::page::{self, command_fields, Page};
+use super::page::{
+    self, command_fields, department_name, item_name, row_class, state_name, urlencode, Page,
+};
 use super::session::{Refused, Session};
 use super::{request, Http};
 use crate::engine::TaskState;

@@ -63,8 +63,9 @@ impl FromRef<Http> for Api {
 
 impl Http {
     /// The caller of an API request, from its `authorization: Bearer` header; a failure
-    /// is counted for `/metrics` and logged (an operator alerts on guessing).
-    fn bearer(&self, headers: &HeaderMap) -> Result<Caller, Status> {
+    /// is counted for `/metrics` and logged with the client's address (an operator
+    /// alerts on guessing).
+    fn bearer(&self, headers: &HeaderMap, peer: SocketAddr) -> Result<Caller, Status> {
         let header = headers
             .get(axum::http::header::AUTHORIZATION)
             .map(|h| h.to_str().unwrap_or(""));
@@ -72,7 +73,7 @@ impl Http {
             Ok(role) => Ok(Caller { role }),
             Err(status) => {
                 self.api.metrics.auth_failures.inc();
-                tracing::warn!("HTTP API: authentication failed: {}", status.message());
+                tracing::warn!(peer = %peer, "HTTP API: authentication failed: {}", status.message());
                 Err(status)
             }
         }

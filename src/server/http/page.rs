@@ -1,6 +1,7 @@
 //! The console's layout and the pieces every page shares: the frame with its navigation,
 //! message pages, a refusal shown as the API would report it, the hidden fields every
-//! form carries, and the static files (one stylesheet, one small script), compiled in.
+//! form carries, names for people (items, departments, task states) and a task table,
+//! and the static files (one stylesheet, one small script), compiled in.
 //!
 //! Pages are maud templates: every value interpolated is HTML-escaped, so a workflow's
 //! name, a form value or a reason containing `<script>` is shown as text.
@@ -14,7 +15,9 @@ use maud::{html, Markup, DOCTYPE};
 use super::error::explain;
 use super::session::{home_of, random_hex, Session};
 use super::Http;
+use crate::plan::Plan;
 use crate::server::auth::Role;
+use crate::server::pb;
 
 /// The stylesheet (print styles included: the notice and the receipt are printed).
 const CSS: &str = include_str!("static/console.css");
@@ -167,4 +170,90 @@ async fn home(session: Option<Session>) -> Redirect {
         Some(s) => Redirect::to(home_of(&s.caller.role)),
         None => Redirect::to("/console/login"),
     }
+}
+
+/// A department's name in a plan (its id when the plan has no such department).
+pub(crate) fn department_name(plan: &Plan, id: &str) -> String {
+    if id == "window" {
+        return "综合窗口 Window".to_string();
+    }
+    plan.departments
+        .iter()
+        .find(|d| d.id == id)
+        .map_or_else(|| id.to_string(), |d| d.name.clone())
+}
+
+/// The tasks that matter to a reader: every item that applies, with its department,
+/// state and due date.
+pub(crate) fn tasks_table(plan: &Plan, tasks: &[pb::Task], all: bool) -> Markup {
+    html! {
+        table.tasks {
+            thead { tr { th { "事项 Item" } th { "部门 Department" } th { "状态 State" } th { "办结时限 Due" } } }
+            tbody {
+                @for t in tasks {
+                    @if all || !matches!(t.state.as_str(), "not_applicable") {
+                        tr class=(row_class(t)) data-item=(t.item) data-state=(t.state) {
+                            td { (item_name(plan, &t.item)) }
+                            td { (department_name(plan, &t.department)) }
+                            td { (state_name(&t.state)) }
+                            td.due { (t.due) @if t.overdue { " 超期 overdue" } @else if t.warned { " 预警 warning" } }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A task row's class: its warning colour.
+pub(crate) fn row_class(t: &pb::Task) -> &'static str {
+    if t.overdue {
+        "overdue"
+    } else if t.warned {
+        "warned"
+    } else {
+        ""
+    }
+}
+
+/// An item's name in a plan.
+pub(crate) fn item_name(plan: &Plan, id: &str) -> String {
+    plan.items
+        .iter()
+        .find(|i| i.id == id)
+        .map_or_else(|| id.to_string(), |i| i.name.clone())
+}
+
+/// A task state in Chinese and English.
+pub(crate) fn state_name(state: &str) -> &'static str {
+    match state {
+        "pending" => "未开始 pending",
+        "not_applicable" => "不适用 not applicable",
+        "waiting" => "等待前置 waiting",
+        "ready" => "待签收 ready",
+        "claimed" => "办理中 claimed",
+        "suspended" => "暂停（补正/特别程序） suspended",
+        "approved" => "已办结 approved",
+        "rejected" => "不予许可 rejected",
+        "closed" => "已关闭 closed",
+        _ => "—",
+    }
+}
+
+/// The first characters of a content hash, for people.
+pub(crate) fn short_version(v: &str) -> &str {
+    v.get(..12).unwrap_or(v)
+}
+
+/// A path segment, percent-encoded (project codes may hold `/` or `#`).
+pub(crate) fn urlencode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }

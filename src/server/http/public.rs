@@ -19,8 +19,7 @@ use axum::Router;
 use governor::{DefaultKeyedRateLimiter, Quota};
 use maud::html;
 
-use super::counter::{department_name, item_name, urlencode};
-use super::page::{self, Page};
+use super::page::{self, department_name, item_name, urlencode, Page};
 use super::Http;
 use crate::server::input;
 

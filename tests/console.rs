@@ -1,0 +1,489 @@
+//! The console over raw HTTP/1.1, in process: its guards (sessions, CSRF, a department
+//! kept to its own tasks, escaping, the public page's rate limit and what it leaves
+//! out), every verb the browser walk does not take, and the dashboard's filters. The walk
+//! through the pages in a real browser is `browser.rs`.
+
+mod common;
+
+use common::*;
+use serde_json::{json, Value};
+
+/// The console's guards: a bad token, CSRF, a department kept to its own tasks, values
+/// escaped, the public page's limits and what it leaves out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_console_escapes_guards_and_keeps_departments_apart() {
+    let server = start().await;
+    let version = complaint_version(&server).await;
+    let hostile = "<script>alert(1)</script>";
+    let mut body = complaint("h1", "H1", &version);
+    body["applicant"] = json!(hostile);
+    body["form"]["complainant"] = json!(hostile);
+    body["form"]["department_named"] = json!(format!("<img src=x onerror=alert(1)>"));
+    let r = api(&server, WINDOW, "POST", "/api/v1/projects", body).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+
+    // No session: to the login page. A wrong token: 401, counted.
+    let r = http(server.http, "GET", "/console/window", &[], "").await;
+    assert_eq!(r.status, 303);
+    assert_eq!(r.header("location"), Some("/console/login"));
+    let r = http(
+        server.http,
+        "POST",
+        "/console/login",
+        &[("content-type", "application/x-www-form-urlencoded")],
+        "token=guess-guess-guess-guess",
+    )
+    .await;
+    assert_eq!(r.status, 401);
+    let metrics = http(server.http, "GET", "/metrics", &[], "").await;
+    assert!(
+        metrics.body.contains("onewindow_auth_failures_total 1"),
+        "{}",
+        metrics.body
+    );
+
+    // The window's pages show what was typed as text.
+    let window = login(&server, WINDOW).await;
+    let receipt = page(&server, &window, "/console/window/projects/H1/receipt").await;
+    assert_eq!(receipt.status, 200);
+    assert!(receipt
+        .body
+        .contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
+    assert!(!receipt.body.contains(hostile));
+    // A department's task page shows the form values escaped too.
+    let bureau = login(&server, BUREAU).await;
+    let task = page(&server, &bureau, "/console/inbox/H1/C01").await;
+    assert_eq!(task.status, 200, "{}", task.body);
+    assert!(!task.body.contains("<img src=x"));
+    assert!(task.body.contains("&lt;img src=x onerror=alert(1)&gt;"));
+
+    // A form without the session's CSRF token changes nothing.
+    let r = http(
+        server.http,
+        "POST",
+        "/console/inbox/H1/C01/claim",
+        &[
+            ("cookie", &bureau),
+            ("content-type", "application/x-www-form-urlencoded"),
+        ],
+        "request_id=forged-1&csrf=0000",
+    )
+    .await;
+    assert_eq!(r.status, 403);
+    let p = api(&server, WINDOW, "GET", "/api/v1/projects/H1", Value::Null).await;
+    assert!(p.body.contains("\"state\":\"ready\""), "{}", p.body);
+
+    // The respondent's session cannot open the bureau's task by URL, nor act on it.
+    let respondent = login(&server, RESPONDENT).await;
+    let r = page(&server, &respondent, "/console/inbox/H1/C01").await;
+    assert_eq!(r.status, 403);
+    assert!(!r.body.contains("alert(1)"));
+    // A window session is not a reviewer's, and a reviewer's is not the window's.
+    assert_eq!(page(&server, &window, "/console/inbox").await.status, 403);
+    assert_eq!(page(&server, &bureau, "/console/window").await.status, 403);
+    assert_eq!(
+        page(&server, &bureau, "/console/supervision").await.status,
+        403
+    );
+
+    // Public progress: the stage and the items, never the applicant or the form.
+    let public = http(server.http, "GET", "/public/projects/H1", &[], "").await;
+    assert_eq!(public.status, 200);
+    assert!(public.body.contains("受理登记"), "{}", public.body);
+    for secret in ["张三", "alert(1)", "某局", "complaint_letter"] {
+        assert!(!public.body.contains(secret), "{secret} on the public page");
+    }
+    assert_eq!(
+        http(server.http, "GET", "/public/projects/NOPE", &[], "")
+            .await
+            .status,
+        404
+    );
+    // Rate-limited per address: a burst, then 429 with a retry hint.
+    let mut limited = None;
+    for _ in 0..60 {
+        let r = http(server.http, "GET", "/public/projects/H1", &[], "").await;
+        if r.status == 429 {
+            limited = Some(r);
+            break;
+        }
+    }
+    let limited = limited.expect("the public page is rate-limited");
+    assert!(limited.header("retry-after").is_some());
+
+    // Logging out needs the form's token and ends the session.
+    let home = page(&server, &window, "/console/window").await;
+    let csrf = home
+        .body
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .unwrap()
+        .to_string();
+    let r = http(
+        server.http,
+        "POST",
+        "/console/logout",
+        &[
+            ("cookie", &window),
+            ("content-type", "application/x-www-form-urlencoded"),
+        ],
+        &format!("csrf={csrf}"),
+    )
+    .await;
+    assert_eq!(r.status, 303);
+    let r = page(&server, &window, "/console/window").await;
+    assert_eq!(r.status, 303, "the session ended");
+}
+
+/// The hidden fields (CSRF token, request id) of the form posting to `action` on a page.
+fn form_fields(page: &str, action: &str) -> String {
+    let form = page
+        .split(&format!("action=\"{action}\""))
+        .nth(1)
+        .and_then(|rest| rest.split("</form>").next())
+        .unwrap_or_else(|| panic!("a form posting to {action} on the page:\n{page}"));
+    let value = |name: &str| {
+        form.split(&format!("name=\"{name}\" value=\""))
+            .nth(1)
+            .and_then(|s| s.split('"').next())
+            .unwrap_or_else(|| panic!("{name} in the form to {action}"))
+            .to_string()
+    };
+    format!("csrf={}&request_id={}", value("csrf"), value("request_id"))
+}
+
+/// Posts a console form as its page drew it, with `extra` fields (already encoded).
+async fn post_form(
+    server: &InProcess,
+    cookie: &str,
+    page: &str,
+    action: &str,
+    extra: &str,
+) -> HttpReply {
+    let hidden = form_fields(page, action);
+    let body = if extra.is_empty() {
+        hidden
+    } else {
+        format!("{hidden}&{extra}")
+    };
+    http(
+        server.http,
+        "POST",
+        action,
+        &[
+            ("cookie", cookie),
+            ("content-type", "application/x-www-form-urlencoded"),
+        ],
+        &body,
+    )
+    .await
+}
+
+async fn task_state(server: &InProcess, project: &str, item: &str) -> Value {
+    let p = api(
+        server,
+        WINDOW,
+        "GET",
+        &format!("/api/v1/projects/{project}"),
+        Value::Null,
+    )
+    .await;
+    p.json()["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["item"] == item)
+        .unwrap()
+        .clone()
+}
+
+/// The verbs of the console beyond the browser walk: a special procedure started and
+/// ended, an extension, a supplement asked for by a department and handed in at the
+/// window, later materials, a withdrawal; and a bad value refused with the gRPC API's
+/// own words.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_console_verbs_suspend_extend_supplement_and_withdraw() {
+    let server = start().await;
+    let list = api(&server, WINDOW, "GET", "/api/v1/workflows", Value::Null).await;
+    let version = list.json()["workflows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|w| w["id"] == "construction-parallel")
+        .unwrap()["version"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let materials: Vec<Value> = APPROVAL_MATERIALS
+        .iter()
+        .map(|m| json!({"material": m}))
+        .collect();
+    let form = json!({"project_name": "厂房", "enterprise": "某公司", "industry": "industrial",
+        "land_supply": "grant", "new_construction_land": true, "floor_area": 32000,
+        "investment": 18000, "special_fire": true, "eia_category": "report_form"});
+    let submit = json!({"request_id": "v1", "project": "V1", "version": version,
+        "applicant": "某公司", "form": form, "materials": materials});
+    assert_eq!(
+        api(&server, WINDOW, "POST", "/api/v1/projects", submit)
+            .await
+            .status,
+        200
+    );
+    for item in ["A01", "R01"] {
+        let r = api(
+            &server,
+            WINDOW,
+            "POST",
+            &format!("/api/v1/projects/V1/items/{item}/milestone"),
+            json!({"request_id": format!("v1-{item}")}),
+        )
+        .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+    }
+    let ndrc_token = dept_token("ndrc");
+    let r = api(
+        &server,
+        &ndrc_token,
+        "POST",
+        "/api/v1/projects/V1/items/I01/approve",
+        json!({"request_id": "v1-I01"}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+
+    // ndrc: a special procedure on I07 stops its clock and ends; then one extension.
+    let ndrc = login(&server, &ndrc_token).await;
+    let path = "/console/inbox/V1/I07";
+    let page = page(&server, &ndrc, path).await.body;
+    let r = post_form(
+        &server,
+        &ndrc,
+        &page,
+        &format!("{path}/special-start"),
+        "reason=institutional_review",
+    )
+    .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    assert_eq!(task_state(&server, "V1", "I07").await["state"], "suspended");
+    let page = self::page(&server, &ndrc, path).await.body;
+    let r = post_form(&server, &ndrc, &page, &format!("{path}/special-end"), "").await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let before = task_state(&server, "V1", "I07").await;
+    assert_eq!(before["state"], "ready");
+    let page = self::page(&server, &ndrc, path).await.body;
+    let r = post_form(
+        &server,
+        &ndrc,
+        &page,
+        &format!("{path}/extend"),
+        "reason=%E4%B8%93%E5%AE%B6%E8%AF%84%E5%AE%A1",
+    )
+    .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let after = task_state(&server, "V1", "I07").await;
+    assert!(
+        after["due"].as_str().unwrap() > before["due"].as_str().unwrap(),
+        "{before} → {after}"
+    );
+    // The same form sent again (a reload) is the same command: answered, nothing new.
+    let reason = "reason=%E4%B8%93%E5%AE%B6%E8%AF%84%E5%AE%A1";
+    let r = post_form(&server, &ndrc, &page, &format!("{path}/extend"), reason).await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    assert_eq!(task_state(&server, "V1", "I07").await["due"], after["due"]);
+    // The stale form with another reason reuses its request id: refused, on the page.
+    let r = post_form(
+        &server,
+        &ndrc,
+        &page,
+        &format!("{path}/extend"),
+        "reason=again",
+    )
+    .await;
+    assert_eq!(r.status, 409, "{}", r.body);
+    assert!(r.body.contains("request-reused"), "{}", r.body);
+    // The page offers no second extension, and the engine refuses one.
+    let page = self::page(&server, &ndrc, path).await.body;
+    assert!(!page.contains("/extend\""), "{page}");
+    let r = api(
+        &server,
+        &ndrc_token,
+        "POST",
+        "/api/v1/projects/V1/items/I07/extend",
+        json!({"request_id": "v1-ext-2", "reason": "again"}),
+    )
+    .await;
+    assert_eq!(
+        r.json()["error"]["reason"],
+        "already-extended",
+        "{}",
+        r.body
+    );
+
+    // nrp asks for a supplement on I02; the window hands it in from the project page.
+    let nrp = login(&server, &dept_token("nrp")).await;
+    let path = "/console/inbox/V1/I02";
+    let page = self::page(&server, &nrp, path).await.body;
+    let r = post_form(
+        &server,
+        &nrp,
+        &page,
+        &format!("{path}/supplement"),
+        "needed=land_redline&note=%E5%9D%90%E6%A0%87%E4%B8%8D%E6%B8%85",
+    )
+    .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    assert_eq!(task_state(&server, "V1", "I02").await["state"], "suspended");
+    let window = login(&server, WINDOW).await;
+    let path = "/console/window/projects/V1";
+    let page = self::page(&server, &window, path).await.body;
+    let r = post_form(
+        &server,
+        &window,
+        &page,
+        &format!("{path}/supplement"),
+        "item=I02&material=land_redline",
+    )
+    .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    assert_eq!(task_state(&server, "V1", "I02").await["state"], "ready");
+
+    // Later materials, then withdrawal.
+    let page = self::page(&server, &window, path).await.body;
+    let r = post_form(
+        &server,
+        &window,
+        &page,
+        &format!("{path}/materials"),
+        "material=as_built_drawings",
+    )
+    .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let page = self::page(&server, &window, path).await.body;
+    let r = post_form(
+        &server,
+        &window,
+        &page,
+        &format!("{path}/withdraw"),
+        "reason=%E9%A1%B9%E7%9B%AE%E5%8F%96%E6%B6%88",
+    )
+    .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let p = api(&server, WINDOW, "GET", "/api/v1/projects/V1", Value::Null).await;
+    assert_eq!(p.json()["status"], "withdrawn");
+
+    // A value the page would have stopped, sent anyway: the server's check, in the API's words.
+    let apply = format!("/console/window/apply/{version}");
+    let page = self::page(&server, &window, &apply).await.body;
+    let r = post_form(
+        &server,
+        &window,
+        &page,
+        &apply,
+        "action=notice&applicant=x&f.floor_area=abc",
+    )
+    .await;
+    assert_eq!(r.status, 200);
+    let notice = api(
+        &server,
+        WINDOW,
+        "POST",
+        "/api/v1/pre-review",
+        json!({"version": version, "form": {"floor_area": "abc"}}),
+    )
+    .await;
+    let problem = notice.json()["form"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["field"] == "floor_area")
+        .unwrap()["problem"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let escaped = problem.replace('\'', "&#39;").replace('"', "&quot;");
+    assert!(
+        r.body.contains(&problem) || r.body.contains(&escaped),
+        "{problem} in {}",
+        r.body
+    );
+}
+
+/// The dashboard's cards and their filters (department, stage, workflow, due dates).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dashboard_lists_red_cards_by_its_filters() {
+    let server = start_configured(|c| c.tick = std::time::Duration::from_millis(100)).await;
+    let version = complaint_version(&server).await;
+    for n in 0..3 {
+        let r = api(
+            &server,
+            WINDOW,
+            "POST",
+            "/api/v1/projects",
+            complaint(&format!("d{n}"), &format!("D{n}"), &version),
+        )
+        .await;
+        assert_eq!(r.status, 200);
+    }
+    server.clock.set("2025-04-01T09:00:00");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    loop {
+        let r = api(
+            &server,
+            SUPERVISOR,
+            "GET",
+            "/api/v1/supervision/overdue",
+            Value::Null,
+        )
+        .await;
+        if r.json()["tasks"].as_array().is_some_and(|t| t.len() == 3) {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{}", r.body);
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let supervisor = login(&server, SUPERVISOR).await;
+    let rows = |body: &str| body.matches("<tr class=\"overdue\"").count();
+    let all = page(&server, &supervisor, "/console/supervision").await;
+    assert_eq!(all.status, 200);
+    assert_eq!(rows(&all.body), 3, "{}", all.body);
+    assert!(all.body.contains("id=\"red-count\">3<"), "{}", all.body);
+    for (query, expected) in [
+        ("department=supervision", 3),
+        ("department=respondent", 0),
+        ("stage=approval&workflow=complaint", 3),
+        ("stage=construction", 0),
+        ("workflow=construction-parallel", 0),
+        ("due_to=2025-03-01", 0),
+        ("due_from=2025-03-01&due_to=2025-03-31", 3),
+    ] {
+        let r = page(
+            &server,
+            &supervisor,
+            &format!("/console/supervision?{query}"),
+        )
+        .await;
+        assert_eq!(rows(&r.body), expected, "{query}");
+    }
+    // A project's timeline page, and the assessment of a period.
+    let r = page(&server, &supervisor, "/console/supervision/projects/D1").await;
+    assert_eq!(r.status, 200);
+    assert!(r.body.contains("id=\"gantt\""), "{}", r.body);
+    let r = page(
+        &server,
+        &supervisor,
+        "/console/supervision/assessment?from=2025-03-01&to=2025-04-01",
+    )
+    .await;
+    assert!(r.body.contains("id=\"assessment\""), "{}", r.body);
+    let r = page(
+        &server,
+        &supervisor,
+        "/console/supervision/assessment?from=x&to=y",
+    )
+    .await;
+    assert_eq!(
+        r.status, 400,
+        "a bad period is refused as the API refuses it"
+    );
+}
