@@ -66,42 +66,6 @@ fn chromium() -> PathBuf {
     PathBuf::from(CHROMIUM)
 }
 
-/// A Python with the pinned Playwright: a virtual environment under the build directory,
-/// made on first use and again when the requirements change.
-fn python_with_playwright() -> PathBuf {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let requirements = root.join("tests/browser/requirements.txt");
-    let wanted = std::fs::read_to_string(&requirements).unwrap();
-    let venv = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("python-browser");
-    let python = venv.join("bin/python3");
-    let stamp = venv.join("requirements.txt");
-    if std::fs::read_to_string(&stamp).ok().as_deref() == Some(wanted.as_str()) && python.exists() {
-        return python;
-    }
-    let _ = std::fs::remove_dir_all(&venv);
-    let run = |cmd: &mut Command, what: &str| {
-        let out = cmd.output().unwrap_or_else(|e| panic!("{what}: {e}"));
-        assert!(
-            out.status.success(),
-            "{what} failed (python3 with venv and pip, and PyPI, are needed):\n{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-    };
-    run(
-        Command::new("python3").args(["-m", "venv"]).arg(&venv),
-        "python3 -m venv",
-    );
-    run(
-        Command::new(&python)
-            .args(["-m", "pip", "install", "--quiet", "-r"])
-            .arg(&requirements),
-        "pip install -r tests/browser/requirements.txt",
-    );
-    std::fs::write(&stamp, wanted).unwrap();
-    python
-}
-
 /// A project from the counter through every department's inbox to completion, a claim
 /// race, another department's task refused by URL, a red card arriving live on the open
 /// dashboard when the clock passes the due dates, the Gantt chart and the assessment,
@@ -109,7 +73,7 @@ fn python_with_playwright() -> PathBuf {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_project_walked_through_the_console_in_chromium() {
     let chromium = chromium();
-    let python = python_with_playwright();
+    let python = python_venv("python-browser", "tests/browser/requirements.txt");
     let server = start_configured(|c| c.tick = std::time::Duration::from_millis(200)).await;
     let shots = std::env::var_os("ONEWINDOW_SCREENSHOTS").map_or_else(
         || PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("screenshots"),

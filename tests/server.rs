@@ -146,52 +146,6 @@ fn the_command_line_clients_drive_a_project() {
     assert!(first.contains("task-ready C01"), "{first}");
 }
 
-/// A Python with the example's pinned requirements (`examples/python/requirements.txt`):
-/// a virtual environment under the build directory, made on first use with `python3 -m
-/// venv` and pip, and made again when the requirements change. Nothing is installed by
-/// hand and nothing outside the build directory is touched; a machine that cannot make
-/// it fails the test, saying why — the test never skips itself.
-fn python_with_grpc() -> PathBuf {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let requirements = root.join("examples/python/requirements.txt");
-    let wanted = std::fs::read_to_string(&requirements).unwrap();
-    let venv = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("python-example");
-    let python = venv.join("bin/python3");
-    let stamp = venv.join("requirements.txt");
-    if std::fs::read_to_string(&stamp).ok().as_deref() == Some(wanted.as_str()) && python.exists() {
-        return python;
-    }
-    let _ = std::fs::remove_dir_all(&venv);
-    let run = |cmd: &mut Command, what: &str| {
-        let out = cmd.output().unwrap_or_else(|e| panic!("{what}: {e}"));
-        assert!(
-            out.status.success(),
-            "{what} failed (python3 with venv and pip, and PyPI, are needed):\n{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-    };
-    run(
-        Command::new("python3").args(["-m", "venv"]).arg(&venv),
-        "python3 -m venv",
-    );
-    run(
-        Command::new(&python)
-            .args([
-                "-m",
-                "pip",
-                "install",
-                "--quiet",
-                "--disable-pip-version-check",
-                "-r",
-            ])
-            .arg(&requirements),
-        "pip install -r examples/python/requirements.txt",
-    );
-    std::fs::write(&stamp, wanted).unwrap();
-    python
-}
-
 /// Another language's system, from the .proto alone: the Python department worker in
 /// `examples/python/` receives the supervision bureau's ready task and approves it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -214,11 +168,14 @@ async fn the_python_department_worker_approves_over_grpc() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let addr = server.addr.trim_start_matches("http://").to_string();
     let out = tokio::task::spawn_blocking(move || {
-        Command::new(python_with_grpc())
-            .arg(root.join("examples/python/department_worker.py"))
-            .args(["--server", &addr, "--token", BUREAU, "--limit", "1"])
-            .output()
-            .expect("the example's Python runs")
+        Command::new(python_venv(
+            "python-example",
+            "examples/python/requirements.txt",
+        ))
+        .arg(root.join("examples/python/department_worker.py"))
+        .args(["--server", &addr, "--token", BUREAU, "--limit", "1"])
+        .output()
+        .expect("the example's Python runs")
     })
     .await
     .unwrap();

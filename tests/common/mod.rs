@@ -552,3 +552,49 @@ pub async fn login(server: &InProcess, token: &str) -> String {
 pub async fn page(server: &InProcess, cookie: &str, path: &str) -> HttpReply {
     http(server.http, "GET", path, &[("cookie", cookie)], "").await
 }
+
+/// A Python with the pinned requirements of `requirements` (relative to the checkout): a
+/// virtual environment `name` under the build directory, made on first use with `python3
+/// -m venv` and pip, and made again when the requirements change. Nothing is installed by
+/// hand and nothing outside the build directory is touched; a machine that cannot make
+/// it fails the test, saying why — the test never skips itself.
+pub fn python_venv(name: &str, requirements: &str) -> PathBuf {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let file = root.join(requirements);
+    let wanted = std::fs::read_to_string(&file).unwrap();
+    let venv = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name);
+    let python = venv.join("bin/python3");
+    let stamp = venv.join("requirements.txt");
+    if std::fs::read_to_string(&stamp).ok().as_deref() == Some(wanted.as_str()) && python.exists() {
+        return python;
+    }
+    let _ = std::fs::remove_dir_all(&venv);
+    let run = |cmd: &mut Command, what: &str| {
+        let out = cmd.output().unwrap_or_else(|e| panic!("{what}: {e}"));
+        assert!(
+            out.status.success(),
+            "{what} failed (python3 with venv and pip, and PyPI, are needed):\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    run(
+        Command::new("python3").args(["-m", "venv"]).arg(&venv),
+        "python3 -m venv",
+    );
+    run(
+        Command::new(&python)
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                "-r",
+            ])
+            .arg(&file),
+        &format!("pip install -r {requirements}"),
+    );
+    std::fs::write(&stamp, wanted).unwrap();
+    python
+}

@@ -204,11 +204,7 @@ async fn blank(
 ) -> Result<Response, Refused> {
     window(&session)?;
     let Ok(plan) = http.api.plan(&version) else {
-        return Ok(page::message(
-            StatusCode::NOT_FOUND,
-            "未找到 Not found",
-            "No such workflow version.",
-        ));
+        return Ok(page::not_found("No such workflow version."));
     };
     let mut filled = Filled::default();
     let today = (http.api.clock)().format("%Y%m%d");
@@ -324,11 +320,7 @@ async fn apply(
         return Ok(page::bad_csrf());
     }
     let Ok(plan) = http.api.plan(&version) else {
-        return Ok(page::message(
-            StatusCode::NOT_FOUND,
-            "未找到 Not found",
-            "No such workflow version.",
-        ));
+        return Ok(page::not_found("No such workflow version."));
     };
     let api = &http.api;
     if filled.get("action") == "notice" {
@@ -687,13 +679,7 @@ async fn act(
             ))
             .await
         }
-        _ => {
-            return Ok(page::message(
-                StatusCode::NOT_FOUND,
-                "未找到 Not found",
-                "No such action.",
-            ))
-        }
+        _ => return Ok(page::not_found("No such action.")),
     };
     Ok(match done {
         Ok(_) => {

@@ -478,18 +478,10 @@ async fn project(
 ) -> Result<Response, Refused> {
     supervisor(&session)?;
     let Some(state) = http.api.svc.project(&id) else {
-        return Ok(page::message(
-            StatusCode::NOT_FOUND,
-            "未找到 Not found",
-            "No such project.",
-        ));
+        return Ok(page::not_found("No such project."));
     };
     let Some(plan) = http.api.svc.plan(&state.version) else {
-        return Ok(page::message(
-            StatusCode::NOT_FOUND,
-            "未找到 Not found",
-            "No such workflow version.",
-        ));
+        return Ok(page::not_found("No such workflow version."));
     };
     let timeline = http
         .api

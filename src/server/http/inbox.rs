@@ -155,21 +155,13 @@ fn task_page(
     status: StatusCode,
 ) -> Response {
     let Some(state) = http.api.svc.project(project) else {
-        return page::message(
-            StatusCode::NOT_FOUND,
-            "未找到 Not found",
-            "No such project.",
-        );
+        return page::not_found("No such project.");
     };
     let Some(plan) = http.api.svc.plan(&state.version) else {
-        return page::message(
-            StatusCode::NOT_FOUND,
-            "未找到 Not found",
-            "No such workflow version.",
-        );
+        return page::not_found("No such workflow version.");
     };
     let Some(i) = plan.items.iter().position(|x| x.id == item) else {
-        return page::message(StatusCode::NOT_FOUND, "未找到 Not found", "No such item.");
+        return page::not_found("No such item.");
     };
     // Another department's task is not shown, whatever the URL says.
     if plan.department_of(i) != dept {
@@ -344,13 +336,7 @@ async fn act(
             ))
             .await
         }
-        _ => {
-            return Ok(page::message(
-                StatusCode::NOT_FOUND,
-                "未找到 Not found",
-                "No such action.",
-            ))
-        }
+        _ => return Ok(page::not_found("No such action.")),
     };
     Ok(match done {
         // Back to the task after a claim; to the inbox after a decision.

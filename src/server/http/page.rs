@@ -105,6 +105,11 @@ pub(crate) fn message(status: StatusCode, title: &str, text: &str) -> Response {
     (status, Page::new(title, None).render(body)).into_response()
 }
 
+/// 404 saying what was not found.
+pub(crate) fn not_found(what: &str) -> Response {
+    message(StatusCode::NOT_FOUND, "未找到 Not found", what)
+}
+
 /// 429 with a retry hint.
 pub(crate) fn too_many() -> Response {
     let mut r = message(

@@ -12,7 +12,6 @@ use std::net::{IpAddr, SocketAddr};
 use std::num::NonZeroU32;
 
 use axum::extract::{ConnectInfo, Path, Query, State};
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::Router;
@@ -91,13 +90,7 @@ async fn progress(
     if http.limiter.check_key(&peer.ip()).is_err() {
         return page::too_many();
     }
-    let not_found = || {
-        page::message(
-            StatusCode::NOT_FOUND,
-            "未找到 Not found",
-            "没有这个项目代码。 No project has this code.",
-        )
-    };
+    let not_found = || page::not_found("没有这个项目代码。 No project has this code.");
     if input::id("project", &code).is_err() {
         return not_found();
     }
