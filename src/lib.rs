@@ -4,6 +4,7 @@
 //! parallel, each within a time limit in working days, under electronic supervision.
 //!
 //! # Layout
+//! - [`blueprint`]: one blueprint (一张蓝图): plan layers, the site check, the plan audit.
 //! - [`calendar`]: working-day calendars and the day arithmetic of time limits.
 //! - [`form`]: the one application form: typed fields and filled-in values.
 //! - [`condition`]: `when:` conditions on the form (a pest grammar).
@@ -34,6 +35,7 @@
 
 #![deny(missing_docs)]
 
+pub mod blueprint;
 pub mod calendar;
 pub mod condition;
 pub mod diagnostic;

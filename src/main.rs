@@ -10,6 +10,7 @@ use clap::{Parser, Subcommand};
 use args::{FlushArg, Format, GraphFormat, Output, RunArgs, SimFormat, StoreArgs};
 
 mod args;
+mod blueprint_cmd;
 mod client;
 mod launch;
 
@@ -88,6 +89,9 @@ enum Command {
     /// Load over the JSON/HTTP API: clients take projects to completion as the window and
     /// each department would over HTTP; reports task completions/s and latency.
     LoadgenHttp(client::loadgen_http::LoadgenHttpArgs),
+    /// One blueprint: check a site against every plan, or audit the plans themselves.
+    #[command(subcommand)]
+    Blueprint(blueprint_cmd::BlueprintCommand),
     /// Serve the gRPC API on the durable store.
     Serve(launch::ServeArgs),
     /// The durable store: drive load through it, or open and check it.
@@ -278,6 +282,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Store(cmd) => store(cmd),
+        Command::Blueprint(cmd) => blueprint_cmd::run(cmd),
         Command::Project(cmd) => client::project::run(cmd),
         Command::Tasks(cmd) => client::tasks::run(cmd),
         Command::Loadgen(args) => client::loadgen::run(args),

@@ -113,6 +113,15 @@ pub fn yaml_message(e: &serde_yaml::Error) -> String {
 /// # Errors
 /// An [`Error`] naming the file.
 pub fn read(path: &Path) -> Result<String, Error> {
+    read_at_most(path, MAX_BYTES)
+}
+
+/// Reads a text file of at most `max` bytes (data files such as a city's plan layers are
+/// larger than anything a person writes by hand).
+///
+/// # Errors
+/// An [`Error`] naming the file.
+pub fn read_at_most(path: &Path, max: u64) -> Result<String, Error> {
     let io = |source| Error::Io {
         path: path.to_path_buf(),
         source,
@@ -123,7 +132,7 @@ pub fn read(path: &Path) -> Result<String, Error> {
             path: path.to_path_buf(),
         });
     }
-    if meta.len() > MAX_BYTES {
+    if meta.len() > max {
         return Err(Error::TooLarge {
             path: path.to_path_buf(),
         });
@@ -133,10 +142,10 @@ pub fn read(path: &Path) -> Result<String, Error> {
     let mut bytes = Vec::new();
     std::fs::File::open(path)
         .map_err(io)?
-        .take(MAX_BYTES + 1)
+        .take(max + 1)
         .read_to_end(&mut bytes)
         .map_err(io)?;
-    if bytes.len() as u64 > MAX_BYTES {
+    if bytes.len() as u64 > max {
         return Err(Error::TooLarge {
             path: path.to_path_buf(),
         });
