@@ -64,6 +64,7 @@ fn drive(
                 agent: None,
                 form: form.clone(),
                 materials: materials.to_vec(),
+                site: None,
             },
         };
         let out = engine.execute(&id, &Actor::Window, submit, now).unwrap();

@@ -194,6 +194,7 @@ fn drive_project<S: Store + ?Sized>(
             agent: None,
             form: form.clone(),
             materials: materials.clone(),
+            site: None,
         },
     };
     send(

@@ -489,6 +489,9 @@ pub fn parallelize(plan: &Plan, out_dir: &Path) -> (RawWorkflow, Vec<(String, St
     if let Some(dir) = &plan.calendar_dir {
         raw.calendar = Some(relative_to(dir, out_dir).to_string_lossy().into_owned());
     }
+    if let Some(dir) = &plan.blueprint_dir {
+        raw.blueprint = Some(relative_to(dir, out_dir).to_string_lossy().into_owned());
+    }
     (raw, removed)
 }
 

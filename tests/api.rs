@@ -86,6 +86,7 @@ async fn a_project_through_the_api_with_every_refusal_on_the_way() {
                 version: version.clone(),
                 form: form(),
                 materials: materials[..2].to_vec(),
+                site: String::new(),
             },
         ))
         .await

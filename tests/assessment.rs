@@ -45,6 +45,7 @@ fn engine() -> Engine {
         agent: None,
         form,
         materials: vec![MaterialRef::named("drawings")],
+        site: None,
     };
     let submit = Command::Submit {
         version,

@@ -178,7 +178,7 @@ proptest! {
         let mut now = NaiveDateTime::new(start, NaiveTime::from_hms_opt(9, 0, 0).unwrap());
         for p in ["P0", "P1"] {
             let all = plan.materials.iter().map(|m| MaterialRef::named(&m.id)).collect();
-            let submit = Command::Submit { version: version.clone(), submission: onewindow::engine::Submission { applicant: "a".into(), agent: None, form: form_for(&plan, tall), materials: all }, };
+            let submit = Command::Submit { version: version.clone(), submission: onewindow::engine::Submission { applicant: "a".into(), agent: None, form: form_for(&plan, tall), materials: all, site: None }, };
             engine.execute(p, &Actor::Window, submit, now).unwrap();
         }
         for step in &steps {
@@ -387,6 +387,7 @@ fn submitted_parallel(
             .iter()
             .map(|m| MaterialRef::named(&m.id))
             .collect(),
+        site: None,
     };
     let out = engine
         .execute(

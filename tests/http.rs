@@ -300,3 +300,122 @@ async fn metrics_count_commands_by_kind_and_open_tasks_by_department() {
         tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     }
 }
+
+/// A site (one blueprint, 一张蓝图) through the JSON API: CheckSite, pre-review's notice,
+/// a blocked submission refused with the conflict named, an accepted one recorded as
+/// the project's `site_checked` event, and bad sites refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_site_is_checked_against_the_blueprint_at_the_counter() {
+    let server = start().await;
+    let list = api(&server, WINDOW, "GET", "/api/v1/workflows", Value::Null).await;
+    let version_of = |id: &str| {
+        list.json()["workflows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|w| w["id"] == id)
+            .unwrap()["version"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let version = version_of("construction-parallel");
+    let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let site = |name: &str| {
+        std::fs::read_to_string(root.join(format!("workflows/blueprint/sites/{name}.geojson")))
+            .unwrap()
+    };
+    let form = json!({"project_name": "厂房", "enterprise": "某公司", "industry": "industrial",
+        "land_supply": "grant", "new_construction_land": true, "floor_area": 32000,
+        "investment": 18000, "special_fire": true, "eia_category": "report_form"});
+    let materials: Vec<Value> = APPROVAL_MATERIALS
+        .iter()
+        .map(|m| json!({"material": m}))
+        .collect();
+
+    let r = api(
+        &server,
+        WINDOW,
+        "POST",
+        &format!("/api/v1/workflows/{version}/check-site"),
+        json!({"site": site("red-line"), "form": form}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let checked = r.json();
+    assert_eq!(checked["blocking"], true);
+    assert_eq!(checked["blueprint"], "synthetic-city");
+    assert_eq!(checked["findings"][0]["rule"], "ecological-red-line");
+    assert_eq!(checked["findings"][0]["department"], "nrp");
+
+    let notice = api(&server, WINDOW, "POST", "/api/v1/pre-review",
+        json!({"version": version, "form": form, "materials": materials, "site": site("zoning-conflict")})).await;
+    let notice = notice.json();
+    assert_eq!(notice["complete"], false);
+    assert_eq!(notice["site"][0]["rule"], "zoning-use");
+    assert_eq!(notice["site"][0]["blocking"], true);
+
+    let refused = api(&server, WINDOW, "POST", "/api/v1/projects", json!({"request_id": "s1", "project": "S1",
+        "version": version, "applicant": "某公司", "form": form, "materials": materials, "site": site("farmland")})).await;
+    assert_eq!(refused.status, 400, "{}", refused.body);
+    let e = &refused.json()["error"];
+    assert_eq!(e["reason"], "incomplete");
+    assert!(
+        e["message"].as_str().unwrap().contains("basic-farmland"),
+        "{e}"
+    );
+    assert_eq!(e["notice"]["site"][0]["rule"], "basic-farmland");
+    let gone = api(&server, WINDOW, "GET", "/api/v1/projects/S1", Value::Null).await;
+    assert_eq!(gone.status, 404, "a refused submission leaves nothing");
+
+    let accepted = api(&server, WINDOW, "POST", "/api/v1/projects", json!({"request_id": "s2", "project": "S2",
+        "version": version, "applicant": "某公司", "form": form, "materials": materials, "site": site("clean")})).await;
+    assert_eq!(accepted.status, 200, "{}", accepted.body);
+    let events = accepted.json()["events"].as_array().unwrap().clone();
+    let recorded = events
+        .iter()
+        .find(|e| e["type"] == "site_checked")
+        .expect("the check is in the record");
+    assert_eq!(recorded["seq"], 2);
+    assert!(
+        recorded["summary"]
+            .as_str()
+            .unwrap()
+            .contains("development-zone"),
+        "{recorded}"
+    );
+
+    // Bad sites: swapped axes, not GeoJSON, a workflow without a blueprint.
+    let swapped = r#"{"type": "Polygon", "coordinates": [[[34.0,113.8],[34.0,113.81],[34.01,113.81],[34.0,113.8]]]}"#;
+    let r = api(
+        &server,
+        WINDOW,
+        "POST",
+        &format!("/api/v1/workflows/{version}/check-site"),
+        json!({"site": swapped}),
+    )
+    .await;
+    assert_eq!(r.status, 400);
+    assert_eq!(r.json()["error"]["violations"][0]["field"], "site");
+    assert!(r.body.contains("swapped"), "{}", r.body);
+    let r = api(
+        &server,
+        WINDOW,
+        "POST",
+        &format!("/api/v1/workflows/{version}/check-site"),
+        json!({"site": "{oops"}),
+    )
+    .await;
+    assert_eq!(r.status, 400);
+    let complaint = version_of("complaint");
+    let r = api(
+        &server,
+        WINDOW,
+        "POST",
+        &format!("/api/v1/workflows/{complaint}/check-site"),
+        json!({"site": site("clean")}),
+    )
+    .await;
+    assert_eq!(r.status, 400);
+    assert_eq!(r.json()["error"]["status"], "FAILED_PRECONDITION");
+}

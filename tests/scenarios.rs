@@ -214,6 +214,7 @@ fn run(path: &Path) -> Result<usize, String> {
                             agent: step.agent.clone(),
                             form: form_values(&plan, step.form.as_ref().unwrap_or(&default_form)),
                             materials: materials(&plan, &step.materials),
+                            site: None,
                         },
                     },
                     "claim" => Command::Claim { item: item() },

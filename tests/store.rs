@@ -38,6 +38,7 @@ fn submit(plan: &Plan) -> Command {
             agent: None,
             form: Form::parse("height: 30", &plan.fields).unwrap().values,
             materials: vec![MaterialRef::named("drawings")],
+            site: None,
         },
     }
 }
@@ -216,6 +217,7 @@ fn service_rules<S: Store + 'static>(store: Arc<S>) {
             agent: None,
             form: Default::default(),
             materials: vec![],
+            site: None,
         },
     };
     let r = svc
@@ -686,6 +688,7 @@ items:
             agent: None,
             form: Default::default(),
             materials: vec![MaterialRef::named("drawings")],
+            site: None,
         },
     };
     svc.execute("s", "LONG", &Actor::Window, submit, submitted)

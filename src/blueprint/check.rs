@@ -26,12 +26,12 @@
 use std::collections::BTreeMap;
 
 use geo::{Area, BooleanOps, BoundingRect, Contains, MultiPolygon};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::{Blueprint, Feature, Layer, LayerKind};
 
 /// A site against one layer, by share.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Class {
     /// ≥ 90 % of the site.
@@ -55,8 +55,9 @@ impl Class {
     }
 }
 
-/// One finding of a site check.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// One finding of a site check (kept in a project's record, so it carries its figures,
+/// not references to the blueprint).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Finding {
     /// The layer.
     pub layer: String,
@@ -75,7 +76,7 @@ pub struct Finding {
     /// Inside, partly, outside.
     pub class: Class,
     /// The rule's stable code.
-    pub rule: &'static str,
+    pub rule: String,
     /// Whether it stops the application at the counter.
     pub blocking: bool,
     /// The rule in words.
@@ -83,7 +84,7 @@ pub struct Finding {
 }
 
 /// What the check found.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SiteCheck {
     /// The blueprint checked against.
     pub blueprint: String,
@@ -195,7 +196,7 @@ fn judge(
             overlap_m2: overlap,
             share,
             class: Class::of(share),
-            rule,
+            rule: rule.to_string(),
             blocking,
             message,
         }

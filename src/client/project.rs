@@ -37,6 +37,9 @@ pub enum ProjectCommand {
         /// An assigned agent.
         #[arg(long)]
         agent: Option<String>,
+        /// The site (用地红线) as a GeoJSON file, checked against the workflow's blueprint.
+        #[arg(long)]
+        site: Option<PathBuf>,
     },
     /// A project's state and tasks.
     Get {
@@ -78,7 +81,14 @@ pub fn run(cmd: ProjectCommand) -> Result<ExitCode> {
                 materials,
                 applicant,
                 agent,
+                site,
             } => {
+                let site = match site {
+                    Some(path) => {
+                        onewindow::textfile::read(&path).map_err(|e| anyhow::anyhow!("{e}"))?
+                    }
+                    None => String::new(),
+                };
                 let mut wf = pb::workflows_client::WorkflowsClient::new(conn.channel().await?);
                 let list = wf
                     .list(conn.request(pb::ListWorkflowsRequest {})?)
@@ -117,6 +127,7 @@ pub fn run(cmd: ProjectCommand) -> Result<ExitCode> {
                     form,
                     materials,
                     at: String::new(),
+                    site,
                 };
                 print_response(&window.submit(conn.request(req)?).await?.into_inner());
             }

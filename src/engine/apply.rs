@@ -114,6 +114,8 @@ impl Project {
                 self.stage = Some(*stage);
             }
             Event::StageCompleted { .. } => {}
+            // The record of the site check: nothing in the state depends on it.
+            Event::SiteChecked { .. } => {}
             Event::TaskOpened { item } => {
                 if let Some(i) = ix(item) {
                     self.tasks[i].state = TaskState::Waiting;

@@ -91,6 +91,10 @@ pub struct Submission {
     pub form: BTreeMap<String, Value>,
     /// Materials handed in.
     pub materials: Vec<MaterialRef>,
+    /// The site checked against the workflow's blueprint (一张蓝图) at the window, when
+    /// one was handed in: checked at the edge, where the blueprint is loaded; a blocking
+    /// finding refuses the submission, and the result becomes part of the record.
+    pub site: Option<crate::blueprint::check::SiteCheck>,
 }
 
 /// What a caller asks the engine to do.

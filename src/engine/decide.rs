@@ -32,11 +32,15 @@ impl Project {
             agent,
             form,
             materials,
+            site,
         } = submission;
         if *actor != Actor::Window {
             return Err(not_allowed(actor, "submit a project"));
         }
-        let notice = notice::pre_review(plan, &form, &materials, notice::SUBMISSION_STAGES);
+        let mut notice = notice::pre_review(plan, &form, &materials, notice::SUBMISSION_STAGES);
+        if let Some(site) = &site {
+            notice.add_site(site);
+        }
         if !notice.complete {
             return Err(Refusal::Incomplete(Box::new(notice)));
         }
@@ -65,6 +69,16 @@ impl Project {
                 effects: Vec::new(),
             },
         };
+        if let Some(site) = site {
+            em.emit(
+                &mut project,
+                Event::SiteChecked {
+                    blueprint: site.blueprint,
+                    site_m2: site.site_m2,
+                    findings: site.findings,
+                },
+            );
+        }
         em.emit(
             &mut project,
             Event::StageOpened {

@@ -184,11 +184,21 @@ pub enum Event {
     },
     /// Acceptance is done: the project is complete.
     Completed,
+    /// The site handed in at submission was checked against the blueprint (一张蓝图):
+    /// the findings that did not block, with their figures, as the record of day 0.
+    SiteChecked {
+        /// The blueprint's id.
+        blueprint: String,
+        /// The site's area, m².
+        site_m2: f64,
+        /// The findings (none blocking: a blocking one refuses the submission).
+        findings: Vec<crate::blueprint::check::Finding>,
+    },
 }
 
 impl Event {
     /// Every event type as serialized, in declaration order: what a watcher may filter on.
-    pub const KINDS: [&'static str; 19] = [
+    pub const KINDS: [&'static str; 20] = [
         "submitted",
         "stage_opened",
         "stage_completed",
@@ -208,6 +218,7 @@ impl Event {
         "materials_provided",
         "withdrawn",
         "completed",
+        "site_checked",
     ];
 
     /// The item the event is about, if any.
@@ -254,6 +265,7 @@ impl Event {
             MaterialsProvided { .. } => "materials_provided",
             Withdrawn { .. } => "withdrawn",
             Completed => "completed",
+            SiteChecked { .. } => "site_checked",
         }
     }
 
@@ -361,6 +373,22 @@ impl Event {
             ),
             Withdrawn { reason } => format!("withdrawn: {reason}"),
             Completed => "completed".to_string(),
+            SiteChecked {
+                blueprint,
+                findings,
+                ..
+            } => format!(
+                "site-checked {blueprint}: {}",
+                if findings.is_empty() {
+                    "no conflict".to_string()
+                } else {
+                    findings
+                        .iter()
+                        .map(|f| f.rule.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                }
+            ),
         }
     }
 }

@@ -37,6 +37,7 @@
 //!     agent: None,
 //!     form: form.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
 //!     materials: vec![MaterialRef::named("complaint_letter"), MaterialRef::named("evidence")],
+//!     site: None,
 //! };
 //! let submit = Command::Submit { version, submission };
 //! let out = engine.execute("C-1", &Actor::Window, submit, at("2025-09-26T09:00:00")).unwrap();

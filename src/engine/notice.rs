@@ -60,7 +60,7 @@ pub struct ConditionalNotice {
 
 /// The one-time notice: complete, or everything that is missing, grouped by item (each
 /// naming its department).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Notice {
     /// Nothing is missing.
     pub complete: bool,
@@ -75,6 +75,56 @@ pub struct Notice {
     /// Material ids handed in that the workflow does not know (not an error: noted so the
     /// window can check them).
     pub unknown_materials: Vec<String>,
+    /// The site's conflicts with the blueprint (一张蓝图) that block the application, and
+    /// those that do not (said up front, so that each department can state its
+    /// conditions).
+    #[serde(default)]
+    pub site: Vec<SiteConflict>,
+}
+
+/// A finding of the site check, as the one-time notice states it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SiteConflict {
+    /// The rule's stable code (`ecological-red-line`, `zoning-use`, …).
+    pub rule: String,
+    /// The layer.
+    pub layer: String,
+    /// The plan.
+    pub plan: String,
+    /// The department responsible.
+    pub department: String,
+    /// The features overlapped.
+    pub features: Vec<String>,
+    /// Overlap, whole m².
+    pub overlap_m2: u64,
+    /// Share of the site, whole percent.
+    pub share_percent: u32,
+    /// Whether it refuses the application.
+    pub blocking: bool,
+    /// The rule in words.
+    pub message: String,
+}
+
+impl Notice {
+    /// Adds a site check's findings; a blocking one makes the notice incomplete.
+    pub fn add_site(&mut self, site: &crate::blueprint::check::SiteCheck) {
+        for f in &site.findings {
+            self.site.push(SiteConflict {
+                rule: f.rule.clone(),
+                layer: f.layer.clone(),
+                plan: f.plan.clone(),
+                department: f.department.clone(),
+                features: f.features.clone(),
+                overlap_m2: f.overlap_m2.round() as u64,
+                share_percent: (f.share * 100.0).round() as u32,
+                blocking: f.blocking,
+                message: f.message.clone(),
+            });
+        }
+        if site.blocking {
+            self.complete = false;
+        }
+    }
 }
 
 impl Notice {
@@ -261,6 +311,7 @@ pub fn pre_review(
         .collect();
     Notice {
         complete: form_problems.is_empty() && items.is_empty() && conditional.is_empty(),
+        site: Vec::new(),
         form: form_problems,
         items,
         conditional,

@@ -394,6 +394,7 @@ impl Compiler<'_> {
         }
 
         let calendar = self.calendar();
+        let blueprint_dir = self.blueprint_dir();
 
         let (graph, topo) = self.graph(&items, &producer, &documents);
         if self.pending.iter().any(|p| p.severity == Severity::Error) {
@@ -436,6 +437,7 @@ impl Compiler<'_> {
             default_limits: raw.limits.unwrap_or(LimitKind::Committed),
             calendar: calendar?,
             calendar_dir: raw.calendar.as_ref().map(|c| l.dir_of("calendar").join(c)),
+            blueprint_dir,
             stage_names,
             departments,
             fields,
@@ -449,6 +451,27 @@ impl Compiler<'_> {
             raw: Arc::clone(&l.raw),
             index: std::sync::OnceLock::new(),
         })
+    }
+
+    /// The blueprint directory the workflow names (its layers are loaded and checked
+    /// when a site is first checked, not at every compile). One without a
+    /// `blueprint.yaml` is a warning, not an error: a deployed version compiled again on
+    /// a node without the directory still serves everything but site checks, which then
+    /// say the blueprint cannot be loaded.
+    pub(super) fn blueprint_dir(&mut self) -> Option<std::path::PathBuf> {
+        let l = self.loaded;
+        let b = l.raw.blueprint.as_ref()?;
+        let dir = l.dir_of("blueprint").join(b);
+        if !dir.join("blueprint.yaml").is_file() {
+            self.push(
+                Severity::Warning,
+                "blueprint",
+                Some(b),
+                format!("blueprint `{b}` has no blueprint.yaml: sites cannot be checked"),
+                Anchor::at(&self.top("blueprint"), vec![]),
+            );
+        }
+        Some(dir)
     }
 
     pub(super) fn calendar(&mut self) -> Option<Calendar> {

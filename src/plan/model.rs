@@ -224,6 +224,9 @@ pub struct Plan {
     /// The calendar directory as resolved, when the workflow names one (tools that write
     /// the workflow elsewhere must point back to it).
     pub calendar_dir: Option<std::path::PathBuf>,
+    /// The blueprint directory as resolved, when the workflow names one: sites are
+    /// checked against it (`crate::blueprint`; loaded by whoever checks, once).
+    pub blueprint_dir: Option<std::path::PathBuf>,
     /// Stage display names, indexed by [`Stage::index`].
     pub stage_names: [String; 5],
     /// Departments.

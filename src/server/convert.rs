@@ -49,6 +49,21 @@ pub(super) fn notice_pb(n: engine::notice::Notice) -> pb::Notice {
                 missing_fields: c.missing_fields,
             })
             .collect(),
+        site: n.site.into_iter().map(site_conflict_pb).collect(),
+    }
+}
+
+pub(super) fn site_conflict_pb(c: engine::notice::SiteConflict) -> pb::SiteConflict {
+    pb::SiteConflict {
+        rule: c.rule,
+        layer: c.layer,
+        plan: c.plan,
+        department: c.department,
+        features: c.features,
+        overlap_m2: c.overlap_m2,
+        share_percent: c.share_percent,
+        blocking: c.blocking,
+        message: c.message,
     }
 }
 

@@ -37,6 +37,7 @@ mod http;
 mod input;
 pub mod pb;
 mod serve;
+mod site;
 mod status;
 mod supervision;
 mod watch;
@@ -88,6 +89,8 @@ pub(crate) struct Api {
     shutdown: tokio::sync::watch::Receiver<bool>,
     /// What `/metrics` reports.
     metrics: http::Shared,
+    /// Blueprints loaded for site checks, by directory.
+    blueprints: site::Blueprints,
 }
 
 impl Api {
@@ -107,6 +110,7 @@ impl Api {
             workflows_dir,
             shutdown,
             metrics: Arc::new(http::Metrics::new()),
+            blueprints: Arc::default(),
         }
     }
 

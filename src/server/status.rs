@@ -70,6 +70,14 @@ pub(super) fn incomplete_status(code: &str, reason: String, n: &engine::notice::
             )
         });
     }
+    for c in n.site.iter().filter(|c| c.blocking) {
+        violations.push(tonic_types::pb::precondition_failure::Violation {
+            r#type: "site_conflict".into(),
+            subject: format!("{}/{}", c.layer, c.rule),
+            description: c.message.clone(),
+        });
+        words.push(format!("the site: {} ({})", c.rule, c.plan));
+    }
     let message = truncate(
         &format!("{code}: {reason}: {}", words.join("; ")),
         MAX_MESSAGE * 4,

@@ -19,22 +19,39 @@ impl pb::window_server::Window for Api {
         let r = req.into_inner();
         let plan = self.plan(&r.version)?;
         let form = form_values(&plan, r.form.into_iter().collect())?;
-        let n = engine::notice::pre_review(
+        let mut n = engine::notice::pre_review(
             &plan,
             &form,
             &materials("materials", r.materials)?,
             engine::notice::SUBMISSION_STAGES,
         );
+        if let Some(site) = self.site_check(&plan, &r.site, &form).await? {
+            n.add_site(&site);
+        }
         Ok(Response::new(notice_pb(n)))
     }
 
     async fn submit(
         &self,
-        req: Request<pb::SubmitRequest>,
+        mut req: Request<pb::SubmitRequest>,
     ) -> Result<Response<pb::CommandResponse>, Status> {
+        // The site is checked first (it needs the blueprint, which may have to be
+        // loaded), after the request's address: a bad id is reported as such.
+        let text = std::mem::take(&mut req.get_mut().site);
+        let site = if text.trim().is_empty() {
+            None
+        } else {
+            let r = req.get_ref();
+            input::id("request_id", &r.request_id)?;
+            input::id("project", &r.project)?;
+            let plan = self.plan(&r.version)?;
+            let form = form_values(&plan, r.form.clone().into_iter().collect())?;
+            self.site_check(&plan, &text, &form).await?
+        };
         self.act(req, |r| {
             let plan = self.plan(&r.version)?;
             let submission = Submission {
+                site,
                 applicant: checked_text("applicant", r.applicant)?,
                 agent: (!r.agent.is_empty())
                     .then(|| checked_text("agent", r.agent))

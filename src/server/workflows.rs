@@ -125,4 +125,28 @@ impl pb::workflows_server::Workflows for Api {
                 .collect(),
         }))
     }
+
+    async fn check_site(
+        &self,
+        req: Request<pb::CheckSiteRequest>,
+    ) -> Result<Response<pb::CheckSiteResponse>, Status> {
+        let r = req.into_inner();
+        let plan = self.plan(&r.version)?;
+        let form = form_values(&plan, r.form.into_iter().collect())?;
+        if r.site.trim().is_empty() {
+            return Err(super::status::invalid_argument("site: empty"));
+        }
+        let checked = self
+            .site_check(&plan, &r.site, &form)
+            .await?
+            .ok_or_else(|| super::status::invalid_argument("site: empty"))?;
+        let mut notice = crate::engine::notice::Notice::default();
+        notice.add_site(&checked);
+        Ok(Response::new(pb::CheckSiteResponse {
+            blueprint: checked.blueprint,
+            site_m2: checked.site_m2,
+            blocking: checked.blocking,
+            findings: notice.site.into_iter().map(site_conflict_pb).collect(),
+        }))
+    }
 }

@@ -454,6 +454,7 @@ impl Sim<'_> {
             agent: None,
             form: self.variant.types[kind].form.clone(),
             materials: self.materials.clone(),
+            site: None,
         };
         let at = self.datetime(now);
         self.commands += 1;

@@ -161,6 +161,7 @@ pub(super) fn merge(loaded: &mut Loaded, raw: RawWorkflow, file: FileId) {
     top!(name);
     top!(description);
     top!(calendar);
+    top!(blueprint);
     top!(limits);
     top!(stages);
     if file > 0 && !own_id {

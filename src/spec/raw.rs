@@ -66,6 +66,10 @@ pub struct RawWorkflow {
     /// A calendar directory, relative to this file.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub calendar: Option<String>,
+    /// A blueprint directory (一张蓝图: the city's plan layers), relative to this file:
+    /// sites handed in with an application are checked against it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub blueprint: Option<String>,
     /// The limits this workflow runs on unless told otherwise.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub limits: Option<LimitKind>,

@@ -127,6 +127,8 @@ routes! {
         "One deployed version, with its YAML";
     "GET" "/api/v1/workflows/{version}/plan" => "Workflows.Plan" ("PlanRequest") -> "PlanResponse", ANY A:
         "A version's schedule: the critical path and dates";
+    "POST" "/api/v1/workflows/{version}/check-site" => "Workflows.CheckSite" ("CheckSiteRequest") -> "CheckSiteResponse", ANY A:
+        "Check a site against the workflow's blueprint (一张蓝图)";
 }
 
 /// The API's router: one handler per route of [`ROUTES`], each path's methods together.
@@ -290,6 +292,7 @@ async fn dispatch(
         "Workflows.Compare" => rpc!(Workflows::compare),
         "Workflows.Get" => rpc!(Workflows::get),
         "Workflows.Plan" => rpc!(Workflows::plan),
+        "Workflows.CheckSite" => rpc!(Workflows::check_site),
         other => Err(Status::internal(format!("no handler for {other}"))),
     }
 }

@@ -274,6 +274,11 @@ fn application(
                     }
                 }
             }
+            @if plan.blueprint_dir.is_some() {
+                h2 { "用地红线 Site" }
+                label { "用地红线坐标（GeoJSON，经度在前） Site as GeoJSON, longitude first — checked against the city's blueprint (一张蓝图)"
+                    textarea name="site" rows="4" maxlength="1048576" { (filled.get("site")) } }
+            }
             h2 { "材料清单 Materials (handed in once)" }
             table {
                 thead { tr { th { "收取 Received" } th { "材料 Material" } th { "所需事项 Needed by" } th { "文件名或档案号 Reference" } } }
@@ -331,6 +336,7 @@ async fn apply(
                     version: version.clone(),
                     form: filled.form(&plan),
                     materials: filled.materials(),
+                    site: filled.get("site").to_string(),
                 },
             ))
             .await;
@@ -353,6 +359,7 @@ async fn apply(
                 form: filled.form(&plan),
                 materials: filled.materials(),
                 at: String::new(),
+                site: filled.get("site").to_string(),
             },
         ))
         .await;
@@ -414,6 +421,23 @@ fn notice_doc(plan: &Plan, filled: &Filled, n: &pb::Notice, now: chrono::NaiveDa
                     ul { @for c in &n.conditional {
                         li { (c.name) " — " code { (c.condition) } " (" (c.undecided_fields.join("、")) ")" }
                     } }
+                }
+            }
+            @if !n.site.is_empty() {
+                h2 { "一张蓝图 Site against the plans" }
+                table #site-findings {
+                    thead { tr { th { "规则 Rule" } th { "规划 Plan" } th { "部门 Department" } th { "面积 Overlap" } th { "说明 Finding" } } }
+                    tbody {
+                        @for c in &n.site {
+                            tr class=(if c.blocking { "overdue" } else { "" }) data-rule=(c.rule) {
+                                td { @if c.blocking { strong { "不可受理 blocks " } } code { (c.rule) } }
+                                td { (c.plan) }
+                                td { (c.department) }
+                                td { (c.overlap_m2) " m² (" (c.share_percent) " %)" }
+                                td { (c.message) }
+                            }
+                        }
+                    }
                 }
             }
             @if !n.unknown_materials.is_empty() {

@@ -80,9 +80,8 @@ pub(crate) fn explain(status: &Status) -> Explained {
         if let Some(first) = failed.violations.first() {
             // The notice's violations are typed by what is missing; the refusal is one.
             reason.get_or_insert_with(|| match first.r#type.as_str() {
-                "form" | "missing_material" | "missing_field" | "undecided_item" => {
-                    "incomplete".to_string()
-                }
+                "form" | "missing_material" | "missing_field" | "undecided_item"
+                | "site_conflict" => "incomplete".to_string(),
                 code => code.to_string(),
             });
         }
