@@ -74,8 +74,12 @@ impl Cache {
         self.map.clear();
     }
 
-    /// How many projects are held.
-    pub(crate) fn len(&self) -> usize {
+    /// How many projects are held, once the slots over the bound that were in use when
+    /// they were passed over (and are no longer) are dropped: a burst of commands may
+    /// leave the cache over its bound until the next insertion, and a count should not
+    /// report that.
+    pub(crate) fn len(&mut self) -> usize {
+        self.trim();
         self.map.len()
     }
 

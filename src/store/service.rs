@@ -188,7 +188,7 @@ impl<S: Store + ?Sized> Service<S> {
 
     /// How many projects are held in memory now.
     pub fn cached(&self) -> usize {
-        self.slots.lock().map(|s| s.len()).unwrap_or(0)
+        self.slots.lock().map(|mut s| s.len()).unwrap_or(0)
     }
 
     /// The store underneath.
