@@ -442,3 +442,35 @@ fn the_exported_model_expects_the_simulators_reviews() {
     assert_eq!(tasks.len(), nodes);
     assert!(m.pools[simulate::bpmn::APPLICANT] > 20);
 }
+
+/// One blueprint in the simulator: the same sites (drawn from their own stream, so both
+/// variants meet the same ones) are stopped at the counter where the workflow checks
+/// them, and rejected by the department of the conflicting plan where it does not.
+#[test]
+fn a_blueprint_stops_at_the_counter_what_a_department_would_reject_later() {
+    let s = load("workflows/scenarios/one-blueprint.yaml");
+    let report = simulate::run(&s, 2, &|_| {});
+    let (old, new) = (&report.variants[0], &report.variants[1]);
+    assert_eq!(old.projects_arrived, new.projects_arrived);
+    assert!(old.projects_rejected_for_site > 0, "{old:?}");
+    assert_eq!(old.projects_stopped_at_counter, 0);
+    assert_eq!(new.projects_rejected_for_site, 0);
+    assert_eq!(
+        new.projects_stopped_at_counter,
+        old.projects_rejected_for_site
+    );
+    assert_eq!(
+        old.projects_withdrawn, old.projects_rejected_for_site,
+        "no other rejections in this scenario"
+    );
+    assert_eq!(
+        new.projects_completed + new.projects_stopped_at_counter,
+        new.projects_arrived
+    );
+    // Sites are part of the seed: the same run again is the same bits.
+    let again = simulate::run(&s, 2, &|_| {});
+    assert_eq!(
+        again.variants[1].projects_stopped_at_counter,
+        new.projects_stopped_at_counter
+    );
+}

@@ -59,6 +59,11 @@ pub struct ProjectResult {
     pub withdrawn: bool,
     /// Refused at the window (the form or materials did not satisfy the workflow).
     pub refused: bool,
+    /// Refused at the window because its site conflicts with the plans (一张蓝图).
+    pub site_stopped: bool,
+    /// Let through at the window with a conflicting site, and rejected for it by the
+    /// department responsible for that plan.
+    pub site_rejected: bool,
     /// Working minutes each stage was open, by [`Stage`] order.
     pub stages: [Option<u64>; 5],
     /// Per plan item (kept for the first replication only: the typical project's Gantt
@@ -119,6 +124,9 @@ struct Live {
     supplemented: Vec<bool>,
     rejected: Vec<bool>,
     stage_open: [Option<u64>; 5],
+    /// The department whose plan the site conflicts with, when the counter did not check
+    /// it: that department rejects the project at its first review.
+    site_conflict: Option<String>,
 }
 
 /// A variant's world resolved per item and per department, with every default filled
@@ -226,6 +234,9 @@ struct Sim<'a> {
     /// Arrivals and project types draw from their own stream, so that every variant sees
     /// the same projects arrive at the same times whatever happens to them afterwards.
     arrivals_rng: ChaCha8Rng,
+    /// Sites draw from their own stream too: adding sites to a scenario does not change
+    /// what else happens.
+    sites_rng: ChaCha8Rng,
     heap: BinaryHeap<Reverse<(u64, u64, Ev)>>,
     seq: u64,
     dates: Vec<NaiveDate>,
@@ -280,6 +291,7 @@ pub fn run(
         policy: Policy::default(),
         rng: ChaCha8Rng::seed_from_u64(seed),
         arrivals_rng: ChaCha8Rng::seed_from_u64(seed ^ 0x5EED_A441_7A15_0000),
+        sites_rng: ChaCha8Rng::seed_from_u64(seed ^ 0x517E_5EED_0000_0001),
         heap: BinaryHeap::new(),
         seq: 0,
         dates: vec![first],
@@ -428,6 +440,8 @@ impl Sim<'_> {
             total: None,
             withdrawn: false,
             refused: false,
+            site_stopped: false,
+            site_rejected: false,
             stages: [None; 5],
             tasks: if self.keep_tasks {
                 vec![
@@ -448,13 +462,24 @@ impl Sim<'_> {
             supplemented: vec![false; n],
             rejected: vec![false; n],
             stage_open: [None; 5],
+            site_conflict: None,
         });
+        let site = self.draw_site(kind);
+        let checks = self.variant.site_check;
+        let blocked = site.as_ref().is_some_and(|c| c.blocking);
+        if let (Some(c), false) = (&site, checks) {
+            self.live[p as usize].site_conflict = c
+                .findings
+                .iter()
+                .find(|f| f.blocking)
+                .map(|f| f.department.clone());
+        }
         let submission = Submission {
             applicant: "simulated".into(),
             agent: None,
             form: self.variant.types[kind].form.clone(),
             materials: self.materials.clone(),
-            site: None,
+            site: site.filter(|_| checks),
         };
         let at = self.datetime(now);
         self.commands += 1;
@@ -476,9 +501,34 @@ impl Sim<'_> {
             Ok((out, _)) => self.react(p, out),
             Err(_) => {
                 self.results[p as usize].refused = true;
+                self.results[p as usize].site_stopped = checks && blocked;
                 self.close(p);
             }
         }
+    }
+
+    /// A site for an arriving project, checked against the scenario's blueprint (`None`
+    /// without sites, or for a drawn site the check cannot use).
+    fn draw_site(&mut self, kind: usize) -> Option<crate::blueprint::check::SiteCheck> {
+        let sites = self.variant.sites.as_ref()?;
+        let e = sites.extent;
+        let [lo, hi] = sites.size_m;
+        let mut u = |a: f64, b: f64| a + (b - a) * self.sites_rng.random::<f64>();
+        let (w, h) = (u(lo, hi), u(lo, hi));
+        let (x, y) = (u(e.min().x, e.max().x - w), u(e.min().y, e.max().y - h));
+        let rect = geo::Rect::new(
+            geo::coord! { x: x, y: y },
+            geo::coord! { x: x + w, y: y + h },
+        );
+        let degrees = crate::blueprint::unproject(
+            &sites.blueprint.zone,
+            &geo::MultiPolygon::new(vec![rect.to_polygon()]),
+        )?;
+        let industry = match self.variant.types[kind].form.get("industry") {
+            Some(crate::form::Value::String(s)) => Some(s.as_str()),
+            _ => None,
+        };
+        crate::blueprint::check::check_site(&sites.blueprint, &degrees, industry).ok()
     }
 
     fn pick_type(&mut self) -> usize {
@@ -627,6 +677,24 @@ impl Sim<'_> {
         self.depts[d].out.busy += now - started;
         let item = self.plan.items[i as usize].id.clone();
         let actor = Actor::Department(self.plan.departments[d].id.clone());
+        if self.live[p as usize].site_conflict.as_deref()
+            == Some(self.plan.departments[d].id.as_str())
+        {
+            // The site conflicts with this department's plan: found at its review, months
+            // after the counter, and final.
+            self.live[p as usize].site_conflict = None;
+            let cmd = Command::Reject {
+                item,
+                reason: "the site conflicts with the plans".into(),
+            };
+            if self.command(p, &actor, cmd).is_some() {
+                self.results[p as usize].site_rejected = true;
+                let r = self.set.rejection_response.sample(&mut self.rng, 0.0);
+                self.push(now + minutes(r), Ev::Withdraw { p });
+            }
+            self.start_reviews(d);
+            return;
+        }
         let (ps, pr) = (self.depts[d].set.supplement, self.depts[d].set.rejection);
         let live = &self.live[p as usize];
         let ask = !live.supplemented[i as usize] && ps > 0.0 && self.rng.random::<f64>() < ps;

@@ -175,6 +175,10 @@ pub struct VariantReport {
     pub projects_withdrawn: u64,
     /// Refused at the window.
     pub projects_refused: u64,
+    /// Refused at the window because the site conflicts with the plans (一张蓝图).
+    pub projects_stopped_at_counter: u64,
+    /// Let through with a conflicting site and rejected for it by a department.
+    pub projects_rejected_for_site: u64,
     /// Still running when the simulation ended (none: it runs until every project ends).
     pub projects_running: u64,
     /// Arrival to completion, working days, over completed projects.
@@ -323,6 +327,8 @@ fn variant_report(
         projects_completed: totals.len() as u64,
         projects_withdrawn: count(&|p| p.withdrawn),
         projects_refused: count(&|p| p.refused),
+        projects_stopped_at_counter: count(&|p| p.site_stopped),
+        projects_rejected_for_site: count(&|p| p.site_rejected),
         projects_running: count(&|p| p.total.is_none() && !p.withdrawn && !p.refused),
         total_working_days: Stats::of(totals.clone()),
         stages,
@@ -464,6 +470,21 @@ pub fn table(r: &Report) -> String {
     row("projects arrived", &|v| v.projects_arrived as f64, true);
     row("projects completed", &|v| v.projects_completed as f64, true);
     row("projects withdrawn", &|v| v.projects_withdrawn as f64, true);
+    if r.variants
+        .iter()
+        .any(|v| v.projects_stopped_at_counter + v.projects_rejected_for_site > 0)
+    {
+        row(
+            "site stopped at the counter",
+            &|v| v.projects_stopped_at_counter as f64,
+            true,
+        );
+        row(
+            "site rejected by a department",
+            &|v| v.projects_rejected_for_site as f64,
+            true,
+        );
+    }
     row(
         "total working days, mean",
         &|v| v.total_working_days.mean,
@@ -585,6 +606,16 @@ pub fn csv(r: &Report) -> String {
         put(n, "projects_arrived", v.projects_arrived.to_string());
         put(n, "projects_completed", v.projects_completed.to_string());
         put(n, "projects_withdrawn", v.projects_withdrawn.to_string());
+        put(
+            n,
+            "projects_stopped_at_counter",
+            v.projects_stopped_at_counter.to_string(),
+        );
+        put(
+            n,
+            "projects_rejected_for_site",
+            v.projects_rejected_for_site.to_string(),
+        );
         let t = &v.total_working_days;
         for (m, x) in [
             ("mean", t.mean),

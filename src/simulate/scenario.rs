@@ -41,6 +41,36 @@ pub struct RawScenario {
     pub world: World,
     /// The variants compared, the first being the baseline deltas are taken against.
     pub variants: Vec<RawVariant>,
+    /// Sites drawn for arriving projects from the city's blueprint (一张蓝图).
+    #[serde(default)]
+    pub sites: Option<RawSites>,
+}
+
+/// Each arriving project's site: a rectangle of random sides placed uniformly within the
+/// extent of one layer of a blueprint. A variant whose workflow names a blueprint checks
+/// it at the counter (a blocking conflict stops the project on day 0); one that does not
+/// lets it through, and the department responsible for the conflicting plan rejects it
+/// at its review — the difference the blueprint makes.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSites {
+    /// The blueprint directory, relative to the scenario.
+    pub blueprint: PathBuf,
+    /// The layer whose extent sites are drawn in.
+    pub within: String,
+    /// The shortest and longest side, metres.
+    pub size_m: [f64; 2],
+}
+
+/// Sites, loaded: the blueprint and where and how large sites are drawn.
+#[derive(Debug)]
+pub struct Sites {
+    /// The blueprint (the plans as they are: the truth every variant's projects meet).
+    pub blueprint: crate::blueprint::Blueprint,
+    /// The extent sites are drawn in, metres on the blueprint's zone.
+    pub extent: geo::Rect<f64>,
+    /// The shortest and longest side, metres.
+    pub size_m: [f64; 2],
 }
 
 fn one() -> u32 {
@@ -93,6 +123,11 @@ pub struct RawVariant {
     /// Changes to the scenario's world for this variant only (merged over it).
     #[serde(default)]
     pub world: World,
+    /// Whether the counter checks each project's site against the blueprint (with
+    /// `sites`): by default when the workflow names a blueprint. `false` models the old
+    /// practice, where nobody looked before the departments did.
+    #[serde(default)]
+    pub site_check: Option<bool>,
 }
 
 /// Staff of a department: a number of reviewers, or `unlimited`.
@@ -271,6 +306,10 @@ pub struct Variant {
     pub types: Vec<ProjectType>,
     /// The world of this variant (scenario's world with the variant's laid over it).
     pub world: World,
+    /// The scenario's sites, shared by every variant.
+    pub sites: Option<std::sync::Arc<Sites>>,
+    /// Whether the counter checks sites (see [`RawVariant::site_check`]).
+    pub site_check: bool,
 }
 
 /// A loaded scenario.
@@ -420,6 +459,58 @@ pub fn load_str(path: &Path, text: &str) -> Result<Scenario, Error> {
         }
     }
     let base = path.parent().unwrap_or(Path::new("."));
+    let sites = match &raw.sites {
+        None => None,
+        Some(rs) => {
+            let [lo, hi] = rs.size_m;
+            if !(lo.is_finite()
+                && hi.is_finite()
+                && (1.0..=100_000.0).contains(&lo)
+                && lo <= hi
+                && hi <= 100_000.0)
+            {
+                return Err(invalid(
+                    "sites.size_m: two sides in metres, 1 ≤ shortest ≤ longest ≤ 100000".into(),
+                ));
+            }
+            let blueprint = crate::blueprint::Blueprint::load(&base.join(&rs.blueprint)).map_err(
+                |problems| {
+                    invalid(format!(
+                        "sites.blueprint: {}",
+                        problems
+                            .iter()
+                            .map(ToString::to_string)
+                            .collect::<Vec<_>>()
+                            .join("; ")
+                    ))
+                },
+            )?;
+            let extent = blueprint
+                .layers
+                .iter()
+                .find(|l| l.id == rs.within)
+                .and_then(|l| {
+                    use geo::BoundingRect;
+                    let all: geo::MultiPolygon<f64> = l
+                        .features
+                        .iter()
+                        .flat_map(|f| f.shape.0.iter().cloned())
+                        .collect();
+                    all.bounding_rect()
+                })
+                .ok_or_else(|| {
+                    invalid(format!(
+                        "sites.within: no layer `{}` with features in the blueprint",
+                        rs.within
+                    ))
+                })?;
+            Some(std::sync::Arc::new(Sites {
+                blueprint,
+                extent,
+                size_m: rs.size_m,
+            }))
+        }
+    };
     let mut variants = Vec::new();
     let mut names = std::collections::BTreeSet::new();
     for (vi, v) in raw.variants.iter().enumerate() {
@@ -434,6 +525,7 @@ pub fn load_str(path: &Path, text: &str) -> Result<Scenario, Error> {
             variant: v.name.clone(),
             message: d.to_string(),
         })?;
+        let plan_names_blueprint = plan.blueprint_dir.is_some();
         let mut types = Vec::new();
         for t in &raw.projects {
             let form_file = base.join(&t.form);
@@ -464,6 +556,8 @@ pub fn load_str(path: &Path, text: &str) -> Result<Scenario, Error> {
             plan,
             types,
             world: raw.world.merged(&v.world),
+            sites: sites.clone(),
+            site_check: v.site_check.unwrap_or(plan_names_blueprint),
         });
     }
     // Every item and department the world names must exist in some variant.
