@@ -29,10 +29,12 @@ pub enum Error {
         /// The path.
         path: PathBuf,
     },
-    /// Over [`MAX_BYTES`].
+    /// Over the limit it was read with ([`MAX_BYTES`] unless a caller gave another).
     TooLarge {
         /// The file.
         path: PathBuf,
+        /// The limit, bytes.
+        max: u64,
     },
     /// Not UTF-8.
     NotText {
@@ -47,7 +49,7 @@ impl Error {
         match self {
             Error::Io { path, .. }
             | Error::NotAFile { path }
-            | Error::TooLarge { path }
+            | Error::TooLarge { path, .. }
             | Error::NotText { path } => path,
         }
     }
@@ -57,9 +59,9 @@ impl Error {
         match self {
             Error::Io { source, .. } => format!("cannot read: {source}"),
             Error::NotAFile { .. } => "not a regular file".to_string(),
-            Error::TooLarge { .. } => format!(
+            Error::TooLarge { max, .. } => format!(
                 "over {} MiB; files are read whole, so they are limited",
-                MAX_BYTES / (1024 * 1024)
+                max / (1024 * 1024)
             ),
             Error::NotText { .. } => "not UTF-8 text".to_string(),
         }
@@ -135,6 +137,7 @@ pub fn read_at_most(path: &Path, max: u64) -> Result<String, Error> {
     if meta.len() > max {
         return Err(Error::TooLarge {
             path: path.to_path_buf(),
+            max,
         });
     }
     // The length may change between the check and the read: read one byte past the limit
@@ -148,6 +151,7 @@ pub fn read_at_most(path: &Path, max: u64) -> Result<String, Error> {
     if bytes.len() as u64 > max {
         return Err(Error::TooLarge {
             path: path.to_path_buf(),
+            max,
         });
     }
     String::from_utf8(bytes).map_err(|_| Error::NotText {

@@ -358,3 +358,28 @@ fn the_command_line_checks_and_audits() {
     assert_eq!(refused.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&refused.stderr).contains("swapped"));
 }
+
+/// Two features of one layer drawn over the same place: the audit reports the pair once.
+#[test]
+fn the_audit_finds_a_layer_drawn_twice_over_a_place() {
+    let poly = |id: &str, x0: f64| {
+        format!(
+            r#"{{"type": "Feature", "properties": {{"id": "{id}"}}, "geometry": {{"type": "Polygon", "coordinates": [[[{x0},34.00],[{x1},34.00],[{x1},34.01],[{x0},34.01],[{x0},34.00]]]}}}}"#,
+            x1 = x0 + 0.01
+        )
+    };
+    // Two squares of 0.01°, half over each other; a third apart.
+    let dir = blueprint_of(&[&poly("a", 113.80), &poly("b", 113.805), &poly("c", 113.90)]);
+    let bp = Blueprint::load(dir.path()).unwrap();
+    let differences = audit::audit(&bp);
+    assert_eq!(differences.len(), 1, "{differences:#?}");
+    let d = &differences[0];
+    assert_eq!(d.rule, "features-overlap");
+    assert_eq!((d.feature_a.as_str(), d.feature_b.as_str()), ("a", "b"));
+    let whole = bp.layers[0].features[0].area;
+    assert!(
+        (d.area_m2 - whole / 2.0).abs() < 0.01 * whole,
+        "{} of {whole}",
+        d.area_m2
+    );
+}

@@ -6,6 +6,7 @@
 //! | `control-lines-overlap` | two of the three control lines overlap (they may not) |
 //! | `zoning-on-red-line` | zoning of a use other than the compatible ones on the red line |
 //! | `zoning-on-farmland` | the same on permanent basic farmland |
+//! | `features-overlap` | two features of one layer overlap (one plan drawn twice over a place; the site check counts each layer's features once) |
 //!
 //! Pairs are found through the second layer's R-tree, then clipped (i_overlay through
 //! geo). The polygons are written as GeoJSON in lon/lat, which an analyst opens in QGIS.
@@ -76,6 +77,14 @@ pub fn audit(bp: &Blueprint) -> Vec<Difference> {
             );
         }
     }
+    for layer in &bp.layers {
+        for (i, fa) in layer.features.iter().enumerate() {
+            // Each pair once: the other feature comes later in the layer.
+            let later =
+                |f: &super::Feature| std::ptr::from_ref(f) > std::ptr::from_ref(&layer.features[i]);
+            pairs_of(bp, layer, fa, layer, "features-overlap", &later, &mut out);
+        }
+    }
     out.sort_by(|x, y| y.area_m2.total_cmp(&x.area_m2));
     out
 }
@@ -90,21 +99,35 @@ fn pairs(
     out: &mut Vec<Difference>,
 ) {
     for fa in &a.features {
-        for fb in b.candidates(&fa.bbox).filter(|f| keep(f)) {
-            let shape = fa.shape.intersection(&fb.shape);
-            let area = shape.unsigned_area();
-            if area > bp.sliver_m2 {
-                out.push(Difference {
-                    rule,
-                    layer_a: a.id.clone(),
-                    feature_a: fa.id.clone(),
-                    layer_b: b.id.clone(),
-                    feature_b: fb.id.clone(),
-                    departments: [fa.department.clone(), fb.department.clone()],
-                    area_m2: area,
-                    shape,
-                });
-            }
+        pairs_of(bp, a, fa, b, rule, &keep, out);
+    }
+}
+
+/// The overlaps of one feature `fa` of `a` with the features of `b` that `keep` lets
+/// through.
+fn pairs_of(
+    bp: &Blueprint,
+    a: &Layer,
+    fa: &super::Feature,
+    b: &Layer,
+    rule: &'static str,
+    keep: &impl Fn(&super::Feature) -> bool,
+    out: &mut Vec<Difference>,
+) {
+    for fb in b.candidates(&fa.bbox).filter(|f| keep(f)) {
+        let shape = fa.shape.intersection(&fb.shape);
+        let area = shape.unsigned_area();
+        if area > bp.sliver_m2 {
+            out.push(Difference {
+                rule,
+                layer_a: a.id.clone(),
+                feature_a: fa.id.clone(),
+                layer_b: b.id.clone(),
+                feature_b: fb.id.clone(),
+                departments: [fa.department.clone(), fb.department.clone()],
+                area_m2: area,
+                shape,
+            });
         }
     }
 }
