@@ -58,18 +58,7 @@ fn load(dir: &Path) -> Result<Blueprint> {
 fn read_site(path: &Path) -> Result<geo::MultiPolygon<f64>> {
     let text = onewindow::textfile::read_at_most(path, onewindow::blueprint::MAX_LAYER_BYTES)
         .map_err(|e| anyhow::anyhow!("{e}"))?;
-    let json: geojson::GeoJson = text
-        .parse()
-        .with_context(|| format!("{}: not GeoJSON", path.display()))?;
-    let geometry = match json {
-        geojson::GeoJson::Geometry(g) => Some(g),
-        geojson::GeoJson::Feature(f) => f.geometry,
-        geojson::GeoJson::FeatureCollection(c) => {
-            c.features.into_iter().next().and_then(|f| f.geometry)
-        }
-    }
-    .with_context(|| format!("{}: no geometry", path.display()))?;
-    onewindow::blueprint::shape_of(&geometry)
+    onewindow::blueprint::site_from_geojson(&text)
         .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
 }
 

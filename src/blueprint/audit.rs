@@ -80,9 +80,11 @@ pub fn audit(bp: &Blueprint) -> Vec<Difference> {
     for layer in &bp.layers {
         for (i, fa) in layer.features.iter().enumerate() {
             // Each pair once: the other feature comes later in the layer.
-            let later =
-                |f: &super::Feature| std::ptr::from_ref(f) > std::ptr::from_ref(&layer.features[i]);
-            pairs_of(bp, layer, fa, layer, "features-overlap", &later, &mut out);
+            let later = layer
+                .candidate_indexes(&fa.bbox)
+                .filter(|j| *j > i)
+                .map(|j| (layer, &layer.features[j]));
+            clip(bp, (layer, fa), later, "features-overlap", &mut out);
         }
     }
     out.sort_by(|x, y| y.area_m2.total_cmp(&x.area_m2));
@@ -99,22 +101,20 @@ fn pairs(
     out: &mut Vec<Difference>,
 ) {
     for fa in &a.features {
-        pairs_of(bp, a, fa, b, rule, &keep, out);
+        let others = b.candidates(&fa.bbox).filter(|f| keep(f)).map(|fb| (b, fb));
+        clip(bp, (a, fa), others, rule, out);
     }
 }
 
-/// The overlaps of one feature `fa` of `a` with the features of `b` that `keep` lets
-/// through.
-fn pairs_of(
+/// The overlaps above the sliver tolerance of one feature with each of `others`.
+fn clip<'a>(
     bp: &Blueprint,
-    a: &Layer,
-    fa: &super::Feature,
-    b: &Layer,
+    (a, fa): (&Layer, &super::Feature),
+    others: impl Iterator<Item = (&'a Layer, &'a super::Feature)>,
     rule: &'static str,
-    keep: &impl Fn(&super::Feature) -> bool,
     out: &mut Vec<Difference>,
 ) {
-    for fb in b.candidates(&fa.bbox).filter(|f| keep(f)) {
+    for (b, fb) in others {
         let shape = fa.shape.intersection(&fb.shape);
         let area = shape.unsigned_area();
         if area > bp.sliver_m2 {

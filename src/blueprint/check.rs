@@ -130,6 +130,14 @@ pub fn overlap(
     site.intersection(&f.shape).unsigned_area()
 }
 
+/// The form's `industry`, which judges the zoning use.
+pub fn industry_of(form: &BTreeMap<String, crate::form::Value>) -> Option<&str> {
+    match form.get("industry") {
+        Some(crate::form::Value::String(s)) => Some(s),
+        _ => None,
+    }
+}
+
 /// Checks a site (degrees, GeoJSON order) against every layer. `industry` is the form's
 /// industry (for the zoning rule; without it zoning overlaps are reported, not judged).
 ///

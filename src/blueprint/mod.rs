@@ -120,13 +120,18 @@ pub struct Layer {
 }
 
 impl Layer {
-    /// The features whose boxes meet `bbox`.
-    pub fn candidates(&self, bbox: &Rect<f64>) -> impl Iterator<Item = &Feature> {
+    /// The indexes of the features whose boxes meet `bbox`.
+    pub fn candidate_indexes(&self, bbox: &Rect<f64>) -> impl Iterator<Item = usize> + '_ {
         let envelope =
             AABB::from_corners([bbox.min().x, bbox.min().y], [bbox.max().x, bbox.max().y]);
         self.tree
             .locate_in_envelope_intersecting(&envelope)
-            .map(|g| &self.features[g.data])
+            .map(|g| g.data)
+    }
+
+    /// The features whose boxes meet `bbox`.
+    pub fn candidates(&self, bbox: &Rect<f64>) -> impl Iterator<Item = &Feature> {
+        self.candidate_indexes(bbox).map(|i| &self.features[i])
     }
 }
 
@@ -396,6 +401,27 @@ pub fn shape_of(geometry: &geojson::Geometry) -> Result<MultiPolygon<f64>, Strin
         }
     }
     Ok(shape)
+}
+
+/// A site as GeoJSON text — a geometry, a Feature, or a FeatureCollection's first
+/// feature — as a checked multipolygon in degrees: what the command line and the server
+/// both take.
+///
+/// # Errors
+/// Not GeoJSON, no geometry, or what [`shape_of`] refuses.
+pub fn site_from_geojson(text: &str) -> Result<MultiPolygon<f64>, String> {
+    let json: geojson::GeoJson = text
+        .parse()
+        .map_err(|e: geojson::Error| format!("not GeoJSON ({e})"))?;
+    let geometry = match json {
+        geojson::GeoJson::Geometry(g) => Some(g),
+        geojson::GeoJson::Feature(f) => f.geometry,
+        geojson::GeoJson::FeatureCollection(c) => {
+            c.features.into_iter().next().and_then(|f| f.geometry)
+        }
+    }
+    .ok_or_else(|| "no geometry".to_string())?;
+    shape_of(&geometry)
 }
 
 fn geometry_name(g: &geo::Geometry<f64>) -> &'static str {

@@ -3,10 +3,9 @@
 //! per second, task completions per second and approval latency.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::Args;
 use onewindow::server::pb;
 use tonic::Request;
@@ -24,18 +23,8 @@ pub struct LoadgenArgs {
         default_value = "http://127.0.0.1:50051"
     )]
     server: String,
-    /// The server's tokens file (the window's and every department's token are used).
-    #[arg(long, default_value = "data/tokens.yaml")]
-    tokens: PathBuf,
-    /// The workflow file (deployed on the server: the same text is the same version).
-    #[arg(long, default_value = "workflows/construction-parallel.yaml")]
-    workflow: PathBuf,
-    /// The form every project submits.
-    #[arg(long, default_value = "workflows/forms/industrial-project.yaml")]
-    form: PathBuf,
-    /// Projects to take to completion.
-    #[arg(long, default_value_t = 200)]
-    projects: usize,
+    #[command(flatten)]
+    work: super::WorkloadArgs,
     /// Window clients submitting concurrently.
     #[arg(long, default_value_t = 8)]
     clients: usize,
@@ -67,27 +56,13 @@ pub enum ClaimBy {
 pub fn run(a: LoadgenArgs) -> Result<ExitCode> {
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::{Arc, Mutex};
-    let (plan, _) =
-        onewindow::plan::compile_file(&a.workflow).map_err(|d| anyhow::anyhow!("{d}"))?;
-    // The server's own tokens file, read the way the server reads it.
-    use onewindow::server::auth::{Role, Tokens};
-    let tokens = Tokens::load(&a.tokens)?;
-    let window_token = tokens
-        .token_of(&Role::Window)
-        .context("no window token")?
-        .to_string();
-    let departments: Vec<(String, String)> = plan
-        .departments
-        .iter()
-        .map(|d| {
-            let token = tokens
-                .token_of(&Role::Department(d.id.clone()))
-                .with_context(|| format!("no token for {}", d.id))?;
-            Ok((d.id.clone(), token.to_string()))
-        })
-        .collect::<Result<_>>()?;
-    let form_text = std::fs::read_to_string(&a.form)?;
-    let raw: HashMap<String, serde_yaml::Value> = serde_yaml::from_str(&form_text)?;
+    let super::Workload {
+        plan,
+        window: window_token,
+        departments,
+        form: raw,
+        projects,
+    } = a.work.read()?;
     let form: HashMap<String, pb::FieldValue> = raw
         .iter()
         .filter_map(|(k, v)| Some((k.clone(), field_value(v)?)))
@@ -213,7 +188,7 @@ pub fn run(a: LoadgenArgs) -> Result<ExitCode> {
         for _ in 0..a.clients {
             let (window, next, form, materials, version, prefix) =
                 (window.clone(), next.clone(), form.clone(), materials.clone(), version.clone(), a.prefix.clone());
-            let total = a.projects;
+            let total = projects;
             tasks.spawn(async move {
                 loop {
                     let n = next.fetch_add(1, Ordering::Relaxed);
@@ -241,7 +216,7 @@ pub fn run(a: LoadgenArgs) -> Result<ExitCode> {
         // Milestone reports in flight: the last one's answer may arrive after the watcher
         // has seen its project complete, and it counts.
         let mut reports = tokio::task::JoinSet::new();
-        while completed.len() < a.projects {
+        while completed.len() < projects {
             let e = match watch.message().await {
                 Ok(Some(e)) => e,
                 ended => {

@@ -5,7 +5,6 @@
 //! task completions per second, to set beside `onewindow loadgen` over gRPC.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -25,18 +24,8 @@ pub struct LoadgenHttpArgs {
     /// The server's HTTP side.
     #[arg(long, default_value = "http://127.0.0.1:8080")]
     http: String,
-    /// The server's tokens file (the window's and every department's token are used).
-    #[arg(long, default_value = "data/tokens.yaml")]
-    tokens: PathBuf,
-    /// The workflow file (deployed on the server: the same text is the same version).
-    #[arg(long, default_value = "workflows/construction-parallel.yaml")]
-    workflow: PathBuf,
-    /// The form every project submits.
-    #[arg(long, default_value = "workflows/forms/industrial-project.yaml")]
-    form: PathBuf,
-    /// Projects to take to completion.
-    #[arg(long, default_value_t = 200)]
-    projects: usize,
+    #[command(flatten)]
+    work: super::WorkloadArgs,
     /// Clients, each taking one project at a time to completion.
     #[arg(long, default_value_t = 32)]
     clients: usize,
@@ -76,23 +65,14 @@ async fn call(
 
 /// Runs the load and prints what it measured.
 pub fn run(a: LoadgenHttpArgs) -> Result<ExitCode> {
-    use onewindow::server::auth::{Role, Tokens};
-    let (plan, _) =
-        onewindow::plan::compile_file(&a.workflow).map_err(|d| anyhow::anyhow!("{d}"))?;
-    let tokens = Tokens::load(&a.tokens)?;
-    let window = tokens
-        .token_of(&Role::Window)
-        .context("no window token")?
-        .to_string();
-    let mut departments: HashMap<String, String> = HashMap::new();
-    for d in &plan.departments {
-        let t = tokens
-            .token_of(&Role::Department(d.id.clone()))
-            .with_context(|| format!("no token for {}", d.id))?;
-        departments.insert(d.id.clone(), t.to_string());
-    }
-    let raw: HashMap<String, serde_yaml::Value> =
-        serde_yaml::from_str(&std::fs::read_to_string(&a.form)?)?;
+    let super::Workload {
+        plan,
+        window,
+        departments,
+        form: raw,
+        projects,
+    } = a.work.read()?;
+    let departments: HashMap<String, String> = departments.into_iter().collect();
     let form: serde_json::Map<String, Value> = raw
         .into_iter()
         .filter_map(|(k, v)| Some((k, serde_json::to_value(v).ok()?)))
@@ -135,7 +115,7 @@ pub fn run(a: LoadgenHttpArgs) -> Result<ExitCode> {
                 departments.clone(),
                 submit.clone(),
                 a.prefix.clone(),
-                a.projects,
+                projects,
             );
             clients.spawn(async move {
                 loop {
@@ -185,8 +165,8 @@ pub fn run(a: LoadgenHttpArgs) -> Result<ExitCode> {
         let done = done.load(Ordering::Relaxed);
         println!(
             "{} projects in {seconds:.2} s over HTTP/JSON: {:.1} projects/s, {done} task completions ({:.0}/s), approve latency p50 {:.2} ms, p99 {:.2} ms ({} clients)",
-            a.projects,
-            a.projects as f64 / seconds,
+            projects,
+            projects as f64 / seconds,
             done as f64 / seconds,
             pct(0.5),
             pct(0.99),

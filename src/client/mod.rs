@@ -126,3 +126,65 @@ pub(crate) fn rt() -> Result<tokio::runtime::Runtime> {
         .enable_all()
         .build()?)
 }
+
+/// What both load generators drive (`onewindow loadgen` over gRPC, `loadgen-http` over
+/// the JSON API): the workflow, the form and the server's tokens.
+#[derive(clap::Args)]
+pub struct WorkloadArgs {
+    /// The server's tokens file (the window's and every department's token are used).
+    #[arg(long, default_value = "data/tokens.yaml")]
+    tokens: std::path::PathBuf,
+    /// The workflow file (deployed on the server: the same text is the same version).
+    #[arg(long, default_value = "workflows/construction-parallel.yaml")]
+    workflow: std::path::PathBuf,
+    /// The form every project submits.
+    #[arg(long, default_value = "workflows/forms/industrial-project.yaml")]
+    form: std::path::PathBuf,
+    /// Projects to take to completion.
+    #[arg(long, default_value_t = 200)]
+    projects: usize,
+}
+
+/// A workload, read: the compiled workflow, the window's token, each department's token
+/// (in the workflow's order) and the form's values as written.
+pub(crate) struct Workload {
+    pub(crate) plan: onewindow::plan::Plan,
+    pub(crate) window: String,
+    pub(crate) departments: Vec<(String, String)>,
+    pub(crate) form: std::collections::HashMap<String, serde_yaml::Value>,
+    pub(crate) projects: usize,
+}
+
+impl WorkloadArgs {
+    /// Reads the workflow, the form and the tokens (the server's own file, read the way
+    /// the server reads it).
+    pub(crate) fn read(&self) -> Result<Workload> {
+        use anyhow::Context;
+        use onewindow::server::auth::{Role, Tokens};
+        let (plan, _) =
+            onewindow::plan::compile_file(&self.workflow).map_err(|d| anyhow::anyhow!("{d}"))?;
+        let tokens = Tokens::load(&self.tokens)?;
+        let window = tokens
+            .token_of(&Role::Window)
+            .context("no window token")?
+            .to_string();
+        let departments = plan
+            .departments
+            .iter()
+            .map(|d| {
+                let token = tokens
+                    .token_of(&Role::Department(d.id.clone()))
+                    .with_context(|| format!("no token for {}", d.id))?;
+                Ok((d.id.clone(), token.to_string()))
+            })
+            .collect::<Result<_>>()?;
+        let form = serde_yaml::from_str(&std::fs::read_to_string(&self.form)?)?;
+        Ok(Workload {
+            plan,
+            window,
+            departments,
+            form,
+            projects: self.projects,
+        })
+    }
+}

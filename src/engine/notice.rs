@@ -105,22 +105,27 @@ pub struct SiteConflict {
     pub message: String,
 }
 
+impl From<&crate::blueprint::check::Finding> for SiteConflict {
+    fn from(f: &crate::blueprint::check::Finding) -> SiteConflict {
+        SiteConflict {
+            rule: f.rule.clone(),
+            layer: f.layer.clone(),
+            plan: f.plan.clone(),
+            department: f.department.clone(),
+            features: f.features.clone(),
+            overlap_m2: f.overlap_m2.round() as u64,
+            share_percent: (f.share * 100.0).round() as u32,
+            blocking: f.blocking,
+            message: f.message.clone(),
+        }
+    }
+}
+
 impl Notice {
     /// Adds a site check's findings; a blocking one makes the notice incomplete.
     pub fn add_site(&mut self, site: &crate::blueprint::check::SiteCheck) {
-        for f in &site.findings {
-            self.site.push(SiteConflict {
-                rule: f.rule.clone(),
-                layer: f.layer.clone(),
-                plan: f.plan.clone(),
-                department: f.department.clone(),
-                features: f.features.clone(),
-                overlap_m2: f.overlap_m2.round() as u64,
-                share_percent: (f.share * 100.0).round() as u32,
-                blocking: f.blocking,
-                message: f.message.clone(),
-            });
-        }
+        self.site
+            .extend(site.findings.iter().map(SiteConflict::from));
         if site.blocking {
             self.complete = false;
         }

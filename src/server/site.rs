@@ -50,12 +50,10 @@ impl Api {
                 plan.id
             )));
         };
-        let shape = parse_site(site)?;
+        let shape = crate::blueprint::site_from_geojson(site)
+            .map_err(|e| invalid_argument(format!("site: {}", status::truncate(&e, 300))))?;
         let bp = self.blueprint(dir).await?;
-        let industry = match form.get("industry") {
-            Some(Value::String(s)) => Some(s.clone()),
-            _ => None,
-        };
+        let industry = crate::blueprint::check::industry_of(form).map(str::to_string);
         tokio::task::spawn_blocking(move || check_site(&bp, &shape, industry.as_deref()))
             .await
             .map_err(|e| Status::internal(e.to_string()))?
@@ -88,24 +86,4 @@ impl Api {
         loaded.insert(dir, bp.clone());
         Ok(bp)
     }
-}
-
-/// A site's GeoJSON as a checked multipolygon in degrees.
-fn parse_site(text: &str) -> Result<geo::MultiPolygon<f64>, Status> {
-    let json: geojson::GeoJson = text.parse().map_err(|e: geojson::Error| {
-        invalid_argument(format!(
-            "site: not GeoJSON ({})",
-            status::truncate(&e.to_string(), 200)
-        ))
-    })?;
-    let geometry = match json {
-        geojson::GeoJson::Geometry(g) => Some(g),
-        geojson::GeoJson::Feature(f) => f.geometry,
-        geojson::GeoJson::FeatureCollection(c) => {
-            c.features.into_iter().next().and_then(|f| f.geometry)
-        }
-    }
-    .ok_or_else(|| invalid_argument("site: no geometry"))?;
-    crate::blueprint::shape_of(&geometry)
-        .map_err(|e| invalid_argument(format!("site: {}", status::truncate(&e, 300))))
 }

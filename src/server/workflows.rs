@@ -140,13 +140,16 @@ impl pb::workflows_server::Workflows for Api {
             .site_check(&plan, &r.site, &form)
             .await?
             .ok_or_else(|| super::status::invalid_argument("site: empty"))?;
-        let mut notice = crate::engine::notice::Notice::default();
-        notice.add_site(&checked);
+        use crate::engine::notice::SiteConflict;
         Ok(Response::new(pb::CheckSiteResponse {
+            findings: checked
+                .findings
+                .iter()
+                .map(|f| site_conflict_pb(SiteConflict::from(f)))
+                .collect(),
             blueprint: checked.blueprint,
             site_m2: checked.site_m2,
             blocking: checked.blocking,
-            findings: notice.site.into_iter().map(site_conflict_pb).collect(),
         }))
     }
 }

@@ -524,10 +524,7 @@ impl Sim<'_> {
             &sites.blueprint.zone,
             &geo::MultiPolygon::new(vec![rect.to_polygon()]),
         )?;
-        let industry = match self.variant.types[kind].form.get("industry") {
-            Some(crate::form::Value::String(s)) => Some(s.as_str()),
-            _ => None,
-        };
+        let industry = crate::blueprint::check::industry_of(&self.variant.types[kind].form);
         crate::blueprint::check::check_site(&sites.blueprint, &degrees, industry).ok()
     }
 

@@ -203,37 +203,39 @@ struct Input {
 }
 
 impl Input {
-    /// The request message: from the query (`GET`) or the JSON body (`POST`), then each
-    /// path parameter into its field. Undecodable input is INVALID_ARGUMENT naming where.
-    fn message<T: DeserializeOwned + serde::Serialize + Default>(&self) -> Result<T, Status> {
-        let mut message: T = if self.get {
-            serde_urlencoded_from(&self.query)?
+    /// The request message: from the JSON body (`POST`) or the query (`GET`), with each
+    /// path parameter set in its field over anything they say. Undecodable input is
+    /// INVALID_ARGUMENT naming where.
+    fn message<T: DeserializeOwned + serde::Serialize>(&self) -> Result<T, Status> {
+        use serde_json::Value;
+        let mut value = if self.get {
+            if self.params.is_empty() {
+                return from_query(&self.query);
+            }
+            // A few small reads have both (a plan's version and its limits): the query's
+            // message, then the path over it, through JSON.
+            serde_json::to_value(from_query::<T>(&self.query)?)
+                .map_err(|e| Status::internal(format!("re-encoding a request: {e}")))?
         } else if self.body.iter().all(u8::is_ascii_whitespace) {
-            T::default()
+            Value::Object(serde_json::Map::new())
         } else {
             serde_json::from_slice(&self.body).map_err(|e| {
                 invalid_argument(format!("body: not the request's JSON ({})", short(&e)))
             })?
         };
-        if !self.params.is_empty() {
-            // Path parameters win over the body: through JSON, so that any message with a
-            // field of that name takes it.
-            let mut value = serde_json::to_value(&message)
-                .map_err(|e| Status::internal(format!("re-encoding a request: {e}")))?;
-            if let Some(fields) = value.as_object_mut() {
-                for (k, v) in &self.params {
-                    fields.insert(k.clone(), serde_json::Value::String(v.clone()));
-                }
+        if let Some(fields) = value.as_object_mut() {
+            for (k, v) in &self.params {
+                fields.insert(k.clone(), Value::String(v.clone()));
             }
-            message = serde_json::from_value(value)
-                .map_err(|e| invalid_argument(format!("path: {}", short(&e))))?;
         }
-        Ok(message)
+        // One decode of the body: its JSON with the path's fields set.
+        serde_json::from_value(value)
+            .map_err(|e| invalid_argument(format!("body: not the request's JSON ({})", short(&e))))
     }
 }
 
 /// The query string as the message (`?page_size=10&state=ready`).
-fn serde_urlencoded_from<T: DeserializeOwned>(query: &str) -> Result<T, Status> {
+fn from_query<T: DeserializeOwned>(query: &str) -> Result<T, Status> {
     let uri: axum::http::Uri = format!("/?{query}")
         .parse()
         .map_err(|_| invalid_argument("query: not a query string"))?;

@@ -19,7 +19,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use chrono::{Datelike, NaiveDate};
-use maud::{html, Markup, PreEscaped};
+use maud::{html, Markup};
 use tokio_stream::StreamExt;
 
 use super::page::{self, department_name, item_name, row_class, state_name, urlencode, Page};
@@ -183,7 +183,9 @@ async fn take(http: &Http) -> Arc<Board> {
         })
     })
     .await
-    .unwrap_or_else(|_| {
+    .unwrap_or_else(|e| {
+        // The count failed (a bug): say so, and show an empty board rather than none.
+        tracing::error!("supervision board: {e}");
         Arc::new(Board {
             taken: std::time::Instant::now(),
             by_stage: BTreeMap::new(),
@@ -575,7 +577,7 @@ fn gantt(plan: &Plan, p: &crate::engine::Project, today: NaiveDate) -> Markup {
                 }
             }
         }
-        p.hint { "关键路径 Critical path: " (PreEscaped(schedule.critical_path.iter().map(|i| maud::html! { (plan.items[*i].name) }.into_string()).collect::<Vec<_>>().join(" → "))) " · " (schedule.total) " 工作日 working days" }
+        p.hint { "关键路径 Critical path: " (schedule.critical_path.iter().map(|i| plan.items[*i].name.as_str()).collect::<Vec<_>>().join(" → ")) " · " (schedule.total) " 工作日 working days" }
     }
 }
 
