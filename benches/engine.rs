@@ -123,6 +123,7 @@ fn queue(work: &mut VecDeque<(Actor, String)>, effects: Vec<Effect>) {
                     work.push_back((Actor::Window, item.to_string()));
                 }
             }
+            Effect::NotifyDepartment { .. } => {}
         }
     }
 }

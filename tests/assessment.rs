@@ -37,6 +37,7 @@ fn engine() -> Engine {
     let mut e = Engine::new(Policy {
         warn_days: 1,
         warn_percent: 0,
+        ..Policy::default()
     });
     let form = Form::parse("height: 30", &plan.fields).unwrap().values;
     let version = e.deploy(plan);

@@ -53,6 +53,16 @@ struct Step {
     numbers: BTreeMap<String, String>,
     #[serde(default)]
     agent: Option<String>,
+    #[serde(default)]
+    opinion: Option<String>,
+    #[serde(default)]
+    to: Option<String>,
+    #[serde(default)]
+    reviewer: Option<String>,
+    #[serde(default)]
+    before: bool,
+    #[serde(default)]
+    calendar: Option<String>,
     // Expectations.
     #[serde(default)]
     expect: Option<Vec<String>>,
@@ -74,6 +84,12 @@ struct Step {
     overdue: Option<Vec<String>>,
     #[serde(default)]
     warnings: Option<Vec<String>>,
+    #[serde(default)]
+    notifies: Option<Vec<String>>,
+    #[serde(default)]
+    step: BTreeMap<String, String>,
+    #[serde(default)]
+    assignee: BTreeMap<String, String>,
 }
 
 fn root() -> PathBuf {
@@ -85,6 +101,14 @@ fn actor(s: &str) -> Actor {
         "window" => Actor::Window,
         "supervisor" => Actor::Supervisor,
         "system" => Actor::System,
+        a if a.starts_with("agent:") => Actor::Agent(a["agent:".len()..].to_string()),
+        a if a.contains('/') => {
+            let (department, reviewer) = a.split_once('/').unwrap();
+            Actor::Reviewer {
+                department: department.to_string(),
+                reviewer: reviewer.to_string(),
+            }
+        }
         dept => Actor::Department(dept.to_string()),
     }
 }
@@ -205,6 +229,12 @@ fn run(path: &Path) -> Result<usize, String> {
                 }
                 None
             }
+            Some("deploy_calendar") => {
+                let cal_dir = dir.join(step.calendar.as_ref().expect("needs `calendar`"));
+                let cal = onewindow::calendar::Calendar::load_dir(&cal_dir)
+                    .map_err(|e| fail(e.to_string()))?;
+                Some(engine.deploy_calendar(&cal, "calendar deployed", at))
+            }
             Some(cmd) => {
                 let command = match cmd {
                     "submit" => Command::Submit {
@@ -259,6 +289,36 @@ fn run(path: &Path) -> Result<usize, String> {
                         reason: step.reason.clone().unwrap_or_default(),
                     },
                     "tick" => Command::Tick,
+                    "sign" => Command::Sign {
+                        item: item(),
+                        opinion: step.opinion.clone().unwrap_or_default(),
+                    },
+                    "transfer" => Command::Transfer {
+                        item: item(),
+                        to: step.to.clone().expect("transfer needs `to`"),
+                    },
+                    "delegate" => Command::Delegate {
+                        item: item(),
+                        to: step.to.clone().expect("delegate needs `to`"),
+                    },
+                    "add_signer" => Command::AddSigner {
+                        item: item(),
+                        reviewer: step.reviewer.clone().expect("add_signer needs `reviewer`"),
+                        before: step.before,
+                    },
+                    "recall" => Command::Recall { item: item() },
+                    "return_to" => Command::ReturnTo {
+                        item: item(),
+                        to: step.to.clone().expect("return_to needs `to`"),
+                        reason: step.reason.clone().unwrap_or_default(),
+                    },
+                    "urge" => Command::Urge {
+                        item: item(),
+                        note: step.note.clone().unwrap_or_default(),
+                    },
+                    "assign_agent" => Command::AssignAgent {
+                        agent: step.agent.clone().expect("assign_agent needs `agent`"),
+                    },
                     other => return Err(fail(format!("unknown command `{other}`"))),
                 };
                 let target = if cmd == "tick" && step.project.is_none() {
@@ -307,6 +367,21 @@ fn run(path: &Path) -> Result<usize, String> {
             _ => {}
         }
         if let Some(Ok(out)) = &result {
+            if let Some(want) = &step.notifies {
+                let got: Vec<String> = out
+                    .effects
+                    .iter()
+                    .filter_map(|e| match e {
+                        onewindow::engine::Effect::NotifyDepartment { department, .. } => {
+                            Some(department.clone())
+                        }
+                        _ => None,
+                    })
+                    .collect();
+                if &got != want {
+                    return Err(fail(format!("departments told {got:?}, expected {want:?}")));
+                }
+            }
             let got: Vec<String> = out.events.iter().map(|e| e.event.summary()).collect();
             if let Some(expected) = &step.expect {
                 if &got != expected {
@@ -328,7 +403,12 @@ fn run(path: &Path) -> Result<usize, String> {
                 }
             }
         }
-        if !step.state.is_empty() || !step.due.is_empty() || step.status.is_some() {
+        if !step.state.is_empty()
+            || !step.due.is_empty()
+            || step.status.is_some()
+            || !step.step.is_empty()
+            || !step.assignee.is_empty()
+        {
             let view = engine
                 .project(&project)
                 .ok_or_else(|| fail(format!("no project {project}")))?;
@@ -347,6 +427,29 @@ fn run(path: &Path) -> Result<usize, String> {
                     .map_or("none".to_string(), |d| d.to_string());
                 if got != *want {
                     return Err(fail(format!("{item} due {got}, expected {want}")));
+                }
+            }
+            for (item, want) in &step.step {
+                let i = view
+                    .plan
+                    .item_index(item)
+                    .ok_or_else(|| fail(format!("no item {item}")))?;
+                let k = usize::from(view.project.tasks[i].step);
+                let got = view.plan.items[i]
+                    .steps
+                    .get(k)
+                    .map_or("none", |s| s.id.as_str());
+                if got != want {
+                    return Err(fail(format!("{item} at step {got}, expected {want}")));
+                }
+            }
+            for (item, want) in &step.assignee {
+                let got = view
+                    .task(item)
+                    .and_then(|t| t.assignee.clone())
+                    .unwrap_or_else(|| "none".into());
+                if got != *want {
+                    return Err(fail(format!("{item} held by {got}, expected {want}")));
                 }
             }
             if let Some(want) = &step.status {

@@ -126,6 +126,7 @@ impl Project {
                 limit,
                 due,
                 provisional,
+                step_due,
             } => {
                 if let Some(i) = ix(item) {
                     let t = &mut self.tasks[i];
@@ -139,12 +140,18 @@ impl Project {
                     t.due = *due;
                     t.provisional = *provisional;
                     t.ready_on = Some(today);
+                    t.step_from = Some(today);
+                    t.step_due = *step_due;
                 }
             }
             Event::TaskClaimed { item } => {
                 if let Some(i) = ix(item) {
-                    self.tasks[i].state = TaskState::Claimed;
-                    self.tasks[i].claimed = true;
+                    let t = &mut self.tasks[i];
+                    t.state = TaskState::Claimed;
+                    t.claimed = true;
+                    if let Actor::Reviewer { reviewer, .. } = &env.actor {
+                        t.assignee = Some(reviewer.clone());
+                    }
                 }
             }
             Event::TaskApproved {
@@ -200,10 +207,11 @@ impl Project {
                 suspended,
                 due,
                 provisional,
+                step_due,
             } => {
                 self.add_materials(plan, materials);
                 if let Some(i) = ix(item) {
-                    self.tasks[i].resume(today, *suspended, *due, *provisional);
+                    self.tasks[i].resume(today, *suspended, *due, *provisional, *step_due);
                 }
             }
             Event::SpecialEnded {
@@ -211,9 +219,10 @@ impl Project {
                 suspended,
                 due,
                 provisional,
+                step_due,
             } => {
                 if let Some(i) = ix(item) {
-                    self.tasks[i].resume(today, *suspended, *due, *provisional);
+                    self.tasks[i].resume(today, *suspended, *due, *provisional, *step_due);
                 }
             }
             Event::Extended {
@@ -239,20 +248,11 @@ impl Project {
                 limit,
                 due,
                 provisional,
+                step_due,
             } => {
                 self.add_materials(plan, materials);
                 if let Some(i) = ix(item) {
-                    let t = &mut self.tasks[i];
-                    *t = Task {
-                        state: TaskState::Ready,
-                        round: t.round + 1,
-                        ready_on: t.ready_on,
-                        ..Task::new(true)
-                    };
-                    t.limit = *limit;
-                    t.clock_from = Some(today);
-                    t.due = Some(*due);
-                    t.provisional = *provisional;
+                    self.tasks[i].new_round(today, *limit, *due, *provisional, *step_due);
                 }
             }
             Event::Warned { item, .. } => {
@@ -288,6 +288,156 @@ impl Project {
                 self.status = Status::Completed;
                 self.stage = None;
             }
+            Event::StepSigned {
+                item,
+                reviewer,
+                pass,
+                on_behalf,
+                ..
+            } => {
+                if let Some(i) = ix(item) {
+                    let t = &mut self.tasks[i];
+                    if on_behalf.is_some() {
+                        // The delegate's opinion: the task is back with the delegator.
+                        t.delegated = None;
+                    }
+                    t.signed.push(Signature {
+                        reviewer: reviewer.clone(),
+                        pass: *pass,
+                        on_behalf: on_behalf.clone(),
+                    });
+                }
+            }
+            Event::StepCompleted { item, next_due, .. } => {
+                if let Some(i) = ix(item) {
+                    let t = &mut self.tasks[i];
+                    t.step = t.step.saturating_add(1);
+                    t.step_from = Some(today);
+                    t.step_due = *next_due;
+                    t.step_overdue = false;
+                    t.signed.clear();
+                    t.added.clear();
+                    t.delegated = None;
+                }
+            }
+            Event::StepOverdue { item, .. } => {
+                if let Some(i) = ix(item) {
+                    self.tasks[i].step_overdue = true;
+                }
+            }
+            Event::Transferred { item, to, .. } => {
+                if let Some(i) = ix(item) {
+                    self.tasks[i].assignee = Some(to.clone());
+                }
+            }
+            Event::Delegated { item, from, to } => {
+                if let Some(i) = ix(item) {
+                    self.tasks[i].delegated = Some((from.clone(), to.clone()));
+                }
+            }
+            Event::SignerAdded {
+                item,
+                reviewer,
+                by,
+                before,
+                ..
+            } => {
+                if let Some(i) = ix(item) {
+                    self.tasks[i].added.push(AddedSigner {
+                        reviewer: reviewer.clone(),
+                        by: by.clone(),
+                        before: *before,
+                    });
+                }
+            }
+            Event::Recalled {
+                item,
+                due,
+                provisional,
+            } => {
+                if let Some(i) = ix(item) {
+                    self.revoke(plan, i);
+                    let t = &mut self.tasks[i];
+                    t.state = TaskState::Claimed;
+                    t.claimed = true;
+                    t.clock_from = Some(today);
+                    t.due = Some(*due);
+                    t.provisional = *provisional;
+                    t.decided_on = None;
+                    t.rejection = None;
+                }
+            }
+            Event::Returned {
+                item,
+                limit,
+                due,
+                provisional,
+                step_due,
+                ..
+            } => {
+                if let Some(i) = ix(item) {
+                    self.revoke(plan, i);
+                    self.tasks[i].new_round(today, *limit, *due, *provisional, *step_due);
+                }
+            }
+            Event::Reopened { item, .. } => {
+                if let Some(i) = ix(item) {
+                    self.revoke(plan, i);
+                    let t = &mut self.tasks[i];
+                    *t = Task {
+                        state: TaskState::Waiting,
+                        round: t.round,
+                        ready_on: t.ready_on,
+                        ..Task::new(true)
+                    };
+                }
+            }
+            Event::Urged { item, .. } => {
+                if let Some(i) = ix(item) {
+                    self.tasks[i].urged_on = Some(today);
+                }
+            }
+            Event::Copied { .. } => {}
+            Event::AgentAssigned { agent } => self.agent = Some(agent.clone()),
+            Event::DueRederived {
+                item,
+                new,
+                provisional,
+                ..
+            } => {
+                if let Some(i) = ix(item) {
+                    let t = &mut self.tasks[i];
+                    t.due = Some(*new);
+                    t.provisional = *provisional;
+                    // The flags follow the new date: supervision decides them again in
+                    // the same command.
+                    t.warned = false;
+                    t.overdue = false;
+                }
+            }
+            Event::Carded {
+                item,
+                card,
+                deadline,
+            } => {
+                if let Some(i) = ix(item) {
+                    let t = &mut self.tasks[i];
+                    match card {
+                        Card::Yellow => t.yellow = *deadline,
+                        Card::Red => t.red = true,
+                    }
+                }
+            }
+        }
+    }
+
+    /// Voids what item `i` issued: its documents are no longer on file, and available
+    /// only where a material on file supplies them.
+    fn revoke(&mut self, plan: &Plan, i: usize) {
+        for &d in &plan.items[i].produces {
+            self.documents[d] = None;
+            self.available[d] =
+                plan.supplier[d].is_some_and(|m| self.has_material(&plan.materials[m].id));
         }
     }
 }
@@ -301,13 +451,40 @@ impl Task {
         self.due = None;
     }
 
+    /// A fresh review round (resubmission, return): ready today with a new limit.
+    fn new_round(
+        &mut self,
+        today: NaiveDate,
+        limit: u32,
+        due: NaiveDate,
+        provisional: bool,
+        step_due: Option<NaiveDate>,
+    ) {
+        *self = Task {
+            state: TaskState::Ready,
+            round: self.round + 1,
+            ready_on: self.ready_on,
+            ..Task::new(true)
+        };
+        self.limit = limit;
+        self.clock_from = Some(today);
+        self.due = Some(due);
+        self.provisional = provisional;
+        self.step_from = Some(today);
+        self.step_due = step_due;
+    }
+
     pub(super) fn resume(
         &mut self,
         today: NaiveDate,
         suspended: u32,
         due: NaiveDate,
         provisional: bool,
+        step_due: Option<NaiveDate>,
     ) {
+        if step_due.is_some() {
+            self.step_due = step_due;
+        }
         self.state = if self.claimed {
             TaskState::Claimed
         } else {

@@ -6,7 +6,7 @@
 use chrono::NaiveDate;
 
 use crate::plan::{Plan, Stage};
-use crate::spec::ItemKind;
+use crate::spec::{ItemKind, StepKind};
 
 use super::apply::*;
 use super::clock::*;
@@ -20,10 +20,11 @@ impl Project {
         let today = em.at.date();
         loop {
             let Some(stage) = self.stage else { return };
-            // Waiting tasks of the stage whose documents have all arrived become ready.
+            // Waiting tasks of the stage (or of an earlier one, re-opened by a return)
+            // whose documents have all arrived become ready.
             for i in 0..self.tasks.len() {
                 if self.tasks[i].state == TaskState::Waiting
-                    && plan.items[i].stage == stage
+                    && plan.items[i].stage <= stage
                     && self.inputs_ready(plan, i)
                 {
                     self.make_ready(em, i, today);
@@ -33,7 +34,7 @@ impl Project {
                 .items
                 .iter()
                 .enumerate()
-                .filter(|(_, it)| it.stage == stage)
+                .filter(|(_, it)| it.stage <= stage)
                 .all(|(i, _)| {
                     matches!(
                         self.tasks[i].state,
@@ -120,6 +121,7 @@ impl Project {
                 (limit, Some(d), p)
             }
         };
+        let step_due = Self::step_due(plan, i, 0, today);
         em.emit(
             self,
             Event::TaskReady {
@@ -127,6 +129,7 @@ impl Project {
                 limit,
                 due,
                 provisional,
+                step_due,
             },
         );
         match (it.department, due) {
@@ -163,15 +166,32 @@ impl Project {
             let (Some(due), true) = (t.due, t.running()) else {
                 continue;
             };
+            self.supervise_step(plan, i, today, em);
+            let t = &self.tasks[i];
+            let item = plan.items[i].id.clone();
             if t.overdue {
+                // Over the limit: the yellow card's deadline passed → a red card.
+                match t.yellow {
+                    Some(deadline) if today > deadline && !t.red => {
+                        self.card(em, i, Card::Red, None);
+                    }
+                    None => {
+                        // Flagged overdue before cards existed: the yellow card now.
+                        let (deadline, _) = Clock::of(plan, i).due(today, policy.rectify_days);
+                        self.card(em, i, Card::Yellow, Some(deadline));
+                    }
+                    _ => {}
+                }
                 continue;
             }
-            let item = plan.items[i].id.clone();
             if today > due {
                 em.emit(self, Event::Overdue { item, due });
+                let (deadline, _) = Clock::of(plan, i).due(today, policy.rectify_days);
+                self.card(em, i, Card::Yellow, Some(deadline));
             } else if !t.warned {
                 let remaining = Clock::of(plan, i).between(today, due);
                 if policy.warns(remaining, t.limit) {
+                    let message = format!("warned {item} due {due} ({remaining} left)");
                     em.emit(
                         self,
                         Event::Warned {
@@ -180,8 +200,93 @@ impl Project {
                             remaining,
                         },
                     );
+                    self.notify_department(em, i, message);
                 }
             }
         }
+    }
+
+    /// A step's own clock: art. 32's deemed acceptance once acceptance's five working
+    /// days pass in silence; a step over its own limit while the item is not (环节超时).
+    fn supervise_step(&mut self, plan: &Plan, i: usize, today: NaiveDate, em: &mut Emitter<'_>) {
+        let t = &self.tasks[i];
+        let (Some(step_due), Some(step)) = (t.step_due, self.current_step(plan, i)) else {
+            return;
+        };
+        if today <= step_due {
+            return;
+        }
+        if step.kind == StepKind::Accept {
+            self.complete_step(em, i, true);
+        } else if !t.step_overdue && !t.overdue {
+            em.emit(
+                self,
+                Event::StepOverdue {
+                    item: plan.items[i].id.clone(),
+                    step: step.id.clone(),
+                    due: step_due,
+                },
+            );
+        }
+    }
+
+    /// Gives a card and tells the department.
+    fn card(&mut self, em: &mut Emitter<'_>, i: usize, card: Card, deadline: Option<NaiveDate>) {
+        let item = em.plan.items[i].id.clone();
+        let event = Event::Carded {
+            item,
+            card,
+            deadline,
+        };
+        let message = event.summary();
+        em.emit(self, event);
+        self.notify_department(em, i, message);
+    }
+
+    /// Tells item `i`'s department (and its head) something about the task.
+    fn notify_department(&self, em: &mut Emitter<'_>, i: usize, message: String) {
+        let plan = em.plan;
+        if plan.items[i].department.is_some() {
+            em.out.effects.push(Effect::NotifyDepartment {
+                department: plan.department_of(i).to_string(),
+                project: self.id.clone(),
+                item: plan.items[i].id.clone(),
+                message,
+            });
+        }
+    }
+
+    /// A new calendar: every running task's due date derived again from where its clock
+    /// counts from and the days it has left; each one that changed (or stopped being
+    /// provisional) is on record, and supervision decides its flags again at once.
+    pub(super) fn rederive(
+        &mut self,
+        plan: &Plan,
+        policy: &Policy,
+        reason: String,
+        em: &mut Emitter<'_>,
+    ) {
+        for i in 0..self.tasks.len() {
+            let t = &self.tasks[i];
+            let (Some(old), Some(from), true) = (t.due, t.clock_from, t.running()) else {
+                continue;
+            };
+            let (new, provisional) = Clock::of(plan, i).due(from, t.limit.saturating_sub(t.used));
+            if new == old && provisional == t.provisional {
+                continue;
+            }
+            let event = Event::DueRederived {
+                item: plan.items[i].id.clone(),
+                old,
+                old_provisional: t.provisional,
+                new,
+                provisional,
+                reason: reason.clone(),
+            };
+            let message = event.summary();
+            em.emit(self, event);
+            self.notify_department(em, i, message);
+        }
+        self.supervise(plan, policy, em.at.date(), em);
     }
 }

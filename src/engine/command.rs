@@ -17,8 +17,18 @@ use crate::form::Value;
 pub enum Actor {
     /// The single window (front desk), acting for the applicant.
     Window,
-    /// A department, by id.
+    /// A department, by id, acting as a whole (its own system, or a clerk with the
+    /// department's token).
     Department(String),
+    /// One reviewer of a department: signs steps, holds tasks, is transferred to.
+    Reviewer {
+        /// The department's id.
+        department: String,
+        /// The reviewer's id within it.
+        reviewer: String,
+    },
+    /// An agent (代办员) following the projects assigned to them for the applicant.
+    Agent(String),
     /// A supervisor (reads all; runs supervision).
     Supervisor,
     /// The platform itself (the supervision ticker).
@@ -32,11 +42,41 @@ impl Actor {
         match self {
             Actor::Window => "window".into(),
             Actor::Department(d) => format!("department:{d}"),
+            Actor::Reviewer {
+                department,
+                reviewer,
+            } => format!("department:{department}/{reviewer}"),
+            Actor::Agent(a) => format!("agent:{a}"),
             Actor::Supervisor => "supervisor".into(),
             Actor::System => "system".into(),
         }
     }
 }
+
+impl Actor {
+    /// The department the actor belongs to, if any.
+    #[inline]
+    pub fn department(&self) -> Option<&str> {
+        match self {
+            Actor::Department(d) => Some(d),
+            Actor::Reviewer { department, .. } => Some(department),
+            _ => None,
+        }
+    }
+
+    /// Who signs for this actor: the reviewer's id, or `department` for the department
+    /// as a whole.
+    pub fn signer(&self) -> Option<&str> {
+        match self {
+            Actor::Department(_) => Some(DEPARTMENT_SIGNER),
+            Actor::Reviewer { reviewer, .. } => Some(reviewer),
+            _ => None,
+        }
+    }
+}
+
+/// The signer name of a department acting as a whole.
+pub const DEPARTMENT_SIGNER: &str = "department";
 
 /// A reference to a file the window stored; the engine never holds the bytes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -191,8 +231,76 @@ pub enum Command {
         /// Why.
         reason: String,
     },
-    /// Supervision: warn about tasks nearing their due date, flag those past it.
+    /// Supervision: warn about tasks nearing their due date, flag those past it, give
+    /// yellow and red cards, record art. 32's deemed acceptance.
     Tick,
+    /// A reviewer signs the current step with an opinion (passes it); a delegate signs the
+    /// opinion the delegator asked for.
+    Sign {
+        /// Item id.
+        item: String,
+        /// The opinion (审查意见).
+        opinion: String,
+    },
+    /// The holder hands the task to another reviewer of the department: it is theirs (转办).
+    Transfer {
+        /// Item id.
+        item: String,
+        /// The reviewer taking it.
+        to: String,
+    },
+    /// The holder (or a signer) asks another reviewer for an opinion; the task comes back
+    /// to them to decide (委派).
+    Delegate {
+        /// Item id.
+        item: String,
+        /// The delegate.
+        to: String,
+    },
+    /// A signer adds another before or after themselves on the current step (加签).
+    AddSigner {
+        /// Item id.
+        item: String,
+        /// The added reviewer.
+        reviewer: String,
+        /// Before the adder (the adder then signs after them), else after.
+        before: bool,
+    },
+    /// A department withdraws its own decision before anything that depends on it
+    /// started (撤回).
+    Recall {
+        /// Item id.
+        item: String,
+    },
+    /// A department returns the project to an earlier item whose document must change
+    /// (退回): that item re-opens with a fresh round, and every item depending on it
+    /// re-opens in turn.
+    ReturnTo {
+        /// The department's own open item.
+        item: String,
+        /// The earlier, approved item to return to.
+        to: String,
+        /// Why (required).
+        reason: String,
+    },
+    /// The window, the agent or supervision urges a department on an open task (催办).
+    Urge {
+        /// Item id.
+        item: String,
+        /// What the urging says.
+        note: String,
+    },
+    /// The window assigns an agent (代办员) to the project.
+    AssignAgent {
+        /// The agent's id.
+        agent: String,
+    },
+    /// The working-day calendar changed (a new year's schedule): every running task's
+    /// due date is derived again.
+    Rederive {
+        /// Why, for the record (e.g. the notice that published the schedule).
+        reason: String,
+    },
 }
 
 impl Command {
@@ -214,6 +322,15 @@ impl Command {
             Command::ProvideMaterials { .. } => "provide_materials",
             Command::Withdraw { .. } => "withdraw",
             Command::Tick => "tick",
+            Command::Sign { .. } => "sign",
+            Command::Transfer { .. } => "transfer",
+            Command::Delegate { .. } => "delegate",
+            Command::AddSigner { .. } => "add_signer",
+            Command::Recall { .. } => "recall",
+            Command::ReturnTo { .. } => "return_to",
+            Command::Urge { .. } => "urge",
+            Command::AssignAgent { .. } => "assign_agent",
+            Command::Rederive { .. } => "rederive",
         }
     }
 }

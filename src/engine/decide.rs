@@ -119,11 +119,14 @@ impl Project {
             Command::Claim { item } => {
                 let i = self.review_task(plan, actor, &item)?;
                 self.expect(i, &item, &[TaskState::Ready], "claim")?;
+                self.check_holder(i, &item, actor)?;
                 em.emit(self, Event::TaskClaimed { item });
             }
             Command::Approve { item, numbers } => {
                 let i = self.review_task(plan, actor, &item)?;
                 self.expect(i, &item, &[TaskState::Ready, TaskState::Claimed], "approve")?;
+                self.check_holder(i, &item, actor)?;
+                self.check_decision(plan, i, &item)?;
                 let documents = self.issue(plan, i, numbers)?;
                 let used = self.used_now(plan, i, today);
                 em.emit(
@@ -134,12 +137,13 @@ impl Project {
                         used,
                     },
                 );
+                if let Some(step) = plan.items[i].steps.last() {
+                    self.copy(&mut em, i, step, "approved");
+                }
                 self.advance(&mut em);
             }
             Command::ReportMilestone { item, numbers } => {
-                if *actor != Actor::Window {
-                    return Err(not_allowed(actor, "report a milestone"));
-                }
+                self.for_applicant(actor, "report a milestone")?;
                 let i = self.item(plan, &item)?;
                 if plan.items[i].kind != ItemKind::Milestone {
                     return Err(not_allowed(
@@ -165,19 +169,10 @@ impl Project {
                     return Err(Refusal::ReasonRequired);
                 }
                 self.expect(i, &item, &[TaskState::Ready, TaskState::Claimed], "reject")?;
-                let used = self.used_now(plan, i, today);
-                em.emit(
-                    self,
-                    Event::TaskRejected {
-                        item: item.clone(),
-                        reason: reason.clone(),
-                        used,
-                    },
-                );
-                em.out.effects.push(Effect::NotifyWindow {
-                    project: self.id.clone(),
-                    message: format!("rejected {item}: {reason}"),
-                });
+                if !self.reject_vote(&mut em, actor, i, &reason)? {
+                    self.check_holder(i, &item, actor)?;
+                    self.reject_task(&mut em, i, reason);
+                }
             }
             Command::RequestSupplement { item, needed, note } => {
                 let i = self.review_task(plan, actor, &item)?;
@@ -187,6 +182,7 @@ impl Project {
                     &[TaskState::Ready, TaskState::Claimed],
                     "ask for a supplement",
                 )?;
+                self.check_holder(i, &item, actor)?;
                 if let Some(m) = needed.iter().find(|m| plan.material_index(m).is_none()) {
                     return Err(Refusal::UnknownReference {
                         kind: "material".to_string(),
@@ -210,13 +206,11 @@ impl Project {
                 });
             }
             Command::ProvideSupplement { item, materials } => {
-                if *actor != Actor::Window {
-                    return Err(not_allowed(actor, "provide a supplement"));
-                }
+                self.for_applicant(actor, "provide a supplement")?;
                 let i = self.item(plan, &item)?;
                 self.expect_suspended(i, &item, true)?;
                 check_materials(plan, &materials)?;
-                let (suspended, due, provisional) = self.resume_figures(plan, i, today);
+                let (suspended, due, provisional, step_due) = self.resume_figures(plan, i, today);
                 em.emit(
                     self,
                     Event::SupplementProvided {
@@ -225,6 +219,7 @@ impl Project {
                         suspended,
                         due,
                         provisional,
+                        step_due,
                     },
                 );
             }
@@ -236,6 +231,7 @@ impl Project {
                     &[TaskState::Ready, TaskState::Claimed],
                     "start a special procedure",
                 )?;
+                self.check_holder(i, &item, actor)?;
                 if kind.trim().is_empty() {
                     return Err(Refusal::ReasonRequired);
                 }
@@ -245,7 +241,8 @@ impl Project {
             Command::EndSpecial { item } => {
                 let i = self.review_task(plan, actor, &item)?;
                 self.expect_suspended(i, &item, false)?;
-                let (suspended, due, provisional) = self.resume_figures(plan, i, today);
+                self.check_holder(i, &item, actor)?;
+                let (suspended, due, provisional, step_due) = self.resume_figures(plan, i, today);
                 em.emit(
                     self,
                     Event::SpecialEnded {
@@ -253,6 +250,7 @@ impl Project {
                         suspended,
                         due,
                         provisional,
+                        step_due,
                     },
                 );
             }
@@ -267,6 +265,7 @@ impl Project {
                     &[TaskState::Ready, TaskState::Claimed, TaskState::Suspended],
                     "extend",
                 )?;
+                self.check_holder(i, &item, actor)?;
                 let days = plan.items[i].extension;
                 if days == 0 {
                     return Err(Refusal::NoExtension(item));
@@ -295,14 +294,13 @@ impl Project {
                 );
             }
             Command::Resubmit { item, materials } => {
-                if *actor != Actor::Window {
-                    return Err(not_allowed(actor, "resubmit"));
-                }
+                self.for_applicant(actor, "resubmit")?;
                 let i = self.item(plan, &item)?;
                 self.expect(i, &item, &[TaskState::Rejected], "resubmit")?;
                 check_materials(plan, &materials)?;
                 let limit = plan.items[i].limit.days(plan.default_limits);
                 let (due, provisional) = Clock::of(plan, i).due(today, limit);
+                let step_due = Self::step_due(plan, i, 0, today);
                 em.emit(
                     self,
                     Event::Resubmitted {
@@ -311,14 +309,13 @@ impl Project {
                         limit,
                         due,
                         provisional,
+                        step_due,
                     },
                 );
                 self.dispatch(&mut em, i, due);
             }
             Command::ProvideMaterials { materials } => {
-                if *actor != Actor::Window {
-                    return Err(not_allowed(actor, "hand in materials"));
-                }
+                self.for_applicant(actor, "hand in materials")?;
                 check_materials(plan, &materials)?;
                 em.emit(self, Event::MaterialsProvided { materials });
                 self.advance(&mut em);
@@ -334,6 +331,26 @@ impl Project {
                     return Err(not_allowed(actor, "run supervision"));
                 }
                 self.supervise(plan, policy, today, &mut em);
+            }
+            Command::Sign { item, opinion } => self.sign(&mut em, actor, item, opinion)?,
+            Command::Transfer { item, to } => self.transfer(&mut em, actor, item, to)?,
+            Command::Delegate { item, to } => self.delegate(&mut em, actor, item, to)?,
+            Command::AddSigner {
+                item,
+                reviewer,
+                before,
+            } => self.add_signer(&mut em, actor, item, reviewer, before)?,
+            Command::Recall { item } => self.recall(&mut em, actor, item)?,
+            Command::ReturnTo { item, to, reason } => {
+                self.return_to(&mut em, actor, item, to, reason)?;
+            }
+            Command::Urge { item, note } => self.urge(&mut em, actor, item, note)?,
+            Command::AssignAgent { agent } => self.assign_agent(&mut em, actor, agent)?,
+            Command::Rederive { reason } => {
+                if *actor != Actor::System {
+                    return Err(not_allowed(actor, "derive due dates again"));
+                }
+                self.rederive(plan, policy, reason, &mut em);
             }
         }
         Ok(em.out)
@@ -356,7 +373,7 @@ impl Project {
         actor: &Actor,
         item: &str,
     ) -> Result<usize, Refusal> {
-        let Actor::Department(dept) = actor else {
+        let Some(dept) = actor.department() else {
             return Err(not_allowed(actor, "act on a department's task"));
         };
         let i = self.item(plan, item)?;
@@ -374,7 +391,7 @@ impl Project {
             return Err(Refusal::NotYourTask {
                 item: item.to_string(),
                 owner: owner.to_string(),
-                actor: dept.clone(),
+                actor: dept.to_string(),
             });
         }
         Ok(i)
@@ -436,19 +453,27 @@ impl Project {
         )
     }
 
-    /// When a suspended task resumes today: how many days stood still and the new due.
+    /// When a suspended task resumes today: how many days stood still, the new due, and
+    /// the step's new due (acceptance's five days begin again with the materials
+    /// complete; a step's own limit moves by the days that stood still).
     pub(super) fn resume_figures(
         &self,
         plan: &Plan,
         i: usize,
         today: NaiveDate,
-    ) -> (u32, NaiveDate, bool) {
+    ) -> (u32, NaiveDate, bool, Option<NaiveDate>) {
         let t = &self.tasks[i];
         let since = t.suspension.as_ref().map_or(today, |(_, d)| *d);
         let c = Clock::of(plan, i);
         let suspended = c.between(since, today);
         let (due, provisional) = c.due(today, t.limit.saturating_sub(t.used));
-        (suspended, due, provisional)
+        let step_due = match self.current_step(plan, i) {
+            Some(s) if s.kind == crate::spec::StepKind::Accept => {
+                Self::step_due(plan, i, usize::from(t.step), today)
+            }
+            _ => t.step_due.map(|d| c.due(d, suspended).0),
+        };
+        (suspended, due, provisional, step_due)
     }
 
     pub(super) fn issue(
@@ -488,6 +513,11 @@ pub(super) fn not_allowed(actor: &Actor, action: &str) -> Refusal {
     let who = match actor {
         Actor::Window => "the window".to_string(),
         Actor::Department(d) => format!("department `{d}`"),
+        Actor::Reviewer {
+            department,
+            reviewer,
+        } => format!("reviewer `{reviewer}` of `{department}`"),
+        Actor::Agent(a) => format!("agent `{a}`"),
         Actor::Supervisor => "a supervisor".to_string(),
         Actor::System => "the system".to_string(),
     };

@@ -62,6 +62,9 @@ pub enum Event {
         due: Option<NaiveDate>,
         /// The due date counted through a year with no published schedule.
         provisional: bool,
+        /// The first step's due date (its own limit, or acceptance's five days).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        step_due: Option<NaiveDate>,
     },
     /// The department took the task.
     TaskClaimed {
@@ -109,6 +112,9 @@ pub enum Event {
         due: NaiveDate,
         /// Provisional.
         provisional: bool,
+        /// The step's new due date.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        step_due: Option<NaiveDate>,
     },
     /// A special procedure started; the clock stopped.
     SpecialStarted {
@@ -129,6 +135,9 @@ pub enum Event {
         due: NaiveDate,
         /// Provisional.
         provisional: bool,
+        /// The step's new due date.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        step_due: Option<NaiveDate>,
     },
     /// The limit was extended (once).
     Extended {
@@ -155,6 +164,9 @@ pub enum Event {
         due: NaiveDate,
         /// Provisional.
         provisional: bool,
+        /// The first step's due date (its own limit, or acceptance's five days).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        step_due: Option<NaiveDate>,
     },
     /// The task nears its due date (once per round).
     Warned {
@@ -194,11 +206,164 @@ pub enum Event {
         /// The findings (none blocking: a blocking one refuses the submission).
         findings: Vec<crate::blueprint::check::Finding>,
     },
+    /// A reviewer signed the current step (or voted to reject it).
+    StepSigned {
+        /// Item id.
+        item: String,
+        /// Step id.
+        step: String,
+        /// The reviewer (`department` for the department as a whole).
+        reviewer: String,
+        /// The opinion.
+        opinion: String,
+        /// Passed; false: voted to reject.
+        pass: bool,
+        /// Signed as the delegate of this reviewer.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        on_behalf: Option<String>,
+    },
+    /// The current step is complete; the next one begins.
+    StepCompleted {
+        /// Item id.
+        item: String,
+        /// The step completed.
+        step: String,
+        /// Deemed accepted (art. 32): the department said nothing within five working
+        /// days, so the application counts as accepted from the day it arrived.
+        deemed: bool,
+        /// The next step's due date, if it has one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        next_due: Option<NaiveDate>,
+    },
+    /// A step overran its own limit while the item did not (环节超时).
+    StepOverdue {
+        /// Item id.
+        item: String,
+        /// Step id.
+        step: String,
+        /// The step's due date.
+        due: NaiveDate,
+    },
+    /// The task was handed to another reviewer (转办).
+    Transferred {
+        /// Item id.
+        item: String,
+        /// The previous holder, if any.
+        from: Option<String>,
+        /// The new holder.
+        to: String,
+    },
+    /// A reviewer asked another for an opinion; the task comes back to them (委派).
+    Delegated {
+        /// Item id.
+        item: String,
+        /// The delegator.
+        from: String,
+        /// The delegate.
+        to: String,
+    },
+    /// A signer was added to the current step (加签).
+    SignerAdded {
+        /// Item id.
+        item: String,
+        /// Step id.
+        step: String,
+        /// The added reviewer.
+        reviewer: String,
+        /// Who added them.
+        by: String,
+        /// Before the adder, else after.
+        before: bool,
+    },
+    /// The department withdrew its decision (撤回): the task is open again with its clock
+    /// running from the days it had used; its documents are void.
+    Recalled {
+        /// Item id.
+        item: String,
+        /// New due date.
+        due: NaiveDate,
+        /// Provisional.
+        provisional: bool,
+    },
+    /// The project was returned to this earlier item (退回): a fresh round, its
+    /// documents void until it decides again.
+    Returned {
+        /// The item returned to.
+        item: String,
+        /// The item whose department returned it.
+        by: String,
+        /// Why.
+        reason: String,
+        /// Limit of the new round.
+        limit: u32,
+        /// Due date.
+        due: NaiveDate,
+        /// Provisional.
+        provisional: bool,
+        /// The first step's due date.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        step_due: Option<NaiveDate>,
+    },
+    /// A task that depended on a returned or recalled item waits again; its decision
+    /// and documents are void.
+    Reopened {
+        /// Item id.
+        item: String,
+        /// The item whose return or recall caused it.
+        because: String,
+    },
+    /// Someone urged the department on the task (催办).
+    Urged {
+        /// Item id.
+        item: String,
+        /// What the urging says.
+        note: String,
+    },
+    /// A step's outcome was copied to departments, read-only (抄送).
+    Copied {
+        /// Item id.
+        item: String,
+        /// Step id.
+        step: String,
+        /// The departments.
+        departments: Vec<String>,
+    },
+    /// An agent (代办员) was assigned to the project.
+    AgentAssigned {
+        /// The agent's id.
+        agent: String,
+    },
+    /// A new working-day calendar changed a running task's due date.
+    DueRederived {
+        /// Item id.
+        item: String,
+        /// The due date before.
+        old: NaiveDate,
+        /// Whether it was provisional.
+        old_provisional: bool,
+        /// The due date now.
+        new: NaiveDate,
+        /// Whether it still is provisional.
+        provisional: bool,
+        /// Why (the calendar deployed).
+        reason: String,
+    },
+    /// A supervision card (电子监察): yellow with a notice and a deadline (督办), red with
+    /// a rectification notice (整改).
+    Carded {
+        /// Item id.
+        item: String,
+        /// Yellow or red.
+        card: Card,
+        /// For a yellow card: the deadline to finish.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        deadline: Option<NaiveDate>,
+    },
 }
 
 impl Event {
     /// Every event type as serialized, in declaration order: what a watcher may filter on.
-    pub const KINDS: [&'static str; 20] = [
+    pub const KINDS: [&'static str; 34] = [
         "submitted",
         "stage_opened",
         "stage_completed",
@@ -219,6 +384,20 @@ impl Event {
         "withdrawn",
         "completed",
         "site_checked",
+        "step_signed",
+        "step_completed",
+        "step_overdue",
+        "transferred",
+        "delegated",
+        "signer_added",
+        "recalled",
+        "returned",
+        "reopened",
+        "urged",
+        "copied",
+        "agent_assigned",
+        "due_rederived",
+        "carded",
     ];
 
     /// The item the event is about, if any.
@@ -237,7 +416,20 @@ impl Event {
             | Extended { item, .. }
             | Resubmitted { item, .. }
             | Warned { item, .. }
-            | Overdue { item, .. } => Some(item),
+            | Overdue { item, .. }
+            | StepSigned { item, .. }
+            | StepCompleted { item, .. }
+            | StepOverdue { item, .. }
+            | Transferred { item, .. }
+            | Delegated { item, .. }
+            | SignerAdded { item, .. }
+            | Recalled { item, .. }
+            | Returned { item, .. }
+            | Reopened { item, .. }
+            | Urged { item, .. }
+            | Copied { item, .. }
+            | DueRederived { item, .. }
+            | Carded { item, .. } => Some(item),
             _ => None,
         }
     }
@@ -266,6 +458,20 @@ impl Event {
             Withdrawn { .. } => "withdrawn",
             Completed => "completed",
             SiteChecked { .. } => "site_checked",
+            StepSigned { .. } => "step_signed",
+            StepCompleted { .. } => "step_completed",
+            StepOverdue { .. } => "step_overdue",
+            Transferred { .. } => "transferred",
+            Delegated { .. } => "delegated",
+            SignerAdded { .. } => "signer_added",
+            Recalled { .. } => "recalled",
+            Returned { .. } => "returned",
+            Reopened { .. } => "reopened",
+            Urged { .. } => "urged",
+            Copied { .. } => "copied",
+            AgentAssigned { .. } => "agent_assigned",
+            DueRederived { .. } => "due_rederived",
+            Carded { .. } => "carded",
         }
     }
 
@@ -284,6 +490,10 @@ impl Event {
                 | SpecialStarted { .. }
                 | SpecialEnded { .. }
                 | Resubmitted { .. }
+                | StepCompleted { .. }
+                | Recalled { .. }
+                | Returned { .. }
+                | Reopened { .. }
         )
     }
 
@@ -338,6 +548,7 @@ impl Event {
                 suspended,
                 due: d,
                 provisional,
+                ..
             } => {
                 format!(
                     "special-ended {item} +{suspended}{}",
@@ -389,6 +600,88 @@ impl Event {
                         .join(", ")
                 }
             ),
+            StepSigned {
+                item,
+                step,
+                reviewer,
+                pass,
+                on_behalf,
+                ..
+            } => format!(
+                "signed {item} {step} by {reviewer}{}{}",
+                on_behalf
+                    .as_ref()
+                    .map_or(String::new(), |d| format!(" for {d}")),
+                if *pass { "" } else { " (rejects)" }
+            ),
+            StepCompleted {
+                item,
+                step,
+                deemed,
+                next_due,
+            } => format!(
+                "step-completed {item} {step}{}{}",
+                if *deemed { " (deemed accepted)" } else { "" },
+                next_due.map_or(String::new(), |d| format!(" next due {d}"))
+            ),
+            StepOverdue { item, step, due: d } => format!("step-overdue {item} {step} due {d}"),
+            Transferred { item, from, to } => format!(
+                "transferred {item} {}to {to}",
+                from.as_ref()
+                    .map_or(String::new(), |f| format!("from {f} "))
+            ),
+            Delegated { item, from, to } => format!("delegated {item} from {from} to {to}"),
+            SignerAdded {
+                item,
+                step,
+                reviewer,
+                by,
+                before,
+            } => format!(
+                "signer-added {item} {step} {reviewer} {} {by}",
+                if *before { "before" } else { "after" }
+            ),
+            Recalled {
+                item,
+                due: d,
+                provisional,
+            } => format!("recalled {item}{}", due(&Some(*d), *provisional)),
+            Returned {
+                item,
+                by,
+                due: d,
+                provisional,
+                ..
+            } => format!("returned {item} by {by}{}", due(&Some(*d), *provisional)),
+            Reopened { item, because } => format!("reopened {item} (because of {because})"),
+            Urged { item, .. } => format!("urged {item}"),
+            Copied {
+                item,
+                step,
+                departments,
+            } => format!("copied {item} {step} to [{}]", departments.join(", ")),
+            AgentAssigned { agent } => format!("agent-assigned {agent}"),
+            DueRederived {
+                item,
+                old,
+                old_provisional,
+                new,
+                provisional,
+                ..
+            } => format!(
+                "due-rederived {item} {old}{} -> {new}{}",
+                if *old_provisional { "?" } else { "" },
+                if *provisional { "?" } else { "" }
+            ),
+            Carded {
+                item,
+                card,
+                deadline,
+            } => format!(
+                "{}-card {item}{}",
+                card.as_str(),
+                deadline.map_or(String::new(), |d| format!(" until {d}"))
+            ),
         }
     }
 }
@@ -423,6 +716,18 @@ pub enum Effect {
         item: String,
         /// When it is due (the task is fresh: neither warned nor overdue).
         due: NaiveDate,
+    },
+    /// Tell a department (and its head) something about one of its tasks: a warning, a
+    /// card, an urging, a copy of another step's outcome.
+    NotifyDepartment {
+        /// Department id.
+        department: String,
+        /// Project id.
+        project: String,
+        /// Item id.
+        item: String,
+        /// What happened, as an event summary.
+        message: String,
     },
     /// Tell the window (and the applicant) something needs them: a supplement, a
     /// rejection, a milestone to report, the project's completion.

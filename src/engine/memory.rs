@@ -57,6 +57,53 @@ impl Engine {
         version
     }
 
+    /// Deploys a new edition of a working-day calendar (a new year's schedule): every
+    /// deployed plan counting on a calendar with its id counts on this one from now on,
+    /// and every active project on such a plan has its running tasks' due dates derived
+    /// again ([`Command::Rederive`]). Returns every project's outcome together.
+    ///
+    /// # Errors
+    /// A [`Refusal`] from a project (none is expected: the system may always rederive).
+    pub fn deploy_calendar(
+        &mut self,
+        calendar: &crate::calendar::Calendar,
+        reason: &str,
+        now: NaiveDateTime,
+    ) -> Result<Outcome, Refusal> {
+        let mut changed = Vec::new();
+        for (version, plan) in &mut self.plans {
+            if plan.calendar.id() == calendar.id() {
+                let mut p = Plan::clone(plan);
+                p.calendar = calendar.clone();
+                *plan = Arc::new(p);
+                changed.push(version.clone());
+            }
+        }
+        let ids: Vec<String> = self
+            .projects
+            .iter()
+            .filter(|(_, p)| {
+                p.as_ref()
+                    .is_some_and(|p| p.status == Status::Active && changed.contains(&p.version))
+            })
+            .map(|(id, _)| id.clone())
+            .collect();
+        let mut all = Outcome::default();
+        for id in ids {
+            let out = self.execute(
+                &id,
+                &Actor::System,
+                Command::Rederive {
+                    reason: reason.to_string(),
+                },
+                now,
+            )?;
+            all.events.extend(out.events);
+            all.effects.extend(out.effects);
+        }
+        Ok(all)
+    }
+
     /// A deployed plan by version.
     pub fn plan(&self, version: &str) -> Option<&Arc<Plan>> {
         self.plans.get(version)

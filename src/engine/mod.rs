@@ -74,6 +74,7 @@ pub mod decide;
 pub mod event;
 pub mod memory;
 pub mod notice;
+pub mod office;
 pub mod refusal;
 pub mod state;
 pub mod supervision;
@@ -83,12 +84,14 @@ use std::ops::Deref;
 use chrono::NaiveDateTime;
 
 use crate::plan::Plan;
-pub use command::{Actor, Command, IssuedDocument, MaterialRef, Submission};
+pub use command::{Actor, Command, IssuedDocument, MaterialRef, Submission, DEPARTMENT_SIGNER};
 pub use event::{Effect, Envelope, Event, Outcome, EVENT_VERSION};
 pub use memory::Engine;
 pub use notice::Notice;
 pub use refusal::Refusal;
-pub use state::{Project, ProjectView, Status, Suspension, Task, TaskState};
+pub use state::{
+    AddedSigner, Card, Project, ProjectView, Signature, Status, Suspension, Task, TaskState,
+};
 pub use supervision::Policy;
 
 /// Runs one command on a project's state, whatever hosts it: the in-memory [`Engine`],

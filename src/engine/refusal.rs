@@ -92,6 +92,55 @@ pub enum Refusal {
     /// ([`crate::calendar::FIRST_YEAR`]..=[`crate::calendar::LAST_YEAR`]).
     #[error("the time {0} is outside the years the platform computes with")]
     TimeOutOfRange(NaiveDateTime),
+    /// A reviewer acting on a task another reviewer of the department holds.
+    #[error("item `{item}` is held by `{assignee}`")]
+    NotAssignee {
+        /// Item id.
+        item: String,
+        /// Who holds it.
+        assignee: String,
+    },
+    /// A reviewer who is not (or no longer) a signer of the current step.
+    #[error("`{signer}` cannot sign step `{step}` of item `{item}` now: {why}")]
+    NotSigner {
+        /// Item id.
+        item: String,
+        /// Step id.
+        step: String,
+        /// Who tried.
+        signer: String,
+        /// Why not (not named, signed already, waits for another).
+        why: String,
+    },
+    /// The task waits for a delegate's opinion (委派).
+    #[error("item `{item}` waits for the opinion of `{to}`, to whom it was delegated")]
+    Delegated {
+        /// Item id.
+        item: String,
+        /// The delegate.
+        to: String,
+    },
+    /// A decision cannot be recalled once something depending on it started.
+    #[error("item `{item}`'s decision cannot be recalled: {dependent}")]
+    DependentStarted {
+        /// Item id.
+        item: String,
+        /// What started (an item, or a stage moved on).
+        dependent: String,
+    },
+    /// A return must go to an approved item this one depends on.
+    #[error("item `{item}` cannot return to `{to}`: {why}")]
+    NotUpstream {
+        /// The returning item.
+        item: String,
+        /// Where to.
+        to: String,
+        /// Why not.
+        why: String,
+    },
+    /// The task was urged already today: urging is limited to once a day per task.
+    #[error("item `{0}` was urged already today")]
+    UrgedRecently(String),
 }
 
 impl Refusal {
@@ -115,6 +164,12 @@ impl Refusal {
             Refusal::BeforeRecord { .. } => "before-record",
             Refusal::RequestReused(_) => "request-reused",
             Refusal::TimeOutOfRange(_) => "time-out-of-range",
+            Refusal::NotAssignee { .. } => "not-assignee",
+            Refusal::NotSigner { .. } => "not-signer",
+            Refusal::Delegated { .. } => "delegated",
+            Refusal::DependentStarted { .. } => "dependent-started",
+            Refusal::NotUpstream { .. } => "not-upstream",
+            Refusal::UrgedRecently(_) => "urged-recently",
         }
     }
 

@@ -136,6 +136,81 @@ pub struct Task {
     pub decided_on: Option<NaiveDate>,
     /// The last rejection's reason.
     pub rejection: Option<String>,
+    /// The current step, an index into the item's steps (0 when it declares none).
+    #[serde(default)]
+    pub step: u16,
+    /// When the current step began (its own limit and art. 32's five days count from it).
+    #[serde(default)]
+    pub step_from: Option<NaiveDate>,
+    /// When the current step is due: its own limit, or acceptance's five working days.
+    #[serde(default)]
+    pub step_due: Option<NaiveDate>,
+    /// The current step overran its own limit.
+    #[serde(default)]
+    pub step_overdue: bool,
+    /// Signatures and votes on the current step.
+    #[serde(default)]
+    pub signed: Vec<Signature>,
+    /// Signers added to the current step (加签).
+    #[serde(default)]
+    pub added: Vec<AddedSigner>,
+    /// The reviewer who holds the task (claimed it, or had it transferred to them).
+    #[serde(default)]
+    pub assignee: Option<String>,
+    /// A delegation under way (委派): (delegator, delegate).
+    #[serde(default)]
+    pub delegated: Option<(String, String)>,
+    /// The yellow card's deadline (督办): given when the task went overdue.
+    #[serde(default)]
+    pub yellow: Option<NaiveDate>,
+    /// A red card (整改) was given: still open past the yellow card's deadline.
+    #[serde(default)]
+    pub red: bool,
+    /// The day the task was last urged (催办), which limits how often.
+    #[serde(default)]
+    pub urged_on: Option<NaiveDate>,
+}
+
+/// One signature on a step: who, for whom, pass or not (the opinion is in the event).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Signature {
+    /// The reviewer (or `department` for the department acting as a whole).
+    pub reviewer: String,
+    /// Passed the step; false: voted to reject.
+    pub pass: bool,
+    /// Signed as a delegate of this reviewer: an opinion that returns the task to them.
+    pub on_behalf: Option<String>,
+}
+
+/// A signer added to a step (加签).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AddedSigner {
+    /// The added reviewer.
+    pub reviewer: String,
+    /// Who added them.
+    pub by: String,
+    /// Before the adder (前加签: the adder signs after them) or after (后加签).
+    pub before: bool,
+}
+
+/// The cards of electronic supervision (电子监察).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Card {
+    /// Over the limit: a supervision notice (督办) with a deadline to finish.
+    Yellow,
+    /// Still open past that deadline: a rectification notice (整改).
+    Red,
+}
+
+impl Card {
+    /// The card's id (`yellow`, `red`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Card::Yellow => "yellow",
+            Card::Red => "red",
+        }
+    }
 }
 
 impl Task {
@@ -161,6 +236,28 @@ impl Task {
             ready_on: None,
             decided_on: None,
             rejection: None,
+            step: 0,
+            step_from: None,
+            step_due: None,
+            step_overdue: false,
+            signed: Vec::new(),
+            added: Vec::new(),
+            assignee: None,
+            delegated: None,
+            yellow: None,
+            red: false,
+            urged_on: None,
+        }
+    }
+
+    /// The date supervision must look at the task by, while its clock runs: its due date,
+    /// or its step's if earlier (a step's own limit, art. 32's acceptance). What the
+    /// deadline index keeps.
+    #[inline]
+    pub fn deadline(&self) -> Option<NaiveDate> {
+        match (self.due, self.step_due) {
+            (Some(d), Some(s)) => Some(d.min(s)),
+            (d, s) => d.or(s),
         }
     }
 

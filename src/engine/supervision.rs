@@ -17,6 +17,14 @@ pub struct Policy {
     pub warn_days: u32,
     /// Warn with this share of the limit left, in percent (or less).
     pub warn_percent: u32,
+    /// Working days a yellow card (督办) gives the department to finish an overdue task
+    /// before the red card (整改).
+    #[serde(default = "default_rectify_days")]
+    pub rectify_days: u32,
+}
+
+fn default_rectify_days() -> u32 {
+    3
 }
 
 impl Default for Policy {
@@ -24,6 +32,7 @@ impl Default for Policy {
         Policy {
             warn_days: 3,
             warn_percent: 20,
+            rectify_days: default_rectify_days(),
         }
     }
 }

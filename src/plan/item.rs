@@ -316,6 +316,8 @@ impl Compiler<'_> {
             },
         };
 
+        let steps = self.steps(&id, it, kind, &limit, dept_ix, &at);
+
         Item {
             name: it.name.clone().unwrap_or_else(|| id.clone()),
             id,
@@ -329,12 +331,13 @@ impl Compiler<'_> {
             produces,
             after,
             when,
+            steps,
         }
     }
 
     /// A number of days from the file (`what` of item `id`): 0 to [`MAX_DAYS`], or an
     /// error diagnostic saying the range (and `None`).
-    fn days(&mut self, id: &str, what: &str, v: i64, anchor: Anchor) -> Option<u32> {
+    pub(super) fn days(&mut self, id: &str, what: &str, v: i64, anchor: Anchor) -> Option<u32> {
         match u32::try_from(v) {
             Ok(n) if n <= MAX_DAYS => Some(n),
             Ok(_) => {

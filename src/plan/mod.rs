@@ -24,10 +24,11 @@ mod graph;
 mod item;
 mod model;
 mod schedule;
+mod step;
 
 pub use compile::{compile, compile_file, compile_with};
 pub use model::{
     Department, Document, Edge, Item, Limit, Material, Plan, Requires, SpecialProcedure, Stage,
-    MAX_DAYS,
+    Step, MAX_DAYS,
 };
 pub use schedule::{ItemSchedule, Options, Schedule, StageSpan};

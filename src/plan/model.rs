@@ -12,7 +12,7 @@ use serde::Serialize;
 use crate::calendar::Calendar;
 use crate::condition::Expr;
 use crate::form::Field;
-use crate::spec::{ItemKind, LimitKind, RawWorkflow, Unit};
+use crate::spec::{ItemKind, LimitKind, RawWorkflow, SignMode, StepKind, Unit};
 
 use super::*;
 
@@ -192,6 +192,42 @@ pub struct Item {
     /// Applicability condition, and its source text (boxed: few items have one).
     #[serde(skip)]
     pub when: Option<Box<(Expr, String)>>,
+    /// The steps inside the department, in order, the decision last; empty: the item is
+    /// one decision (the default, and what most items are).
+    pub steps: Vec<Step>,
+}
+
+/// One step of a department's review (受理, 审查, 决定): who signs it, how it completes,
+/// its own limit, and who is copied.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Step {
+    /// Id within the item.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// Accept, examine or decide.
+    pub kind: StepKind,
+    /// The step's own limit in the item's unit (环节时限), if any.
+    pub limit: Option<u32>,
+    /// How its signers complete it.
+    pub sign: SignMode,
+    /// For [`SignMode::Ratio`]: percent of the signers needed (1–100).
+    pub ratio: u32,
+    /// Named reviewers of the department; empty: any one reviewer (or the department).
+    pub signers: Vec<String>,
+    /// Departments copied on the step's outcome (indexes).
+    pub copy: Vec<usize>,
+}
+
+impl Step {
+    /// How many of `of` signers complete the step.
+    pub fn needed(&self, of: usize) -> usize {
+        match self.sign {
+            SignMode::All => of,
+            SignMode::Any => of.min(1),
+            SignMode::Ratio => (of * self.ratio as usize).div_ceil(100).max(1),
+        }
+    }
 }
 
 /// Why one item waits for another.
@@ -261,6 +297,24 @@ impl Plan {
         self.items[item]
             .department
             .map_or("window", |d| self.departments[d].id.as_str())
+    }
+
+    /// Every item that depends on `item`, directly or through others (its documents or an
+    /// `after` wait lead there), in the plan's topological order: what a return to `item`
+    /// re-opens.
+    pub fn dependents(&self, item: usize) -> Vec<usize> {
+        let mut seen = vec![false; self.items.len()];
+        let mut stack = vec![item];
+        while let Some(x) = stack.pop() {
+            for n in self.graph.neighbors(NodeIndex::new(x)) {
+                let j = n.index();
+                if !seen[j] {
+                    seen[j] = true;
+                    stack.push(j);
+                }
+            }
+        }
+        self.topo.iter().copied().filter(|&j| seen[j]).collect()
     }
 
     /// The index of the item with this id.

@@ -156,15 +156,21 @@ pub fn refusal_status(r: &Refusal) -> Status {
             Status::not_found(message)
         }
         Refusal::ProjectExists(_) => Status::already_exists(message),
-        Refusal::NotAllowed { .. } | Refusal::NotYourTask { .. } => {
-            Status::permission_denied(message)
-        }
+        Refusal::NotAllowed { .. }
+        | Refusal::NotYourTask { .. }
+        | Refusal::NotAssignee { .. }
+        | Refusal::NotSigner { .. } => Status::permission_denied(message),
+        // Urging is limited: try again tomorrow.
+        Refusal::UrgedRecently(_) => Status::resource_exhausted(message),
         Refusal::ReasonRequired => invalid_argument(format!("reason: {message}")),
         Refusal::UnknownReference { kind, .. } => invalid_argument(format!("{kind}: {message}")),
         Refusal::NotApplicable(_)
         | Refusal::IllegalTransition { .. }
         | Refusal::AlreadyExtended(_)
         | Refusal::NoExtension(_)
+        | Refusal::Delegated { .. }
+        | Refusal::DependentStarted { .. }
+        | Refusal::NotUpstream { .. }
         | Refusal::Closed(_) => {
             // The engine's reason also as a google.rpc.PreconditionFailure: type = the
             // refusal's stable code, subject = the item concerned.
@@ -173,7 +179,10 @@ pub fn refusal_status(r: &Refusal) -> Status {
                 Refusal::NotApplicable(i)
                 | Refusal::AlreadyExtended(i)
                 | Refusal::NoExtension(i) => i.clone(),
-                Refusal::IllegalTransition { item, .. } => item.clone(),
+                Refusal::IllegalTransition { item, .. }
+                | Refusal::Delegated { item, .. }
+                | Refusal::DependentStarted { item, .. }
+                | Refusal::NotUpstream { item, .. } => item.clone(),
                 _ => String::new(),
             };
             let details =

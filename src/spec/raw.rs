@@ -275,6 +275,65 @@ pub struct RawItem {
     /// Legal basis or other notes, for people.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub basis: Option<String>,
+    /// The steps inside the department (受理 → 审查 → 决定); none: one decision.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub steps: Option<Vec<RawStep>>,
+}
+
+/// One step of a department's review as written.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawStep {
+    /// Stable id within the item.
+    pub id: Option<String>,
+    /// Display name (受理, 初审, 复审, 决定…).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// accept, examine (default) or decide.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kind: Option<StepKind>,
+    /// The step's own limit in the item's unit (环节时限).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub limit: Option<i64>,
+    /// How the step's signers complete it: all (会签), any (或签) or ratio (票签).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sign: Option<SignMode>,
+    /// For `sign: ratio`: the share of signers that completes the step, in percent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ratio: Option<i64>,
+    /// Reviewer ids of the department who sign the step; none: any one reviewer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signers: Option<Vec<String>>,
+    /// Departments the step's outcome is copied to, read-only (抄送).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub copy: Option<Vec<String>>,
+}
+
+/// What a step is, by the Administrative Licensing Law's sequence (art. 32–44).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StepKind {
+    /// 受理: the department accepts the application, or says what is missing; left
+    /// alone five working days, it is deemed accepted (art. 32).
+    Accept,
+    /// 审查: one level of examination, each signer signing an opinion.
+    #[default]
+    Examine,
+    /// 决定: the decision, by approve or reject; the last step.
+    Decide,
+}
+
+/// How a step with several signers completes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SignMode {
+    /// 会签: every signer; one rejection rejects.
+    All,
+    /// 或签: the first signer decides.
+    #[default]
+    Any,
+    /// 票签: a share of the signers; rejected once that share cannot be reached.
+    Ratio,
 }
 
 /// Ids a variant drops from its base.

@@ -22,13 +22,17 @@ pub fn index_of(plan: &Plan, project: &Project) -> Vec<IndexKey> {
 pub(crate) type Indexed = (TaskState, Option<NaiveDate>);
 
 pub(crate) fn indexed(project: &Project) -> Vec<Indexed> {
-    project.tasks.iter().map(|t| (t.state, t.due)).collect()
+    project
+        .tasks
+        .iter()
+        .map(|t| (t.state, t.deadline()))
+        .collect()
 }
 
 /// The index entries of one task.
 fn task_index(plan: &Plan, project: &Project, i: usize, out: &mut Vec<IndexKey>) {
     let t = &project.tasks[i];
-    index_entries(plan, &project.id, i, (t.state, t.due), out);
+    index_entries(plan, &project.id, i, (t.state, t.deadline()), out);
 }
 
 fn index_entries(plan: &Plan, project: &str, i: usize, task: Indexed, out: &mut Vec<IndexKey>) {
@@ -61,7 +65,7 @@ pub(crate) fn index_diff(
     for i in 0..after.tasks.len() {
         let y = &after.tasks[i];
         let was = before.map(|b| b[i]);
-        if was != Some((y.state, y.due)) {
+        if was != Some((y.state, y.deadline())) {
             if let Some(was) = was {
                 index_entries(plan, &after.id, i, was, &mut old);
             }
