@@ -413,6 +413,8 @@ impl Project {
                     // the same command.
                     t.warned = false;
                     t.overdue = false;
+                    t.yellow = None;
+                    t.red = false;
                 }
             }
             Event::Carded {
