@@ -18,18 +18,23 @@ fn load(rel: &str) -> Plan {
         .0
 }
 
-fn plans() -> &'static [Plan; 2] {
-    static P: std::sync::OnceLock<[Plan; 2]> = std::sync::OnceLock::new();
+fn plans() -> &'static [Plan; 3] {
+    static P: std::sync::OnceLock<[Plan; 3]> = std::sync::OnceLock::new();
     P.get_or_init(|| {
         [
             load("tests/scenarios/workflows/small.yaml"),
             load("workflows/construction-parallel.yaml"),
+            load("tests/scenarios/workflows/office.yaml"),
         ]
     })
 }
 
+/// Reviewers the random commands act as: the office workflow's named signers and some
+/// it does not name.
+const REVIEWERS: [&str; 8] = ["zhang", "li", "wang", "zhao", "a", "b", "chen", "liu"];
+
 fn form_for(plan: &Plan, tall: bool) -> BTreeMap<String, Value> {
-    let yaml = if plan.id == "small" {
+    let yaml = if plan.id == "small" || plan.id == "office" {
         format!("height: {}", if tall { 80 } else { 30 })
     } else {
         std::fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(if tall {
@@ -51,23 +56,26 @@ struct Step {
     right_actor: bool,
     days: u8,
     project: u8,
+    who: u8,
 }
 
 fn steps() -> impl Strategy<Value = Vec<Step>> {
     prop::collection::vec(
         (
-            0u8..14,
+            0u8..24,
             0usize..32,
             prop::bool::weighted(0.85),
             0u8..4,
             0u8..2,
+            0u8..12,
         )
-            .prop_map(|(kind, item, right_actor, days, project)| Step {
+            .prop_map(|(kind, item, right_actor, days, project, who)| Step {
                 kind,
                 item,
                 right_actor,
                 days,
                 project,
+                who,
             }),
         1..90,
     )
@@ -83,10 +91,20 @@ fn owner(plan: &Plan, i: usize) -> Actor {
 fn command(plan: &Plan, step: &Step) -> (Actor, Command) {
     let i = step.item % plan.items.len();
     let item = plan.items[i].id.clone();
-    let dept = if step.right_actor {
-        owner(plan, i)
+    let reviewer = REVIEWERS[usize::from(step.who) % REVIEWERS.len()].to_string();
+    let dept = match owner(plan, i) {
+        _ if !step.right_actor => Actor::Department("someone_else".into()),
+        Actor::Department(d) if usize::from(step.who) < REVIEWERS.len() => Actor::Reviewer {
+            department: d,
+            reviewer: reviewer.clone(),
+        },
+        a => a,
+    };
+    let other = REVIEWERS[usize::from(step.who + 3) % REVIEWERS.len()].to_string();
+    let applicant = if step.who % 3 == 0 {
+        Actor::Agent("agent-1".into())
     } else {
-        Actor::Department("someone_else".into())
+        Actor::Window
     };
     let any_material = vec![MaterialRef::named(
         &plan.materials[step.item % plan.materials.len()].id,
@@ -116,7 +134,7 @@ fn command(plan: &Plan, step: &Step) -> (Actor, Command) {
             },
         ),
         5 => (
-            Actor::Window,
+            applicant,
             Command::ProvideSupplement {
                 item,
                 materials: any_material,
@@ -138,7 +156,7 @@ fn command(plan: &Plan, step: &Step) -> (Actor, Command) {
             },
         ),
         9 => (
-            Actor::Window,
+            applicant,
             Command::Resubmit {
                 item,
                 materials: any_material,
@@ -152,6 +170,45 @@ fn command(plan: &Plan, step: &Step) -> (Actor, Command) {
             },
         ),
         12 => (Actor::System, Command::Tick),
+        14 | 15 => (
+            dept,
+            Command::Sign {
+                item,
+                opinion: "同意".into(),
+            },
+        ),
+        16 => (dept, Command::Transfer { item, to: other }),
+        17 => (dept, Command::Delegate { item, to: other }),
+        18 => (
+            dept,
+            Command::AddSigner {
+                item,
+                reviewer: other,
+                before: step.who % 2 == 0,
+            },
+        ),
+        19 => (dept, Command::Recall { item }),
+        20 => (
+            dept,
+            Command::ReturnTo {
+                item,
+                to: plan.items[usize::from(step.who) % plan.items.len()].id.clone(),
+                reason: "设计方案须修改".into(),
+            },
+        ),
+        21 => (
+            applicant,
+            Command::Urge {
+                item,
+                note: "请加快".into(),
+            },
+        ),
+        22 => (
+            Actor::Window,
+            Command::AssignAgent {
+                agent: if step.who % 2 == 0 { "agent-1" } else { "agent-2" }.into(),
+            },
+        ),
         _ => (
             Actor::Window,
             Command::ProvideMaterials {
@@ -169,7 +226,7 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 160, ..ProptestConfig::default() })]
 
     #[test]
-    fn random_commands_keep_the_invariants(which in 0usize..2, tall in prop::bool::ANY, steps in steps()) {
+    fn random_commands_keep_the_invariants(which in 0usize..3, tall in prop::bool::ANY, steps in steps()) {
         let plan = plans()[which].clone();
         let mut engine = Engine::default();
         let version = engine.deploy(plan);
@@ -178,7 +235,7 @@ proptest! {
         let mut now = NaiveDateTime::new(start, NaiveTime::from_hms_opt(9, 0, 0).unwrap());
         for p in ["P0", "P1"] {
             let all = plan.materials.iter().map(|m| MaterialRef::named(&m.id)).collect();
-            let submit = Command::Submit { version: version.clone(), submission: onewindow::engine::Submission { applicant: "a".into(), agent: None, form: form_for(&plan, tall), materials: all, site: None }, };
+            let submit = Command::Submit { version: version.clone(), submission: onewindow::engine::Submission { applicant: "a".into(), agent: Some("agent-1".into()), form: form_for(&plan, tall), materials: all, site: None }, };
             engine.execute(p, &Actor::Window, submit, now).unwrap();
         }
         for step in &steps {
@@ -209,6 +266,7 @@ fn check_log(plan: &Plan, engine: &Engine, project: &str) -> Result<(), TestCase
     let mut approvals: BTreeMap<String, usize> = BTreeMap::new();
     let mut round_start: BTreeMap<String, NaiveDate> = BTreeMap::new();
     let mut suspended: BTreeMap<String, u32> = BTreeMap::new();
+    let mut decided: BTreeMap<String, NaiveDate> = BTreeMap::new();
     for env in &events[1..] {
         let date = env.at.date();
         let ix = env.event.item().and_then(|i| plan.item_index(i));
@@ -235,6 +293,7 @@ fn check_log(plan: &Plan, engine: &Engine, project: &str) -> Result<(), TestCase
                 let issued: Vec<&str> = documents.iter().map(|d| d.document.as_str()).collect();
                 prop_assert_eq!(issued, expected);
                 check_used(plan, i, item, *used, date, &round_start, &suspended)?;
+                decided.insert(item.clone(), date);
             }
             Event::TaskRejected { item, used, .. } => {
                 let i = ix.unwrap();
@@ -243,10 +302,43 @@ fn check_log(plan: &Plan, engine: &Engine, project: &str) -> Result<(), TestCase
                     TaskState::Ready | TaskState::Claimed
                 ));
                 check_used(plan, i, item, *used, date, &round_start, &suspended)?;
+                decided.insert(item.clone(), date);
             }
-            Event::TaskReady { item, .. } | Event::Resubmitted { item, .. } => {
+            Event::TaskReady { item, .. }
+            | Event::Resubmitted { item, .. }
+            | Event::Returned { item, .. } => {
                 round_start.insert(item.clone(), date);
                 suspended.insert(item.clone(), 0);
+                approvals.remove(item);
+            }
+            Event::Recalled { item, .. } => {
+                // Only a decided task is recalled; the days between its decision and the
+                // recall are not the department's.
+                let i = ix.unwrap();
+                prop_assert!(matches!(
+                    state.tasks[i].state,
+                    TaskState::Approved | TaskState::Rejected
+                ));
+                let gap = plan.items[i].limit.unit;
+                let off = match gap {
+                    onewindow::spec::Unit::WorkingDays => {
+                        plan.calendar.count_working_days(decided[item], date)
+                    }
+                    onewindow::spec::Unit::CalendarDays => {
+                        u32::try_from((date - decided[item]).num_days()).unwrap()
+                    }
+                };
+                *suspended.entry(item.clone()).or_default() += off;
+                approvals.remove(item);
+            }
+            Event::Reopened { item, .. } => {
+                approvals.remove(item);
+            }
+            Event::StepCompleted { item, .. } => {
+                // A step completes only while the task is open and has a next step.
+                let i = ix.unwrap();
+                prop_assert!(state.tasks[i].is_open());
+                prop_assert!(usize::from(state.tasks[i].step) + 1 < plan.items[i].steps.len());
             }
             Event::SupplementProvided {
                 item, suspended: s, ..
