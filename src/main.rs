@@ -77,12 +77,17 @@ enum Command {
         #[arg(short, long)]
         output: PathBuf,
     },
-    /// Projects on a running server, as the window: submit, get, watch.
+    /// Projects on a running server, as the window: submit, get, watch, urge, assign an
+    /// agent.
     #[command(subcommand)]
     Project(client::project::ProjectCommand),
-    /// A department's tasks on a running server: list, claim, approve, reject, supplement.
+    /// A department's tasks on a running server: list, claim, approve, reject, supplement,
+    /// sign, transfer, delegate, add a signer, recall, return.
     #[command(subcommand)]
     Tasks(client::tasks::TasksCommand),
+    /// Working-day calendars on a running server: deploy a new year's schedule.
+    #[command(subcommand)]
+    Calendar(client::calendar::CalendarCommand),
     /// Load over gRPC: window clients submit projects, department workers approve what
     /// is pushed to them; reports projects/s, task completions/s and latency.
     Loadgen(client::loadgen::LoadgenArgs),
@@ -285,6 +290,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Blueprint(cmd) => blueprint_cmd::run(cmd),
         Command::Project(cmd) => client::project::run(cmd),
         Command::Tasks(cmd) => client::tasks::run(cmd),
+        Command::Calendar(cmd) => client::calendar::run(cmd),
         Command::Loadgen(args) => client::loadgen::run(args),
         Command::LoadgenHttp(args) => client::loadgen_http::run(args),
         Command::Serve(args) => launch::serve(args),

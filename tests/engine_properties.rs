@@ -192,7 +192,9 @@ fn command(plan: &Plan, step: &Step) -> (Actor, Command) {
             dept,
             Command::ReturnTo {
                 item,
-                to: plan.items[usize::from(step.who) % plan.items.len()].id.clone(),
+                to: plan.items[usize::from(step.who) % plan.items.len()]
+                    .id
+                    .clone(),
                 reason: "设计方案须修改".into(),
             },
         ),
@@ -206,7 +208,12 @@ fn command(plan: &Plan, step: &Step) -> (Actor, Command) {
         22 => (
             Actor::Window,
             Command::AssignAgent {
-                agent: if step.who % 2 == 0 { "agent-1" } else { "agent-2" }.into(),
+                agent: if step.who % 2 == 0 {
+                    "agent-1"
+                } else {
+                    "agent-2"
+                }
+                .into(),
             },
         ),
         _ => (

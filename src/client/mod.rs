@@ -2,6 +2,7 @@
 //! server, through the same gRPC API as any other system. [`project`] for the window's
 //! projects, [`tasks`] for a department's queue, [`loadgen`] for load.
 
+pub mod calendar;
 pub mod loadgen;
 pub mod loadgen_http;
 pub mod project;

@@ -1,4 +1,5 @@
-//! `onewindow project …`: the window's projects — submit one, read one, watch events.
+//! `onewindow project …`: the window's projects — submit one, read one, watch events,
+//! urge a department, assign an agent.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -65,6 +66,36 @@ pub enum ProjectCommand {
         /// Only events of these types (`task_ready,completed`, …), comma-separated.
         #[arg(long = "type", value_delimiter = ',')]
         types: Vec<String>,
+    },
+    /// Urge a department on an open task (催办): the window, the project's agent or a
+    /// supervisor; once a day per task.
+    Urge {
+        #[command(flatten)]
+        conn: Conn,
+        #[command(flatten)]
+        request_id: RequestId,
+        /// The project.
+        #[arg(long)]
+        project: String,
+        /// The item.
+        #[arg(long)]
+        item: String,
+        /// What the urging says.
+        #[arg(long)]
+        note: String,
+    },
+    /// Assign an agent (代办员) to a project.
+    AssignAgent {
+        #[command(flatten)]
+        conn: Conn,
+        #[command(flatten)]
+        request_id: RequestId,
+        /// The project.
+        #[arg(long)]
+        project: String,
+        /// The agent's id.
+        #[arg(long)]
+        agent: String,
     },
 }
 
@@ -179,6 +210,38 @@ pub fn run(cmd: ProjectCommand) -> Result<ExitCode> {
                         println!("#{} {} {} {}", e.seq, e.at, e.actor, e.summary);
                     }
                 }
+            }
+            ProjectCommand::Urge {
+                conn,
+                request_id,
+                project,
+                item,
+                note,
+            } => {
+                let mut window = pb::window_client::WindowClient::new(conn.channel().await?);
+                let req = pb::ReasonForItem {
+                    request_id: request_id.take(),
+                    project,
+                    item,
+                    reason: note,
+                    at: String::new(),
+                };
+                print_response(&window.urge(conn.request(req)?).await?.into_inner());
+            }
+            ProjectCommand::AssignAgent {
+                conn,
+                request_id,
+                project,
+                agent,
+            } => {
+                let mut window = pb::window_client::WindowClient::new(conn.channel().await?);
+                let req = pb::AssignAgentRequest {
+                    request_id: request_id.take(),
+                    project,
+                    agent,
+                    at: String::new(),
+                };
+                print_response(&window.assign_agent(conn.request(req)?).await?.into_inner());
             }
         }
         Ok(ExitCode::SUCCESS)

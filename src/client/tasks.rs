@@ -1,5 +1,7 @@
 //! `onewindow tasks …`: a department's queue — list it, claim, approve, reject, ask for a
-//! supplement. Each verb has its own arguments, so each offers only what it uses.
+//! supplement — and the office's verbs inside a task: sign a step, transfer, delegate,
+//! add a signer, recall a decision, return to an earlier item. Each verb has its own
+//! arguments, so each offers only what it uses.
 
 use std::collections::HashMap;
 use std::process::ExitCode;
@@ -43,6 +45,54 @@ pub enum TasksCommand {
         /// An explanation for the applicant (`--reason` is accepted for this too).
         #[arg(long, alias = "reason", default_value = "")]
         note: String,
+    },
+    /// Sign the task's current step with an opinion (受理, 审查).
+    Sign {
+        #[command(flatten)]
+        task: ItemArgs,
+        /// The opinion (required).
+        #[arg(long)]
+        opinion: String,
+    },
+    /// Hand the task to another reviewer of the department (转办).
+    Transfer {
+        #[command(flatten)]
+        task: ItemArgs,
+        /// The reviewer who takes it.
+        #[arg(long)]
+        to: String,
+    },
+    /// Ask another reviewer for an opinion; the task comes back (委派).
+    Delegate {
+        #[command(flatten)]
+        task: ItemArgs,
+        /// The reviewer asked.
+        #[arg(long)]
+        to: String,
+    },
+    /// Add a signer to the current step (加签), after the caller unless `--before`.
+    AddSigner {
+        #[command(flatten)]
+        task: ItemArgs,
+        /// The reviewer added.
+        #[arg(long)]
+        reviewer: String,
+        /// Before the caller (the caller then signs after them).
+        #[arg(long)]
+        before: bool,
+    },
+    /// Withdraw the department's own decision (撤回).
+    Recall(ItemArgs),
+    /// Return the project to an earlier, approved item (退回).
+    Return {
+        #[command(flatten)]
+        task: ItemArgs,
+        /// The earlier item whose document must change.
+        #[arg(long)]
+        to: String,
+        /// Why (required).
+        #[arg(long)]
+        reason: String,
     },
 }
 
@@ -118,6 +168,77 @@ pub fn run(cmd: TasksCommand) -> Result<ExitCode> {
                     .await?;
                 out
             }
+            TasksCommand::Sign { task: a, opinion } => {
+                let req = pb::ReasonForItem {
+                    request_id: a.request_id.take(),
+                    project: a.project.clone(),
+                    item: a.item.clone(),
+                    reason: opinion,
+                    at: String::new(),
+                };
+                let out = a.department().await?.sign(a.conn.request(req)?).await?;
+                out
+            }
+            TasksCommand::Transfer { task: a, to } => {
+                let req = a.hand_over(to);
+                let out = a.department().await?.transfer(a.conn.request(req)?).await?;
+                out
+            }
+            TasksCommand::Delegate { task: a, to } => {
+                let req = a.hand_over(to);
+                let out = a.department().await?.delegate(a.conn.request(req)?).await?;
+                out
+            }
+            TasksCommand::AddSigner {
+                task: a,
+                reviewer,
+                before,
+            } => {
+                let req = pb::AddSignerRequest {
+                    request_id: a.request_id.take(),
+                    project: a.project.clone(),
+                    item: a.item.clone(),
+                    reviewer,
+                    before,
+                    at: String::new(),
+                };
+                let out = a
+                    .department()
+                    .await?
+                    .add_signer(a.conn.request(req)?)
+                    .await?;
+                out
+            }
+            TasksCommand::Recall(a) => {
+                let req = pb::ItemCommand {
+                    request_id: a.request_id.take(),
+                    project: a.project.clone(),
+                    item: a.item.clone(),
+                    at: String::new(),
+                };
+                let out = a.department().await?.recall(a.conn.request(req)?).await?;
+                out
+            }
+            TasksCommand::Return {
+                task: a,
+                to,
+                reason,
+            } => {
+                let req = pb::ReturnRequest {
+                    request_id: a.request_id.take(),
+                    project: a.project.clone(),
+                    item: a.item.clone(),
+                    to,
+                    reason,
+                    at: String::new(),
+                };
+                let out = a
+                    .department()
+                    .await?
+                    .return_to(a.conn.request(req)?)
+                    .await?;
+                out
+            }
         };
         print_response(&out.into_inner());
         Ok(ExitCode::SUCCESS)
@@ -125,6 +246,16 @@ pub fn run(cmd: TasksCommand) -> Result<ExitCode> {
 }
 
 impl ItemArgs {
+    fn hand_over(&self, to: String) -> pb::HandOverRequest {
+        pb::HandOverRequest {
+            request_id: self.request_id.take(),
+            project: self.project.clone(),
+            item: self.item.clone(),
+            to,
+            at: String::new(),
+        }
+    }
+
     async fn department(
         &self,
     ) -> Result<pb::department_client::DepartmentClient<tonic::transport::Channel>> {

@@ -24,8 +24,17 @@ use crate::engine::Actor;
 pub enum Role {
     /// The single window.
     Window,
-    /// One department, by id.
+    /// One department, by id, acting as a whole (its own system).
     Department(String),
+    /// One reviewer of a department: signs steps, holds tasks.
+    Reviewer {
+        /// The department's id.
+        department: String,
+        /// The reviewer's id.
+        reviewer: String,
+    },
+    /// An agent (代办员): acts for the applicant on the projects assigned to them.
+    Agent(String),
     /// Reads everything, runs supervision.
     Supervisor,
     /// Reads plans.
@@ -35,17 +44,38 @@ pub enum Role {
 }
 
 impl Role {
-    /// Parses `window`, `department:<id>`, `supervisor`, `analyst`, `admin`.
+    /// Parses `window`, `department:<id>`, `department:<id>/<reviewer>`, `agent:<id>`,
+    /// `supervisor`, `analyst`, `admin`.
     pub fn parse(s: &str) -> Option<Role> {
+        let named = |x: &str| !x.is_empty() && !x.contains('/');
         match s {
             "window" => Some(Role::Window),
             "supervisor" => Some(Role::Supervisor),
             "analyst" => Some(Role::Analyst),
             "admin" => Some(Role::Admin),
-            _ => s
-                .strip_prefix("department:")
-                .filter(|d| !d.is_empty())
-                .map(|d| Role::Department(d.to_string())),
+            _ => {
+                if let Some(a) = s.strip_prefix("agent:") {
+                    return named(a).then(|| Role::Agent(a.to_string()));
+                }
+                let d = s.strip_prefix("department:")?;
+                match d.split_once('/') {
+                    Some((d, r)) if named(d) && named(r) => Some(Role::Reviewer {
+                        department: d.to_string(),
+                        reviewer: r.to_string(),
+                    }),
+                    Some(_) => None,
+                    None => named(d).then(|| Role::Department(d.to_string())),
+                }
+            }
+        }
+    }
+
+    /// The department of a department's role or of one of its reviewers.
+    pub fn department(&self) -> Option<&str> {
+        match self {
+            Role::Department(d) => Some(d),
+            Role::Reviewer { department, .. } => Some(department),
+            _ => None,
         }
     }
 
@@ -54,6 +84,11 @@ impl Role {
         match self {
             Role::Window => "window".into(),
             Role::Department(d) => format!("department:{d}"),
+            Role::Reviewer {
+                department,
+                reviewer,
+            } => format!("department:{department}/{reviewer}"),
+            Role::Agent(a) => format!("agent:{a}"),
             Role::Supervisor => "supervisor".into(),
             Role::Analyst => "analyst".into(),
             Role::Admin => "admin".into(),
@@ -74,6 +109,14 @@ impl Caller {
         match &self.role {
             Role::Window => Actor::Window,
             Role::Department(d) => Actor::Department(d.clone()),
+            Role::Reviewer {
+                department,
+                reviewer,
+            } => Actor::Reviewer {
+                department: department.clone(),
+                reviewer: reviewer.clone(),
+            },
+            Role::Agent(a) => Actor::Agent(a.clone()),
             Role::Supervisor | Role::Analyst | Role::Admin => Actor::Supervisor,
         }
     }
@@ -199,9 +242,14 @@ pub type Admit = fn(&Role) -> bool;
 /// Any authenticated caller.
 pub const ANY: Admit = |_| true;
 /// The window, and supervisors and administrators (who read).
-pub const WINDOW: Admit = |r| matches!(r, Role::Window | Role::Supervisor | Role::Admin);
+pub const WINDOW: Admit = |r| {
+    matches!(
+        r,
+        Role::Window | Role::Agent(_) | Role::Supervisor | Role::Admin
+    )
+};
 /// Departments.
-pub const DEPARTMENT: Admit = |r| matches!(r, Role::Department(_));
+pub const DEPARTMENT: Admit = |r| r.department().is_some();
 /// Supervisors and administrators.
 pub const SUPERVISOR: Admit = |r| matches!(r, Role::Supervisor | Role::Admin);
 /// Administrators (deploy workflows).

@@ -40,6 +40,10 @@ addressed!(
     pb::ApproveRequest,
     pb::ReasonForItem,
     pb::SupplementRequest,
+    pb::HandOverRequest,
+    pb::AddSignerRequest,
+    pb::ReturnRequest,
+    pb::AssignAgentRequest,
 );
 
 /// When this process started (nanoseconds since the epoch): makes the request ids the

@@ -202,6 +202,21 @@ pub(super) fn task_pb(project: &str, plan: &Plan, i: usize, t: &engine::Task) ->
         due: t.due.map(|d| d.to_string()).unwrap_or_default(),
         warned: t.warned,
         overdue: t.overdue,
+        step: plan.items[i]
+            .steps
+            .get(usize::from(t.step))
+            .map(|s| s.id.clone())
+            .unwrap_or_default(),
+        assignee: t.assignee.clone().unwrap_or_default(),
+        card: if t.red {
+            "red"
+        } else if t.yellow.is_some() && t.is_open() {
+            "yellow"
+        } else {
+            ""
+        }
+        .to_string(),
+        notice: String::new(),
     }
 }
 

@@ -1,6 +1,7 @@
 //! `onewindow.v1.Department`: a department's queue and its decisions — claim, approve,
-//! reject, ask for a supplement, extend, special procedures. The push stream of ready
-//! tasks is in [`super::feed`].
+//! reject, ask for a supplement, extend, special procedures — and the office's verbs
+//! inside a task: sign a step, transfer, delegate, add a signer, recall a decision,
+//! return to an earlier item. The push stream of ready tasks is in [`super::feed`].
 
 use tonic::{Request, Response, Status};
 
@@ -8,7 +9,6 @@ use super::convert::*;
 use super::status::invalid_argument;
 use super::*;
 use crate::engine::{Command, TaskState};
-use auth::Role;
 
 #[tonic::async_trait]
 impl pb::department_server::Department for Api {
@@ -26,7 +26,7 @@ impl pb::department_server::Department for Api {
         req: Request<pb::ListTasksRequest>,
     ) -> Result<Response<pb::ListTasksResponse>, Status> {
         let who = caller(&req)?;
-        let Role::Department(dept) = &who.role else {
+        let Some(dept) = who.role.department() else {
             return Err(Status::permission_denied(
                 "only a department lists its tasks",
             ));
@@ -179,6 +179,89 @@ impl pb::department_server::Department for Api {
         self.act(req, |r| {
             Ok(Command::EndSpecial {
                 item: item_id(r.item)?,
+            })
+        })
+        .await
+    }
+
+    async fn sign(
+        &self,
+        req: Request<pb::ReasonForItem>,
+    ) -> Result<Response<pb::CommandResponse>, Status> {
+        self.act(req, |r| {
+            Ok(Command::Sign {
+                item: item_id(r.item)?,
+                opinion: checked_text("reason", r.reason)?,
+            })
+        })
+        .await
+    }
+
+    async fn transfer(
+        &self,
+        req: Request<pb::HandOverRequest>,
+    ) -> Result<Response<pb::CommandResponse>, Status> {
+        self.act(req, |r| {
+            input::id("to", &r.to)?;
+            Ok(Command::Transfer {
+                item: item_id(r.item)?,
+                to: r.to,
+            })
+        })
+        .await
+    }
+
+    async fn delegate(
+        &self,
+        req: Request<pb::HandOverRequest>,
+    ) -> Result<Response<pb::CommandResponse>, Status> {
+        self.act(req, |r| {
+            input::id("to", &r.to)?;
+            Ok(Command::Delegate {
+                item: item_id(r.item)?,
+                to: r.to,
+            })
+        })
+        .await
+    }
+
+    async fn add_signer(
+        &self,
+        req: Request<pb::AddSignerRequest>,
+    ) -> Result<Response<pb::CommandResponse>, Status> {
+        self.act(req, |r| {
+            input::id("reviewer", &r.reviewer)?;
+            Ok(Command::AddSigner {
+                item: item_id(r.item)?,
+                reviewer: r.reviewer,
+                before: r.before,
+            })
+        })
+        .await
+    }
+
+    async fn recall(
+        &self,
+        req: Request<pb::ItemCommand>,
+    ) -> Result<Response<pb::CommandResponse>, Status> {
+        self.act(req, |r| {
+            Ok(Command::Recall {
+                item: item_id(r.item)?,
+            })
+        })
+        .await
+    }
+
+    async fn return_to(
+        &self,
+        req: Request<pb::ReturnRequest>,
+    ) -> Result<Response<pb::CommandResponse>, Status> {
+        self.act(req, |r| {
+            input::id("to", &r.to)?;
+            Ok(Command::ReturnTo {
+                item: item_id(r.item)?,
+                to: r.to,
+                reason: checked_text("reason", r.reason)?,
             })
         })
         .await

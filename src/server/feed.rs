@@ -9,7 +9,6 @@ use super::convert::*;
 use super::*;
 use crate::engine::Effect;
 use crate::engine::{Actor, Command, TaskState};
-use auth::Role;
 
 /// How many projects a node brings in from other nodes' commits at once.
 const FOLLOWERS: usize = 8;
@@ -66,24 +65,44 @@ impl Api {
             return;
         }
         for effect in effects {
-            if let Effect::Dispatch {
-                department,
-                project,
-                item,
-                due,
-            } = effect
-            {
-                if let Some(tx) = ready.get(department) {
-                    let _ = tx.send(pb::Task {
-                        project: project.clone(),
-                        item: item.clone(),
-                        department: department.clone(),
-                        state: TaskState::Ready.as_str().to_string(),
-                        due: due.to_string(),
-                        warned: false,
-                        overdue: false,
-                    });
+            match effect {
+                Effect::Dispatch {
+                    department,
+                    project,
+                    item,
+                    due,
+                } => {
+                    if let Some(tx) = ready.get(department) {
+                        let _ = tx.send(pb::Task {
+                            project: project.clone(),
+                            item: item.clone(),
+                            department: department.clone(),
+                            state: TaskState::Ready.as_str().to_string(),
+                            due: due.to_string(),
+                            ..pb::Task::default()
+                        });
+                    }
                 }
+                // A warning, a card, an urging, a copy, a due date derived again: the
+                // task with what happened to it (its state as it is now is a ListTasks
+                // away; the notice is what the department must know).
+                Effect::NotifyDepartment {
+                    department,
+                    project,
+                    item,
+                    message,
+                } => {
+                    if let Some(tx) = ready.get(department) {
+                        let _ = tx.send(pb::Task {
+                            project: project.clone(),
+                            item: item.clone(),
+                            department: department.clone(),
+                            notice: message.clone(),
+                            ..pb::Task::default()
+                        });
+                    }
+                }
+                Effect::NotifyWindow { .. } => {}
             }
         }
     }
@@ -192,7 +211,7 @@ impl Api {
     ) -> Result<Response<TaskStream>, Status> {
         let who = caller(&req)?;
         let actor = who.actor();
-        let Role::Department(dept) = who.role else {
+        let Some(dept) = who.role.department().map(str::to_string) else {
             return Err(Status::permission_denied("only a department has a queue"));
         };
         let claim = req.get_ref().claim;
@@ -209,7 +228,8 @@ impl Api {
             let push = |t: pb::Task| {
                 let (api, actor, tx) = (api.clone(), actor.clone(), tx.clone());
                 async move {
-                    if !claim {
+                    // A notice is told as it is: there is nothing to claim.
+                    if !claim || !t.notice.is_empty() {
                         return tx.send(Ok(t)).await.is_ok();
                     }
                     // A stream whose client has gone claims nothing: the task would be

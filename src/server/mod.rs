@@ -28,6 +28,7 @@
 //! `CommandResponse`.
 
 pub mod auth;
+mod calendar;
 pub mod codec;
 mod command;
 mod convert;

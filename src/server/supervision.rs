@@ -36,6 +36,17 @@ impl pb::supervision_server::Supervision for Api {
         }))
     }
 
+    async fn cards(
+        &self,
+        _req: Request<pb::SupervisionRequest>,
+    ) -> Result<Response<pb::ListTasksResponse>, Status> {
+        let tasks = self.open_tasks(None, |_, t| t.red || t.yellow.is_some())?;
+        Ok(Response::new(pb::ListTasksResponse {
+            tasks,
+            next_page_token: String::new(),
+        }))
+    }
+
     async fn assess(
         &self,
         req: Request<pb::AssessRequest>,

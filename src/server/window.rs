@@ -1,6 +1,8 @@
 //! `onewindow.v1.Window`: the single window's RPCs — pre-review, submit, supplements,
-//! materials, resubmission, milestones, withdrawal, and reading projects. `Watch` is in
-//! [`super::watch`].
+//! materials, resubmission, milestones, withdrawal, urging, assigning an agent, and
+//! reading projects. Agents (代办员) come through here too: the engine decides what they
+//! may do on a project, and the reads here show them only the projects assigned to them.
+//! `Watch` is in [`super::watch`].
 
 use std::collections::BTreeMap;
 
@@ -130,15 +132,43 @@ impl pb::window_server::Window for Api {
         .await
     }
 
+    async fn urge(
+        &self,
+        req: Request<pb::ReasonForItem>,
+    ) -> Result<Response<pb::CommandResponse>, Status> {
+        self.act(req, |r| {
+            Ok(Command::Urge {
+                item: item_id(r.item)?,
+                note: checked_text("reason", r.reason)?,
+            })
+        })
+        .await
+    }
+
+    async fn assign_agent(
+        &self,
+        req: Request<pb::AssignAgentRequest>,
+    ) -> Result<Response<pb::CommandResponse>, Status> {
+        self.act(req, |r| {
+            input::id("agent", &r.agent)?;
+            Ok(Command::AssignAgent { agent: r.agent })
+        })
+        .await
+    }
+
     async fn get_project(
         &self,
         req: Request<pb::GetProjectRequest>,
     ) -> Result<Response<pb::Project>, Status> {
+        let agent = agent_of(&req)?;
         let r = req.into_inner();
         input::id("project", &r.project)?;
+        // An agent sees only the projects assigned to them; another is as unknown to
+        // them as one that does not exist.
         let p = self
             .svc
             .project(&r.project)
+            .filter(|p| agent.is_none() || p.agent == agent)
             .ok_or_else(|| Status::not_found(format!("project `{}`", r.project)))?;
         Ok(Response::new(self.project_pb(&p)?))
     }
@@ -147,6 +177,7 @@ impl pb::window_server::Window for Api {
         &self,
         req: Request<pb::ListProjectsRequest>,
     ) -> Result<Response<pb::ListProjectsResponse>, Status> {
+        let agent = agent_of(&req)?;
         let r = req.into_inner();
         input::one_of(
             "status",
@@ -190,6 +221,7 @@ impl pb::window_server::Window for Api {
             let stage = p.stage.map(|s| s.id()).unwrap_or_default();
             if (!r.status.is_empty() && r.status != status)
                 || (!r.stage.is_empty() && r.stage != stage)
+                || (agent.is_some() && p.agent != agent)
             {
                 continue;
             }
@@ -208,6 +240,27 @@ impl pb::window_server::Window for Api {
     type WatchStream = EventStream;
 
     async fn watch(&self, req: Request<pb::WatchRequest>) -> Result<Response<EventStream>, Status> {
+        if let Some(agent) = agent_of(&req)? {
+            // An agent watches one project of theirs at a time.
+            let r = req.get_ref();
+            input::id("project", &r.project)?;
+            if self
+                .svc
+                .with_project(&r.project, |p| p.agent.as_deref() == Some(agent.as_str()))
+                != Some(true)
+            {
+                return Err(Status::not_found(format!("project `{}`", r.project)));
+            }
+        }
         self.watch_events(req.into_inner())
     }
+}
+
+/// The agent a request comes from, if it comes from one: what they may read is limited
+/// to the projects assigned to them.
+fn agent_of<T>(req: &Request<T>) -> Result<Option<String>, Status> {
+    Ok(match caller(req)?.role {
+        auth::Role::Agent(a) => Some(a),
+        _ => None,
+    })
 }

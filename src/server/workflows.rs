@@ -49,6 +49,13 @@ impl pb::workflows_server::Workflows for Api {
         Ok(Response::new(out))
     }
 
+    async fn deploy_calendar(
+        &self,
+        req: Request<pb::DeployCalendarRequest>,
+    ) -> Result<Response<pb::DeployCalendarResponse>, Status> {
+        self.deploy_calendar_edition(req).await
+    }
+
     async fn get(
         &self,
         req: Request<pb::GetWorkflowRequest>,

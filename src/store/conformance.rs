@@ -58,6 +58,7 @@ pub fn run(make: &dyn Fn() -> Box<dyn Store>) {
     snapshots_and_answers(&*make());
     indexes(&*make());
     workflows_are_immutable(&*make());
+    calendars_are_replaced(&*make());
     ids_are_checked(&*make());
 }
 
@@ -244,6 +245,28 @@ pub fn workflows_are_immutable(s: &dyn Store) {
     s.put_workflow(&w("second")).unwrap();
     assert_eq!(s.workflow("abc").unwrap().unwrap().yaml, "first");
     assert_eq!(s.workflows().unwrap().len(), 1);
+}
+
+/// A calendar's new edition replaces the one before under its id; others stay.
+pub fn calendars_are_replaced(s: &dyn Store) {
+    assert!(s.calendars().unwrap().is_empty());
+    let c = |id: &str, year: &str| crate::store::StoredCalendar {
+        id: id.into(),
+        files: vec![
+            ("calendar.yaml".into(), format!("id: {id}")),
+            (format!("{year}.yaml"), format!("year: {year}")),
+        ],
+        deployed_at: chrono::NaiveDate::from_ymd_opt(2026, 12, 2)
+            .unwrap()
+            .and_hms_opt(9, 0, 0)
+            .unwrap(),
+        reason: format!("{year} schedule"),
+    };
+    s.put_calendar(&c("cn", "2026")).unwrap();
+    s.put_calendar(&c("hk", "2026")).unwrap();
+    s.put_calendar(&c("cn", "2027")).unwrap();
+    let all = s.calendars().unwrap();
+    assert_eq!(all, [c("cn", "2027"), c("hk", "2026")]);
 }
 
 /// Ids that cannot be keys are refused, not stored.

@@ -12,6 +12,7 @@
 //! | `s/{project}` | the project's latest snapshot |
 //! | `r/{request}` | the answer given to a request id |
 //! | `w/{version}` | a deployed workflow version |
+//! | `c/{id}` | the latest deployed edition of a calendar |
 //! | `i/o/{department}\0{project}\0{item}` | an open task |
 //! | `i/d/{YYYY-MM-DD}\0{project}\0{item}` | a running task's due date |
 //!
@@ -48,7 +49,7 @@ use serde::{Deserialize, Serialize};
 use super::memory::check_commit;
 use super::{
     check_id, codec, Answer, Commit, Durable, Error, IndexKey, ReadStore, Recorded, Snapshot,
-    StoredWorkflow, WriteStore,
+    StoredCalendar, StoredWorkflow, WriteStore,
 };
 use crate::engine::Envelope;
 
@@ -607,6 +608,10 @@ impl ReadStore for SledStore {
         self.scan(b"w/", |_, v| codec::decode(v))
     }
 
+    fn calendars(&self) -> Result<Vec<StoredCalendar>, Error> {
+        self.scan(b"c/", |_, v| codec::decode(v))
+    }
+
     fn index(&self) -> Result<Vec<IndexKey>, Error> {
         self.scan(b"i/", |k, _| parse_index_key(k))
     }
@@ -725,6 +730,17 @@ impl WriteStore for SledStore {
 
     fn durable_point(&self) -> Result<Durable, Error> {
         self.durable()
+    }
+
+    fn put_calendar(&self, calendar: &StoredCalendar) -> Result<(), Error> {
+        check_id(&calendar.id)?;
+        self.tree
+            .insert(
+                key(b"c/", &[calendar.id.as_bytes()]),
+                codec::encode(calendar)?,
+            )
+            .map_err(backend)?;
+        self.durable()?.wait()
     }
 
     fn put_workflow(&self, workflow: &StoredWorkflow) -> Result<(), Error> {

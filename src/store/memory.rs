@@ -7,8 +7,8 @@ use std::sync::Mutex;
 use chrono::NaiveDate;
 
 use super::{
-    check_id, Commit, Durable, Error, IndexKey, ReadStore, Recorded, Snapshot, StoredWorkflow,
-    WriteStore,
+    check_id, Commit, Durable, Error, IndexKey, ReadStore, Recorded, Snapshot, StoredCalendar,
+    StoredWorkflow, WriteStore,
 };
 use crate::engine::Envelope;
 
@@ -18,6 +18,7 @@ struct Inner {
     snapshots: BTreeMap<String, Snapshot>,
     answers: BTreeMap<String, Recorded>,
     workflows: BTreeMap<String, StoredWorkflow>,
+    calendars: BTreeMap<String, StoredCalendar>,
     index: BTreeSet<IndexKey>,
 }
 
@@ -134,6 +135,10 @@ impl ReadStore for MemoryStore {
         Ok(self.lock()?.workflows.values().cloned().collect())
     }
 
+    fn calendars(&self) -> Result<Vec<StoredCalendar>, Error> {
+        Ok(self.lock()?.calendars.values().cloned().collect())
+    }
+
     fn index(&self) -> Result<Vec<IndexKey>, Error> {
         Ok(self.lock()?.index.iter().cloned().collect())
     }
@@ -195,6 +200,14 @@ impl WriteStore for MemoryStore {
             g.answers.insert(id, answer);
         }
         Ok(Durable::ready())
+    }
+
+    fn put_calendar(&self, calendar: &StoredCalendar) -> Result<(), Error> {
+        check_id(&calendar.id)?;
+        self.lock()?
+            .calendars
+            .insert(calendar.id.clone(), calendar.clone());
+        Ok(())
     }
 
     fn put_workflow(&self, workflow: &StoredWorkflow) -> Result<(), Error> {

@@ -74,6 +74,21 @@ pub struct StoredWorkflow {
     pub calendar: Vec<(String, String)>,
 }
 
+/// A deployed edition of a working-day calendar (a new year's schedule published): it
+/// replaces the calendar of every workflow version counting on a calendar with its id.
+/// The latest edition per id is kept; what it changed is in the projects' logs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredCalendar {
+    /// The calendar's id (`calendar.yaml`'s `id`).
+    pub id: String,
+    /// Its files: `calendar.yaml` first, then one per year, by file name.
+    pub files: Vec<(String, String)>,
+    /// When it was deployed (the server's clock).
+    pub deployed_at: chrono::NaiveDateTime,
+    /// Why (e.g. the notice that published the schedule).
+    pub reason: String,
+}
+
 /// A project's state at a point of its log, so that opening does not replay everything.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Snapshot {
@@ -206,6 +221,11 @@ pub trait ReadStore: Send + Sync {
     /// # Errors
     /// As above.
     fn workflows(&self) -> Result<Vec<StoredWorkflow>, Error>;
+    /// The latest deployed edition of every calendar.
+    ///
+    /// # Errors
+    /// As above.
+    fn calendars(&self) -> Result<Vec<StoredCalendar>, Error>;
     /// Every index entry, in order (open tasks by department, then deadlines by date).
     ///
     /// # Errors
@@ -305,6 +325,11 @@ pub trait WriteStore: Send + Sync {
     /// # Errors
     /// Backend failure.
     fn put_workflow(&self, workflow: &StoredWorkflow) -> Result<(), Error>;
+    /// Records a calendar edition, replacing the one deployed before under its id.
+    ///
+    /// # Errors
+    /// Backend failure.
+    fn put_calendar(&self, calendar: &StoredCalendar) -> Result<(), Error>;
     /// Replaces the whole index (after a rebuild from the log).
     ///
     /// # Errors

@@ -19,33 +19,10 @@ pub fn stored_workflow(plan: &Plan) -> Result<StoredWorkflow, Error> {
     raw.workflow = Some(plan.id.clone());
     raw.calendar = None;
     let yaml = serde_yaml::to_string(&raw).map_err(|e| Error::Corrupt(e.to_string()))?;
-    let mut calendar = Vec::new();
-    if let Some(dir) = &plan.calendar_dir {
-        let read = |p: &Path| {
-            std::fs::read_to_string(p).map_err(|e| Error::Backend(format!("{}: {e}", p.display())))
-        };
-        calendar.push((
-            "calendar.yaml".to_string(),
-            read(&dir.join("calendar.yaml"))?,
-        ));
-        let mut years: Vec<PathBuf> = std::fs::read_dir(dir)
-            .map_err(|e| Error::Backend(e.to_string()))?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| {
-                p.file_stem()
-                    .and_then(|s| s.to_str())
-                    .is_some_and(|s| s.parse::<i32>().is_ok())
-            })
-            .collect();
-        years.sort();
-        for y in years {
-            let name = y
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            calendar.push((name, read(&y)?));
-        }
-    }
+    let calendar = match &plan.calendar_dir {
+        Some(dir) => calendar_files(dir)?,
+        None => Vec::new(),
+    };
     Ok(StoredWorkflow {
         version: plan.version.clone(),
         id: plan.id.clone(),
@@ -54,24 +31,64 @@ pub fn stored_workflow(plan: &Plan) -> Result<StoredWorkflow, Error> {
     })
 }
 
+/// A calendar directory's files as the store keeps them: `calendar.yaml` first, then one
+/// per year, by file name.
+///
+/// # Errors
+/// The directory or a file cannot be read.
+pub fn calendar_files(dir: &Path) -> Result<Vec<(String, String)>, Error> {
+    let read = |p: &Path| {
+        std::fs::read_to_string(p).map_err(|e| Error::Backend(format!("{}: {e}", p.display())))
+    };
+    let mut files = vec![(
+        "calendar.yaml".to_string(),
+        read(&dir.join("calendar.yaml"))?,
+    )];
+    let mut years: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| Error::Backend(format!("{}: {e}", dir.display())))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.extension().is_some_and(|x| x == "yaml")
+                && p.file_stem()
+                    .and_then(|s| s.to_str())
+                    .is_some_and(|s| s.parse::<i32>().is_ok())
+        })
+        .collect();
+    years.sort();
+    for y in years {
+        let name = y
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        files.push((name, read(&y)?));
+    }
+    Ok(files)
+}
+
+/// A calendar from its stored files (`calendar.yaml` first).
+///
+/// # Errors
+/// The files do not make a calendar (the message names the file).
+pub fn calendar_of(files: &[(String, String)]) -> Result<Calendar, crate::calendar::Error> {
+    let Some(((_, head), years)) = files.split_first() else {
+        return Calendar::from_texts(Path::new("calendar.yaml"), "", &[]);
+    };
+    let years: Vec<(PathBuf, String)> = years
+        .iter()
+        .map(|(n, t)| (PathBuf::from(n), t.clone()))
+        .collect();
+    Calendar::from_texts(Path::new("calendar.yaml"), head, &years)
+}
+
 /// Compiles a stored version again; the plan keeps the version it was deployed under.
 ///
 /// # Errors
 /// [`Error::Corrupt`] when the stored text no longer compiles.
 pub fn restore_workflow(w: &StoredWorkflow) -> Result<Plan, Error> {
     let corrupt = |m: String| Error::Corrupt(format!("workflow {} ({}): {m}", w.id, w.version));
-    let calendar = match w.calendar.split_first() {
-        None => None,
-        Some(((_, head), years)) => {
-            let years: Vec<(PathBuf, String)> = years
-                .iter()
-                .map(|(n, t)| (PathBuf::from(n), t.clone()))
-                .collect();
-            Some(
-                Calendar::from_texts(Path::new("calendar.yaml"), head, &years)
-                    .map_err(|e| corrupt(e.to_string()))?,
-            )
-        }
+    let calendar = match w.calendar.is_empty() {
+        true => None,
+        false => Some(calendar_of(&w.calendar).map_err(|e| corrupt(e.to_string()))?),
     };
     let loaded = crate::spec::load_str(Path::new(&format!("{}.yaml", w.id)), &w.yaml)
         .map_err(|d| corrupt(d.to_string()))?;

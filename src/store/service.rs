@@ -33,6 +33,8 @@ use super::index::{index_diff, indexed};
 pub use super::request::{fingerprint, request_key, When, SCOPE_SEPARATOR};
 pub use super::restore::{restore, restore_workflow, stored_workflow};
 
+mod calendar;
+pub use calendar::CalendarDeployed;
 mod shared;
 use super::{codec, Answer, Commit, Durable, Error, Recorded, Snapshot, Store};
 use crate::engine::{Actor, Command, Effect, Envelope, Policy, Project, Refusal};
@@ -93,6 +95,9 @@ const GATES: usize = 1024;
 pub struct Service<S: Store + ?Sized> {
     store: Arc<S>,
     plans: RwLock<HashMap<String, Arc<Plan>>>,
+    /// The latest deployed edition of each calendar, by id: it replaces the calendar of
+    /// every plan counting on one with its id (see `service/calendar.rs`).
+    calendars: RwLock<HashMap<String, crate::calendar::Calendar>>,
     /// The projects held in memory (a bounded cache of the store).
     slots: Mutex<Cache>,
     /// On a shared store, a project's commands are serialized through their commit, not
@@ -121,15 +126,18 @@ impl<S: Store + ?Sized> Service<S> {
     pub fn start(store: Arc<S>, policy: Policy) -> Result<(Service<S>, OpenReport), Error> {
         let started = Instant::now();
         let mut report = OpenReport::default();
+        let calendars = calendar::stored_editions(&*store)?;
         let mut plans = HashMap::new();
         for w in store.workflows()? {
-            plans.insert(w.version.clone(), Arc::new(restore_workflow(&w)?));
+            let plan = calendar::with_edition(restore_workflow(&w)?, &calendars);
+            plans.insert(w.version.clone(), Arc::new(plan));
             report.workflows += 1;
         }
         report.elapsed = started.elapsed();
         let service = Service {
             store,
             plans: RwLock::new(plans),
+            calendars: RwLock::new(calendars),
             slots: Mutex::new(Cache::new(DEFAULT_CAPACITY)),
             gates: (0..GATES).map(|_| tokio::sync::Mutex::new(())).collect(),
             policy,
@@ -207,6 +215,7 @@ impl<S: Store + ?Sized> Service<S> {
             return Ok(version);
         }
         self.store.put_workflow(&stored_workflow(&plan)?)?;
+        let plan = calendar::with_edition(plan, &*self.calendars.read().map_err(lock_err)?);
         self.plans
             .write()
             .map_err(lock_err)?
@@ -239,7 +248,11 @@ impl<S: Store + ?Sized> Service<S> {
             return Some(p.clone());
         }
         let stored = self.store.workflow(version).ok()??;
-        let plan = Arc::new(restore_workflow(&stored).ok()?);
+        let plan = calendar::with_edition(
+            restore_workflow(&stored).ok()?,
+            &*self.calendars.read().ok()?,
+        );
+        let plan = Arc::new(plan);
         let mut plans = self.plans.write().ok()?;
         Some(plans.entry(version.to_string()).or_insert(plan).clone())
     }

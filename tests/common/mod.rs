@@ -38,6 +38,27 @@ pub fn dept_token(d: &str) -> String {
     format!("dept-{d}-00000000000000000000")
 }
 
+/// Reviewers of the office workflow's departments (`department:<d>/<r>`), each with a
+/// token `rev-<d>-<r>-…` ([`reviewer_token`]).
+pub const REVIEWERS: [(&str, &str); 6] = [
+    ("plan", "zhang"),
+    ("plan", "li"),
+    ("plan", "wang"),
+    ("review", "a"),
+    ("review", "b"),
+    ("housing", "zhou"),
+];
+/// Agents (代办员), each with a token `agent-<id>-…` ([`agent_token`]).
+pub const AGENTS: [&str; 2] = ["li", "zhao"];
+
+pub fn reviewer_token(d: &str, r: &str) -> String {
+    format!("rev-{d}-{r}-0000000000000000000")
+}
+
+pub fn agent_token(a: &str) -> String {
+    format!("agent-{a}-0000000000000000000")
+}
+
 pub struct Server {
     pub child: Child,
     pub addr: String,
@@ -265,8 +286,14 @@ pub async fn next_events(stream: &mut tonic::Streaming<pb::Event>, n: usize) -> 
 pub fn write_tokens(dir: &std::path::Path) -> PathBuf {
     let tokens = dir.join("tokens.yaml");
     let mut text = format!("tokens:\n  {WINDOW}: window\n  {NDRC}: department:ndrc\n  {NRP}: department:nrp\n  {SUPERVISOR}: supervisor\n  {ADMIN}: admin\n  {BUREAU}: department:supervision\n  {RESPONDENT}: department:respondent\n");
-    for d in DEPARTMENTS {
+    for d in DEPARTMENTS.iter().chain(&["plan", "review", "housing"]) {
         text.push_str(&format!("  {}: department:{d}\n", dept_token(d)));
+    }
+    for (d, r) in REVIEWERS {
+        text.push_str(&format!("  {}: department:{d}/{r}\n", reviewer_token(d, r)));
+    }
+    for a in AGENTS {
+        text.push_str(&format!("  {}: agent:{a}\n", agent_token(a)));
     }
     std::fs::write(&tokens, text).unwrap();
     tokens

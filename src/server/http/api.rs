@@ -53,7 +53,7 @@ pub(crate) struct Route {
     pub(crate) summary: &'static str,
 }
 
-const W: &str = "window, supervisor, admin";
+const W: &str = "window, agent (their projects only), supervisor, admin";
 const D: &str = "a department (its own tasks only)";
 const S: &str = "supervisor, admin";
 const A: &str = "any authenticated caller";
@@ -93,6 +93,10 @@ routes! {
         "Resubmit a rejected item with new materials";
     "POST" "/api/v1/projects/{project}/items/{item}/milestone" => "Window.ReportMilestone" ("ItemCommand") -> "CommandResponse", WINDOW W:
         "Report a milestone the window records itself";
+    "POST" "/api/v1/projects/{project}/items/{item}/urge" => "Window.Urge" ("ReasonForItem") -> "CommandResponse", WINDOW W:
+        "Urge the department on an open task (催办), once a day per task";
+    "POST" "/api/v1/projects/{project}/agent" => "Window.AssignAgent" ("AssignAgentRequest") -> "CommandResponse", WINDOW W:
+        "Assign an agent (代办员) to the project";
     "GET" "/api/v1/tasks" => "Department.ListTasks" ("ListTasksRequest") -> "ListTasksResponse", DEPARTMENT D:
         "The caller's department's tasks, a page at a time";
     "POST" "/api/v1/projects/{project}/items/{item}/claim" => "Department.Claim" ("ItemCommand") -> "CommandResponse", DEPARTMENT D:
@@ -109,10 +113,24 @@ routes! {
         "Start a special procedure (特别程序: hearing, expert review…); the clock stops";
     "POST" "/api/v1/projects/{project}/items/{item}/special/end" => "Department.EndSpecial" ("ItemCommand") -> "CommandResponse", DEPARTMENT D:
         "End the special procedure; the clock runs again";
+    "POST" "/api/v1/projects/{project}/items/{item}/sign" => "Department.Sign" ("ReasonForItem") -> "CommandResponse", DEPARTMENT D:
+        "Sign the current step with an opinion (受理, 审查; 会签/或签/票签)";
+    "POST" "/api/v1/projects/{project}/items/{item}/transfer" => "Department.Transfer" ("HandOverRequest") -> "CommandResponse", DEPARTMENT D:
+        "Hand the task to another reviewer (转办)";
+    "POST" "/api/v1/projects/{project}/items/{item}/delegate" => "Department.Delegate" ("HandOverRequest") -> "CommandResponse", DEPARTMENT D:
+        "Ask another reviewer for an opinion; the task comes back (委派)";
+    "POST" "/api/v1/projects/{project}/items/{item}/signers" => "Department.AddSigner" ("AddSignerRequest") -> "CommandResponse", DEPARTMENT D:
+        "Add a signer to the current step, before or after the caller (加签)";
+    "POST" "/api/v1/projects/{project}/items/{item}/recall" => "Department.Recall" ("ItemCommand") -> "CommandResponse", DEPARTMENT D:
+        "Withdraw the department's own decision (撤回)";
+    "POST" "/api/v1/projects/{project}/items/{item}/return" => "Department.ReturnTo" ("ReturnRequest") -> "CommandResponse", DEPARTMENT D:
+        "Return the project to an earlier item whose document must change (退回)";
     "GET" "/api/v1/supervision/overdue" => "Supervision.Overdue" ("SupervisionRequest") -> "ListTasksResponse", SUPERVISOR S:
-        "Open tasks past their due date (red cards)";
+        "Open tasks past their due date";
     "GET" "/api/v1/supervision/warnings" => "Supervision.Warnings" ("SupervisionRequest") -> "ListTasksResponse", SUPERVISOR S:
-        "Open tasks near their due date (yellow cards)";
+        "Open tasks near their due date (warned)";
+    "GET" "/api/v1/supervision/cards" => "Supervision.Cards" ("SupervisionRequest") -> "ListTasksResponse", SUPERVISOR S:
+        "Open tasks with a yellow card (督办) or a red card (整改)";
     "GET" "/api/v1/supervision/assessment" => "Supervision.Assess" ("AssessRequest") -> "AssessResponse", SUPERVISOR S:
         "The per-department assessment (考核) of a period";
     "GET" "/api/v1/projects/{project}/timeline" => "Supervision.Timeline" ("GetProjectRequest") -> "TimelineResponse", SUPERVISOR S:
@@ -129,6 +147,8 @@ routes! {
         "A version's schedule: the critical path and dates";
     "POST" "/api/v1/workflows/{version}/check-site" => "Workflows.CheckSite" ("CheckSiteRequest") -> "CheckSiteResponse", ANY A:
         "Check a site against the workflow's blueprint (一张蓝图)";
+    "POST" "/api/v1/calendars" => "Workflows.DeployCalendar" ("DeployCalendarRequest") -> "DeployCalendarResponse", ADMIN A:
+        "Deploy a new edition of a working-day calendar; running tasks' due dates are derived again (administrators)";
 }
 
 /// The API's router: one handler per route of [`ROUTES`], each path's methods together.
@@ -277,6 +297,16 @@ async fn dispatch(
         "Window.ProvideSupplement" => rpc!(Window::provide_supplement),
         "Window.Resubmit" => rpc!(Window::resubmit),
         "Window.ReportMilestone" => rpc!(Window::report_milestone),
+        "Window.Urge" => rpc!(Window::urge),
+        "Window.AssignAgent" => rpc!(Window::assign_agent),
+        "Department.Sign" => rpc!(Department::sign),
+        "Department.Transfer" => rpc!(Department::transfer),
+        "Department.Delegate" => rpc!(Department::delegate),
+        "Department.AddSigner" => rpc!(Department::add_signer),
+        "Department.Recall" => rpc!(Department::recall),
+        "Department.ReturnTo" => rpc!(Department::return_to),
+        "Supervision.Cards" => rpc!(Supervision::cards),
+        "Workflows.DeployCalendar" => rpc!(Workflows::deploy_calendar),
         "Department.ListTasks" => rpc!(Department::list_tasks),
         "Department.Claim" => rpc!(Department::claim),
         "Department.Approve" => rpc!(Department::approve),

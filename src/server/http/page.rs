@@ -55,9 +55,10 @@ impl<'a> Page<'a> {
                                     Role::Window => {
                                         a href="/console/window" { "综合窗口 Window" }
                                     }
-                                    Role::Department(d) => {
+                                    Role::Department(d) | Role::Reviewer { department: d, .. } => {
                                         a href="/console/inbox" { "待办 Inbox (" (d) ")" }
                                     }
+                                    Role::Agent(_) => {}
                                     _ => {
                                         a href="/console/supervision" { "电子监察 Supervision" }
                                     }

@@ -54,10 +54,7 @@ pub(crate) struct Session {
 impl Session {
     /// The department of a reviewer's session.
     pub(crate) fn department(&self) -> Option<&str> {
-        match &self.caller.role {
-            Role::Department(d) => Some(d),
-            _ => None,
-        }
+        self.caller.role.department()
     }
 
     /// Whether a form's `csrf` field is this session's token (constant time).
@@ -261,7 +258,9 @@ async fn login(
 pub(crate) fn home_of(role: &Role) -> &'static str {
     match role {
         Role::Window => "/console/window",
-        Role::Department(_) => "/console/inbox",
+        Role::Department(_) | Role::Reviewer { .. } => "/console/inbox",
+        // The console has no agent's pages yet: agents use the API.
+        Role::Agent(_) => "/public",
         Role::Supervisor | Role::Admin | Role::Analyst => "/console/supervision",
     }
 }

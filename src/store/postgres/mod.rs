@@ -41,7 +41,7 @@ use tokio_postgres::types::ToSql;
 use super::memory::check_shape;
 use super::{
     check_id, codec, Change, Commit, Durable, Error, IndexKey, ReadStore, Recorded, Shared,
-    Snapshot, StoredWorkflow, WriteStore,
+    Snapshot, StoredCalendar, StoredWorkflow, WriteStore,
 };
 use crate::engine::Envelope;
 
@@ -335,6 +335,13 @@ impl ReadStore for PgStore {
             .collect()
     }
 
+    fn calendars(&self) -> Result<Vec<StoredCalendar>, Error> {
+        let rows = self.rows("SELECT body FROM calendars ORDER BY id", vec![])?;
+        rows.iter()
+            .map(|r| codec::decode(r.get::<_, &[u8]>(0)))
+            .collect()
+    }
+
     fn index(&self) -> Result<Vec<IndexKey>, Error> {
         let rows = self.rows(
             "SELECT kind, a, project, item FROM task_index ORDER BY kind, a, project, item",
@@ -380,6 +387,21 @@ impl WriteStore for PgStore {
             .send(writer::Pending { commit, reply })
             .map_err(|_| Error::Backend("the group committer stopped".into()))?;
         Ok(Durable::pending(rx))
+    }
+
+    fn put_calendar(&self, calendar: &StoredCalendar) -> Result<(), Error> {
+        check_id(&calendar.id)?;
+        let (id, body) = (calendar.id.clone(), codec::encode(calendar)?);
+        self.query(move |c| async move {
+            c.execute(
+                "INSERT INTO calendars (id, body) VALUES ($1, $2) \
+                 ON CONFLICT (id) DO UPDATE SET body = EXCLUDED.body",
+                &[&id, &body],
+            )
+            .await
+            .map_err(pg)
+        })?;
+        Ok(())
     }
 
     fn put_workflow(&self, workflow: &StoredWorkflow) -> Result<(), Error> {

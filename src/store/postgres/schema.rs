@@ -15,7 +15,15 @@ use super::pg;
 use crate::store::Error;
 
 /// The migrations, in order: `MIGRATIONS[n]` takes the schema from version `n` to `n + 1`.
-const MIGRATIONS: &[&str] = &[V1];
+const MIGRATIONS: &[&str] = &[V1, V2];
+
+/// Version 2: deployed calendar editions (a new year's schedule), latest per id.
+const V2: &str = r#"
+CREATE TABLE calendars (
+    id text COLLATE "C" PRIMARY KEY,
+    body bytea NOT NULL
+);
+"#;
 
 /// The schema version this build writes.
 pub const VERSION: i32 = MIGRATIONS.len() as i32;
