@@ -88,6 +88,9 @@ enum Command {
     /// Working-day calendars on a running server: deploy a new year's schedule.
     #[command(subcommand)]
     Calendar(client::calendar::CalendarCommand),
+    /// Running projects and workflow versions: preview a move, move one project.
+    #[command(subcommand)]
+    Migrate(client::migrate::MigrateCommand),
     /// Load over gRPC: window clients submit projects, department workers approve what
     /// is pushed to them; reports projects/s, task completions/s and latency.
     Loadgen(client::loadgen::LoadgenArgs),
@@ -291,6 +294,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Project(cmd) => client::project::run(cmd),
         Command::Tasks(cmd) => client::tasks::run(cmd),
         Command::Calendar(cmd) => client::calendar::run(cmd),
+        Command::Migrate(cmd) => client::migrate::run(cmd),
         Command::Loadgen(args) => client::loadgen::run(args),
         Command::LoadgenHttp(args) => client::loadgen_http::run(args),
         Command::Serve(args) => launch::serve(args),

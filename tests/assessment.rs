@@ -141,9 +141,9 @@ fn supervision_queries() {
     );
     let timeline = e.timeline("P1");
     assert!(timeline.first().unwrap().contains("submitted (small)"));
-    assert!(timeline
-        .last()
-        .unwrap()
-        .contains("overdue C1 due 2025-06-23"));
+    // The overdue flag, then its yellow card (督办).
+    let n = timeline.len();
+    assert!(timeline[n - 2].contains("overdue C1 due 2025-06-23"));
+    assert!(timeline[n - 1].contains("yellow-card C1 until"));
     assert_eq!(timeline.len(), e.events("P1").len());
 }

@@ -341,7 +341,7 @@ fn check_log(plan: &Plan, engine: &Engine, project: &str) -> Result<(), TestCase
             Event::Reopened { item, .. } => {
                 approvals.remove(item);
             }
-            Event::StepCompleted { item, .. } => {
+            Event::StepCompleted { .. } => {
                 // A step completes only while the task is open and has a next step.
                 let i = ix.unwrap();
                 prop_assert!(state.tasks[i].is_open());

@@ -21,6 +21,9 @@ struct Scenario {
     policy: Option<Policy>,
     #[serde(default)]
     form: Option<String>,
+    /// More workflows deployed beside the first (versions to migrate to).
+    #[serde(default)]
+    also: Vec<String>,
     steps: Vec<Step>,
 }
 
@@ -185,7 +188,24 @@ fn run(path: &Path) -> Result<usize, String> {
         None => BTreeMap::new(),
     };
     let mut engine = Engine::new(sc.policy.unwrap_or_default());
+    let stem = |f: &str| {
+        Path::new(f)
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    };
+    // Versions are content hashes; summaries name them by their file instead.
+    let mut names: Vec<(String, String)> = Vec::new();
     let version = engine.deploy(plan);
+    names.push((version.clone(), stem(&sc.workflow)));
+    let mut versions_of: BTreeMap<String, String> = BTreeMap::new();
+    for f in &sc.also {
+        let (p, _) = plan::compile_file(&dir.join(f)).map_err(|d| d.to_string())?;
+        let v = engine.deploy(p);
+        names.push((v.clone(), stem(f)));
+        versions_of.insert(f.clone(), v);
+    }
+    versions_of.insert(sc.workflow.clone(), version.clone());
     let plan = engine.plan(&version).unwrap().clone();
     let mut now: Option<NaiveDateTime> = None;
     for (n, step) in sc.steps.iter().enumerate() {
@@ -316,6 +336,12 @@ fn run(path: &Path) -> Result<usize, String> {
                         item: item(),
                         note: step.note.clone().unwrap_or_default(),
                     },
+                    "migrate" => Command::Migrate {
+                        version: versions_of
+                            .get(step.to.as_deref().expect("migrate needs `to`"))
+                            .cloned()
+                            .ok_or_else(|| fail("`to`: a workflow of `also`".into()))?,
+                    },
                     "assign_agent" => Command::AssignAgent {
                         agent: step.agent.clone().expect("assign_agent needs `agent`"),
                     },
@@ -382,7 +408,15 @@ fn run(path: &Path) -> Result<usize, String> {
                     return Err(fail(format!("departments told {got:?}, expected {want:?}")));
                 }
             }
-            let got: Vec<String> = out.events.iter().map(|e| e.event.summary()).collect();
+            let got: Vec<String> = out
+                .events
+                .iter()
+                .map(|e| {
+                    names
+                        .iter()
+                        .fold(e.event.summary(), |s, (v, n)| s.replace(v.as_str(), n))
+                })
+                .collect();
             if let Some(expected) = &step.expect {
                 if &got != expected {
                     return Err(fail(format!(
@@ -459,8 +493,11 @@ fn run(path: &Path) -> Result<usize, String> {
                 }
             }
             // The state the engine reports is the fold of its events.
-            let folded = onewindow::engine::fold(view.plan, engine.events(&project));
-            if &folded != view.project {
+            let folded = onewindow::engine::fold_versions(
+                |v| engine.plan(v).cloned(),
+                engine.events(&project),
+            );
+            if folded.as_ref() != Some(view.project) {
                 return Err(fail("fold(events) differs from the engine's state".into()));
             }
         }

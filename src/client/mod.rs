@@ -5,6 +5,7 @@
 pub mod calendar;
 pub mod loadgen;
 pub mod loadgen_http;
+pub mod migrate;
 pub mod project;
 pub mod tasks;
 

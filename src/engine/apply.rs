@@ -398,6 +398,13 @@ impl Project {
                 }
             }
             Event::Copied { .. } => {}
+            Event::Migrated {
+                to,
+                items,
+                documents,
+                available,
+                ..
+            } => self.apply_migrated(to, items, documents, available),
             Event::AgentAssigned { agent } => self.agent = Some(agent.clone()),
             Event::DueRederived {
                 item,

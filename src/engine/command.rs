@@ -295,6 +295,11 @@ pub enum Command {
         /// The agent's id.
         agent: String,
     },
+    /// An administrator moves the project to another version of its workflow.
+    Migrate {
+        /// The version to move to.
+        version: String,
+    },
     /// The working-day calendar changed (a new year's schedule): every running task's
     /// due date is derived again.
     Rederive {
@@ -331,6 +336,7 @@ impl Command {
             Command::Urge { .. } => "urge",
             Command::AssignAgent { .. } => "assign_agent",
             Command::Rederive { .. } => "rederive",
+            Command::Migrate { .. } => "migrate",
         }
     }
 }

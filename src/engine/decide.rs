@@ -346,6 +346,10 @@ impl Project {
             }
             Command::Urge { item, note } => self.urge(&mut em, actor, item, note)?,
             Command::AssignAgent { agent } => self.assign_agent(&mut em, actor, agent)?,
+            // Needs the version moved to as well: `engine::execute` decides it.
+            Command::Migrate { version } => {
+                return Err(Refusal::UnknownVersion(version));
+            }
             Command::Rederive { reason } => {
                 if *actor != Actor::System {
                     return Err(not_allowed(actor, "derive due dates again"));

@@ -348,6 +348,23 @@ pub enum Event {
         /// Why (the calendar deployed).
         reason: String,
     },
+    /// The project moved to another version of its workflow; the new layout of its
+    /// tasks and documents is carried here, so applying it needs no plan (what follows is
+    /// applied with the new version's).
+    Migrated {
+        /// The version before.
+        from: String,
+        /// The version now.
+        to: String,
+        /// The new version's items, in its order, each carried or fresh.
+        items: Vec<super::migrate::MigratedItem>,
+        /// The documents on record, in the new version's order.
+        documents: Vec<Option<IssuedDocument>>,
+        /// Which documents are available, in the new version's order.
+        available: Vec<bool>,
+        /// What changed, for people.
+        summary: super::migrate::MigrationSummary,
+    },
     /// A supervision card (电子监察): yellow with a notice and a deadline (督办), red with
     /// a rectification notice (整改).
     Carded {
@@ -363,7 +380,7 @@ pub enum Event {
 
 impl Event {
     /// Every event type as serialized, in declaration order: what a watcher may filter on.
-    pub const KINDS: [&'static str; 34] = [
+    pub const KINDS: [&'static str; 35] = [
         "submitted",
         "stage_opened",
         "stage_completed",
@@ -397,6 +414,7 @@ impl Event {
         "copied",
         "agent_assigned",
         "due_rederived",
+        "migrated",
         "carded",
     ];
 
@@ -471,6 +489,7 @@ impl Event {
             Copied { .. } => "copied",
             AgentAssigned { .. } => "agent_assigned",
             DueRederived { .. } => "due_rederived",
+            Migrated { .. } => "migrated",
             Carded { .. } => "carded",
         }
     }
@@ -673,6 +692,24 @@ impl Event {
                 if *old_provisional { "?" } else { "" },
                 if *provisional { "?" } else { "" }
             ),
+            Migrated {
+                from, to, summary, ..
+            } => {
+                let list = |what: &str, v: &Vec<String>| {
+                    if v.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" {what} [{}]", v.join(", "))
+                    }
+                };
+                format!(
+                    "migrated {from} -> {to}{}{}{}{}",
+                    list("added", &summary.added),
+                    list("removed", &summary.removed),
+                    list("cancelled", &summary.cancelled),
+                    list("limits changed", &summary.limits_changed)
+                )
+            }
             Carded {
                 item,
                 card,

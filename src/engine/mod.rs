@@ -73,6 +73,7 @@ pub mod command;
 pub mod decide;
 pub mod event;
 pub mod memory;
+pub mod migrate;
 pub mod notice;
 pub mod office;
 pub mod refusal;
@@ -112,7 +113,7 @@ pub use supervision::Policy;
 pub fn execute<P: Deref<Target = Plan>>(
     state: &mut Option<Project>,
     id: &str,
-    plan_of: impl FnOnce(&str) -> Option<P>,
+    plan_of: impl Fn(&str) -> Option<P>,
     policy: &Policy,
     actor: &Actor,
     command: Command,
@@ -142,6 +143,15 @@ pub fn execute<P: Deref<Target = Plan>>(
         }
         (Command::Submit { .. }, Some(_)) => Err(Refusal::ProjectExists(id.to_string())),
         (_, None) => Err(Refusal::UnknownProject(id.to_string())),
+        // The one command that needs two plans: the project's and the one it moves to.
+        // The new one is returned: the state is laid out on it now.
+        (Command::Migrate { version }, Some(project)) => {
+            let old = plan_of(&project.version)
+                .ok_or_else(|| Refusal::UnknownVersion(project.version.clone()))?;
+            let new = plan_of(&version).ok_or(Refusal::UnknownVersion(version))?;
+            let out = project.migrate(&old, &new, actor, now)?;
+            Ok((out, new))
+        }
         (command, Some(project)) => {
             let plan = plan_of(&project.version)
                 .ok_or_else(|| Refusal::UnknownVersion(project.version.clone()))?;
@@ -151,7 +161,30 @@ pub fn execute<P: Deref<Target = Plan>>(
     }
 }
 
-/// Folds a project's events into its state, from nothing.
+/// Folds a project's events into its state, from nothing, following it from version to
+/// version when it was migrated (`None`: a version `plan_of` does not know).
+///
+/// # Panics
+/// If the log is empty or does not start with `Submitted`.
+pub fn fold_versions<P: Deref<Target = Plan>>(
+    plan_of: impl Fn(&str) -> Option<P>,
+    events: &[Envelope],
+) -> Option<Project> {
+    let Event::Submitted { version, .. } = &events[0].event else {
+        panic!("a project's log starts with Submitted");
+    };
+    let mut plan = plan_of(version)?;
+    let mut p = Project::from_submitted(&plan, &events[0]);
+    for e in &events[1..] {
+        p.apply(&plan, e);
+        if let Event::Migrated { to, .. } = &e.event {
+            plan = plan_of(to)?;
+        }
+    }
+    Some(p)
+}
+
+/// Folds a project's events into its state, from nothing (a log on one version).
 ///
 /// # Panics
 /// If the log is empty or does not start with `Submitted`.

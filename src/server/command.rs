@@ -44,6 +44,7 @@ addressed!(
     pb::AddSignerRequest,
     pb::ReturnRequest,
     pb::AssignAgentRequest,
+    pb::MigrateRequest,
 );
 
 /// When this process started (nanoseconds since the epoch): makes the request ids the

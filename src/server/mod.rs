@@ -36,6 +36,7 @@ mod department;
 mod feed;
 mod http;
 mod input;
+mod migrate;
 pub mod pb;
 mod serve;
 mod site;

@@ -56,6 +56,20 @@ impl pb::workflows_server::Workflows for Api {
         self.deploy_calendar_edition(req).await
     }
 
+    async fn preview_migration(
+        &self,
+        req: Request<pb::PreviewMigrationRequest>,
+    ) -> Result<Response<pb::PreviewMigrationResponse>, Status> {
+        self.preview_migration_of(req).await
+    }
+
+    async fn migrate(
+        &self,
+        req: Request<pb::MigrateRequest>,
+    ) -> Result<Response<pb::CommandResponse>, Status> {
+        self.migrate_project(req).await
+    }
+
     async fn get(
         &self,
         req: Request<pb::GetWorkflowRequest>,

@@ -35,7 +35,13 @@ fn task_index(plan: &Plan, project: &Project, i: usize, out: &mut Vec<IndexKey>)
     index_entries(plan, &project.id, i, (t.state, t.deadline()), out);
 }
 
-fn index_entries(plan: &Plan, project: &str, i: usize, task: Indexed, out: &mut Vec<IndexKey>) {
+pub(crate) fn index_entries(
+    plan: &Plan,
+    project: &str,
+    i: usize,
+    task: Indexed,
+    out: &mut Vec<IndexKey>,
+) {
     let item = &plan.items[i];
     let (state, due) = task;
     if let (Some(d), true) = (item.department, state.is_open()) {

@@ -21,7 +21,7 @@
 //! log after it, and checks the indexes against the restored state, rebuilding them when
 //! they are missing or behind.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
@@ -35,7 +35,11 @@ pub use super::restore::{restore, restore_workflow, stored_workflow};
 
 mod calendar;
 pub use calendar::CalendarDeployed;
+mod migrate;
+pub use migrate::Preview;
+use migrate::{entries_of, migrated_from};
 mod shared;
+mod verify;
 use super::{codec, Answer, Commit, Durable, Error, Recorded, Snapshot, Store};
 use crate::engine::{Actor, Command, Effect, Envelope, Policy, Project, Refusal};
 use crate::plan::Plan;
@@ -601,7 +605,19 @@ impl<S: Store + ?Sized> Service<S> {
                     .project
                     .as_ref()
                     .ok_or_else(|| Error::Inconsistent("a command left no project".into()))?;
-                let (unindex, index) = index_diff(&plan, before.as_deref(), next);
+                let (unindex, index) = match migrated_from(&out) {
+                    // A new layout: the old version's entries go, the new one's come.
+                    Some(from) => {
+                        let old = self.plan(from).ok_or_else(|| {
+                            Error::Inconsistent(format!("version {from} missing"))
+                        })?;
+                        (
+                            entries_of(&old, project, before.as_deref().unwrap_or_default()),
+                            super::index::index_of(&plan, next),
+                        )
+                    }
+                    None => index_diff(&plan, before.as_deref(), next),
+                };
                 let first = out.events.first().map_or(next.seq, |e| e.seq);
                 let last = out.events.last().map_or(next.seq, |e| e.seq);
                 let crossed = seq_before / self.snapshot_every != next.seq / self.snapshot_every;
@@ -732,55 +748,6 @@ impl<S: Store + ?Sized> Service<S> {
         projects.sort_unstable();
         projects.dedup();
         Ok((horizon, projects))
-    }
-
-    /// The engine's invariants, checked over every project's stored log: contiguous
-    /// sequence numbers from 1, a submission first, no item approved twice, and the state
-    /// in memory equal to the fold of the log.
-    ///
-    /// # Errors
-    /// The first violation, described.
-    pub fn verify(&self) -> Result<BTreeMap<String, u64>, Error> {
-        let mut counts = BTreeMap::new();
-        for id in self.store.projects()? {
-            let events = self.store.events(&id, 0)?;
-            for (k, e) in events.iter().enumerate() {
-                if e.seq != k as u64 + 1 {
-                    return Err(Error::Inconsistent(format!(
-                        "{id}: event {} at position {}",
-                        e.seq,
-                        k + 1
-                    )));
-                }
-            }
-            let Some(first) = events.first() else {
-                continue;
-            };
-            let crate::engine::Event::Submitted { version, .. } = &first.event else {
-                return Err(Error::Inconsistent(format!(
-                    "{id}: log does not start with a submission"
-                )));
-            };
-            let plan = self
-                .plan(version)
-                .ok_or_else(|| Error::Inconsistent(format!("{id}: version {version} missing")))?;
-            let mut approved = std::collections::HashSet::new();
-            for e in &events {
-                if let crate::engine::Event::TaskApproved { item, .. } = &e.event {
-                    if !approved.insert(item.clone()) {
-                        return Err(Error::Inconsistent(format!("{id}: {item} approved twice")));
-                    }
-                }
-            }
-            let folded = crate::engine::fold(&plan, &events);
-            if self.project(&id).as_ref() != Some(&folded) {
-                return Err(Error::Inconsistent(format!(
-                    "{id}: state differs from the fold of its log"
-                )));
-            }
-            counts.insert(id, events.len() as u64);
-        }
-        Ok(counts)
     }
 }
 

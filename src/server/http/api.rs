@@ -57,6 +57,7 @@ const W: &str = "window, agent (their projects only), supervisor, admin";
 const D: &str = "a department (its own tasks only)";
 const S: &str = "supervisor, admin";
 const A: &str = "any authenticated caller";
+const AD: &str = "admin";
 
 macro_rules! routes {
     ($($method:literal $path:literal => $rpc:literal ($req:literal) -> $resp:literal, $admit:ident $roles:ident: $summary:literal;)*) => {
@@ -137,7 +138,7 @@ routes! {
         "A project's events, in order";
     "GET" "/api/v1/workflows" => "Workflows.List" ("ListWorkflowsRequest") -> "ListWorkflowsResponse", ANY A:
         "Deployed workflow versions";
-    "POST" "/api/v1/workflows" => "Workflows.Deploy" ("DeployRequest") -> "Workflow", ADMIN A:
+    "POST" "/api/v1/workflows" => "Workflows.Deploy" ("DeployRequest") -> "Workflow", ADMIN AD:
         "Deploy a workflow's YAML (administrators)";
     "POST" "/api/v1/workflows/compare" => "Workflows.Compare" ("CompareRequest") -> "CompareResponse", ANY A:
         "Compare deployed versions (the analyst's comparison)";
@@ -147,8 +148,12 @@ routes! {
         "A version's schedule: the critical path and dates";
     "POST" "/api/v1/workflows/{version}/check-site" => "Workflows.CheckSite" ("CheckSiteRequest") -> "CheckSiteResponse", ANY A:
         "Check a site against the workflow's blueprint (一张蓝图)";
-    "POST" "/api/v1/calendars" => "Workflows.DeployCalendar" ("DeployCalendarRequest") -> "DeployCalendarResponse", ADMIN A:
+    "POST" "/api/v1/calendars" => "Workflows.DeployCalendar" ("DeployCalendarRequest") -> "DeployCalendarResponse", ADMIN AD:
         "Deploy a new edition of a working-day calendar; running tasks' due dates are derived again (administrators)";
+    "POST" "/api/v1/workflows/{version}/migration-preview" => "Workflows.PreviewMigration" ("PreviewMigrationRequest") -> "PreviewMigrationResponse", ADMIN AD:
+        "What moving running projects to this version would change, project by project (administrators)";
+    "POST" "/api/v1/projects/{project}/migrate" => "Workflows.Migrate" ("MigrateRequest") -> "CommandResponse", ADMIN AD:
+        "Move one project to another version of its workflow (administrators)";
 }
 
 /// The API's router: one handler per route of [`ROUTES`], each path's methods together.
@@ -307,6 +312,8 @@ async fn dispatch(
         "Department.ReturnTo" => rpc!(Department::return_to),
         "Supervision.Cards" => rpc!(Supervision::cards),
         "Workflows.DeployCalendar" => rpc!(Workflows::deploy_calendar),
+        "Workflows.PreviewMigration" => rpc!(Workflows::preview_migration),
+        "Workflows.Migrate" => rpc!(Workflows::migrate),
         "Department.ListTasks" => rpc!(Department::list_tasks),
         "Department.Claim" => rpc!(Department::claim),
         "Department.Approve" => rpc!(Department::approve),

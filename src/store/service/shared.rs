@@ -46,11 +46,17 @@ impl<S: Store + ?Sized> Service<S> {
             let seq = slot.project.as_ref().map_or(0, |p| p.seq);
             match &mut slot.project {
                 Some(p) if seq + 1 >= first && seq < newest => {
-                    let plan = self.plan(&p.version).ok_or_else(|| {
+                    let mut plan = self.plan(&p.version).ok_or_else(|| {
                         Error::Inconsistent(format!("version {} missing", p.version))
                     })?;
                     for e in events.iter().filter(|e| e.seq > seq) {
                         p.apply(&plan, e);
+                        // A migration: what follows is laid out on the new version.
+                        if let crate::engine::Event::Migrated { to, .. } = &e.event {
+                            plan = self.plan(to).ok_or_else(|| {
+                                Error::Inconsistent(format!("version {to} missing"))
+                            })?;
+                        }
                     }
                     version = Some(p.version.clone());
                 }
