@@ -474,3 +474,43 @@ fn a_blueprint_stops_at_the_counter_what_a_department_would_reject_later() {
         new.projects_stopped_at_counter
     );
 }
+
+/// Steps inside departments cost what their signers take: with every review exactly its
+/// limit and every named signer exactly one working day, each project of the
+/// countersigned workflow takes exactly the parallel one's time plus one day for each
+/// countersigned step on its critical path (I09 会签 and I12 票签: two); the 或签 of I11,
+/// off the path, costs nothing. Returns to earlier items cost more and are counted.
+#[test]
+fn countersigned_steps_and_returns_cost_what_they_take() {
+    let s = load("tests/data/sim/exact-office.yaml");
+    let report = simulate::run(&s, 2, &|_| {});
+    let [parallel, countersigned, returns] = &report.variants[..] else {
+        panic!("three variants");
+    };
+    let t = &parallel.total_working_days;
+    assert_eq!(
+        t.min, t.max,
+        "the parallel projects all take the critical path"
+    );
+    let c = &countersigned.total_working_days;
+    assert_eq!((c.min, c.max), (t.min + 2.0, t.min + 2.0));
+    let dept = |v: &simulate::report::VariantReport, id: &str| {
+        v.departments.iter().find(|d| d.id == id).unwrap().clone()
+    };
+    // One working day per approval of a countersigned item, averaged over the
+    // department's approvals (planning approves other items too).
+    assert_eq!(
+        dept(countersigned, "drawing_review").mean_signing_working_days,
+        1.0
+    );
+    assert!(dept(countersigned, "nrp").mean_signing_working_days > 0.0);
+    assert_eq!(dept(parallel, "nrp").mean_signing_working_days, 0.0);
+    let returned: u64 = returns.departments.iter().map(|d| d.returns).sum();
+    assert!(returned > 0, "one review in ten returns");
+    assert_eq!(
+        returns.projects_completed, 30,
+        "every returned project still completes"
+    );
+    assert!(returns.total_working_days.mean > c.mean);
+    assert!(countersigned.departments.iter().all(|d| d.returns == 0));
+}

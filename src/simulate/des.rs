@@ -22,6 +22,8 @@ use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
+mod office;
+
 use super::dist::Dist;
 use super::scenario::{Arrivals, Variant};
 use crate::engine::{Actor, Command, Event, MaterialRef, Outcome, Policy, Project, Submission};
@@ -86,6 +88,10 @@ pub struct DepartmentResult {
     pub approved: u64,
     /// Of those, approved after their due date.
     pub overdue: u64,
+    /// Reviews that returned the project to an earlier item (退回).
+    pub returns: u64,
+    /// Working minutes steps waited for their named signers (会签, 或签, 票签), summed.
+    pub signing: u64,
 }
 
 /// One replication's outcome.
@@ -104,17 +110,43 @@ pub struct RunResult {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Ev {
     Arrive,
-    ReviewDone { p: u32, i: u32, started: u64 },
-    SupplementAnswered { p: u32, i: u32 },
-    Resubmit { p: u32, i: u32 },
-    Withdraw { p: u32 },
-    Milestone { p: u32, i: u32 },
+    ReviewDone {
+        p: u32,
+        i: u32,
+        started: u64,
+        round: u32,
+    },
+    SupplementAnswered {
+        p: u32,
+        i: u32,
+    },
+    Resubmit {
+        p: u32,
+        i: u32,
+    },
+    Withdraw {
+        p: u32,
+    },
+    Milestone {
+        p: u32,
+        i: u32,
+    },
+    /// A named signer of step `step` of task `i` (round `round`) signs.
+    Signed {
+        p: u32,
+        i: u32,
+        round: u32,
+        step: u16,
+        signer: u16,
+    },
 }
 
 struct Dept {
     set: DepartmentSettings,
     busy_now: u32,
-    queue: VecDeque<(u32, u32, u64, bool)>,
+    /// Waiting tasks: project, item, since, rework, the task's round when queued (a task
+    /// re-opened by a return since is passed over).
+    queue: VecDeque<(u32, u32, u64, bool, u32)>,
     out: DepartmentResult,
 }
 
@@ -123,6 +155,10 @@ struct Live {
     id: String,
     supplemented: Vec<bool>,
     rejected: Vec<bool>,
+    /// Returned once already (a review returns at most once per task).
+    returned: Vec<bool>,
+    /// When each task's current step began waiting for its signers.
+    signing_since: Vec<u64>,
     stage_open: [Option<u64>; 5],
     /// The department whose plan the site conflicts with, when the counter did not check
     /// it: that department rejects the project at its first review.
@@ -147,6 +183,8 @@ pub struct Settings {
     pub resubmit: f64,
     /// How long a rejected applicant takes to resubmit.
     pub rejection_response: Dist,
+    /// How long a named signer takes to sign.
+    pub sign: Dist,
 }
 
 /// One item's review time.
@@ -169,6 +207,8 @@ pub struct DepartmentSettings {
     pub supplement: f64,
     /// The chance a review ends with a rejection (once per task).
     pub rejection: f64,
+    /// The chance a review ends with a return to an earlier item (once per task).
+    pub returns: f64,
 }
 
 impl Settings {
@@ -206,6 +246,7 @@ impl Settings {
                             .and_then(|x| x.rejection)
                             .or(w.rejection.probability)
                             .unwrap_or(0.0),
+                        returns: dw.and_then(|x| x.returns).or(w.returns).unwrap_or(0.0),
                     }
                 })
                 .collect(),
@@ -222,6 +263,7 @@ impl Settings {
                 .response
                 .clone()
                 .unwrap_or_else(|| Dist::fixed(10.0)),
+            sign: w.sign.clone().unwrap_or_else(|| Dist::fixed(0.5)),
         }
     }
 }
@@ -363,7 +405,19 @@ impl Sim<'_> {
     fn step(&mut self, ev: Ev) {
         match ev {
             Ev::Arrive => self.arrive(),
-            Ev::ReviewDone { p, i, started } => self.review_done(p, i, started),
+            Ev::ReviewDone {
+                p,
+                i,
+                started,
+                round,
+            } => self.review_done(p, i, started, round),
+            Ev::Signed {
+                p,
+                i,
+                round,
+                step,
+                signer,
+            } => self.signed(p, i, round, step, signer),
             Ev::SupplementAnswered { p, i } => {
                 let item = self.plan.items[i as usize].id.clone();
                 let cmd = Command::ProvideSupplement {
@@ -461,6 +515,8 @@ impl Sim<'_> {
             id,
             supplemented: vec![false; n],
             rejected: vec![false; n],
+            returned: vec![false; n],
+            signing_since: vec![0; n],
             stage_open: [None; 5],
             site_conflict: None,
         });
@@ -570,7 +626,9 @@ impl Sim<'_> {
         let rel = since(now, arrived);
         for e in out.events {
             match &e.event {
-                Event::TaskReady { item, .. } | Event::Resubmitted { item, .. } => {
+                Event::TaskReady { item, .. }
+                | Event::Resubmitted { item, .. }
+                | Event::Returned { item, .. } => {
                     let Some(i) = self.plan.item_index(item) else {
                         continue;
                     };
@@ -626,7 +684,8 @@ impl Sim<'_> {
             return;
         };
         let now = self.now;
-        self.depts[d].queue.push_back((p, i, now, rework));
+        let round = self.round(p, i);
+        self.depts[d].queue.push_back((p, i, now, rework, round));
         self.start_reviews(d);
     }
 
@@ -637,9 +696,13 @@ impl Sim<'_> {
             if dept.set.staff.is_some_and(|s| dept.busy_now >= s) {
                 return;
             }
-            let Some((p, i, queued, rework)) = dept.queue.pop_front() else {
+            let Some((p, i, queued, rework, round)) = dept.queue.pop_front() else {
                 return;
             };
+            if !self.fresh(p, i, round) {
+                continue;
+            }
+            let dept = &mut self.depts[d];
             dept.busy_now += 1;
             dept.out.reviews += 1;
             dept.out.waited += now - queued;
@@ -661,17 +724,30 @@ impl Sim<'_> {
             if rework {
                 days *= self.set.rework;
             }
-            self.push(now + minutes(days), Ev::ReviewDone { p, i, started: now });
+            self.push(
+                now + minutes(days),
+                Ev::ReviewDone {
+                    p,
+                    i,
+                    started: now,
+                    round,
+                },
+            );
         }
     }
 
-    fn review_done(&mut self, p: u32, i: u32, started: u64) {
+    fn review_done(&mut self, p: u32, i: u32, started: u64, round: u32) {
         let now = self.now;
         let d = self.plan.items[i as usize]
             .department
             .expect("only department items are reviewed");
         self.depts[d].busy_now -= 1;
         self.depts[d].out.busy += now - started;
+        if !self.fresh(p, i, round) {
+            // Returned or withdrawn while under review: the work is lost.
+            self.start_reviews(d);
+            return;
+        }
         let item = self.plan.items[i as usize].id.clone();
         let actor = Actor::Department(self.plan.departments[d].id.clone());
         if self.live[p as usize].site_conflict.as_deref()
@@ -724,6 +800,10 @@ impl Sim<'_> {
                 };
                 self.push(now + minutes(r), ev);
             }
+        } else if self.maybe_return(p, i, d) {
+            // Returned to an earlier item: the engine re-opened what depends on it.
+        } else if !self.plan.items[i as usize].steps.is_empty() {
+            self.run_steps(p, i);
         } else {
             let today = self.datetime(now).date();
             let late = self.live[p as usize]

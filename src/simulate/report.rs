@@ -94,6 +94,11 @@ pub struct DepartmentReport {
     pub mean_wait_working_days: f64,
     /// Share of approvals that came after the task's due date.
     pub overdue_share: f64,
+    /// Reviews that returned the project to an earlier item (退回).
+    pub returns: u64,
+    /// Mean working days an approved task's countersigned steps waited for their named
+    /// signers (会签, 或签, 票签).
+    pub mean_signing_working_days: f64,
 }
 
 /// The critical path of a plan, on the limits the workflow runs on (its `limits:`:
@@ -275,6 +280,8 @@ fn variant_report(
                 sum.waited += x.waited;
                 sum.approved += x.approved;
                 sum.overdue += x.overdue;
+                sum.returns += x.returns;
+                sum.signing += x.signing;
             }
             let mean_busy = if span > 0 {
                 sum.busy as f64 / span as f64
@@ -296,6 +303,12 @@ fn variant_report(
                 },
                 overdue_share: if sum.approved > 0 {
                     sum.overdue as f64 / sum.approved as f64
+                } else {
+                    0.0
+                },
+                returns: sum.returns,
+                mean_signing_working_days: if sum.approved > 0 {
+                    days(sum.signing) / sum.approved as f64
                 } else {
                     0.0
                 },
@@ -532,6 +545,8 @@ pub fn table(r: &Report) -> String {
             "mean busy".into(),
             "mean wait (wd)".into(),
             "overdue".into(),
+            "returns".into(),
+            "signing (wd)".into(),
         ]];
         for d in &v.departments {
             lines.push(vec![
@@ -543,6 +558,8 @@ pub fn table(r: &Report) -> String {
                 format!("{:.2}", d.mean_busy),
                 format!("{:.2}", d.mean_wait_working_days),
                 format!("{:.1} %", 100.0 * d.overdue_share),
+                d.returns.to_string(),
+                format!("{:.2}", d.mean_signing_working_days),
             ]);
         }
         out.push_str(&columns(&lines));
@@ -649,6 +666,16 @@ pub fn csv(r: &Report) -> String {
                 n,
                 &format!("department.{}.overdue_share", d.id),
                 format!("{}", d.overdue_share),
+            );
+            put(
+                n,
+                &format!("department.{}.returns", d.id),
+                d.returns.to_string(),
+            );
+            put(
+                n,
+                &format!("department.{}.mean_signing_working_days", d.id),
+                format!("{}", d.mean_signing_working_days),
             );
         }
         put(

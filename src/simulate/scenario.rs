@@ -174,6 +174,10 @@ pub struct DepartmentWorld {
     /// Chance a review ends with a rejection.
     #[serde(default)]
     pub rejection: Option<f64>,
+    /// Chance a review ends with a return to an earlier, approved item (退回), once per
+    /// task.
+    #[serde(default)]
+    pub returns: Option<f64>,
 }
 
 /// Supplements (补正): asked at most once per task, at the end of a review.
@@ -233,6 +237,14 @@ pub struct World {
     /// Working days the window takes to report a milestone once it is due.
     #[serde(default)]
     pub milestone: Option<Dist>,
+    /// Working days a named signer of a countersigned step (会签, 或签, 票签) takes to
+    /// sign, each on their own and at the same time as the others (default 0.5).
+    #[serde(default)]
+    pub sign: Option<Dist>,
+    /// Chance a review ends with a return to an earlier, approved item (per department
+    /// overrides; default 0).
+    #[serde(default)]
+    pub returns: Option<f64>,
 }
 
 /// The key path a message starts with (`variants[2].world.review` in
@@ -270,7 +282,10 @@ impl World {
             e.slowdown = d.slowdown.or(e.slowdown);
             e.supplement = d.supplement.or(e.supplement);
             e.rejection = d.rejection.or(e.rejection);
+            e.returns = d.returns.or(e.returns);
         }
+        w.sign = over.sign.clone().or(w.sign);
+        w.returns = over.returns.or(w.returns);
         w.supplement.probability = over.supplement.probability.or(w.supplement.probability);
         w.supplement.response = over.supplement.response.clone().or(w.supplement.response);
         w.supplement.rework = over.supplement.rework.or(w.supplement.rework);
@@ -617,6 +632,7 @@ impl World {
         p("supplement.probability", self.supplement.probability)?;
         p("rejection.probability", self.rejection.probability)?;
         p("rejection.resubmit", self.rejection.resubmit)?;
+        p("returns", self.returns)?;
         if let Some(r) = self.supplement.rework {
             if !(0.0..=10.0).contains(&r) {
                 return Err(format!(
@@ -632,6 +648,7 @@ impl World {
         for (id, d) in &self.departments {
             p(&format!("departments.{id}.supplement"), d.supplement)?;
             p(&format!("departments.{id}.rejection"), d.rejection)?;
+            p(&format!("departments.{id}.returns"), d.returns)?;
             if !staff_ok(d.staff) {
                 return Err(format!(
                     "departments.{id}.staff: 1 to {MAX_STAFF} (or `unlimited`)"
@@ -651,6 +668,7 @@ impl World {
             .map(|(k, d)| (format!("items.{k}"), d))
             .chain(self.review.iter().map(|d| ("review".to_string(), d)))
             .chain(self.milestone.iter().map(|d| ("milestone".to_string(), d)))
+            .chain(self.sign.iter().map(|d| ("sign".to_string(), d)))
             .chain(
                 self.supplement
                     .response

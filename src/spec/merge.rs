@@ -63,11 +63,28 @@ impl Entity for RawItem {
         self.id.as_deref()
     }
     fn patch(&mut self, o: Self) {
-        take(&mut self.name, o.name);
-        take(&mut self.kind, o.kind);
-        take(&mut self.department, o.department);
-        take(&mut self.stage, o.stage);
-        self.limit = match (self.limit.take(), o.limit) {
+        // Every field named, so that a field added to the item cannot be forgotten here.
+        let RawItem {
+            id: _,
+            name,
+            kind,
+            department,
+            stage,
+            limit,
+            extension,
+            special_procedures,
+            requires,
+            produces,
+            after,
+            when,
+            basis,
+            steps,
+        } = o;
+        take(&mut self.name, name);
+        take(&mut self.kind, kind);
+        take(&mut self.department, department);
+        take(&mut self.stage, stage);
+        self.limit = match (self.limit.take(), limit) {
             (Some(RawLimit::Detail(mut a)), Some(RawLimit::Detail(b))) => {
                 take(&mut a.statutory, b.statutory);
                 take(&mut a.committed, b.committed);
@@ -76,9 +93,9 @@ impl Entity for RawItem {
             }
             (a, b) => b.or(a),
         };
-        take(&mut self.extension, o.extension);
-        take(&mut self.special_procedures, o.special_procedures);
-        self.requires = match (self.requires.take(), o.requires) {
+        take(&mut self.extension, extension);
+        take(&mut self.special_procedures, special_procedures);
+        self.requires = match (self.requires.take(), requires) {
             (Some(mut a), Some(b)) => {
                 take(&mut a.materials, b.materials);
                 take(&mut a.fields, b.fields);
@@ -87,10 +104,12 @@ impl Entity for RawItem {
             }
             (a, b) => b.or(a),
         };
-        take(&mut self.produces, o.produces);
-        take(&mut self.after, o.after);
-        take(&mut self.when, o.when);
-        take(&mut self.basis, o.basis);
+        take(&mut self.produces, produces);
+        take(&mut self.after, after);
+        take(&mut self.when, when);
+        take(&mut self.basis, basis);
+        // The steps are replaced whole: a variant gives an item's steps or keeps the base's.
+        take(&mut self.steps, steps);
     }
 }
 
