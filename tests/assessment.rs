@@ -111,6 +111,9 @@ fn assessment_from_events() {
     assert!((review.on_time_rate - 1.0).abs() < 1e-9);
     let housing = &june["housing"];
     assert_eq!((housing.done, housing.overdue_now), (0, 1));
+    // C1 went overdue on the 06-24 tick: its yellow card (督办) counts for housing.
+    assert_eq!((housing.yellow_cards, housing.red_cards), (1, 0));
+    assert_eq!((plan.yellow_cards, plan.red_cards), (0, 0));
 
     // Another period sees only its own decisions.
     let mid = run(&e, "2025-06-10", "2025-06-19");
@@ -146,4 +149,24 @@ fn supervision_queries() {
     assert!(timeline[n - 2].contains("overdue C1 due 2025-06-23"));
     assert!(timeline[n - 1].contains("yellow-card C1 until"));
     assert_eq!(timeline.len(), e.events("P1").len());
+}
+
+/// A red card (整改) counts in the period it was given: C1's yellow card of 06-24 gave
+/// three working days (25, 26, 27); still open on 06-30, it is carded red.
+#[test]
+fn cards_count_in_their_period() {
+    let mut e = engine();
+    e.execute("P1", &Actor::System, Command::Tick, at("2025-06-30"))
+        .unwrap();
+    let june = run(&e, "2025-06-01", "2025-06-30");
+    assert_eq!(
+        (june["housing"].yellow_cards, june["housing"].red_cards),
+        (1, 1)
+    );
+    let before = run(&e, "2025-06-01", "2025-06-29");
+    assert_eq!(before["housing"].red_cards, 0);
+    let july = run(&e, "2025-07-01", "2025-07-31");
+    assert!(july
+        .get("housing")
+        .is_none_or(|h| h.yellow_cards + h.red_cards == 0));
 }

@@ -140,7 +140,6 @@ impl Project {
                     t.due = *due;
                     t.provisional = *provisional;
                     t.ready_on = Some(today);
-                    t.step_from = Some(today);
                     t.step_due = *step_due;
                 }
             }
@@ -296,12 +295,12 @@ impl Project {
                 ..
             } => {
                 if let Some(i) = ix(item) {
-                    let t = &mut self.tasks[i];
+                    let desk = self.tasks[i].desk_mut();
                     if on_behalf.is_some() {
                         // The delegate's opinion: the task is back with the delegator.
-                        t.delegated = None;
+                        desk.delegated = None;
                     }
-                    t.signed.push(Signature {
+                    desk.signed.push(Signature {
                         reviewer: reviewer.clone(),
                         pass: *pass,
                         on_behalf: on_behalf.clone(),
@@ -312,12 +311,9 @@ impl Project {
                 if let Some(i) = ix(item) {
                     let t = &mut self.tasks[i];
                     t.step = t.step.saturating_add(1);
-                    t.step_from = Some(today);
                     t.step_due = *next_due;
                     t.step_overdue = false;
-                    t.signed.clear();
-                    t.added.clear();
-                    t.delegated = None;
+                    t.desk = None;
                 }
             }
             Event::StepOverdue { item, .. } => {
@@ -332,7 +328,7 @@ impl Project {
             }
             Event::Delegated { item, from, to } => {
                 if let Some(i) = ix(item) {
-                    self.tasks[i].delegated = Some((from.clone(), to.clone()));
+                    self.tasks[i].desk_mut().delegated = Some((from.clone(), to.clone()));
                 }
             }
             Event::SignerAdded {
@@ -343,7 +339,7 @@ impl Project {
                 ..
             } => {
                 if let Some(i) = ix(item) {
-                    self.tasks[i].added.push(AddedSigner {
+                    self.tasks[i].desk_mut().added.push(AddedSigner {
                         reviewer: reviewer.clone(),
                         by: by.clone(),
                         before: *before,
@@ -479,7 +475,6 @@ impl Task {
         self.clock_from = Some(today);
         self.due = Some(due);
         self.provisional = provisional;
-        self.step_from = Some(today);
         self.step_due = step_due;
     }
 

@@ -362,8 +362,8 @@ pub enum Event {
         documents: Vec<Option<IssuedDocument>>,
         /// Which documents are available, in the new version's order.
         available: Vec<bool>,
-        /// What changed, for people.
-        summary: super::migrate::MigrationSummary,
+        /// What changed, for people (boxed: the event stays small for every other kind).
+        summary: Box<super::migrate::MigrationSummary>,
     },
     /// A supervision card (电子监察): yellow with a notice and a deadline (督办), red with
     /// a rectification notice (整改).

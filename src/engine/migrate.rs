@@ -189,7 +189,7 @@ impl Project {
                 items,
                 documents,
                 available,
-                summary,
+                summary: Box::new(summary),
             },
         );
         let mut em = Emitter {

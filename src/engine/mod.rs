@@ -91,7 +91,7 @@ pub use memory::Engine;
 pub use notice::Notice;
 pub use refusal::Refusal;
 pub use state::{
-    AddedSigner, Card, Project, ProjectView, Signature, Status, Suspension, Task, TaskState,
+    AddedSigner, Card, Desk, Project, ProjectView, Signature, Status, Suspension, Task, TaskState,
 };
 pub use supervision::Policy;
 
@@ -256,5 +256,18 @@ mod tests {
             .collect();
         assert_eq!(listed, Event::KINDS);
         assert_eq!(Event::Completed.kind(), "completed");
+    }
+}
+#[cfg(test)]
+mod size_probe {
+    #[test]
+    fn sizes() {
+        eprintln!(
+            "Event {} Envelope {} Task {} Project {}",
+            std::mem::size_of::<super::Event>(),
+            std::mem::size_of::<super::Envelope>(),
+            std::mem::size_of::<super::Task>(),
+            std::mem::size_of::<super::Project>()
+        );
     }
 }

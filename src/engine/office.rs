@@ -55,7 +55,7 @@ impl Project {
     /// may always act.
     pub(super) fn check_holder(&self, i: usize, item: &str, actor: &Actor) -> Result<(), Refusal> {
         let t = &self.tasks[i];
-        if let Some((_, to)) = &t.delegated {
+        if let Some((_, to)) = t.delegated() {
             return Err(Refusal::Delegated {
                 item: item.to_string(),
                 to: to.clone(),
@@ -86,7 +86,7 @@ impl Project {
                 action: format!("decide before step `{}` is complete", step.id),
             });
         }
-        if let Some(a) = t.added.iter().find(|a| !signed(t, &a.reviewer)) {
+        if let Some(a) = t.added().iter().find(|a| !signed(t, &a.reviewer)) {
             return Err(Refusal::NotSigner {
                 item: item.to_string(),
                 step: step.id.clone(),
@@ -100,19 +100,19 @@ impl Project {
     /// Whether `who` takes part in the current step's signing as a counted signer: named
     /// by the step, or added to it.
     fn is_required(step: &Step, t: &Task, who: &str) -> bool {
-        step.signers.iter().any(|s| s == who) || t.added.iter().any(|a| a.reviewer == who)
+        step.signers.iter().any(|s| s == who) || t.added().iter().any(|a| a.reviewer == who)
     }
 
     /// Whether `who` may sign the current step now, and if not, why.
     fn may_sign(&self, step: &Step, i: usize, who: &str) -> Result<(), String> {
         let t = &self.tasks[i];
-        if t.signed
+        if t.signed()
             .iter()
             .any(|s| s.reviewer == who && s.on_behalf.is_none())
         {
             return Err("signed already".into());
         }
-        let added = t.added.iter().find(|a| a.reviewer == who);
+        let added = t.added().iter().find(|a| a.reviewer == who);
         if step.kind == StepKind::Decide && added.is_none() {
             return Err("the decision is taken by approve or reject".into());
         }
@@ -127,10 +127,9 @@ impl Project {
                     return Err(format!("held by `{a}`"));
                 }
             }
-            if t.signed
-                .iter()
-                .any(|s| s.on_behalf.is_none() && !t.added.iter().any(|a| a.reviewer == s.reviewer))
-            {
+            if t.signed().iter().any(|s| {
+                s.on_behalf.is_none() && !t.added().iter().any(|a| a.reviewer == s.reviewer)
+            }) {
                 return Err("signed already by another".into());
             }
         } else if who == DEPARTMENT_SIGNER {
@@ -139,7 +138,7 @@ impl Project {
         // 加签 order: an adder who put someone before them waits for them; someone added
         // after waits for the adder.
         if let Some(a) = t
-            .added
+            .added()
             .iter()
             .find(|a| a.by == who && a.before && !signed(t, &a.reviewer))
         {
@@ -154,8 +153,8 @@ impl Project {
     /// How the current step's signatures stand.
     fn tally(&self, step: &Step, i: usize) -> Tally {
         let t = &self.tasks[i];
-        let counted = t.signed.iter().filter(|s| s.on_behalf.is_none());
-        let added = |r: &str| t.added.iter().any(|a| a.reviewer == r);
+        let counted = t.signed().iter().filter(|s| s.on_behalf.is_none());
+        let added = |r: &str| t.added().iter().any(|a| a.reviewer == r);
         let (base_ok, base_failed) = if step.signers.is_empty() {
             let base: Vec<&Signature> = counted.clone().filter(|s| !added(&s.reviewer)).collect();
             (base.iter().any(|s| s.pass), base.iter().any(|s| !s.pass))
@@ -170,13 +169,13 @@ impl Project {
             };
             (yes >= needed, failed)
         };
-        let added_failed = t.added.iter().any(|a| {
-            t.signed
+        let added_failed = t.added().iter().any(|a| {
+            t.signed()
                 .iter()
                 .any(|s| s.reviewer == a.reviewer && s.on_behalf.is_none() && !s.pass)
         });
-        let added_ok = t.added.iter().all(|a| {
-            t.signed
+        let added_ok = t.added().iter().all(|a| {
+            t.signed()
                 .iter()
                 .any(|s| s.reviewer == a.reviewer && s.on_behalf.is_none() && s.pass)
         });
@@ -264,7 +263,7 @@ impl Project {
                 action: "sign (the item is one decision: approve or reject it)".into(),
             });
         };
-        if let Some((from, to)) = self.tasks[i].delegated.clone() {
+        if let Some((from, to)) = self.tasks[i].delegated().cloned() {
             if to != who {
                 return Err(Refusal::Delegated { item, to });
             }
@@ -427,7 +426,7 @@ impl Project {
             .is_some_and(|s| Self::is_required(s, &self.tasks[i], &who));
         if !signer {
             self.check_holder(i, &item, actor)?;
-        } else if let Some((_, d)) = &self.tasks[i].delegated {
+        } else if let Some((_, d)) = self.tasks[i].delegated() {
             return Err(Refusal::Delegated {
                 item,
                 to: d.clone(),
@@ -712,7 +711,7 @@ impl Project {
 
 /// Whether `who` has a counted (not delegated) signature on the task's current step.
 fn signed(t: &Task, who: &str) -> bool {
-    t.signed
+    t.signed()
         .iter()
         .any(|s| s.reviewer == who && s.on_behalf.is_none())
 }
@@ -720,7 +719,7 @@ fn signed(t: &Task, who: &str) -> bool {
 /// Whether a task has started: someone took it, signed it or decided it.
 fn started(t: &Task) -> bool {
     t.claimed
-        || !t.signed.is_empty()
+        || !t.signed().is_empty()
         || t.step > 0
         || matches!(
             t.state,

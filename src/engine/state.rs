@@ -139,27 +139,18 @@ pub struct Task {
     /// The current step, an index into the item's steps (0 when it declares none).
     #[serde(default)]
     pub step: u16,
-    /// When the current step began (its own limit and art. 32's five days count from it).
-    #[serde(default)]
-    pub step_from: Option<NaiveDate>,
     /// When the current step is due: its own limit, or acceptance's five working days.
     #[serde(default)]
     pub step_due: Option<NaiveDate>,
     /// The current step overran its own limit.
     #[serde(default)]
     pub step_overdue: bool,
-    /// Signatures and votes on the current step.
-    #[serde(default)]
-    pub signed: Vec<Signature>,
-    /// Signers added to the current step (加签).
-    #[serde(default)]
-    pub added: Vec<AddedSigner>,
+    /// The current step's signatures, added signers and delegation, when there are any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub desk: Option<Box<Desk>>,
     /// The reviewer who holds the task (claimed it, or had it transferred to them).
     #[serde(default)]
     pub assignee: Option<String>,
-    /// A delegation under way (委派): (delegator, delegate).
-    #[serde(default)]
-    pub delegated: Option<(String, String)>,
     /// The yellow card's deadline (督办): given when the task went overdue.
     #[serde(default)]
     pub yellow: Option<NaiveDate>,
@@ -169,6 +160,23 @@ pub struct Task {
     /// The day the task was last urged (催办), which limits how often.
     #[serde(default)]
     pub urged_on: Option<NaiveDate>,
+}
+
+/// What lies on a task's desk in its current step: signatures and votes, signers added
+/// (加签), a delegation under way (委派). Apart from the task and boxed: most tasks never
+/// have any, and a task is copied on every new round (this keeps a task under half the
+/// size it would be).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Desk {
+    /// Signatures and votes on the current step.
+    #[serde(default)]
+    pub signed: Vec<Signature>,
+    /// Signers added to the current step.
+    #[serde(default)]
+    pub added: Vec<AddedSigner>,
+    /// A delegation under way: (delegator, delegate).
+    #[serde(default)]
+    pub delegated: Option<(String, String)>,
 }
 
 /// One signature on a step: who, for whom, pass or not (the opinion is in the event).
@@ -237,17 +245,37 @@ impl Task {
             decided_on: None,
             rejection: None,
             step: 0,
-            step_from: None,
             step_due: None,
             step_overdue: false,
-            signed: Vec::new(),
-            added: Vec::new(),
+            desk: None,
             assignee: None,
-            delegated: None,
             yellow: None,
             red: false,
             urged_on: None,
         }
+    }
+
+    /// Signatures and votes on the current step.
+    #[inline]
+    pub fn signed(&self) -> &[Signature] {
+        self.desk.as_ref().map_or(&[], |d| &d.signed)
+    }
+
+    /// Signers added to the current step.
+    #[inline]
+    pub fn added(&self) -> &[AddedSigner] {
+        self.desk.as_ref().map_or(&[], |d| &d.added)
+    }
+
+    /// A delegation under way: (delegator, delegate).
+    #[inline]
+    pub fn delegated(&self) -> Option<&(String, String)> {
+        self.desk.as_ref().and_then(|d| d.delegated.as_ref())
+    }
+
+    /// The desk, made when first needed.
+    pub(super) fn desk_mut(&mut self) -> &mut Desk {
+        self.desk.get_or_insert_with(Box::default)
     }
 
     /// The date supervision must look at the task by, while its clock runs: its due date,

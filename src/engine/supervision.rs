@@ -146,6 +146,10 @@ pub struct Assessment {
     pub on_time_rate: f64,
     /// Tasks open at the end of the period and past their due date.
     pub overdue_now: usize,
+    /// Yellow cards (督办) given in the period.
+    pub yellow_cards: usize,
+    /// Red cards (整改) given in the period.
+    pub red_cards: usize,
 }
 
 #[derive(Default)]
@@ -170,8 +174,10 @@ pub fn assess<'a>(
     let mut records: BTreeMap<(String, String, u32), Record> = BTreeMap::new();
     let mut round: BTreeMap<(String, String), u32> = BTreeMap::new();
     let mut decisions: Vec<(String, NaiveDate, u32, bool)> = Vec::new();
+    let mut cards: Vec<(String, NaiveDate, super::Card)> = Vec::new();
     for env in events {
-        if let Event::Submitted { version: v, .. } = &env.event {
+        // A project's plan: its submission's version, then each version it moved to.
+        if let Event::Submitted { version: v, .. } | Event::Migrated { to: v, .. } = &env.event {
             if let Some(p) = plans(v) {
                 version.insert(&env.project, p);
             }
@@ -209,6 +215,7 @@ pub fn assess<'a>(
                 rec.due = Some(*due);
             }
             Event::Overdue { .. } => rec.overdue_since = Some(date),
+            Event::Carded { card, .. } => cards.push((rec.department.clone(), date, *card)),
             Event::TaskApproved { used, .. } | Event::TaskRejected { used, .. }
                 if plan.items[ix].kind == crate::spec::ItemKind::Review =>
             {
@@ -219,7 +226,18 @@ pub fn assess<'a>(
             _ => {}
         }
     }
-    let mut by_dept: BTreeMap<String, (Vec<u32>, usize, usize)> = BTreeMap::new();
+    // Per department: days used, on time, overdue now, yellow cards, red cards.
+    let mut by_dept: BTreeMap<String, (Vec<u32>, usize, usize, usize, usize)> = BTreeMap::new();
+    for (dept, date, card) in cards {
+        if date < from || date > to {
+            continue;
+        }
+        let e = by_dept.entry(dept).or_default();
+        match card {
+            super::Card::Yellow => e.3 += 1,
+            super::Card::Red => e.4 += 1,
+        }
+    }
     for (dept, date, used, on_time) in decisions {
         if date < from || date > to {
             continue;
@@ -236,32 +254,36 @@ pub fn assess<'a>(
     }
     by_dept
         .into_iter()
-        .map(|(department, (mut used, on_time, overdue_now))| {
-            used.sort_unstable();
-            let done = used.len();
-            let mean_days = if done == 0 {
-                0.0
-            } else {
-                used.iter().map(|&u| f64::from(u)).sum::<f64>() / done as f64
-            };
-            let p90_days = if done == 0 {
-                0
-            } else {
-                used[(done * 9).div_ceil(10) - 1]
-            };
-            let on_time_rate = if done == 0 {
-                1.0
-            } else {
-                on_time as f64 / done as f64
-            };
-            Assessment {
-                department,
-                done,
-                mean_days,
-                p90_days,
-                on_time_rate,
-                overdue_now,
-            }
-        })
+        .map(
+            |(department, (mut used, on_time, overdue_now, yellow_cards, red_cards))| {
+                used.sort_unstable();
+                let done = used.len();
+                let mean_days = if done == 0 {
+                    0.0
+                } else {
+                    used.iter().map(|&u| f64::from(u)).sum::<f64>() / done as f64
+                };
+                let p90_days = if done == 0 {
+                    0
+                } else {
+                    used[(done * 9).div_ceil(10) - 1]
+                };
+                let on_time_rate = if done == 0 {
+                    1.0
+                } else {
+                    on_time as f64 / done as f64
+                };
+                Assessment {
+                    department,
+                    done,
+                    mean_days,
+                    p90_days,
+                    on_time_rate,
+                    overdue_now,
+                    yellow_cards,
+                    red_cards,
+                }
+            },
+        )
         .collect()
 }

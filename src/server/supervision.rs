@@ -87,6 +87,8 @@ impl pb::supervision_server::Supervision for Api {
                 p90_days: a.p90_days,
                 on_time_rate: a.on_time_rate,
                 overdue_now: a.overdue_now as u32,
+                yellow_cards: a.yellow_cards as u32,
+                red_cards: a.red_cards as u32,
             })
             .collect();
         Ok(Response::new(pb::AssessResponse { departments }))

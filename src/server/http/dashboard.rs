@@ -271,13 +271,13 @@ async fn dashboard(
         }
         div #live data-live=(live) {}
         div.cards {
-            div.stat.yellow { span { "黄牌 预警 Yellow cards (near the limit)" } b #yellow-count { (yellow_total) } }
-            div.stat.red { span { "红牌 超期 Red cards (overdue)" } b #red-count { (red_total) } }
+            div.stat.yellow { span { "预警 Warnings (near the limit)" } b #yellow-count { (yellow_total) } }
+            div.stat.red { span { "超期 Overdue (督办/整改 cards)" } b #red-count { (red_total) } }
         }
-        h2 { "红牌 Red cards — overdue" }
+        h2 { "超期 Overdue — carded yellow (督办), red (整改) past the yellow card's deadline" }
         (cards_table("red-cards", &red))
         @if red_total > red.len() { p.hint { "显示前 " (red.len()) " 条，共 " (red_total) " 条；请用筛选缩小范围。 Showing the first " (red.len()) " of " (red_total) "." } }
-        h2 { "黄牌 Yellow cards — warnings" }
+        h2 { "预警 Warnings — near the limit" }
         (cards_table("yellow-cards", &yellow))
         @if yellow_total > yellow.len() { p.hint { "显示前 " (yellow.len()) " 条，共 " (yellow_total) " 条。 Showing the first " (yellow.len()) " of " (yellow_total) "." } }
         h2 { "部门考核 Assessment" }
@@ -286,7 +286,7 @@ async fn dashboard(
             label { "至 To " input type="date" name="to" value=(to) required; }
             button type="submit" { "考核 Assess" }
         }
-        p.hint { "看板每 " (REFRESH.as_secs()) " 秒内更新一次，新的黄牌红牌实时到达。 The board is at most a few seconds old; new cards arrive live." }
+        p.hint { "看板每 " (REFRESH.as_secs()) " 秒内更新一次，新的超期实时到达。 The board is at most a few seconds old; what goes overdue arrives live." }
         script src="/console/static/live.js" {}
     };
     Ok(Page::new("电子监察", Some(&session))
@@ -370,7 +370,7 @@ fn assessment(rows: &[pb::DepartmentAssessment], names: &BTreeMap<String, String
     let height = bar_h * rows.len() as f64 + 30.0;
     html! {
         table #assessment {
-            thead { tr { th { "部门 Department" } th { "办结 Done" } th { "平均用时 Mean days" } th { "P90" } th { "按时率 On time" } th { "当前超期 Overdue now" } } }
+            thead { tr { th { "部门 Department" } th { "办结 Done" } th { "平均用时 Mean days" } th { "P90" } th { "按时率 On time" } th { "当前超期 Overdue now" } th { "黄牌 督办 Yellow cards" } th { "红牌 整改 Red cards" } } }
             tbody {
                 @for r in rows {
                     tr data-department=(r.department) {
@@ -380,6 +380,8 @@ fn assessment(rows: &[pb::DepartmentAssessment], names: &BTreeMap<String, String
                         td { (r.p90_days) }
                         td { (format!("{:.0} %", r.on_time_rate * 100.0)) }
                         td { (r.overdue_now) }
+                        td { (r.yellow_cards) }
+                        td { (r.red_cards) }
                     }
                 }
             }
