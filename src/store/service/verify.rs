@@ -41,12 +41,8 @@ impl<S: Store + ?Sized> Service<S> {
             for e in &events {
                 use crate::engine::Event as E;
                 match &e.event {
-                    E::TaskApproved { item, .. } => {
-                        if !approved.insert(item.clone()) {
-                            return Err(Error::Inconsistent(format!(
-                                "{id}: {item} approved twice"
-                            )));
-                        }
+                    E::TaskApproved { item, .. } if !approved.insert(item.clone()) => {
+                        return Err(Error::Inconsistent(format!("{id}: {item} approved twice")));
                     }
                     E::Returned { item, .. }
                     | E::Reopened { item, .. }
