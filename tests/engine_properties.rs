@@ -192,9 +192,8 @@ fn command(plan: &Plan, step: &Step) -> (Actor, Command) {
             dept,
             Command::ReturnTo {
                 item,
-                to: plan.items[usize::from(step.who) % plan.items.len()]
-                    .id
-                    .clone(),
+                // An earlier item (by index): where upstream items are.
+                to: plan.items[usize::from(step.who) % i.max(1)].id.clone(),
                 reason: "设计方案须修改".into(),
             },
         ),
@@ -234,36 +233,85 @@ proptest! {
 
     #[test]
     fn random_commands_keep_the_invariants(which in 0usize..3, tall in prop::bool::ANY, steps in steps()) {
-        let plan = plans()[which].clone();
-        let mut engine = Engine::default();
-        let version = engine.deploy(plan);
-        let plan = engine.plan(&version).unwrap().clone();
-        let start = NaiveDate::from_ymd_opt(2025, 9, 15).unwrap();
-        let mut now = NaiveDateTime::new(start, NaiveTime::from_hms_opt(9, 0, 0).unwrap());
-        for p in ["P0", "P1"] {
-            let all = plan.materials.iter().map(|m| MaterialRef::named(&m.id)).collect();
-            let submit = Command::Submit { version: version.clone(), submission: onewindow::engine::Submission { applicant: "a".into(), agent: Some("agent-1".into()), form: form_for(&plan, tall), materials: all, site: None }, };
-            engine.execute(p, &Actor::Window, submit, now).unwrap();
-        }
-        for step in &steps {
-            now = now.checked_add_days(Days::new(u64::from(step.days))).unwrap();
-            let project = format!("P{}", step.project);
-            let (actor, cmd) = command(&plan, step);
-            let before = engine.project(&project).unwrap().project.clone();
-            let events_before = engine.events(&project).len();
-            if engine.execute(&project, &actor, cmd, now).is_err() {
-                // A refusal changes nothing.
-                prop_assert_eq!(&before, engine.project(&project).unwrap().project);
-                prop_assert_eq!(events_before, engine.events(&project).len());
-            }
-            // The state the engine reports is the fold of its events.
-            let view = engine.project(&project).unwrap();
-            prop_assert_eq!(&fold(&plan, engine.events(&project)), view.project);
-        }
-        for project in ["P0", "P1"] {
-            check_log(&plan, &engine, project)?;
+        run(which, tall, 0, &steps)?;
+    }
+
+    /// Returns and recalls need decisions to undo: each project first has its first
+    /// `ahead` items (in the plan's order) approved or reported as far as the engine lets
+    /// them, then the random commands run, every third of them a return or a recall.
+    #[test]
+    fn returns_and_recalls_after_progress_keep_the_invariants(
+        which in 0usize..2,
+        ahead in 0usize..16,
+        steps in steps(),
+    ) {
+        let steps: Vec<Step> = steps
+            .into_iter()
+            .map(|s| Step { kind: if s.kind % 3 == 0 { 19 + s.kind % 2 } else { s.kind }, ..s })
+            .collect();
+        run(which, true, ahead, &steps)?;
+    }
+}
+
+/// Submits two projects of plan `which`, approves (or reports) their first `ahead` items
+/// in topological order where the engine allows it, runs `steps`, and checks after each
+/// command that a refusal changed nothing and that the state is the fold of the events,
+/// then every log's invariants.
+fn run(which: usize, tall: bool, ahead: usize, steps: &[Step]) -> Result<(), TestCaseError> {
+    let plan = plans()[which].clone();
+    let mut engine = Engine::default();
+    let version = engine.deploy(plan);
+    let plan = engine.plan(&version).unwrap().clone();
+    let start = NaiveDate::from_ymd_opt(2025, 9, 15).unwrap();
+    let mut now = NaiveDateTime::new(start, NaiveTime::from_hms_opt(9, 0, 0).unwrap());
+    for p in ["P0", "P1"] {
+        let all = plan
+            .materials
+            .iter()
+            .map(|m| MaterialRef::named(&m.id))
+            .collect();
+        let submit = Command::Submit {
+            version: version.clone(),
+            submission: onewindow::engine::Submission {
+                applicant: "a".into(),
+                agent: Some("agent-1".into()),
+                form: form_for(&plan, tall),
+                materials: all,
+                site: None,
+            },
+        };
+        engine.execute(p, &Actor::Window, submit, now).unwrap();
+        for &i in plan.topo.iter().take(ahead) {
+            let item = plan.items[i].id.clone();
+            let numbers = BTreeMap::new();
+            let (actor, cmd) = match owner(&plan, i) {
+                Actor::Window => (Actor::Window, Command::ReportMilestone { item, numbers }),
+                a => (a, Command::Approve { item, numbers }),
+            };
+            let _ = engine.execute(p, &actor, cmd, now);
         }
     }
+    for step in steps {
+        now = now
+            .checked_add_days(Days::new(u64::from(step.days)))
+            .unwrap();
+        let project = format!("P{}", step.project);
+        let (actor, cmd) = command(&plan, step);
+        let before = engine.project(&project).unwrap().project.clone();
+        let events_before = engine.events(&project).len();
+        if engine.execute(&project, &actor, cmd, now).is_err() {
+            // A refusal changes nothing.
+            prop_assert_eq!(&before, engine.project(&project).unwrap().project);
+            prop_assert_eq!(events_before, engine.events(&project).len());
+        }
+        // The state the engine reports is the fold of its events.
+        let view = engine.project(&project).unwrap();
+        prop_assert_eq!(&fold(&plan, engine.events(&project)), view.project);
+    }
+    for project in ["P0", "P1"] {
+        check_log(&plan, &engine, project)?;
+    }
+    Ok(())
 }
 
 /// Replays a project's log and checks, event by event, what must never happen.
