@@ -33,6 +33,15 @@ pub(crate) fn open_store(
             Ok((Arc::new(store), None))
         }
         None => {
+            // The record and the identity file live here: only the server's user reads it.
+            if !args.data.exists() {
+                use std::os::unix::fs::DirBuilderExt;
+                std::fs::DirBuilder::new()
+                    .recursive(true)
+                    .mode(0o700)
+                    .create(&args.data)
+                    .with_context(|| format!("cannot create {}", args.data.display()))?;
+            }
             let store = SledStore::open(&args.data, flush)?;
             let redone = store.recovery();
             Ok((Arc::new(store), Some(redone)))

@@ -13,6 +13,7 @@ mod args;
 mod blueprint_cmd;
 mod client;
 mod launch;
+mod tokens_cmd;
 
 use onewindow::diagnostic::Diagnostics;
 use onewindow::form::Form;
@@ -85,6 +86,10 @@ enum Command {
     /// sign, transfer, delegate, add a signer, recall, return.
     #[command(subcommand)]
     Tasks(client::tasks::TasksCommand),
+    /// The identity file: add, revoke and list tokens (a running server reads changes
+    /// within a second).
+    #[command(subcommand)]
+    Tokens(tokens_cmd::TokensCommand),
     /// Working-day calendars on a running server: deploy a new year's schedule.
     #[command(subcommand)]
     Calendar(client::calendar::CalendarCommand),
@@ -294,6 +299,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Project(cmd) => client::project::run(cmd),
         Command::Tasks(cmd) => client::tasks::run(cmd),
         Command::Calendar(cmd) => client::calendar::run(cmd),
+        Command::Tokens(cmd) => tokens_cmd::run(cmd),
         Command::Migrate(cmd) => client::migrate::run(cmd),
         Command::Loadgen(args) => client::loadgen::run(args),
         Command::LoadgenHttp(args) => client::loadgen_http::run(args),

@@ -133,8 +133,9 @@ pub(crate) fn rt() -> Result<tokio::runtime::Runtime> {
 /// the JSON API): the workflow, the form and the server's tokens.
 #[derive(clap::Args)]
 pub struct WorkloadArgs {
-    /// The server's tokens file (the window's and every department's token are used).
-    #[arg(long, default_value = "data/tokens.yaml")]
+    /// Tokens in clear (the window's and every department's are used): the first
+    /// start's `tokens.initial.yaml`, or a file `tokens: {token: role}`.
+    #[arg(long, default_value = "data/tokens.initial.yaml")]
     tokens: std::path::PathBuf,
     /// The workflow file (deployed on the server: the same text is the same version).
     #[arg(long, default_value = "workflows/construction-parallel.yaml")]
@@ -158,7 +159,7 @@ pub(crate) struct Workload {
 }
 
 impl WorkloadArgs {
-    /// Reads the workflow, the form and the tokens (the server's own file, read the way
+    /// Reads the workflow, the form and the tokens (a file of clear tokens, read the way
     /// the server reads it).
     pub(crate) fn read(&self) -> Result<Workload> {
         use anyhow::Context;
@@ -168,7 +169,7 @@ impl WorkloadArgs {
         let tokens = Tokens::load(&self.tokens)?;
         let window = tokens
             .token_of(&Role::Window)
-            .context("no window token")?
+            .context("no window token in clear in this file (the server's identity file keeps only hashes: give the first start's tokens.initial.yaml, or a file `tokens: {token: role}`)")?
             .to_string();
         let departments = plan
             .departments

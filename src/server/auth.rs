@@ -1,18 +1,12 @@
-//! Who is calling: bearer tokens mapped to roles by a tokens file, checked in one place.
-//!
-//! ```yaml
-//! # token: role — roles: window, department:<id>, supervisor, analyst, admin
-//! tokens:
-//!   3f9c…: window
-//!   a1b2…: department:nrp
-//! ```
+//! Who is calling: bearer tokens mapped to roles by the identity file
+//! ([`super::identity`]: hashes only, read again when it changes), checked in one place.
+//! Roles: `window`, `department:<id>`, `department:<id>/<reviewer>`, `agent:<id>`,
+//! `supervisor`, `analyst`, `admin`.
 //!
 //! Each gRPC service is wrapped in [`admit`] with the roles it serves; the caller's
 //! [`Caller`] goes into the request's extensions, and the handlers pass
 //! [`Caller::actor`] to the engine, whose own check keeps a department to its own tasks.
 
-use std::collections::BTreeMap;
-use std::path::Path;
 use std::sync::Arc;
 
 use tonic::{Request, Status};
@@ -122,7 +116,7 @@ impl Caller {
     }
 }
 
-/// Why a tokens file could not be used.
+/// Why an identity file could not be used.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// The file could not be read or written.
@@ -133,7 +127,7 @@ pub enum Error {
         /// Why.
         source: std::io::Error,
     },
-    /// The file is not `tokens: {token: role}`.
+    /// The file is not an identity file.
     #[error("{}: {message}", path.display())]
     Invalid {
         /// The file.
@@ -143,98 +137,7 @@ pub enum Error {
     },
 }
 
-fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
-    move |source| Error::Io {
-        path: path.to_path_buf(),
-        source,
-    }
-}
-
-fn invalid(path: &Path, message: String) -> Error {
-    Error::Invalid {
-        path: path.to_path_buf(),
-        message,
-    }
-}
-
-/// Token → role.
-#[derive(Debug, Default)]
-pub struct Tokens {
-    roles: BTreeMap<String, Role>,
-}
-
-#[derive(serde::Deserialize, serde::Serialize)]
-struct TokensFile {
-    tokens: BTreeMap<String, String>,
-}
-
-impl Tokens {
-    /// Reads a tokens file.
-    ///
-    /// # Errors
-    /// An unreadable file, YAML that is not `tokens: {token: role}`, or an unknown role.
-    pub fn load(path: &Path) -> Result<Tokens, Error> {
-        let text = std::fs::read_to_string(path).map_err(io_error(path))?;
-        let file: TokensFile =
-            serde_yaml::from_str(&text).map_err(|e| invalid(path, e.to_string()))?;
-        let mut roles = BTreeMap::new();
-        for (token, role) in file.tokens {
-            let r = Role::parse(&role)
-                .ok_or_else(|| invalid(path, format!("unknown role `{role}`")))?;
-            if token.len() < 16 {
-                return Err(invalid(
-                    path,
-                    "a token must have at least 16 characters".into(),
-                ));
-            }
-            roles.insert(token, r);
-        }
-        Ok(Tokens { roles })
-    }
-
-    /// Writes a development tokens file: one token for the window, one per department, a
-    /// supervisor, an analyst and an administrator, each 32 random hex digits.
-    ///
-    /// # Errors
-    /// The file cannot be written or the system has no random source.
-    pub fn generate(path: &Path, departments: &[String]) -> Result<Tokens, Error> {
-        let mut roles: Vec<Role> = vec![Role::Window, Role::Supervisor, Role::Analyst, Role::Admin];
-        roles.extend(departments.iter().map(|d| Role::Department(d.clone())));
-        let urandom = Path::new("/dev/urandom");
-        let mut random = std::fs::File::open(urandom).map_err(io_error(urandom))?;
-        let mut file = TokensFile {
-            tokens: BTreeMap::new(),
-        };
-        for r in &roles {
-            let mut bytes = [0u8; 16];
-            std::io::Read::read_exact(&mut random, &mut bytes).map_err(io_error(urandom))?;
-            let token: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-            file.tokens.insert(token, r.text());
-        }
-        let text = format!(
-            "# Development tokens, generated on first start. Replace them before real use.\n# token: role\n{}",
-            serde_yaml::to_string(&file).map_err(|e| invalid(path, e.to_string()))?
-        );
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(io_error(dir))?;
-        }
-        std::fs::write(path, text).map_err(io_error(path))?;
-        Tokens::load(path)
-    }
-
-    /// The role of a token.
-    pub fn role(&self, token: &str) -> Option<&Role> {
-        self.roles.get(token)
-    }
-
-    /// The first token of a role (for printing at start).
-    pub fn token_of(&self, role: &Role) -> Option<&str> {
-        self.roles
-            .iter()
-            .find(|(_, r)| *r == role)
-            .map(|(t, _)| t.as_str())
-    }
-}
+pub use super::identity::Tokens;
 
 /// Which roles a service admits.
 pub type Admit = fn(&Role) -> bool;
@@ -269,8 +172,7 @@ pub fn authenticate(tokens: &Tokens, header: Option<&str>) -> Result<Role, Statu
         .ok_or_else(|| Status::unauthenticated("authorization must be `Bearer <token>`"))?;
     tokens
         .role(token)
-        .cloned()
-        .ok_or_else(|| Status::unauthenticated("unknown token"))
+        .ok_or_else(|| Status::unauthenticated("unknown, expired or revoked token"))
 }
 
 /// An interceptor that authenticates the bearer token and admits only `allowed` roles.

@@ -35,6 +35,7 @@ mod convert;
 mod department;
 mod feed;
 mod http;
+pub mod identity;
 mod input;
 mod migrate;
 pub mod pb;

@@ -187,10 +187,12 @@ fn open(
         Tokens::load(tokens)?
     } else {
         let departments: Vec<String> = departments.into_iter().collect();
-        let t = Tokens::generate(tokens, &departments)?;
+        let now = chrono::Local::now().naive_local();
+        let (t, initial) = Tokens::generate(tokens, &departments, now)?;
         tracing::warn!(
-            "*** DEVELOPMENT TOKENS generated in {} — one per role; replace them before real use ***",
-            tokens.display()
+            "*** DEVELOPMENT TOKENS generated: their hashes in {}, the tokens themselves shown once in {} (owner-only) — copy what you need, delete it, and replace them before real use ***",
+            tokens.display(),
+            initial.display()
         );
         t
     };

@@ -104,7 +104,7 @@ pub fn start_node(store: &str, tokens: &std::path::Path, extra: &[&str]) -> Serv
 }
 
 /// `onewindow serve` on port 0 with its data in `dir/data`, once it prints its address.
-fn serve(dir: tempfile::TempDir, tokens: &std::path::Path, extra: &[&str]) -> Server {
+pub fn serve(dir: tempfile::TempDir, tokens: &std::path::Path, extra: &[&str]) -> Server {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let mut child = Command::new(env!("CARGO_BIN_EXE_onewindow"))
         .args(["serve", "--listen", "127.0.0.1:0", "--http", "127.0.0.1:0"])
