@@ -143,3 +143,33 @@ async fn identities_are_hashes_owner_only_and_change_without_a_restart() {
     assert!(!ok && said.contains("unknown role"), "{said}");
     assert_eq!(std::fs::read_to_string(&tokens).unwrap(), before);
 }
+
+/// A wrong token over gRPC is refused, counted for `/metrics` like a failed console login,
+/// and logged with the caller's address.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_grpc_authentications_are_counted() {
+    let server = start().await;
+    let mut wf = WorkflowsClient::connect(server.addr.clone()).await.unwrap();
+    for guess in ["guess-guess-guess-guess", "another-guess-another"] {
+        let e = wf
+            .list(with(guess, pb::ListWorkflowsRequest {}))
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), tonic::Code::Unauthenticated);
+    }
+    let e = wf
+        .list(tonic::Request::new(pb::ListWorkflowsRequest {}))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), tonic::Code::Unauthenticated);
+    assert!(wf
+        .list(with(WINDOW, pb::ListWorkflowsRequest {}))
+        .await
+        .is_ok());
+    let metrics = http(server.http, "GET", "/metrics", &[], "").await;
+    assert!(
+        metrics.body.contains("onewindow_auth_failures_total 3"),
+        "{}",
+        metrics.body
+    );
+}

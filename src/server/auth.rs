@@ -175,17 +175,30 @@ pub fn authenticate(tokens: &Tokens, header: Option<&str>) -> Result<Role, Statu
         .ok_or_else(|| Status::unauthenticated("unknown, expired or revoked token"))
 }
 
-/// An interceptor that authenticates the bearer token and admits only `allowed` roles.
+/// An interceptor that authenticates the bearer token and admits only `allowed` roles. A
+/// failed authentication is counted in `failures` (`onewindow_auth_failures_total`) and
+/// logged with the peer's address, so that an operator can alert on token guessing.
 pub fn admit(
     tokens: Arc<Tokens>,
     allowed: Admit,
+    failures: prometheus_client::metrics::counter::Counter,
 ) -> impl FnMut(Request<()>) -> Result<Request<()>, Status> + Clone {
     move |mut req: Request<()>| {
         let header = req
             .metadata()
             .get("authorization")
             .map(|h| h.to_str().unwrap_or(""));
-        let role = authenticate(&tokens, header)?;
+        let role = match authenticate(&tokens, header) {
+            Ok(role) => role,
+            Err(status) => {
+                failures.inc();
+                let peer = req
+                    .remote_addr()
+                    .map_or_else(|| "unknown".to_string(), |a| a.to_string());
+                tracing::warn!(peer, "gRPC: authentication failed: {}", status.message());
+                return Err(status);
+            }
+        };
         if !allowed(&role) {
             return Err(Status::permission_denied(format!(
                 "{} may not use this service",

@@ -255,25 +255,26 @@ pub(crate) async fn serve(
         builder =
             builder.tls_config(tonic::transport::ServerTlsConfig::new().identity(identity))?;
     }
+    let failures = api.metrics.auth_failures.clone();
     builder
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
         .add_service(WorkflowsServer::with_interceptor(
             api.clone(),
-            auth::admit(tokens.clone(), auth::ANY),
+            auth::admit(tokens.clone(), auth::ANY, failures.clone()),
         ))
         .add_service(WindowServer::with_interceptor(
             api.clone(),
-            auth::admit(tokens.clone(), auth::WINDOW),
+            auth::admit(tokens.clone(), auth::WINDOW, failures.clone()),
         ))
         .add_service(DepartmentServer::with_interceptor(
             api.clone(),
-            auth::admit(tokens.clone(), auth::DEPARTMENT),
+            auth::admit(tokens.clone(), auth::DEPARTMENT, failures.clone()),
         ))
         .add_service(SupervisionServer::with_interceptor(
             api,
-            auth::admit(tokens, auth::SUPERVISOR),
+            auth::admit(tokens, auth::SUPERVISOR, failures),
         ))
         .serve_with_incoming_shutdown(incoming, shutdown)
         .await

@@ -118,7 +118,7 @@ impl Metrics {
         let auth_failures = Counter::default();
         registry.register(
             "auth_failures",
-            "Failed logins and unknown bearer tokens over HTTP",
+            "Failed logins and unknown, expired or revoked bearer tokens, over gRPC and HTTP",
             auth_failures.clone(),
         );
         let streams = Gauge::<i64, AtomicI64>::default();
