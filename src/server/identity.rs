@@ -16,6 +16,7 @@
 //! written owner-only (0600, its directory 0700), replaced atomically. The first start
 //! writes the development tokens once, in clear, to a separate owner-only
 //! `<name>.initial.yaml` for the person who started the server (to copy, then delete).
+//! Changes hold an advisory lock on `<name>.lock`, so two at the same instant keep both.
 //!
 //! A file in the older form `tokens: {token: role}` is still read (tests, existing
 //! installations); the first change through `onewindow tokens` rewrites it hashed.
@@ -209,6 +210,33 @@ fn write_private(path: &Path, text: &str) -> Result<(), Error> {
     std::fs::rename(&tmp, path).map_err(io(path))
 }
 
+/// Holds the identity file's lock (`<name>.lock` beside it, an exclusive advisory lock
+/// released when dropped), so that two changes at the same instant do not lose one.
+fn lock(path: &Path) -> Result<std::fs::File, Error> {
+    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    if !dir.exists() {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(io(dir))?;
+    }
+    let lock = path.with_extension("lock");
+    let f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .open(&lock)
+        .map_err(io(&lock))?;
+    f.lock().map_err(io(&lock))?;
+    Ok(f)
+}
+
 /// Adds an identity for `role` to the file (created if missing): the new token, shown
 /// once, and its public id.
 ///
@@ -221,6 +249,7 @@ pub fn add(
     now: NaiveDateTime,
 ) -> Result<(String, Identity), Error> {
     Role::parse(role).ok_or_else(|| invalid(path, format!("unknown role `{role}`")))?;
+    let _lock = lock(path)?;
     let mut ids = if path.exists() {
         read(path)?.0
     } else {
@@ -252,6 +281,7 @@ pub fn add(
 /// # Errors
 /// No such id, or the file cannot be read or written.
 pub fn revoke(path: &Path, id: &str, now: NaiveDateTime) -> Result<Identity, Error> {
+    let _lock = lock(path)?;
     let mut ids = read(path)?.0;
     let found = ids
         .iter_mut()
@@ -523,6 +553,24 @@ mod tests {
             Tokens::load(&path).unwrap().role(old),
             Some(Role::Supervisor)
         );
+    }
+
+    #[test]
+    fn changes_at_the_same_instant_are_all_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("tokens.yaml");
+        let now = at("2026-12-02T09:00:00");
+        let tokens: Vec<String> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..8)
+                .map(|_| s.spawn(|| add(&path, "window", None, now).unwrap().0))
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        let t = Tokens::load(&path).unwrap();
+        assert_eq!(read(&path).unwrap().0.len(), 8);
+        for token in tokens {
+            assert_eq!(t.role_at(&token, now), Some(Role::Window));
+        }
     }
 
     #[test]
