@@ -101,7 +101,7 @@ fn command(plan: &Plan, step: &Step) -> (Actor, Command) {
         a => a,
     };
     let other = REVIEWERS[usize::from(step.who + 3) % REVIEWERS.len()].to_string();
-    let applicant = if step.who % 3 == 0 {
+    let applicant = if step.who.is_multiple_of(3) {
         Actor::Agent("agent-1".into())
     } else {
         Actor::Window
@@ -184,7 +184,7 @@ fn command(plan: &Plan, step: &Step) -> (Actor, Command) {
             Command::AddSigner {
                 item,
                 reviewer: other,
-                before: step.who % 2 == 0,
+                before: step.who.is_multiple_of(2),
             },
         ),
         19 => (dept, Command::Recall { item }),
@@ -207,7 +207,7 @@ fn command(plan: &Plan, step: &Step) -> (Actor, Command) {
         22 => (
             Actor::Window,
             Command::AssignAgent {
-                agent: if step.who % 2 == 0 {
+                agent: if step.who.is_multiple_of(2) {
                     "agent-1"
                 } else {
                     "agent-2"
