@@ -74,6 +74,10 @@ pub(crate) struct ServeArgs {
     /// Projects kept in memory; the others are read from the store when needed.
     #[arg(long, default_value_t = onewindow::store::cache::DEFAULT_CAPACITY)]
     pub(crate) cache_projects: usize,
+    /// Requests per second per identity (a token's role) over gRPC and the JSON API;
+    /// over it, RESOURCE_EXHAUSTED with a retry hint. 0: no limit.
+    #[arg(long, default_value_t = onewindow::server::limits::DEFAULT_PER_SECOND)]
+    pub(crate) per_caller_rps: u32,
     /// Test mode: read "now" (YYYY-MM-DDTHH:MM:SS) from this file instead of the
     /// clock, so tests can move time forward.
     #[arg(long, hide = true)]
@@ -99,6 +103,7 @@ pub(crate) fn serve(args: ServeArgs) -> Result<ExitCode> {
         workflows,
         tick_seconds,
         cache_projects,
+        per_caller_rps,
         clock_file,
         tls_cert,
         tls_key,
@@ -131,6 +136,7 @@ pub(crate) fn serve(args: ServeArgs) -> Result<ExitCode> {
     let mut config = server::Config::new(workflows.to_path_buf(), tokens);
     config.tick = std::time::Duration::from_secs(tick_seconds.max(1));
     config.cache_projects = cache_projects;
+    config.per_caller_rps = per_caller_rps;
     config.tls = tls;
     if http != "off" {
         let listener = std::net::TcpListener::bind(&http)

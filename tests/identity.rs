@@ -173,3 +173,45 @@ async fn failed_grpc_authentications_are_counted() {
         metrics.body
     );
 }
+
+/// Each identity has its own rate (here 3 requests a second): the fourth request within
+/// the second is RESOURCE_EXHAUSTED with a retry hint, over gRPC and the JSON API alike,
+/// while another identity is served; after the hint, the caller is served again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_identity_has_its_own_rate() {
+    use tonic_types::StatusExt;
+    let server = start_configured(|c| c.per_caller_rps = 3).await;
+    let mut wf = WorkflowsClient::connect(server.addr.clone()).await.unwrap();
+    // The start-up probe spent some of the window's second: wait it out.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let list = || with(ADMIN, pb::ListWorkflowsRequest {});
+    for _ in 0..3 {
+        wf.list(list()).await.expect("within the rate");
+    }
+    let e = wf.list(list()).await.unwrap_err();
+    assert_eq!(e.code(), tonic::Code::ResourceExhausted, "{e:?}");
+    let wait = e
+        .get_error_details()
+        .retry_info()
+        .and_then(|r| r.retry_delay)
+        .expect("a retry hint");
+    assert!(wait <= std::time::Duration::from_secs(1), "{wait:?}");
+    // The JSON API counts the same identity.
+    let r = api(
+        &server,
+        ADMIN,
+        "GET",
+        "/api/v1/workflows",
+        serde_json::Value::Null,
+    )
+    .await;
+    assert_eq!(r.status, 429, "{}", r.body);
+    // Another identity is served meanwhile.
+    assert!(wf
+        .list(with(SUPERVISOR, pb::ListWorkflowsRequest {}))
+        .await
+        .is_ok());
+    // After the hint, served again.
+    tokio::time::sleep(wait + std::time::Duration::from_millis(50)).await;
+    assert!(wf.list(list()).await.is_ok());
+}

@@ -182,6 +182,7 @@ pub fn admit(
     tokens: Arc<Tokens>,
     allowed: Admit,
     failures: prometheus_client::metrics::counter::Counter,
+    limits: Arc<super::limits::Limits>,
 ) -> impl FnMut(Request<()>) -> Result<Request<()>, Status> + Clone {
     move |mut req: Request<()>| {
         let header = req
@@ -205,6 +206,7 @@ pub fn admit(
                 role.text()
             )));
         }
+        limits.check(&role)?;
         req.extensions_mut().insert(Caller { role });
         Ok(req)
     }

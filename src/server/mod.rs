@@ -37,6 +37,7 @@ mod feed;
 mod http;
 pub mod identity;
 mod input;
+pub mod limits;
 mod migrate;
 pub mod pb;
 mod serve;
@@ -94,6 +95,8 @@ pub(crate) struct Api {
     metrics: http::Shared,
     /// Blueprints loaded for site checks, by directory.
     blueprints: site::Blueprints,
+    /// Requests per second per identity.
+    limits: Arc<limits::Limits>,
 }
 
 impl Api {
@@ -114,6 +117,7 @@ impl Api {
             shutdown,
             metrics: Arc::new(http::Metrics::new()),
             blueprints: Arc::default(),
+            limits: Arc::new(limits::Limits::new(limits::DEFAULT_PER_SECOND)),
         }
     }
 

@@ -37,6 +37,8 @@ pub struct Config {
     /// Also serve HTTP (the console, the JSON API, `/healthz`, `/readyz`, `/metrics`) on
     /// this listener.
     pub http: Option<std::net::TcpListener>,
+    /// Requests per second per identity over gRPC and the JSON API (0: no limit).
+    pub per_caller_rps: u32,
 }
 
 impl Config {
@@ -51,6 +53,7 @@ impl Config {
             policy: Policy::default(),
             cache_projects: crate::store::cache::DEFAULT_CAPACITY,
             http: None,
+            per_caller_rps: super::limits::DEFAULT_PER_SECOND,
         }
     }
 }
@@ -107,6 +110,7 @@ pub async fn run(
         policy,
         cache_projects,
         http,
+        per_caller_rps,
     } = config;
     let (svc, tokens) = {
         let workflows = workflows.clone();
@@ -114,7 +118,8 @@ pub async fn run(
     };
     svc.set_cache_capacity(cache_projects);
     let (stop, stopped) = tokio::sync::watch::channel(false);
-    let api = Api::new(Arc::new(svc), clock, workflows, stopped);
+    let mut api = Api::new(Arc::new(svc), clock, workflows, stopped);
+    api.limits = Arc::new(super::limits::Limits::new(per_caller_rps));
     let tokens = Arc::new(tokens);
     let metrics = api.metrics.clone();
     api.svc
@@ -256,25 +261,36 @@ pub(crate) async fn serve(
             builder.tls_config(tonic::transport::ServerTlsConfig::new().identity(identity))?;
     }
     let failures = api.metrics.auth_failures.clone();
+    let limits = api.limits.clone();
     builder
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
         .add_service(WorkflowsServer::with_interceptor(
             api.clone(),
-            auth::admit(tokens.clone(), auth::ANY, failures.clone()),
+            auth::admit(tokens.clone(), auth::ANY, failures.clone(), limits.clone()),
         ))
         .add_service(WindowServer::with_interceptor(
             api.clone(),
-            auth::admit(tokens.clone(), auth::WINDOW, failures.clone()),
+            auth::admit(
+                tokens.clone(),
+                auth::WINDOW,
+                failures.clone(),
+                limits.clone(),
+            ),
         ))
         .add_service(DepartmentServer::with_interceptor(
             api.clone(),
-            auth::admit(tokens.clone(), auth::DEPARTMENT, failures.clone()),
+            auth::admit(
+                tokens.clone(),
+                auth::DEPARTMENT,
+                failures.clone(),
+                limits.clone(),
+            ),
         ))
         .add_service(SupervisionServer::with_interceptor(
             api,
-            auth::admit(tokens, auth::SUPERVISOR, failures),
+            auth::admit(tokens, auth::SUPERVISOR, failures, limits),
         ))
         .serve_with_incoming_shutdown(incoming, shutdown)
         .await

@@ -70,7 +70,10 @@ impl Http {
             .get(axum::http::header::AUTHORIZATION)
             .map(|h| h.to_str().unwrap_or(""));
         match auth::authenticate(&self.tokens, header) {
-            Ok(role) => Ok(Caller { role }),
+            Ok(role) => {
+                self.api.limits.check(&role)?;
+                Ok(Caller { role })
+            }
             Err(status) => {
                 self.api.metrics.auth_failures.inc();
                 tracing::warn!(peer = %peer, "HTTP API: authentication failed: {}", status.message());
