@@ -130,17 +130,8 @@ impl Project {
             } => {
                 if let Some(i) = ix(item) {
                     let t = &mut self.tasks[i];
-                    *t = Task {
-                        state: TaskState::Ready,
-                        round: t.round + 1,
-                        ..Task::new(true)
-                    };
-                    t.limit = *limit;
-                    t.clock_from = Some(today);
-                    t.due = *due;
-                    t.provisional = *provisional;
+                    t.new_round(today, *limit, *due, *provisional, *step_due);
                     t.ready_on = Some(today);
-                    t.step_due = *step_due;
                 }
             }
             Event::TaskClaimed { item } => {
@@ -251,7 +242,7 @@ impl Project {
             } => {
                 self.add_materials(plan, materials);
                 if let Some(i) = ix(item) {
-                    self.tasks[i].new_round(today, *limit, *due, *provisional, *step_due);
+                    self.tasks[i].new_round(today, *limit, Some(*due), *provisional, *step_due);
                 }
             }
             Event::Warned { item, .. } => {
@@ -373,7 +364,7 @@ impl Project {
             } => {
                 if let Some(i) = ix(item) {
                     self.revoke(plan, i);
-                    self.tasks[i].new_round(today, *limit, *due, *provisional, *step_due);
+                    self.tasks[i].new_round(today, *limit, Some(*due), *provisional, *step_due);
                 }
             }
             Event::Reopened { item, .. } => {
@@ -456,12 +447,13 @@ impl Task {
         self.due = None;
     }
 
-    /// A fresh review round (resubmission, return): ready today with a new limit.
+    /// A fresh review round (ready, resubmitted, returned): ready today with a new limit
+    /// (and, for a milestone, no due date); when the first round was ready is kept.
     fn new_round(
         &mut self,
         today: NaiveDate,
         limit: u32,
-        due: NaiveDate,
+        due: Option<NaiveDate>,
         provisional: bool,
         step_due: Option<NaiveDate>,
     ) {
@@ -473,7 +465,7 @@ impl Task {
         };
         self.limit = limit;
         self.clock_from = Some(today);
-        self.due = Some(due);
+        self.due = due;
         self.provisional = provisional;
         self.step_due = step_due;
     }

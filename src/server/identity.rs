@@ -178,10 +178,9 @@ pub fn write(path: &Path, identities: &[Identity]) -> Result<(), Error> {
     write_private(path, &text)
 }
 
-/// Writes a file only its owner can read, atomically, creating its directory owner-only.
-fn write_private(path: &Path, text: &str) -> Result<(), Error> {
-    use std::io::Write;
-    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+/// The directory of `path`, created owner-only if it does not exist.
+fn private_dir(path: &Path) -> Result<&Path, Error> {
+    use std::os::unix::fs::DirBuilderExt;
     let dir = path
         .parent()
         .filter(|d| !d.as_os_str().is_empty())
@@ -193,6 +192,14 @@ fn write_private(path: &Path, text: &str) -> Result<(), Error> {
             .create(dir)
             .map_err(io(dir))?;
     }
+    Ok(dir)
+}
+
+/// Writes a file only its owner can read, atomically, creating its directory owner-only.
+fn write_private(path: &Path, text: &str) -> Result<(), Error> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let dir = private_dir(path)?;
     let tmp = dir.join(format!(
         ".{}.tmp",
         path.file_name()
@@ -213,18 +220,8 @@ fn write_private(path: &Path, text: &str) -> Result<(), Error> {
 /// Holds the identity file's lock (`<name>.lock` beside it, an exclusive advisory lock
 /// released when dropped), so that two changes at the same instant do not lose one.
 fn lock(path: &Path) -> Result<std::fs::File, Error> {
-    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
-    let dir = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    if !dir.exists() {
-        std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(dir)
-            .map_err(io(dir))?;
-    }
+    use std::os::unix::fs::OpenOptionsExt;
+    private_dir(path)?;
     let lock = path.with_extension("lock");
     let f = std::fs::OpenOptions::new()
         .write(true)
@@ -402,30 +399,6 @@ impl Tokens {
         );
         write_private(&initial, &text)?;
         Ok((Tokens::load(path)?, initial))
-    }
-
-    /// Tokens from a table in memory (tests of the HTTP side).
-    pub fn of_clear(tokens: &[(&str, Role)]) -> Tokens {
-        let ids: Vec<Identity> = tokens
-            .iter()
-            .map(|(t, r)| Identity {
-                id: String::new(),
-                sha256: hex(&digest(t)),
-                role: r.text(),
-                created: NaiveDateTime::default(),
-                expires: None,
-                revoked: None,
-            })
-            .collect();
-        let clear = tokens
-            .iter()
-            .map(|(t, r)| ((*t).to_string(), r.clone()))
-            .collect();
-        Tokens {
-            path: None,
-            table: RwLock::new(Arc::new(Table::of(&ids, clear))),
-            seen: Mutex::new((Instant::now(), None)),
-        }
     }
 
     /// The table now, read again first if the file changed since it was last looked at
