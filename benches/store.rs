@@ -3,6 +3,10 @@
 //! acknowledged only once its events are flushed. Counted in task transitions, for 1, 16
 //! and 64 clients, with group commit and with one flush per command.
 //!
+//! `store_chain` measures what the audit chain adds to each event the service writes:
+//! sealing a project's log (its canonical encoding and SHA-256), on a sealed log kept in
+//! `tests/data/audit/`.
+//!
 //! Run with `cargo bench --bench store`; figures in BENCHMARKS.md. `onewindow store drive`
 //! runs the same load from the command line (and reports p50/p99 latency).
 
@@ -74,5 +78,33 @@ fn bench(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bench);
+/// Sealing a real project's 93 events, as the service does before each commit.
+fn chain(c: &mut Criterion) {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(root.join("tests/data/audit/sealed-log.jsonl")).unwrap();
+    let events: Vec<onewindow::engine::Envelope> = text
+        .lines()
+        .map(|l| {
+            let mut e: onewindow::engine::Envelope = serde_json::from_str(l).unwrap();
+            e.prev = None;
+            e
+        })
+        .collect();
+    let mut g = c.benchmark_group("store_chain");
+    g.throughput(Throughput::Elements(events.len() as u64));
+    g.bench_function("seal_93_events", |b| {
+        b.iter_batched(
+            || events.clone(),
+            |mut events| {
+                let mut chain = onewindow::engine::ChainHash::GENESIS;
+                onewindow::store::chain::seal(&mut chain, &mut events).unwrap();
+                black_box(chain)
+            },
+            BatchSize::SmallInput,
+        )
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bench, chain);
 criterion_main!(benches);

@@ -78,6 +78,24 @@ pub(crate) struct ServeArgs {
     /// over it, RESOURCE_EXHAUSTED with a retry hint. 0: no limit.
     #[arg(long, default_value_t = onewindow::server::limits::DEFAULT_PER_SECOND)]
     pub(crate) per_caller_rps: u32,
+    /// Streams (watches, department queues) one identity may hold open at once; over
+    /// it, RESOURCE_EXHAUSTED. 0: no limit.
+    #[arg(long, default_value_t = onewindow::server::limits::DEFAULT_STREAMS)]
+    pub(crate) streams_per_caller: u32,
+    /// The Ed25519 key that signs the audit trail's checkpoints (made, owner-only, if
+    /// missing; default `audit.key` in the data directory). Nodes on one database share
+    /// one key, as they share the tokens file.
+    #[arg(long)]
+    pub(crate) audit_key: Option<PathBuf>,
+    /// Seconds between signed checkpoints of the audit trail (taken only when something
+    /// happened; one node of a cluster takes them). 0: none.
+    #[arg(long, default_value_t = 3600)]
+    pub(crate) checkpoint_seconds: u64,
+    /// Where the departments' document signing keys are (one `<department>.key` each,
+    /// made owner-only when a department first signs; default `keys` in the data
+    /// directory). Nodes on one database share it.
+    #[arg(long)]
+    pub(crate) document_keys: Option<PathBuf>,
     /// Test mode: read "now" (YYYY-MM-DDTHH:MM:SS) from this file instead of the
     /// clock, so tests can move time forward.
     #[arg(long, hide = true)]
@@ -88,6 +106,15 @@ pub(crate) struct ServeArgs {
     /// The PEM private key of `--tls-cert`.
     #[arg(long, requires = "tls_cert")]
     pub(crate) tls_key: Option<PathBuf>,
+    /// Require a client certificate chaining to this CA (PEM) on every gRPC connection:
+    /// department systems authenticate by certificate (with `--tls-cert`).
+    #[arg(long, requires = "tls_cert")]
+    pub(crate) tls_client_ca: Option<PathBuf>,
+    /// Which client certificate acts as which role (YAML: `certificates:` a list of
+    /// `name` — the subject's CN or a DNS name — and `role`); certificates not listed
+    /// authenticate with a bearer token.
+    #[arg(long, requires = "tls_client_ca")]
+    pub(crate) tls_client_roles: Option<PathBuf>,
 }
 
 /// Runs the server until a signal.
@@ -104,15 +131,31 @@ pub(crate) fn serve(args: ServeArgs) -> Result<ExitCode> {
         tick_seconds,
         cache_projects,
         per_caller_rps,
+        streams_per_caller,
+        audit_key,
+        checkpoint_seconds,
+        document_keys,
         clock_file,
         tls_cert,
         tls_key,
+        tls_client_ca,
+        tls_client_roles,
     } = args;
     let store = &store;
     let tls = match (tls_cert, tls_key) {
         (Some(c), Some(k)) => Some(onewindow::server::Tls {
             cert_pem: std::fs::read(&c).with_context(|| format!("cannot read {}", c.display()))?,
             key_pem: std::fs::read(&k).with_context(|| format!("cannot read {}", k.display()))?,
+            client_ca_pem: match &tls_client_ca {
+                Some(ca) => Some(
+                    std::fs::read(ca).with_context(|| format!("cannot read {}", ca.display()))?,
+                ),
+                None => None,
+            },
+            client_roles: match &tls_client_roles {
+                Some(f) => onewindow::server::certs::CertRoles::load(f)?,
+                None => onewindow::server::certs::CertRoles::none(),
+            },
         }),
         _ => None,
     };
@@ -137,6 +180,12 @@ pub(crate) fn serve(args: ServeArgs) -> Result<ExitCode> {
     config.tick = std::time::Duration::from_secs(tick_seconds.max(1));
     config.cache_projects = cache_projects;
     config.per_caller_rps = per_caller_rps;
+    config.streams_per_caller = streams_per_caller;
+    config.document_keys = Some(document_keys.unwrap_or_else(|| store.data.join("keys")));
+    if checkpoint_seconds > 0 {
+        config.audit_key = Some(audit_key.unwrap_or_else(|| store.data.join("audit.key")));
+        config.checkpoint_every = std::time::Duration::from_secs(checkpoint_seconds);
+    }
     config.tls = tls;
     if http != "off" {
         let listener = std::net::TcpListener::bind(&http)

@@ -15,6 +15,8 @@
 //! - [`engine`]: the pure state machine that takes projects through the five stages.
 //! - [`store`]: durability: the event log and its indexes on sled, and the service that
 //!   answers a command only once its events are on disk.
+//! - [`audit`]: showing the record was not changed: the hash chain verified, signed
+//!   checkpoints.
 //! - [`report`]: what the analyst's commands print (tables, JSON, graphs).
 //! - [`stats`]: the percentile every report uses.
 //! - [`server`]: the gRPC API over the durable service; [`server::run`] is the
@@ -35,6 +37,7 @@
 
 #![deny(missing_docs)]
 
+pub mod audit;
 pub mod blueprint;
 pub mod calendar;
 pub mod condition;

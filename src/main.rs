@@ -10,8 +10,10 @@ use clap::{Parser, Subcommand};
 use args::{FlushArg, Format, GraphFormat, Output, RunArgs, SimFormat, StoreArgs};
 
 mod args;
+mod audit_cmd;
 mod blueprint_cmd;
 mod client;
+mod document_cmd;
 mod launch;
 mod tokens_cmd;
 
@@ -90,6 +92,13 @@ enum Command {
     /// within a second).
     #[command(subcommand)]
     Tokens(tokens_cmd::TokensCommand),
+    /// The audit trail: verify every project's hash chain and the signed checkpoints,
+    /// take a checkpoint, export them for an outside party, show the public key.
+    #[command(subcommand)]
+    Audit(audit_cmd::AuditCommand),
+    /// Sealed documents (电子证照): check one offline, export a department's public key.
+    #[command(subcommand)]
+    Document(document_cmd::DocumentCommand),
     /// Working-day calendars on a running server: deploy a new year's schedule.
     #[command(subcommand)]
     Calendar(client::calendar::CalendarCommand),
@@ -300,6 +309,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Tasks(cmd) => client::tasks::run(cmd),
         Command::Calendar(cmd) => client::calendar::run(cmd),
         Command::Tokens(cmd) => tokens_cmd::run(cmd),
+        Command::Audit(cmd) => audit_cmd::run(cmd),
+        Command::Document(cmd) => document_cmd::run(cmd),
         Command::Migrate(cmd) => client::migrate::run(cmd),
         Command::Loadgen(args) => client::loadgen::run(args),
         Command::LoadgenHttp(args) => client::loadgen_http::run(args),

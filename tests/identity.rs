@@ -215,3 +215,62 @@ async fn each_identity_has_its_own_rate() {
     tokio::time::sleep(wait + std::time::Duration::from_millis(50)).await;
     assert!(wf.list(list()).await.is_ok());
 }
+
+/// Each identity holds at most so many streams (here 2): the third watch, or department
+/// queue, is RESOURCE_EXHAUSTED with a retry hint while another identity opens its own;
+/// a stream closed by its client gives its place back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_identity_has_its_own_streams() {
+    use pb::window_client::WindowClient;
+    use tonic_types::StatusExt;
+    let server = start_configured(|c| c.streams_per_caller = 2).await;
+    let mut w = WindowClient::connect(server.addr.clone()).await.unwrap();
+    let watch = || {
+        with(
+            WINDOW,
+            pb::WatchRequest {
+                live: true,
+                ..Default::default()
+            },
+        )
+    };
+    let first = w.watch(watch()).await.expect("one stream");
+    let _second = w.watch(watch()).await.expect("two streams");
+    let e = w.watch(watch()).await.unwrap_err();
+    assert_eq!(e.code(), tonic::Code::ResourceExhausted, "{e:?}");
+    assert!(e.message().contains("window has 2 open"), "{e:?}");
+    assert!(e.get_error_details().retry_info().is_some());
+    // A department's queue counts against the department, not the window.
+    let mut d = DepartmentClient::connect(server.addr.clone())
+        .await
+        .unwrap();
+    let queue = || with(NDRC, pb::StreamReadyRequest::default());
+    let _q1 = d
+        .stream_ready(queue())
+        .await
+        .expect("the department's first");
+    let _q2 = d
+        .stream_ready(queue())
+        .await
+        .expect("the department's second");
+    assert_eq!(
+        d.stream_ready(queue()).await.unwrap_err().code(),
+        tonic::Code::ResourceExhausted
+    );
+    // The window closes one stream: its place comes back (once the server notices).
+    drop(first);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        match w.watch(watch()).await {
+            Ok(_) => break,
+            Err(e) => {
+                assert_eq!(e.code(), tonic::Code::ResourceExhausted);
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "the place never came back"
+                );
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+        }
+    }
+}

@@ -28,6 +28,7 @@ impl Emitter<'_> {
             at: self.at,
             actor: self.actor.clone(),
             event,
+            prev: None,
         };
         project.apply(self.plan, &env);
         self.out.events.push(env);
@@ -73,6 +74,7 @@ impl Project {
             seq: env.seq,
             submitted: env.at,
             last_at: env.at,
+            chain: None,
         };
         for d in 0..plan.documents.len() {
             // A document only an inapplicable item would issue is not waited for.
@@ -157,7 +159,10 @@ impl Project {
                     t.clock_from = None;
                     for d in documents {
                         if let Some(di) = plan.document_index(&d.document) {
-                            self.documents[di] = Some(d.clone());
+                            self.documents[di] = Some(IssuedDocument {
+                                issued_at: Some(env.at),
+                                ..d.clone()
+                            });
                             self.available[di] = true;
                         }
                     }

@@ -7,6 +7,7 @@
 
 use std::collections::BTreeMap;
 
+use chrono::NaiveDateTime;
 use serde::{Deserialize, Serialize};
 
 use crate::form::Value;
@@ -117,6 +118,11 @@ pub struct IssuedDocument {
     pub document: String,
     /// Its number (文号/证号).
     pub number: String,
+    /// When it was issued: set in the project's state from the approval's event (the
+    /// event itself does not repeat its own time), for the document's seal. Which
+    /// department issued it follows from the plan (the item that produces it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub issued_at: Option<NaiveDateTime>,
 }
 
 /// What the window hands in to create a project: the one form and the one set of

@@ -49,6 +49,7 @@ impl Project {
             project: id.to_string(),
             seq: 1,
             at: now,
+            prev: None,
             actor: actor.clone(),
             event: Event::Submitted {
                 workflow: plan.id.clone(),
@@ -507,6 +508,7 @@ impl Project {
                     number: numbers
                         .remove(id)
                         .unwrap_or_else(|| format!("{}/{id}", self.id)),
+                    issued_at: None,
                 }
             })
             .collect())

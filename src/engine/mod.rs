@@ -86,7 +86,7 @@ use chrono::NaiveDateTime;
 
 use crate::plan::Plan;
 pub use command::{Actor, Command, IssuedDocument, MaterialRef, Submission, DEPARTMENT_SIGNER};
-pub use event::{Effect, Envelope, Event, Outcome, EVENT_VERSION};
+pub use event::{ChainHash, Effect, Envelope, Event, Outcome, EVENT_VERSION};
 pub use memory::Engine;
 pub use notice::Notice;
 pub use refusal::Refusal;

@@ -362,6 +362,12 @@ pub struct Project {
     /// written before this field existed read as the epoch; the next event sets it.)
     #[serde(default)]
     pub last_at: NaiveDateTime,
+    /// The audit chain after the last event (`store::chain`): kept by the durable store,
+    /// which seals each event with it, and carried in snapshots so that a project is
+    /// restored without hashing its whole log. The engine never reads it; `None` in
+    /// memory and in snapshots taken before the chain began.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chain: Option<ChainHash>,
 }
 
 /// A project together with its plan, for queries by item id.

@@ -175,11 +175,43 @@ pub fn authenticate(tokens: &Tokens, header: Option<&str>) -> Result<Role, Statu
         .ok_or_else(|| Status::unauthenticated("unknown, expired or revoked token"))
 }
 
-/// An interceptor that authenticates the bearer token and admits only `allowed` roles. A
-/// failed authentication is counted in `failures` (`onewindow_auth_failures_total`) and
-/// logged with the peer's address, so that an operator can alert on token guessing.
+/// Who a request is: the role of its client certificate when the certificate is mapped
+/// ([`super::certs`]; a bearer token sent with it must name the same role), else the
+/// role of its bearer token.
+///
+/// # Errors
+/// UNAUTHENTICATED without a usable certificate or token; PERMISSION_DENIED for a token
+/// of another role than the certificate's.
+pub fn identify(
+    tokens: &Tokens,
+    certs: &super::certs::CertRoles,
+    leaf: Option<&[u8]>,
+    header: Option<&str>,
+) -> Result<Role, Status> {
+    match (certs.role_of(leaf)?, header) {
+        (Some(by_cert), None) => Ok(by_cert),
+        (Some(by_cert), header) => {
+            let by_token = authenticate(tokens, header)?;
+            if by_token != by_cert {
+                return Err(Status::permission_denied(format!(
+                    "the client certificate is {}'s; a token of {} cannot be used with it",
+                    by_cert.text(),
+                    by_token.text()
+                )));
+            }
+            Ok(by_cert)
+        }
+        (None, header) => authenticate(tokens, header),
+    }
+}
+
+/// An interceptor that authenticates the caller (client certificate or bearer token,
+/// [`identify`]) and admits only `allowed` roles. A failed authentication is counted in
+/// `failures` (`onewindow_auth_failures_total`) and logged with the peer's address, so
+/// that an operator can alert on token guessing.
 pub fn admit(
     tokens: Arc<Tokens>,
+    certs: Arc<super::certs::CertRoles>,
     allowed: Admit,
     failures: prometheus_client::metrics::counter::Counter,
     limits: Arc<super::limits::Limits>,
@@ -189,7 +221,12 @@ pub fn admit(
             .metadata()
             .get("authorization")
             .map(|h| h.to_str().unwrap_or(""));
-        let role = match authenticate(&tokens, header) {
+        let peer_certs = req.peer_certs();
+        let leaf = peer_certs
+            .as_ref()
+            .and_then(|c| c.first())
+            .map(|c| c.as_ref());
+        let role = match identify(&tokens, &certs, leaf, header) {
             Ok(role) => role,
             Err(status) => {
                 failures.inc();

@@ -267,6 +267,64 @@ impl Api {
                 .map(|(i, t)| task_pb(&p.id, &plan, i, t))
                 .collect(),
             seq: p.seq,
+            documents: p
+                .documents
+                .iter()
+                .enumerate()
+                .filter_map(|(di, d)| Some((di, d.as_ref()?)))
+                .map(|(di, d)| self.document_pb(&plan, p, di, d))
+                .collect(),
         })
+    }
+
+    /// An issued document, sealed with its department's key when the server signs
+    /// documents (a key that cannot be read leaves the seal empty, and is logged). The
+    /// department is that of the approved item producing it.
+    fn document_pb(
+        &self,
+        plan: &Plan,
+        p: &engine::Project,
+        di: usize,
+        d: &engine::IssuedDocument,
+    ) -> pb::IssuedDocument {
+        let project = p.id.as_str();
+        let department = plan
+            .items
+            .iter()
+            .enumerate()
+            .find(|(i, item)| {
+                item.produces.contains(&di) && p.tasks[*i].state == engine::TaskState::Approved
+            })
+            .map(|(i, _)| plan.department_of(i).to_string())
+            .unwrap_or_default();
+        let seal = match (&self.document_keys, d.issued_at) {
+            (Some(keys), Some(issued_at)) if !department.is_empty() => {
+                match keys.key(&department) {
+                    Ok(key) => crate::audit::document::Sealed {
+                        project: project.to_string(),
+                        document: d.document.clone(),
+                        number: d.number.clone(),
+                        issued_at,
+                        department: department.clone(),
+                    }
+                    .seal(&key),
+                    Err(e) => {
+                        tracing::error!(department, "cannot seal a document: {e}");
+                        String::new()
+                    }
+                }
+            }
+            _ => String::new(),
+        };
+        pb::IssuedDocument {
+            document: d.document.clone(),
+            number: d.number.clone(),
+            department,
+            issued_at: d
+                .issued_at
+                .map(|t| t.format("%Y-%m-%dT%H:%M:%S").to_string())
+                .unwrap_or_default(),
+            seal,
+        }
     }
 }

@@ -215,12 +215,13 @@ impl Api {
             return Err(Status::permission_denied("only a department has a queue"));
         };
         let claim = req.get_ref().claim;
+        let slot = self.limits.open_stream(&who.role)?;
         let mut rx = self.ready_channel(&dept);
         let (tx, out) = tokio::sync::mpsc::channel(256);
         let api = self.clone();
         let open = self.metrics.stream_opened();
         self.spawn_until_shutdown(async move {
-            let _open = open;
+            let _open = (open, slot);
             // Hands one task to the stream: as it is, or claimed first. Claims run
             // concurrently (each waits for its flush), so one slow flush does not hold
             // back the department's queue; their order of arrival may differ from the

@@ -196,7 +196,7 @@ fn private_dir(path: &Path) -> Result<&Path, Error> {
 }
 
 /// Writes a file only its owner can read, atomically, creating its directory owner-only.
-fn write_private(path: &Path, text: &str) -> Result<(), Error> {
+pub(crate) fn write_private(path: &Path, text: &str) -> Result<(), Error> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
     let dir = private_dir(path)?;

@@ -29,6 +29,8 @@
 
 pub mod auth;
 mod calendar;
+pub mod certs;
+mod checkpoints;
 pub mod codec;
 mod command;
 mod convert;
@@ -95,8 +97,10 @@ pub(crate) struct Api {
     metrics: http::Shared,
     /// Blueprints loaded for site checks, by directory.
     blueprints: site::Blueprints,
-    /// Requests per second per identity.
+    /// Requests per second and streams per identity.
     limits: Arc<limits::Limits>,
+    /// The departments' keys that seal issued documents (`None`: documents unsealed).
+    document_keys: Option<Arc<crate::audit::document::Keys>>,
 }
 
 impl Api {
@@ -117,7 +121,11 @@ impl Api {
             shutdown,
             metrics: Arc::new(http::Metrics::new()),
             blueprints: Arc::default(),
-            limits: Arc::new(limits::Limits::new(limits::DEFAULT_PER_SECOND)),
+            limits: Arc::new(limits::Limits::new(
+                limits::DEFAULT_PER_SECOND,
+                limits::DEFAULT_STREAMS,
+            )),
+            document_keys: None,
         }
     }
 

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::auth::{self, Tokens};
+use super::certs::CertRoles;
 use super::supervision::spawn_ticker;
 use super::{pb, Api, Clock};
 use crate::engine::Policy;
@@ -39,6 +40,16 @@ pub struct Config {
     pub http: Option<std::net::TcpListener>,
     /// Requests per second per identity over gRPC and the JSON API (0: no limit).
     pub per_caller_rps: u32,
+    /// Streams (watches, department queues) open at once per identity (0: no limit).
+    pub streams_per_caller: u32,
+    /// Sign a checkpoint of the audit trail with this key file's Ed25519 key (made,
+    /// owner-only, if missing) every [`Config::checkpoint_every`]; `None`: none.
+    pub audit_key: Option<PathBuf>,
+    /// Time between checkpoints (taken only when something happened since the last).
+    pub checkpoint_every: Duration,
+    /// Seal issued documents with each department's key from this directory (made,
+    /// owner-only, when a department first signs); `None`: documents are not sealed.
+    pub document_keys: Option<PathBuf>,
 }
 
 impl Config {
@@ -54,6 +65,10 @@ impl Config {
             cache_projects: crate::store::cache::DEFAULT_CAPACITY,
             http: None,
             per_caller_rps: super::limits::DEFAULT_PER_SECOND,
+            streams_per_caller: super::limits::DEFAULT_STREAMS,
+            audit_key: None,
+            checkpoint_every: Duration::from_secs(3600),
+            document_keys: None,
         }
     }
 }
@@ -81,6 +96,9 @@ pub enum Error {
     /// The HTTP listener could not be used.
     #[error("HTTP: {0}")]
     Http(#[source] std::io::Error),
+    /// The audit signing key could not be read or made.
+    #[error("audit key: {0}")]
+    AuditKey(#[from] crate::audit::checkpoint::Error),
     /// A blocking start-up step was cancelled.
     #[error("start-up interrupted: {0}")]
     Interrupted(#[from] tokio::task::JoinError),
@@ -111,7 +129,21 @@ pub async fn run(
         cache_projects,
         http,
         per_caller_rps,
+        streams_per_caller,
+        audit_key,
+        checkpoint_every,
+        document_keys,
     } = config;
+    let audit_key = match audit_key {
+        Some(path) => {
+            let (key, made) = crate::audit::checkpoint::load_or_create_key(&path)?;
+            if made {
+                tracing::info!("made the audit signing key {}", path.display());
+            }
+            Some(Arc::new(key))
+        }
+        None => None,
+    };
     let (svc, tokens) = {
         let workflows = workflows.clone();
         tokio::task::spawn_blocking(move || open(store, policy, &workflows, &tokens)).await??
@@ -119,7 +151,11 @@ pub async fn run(
     svc.set_cache_capacity(cache_projects);
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let mut api = Api::new(Arc::new(svc), clock, workflows, stopped);
-    api.limits = Arc::new(super::limits::Limits::new(per_caller_rps));
+    api.limits = Arc::new(super::limits::Limits::new(
+        per_caller_rps,
+        streams_per_caller,
+    ));
+    api.document_keys = document_keys.map(|d| Arc::new(crate::audit::document::Keys::new(d)));
     let tokens = Arc::new(tokens);
     let metrics = api.metrics.clone();
     api.svc
@@ -129,6 +165,9 @@ pub async fn run(
             metrics.flush_seconds.observe(took.as_secs_f64());
         }));
     spawn_ticker(api.clone(), tick);
+    if let Some(key) = audit_key {
+        super::checkpoints::spawn_checkpoints(api.clone(), key, checkpoint_every);
+    }
     api.spawn_follower();
     if let Some(listener) = http {
         listener.set_nonblocking(true).map_err(Error::Http)?;
@@ -212,6 +251,10 @@ pub struct Tls {
     pub cert_pem: Vec<u8>,
     /// The private key.
     pub key_pem: Vec<u8>,
+    /// Require a client certificate chaining to this CA (PEM) on every connection.
+    pub client_ca_pem: Option<Vec<u8>>,
+    /// The roles client certificates act as (`server::certs`).
+    pub client_roles: CertRoles,
 }
 
 /// Serves the API on `listener` until `shutdown` resolves; in-flight requests finish first.
@@ -255,11 +298,21 @@ pub(crate) async fn serve(
         },
     );
     let mut builder = tonic::transport::Server::builder();
+    let mut certs = CertRoles::none();
     if let Some(tls) = tls {
         let identity = tonic::transport::Identity::from_pem(tls.cert_pem, tls.key_pem);
-        builder =
-            builder.tls_config(tonic::transport::ServerTlsConfig::new().identity(identity))?;
+        let mut config = tonic::transport::ServerTlsConfig::new().identity(identity);
+        if let Some(ca) = tls.client_ca_pem {
+            // Required, not optional: a connection without a valid certificate (unknown
+            // CA, expired, not yet valid) fails in the handshake.
+            config = config
+                .client_ca_root(tonic::transport::Certificate::from_pem(ca))
+                .client_auth_optional(false);
+            certs = tls.client_roles;
+        }
+        builder = builder.tls_config(config)?;
     }
+    let certs = Arc::new(certs);
     let failures = api.metrics.auth_failures.clone();
     let limits = api.limits.clone();
     builder
@@ -268,12 +321,19 @@ pub(crate) async fn serve(
         .add_service(reflection_v1alpha)
         .add_service(WorkflowsServer::with_interceptor(
             api.clone(),
-            auth::admit(tokens.clone(), auth::ANY, failures.clone(), limits.clone()),
+            auth::admit(
+                tokens.clone(),
+                certs.clone(),
+                auth::ANY,
+                failures.clone(),
+                limits.clone(),
+            ),
         ))
         .add_service(WindowServer::with_interceptor(
             api.clone(),
             auth::admit(
                 tokens.clone(),
+                certs.clone(),
                 auth::WINDOW,
                 failures.clone(),
                 limits.clone(),
@@ -283,6 +343,7 @@ pub(crate) async fn serve(
             api.clone(),
             auth::admit(
                 tokens.clone(),
+                certs.clone(),
                 auth::DEPARTMENT,
                 failures.clone(),
                 limits.clone(),
@@ -290,7 +351,7 @@ pub(crate) async fn serve(
         ))
         .add_service(SupervisionServer::with_interceptor(
             api,
-            auth::admit(tokens, auth::SUPERVISOR, failures, limits),
+            auth::admit(tokens, certs, auth::SUPERVISOR, failures, limits),
         ))
         .serve_with_incoming_shutdown(incoming, shutdown)
         .await

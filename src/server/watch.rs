@@ -17,6 +17,7 @@ impl Api {
     pub(super) fn watch_events(
         &self,
         r: pb::WatchRequest,
+        slot: super::limits::StreamSlot,
     ) -> Result<Response<EventStream>, Status> {
         let kinds = Kinds::new(r.types)?;
         input::optional_id("project", &r.project)?;
@@ -53,7 +54,7 @@ impl Api {
         let svc = self.svc.clone();
         let open = self.metrics.stream_opened();
         self.spawn_until_shutdown(async move {
-            let _open = open;
+            let _open = (open, slot);
             let all = |svc: &Service<dyn Store>| match &one {
                 Some(p) => vec![p.clone()],
                 None => svc.project_ids(),
@@ -67,7 +68,13 @@ impl Api {
                 cursors.insert(p, last);
             }
             loop {
-                let e = match rx.recv().await {
+                // A watcher gone ends the task at once, not at the next event: its slot
+                // in the caller's stream count is given back.
+                let received = tokio::select! {
+                    r = rx.recv() => r,
+                    () = tx.closed() => return,
+                };
+                let e = match received {
                     Ok(e) => e,
                     Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
                         // Fell behind the live feed: catch up from the store.

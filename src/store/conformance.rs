@@ -18,6 +18,7 @@ pub(crate) fn event(project: &str, seq: u64) -> Envelope {
         seq,
         at: at(),
         actor: Actor::Window,
+        prev: None,
         event: if seq == 1 {
             Event::Submitted {
                 workflow: "w".into(),

@@ -13,6 +13,7 @@
 //! | `r/{request}` | the answer given to a request id |
 //! | `w/{version}` | a deployed workflow version |
 //! | `c/{id}` | the latest deployed edition of a calendar |
+//! | `k/{number}` | a checkpoint of the audit trail, as signed (number big-endian) |
 //! | `i/o/{department}\0{project}\0{item}` | an open task |
 //! | `i/d/{YYYY-MM-DD}\0{project}\0{item}` | a running task's due date |
 //!
@@ -64,7 +65,7 @@ const FORMAT_2: &[u8] = b"onewindow-store/2";
 /// write starts a fresh, zeroed one: with flushes every few hundred microseconds, sled's
 /// default of 512 KiB spent most of the machine's time zeroing pages. Fixed for a data
 /// directory: sled refuses to open one with another size.
-const SEGMENT_SIZE: usize = 64 * 1024;
+pub const SEGMENT_SIZE: usize = 64 * 1024;
 
 /// sled's page cache. Its default (1 GiB) made a node's memory grow with the store until
 /// the cache was full; the projects themselves are cached above the store (bounded by
@@ -540,7 +541,18 @@ impl ReadStore for SledStore {
             .map_or_else(|| record_key(project, 0), |(k, _)| k.to_vec());
         let mut out = Vec::new();
         for kv in self.tree.range(start..=record_key(project, u64::MAX)) {
-            let record: Record = codec::decode(&kv.map_err(backend)?.1)?;
+            let (k, v) = kv.map_err(backend)?;
+            // A damaged record is named by where it starts (the key's last 8 bytes).
+            let record: Record = codec::decode(&v).map_err(|e| {
+                let from = k
+                    .len()
+                    .checked_sub(8)
+                    .and_then(|at| <[u8; 8]>::try_from(&k[at..]).ok());
+                let from = from.map_or(0, u64::from_be_bytes);
+                Error::Corrupt(format!(
+                    "project `{project}`, the record of event {from} on: {e}"
+                ))
+            })?;
             out.extend(record.events.into_iter().filter(|e| e.seq > after));
         }
         Ok(out)
@@ -610,6 +622,10 @@ impl ReadStore for SledStore {
 
     fn calendars(&self) -> Result<Vec<StoredCalendar>, Error> {
         self.scan(b"c/", |_, v| codec::decode(v))
+    }
+
+    fn checkpoints(&self) -> Result<Vec<Vec<u8>>, Error> {
+        self.scan(b"k/", |_, v| Ok(v.to_vec()))
     }
 
     fn index(&self) -> Result<Vec<IndexKey>, Error> {
@@ -741,6 +757,17 @@ impl WriteStore for SledStore {
             )
             .map_err(backend)?;
         self.durable()?.wait()
+    }
+
+    fn put_checkpoint(&self, number: u64, body: &[u8]) -> Result<bool, Error> {
+        let k = key(b"k/", &[&number.to_be_bytes()]);
+        let fresh = self
+            .tree
+            .compare_and_swap(k, None as Option<&[u8]>, Some(body))
+            .map_err(backend)?
+            .is_ok();
+        self.durable()?.wait()?;
+        Ok(fresh)
     }
 
     fn put_workflow(&self, workflow: &StoredWorkflow) -> Result<(), Error> {

@@ -19,6 +19,7 @@ struct Inner {
     answers: BTreeMap<String, Recorded>,
     workflows: BTreeMap<String, StoredWorkflow>,
     calendars: BTreeMap<String, StoredCalendar>,
+    checkpoints: BTreeMap<u64, Vec<u8>>,
     index: BTreeSet<IndexKey>,
 }
 
@@ -139,6 +140,10 @@ impl ReadStore for MemoryStore {
         Ok(self.lock()?.calendars.values().cloned().collect())
     }
 
+    fn checkpoints(&self) -> Result<Vec<Vec<u8>>, Error> {
+        Ok(self.lock()?.checkpoints.values().cloned().collect())
+    }
+
     fn index(&self) -> Result<Vec<IndexKey>, Error> {
         Ok(self.lock()?.index.iter().cloned().collect())
     }
@@ -208,6 +213,15 @@ impl WriteStore for MemoryStore {
             .calendars
             .insert(calendar.id.clone(), calendar.clone());
         Ok(())
+    }
+
+    fn put_checkpoint(&self, number: u64, body: &[u8]) -> Result<bool, Error> {
+        let mut g = self.lock()?;
+        if g.checkpoints.contains_key(&number) {
+            return Ok(false);
+        }
+        g.checkpoints.insert(number, body.to_vec());
+        Ok(true)
     }
 
     fn put_workflow(&self, workflow: &StoredWorkflow) -> Result<(), Error> {

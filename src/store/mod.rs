@@ -17,6 +17,7 @@
 //! implement it without the engine changing.
 
 pub mod cache;
+pub mod chain;
 pub mod codec;
 pub mod conformance;
 pub mod disk;
@@ -226,6 +227,11 @@ pub trait ReadStore: Send + Sync {
     /// # Errors
     /// As above.
     fn calendars(&self) -> Result<Vec<StoredCalendar>, Error>;
+    /// The audit trail's signed checkpoints (`audit`), as written, in number order.
+    ///
+    /// # Errors
+    /// As above.
+    fn checkpoints(&self) -> Result<Vec<Vec<u8>>, Error>;
     /// Every index entry, in order (open tasks by department, then deadlines by date).
     ///
     /// # Errors
@@ -330,6 +336,12 @@ pub trait WriteStore: Send + Sync {
     /// # Errors
     /// Backend failure.
     fn put_calendar(&self, calendar: &StoredCalendar) -> Result<(), Error>;
+    /// Records checkpoint `number` of the audit trail (`audit`); `false`, writing
+    /// nothing, when that number is taken (checkpoints are never replaced).
+    ///
+    /// # Errors
+    /// Backend failure.
+    fn put_checkpoint(&self, number: u64, body: &[u8]) -> Result<bool, Error>;
     /// Replaces the whole index (after a rebuild from the log).
     ///
     /// # Errors

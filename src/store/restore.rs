@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use super::{codec, Error, ReadStore, StoredWorkflow};
 use crate::calendar::Calendar;
-use crate::engine::Project;
+use crate::engine::{ChainHash, Project};
 use crate::plan::{self, Plan};
 
 /// A deployed version as the store keeps it: the workflow flattened, with its calendar's
@@ -98,8 +98,10 @@ pub fn restore_workflow(w: &StoredWorkflow) -> Result<Plan, Error> {
     Ok(plan)
 }
 
-/// A project's state from the store: its snapshot, then the log after it. Returns the
-/// state (`None`: no such project) and how many events were replayed.
+/// A project's state from the store: its snapshot, then the log after it; the audit
+/// chain ([`super::chain`]) carried on over the events replayed (over the whole log when
+/// the snapshot predates the chain). Returns the state (`None`: no such project) and how
+/// many events were replayed.
 ///
 /// # Errors
 /// The store failed, the log has a gap or does not start with a submission, or the
@@ -114,7 +116,22 @@ pub fn restore(
         Some(s) => (Some(codec::decode(&s.state)?), s.seq),
         None => (None, 0),
     };
-    let tail = store.events(id, after)?;
+    let (tail, chain) = match project
+        .as_ref()
+        .map_or(Some(ChainHash::GENESIS), |p| p.chain)
+    {
+        Some(c) => {
+            let tail = store.events(id, after)?;
+            let chain = super::chain::replay(c, &tail)?;
+            (tail, chain)
+        }
+        None => {
+            let mut all = store.events(id, 0)?;
+            let chain = super::chain::replay(ChainHash::GENESIS, &all)?;
+            all.retain(|e| e.seq > after);
+            (all, chain)
+        }
+    };
     for (expected, env) in (after + 1..).zip(tail.iter()) {
         if env.seq != expected {
             return Err(Error::Inconsistent(format!(
@@ -147,6 +164,9 @@ pub fn restore(
                 p.apply(&plan, env);
             }
         }
+    }
+    if let Some(p) = &mut project {
+        p.chain = Some(chain);
     }
     Ok((project, tail.len()))
 }

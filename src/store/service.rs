@@ -41,7 +41,7 @@ use migrate::{entries_of, migrated_from};
 mod shared;
 mod verify;
 use super::{codec, Answer, Commit, Durable, Error, Recorded, Snapshot, Store};
-use crate::engine::{Actor, Command, Effect, Envelope, Policy, Project, Refusal};
+use crate::engine::{Actor, ChainHash, Command, Effect, Envelope, Policy, Project, Refusal};
 use crate::plan::Plan;
 
 /// What a successful command gave.
@@ -600,11 +600,17 @@ impl<S: Store + ?Sized> Service<S> {
                 })?;
                 Ok((Err(refusal), durable))
             }
-            Ok((out, plan)) => {
+            Ok((mut out, plan)) => {
                 let next = slot
                     .project
-                    .as_ref()
+                    .as_mut()
                     .ok_or_else(|| Error::Inconsistent("a command left no project".into()))?;
+                // The audit chain: each event linked to the log before it (a project
+                // restored is always chained; a new one starts from the genesis).
+                let mut chain = next.chain.unwrap_or(ChainHash::GENESIS);
+                super::chain::seal(&mut chain, &mut out.events)?;
+                next.chain = Some(chain);
+                let next = &*next;
                 let (unindex, index) = match migrated_from(&out) {
                     // A new layout: the old version's entries go, the new one's come.
                     Some(from) => {

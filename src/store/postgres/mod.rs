@@ -265,11 +265,16 @@ fn index_key(kind: i16, a: String, project: String, item: String) -> Result<Inde
 impl ReadStore for PgStore {
     fn events(&self, project: &str, after: u64) -> Result<Vec<Envelope>, Error> {
         let rows = self.rows(
-            "SELECT body FROM events WHERE project = $1 AND seq > $2 ORDER BY seq",
+            "SELECT body, seq FROM events WHERE project = $1 AND seq > $2 ORDER BY seq",
             vec![text(project), Box::new(writer::int(after))],
         )?;
         rows.iter()
-            .map(|r| codec::decode(r.get::<_, &[u8]>(0)))
+            .map(|r| {
+                codec::decode(r.get::<_, &[u8]>(0)).map_err(|e| {
+                    let at: i64 = r.get(1);
+                    Error::Corrupt(format!("project `{project}`, event {at}: {e}"))
+                })
+            })
             .collect()
     }
 
@@ -342,6 +347,11 @@ impl ReadStore for PgStore {
             .collect()
     }
 
+    fn checkpoints(&self) -> Result<Vec<Vec<u8>>, Error> {
+        let rows = self.rows("SELECT body FROM checkpoints ORDER BY number", vec![])?;
+        Ok(rows.iter().map(|r| r.get::<_, Vec<u8>>(0)).collect())
+    }
+
     fn index(&self) -> Result<Vec<IndexKey>, Error> {
         let rows = self.rows(
             "SELECT kind, a, project, item FROM task_index ORDER BY kind, a, project, item",
@@ -387,6 +397,19 @@ impl WriteStore for PgStore {
             .send(writer::Pending { commit, reply })
             .map_err(|_| Error::Backend("the group committer stopped".into()))?;
         Ok(Durable::pending(rx))
+    }
+
+    fn put_checkpoint(&self, number: u64, body: &[u8]) -> Result<bool, Error> {
+        let (number, body) = (writer::int(number), body.to_vec());
+        let written = self.query(move |c| async move {
+            c.execute(
+                "INSERT INTO checkpoints (number, body) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+                &[&number, &body],
+            )
+            .await
+            .map_err(pg)
+        })?;
+        Ok(written == 1)
     }
 
     fn put_calendar(&self, calendar: &StoredCalendar) -> Result<(), Error> {

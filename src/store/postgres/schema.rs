@@ -15,7 +15,15 @@ use super::pg;
 use crate::store::Error;
 
 /// The migrations, in order: `MIGRATIONS[n]` takes the schema from version `n` to `n + 1`.
-const MIGRATIONS: &[&str] = &[V1, V2];
+const MIGRATIONS: &[&str] = &[V1, V2, V3];
+
+/// Version 3: the audit trail's signed checkpoints, never replaced.
+const V3: &str = r#"
+CREATE TABLE checkpoints (
+    number bigint PRIMARY KEY,
+    body bytea NOT NULL
+);
+"#;
 
 /// Version 2: deployed calendar editions (a new year's schedule), latest per id.
 const V2: &str = r#"

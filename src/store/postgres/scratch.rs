@@ -263,10 +263,18 @@ impl Scratch {
     /// # Errors
     /// `psql` failed.
     pub fn psql(&self, sql: &str) -> Result<String, Error> {
+        self.psql_in("postgres", sql)
+    }
+
+    /// Runs SQL with `psql` in one database, returning its unaligned output.
+    ///
+    /// # Errors
+    /// `psql` failed.
+    pub fn psql_in(&self, database: &str, sql: &str) -> Result<String, Error> {
         let out = self
             .command("psql")
             .args(["-X", "-A", "-t", "-h", "127.0.0.1", "-U", "postgres"])
-            .args(["-p", &self.port.to_string(), "-d", "postgres", "-c", sql])
+            .args(["-p", &self.port.to_string(), "-d", database, "-c", sql])
             .stdin(Stdio::null())
             .output()?;
         if !out.status.success() {

@@ -3,6 +3,7 @@
 //! (decided again on the state read afresh), and another node's commits taken in.
 
 use super::*;
+use crate::engine::ChainHash;
 
 impl<S: Store + ?Sized> Service<S> {
     /// The gate of a project's commands on a shared store (striped: two projects may
@@ -51,6 +52,8 @@ impl<S: Store + ?Sized> Service<S> {
                     })?;
                     for e in events.iter().filter(|e| e.seq > seq) {
                         p.apply(&plan, e);
+                        let before = p.chain.unwrap_or(ChainHash::GENESIS);
+                        p.chain = Some(crate::store::chain::link(&before, e)?);
                         // A migration: what follows is laid out on the new version.
                         if let crate::engine::Event::Migrated { to, .. } = &e.event {
                             plan = self.plan(to).ok_or_else(|| {

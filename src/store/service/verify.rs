@@ -52,8 +52,13 @@ impl<S: Store + ?Sized> Service<S> {
                     _ => {}
                 }
             }
-            let folded = crate::engine::fold_versions(|v| self.plan(v), &events)
+            let mut folded = crate::engine::fold_versions(|v| self.plan(v), &events)
                 .ok_or_else(|| missing("of a migration"))?;
+            // The chain is the store's, not the engine's: the fold does not compute it.
+            folded.chain = Some(crate::store::chain::replay(
+                crate::engine::ChainHash::GENESIS,
+                &events,
+            )?);
             if self.project(&id).as_ref() != Some(&folded) {
                 return Err(Error::Inconsistent(format!(
                     "{id}: state differs from the fold of its log"
