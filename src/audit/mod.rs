@@ -457,6 +457,102 @@ mod tests {
         assert!(b.seq == 6 && b.what.contains("checkpoint 1 signed"), "{b}");
     }
 
+    /// A project whose log was written before the chain began (events without links,
+    /// committed as an older build did) is restored by the service, goes on chained, and
+    /// verifies, its old events counted; a checkpoint then covers all of it.
+    #[test]
+    fn a_project_begun_before_the_chain_goes_on_chained() {
+        use crate::engine::{Actor, Command, Policy, Submission};
+        use crate::store::memory::MemoryStore;
+        use crate::store::service::Service;
+        use crate::store::Commit;
+        use std::sync::Arc;
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let (plan, _) =
+            crate::plan::compile_file(&root.join("workflows/construction-parallel.yaml")).unwrap();
+        let plan = Arc::new(plan);
+        let form = crate::form::Form::load(
+            &root.join("workflows/forms/industrial-project.yaml"),
+            &plan.fields,
+        )
+        .unwrap()
+        .values;
+        let store = Arc::new(MemoryStore::new());
+        let (svc, _) = Service::start(store.clone(), Policy::default()).unwrap();
+        svc.deploy(crate::plan::Plan::clone(&plan)).unwrap();
+        let now: NaiveDateTime = "2025-03-03T09:00:00".parse().unwrap();
+        // The old build's commits: the engine's events as they come, unsealed.
+        let mut state = None;
+        let materials = plan
+            .materials
+            .iter()
+            .map(|m| crate::engine::MaterialRef::named(&m.id))
+            .collect();
+        let submit = Command::Submit {
+            version: plan.version.clone(),
+            submission: Submission {
+                applicant: "old".into(),
+                agent: None,
+                form,
+                materials,
+                site: None,
+            },
+        };
+        let milestone = |item: &str| Command::ReportMilestone {
+            item: item.into(),
+            numbers: Default::default(),
+        };
+        let mut legacy = 0;
+        for command in [submit, milestone("A01")] {
+            let base = state.as_ref().map(|p: &Project| p.seq);
+            let (out, _) = crate::engine::execute(
+                &mut state,
+                "L1",
+                |_| Some(plan.clone()),
+                &Policy::default(),
+                &Actor::Window,
+                command,
+                now,
+            )
+            .unwrap();
+            assert!(out.events.iter().all(|e| e.prev.is_none()));
+            legacy += out.events.len() as u64;
+            store
+                .commit(Commit {
+                    project: "L1".into(),
+                    base,
+                    events: out.events,
+                    ..Commit::default()
+                })
+                .unwrap();
+        }
+        // This build: the service restores it and seals what follows.
+        let receipt = svc
+            .execute("r1", "L1", &Actor::Window, milestone("R01"), now)
+            .unwrap()
+            .unwrap();
+        let stored = store.events("L1", 0).unwrap();
+        let before = chain::replay(ChainHash::GENESIS, &stored[..legacy as usize]).unwrap();
+        assert_eq!(
+            receipt.events[0].prev.as_deref(),
+            Some(&before),
+            "the first sealed event commits to the whole log before it"
+        );
+        let report = verify(&*store, None).unwrap();
+        assert!(report.intact(), "{:?}", report.breaks);
+        assert_eq!(
+            (report.events, report.unsealed),
+            (stored.len() as u64, legacy)
+        );
+        let key = SigningKey::from_bytes(&[9; 32]);
+        let c = take(&*store, &key, now).unwrap().expect("a checkpoint");
+        assert_eq!(c.events, stored.len() as u64);
+        assert!(take(&*store, &key, now).unwrap().is_none(), "nothing new");
+        assert!(verify(&*store, Some(&key.verifying_key()))
+            .unwrap()
+            .intact());
+    }
+
     #[test]
     fn checkpoints_chain_and_a_removed_one_shows() {
         let key = SigningKey::from_bytes(&[3; 32]);

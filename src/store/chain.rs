@@ -5,8 +5,8 @@
 //! with `h(0)` = [`ChainHash::GENESIS`]; *canonical* is the event's MessagePack encoding
 //! with field names ([`codec::MSGPACK`], without the format tag). When the service writes
 //! an event it sets the envelope's `prev` to `h(i-1)` first ([`seal`]), so each stored
-//! event carries the link to what came before it, and an outside party holding one event
-//! and the hash before it can check it.
+//! event carries the link to what came before it: a copy of a log (a backup, an export)
+//! checks on its own, and the first broken link says where a change was made.
 //!
 //! Why the canonical encoding rather than the stored bytes: sled keeps a command's events
 //! in one record, so one event has no bytes of its own, and hashing what the value *is*
