@@ -33,6 +33,15 @@ pub enum AuditCommand {
         #[command(flatten)]
         out: Output,
     },
+    /// The same verification on a running server (`Supervision.VerifyAudit`, a
+    /// supervisor's token): for a sled server, without stopping it. Exit 1 when anything
+    /// is broken.
+    VerifyLive {
+        #[command(flatten)]
+        conn: crate::client::Conn,
+        #[command(flatten)]
+        out: Output,
+    },
     /// Take a signed checkpoint now (a running server takes one every
     /// `--checkpoint-every`).
     Checkpoint {
@@ -95,50 +104,35 @@ pub fn run(cmd: AuditCommand) -> Result<ExitCode> {
                     .breaks
                     .extend(compare(file, &stored, trusted.as_ref())?);
             }
-            let took = started.elapsed().as_secs_f64();
-            if out.json() {
-                let breaks: Vec<serde_json::Value> = report
-                    .breaks
-                    .iter()
-                    .map(
-                        |b| serde_json::json!({"project": b.project, "seq": b.seq, "what": b.what}),
-                    )
-                    .collect();
-                println!(
-                    "{}",
-                    serde_json::json!({
-                        "intact": report.intact(),
-                        "projects": report.projects,
-                        "events": report.events,
-                        "unsealed": report.unsealed,
-                        "checkpoints": report.checkpoints,
-                        "trusted_key": report.trusted,
-                        "breaks": breaks,
-                        "seconds": took,
-                    })
-                );
-            } else {
-                for b in &report.breaks {
-                    println!("broken: {b}");
-                }
-                println!(
-                    "{}: {} projects, {} events ({} from before the chain began), {} checkpoints{} in {took:.2} s",
-                    if report.intact() { "intact" } else { "BROKEN" },
-                    report.projects,
-                    report.events,
-                    report.unsealed,
-                    report.checkpoints,
-                    match report.trusted {
-                        true => " (signatures by the trusted key)",
-                        false => " (signatures by the key each names: give --public-key to trust one)",
-                    },
-                );
-            }
-            Ok(match report.intact() {
-                true => ExitCode::SUCCESS,
-                false => ExitCode::from(1),
-            })
+            Ok(print_report(&report, started.elapsed().as_secs_f64(), &out))
         }
+        AuditCommand::VerifyLive { conn, out } => crate::client::rt()?.block_on(async move {
+            use onewindow::server::pb;
+            let mut s = pb::supervision_client::SupervisionClient::new(conn.channel().await?);
+            let started = std::time::Instant::now();
+            let r = s
+                .verify_audit(conn.request(pb::VerifyAuditRequest {})?)
+                .await?
+                .into_inner();
+            let report = audit::Report {
+                projects: r.projects,
+                events: r.events,
+                unsealed: r.unsealed,
+                checkpoints: r.checkpoints,
+                trusted: r.trusted_key,
+                breaks: r
+                    .breaks
+                    .into_iter()
+                    .map(|b| audit::Break {
+                        project: b.project,
+                        seq: b.seq,
+                        what: b.what,
+                    })
+                    .collect(),
+                heads: Vec::new(),
+            };
+            Ok(print_report(&report, started.elapsed().as_secs_f64(), &out))
+        }),
         AuditCommand::Checkpoint { store, key } => {
             let path = default_key(&store, key);
             let (key, made) = checkpoint::load_or_create_key(&path)?;
@@ -175,6 +169,50 @@ pub fn run(cmd: AuditCommand) -> Result<ExitCode> {
             print!("{}", checkpoint::public_key_pem(&key.verifying_key())?);
             Ok(ExitCode::SUCCESS)
         }
+    }
+}
+
+/// Prints a verification's report (text or JSON); exit 1 when anything is broken.
+fn print_report(report: &audit::Report, took: f64, out: &Output) -> ExitCode {
+    if out.json() {
+        let breaks: Vec<serde_json::Value> = report
+            .breaks
+            .iter()
+            .map(|b| serde_json::json!({"project": b.project, "seq": b.seq, "what": b.what}))
+            .collect();
+        println!(
+            "{}",
+            serde_json::json!({
+                "intact": report.intact(),
+                "projects": report.projects,
+                "events": report.events,
+                "unsealed": report.unsealed,
+                "checkpoints": report.checkpoints,
+                "trusted_key": report.trusted,
+                "breaks": breaks,
+                "seconds": took,
+            })
+        );
+    } else {
+        for b in &report.breaks {
+            println!("broken: {b}");
+        }
+        println!(
+            "{}: {} projects, {} events ({} from before the chain began), {} checkpoints{} in {took:.2} s",
+            if report.intact() { "intact" } else { "BROKEN" },
+            report.projects,
+            report.events,
+            report.unsealed,
+            report.checkpoints,
+            match report.trusted {
+                true => " (signatures by the trusted key)",
+                false => " (signatures by the key each names: give --public-key to trust one)",
+            },
+        );
+    }
+    match report.intact() {
+        true => ExitCode::SUCCESS,
+        false => ExitCode::from(1),
     }
 }
 

@@ -391,6 +391,30 @@ async fn the_server_signs_checkpoints_as_it_runs() {
     };
     window.submit(with(WINDOW, req)).await.unwrap();
     tokio::time::sleep(std::time::Duration::from_millis(3500)).await;
+    // Verified live, without stopping the server (it holds the sled directory), by a
+    // supervisor; the window may not.
+    let live = |token: &str| {
+        let out = onewindow(&[
+            "audit",
+            "verify-live",
+            "--server",
+            &server.addr,
+            "--token",
+            token,
+        ]);
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, said, _) = live(SUPERVISOR);
+    assert_eq!(code, Some(0), "{said}");
+    assert!(said.starts_with("intact: 1 projects"), "{said}");
+    assert!(said.contains("(signatures by the trusted key)"), "{said}");
+    let (code, _, err) = live(WINDOW);
+    assert_ne!(code, Some(0));
+    assert!(err.contains("may not use this service"), "{err}");
     let dir = server.kill();
     let data = dir.path().join("data");
     let key = data.join("audit.key");

@@ -76,11 +76,12 @@ pub(crate) async fn channel(servers: &str) -> Result<tonic::transport::Channel> 
 
 impl Conn {
     /// A channel to the server (or the city's nodes).
-    async fn channel(&self) -> Result<tonic::transport::Channel> {
+    pub(crate) async fn channel(&self) -> Result<tonic::transport::Channel> {
         channel(&self.server).await
     }
 
-    fn request<T>(&self, msg: T) -> Result<Request<T>> {
+    /// A request carrying the bearer token.
+    pub(crate) fn request<T>(&self, msg: T) -> Result<Request<T>> {
         let mut r = Request::new(msg);
         r.metadata_mut()
             .insert("authorization", format!("Bearer {}", self.token).parse()?);

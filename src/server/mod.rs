@@ -101,6 +101,10 @@ pub(crate) struct Api {
     limits: Arc<limits::Limits>,
     /// The departments' keys that seal issued documents (`None`: documents unsealed).
     document_keys: Option<Arc<crate::audit::document::Keys>>,
+    /// The public half of the key that signs checkpoints: what `VerifyAudit` trusts.
+    audit_public: Option<ed25519_dalek::VerifyingKey>,
+    /// Held while an audit verification runs (one at a time).
+    audit_turn: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl Api {
@@ -126,6 +130,8 @@ impl Api {
                 limits::DEFAULT_STREAMS,
             )),
             document_keys: None,
+            audit_public: None,
+            audit_turn: Arc::default(),
         }
     }
 

@@ -156,6 +156,7 @@ pub async fn run(
         streams_per_caller,
     ));
     api.document_keys = document_keys.map(|d| Arc::new(crate::audit::document::Keys::new(d)));
+    api.audit_public = audit_key.as_ref().map(|k| k.verifying_key());
     let tokens = Arc::new(tokens);
     let metrics = api.metrics.clone();
     api.svc

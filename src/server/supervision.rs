@@ -94,6 +94,48 @@ impl pb::supervision_server::Supervision for Api {
         Ok(Response::new(pb::AssessResponse { departments }))
     }
 
+    async fn verify_audit(
+        &self,
+        _req: Request<pb::VerifyAuditRequest>,
+    ) -> Result<Response<pb::VerifyAuditResponse>, Status> {
+        // A whole read of the record: one at a time.
+        let Ok(_turn) = self.audit_turn.clone().try_lock_owned() else {
+            return Err(Status::resource_exhausted(
+                "an audit verification is running; try again when it is done",
+            ));
+        };
+        let (svc, key) = (self.svc.clone(), self.audit_public);
+        let report =
+            tokio::task::spawn_blocking(move || crate::audit::verify(svc.store(), key.as_ref()))
+                .await
+                .map_err(|e| Status::internal(e.to_string()))?
+                .map_err(|e| store_status(&e))?;
+        if !report.intact() {
+            tracing::error!(
+                broken = report.breaks.len(),
+                first = %report.breaks[0],
+                "audit verification: the record does not hold"
+            );
+        }
+        Ok(Response::new(pb::VerifyAuditResponse {
+            intact: report.intact(),
+            projects: report.projects,
+            events: report.events,
+            unsealed: report.unsealed,
+            checkpoints: report.checkpoints,
+            trusted_key: report.trusted,
+            breaks: report
+                .breaks
+                .into_iter()
+                .map(|b| pb::AuditBreak {
+                    project: b.project,
+                    seq: b.seq,
+                    what: b.what,
+                })
+                .collect(),
+        }))
+    }
+
     async fn timeline(
         &self,
         req: Request<pb::GetProjectRequest>,

@@ -134,6 +134,8 @@ routes! {
         "Open tasks with a yellow card (督办) or a red card (整改)";
     "GET" "/api/v1/supervision/assessment" => "Supervision.Assess" ("AssessRequest") -> "AssessResponse", SUPERVISOR S:
         "The per-department assessment (考核) of a period";
+    "GET" "/api/v1/supervision/audit" => "Supervision.VerifyAudit" ("VerifyAuditRequest") -> "VerifyAuditResponse", SUPERVISOR S:
+        "The audit trail verified: every hash chain and signed checkpoint, the first broken link of each project";
     "GET" "/api/v1/projects/{project}/timeline" => "Supervision.Timeline" ("GetProjectRequest") -> "TimelineResponse", SUPERVISOR S:
         "A project's events, in order";
     "GET" "/api/v1/workflows" => "Workflows.List" ("ListWorkflowsRequest") -> "ListWorkflowsResponse", ANY A:
@@ -325,6 +327,7 @@ async fn dispatch(
         "Supervision.Overdue" => rpc!(Supervision::overdue),
         "Supervision.Warnings" => rpc!(Supervision::warnings),
         "Supervision.Assess" => rpc!(Supervision::assess),
+        "Supervision.VerifyAudit" => rpc!(Supervision::verify_audit),
         "Supervision.Timeline" => rpc!(Supervision::timeline),
         "Workflows.List" => rpc!(Workflows::list),
         "Workflows.Deploy" => rpc!(Workflows::deploy),
