@@ -68,13 +68,21 @@ fn chromium() -> PathBuf {
 
 /// A project from the counter through every department's inbox to completion, a claim
 /// race, another department's task refused by URL, a red card arriving live on the open
-/// dashboard when the clock passes the due dates, the Gantt chart and the assessment,
+/// dashboard when the clock passes the due dates, the Gantt chart and the assessment, a
+/// permit printed with its seal as a QR code,
 /// `<script>` in every text field shown as text, and public pages without personal data.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_project_walked_through_the_console_in_chromium() {
     let chromium = chromium();
     let python = python_venv("python-browser", "tests/browser/requirements.txt");
-    let server = start_configured(|c| c.tick = std::time::Duration::from_millis(200)).await;
+    // Documents sealed with keys of the test's own, so the printed permit carries its QR.
+    let keys = tempfile::tempdir().unwrap();
+    let key_dir = keys.path().to_path_buf();
+    let server = start_configured(move |c| {
+        c.tick = std::time::Duration::from_millis(200);
+        c.document_keys = Some(key_dir);
+    })
+    .await;
     let shots = std::env::var_os("ONEWINDOW_SCREENSHOTS").map_or_else(
         || PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("screenshots"),
         PathBuf::from,

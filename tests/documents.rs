@@ -2,7 +2,7 @@
 //! department's signature in the project's view (gRPC and the JSON API alike), and
 //! `onewindow document verify` checks the printed seal offline with the public key that
 //! `onewindow document public-key` exports — and refuses it changed, or under another
-//! department's key.
+//! department's key. The window prints it with its seal as a QR code.
 
 mod common;
 
@@ -123,6 +123,48 @@ async fn an_issued_permit_is_sealed_and_checks_offline() {
             .mode();
         assert_eq!(mode & 0o777, 0o600);
     }
+
+    // The window prints it: the permit's page shows the seal as text and as its QR code;
+    // the project's page links to it; a department's clerk is not the window.
+    let cookie = login(&server, WINDOW).await;
+    let permit = page(
+        &server,
+        &cookie,
+        "/console/window/projects/P1/documents/project_code",
+    )
+    .await;
+    assert_eq!(permit.status, 200, "{}", permit.body);
+    assert!(permit.body.contains("2025-440300-04-01-000123"));
+    assert!(permit.body.contains(&doc.seal), "the seal as text");
+    let qr = qrcode::QrCode::new(doc.seal.as_bytes())
+        .unwrap()
+        .render::<qrcode::render::svg::Color>()
+        .min_dimensions(220, 220)
+        .build();
+    assert!(permit.body.contains(&qr), "the seal's own QR code");
+    let project = page(&server, &cookie, "/console/window/projects/P1").await;
+    assert!(
+        project
+            .body
+            .contains("/console/window/projects/P1/documents/project_code"),
+        "{}",
+        project.body
+    );
+    let missing = page(
+        &server,
+        &cookie,
+        "/console/window/projects/P1/documents/nothing",
+    )
+    .await;
+    assert_eq!(missing.status, 404);
+    let ndrc = login(&server, NDRC).await;
+    let refused = page(
+        &server,
+        &ndrc,
+        "/console/window/projects/P1/documents/project_code",
+    )
+    .await;
+    assert_eq!(refused.status, 403);
 
     // Offline: the public key exported, the seal checked.
     let keys_dir = dir.to_str().unwrap();

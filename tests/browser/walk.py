@@ -261,7 +261,15 @@ def main():
         assert report_milestones(window) == 2
         race(browser)
         dashboard = red_card(browser)
-        approve_everything(browser)
+        window = approve_everything(browser)
+        # The construction planning permit, printed with its department's seal as a QR code.
+        window.goto(f"{BASE}/console/window/projects/{PROJECT}")
+        window.click("#documents a[href$='/construction_planning_permit']")
+        expect(window.locator("#qr svg")).to_have_count(1)
+        expect(window.locator("#seal")).to_contain_text("OW1.")
+        expect(window.locator("#number")).not_to_be_empty()
+        not_pwned(window)
+        shot(window, "permit")
         # The project's timeline: planned against actual, with the critical path.
         dashboard.goto(f"{BASE}/console/supervision/projects/{PROJECT}")
         expect(dashboard.locator("#gantt rect.planned")).not_to_have_count(0)

@@ -39,7 +39,7 @@ pub(super) fn router() -> Router<Http> {
 }
 
 /// The window's session, or why not.
-fn window(s: &Session) -> Result<(), Refused> {
+pub(super) fn window(s: &Session) -> Result<(), Refused> {
     match s.caller.role {
         Role::Window => Ok(()),
         _ => Err(Refused::Forbidden(
@@ -470,7 +470,7 @@ fn names(plan: &Plan, ids: &[String], materials: bool) -> String {
 }
 
 /// A project's state and plan as the window sees it.
-async fn load(
+pub(super) async fn load(
     http: &Http,
     session: &Session,
     id: &str,
@@ -533,7 +533,7 @@ async fn receipt(
 }
 
 /// A page for a status the window's reads or commands got.
-fn status_page(session: &Session, s: &Status) -> Response {
+pub(super) fn status_page(session: &Session, s: &Status) -> Response {
     (
         page::refusal_code(s),
         Page::new("未办理", Some(session)).render(page::refusal(s)),
@@ -596,6 +596,7 @@ async fn project_page(
         p { a href={ (base) "/receipt" } { "受理回执 Receipt" } " · " a href={ "/public/projects/" (urlencode(&p.id)) } { "公开进度 Public page" } }
         h2 { "事项 Items" }
         (tasks_table(&plan, &p.tasks, false))
+        (super::permit::issued_list(&p, &plan))
         @if active {
             h2 { "办理 Actions" }
             div.actions {

@@ -23,6 +23,7 @@ mod inbox;
 pub(crate) mod metrics;
 mod openapi;
 mod page;
+mod permit;
 mod public;
 mod session;
 
@@ -102,6 +103,7 @@ fn router(http: Http) -> Router {
         )
         .merge(session::router())
         .merge(counter::router())
+        .merge(permit::router())
         .merge(inbox::router())
         .merge(dashboard::router())
         .merge(public::router())
