@@ -143,12 +143,21 @@ pub fn run(cmd: AuditCommand) -> Result<ExitCode> {
             // The time of record: this machine's clock, to the second.
             let now = chrono::Local::now().naive_local();
             let now = chrono::Timelike::with_nanosecond(&now, 0).unwrap_or(now);
-            match audit::take(&*opened, &key, now)? {
+            let taken = audit::take(&*opened, &key, now)?;
+            match taken.checkpoint {
                 Some(c) => println!(
                     "checkpoint {} at {}: {} projects, {} events, heads {}",
                     c.number, c.at, c.projects, c.events, c.heads_hash
                 ),
-                None => println!("nothing new since the last checkpoint"),
+                None if taken.report.intact() => println!("nothing new since the last checkpoint"),
+                None => {
+                    // A broken record is never signed: say where it breaks.
+                    for b in &taken.report.breaks {
+                        println!("broken: {b}");
+                    }
+                    println!("BROKEN: the record does not verify; no checkpoint taken");
+                    return Ok(ExitCode::from(1));
+                }
             }
             Ok(ExitCode::SUCCESS)
         }

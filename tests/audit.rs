@@ -238,6 +238,23 @@ fn sled_tampering_is_named_by_project_and_event() {
         &|_, _, _| vec!["broken: checkpoint 1: the signature does not match the statement".into()],
     );
 
+    // A broken record is never signed.
+    let byte = root.path().join("byte");
+    let out = onewindow(&[
+        "audit",
+        "checkpoint",
+        "--key",
+        key.to_str().unwrap(),
+        "--data",
+        byte.to_str().unwrap(),
+    ]);
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{said}");
+    assert!(
+        said.contains("no checkpoint taken") && said.contains("broken: "),
+        "{said}"
+    );
+
     // Whoever holds the database *and* the key can rewrite the end of a log (here: the
     // last command's events removed and the head set back, every link intact) and sign
     // the checkpoints again; a checkpoint exported before, held outside, still shows it.
@@ -437,4 +454,77 @@ async fn the_server_signs_checkpoints_as_it_runs() {
     assert!(last.get("heads").is_none(), "heads only when asked");
     let pem = ok(&["audit", "public-key", "--key", key.to_str().unwrap()]);
     assert!(pem.starts_with("-----BEGIN PUBLIC KEY-----"), "{pem}");
+}
+
+/// On a node in process: checkpoints signed on the server's own clock every 200 ms are
+/// counted for `/metrics`, the JSON API's audit route verifies with the server's key, and
+/// `onewindow_audit_broken_links` says 0.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn checkpoints_and_verification_show_in_the_metrics() {
+    use common::*;
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("audit.key");
+    let server = {
+        let key = key.clone();
+        start_configured(move |c| {
+            c.audit_key = Some(key);
+            c.checkpoint_every = std::time::Duration::from_millis(200);
+        })
+        .await
+    };
+    let version = complaint_version(&server).await;
+    let r = api(
+        &server,
+        WINDOW,
+        "POST",
+        "/api/v1/projects",
+        complaint("c1", "C1", &version),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let metric = |body: &str, name: &str| -> Option<i64> {
+        body.lines()
+            .find_map(|l| l.strip_prefix(name)?.trim().parse().ok())
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let body = http(server.http, "GET", "/metrics", &[], "").await.body;
+        if metric(&body, "onewindow_audit_checkpoints_total").is_some_and(|n| n >= 1) {
+            assert_eq!(
+                metric(&body, "onewindow_audit_broken_links"),
+                Some(0),
+                "{body}"
+            );
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no checkpoint counted: {body}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let r = api(
+        &server,
+        SUPERVISOR,
+        "GET",
+        "/api/v1/supervision/audit",
+        serde_json::Value::Null,
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let v: serde_json::Value = serde_json::from_str(&r.body).unwrap();
+    assert_eq!(v["intact"], true, "{v}");
+    assert_eq!(v["trusted_key"], true, "{v}");
+    assert_eq!(v["projects"], 1, "{v}");
+    assert!(v["checkpoints"].as_u64().unwrap() >= 1, "{v}");
+    // Not the window's to run.
+    let r = api(
+        &server,
+        WINDOW,
+        "GET",
+        "/api/v1/supervision/audit",
+        serde_json::Value::Null,
+    )
+    .await;
+    assert_eq!(r.status, 403, "{}", r.body);
 }

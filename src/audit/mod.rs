@@ -346,37 +346,53 @@ pub fn verify(
     Ok(report)
 }
 
+/// What [`take`] did: the verification it ran first, and the checkpoint it signed.
+#[derive(Debug)]
+pub struct Taken {
+    /// The record verified (its breaks, when there are any).
+    pub report: Report,
+    /// The checkpoint signed and stored; `None` when the record does not verify (a
+    /// broken record is never signed) or nothing happened since the last one.
+    pub checkpoint: Option<Checkpoint>,
+}
+
 /// Takes a checkpoint now: every project's head and chain value (each project's log read
-/// and hashed, so a store that does not verify gets no checkpoint), signed and stored as
-/// the next number. `None` when nothing happened since the last one.
+/// and hashed), signed and stored as the next number — only when the record verifies and
+/// something happened since the last one.
 ///
 /// # Errors
-/// The store cannot be read or written, or it does not verify (the breaks, described).
+/// The store cannot be read or written, or another node took the number meanwhile.
 pub fn take(
     store: &(impl ReadStore + WriteStore + ?Sized),
     key: &SigningKey,
     at: NaiveDateTime,
-) -> Result<Option<Checkpoint>, Error> {
-    let report = verify(store, Some(&key.verifying_key()))?;
-    if let Some(b) = report.breaks.first() {
-        return Err(Error::Inconsistent(format!(
-            "the record does not verify, no checkpoint taken: {b} ({} broken)",
-            report.breaks.len()
-        )));
+) -> Result<Taken, Error> {
+    let mut report = verify(store, Some(&key.verifying_key()))?;
+    if !report.intact() {
+        return Ok(Taken {
+            report,
+            checkpoint: None,
+        });
     }
-    let heads = report.heads;
+    let heads = std::mem::take(&mut report.heads);
     let mut none = Vec::new();
     let previous = stored_checkpoints(store, &mut none)?;
     let last = previous.last();
     if last.is_some_and(|l| l.heads_hash == checkpoint::heads_hash(&heads)) {
-        return Ok(None);
+        return Ok(Taken {
+            report,
+            checkpoint: None,
+        });
     }
     let number = last.map_or(1, |l| l.number + 1);
     let previous = last.map_or(ChainHash::GENESIS, Checkpoint::digest);
     let c = Checkpoint::sign(key, number, at, previous, heads);
     let body = serde_json::to_vec(&c).map_err(|e| Error::Corrupt(e.to_string()))?;
     match store.put_checkpoint(number, &body)? {
-        true => Ok(Some(c)),
+        true => Ok(Taken {
+            report,
+            checkpoint: Some(c),
+        }),
         false => Err(Error::Inconsistent(format!(
             "checkpoint {number} was taken meanwhile (by another node)"
         ))),
@@ -545,9 +561,16 @@ mod tests {
             (stored.len() as u64, legacy)
         );
         let key = SigningKey::from_bytes(&[9; 32]);
-        let c = take(&*store, &key, now).unwrap().expect("a checkpoint");
+        let c = take(&*store, &key, now)
+            .unwrap()
+            .checkpoint
+            .expect("a checkpoint");
         assert_eq!(c.events, stored.len() as u64);
-        assert!(take(&*store, &key, now).unwrap().is_none(), "nothing new");
+        let again = take(&*store, &key, now).unwrap();
+        assert!(
+            again.report.intact() && again.checkpoint.is_none(),
+            "nothing new"
+        );
         assert!(verify(&*store, Some(&key.verifying_key()))
             .unwrap()
             .intact());

@@ -22,19 +22,35 @@ pub(super) fn spawn_checkpoints(api: Api, key: Arc<SigningKey>, every: Duration)
                     Ok(false) => return Ok(None),
                     Err(e) => return Err(e),
                 }
-                crate::audit::take(svc.store(), &key, clock())
+                crate::audit::take(svc.store(), &key, clock()).map(Some)
             })
             .await;
             match taken {
-                Ok(Ok(Some(c))) => tracing::info!(
-                    number = c.number,
-                    projects = c.projects,
-                    events = c.events,
-                    heads = %c.heads_hash,
-                    "audit checkpoint signed"
-                ),
+                Ok(Ok(Some(taken))) => {
+                    let broken = taken.report.breaks.len();
+                    api.metrics.audit_broken.set(broken as i64);
+                    match (taken.checkpoint, taken.report.breaks.first()) {
+                        (Some(c), _) => {
+                            api.metrics.audit_checkpoints.inc();
+                            tracing::info!(
+                                number = c.number,
+                                projects = c.projects,
+                                events = c.events,
+                                heads = %c.heads_hash,
+                                "audit checkpoint signed"
+                            );
+                        }
+                        // A record that does not verify is exactly what an operator must
+                        // hear of; it is never signed.
+                        (None, Some(first)) => tracing::error!(
+                            broken,
+                            %first,
+                            "audit: the record does not verify; no checkpoint signed"
+                        ),
+                        (None, None) => {}
+                    }
+                }
                 Ok(Ok(None)) => {}
-                // A record that does not verify is exactly what an operator must hear of.
                 Ok(Err(e)) => tracing::error!("audit checkpoint: {e}"),
                 Err(e) => tracing::error!("audit checkpoint: {e}"),
             }

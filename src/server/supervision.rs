@@ -110,6 +110,7 @@ impl pb::supervision_server::Supervision for Api {
                 .await
                 .map_err(|e| Status::internal(e.to_string()))?
                 .map_err(|e| store_status(&e))?;
+        self.metrics.audit_broken.set(report.breaks.len() as i64);
         if !report.intact() {
             tracing::error!(
                 broken = report.breaks.len(),

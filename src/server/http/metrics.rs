@@ -71,6 +71,10 @@ pub(crate) struct Metrics {
     streams: Gauge<i64, AtomicI64>,
     /// Projects held in memory, read at each scrape.
     cached: Gauge<i64, AtomicI64>,
+    /// Checkpoints of the audit trail this node signed.
+    pub(crate) audit_checkpoints: Counter,
+    /// Broken links the last audit verification on this node found (0: intact).
+    pub(crate) audit_broken: Gauge<i64, AtomicI64>,
 }
 
 impl Metrics {
@@ -129,6 +133,18 @@ impl Metrics {
         );
         let cached = Gauge::<i64, AtomicI64>::default();
         registry.register("projects_cached", "Projects held in memory", cached.clone());
+        let audit_checkpoints = Counter::default();
+        registry.register(
+            "audit_checkpoints",
+            "Checkpoints of the audit trail this node signed",
+            audit_checkpoints.clone(),
+        );
+        let audit_broken = Gauge::<i64, AtomicI64>::default();
+        registry.register(
+            "audit_broken_links",
+            "Broken links the last audit verification on this node found (alert when above 0)",
+            audit_broken.clone(),
+        );
         Metrics {
             registry,
             commands,
@@ -141,6 +157,8 @@ impl Metrics {
             auth_failures,
             streams,
             cached,
+            audit_checkpoints,
+            audit_broken,
         }
     }
 
