@@ -76,7 +76,10 @@ impl Report {
 }
 
 /// The checkpoints a store holds, decoded; one that does not decode is a break.
-fn stored_checkpoints(
+///
+/// # Errors
+/// The store cannot be read.
+pub fn stored_checkpoints(
     store: &(impl ReadStore + ?Sized),
     breaks: &mut Vec<Break>,
 ) -> Result<Vec<Checkpoint>, Error> {

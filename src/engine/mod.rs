@@ -68,6 +68,7 @@
 
 pub mod apply;
 pub mod cascade;
+pub mod chain_hash;
 pub mod clock;
 pub mod command;
 pub mod decide;
@@ -85,8 +86,9 @@ use std::ops::Deref;
 use chrono::NaiveDateTime;
 
 use crate::plan::Plan;
+pub use chain_hash::ChainHash;
 pub use command::{Actor, Command, IssuedDocument, MaterialRef, Submission, DEPARTMENT_SIGNER};
-pub use event::{ChainHash, Effect, Envelope, Event, Outcome, EVENT_VERSION};
+pub use event::{Effect, Envelope, Event, Outcome, EVENT_VERSION};
 pub use memory::Engine;
 pub use notice::Notice;
 pub use refusal::Refusal;
