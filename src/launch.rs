@@ -115,6 +115,17 @@ pub(crate) struct ServeArgs {
     /// authenticate with a bearer token.
     #[arg(long, requires = "tls_client_ca")]
     pub(crate) tls_client_roles: Option<PathBuf>,
+    /// A reverse proxy (an address or a network, `10.0.0.5` or `10.0.0.0/24`; repeat for
+    /// several) whose `X-Forwarded-For` and `X-Forwarded-Proto` the HTTP side believes:
+    /// per-address limits and logs then see the client behind it, and cookies are
+    /// `Secure` when the browser speaks https to it. Nobody else's are believed.
+    #[arg(long = "trusted-proxy", value_name = "ADDR[/PREFIX]")]
+    pub(crate) trusted_proxies: Vec<String>,
+    /// Connections open at once on each port; over it the oldest that has not finished a
+    /// request is closed for the newcomer. Default: 10,000, less where the open-file
+    /// limit is low.
+    #[arg(long)]
+    pub(crate) max_connections: Option<usize>,
 }
 
 /// Runs the server until a signal.
@@ -140,7 +151,17 @@ pub(crate) fn serve(args: ServeArgs) -> Result<ExitCode> {
         tls_key,
         tls_client_ca,
         tls_client_roles,
+        trusted_proxies,
+        max_connections,
     } = args;
+    let trusted_proxies = trusted_proxies
+        .iter()
+        .map(|p| {
+            p.parse::<ipnet::IpNet>()
+                .or_else(|_| p.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                .with_context(|| format!("--trusted-proxy {p}: not an address or a network"))
+        })
+        .collect::<Result<Vec<_>>>()?;
     let store = &store;
     let tls = match (tls_cert, tls_key) {
         (Some(c), Some(k)) => Some(onewindow::server::Tls {
@@ -187,6 +208,10 @@ pub(crate) fn serve(args: ServeArgs) -> Result<ExitCode> {
         config.checkpoint_every = std::time::Duration::from_secs(checkpoint_seconds);
     }
     config.tls = tls;
+    config.trusted_proxies = server::TrustedProxies::new(trusted_proxies);
+    if let Some(n) = max_connections {
+        config.hygiene.max_connections = n;
+    }
     if http != "off" {
         let listener = std::net::TcpListener::bind(&http)
             .with_context(|| format!("cannot listen on {http} (HTTP)"))?;

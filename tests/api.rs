@@ -404,7 +404,7 @@ async fn administrators_deploy_workflows_and_analysts_compare_them() {
     );
     let cmp = wf
         .compare(with(
-            WINDOW,
+            ANALYST,
             pb::CompareRequest {
                 versions: vec![base, deployed.version],
                 limits: String::new(),

@@ -26,12 +26,16 @@ async fn the_console_escapes_guards_and_keeps_departments_apart() {
     let r = http(server.http, "GET", "/console/window", &[], "").await;
     assert_eq!(r.status, 303);
     assert_eq!(r.header("location"), Some("/console/login"));
+    let (csrf, cookie) = login_form(server.http).await;
     let r = http(
         server.http,
         "POST",
         "/console/login",
-        &[("content-type", "application/x-www-form-urlencoded")],
-        "token=guess-guess-guess-guess",
+        &[
+            ("content-type", "application/x-www-form-urlencoded"),
+            ("cookie", &cookie),
+        ],
+        &format!("token=guess-guess-guess-guess&csrf={csrf}"),
     )
     .await;
     assert_eq!(r.status, 401);

@@ -96,6 +96,16 @@ pub struct SiteCheck {
     pub findings: Vec<Finding>,
 }
 
+/// The most vertices a site may have, over all its rings. A surveyed site boundary
+/// (用地红线) has tens to a few hundred; the bound keeps the check's cost small whatever is
+/// sent, because validating a ring compares each of its edges with every other (geo's
+/// `Validation`: a 40,000-vertex ring took seconds of CPU, 5,000 takes a tenth of one).
+pub const MAX_SITE_VERTICES: usize = 5_000;
+/// The most polygons a site may have (their pairwise check grows with the square).
+pub const MAX_SITE_POLYGONS: usize = 50;
+/// The most rings (outer boundaries and holes) a site may have.
+pub const MAX_SITE_RINGS: usize = 200;
+
 /// Why a site could not be checked.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SiteError {
@@ -105,6 +115,41 @@ pub enum SiteError {
     /// An empty or invalid polygon.
     #[error("the site is not a valid polygon: {0}")]
     Invalid(String),
+    /// More vertices, polygons or rings than a site may have.
+    #[error("the site is too detailed: {0}")]
+    TooDetailed(String),
+}
+
+/// Whether a site is within [`MAX_SITE_VERTICES`], [`MAX_SITE_POLYGONS`] and
+/// [`MAX_SITE_RINGS`]: counted before anything costly is done with it.
+///
+/// # Errors
+/// The bound it passes, in words.
+pub fn within_bounds(site: &MultiPolygon<f64>) -> Result<(), SiteError> {
+    let polygons = site.0.len();
+    let rings: usize = site.0.iter().map(|p| 1 + p.interiors().len()).sum();
+    let vertices: usize = site
+        .0
+        .iter()
+        .flat_map(|p| std::iter::once(p.exterior()).chain(p.interiors()))
+        .map(|r| r.0.len())
+        .sum();
+    if polygons > MAX_SITE_POLYGONS {
+        return Err(SiteError::TooDetailed(format!(
+            "{polygons} polygons; at most {MAX_SITE_POLYGONS}"
+        )));
+    }
+    if rings > MAX_SITE_RINGS {
+        return Err(SiteError::TooDetailed(format!(
+            "{rings} rings; at most {MAX_SITE_RINGS}"
+        )));
+    }
+    if vertices > MAX_SITE_VERTICES {
+        return Err(SiteError::TooDetailed(format!(
+            "{vertices} vertices; at most {MAX_SITE_VERTICES} (simplify the boundary)"
+        )));
+    }
+    Ok(())
 }
 
 /// The site's overlap with one feature, m²: the whole feature or the whole site where one
@@ -149,6 +194,7 @@ pub fn check_site(
     industry: Option<&str>,
 ) -> Result<SiteCheck, SiteError> {
     use geo::Validation;
+    within_bounds(site_degrees)?;
     let site = super::project(&bp.zone, site_degrees)
         .ok_or_else(|| SiteError::Shape("a coordinate could not be projected".into()))?;
     if let Some(e) = site.validation_errors().first() {

@@ -95,7 +95,12 @@ impl Role {
 pub struct Caller {
     /// Its role.
     pub role: Role,
+    /// What it authenticated with: a session or a stream asks again whether this still
+    /// holds for as long as it lasts.
+    pub credential: Credential,
 }
+
+pub use super::identity::Credential;
 
 impl Caller {
     /// The engine actor the caller acts as.
@@ -155,29 +160,49 @@ pub const WINDOW: Admit = |r| {
 pub const DEPARTMENT: Admit = |r| r.department().is_some();
 /// Supervisors and administrators.
 pub const SUPERVISOR: Admit = |r| matches!(r, Role::Supervisor | Role::Admin);
+/// Analysts, and supervisors and administrators (who may do what analysts do): the
+/// plan and the comparison of versions, which cost CPU and tell nothing about a project.
+pub const ANALYST: Admit = |r| matches!(r, Role::Analyst | Role::Supervisor | Role::Admin);
 /// Administrators (deploy workflows).
 pub const ADMIN: Admit = |r| matches!(r, Role::Admin);
 
-/// The role of an `authorization` header's bearer token (gRPC metadata or an HTTP
+/// The token of an `authorization` header's `Bearer` credentials. The scheme is matched
+/// without regard to case (RFC 7235 §2.1: `bearer`, `Bearer` and `BEARER` are one).
+///
+/// # Errors
+/// No header, or a header that is not `Bearer <token>`.
+pub fn bearer_token(header: Option<&str>) -> Result<&str, Status> {
+    let header = header.ok_or_else(|| {
+        Status::unauthenticated("no bearer token (`authorization: Bearer <token>`)")
+    })?;
+    let (scheme, token) = header
+        .trim_start()
+        .split_once(' ')
+        .ok_or_else(|| Status::unauthenticated("authorization must be `Bearer <token>`"))?;
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return Err(Status::unauthenticated(
+            "authorization must be `Bearer <token>`",
+        ));
+    }
+    Ok(token.trim())
+}
+
+/// The caller of an `authorization` header's bearer token (gRPC metadata or an HTTP
 /// header), or UNAUTHENTICATED saying what is wrong.
 ///
 /// # Errors
 /// No header, a header that is not `Bearer <token>`, or an unknown token.
-pub fn authenticate(tokens: &Tokens, header: Option<&str>) -> Result<Role, Status> {
-    let header = header.ok_or_else(|| {
-        Status::unauthenticated("no bearer token (`authorization: Bearer <token>`)")
-    })?;
-    let token = header
-        .strip_prefix("Bearer ")
-        .ok_or_else(|| Status::unauthenticated("authorization must be `Bearer <token>`"))?;
+pub fn authenticate(tokens: &Tokens, header: Option<&str>) -> Result<Caller, Status> {
+    let token = bearer_token(header)?;
     tokens
-        .role(token)
+        .identify(token)
+        .map(|(role, credential)| Caller { role, credential })
         .ok_or_else(|| Status::unauthenticated("unknown, expired or revoked token"))
 }
 
 /// Who a request is: the role of its client certificate when the certificate is mapped
 /// ([`super::certs`]; a bearer token sent with it must name the same role), else the
-/// role of its bearer token.
+/// caller of its bearer token.
 ///
 /// # Errors
 /// UNAUTHENTICATED without a usable certificate or token; PERMISSION_DENIED for a token
@@ -187,19 +212,23 @@ pub fn identify(
     certs: &super::certs::CertRoles,
     leaf: Option<&[u8]>,
     header: Option<&str>,
-) -> Result<Role, Status> {
+) -> Result<Caller, Status> {
     match (certs.role_of(leaf)?, header) {
-        (Some(by_cert), None) => Ok(by_cert),
+        (Some(by_cert), None) => Ok(Caller {
+            role: by_cert,
+            credential: Credential::Certificate,
+        }),
         (Some(by_cert), header) => {
+            // The token must hold too: revoking it ends what it was used for.
             let by_token = authenticate(tokens, header)?;
-            if by_token != by_cert {
+            if by_token.role != by_cert {
                 return Err(Status::permission_denied(format!(
                     "the client certificate is {}'s; a token of {} cannot be used with it",
                     by_cert.text(),
-                    by_token.text()
+                    by_token.role.text()
                 )));
             }
-            Ok(by_cert)
+            Ok(by_token)
         }
         (None, header) => authenticate(tokens, header),
     }
@@ -226,8 +255,8 @@ pub fn admit(
             .as_ref()
             .and_then(|c| c.first())
             .map(|c| c.as_ref());
-        let role = match identify(&tokens, &certs, leaf, header) {
-            Ok(role) => role,
+        let caller = match identify(&tokens, &certs, leaf, header) {
+            Ok(caller) => caller,
             Err(status) => {
                 failures.inc();
                 let peer = req
@@ -237,14 +266,14 @@ pub fn admit(
                 return Err(status);
             }
         };
-        if !allowed(&role) {
+        if !allowed(&caller.role) {
             return Err(Status::permission_denied(format!(
                 "{} may not use this service",
-                role.text()
+                caller.role.text()
             )));
         }
-        limits.check(&role)?;
-        req.extensions_mut().insert(Caller { role });
+        limits.check(&caller.role)?;
+        req.extensions_mut().insert(caller);
         Ok(req)
     }
 }

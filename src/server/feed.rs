@@ -215,72 +215,81 @@ impl Api {
             return Err(Status::permission_denied("only a department has a queue"));
         };
         let claim = req.get_ref().claim;
-        let slot = self.limits.open_stream(&who.role)?;
+        let lease = self.lease(&who)?;
         let mut rx = self.ready_channel(&dept);
         let (tx, out) = tokio::sync::mpsc::channel(256);
         let api = self.clone();
         let open = self.metrics.stream_opened();
         self.spawn_until_shutdown(async move {
-            let _open = (open, slot);
-            // Hands one task to the stream: as it is, or claimed first. Claims run
-            // concurrently (each waits for its flush), so one slow flush does not hold
-            // back the department's queue; their order of arrival may differ from the
-            // order of readiness.
-            let push = |t: pb::Task| {
-                let (api, actor, tx) = (api.clone(), actor.clone(), tx.clone());
-                async move {
-                    // A notice is told as it is: there is nothing to claim.
-                    if !claim || !t.notice.is_empty() {
-                        return tx.send(Ok(t)).await.is_ok();
-                    }
-                    // A stream whose client has gone claims nothing: the task would be
-                    // claimed for nobody and stay claimed.
-                    if tx.is_closed() {
-                        return false;
-                    }
-                    tokio::spawn(async move {
-                        if let Some(t) = api.claim_for_push(&actor, t).await {
-                            let _ = tx.send(Ok(t)).await;
+            let _open = open;
+            let follow = async {
+                // Hands one task to the stream: as it is, or claimed first. Claims run
+                // concurrently (each waits for its flush), so one slow flush does not hold
+                // back the department's queue; their order of arrival may differ from the
+                // order of readiness.
+                let push = |t: pb::Task| {
+                    let (api, actor, tx) = (api.clone(), actor.clone(), tx.clone());
+                    async move {
+                        // A notice is told as it is: there is nothing to claim.
+                        if !claim || !t.notice.is_empty() {
+                            return tx.send(Ok(t)).await.is_ok();
                         }
-                    });
-                    true
-                }
-            };
-            let ready_now = || {
-                api.open_tasks(Some(&dept), |_, t| t.state == TaskState::Ready)
-                    .unwrap_or_else(|status| {
-                        tracing::warn!(dept, %status, "the ready tasks could not be read");
-                        Vec::new()
-                    })
-            };
-            for t in ready_now() {
-                if !push(t).await {
-                    return;
-                }
-            }
-            loop {
-                // Ends as soon as the client goes, not at the next task.
-                let received = tokio::select! {
-                    r = rx.recv() => r,
-                    () = tx.closed() => return,
-                };
-                let task = match received {
-                    Ok(t) => t,
-                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
-                        // Fell behind the live feed: push every task ready now again (a
-                        // worker may see one twice; request ids make that harmless, and
-                        // a claiming stream skips what it already claimed).
-                        for t in ready_now() {
-                            if !push(t).await {
-                                return;
+                        // A stream whose client has gone claims nothing: the task would be
+                        // claimed for nobody and stay claimed.
+                        if tx.is_closed() {
+                            return false;
+                        }
+                        tokio::spawn(async move {
+                            if let Some(t) = api.claim_for_push(&actor, t).await {
+                                let _ = tx.send(Ok(t)).await;
                             }
-                        }
-                        continue;
+                        });
+                        true
                     }
-                    Err(_) => return,
                 };
-                if !push(task).await {
-                    return;
+                let ready_now = || {
+                    api.open_tasks(Some(&dept), |_, t| t.state == TaskState::Ready)
+                        .unwrap_or_else(|status| {
+                            tracing::warn!(dept, %status, "the ready tasks could not be read");
+                            Vec::new()
+                        })
+                };
+                for t in ready_now() {
+                    if !push(t).await {
+                        return;
+                    }
+                }
+                loop {
+                    // Ends as soon as the client goes, not at the next task.
+                    let received = tokio::select! {
+                        r = rx.recv() => r,
+                        () = tx.closed() => return,
+                    };
+                    let task = match received {
+                        Ok(t) => t,
+                        Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
+                            // Fell behind the live feed: push every task ready now again (a
+                            // worker may see one twice; request ids make that harmless, and
+                            // a claiming stream skips what it already claimed).
+                            for t in ready_now() {
+                                if !push(t).await {
+                                    return;
+                                }
+                            }
+                            continue;
+                        }
+                        Err(_) => return,
+                    };
+                    if !push(task).await {
+                        return;
+                    }
+                }
+            };
+            tokio::select! {
+                () = follow => {}
+                () = lease.ended() => {
+                    // The department's right ended (revoked, expired): say so, then close.
+                    let _ = tx.try_send(Err(super::lease::ended_status()));
                 }
             }
         });

@@ -293,9 +293,42 @@ pub fn revoke(path: &Path, id: &str, now: NaiveDateTime) -> Result<Identity, Err
 /// One identity the table admits.
 #[derive(Debug, Clone)]
 struct Entry {
+    /// The identity's public id (what `tokens list` shows): the account it is.
+    id: Arc<str>,
     role: Role,
     expires: Option<NaiveDateTime>,
     revoked: bool,
+}
+
+impl Entry {
+    fn holds_at(&self, now: NaiveDateTime) -> bool {
+        !self.revoked && self.expires.is_none_or(|x| now < x)
+    }
+}
+
+/// What a caller proved who they are with, kept by a session or a stream so that it can
+/// be asked again whether it still holds: revoking or expiring it ends them at once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Credential {
+    /// A bearer token, by its SHA-256 (never the token itself).
+    Token {
+        /// The token's hash: the key of its identity in the file.
+        sha256: [u8; 32],
+        /// The identity's public id: the account, for limits and the log.
+        identity: Arc<str>,
+    },
+    /// A client certificate, verified in the TLS handshake of its connection.
+    Certificate,
+}
+
+impl Credential {
+    /// The account a credential is: the identity's public id, or `certificate`.
+    pub fn account(&self) -> &str {
+        match self {
+            Credential::Token { identity, .. } => identity,
+            Credential::Certificate => "certificate",
+        }
+    }
 }
 
 /// A table read from the file.
@@ -318,6 +351,7 @@ impl Table {
                 by_hash.insert(
                     h,
                     Entry {
+                        id: Arc::from(i.id.as_str()),
                         role,
                         expires: i.expires,
                         revoked: i.revoked.is_some(),
@@ -439,17 +473,60 @@ impl Tokens {
 
     /// The role of a token, if it is known, not revoked and not expired at `now`.
     pub fn role_at(&self, token: &str, now: NaiveDateTime) -> Option<Role> {
-        let table = self.table();
-        let e = table.by_hash.get(&digest(token))?;
-        if e.revoked || e.expires.is_some_and(|x| now >= x) {
-            return None;
-        }
-        Some(e.role.clone())
+        self.identify_at(token, now).map(|(role, _)| role)
     }
 
     /// The role of a token now (the system's clock).
     pub fn role(&self, token: &str) -> Option<Role> {
-        self.role_at(token, chrono::Local::now().naive_local())
+        self.role_at(token, Self::now())
+    }
+
+    /// The role of a token and the credential it is, if it is known, not revoked and not
+    /// expired at `now`. The credential keeps the token's hash, never the token, so that
+    /// a session or a stream can ask again, for as long as it lasts, whether it still holds.
+    pub fn identify_at(&self, token: &str, now: NaiveDateTime) -> Option<(Role, Credential)> {
+        let sha256 = digest(token);
+        let table = self.table();
+        let e = table.by_hash.get(&sha256)?;
+        if !e.holds_at(now) {
+            return None;
+        }
+        Some((
+            e.role.clone(),
+            Credential::Token {
+                sha256,
+                identity: e.id.clone(),
+            },
+        ))
+    }
+
+    /// [`Tokens::identify_at`] now (the system's clock).
+    pub fn identify(&self, token: &str) -> Option<(Role, Credential)> {
+        self.identify_at(token, Self::now())
+    }
+
+    /// Whether a credential still holds at `now`: its token is in the file (read again
+    /// if it changed), not revoked and not expired. A client certificate was verified in
+    /// its connection's handshake and holds for that connection.
+    pub fn holds_at(&self, credential: &Credential, now: NaiveDateTime) -> bool {
+        match credential {
+            Credential::Token { sha256, .. } => self
+                .table()
+                .by_hash
+                .get(sha256)
+                .is_some_and(|e| e.holds_at(now)),
+            Credential::Certificate => true,
+        }
+    }
+
+    /// [`Tokens::holds_at`] now (the system's clock).
+    pub fn holds(&self, credential: &Credential) -> bool {
+        self.holds_at(credential, Self::now())
+    }
+
+    /// The clock identities expire by.
+    fn now() -> NaiveDateTime {
+        chrono::Local::now().naive_local()
     }
 
     /// The first clear token of a role, for the load generators: only a file in the

@@ -23,8 +23,11 @@ pub const MAX_TEXT_CHARS: usize = 2000;
 /// The most entries of a list (materials, needed materials, form fields, filters).
 pub const MAX_LIST: usize = 1000;
 
+/// The most versions one comparison puts side by side.
+pub const MAX_COMPARE: usize = 16;
+
 /// How an input is quoted in a message: at most 40 bytes of it.
-fn quoted(v: &str) -> String {
+pub fn quoted(v: &str) -> String {
     format!("`{}`", truncate(v, 40))
 }
 

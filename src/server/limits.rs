@@ -32,6 +32,13 @@ type OpenStreams = Arc<Mutex<HashMap<String, u32>>>;
 #[derive(Debug)]
 pub struct StreamSlot(Option<(OpenStreams, String)>);
 
+impl StreamSlot {
+    /// A slot counted nowhere (the limit is off).
+    pub(crate) fn unlimited() -> StreamSlot {
+        StreamSlot(None)
+    }
+}
+
 impl Drop for StreamSlot {
     fn drop(&mut self) {
         if let Some((open, key)) = self.0.take() {
@@ -77,7 +84,7 @@ impl Limits {
     /// RESOURCE_EXHAUSTED with a retry hint when the identity has as many open already.
     pub fn open_stream(&self, role: &Role) -> Result<StreamSlot, Status> {
         if self.streams == 0 {
-            return Ok(StreamSlot(None));
+            return Ok(StreamSlot::unlimited());
         }
         let key = role.text();
         let mut open = self

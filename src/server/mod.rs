@@ -33,12 +33,14 @@ pub mod certs;
 mod checkpoints;
 pub mod codec;
 mod command;
+pub mod connections;
 mod convert;
 mod department;
 mod feed;
 mod http;
 pub mod identity;
 mod input;
+mod lease;
 pub mod limits;
 mod migrate;
 pub mod pb;
@@ -62,6 +64,8 @@ use crate::plan::Plan;
 
 use crate::store::service::Service;
 use crate::store::Store;
+pub use connections::Hygiene;
+pub use http::client::TrustedProxies;
 pub use serve::{bound, run, Config, Error, Tls};
 pub use status::{refusal_status, NOTICE_TYPE_URL};
 
@@ -99,6 +103,8 @@ pub(crate) struct Api {
     blueprints: site::Blueprints,
     /// Requests per second and streams per identity.
     limits: Arc<limits::Limits>,
+    /// The identities: a stream asks them again whether its caller's credential holds.
+    tokens: Arc<auth::Tokens>,
     /// The departments' keys that seal issued documents (`None`: documents unsealed).
     document_keys: Option<Arc<crate::audit::document::Keys>>,
     /// The public half of the key that signs checkpoints: what `VerifyAudit` trusts.
@@ -114,6 +120,7 @@ impl Api {
         clock: Clock,
         workflows_dir: PathBuf,
         shutdown: tokio::sync::watch::Receiver<bool>,
+        tokens: Arc<auth::Tokens>,
     ) -> Api {
         let (events, _) = tokio::sync::broadcast::channel(65536);
         Api {
@@ -129,10 +136,21 @@ impl Api {
                 limits::DEFAULT_PER_SECOND,
                 limits::DEFAULT_STREAMS,
             )),
+            tokens,
             document_keys: None,
             audit_public: None,
             audit_turn: Arc::default(),
         }
+    }
+
+    /// A lease for a stream `caller` opens: a place in its stream count, and its
+    /// credential asked again while the stream lasts.
+    ///
+    /// # Errors
+    /// RESOURCE_EXHAUSTED when the caller has as many streams open as it may.
+    fn lease(&self, caller: &auth::Caller) -> Result<lease::Lease, Status> {
+        let slot = self.limits.open_stream(&caller.role)?;
+        Ok(lease::Lease::of_caller(slot, self.tokens.clone(), caller))
     }
 
     /// Spawns the task behind a stream (or the ticker) so that it ends when the server

@@ -50,6 +50,10 @@ pub struct Config {
     /// Seal issued documents with each department's key from this directory (made,
     /// owner-only, when a department first signs); `None`: documents are not sealed.
     pub document_keys: Option<PathBuf>,
+    /// Timeouts and the cap on connections, on both ports.
+    pub hygiene: super::Hygiene,
+    /// Proxies whose `X-Forwarded-For` and `X-Forwarded-Proto` the HTTP side believes.
+    pub trusted_proxies: super::TrustedProxies,
 }
 
 impl Config {
@@ -69,6 +73,8 @@ impl Config {
             audit_key: None,
             checkpoint_every: Duration::from_secs(3600),
             document_keys: None,
+            hygiene: super::Hygiene::default(),
+            trusted_proxies: super::TrustedProxies::default(),
         }
     }
 }
@@ -96,6 +102,9 @@ pub enum Error {
     /// The HTTP listener could not be used.
     #[error("HTTP: {0}")]
     Http(#[source] std::io::Error),
+    /// The certificate or key cannot serve TLS on the HTTP side.
+    #[error("HTTP TLS: {0}")]
+    HttpTls(String),
     /// The audit signing key could not be read or made.
     #[error("audit key: {0}")]
     AuditKey(#[from] crate::audit::checkpoint::Error),
@@ -133,7 +142,15 @@ pub async fn run(
         audit_key,
         checkpoint_every,
         document_keys,
+        hygiene,
+        trusted_proxies,
     } = config;
+    let hygiene = hygiene.resolved();
+    tracing::info!(
+        "at most {} connections per port; a request within {} s of connecting",
+        hygiene.max_connections,
+        hygiene.handshake.as_secs()
+    );
     let audit_key = match audit_key {
         Some(path) => {
             let (key, made) = crate::audit::checkpoint::load_or_create_key(&path)?;
@@ -150,14 +167,14 @@ pub async fn run(
     };
     svc.set_cache_capacity(cache_projects);
     let (stop, stopped) = tokio::sync::watch::channel(false);
-    let mut api = Api::new(Arc::new(svc), clock, workflows, stopped);
+    let tokens = Arc::new(tokens);
+    let mut api = Api::new(Arc::new(svc), clock, workflows, stopped, tokens.clone());
     api.limits = Arc::new(super::limits::Limits::new(
         per_caller_rps,
         streams_per_caller,
     ));
     api.document_keys = document_keys.map(|d| Arc::new(crate::audit::document::Keys::new(d)));
     api.audit_public = audit_key.as_ref().map(|k| k.verifying_key());
-    let tokens = Arc::new(tokens);
     let metrics = api.metrics.clone();
     api.svc
         .store()
@@ -178,8 +195,13 @@ pub async fn run(
             let _ = stop.wait_for(|stop| *stop).await;
         };
         let (api, tokens) = (api.clone(), tokens.clone());
+        let settings = super::http::Settings {
+            tls: tls.as_ref().map(http_tls).transpose()?,
+            proxies: trusted_proxies,
+            hygiene: hygiene.clone(),
+        };
         tokio::spawn(async move {
-            if let Err(e) = super::http::serve(api, tokens, listener, stopped).await {
+            if let Err(e) = super::http::serve(api, tokens, listener, settings, stopped).await {
                 tracing::error!("HTTP: {e}");
             }
         });
@@ -189,7 +211,7 @@ pub async fn run(
         tracing::info!("shutting down: ending streams, finishing requests in flight");
         let _ = stop.send(true);
     };
-    serve(api, tokens, listener, tls, shutdown).await?;
+    serve(api, tokens, listener, tls, &hygiene, shutdown).await?;
     tracing::info!("stopped");
     Ok(())
 }
@@ -244,8 +266,31 @@ fn open(
     Ok((svc, tokens))
 }
 
+/// The HTTP side's TLS: the same certificate as the gRPC port, no client certificate
+/// (browsers), HTTP/2 and HTTP/1.1 by ALPN.
+fn http_tls(tls: &Tls) -> Result<Arc<tokio_rustls::rustls::ServerConfig>, Error> {
+    use rustls_pki_types::pem::PemObject;
+    use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+    use tokio_rustls::rustls;
+    let bad = |e: &dyn std::fmt::Display| Error::HttpTls(e.to_string());
+    let certs = CertificateDer::pem_slice_iter(&tls.cert_pem)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| bad(&e))?;
+    let key = PrivateKeyDer::from_pem_slice(&tls.key_pem).map_err(|e| bad(&e))?;
+    let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map_err(|e| bad(&e))?
+    .with_no_client_auth()
+    .with_single_cert(certs, key)
+    .map_err(|e| bad(&e))?;
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(Arc::new(config))
+}
+
 /// A server certificate and its private key, PEM-encoded: with them the server speaks TLS
-/// (rustls) instead of plain HTTP/2.
+/// (rustls) instead of plain HTTP/2, on the gRPC port and on the HTTP side.
 #[derive(Debug, Clone)]
 pub struct Tls {
     /// The certificate chain.
@@ -267,6 +312,7 @@ pub(crate) async fn serve(
     tokens: Arc<Tokens>,
     listener: tokio::net::TcpListener,
     tls: Option<Tls>,
+    hygiene: &super::Hygiene,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), tonic::transport::Error> {
     use pb::department_server::DepartmentServer;
@@ -288,21 +334,20 @@ pub(crate) async fn serve(
         .build_v1alpha()
         .expect("the descriptor set compiled into the binary is valid");
 
-    // Without TCP_NODELAY small HTTP/2 frames wait for delayed ACKs: ~40 ms per call.
-    let incoming = tokio_stream::StreamExt::map(
-        tokio_stream::wrappers::TcpListenerStream::new(listener),
-        |s| {
-            if let Ok(s) = &s {
-                let _ = s.set_nodelay(true);
-            }
-            s
-        },
-    );
-    let mut builder = tonic::transport::Server::builder();
+    // Every connection through the port's door (the handshake's and idleness's bounds,
+    // the cap); the door sets TCP_NODELAY (without it small HTTP/2 frames wait for
+    // delayed ACKs: ~40 ms per call).
+    let door = super::connections::Door::new("grpc", hygiene, api.metrics.doors.grpc.clone());
+    let incoming = door.clone().incoming(listener);
+    let mut builder = tonic::transport::Server::builder()
+        .http2_keepalive_interval(Some(hygiene.keepalive))
+        .http2_keepalive_timeout(Some(hygiene.keepalive_timeout));
     let mut certs = CertRoles::none();
     if let Some(tls) = tls {
         let identity = tonic::transport::Identity::from_pem(tls.cert_pem, tls.key_pem);
-        let mut config = tonic::transport::ServerTlsConfig::new().identity(identity);
+        let mut config = tonic::transport::ServerTlsConfig::new()
+            .identity(identity)
+            .timeout(hygiene.handshake);
         if let Some(ca) = tls.client_ca_pem {
             // Required, not optional: a connection without a valid certificate (unknown
             // CA, expired, not yet valid) fails in the handshake.
@@ -317,6 +362,10 @@ pub(crate) async fn serve(
     let failures = api.metrics.auth_failures.clone();
     let limits = api.limits.clone();
     builder
+        .layer(super::connections::ServedLayer(door))
+        .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(
+            hygiene.body,
+        ))
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)

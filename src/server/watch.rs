@@ -17,7 +17,7 @@ impl Api {
     pub(super) fn watch_events(
         &self,
         r: pb::WatchRequest,
-        slot: super::limits::StreamSlot,
+        lease: super::lease::Lease,
     ) -> Result<Response<EventStream>, Status> {
         let kinds = Kinds::new(r.types)?;
         input::optional_id("project", &r.project)?;
@@ -54,63 +54,73 @@ impl Api {
         let svc = self.svc.clone();
         let open = self.metrics.stream_opened();
         self.spawn_until_shutdown(async move {
-            let _open = (open, slot);
-            let all = |svc: &Service<dyn Store>| match &one {
-                Some(p) => vec![p.clone()],
-                None => svc.project_ids(),
-            };
-            let resume: Vec<String> = if live { named } else { all(&svc) };
-            for p in resume {
-                let after = cursors.get(&p).copied().unwrap_or(0);
-                let Some(last) = send_stored(&svc, &tx, &kinds, &p, after, None).await else {
-                    return;
+            let _open = open;
+            let follow = async {
+                let all = |svc: &Service<dyn Store>| match &one {
+                    Some(p) => vec![p.clone()],
+                    None => svc.project_ids(),
                 };
-                cursors.insert(p, last);
-            }
-            loop {
-                // A watcher gone ends the task at once, not at the next event: its slot
-                // in the caller's stream count is given back.
-                let received = tokio::select! {
-                    r = rx.recv() => r,
-                    () = tx.closed() => return,
-                };
-                let e = match received {
-                    Ok(e) => e,
-                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
-                        // Fell behind the live feed: catch up from the store.
-                        for p in all(&svc) {
-                            let after = cursors.get(&p).copied().unwrap_or(0);
-                            let Some(last) = send_stored(&svc, &tx, &kinds, &p, after, None).await
-                            else {
-                                return;
-                            };
-                            cursors.insert(p, last);
+                let resume: Vec<String> = if live { named } else { all(&svc) };
+                for p in resume {
+                    let after = cursors.get(&p).copied().unwrap_or(0);
+                    let Some(last) = send_stored(&svc, &tx, &kinds, &p, after, None).await else {
+                        return;
+                    };
+                    cursors.insert(p, last);
+                }
+                loop {
+                    // A watcher gone ends the task at once, not at the next event: its
+                    // place in the caller's stream count is given back.
+                    let received = tokio::select! {
+                        r = rx.recv() => r,
+                        () = tx.closed() => return,
+                    };
+                    let e = match received {
+                        Ok(e) => e,
+                        Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
+                            // Fell behind the live feed: catch up from the store.
+                            for p in all(&svc) {
+                                let after = cursors.get(&p).copied().unwrap_or(0);
+                                let Some(last) =
+                                    send_stored(&svc, &tx, &kinds, &p, after, None).await
+                                else {
+                                    return;
+                                };
+                                cursors.insert(p, last);
+                            }
+                            continue;
                         }
+                        Err(_) => return,
+                    };
+                    if one.as_ref().is_some_and(|p| *p != e.project) {
                         continue;
                     }
-                    Err(_) => return,
-                };
-                if one.as_ref().is_some_and(|p| *p != e.project) {
-                    continue;
-                }
-                let mut last = cursors.get(&e.project).copied().unwrap_or(0);
-                if e.seq <= last {
-                    continue;
-                }
-                if e.seq > last + 1 {
-                    // The project's events were published out of order: fill the gap from
-                    // the store.
-                    match send_stored(&svc, &tx, &kinds, &e.project, last, Some(e.seq)).await {
-                        Some(l) => last = l,
-                        None => return,
+                    let mut last = cursors.get(&e.project).copied().unwrap_or(0);
+                    if e.seq <= last {
+                        continue;
+                    }
+                    if e.seq > last + 1 {
+                        // The project's events were published out of order: fill the gap from
+                        // the store.
+                        match send_stored(&svc, &tx, &kinds, &e.project, last, Some(e.seq)).await {
+                            Some(l) => last = l,
+                            None => return,
+                        }
+                    }
+                    if e.seq == last + 1 {
+                        let (project, seq) = (e.project.clone(), e.seq);
+                        if kinds.wants(&e.r#type) && tx.send(Ok(e)).await.is_err() {
+                            return;
+                        }
+                        cursors.insert(project, seq);
                     }
                 }
-                if e.seq == last + 1 {
-                    let (project, seq) = (e.project.clone(), e.seq);
-                    if kinds.wants(&e.r#type) && tx.send(Ok(e)).await.is_err() {
-                        return;
-                    }
-                    cursors.insert(project, seq);
+            };
+            tokio::select! {
+                () = follow => {}
+                () = lease.ended() => {
+                    // The caller's right ended (revoked, expired): say so, then close.
+                    let _ = tx.try_send(Err(super::lease::ended_status()));
                 }
             }
         });

@@ -252,8 +252,8 @@ impl pb::window_server::Window for Api {
                 return Err(Status::not_found(format!("project `{}`", r.project)));
             }
         }
-        let slot = self.limits.open_stream(&caller(&req)?.role)?;
-        self.watch_events(req.into_inner(), slot)
+        let lease = self.lease(&caller(&req)?)?;
+        self.watch_events(req.into_inner(), lease)
     }
 }
 

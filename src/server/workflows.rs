@@ -87,9 +87,28 @@ impl pb::workflows_server::Workflows for Api {
         &self,
         req: Request<pb::CompareRequest>,
     ) -> Result<Response<pb::CompareResponse>, Status> {
+        analysts_only(&req, "compares versions")?;
         let r = req.into_inner();
         if r.versions.len() < 2 {
             return Err(invalid_argument("versions: at least two"));
+        }
+        // Each version is a schedule computed and a plan copied into the answer: a
+        // comparison is read by a person, side by side, and a few columns are all one reads.
+        if r.versions.len() > input::MAX_COMPARE {
+            return Err(invalid_argument(format!(
+                "versions: {} entries; at most {}",
+                r.versions.len(),
+                input::MAX_COMPARE
+            )));
+        }
+        for (i, v) in r.versions.iter().enumerate() {
+            input::id("versions", v)?;
+            if r.versions[..i].contains(v) {
+                return Err(invalid_argument(format!(
+                    "versions: {} is named twice",
+                    input::quoted(v)
+                )));
+            }
         }
         let limits = limits_arg(&r.limits)?;
         let start = date_arg("start_date", &r.start_date)?;
@@ -127,6 +146,7 @@ impl pb::workflows_server::Workflows for Api {
         &self,
         req: Request<pb::PlanRequest>,
     ) -> Result<Response<pb::PlanResponse>, Status> {
+        analysts_only(&req, "plans versions")?;
         let r = req.into_inner();
         let plan = self.plan(&r.version)?;
         let limits = limits_arg(&r.limits)?.unwrap_or(plan.default_limits);
@@ -172,5 +192,19 @@ impl pb::workflows_server::Workflows for Api {
             site_m2: checked.site_m2,
             blocking: checked.blocking,
         }))
+    }
+}
+
+/// PERMISSION_DENIED unless the caller is an analyst, a supervisor or an administrator
+/// (the proto's "analysts and above").
+fn analysts_only<T>(req: &Request<T>, what: &str) -> Result<(), Status> {
+    let who = caller(req)?;
+    if auth::ANALYST(&who.role) {
+        Ok(())
+    } else {
+        Err(Status::permission_denied(format!(
+            "only an analyst, a supervisor or an administrator {what} ({} may not)",
+            who.role.text()
+        )))
     }
 }

@@ -20,6 +20,7 @@ pub const NDRC: &str = "00000000000000000000000000000ndrc";
 pub const NRP: &str = "000000000000000000000000000000nrp";
 pub const SUPERVISOR: &str = "000000000000000000000000supervisor";
 pub const ADMIN: &str = "0000000000000000000000000000admin";
+pub const ANALYST: &str = "00000000000000000000000000analyst";
 pub const BUREAU: &str = "0000000000000000000000000000bureau";
 pub const RESPONDENT: &str = "000000000000000000000000respondent";
 /// The parallel construction workflow's departments, each with a token `dept-<id>-…`.
@@ -285,7 +286,7 @@ pub async fn next_events(stream: &mut tonic::Streaming<pb::Event>, n: usize) -> 
 /// Writes the tests' tokens file (one fixed token per role) into `dir`.
 pub fn write_tokens(dir: &std::path::Path) -> PathBuf {
     let tokens = dir.join("tokens.yaml");
-    let mut text = format!("tokens:\n  {WINDOW}: window\n  {NDRC}: department:ndrc\n  {NRP}: department:nrp\n  {SUPERVISOR}: supervisor\n  {ADMIN}: admin\n  {BUREAU}: department:supervision\n  {RESPONDENT}: department:respondent\n");
+    let mut text = format!("tokens:\n  {WINDOW}: window\n  {NDRC}: department:ndrc\n  {NRP}: department:nrp\n  {SUPERVISOR}: supervisor\n  {ADMIN}: admin\n  {ANALYST}: analyst\n  {BUREAU}: department:supervision\n  {RESPONDENT}: department:respondent\n");
     for d in DEPARTMENTS.iter().chain(&["plan", "review", "housing"]) {
         text.push_str(&format!("  {}: department:{d}\n", dept_token(d)));
     }
@@ -559,14 +560,39 @@ pub fn complaint(request_id: &str, project: &str, version: &str) -> Value {
     })
 }
 
-/// Logs in to the console with a token: the session cookie.
+/// The login form's CSRF token and its cookie (`onewindow_login=…`), as a browser gets
+/// them when it opens the login page.
+pub async fn login_form(addr: std::net::SocketAddr) -> (String, String) {
+    let form = http(addr, "GET", "/console/login", &[], "").await;
+    assert_eq!(form.status, 200, "{}", form.body);
+    let csrf = form
+        .body
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .expect("the login form carries a CSRF token")
+        .to_string();
+    let cookie = form
+        .header("set-cookie")
+        .and_then(|c| c.split(';').next())
+        .expect("the login form sets its cookie")
+        .to_string();
+    (csrf, cookie)
+}
+
+/// Logs in to the console with a token, as a browser does (the form first, then the
+/// post with its token and cookie): the session cookie.
 pub async fn login(server: &InProcess, token: &str) -> String {
+    let (csrf, cookie) = login_form(server.http).await;
     let r = http(
         server.http,
         "POST",
         "/console/login",
-        &[("content-type", "application/x-www-form-urlencoded")],
-        &format!("token={token}"),
+        &[
+            ("content-type", "application/x-www-form-urlencoded"),
+            ("cookie", &cookie),
+        ],
+        &format!("token={token}&csrf={csrf}"),
     )
     .await;
     assert_eq!(r.status, 303, "{}", r.body);

@@ -15,10 +15,9 @@
 //! parameters; `POST` routes as a JSON body (an empty body is the empty message).
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
 
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, Path, RawQuery, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{on, MethodFilter, MethodRouter};
@@ -26,6 +25,7 @@ use axum::Router;
 use serde::de::DeserializeOwned;
 use tonic::Status;
 
+use super::client::Client;
 use super::error::status_response;
 use super::{request, Http};
 use crate::server::auth::{self, Admit, Caller};
@@ -58,6 +58,7 @@ const D: &str = "a department (its own tasks only)";
 const S: &str = "supervisor, admin";
 const A: &str = "any authenticated caller";
 const AD: &str = "admin";
+const AN: &str = "analyst, supervisor, admin";
 
 macro_rules! routes {
     ($($method:literal $path:literal => $rpc:literal ($req:literal) -> $resp:literal, $admit:ident $roles:ident: $summary:literal;)*) => {
@@ -142,11 +143,11 @@ routes! {
         "Deployed workflow versions";
     "POST" "/api/v1/workflows" => "Workflows.Deploy" ("DeployRequest") -> "Workflow", ADMIN AD:
         "Deploy a workflow's YAML (administrators)";
-    "POST" "/api/v1/workflows/compare" => "Workflows.Compare" ("CompareRequest") -> "CompareResponse", ANY A:
+    "POST" "/api/v1/workflows/compare" => "Workflows.Compare" ("CompareRequest") -> "CompareResponse", ANALYST AN:
         "Compare deployed versions (the analyst's comparison)";
     "GET" "/api/v1/workflows/{version}" => "Workflows.Get" ("GetWorkflowRequest") -> "Workflow", ANY A:
         "One deployed version, with its YAML";
-    "GET" "/api/v1/workflows/{version}/plan" => "Workflows.Plan" ("PlanRequest") -> "PlanResponse", ANY A:
+    "GET" "/api/v1/workflows/{version}/plan" => "Workflows.Plan" ("PlanRequest") -> "PlanResponse", ANALYST AN:
         "A version's schedule: the critical path and dates";
     "POST" "/api/v1/workflows/{version}/check-site" => "Workflows.CheckSite" ("CheckSiteRequest") -> "CheckSiteResponse", ANY A:
         "Check a site against the workflow's blueprint (一张蓝图)";
@@ -169,11 +170,11 @@ pub(super) fn router() -> Router<Http> {
         let handler = on(
             filter,
             move |state: State<Http>,
-                  peer: ConnectInfo<SocketAddr>,
+                  client: Client,
                   params: Path<HashMap<String, String>>,
                   query: RawQuery,
                   headers: HeaderMap,
-                  body: Bytes| call(route, state, peer, params, query, headers, body),
+                  body: Bytes| call(route, state, client, params, query, headers, body),
         );
         match by_path.iter_mut().find(|(p, _)| *p == route.path) {
             Some((_, methods)) => *methods = std::mem::take(methods).merge(handler),
@@ -192,13 +193,13 @@ pub(super) fn router() -> Router<Http> {
 async fn call(
     route: &'static Route,
     State(http): State<Http>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    client: Client,
     Path(params): Path<HashMap<String, String>>,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let caller = match http.bearer(&headers, peer) {
+    let caller = match http.bearer(&headers, client) {
         Ok(c) => c,
         Err(status) => return status_response(&status),
     };
@@ -290,7 +291,9 @@ async fn dispatch(
     macro_rules! rpc {
         ($service:ident :: $method:ident) => {{
             let answer = $service::$method(api, request(&caller, input.message()?)).await?;
-            serde_json::to_value(answer.into_inner())
+            let answer = answer.into_inner();
+            crate::server::codec::check_answer(&answer)?;
+            serde_json::to_value(answer)
                 .map_err(|e| Status::internal(format!("encoding an answer: {e}")))
         }};
     }

@@ -418,57 +418,80 @@ struct Card {
 }
 
 /// New yellow and red cards as server-sent events (`event: card`), from the feed every
-/// durable event goes through; ends when the server shuts down.
+/// durable event goes through. The stream counts against the supervisor's streams (as a
+/// gRPC watch does) and lasts as long as its session: logout, the session's expiry or
+/// its token's revocation ends it within [`crate::server::lease::RECHECK`], as does the
+/// server's shutdown.
 async fn live(
     State(http): State<Http>,
     session: Session,
     Query(filter): Query<LiveFilter>,
 ) -> Result<Response, Refused> {
     supervisor(&session)?;
-    let events = tokio_stream::wrappers::BroadcastStream::new(http.api.events.subscribe());
-    let mut stop = http.api.shutdown.clone();
-    let opened = http.api.metrics.stream_opened();
-    let cards = events
-        .filter_map(move |e| {
-            let _open = &opened;
-            let e = e.ok()?;
-            let kind = match e.r#type.as_str() {
-                "warned" => "warned",
-                "overdue" => "overdue",
-                _ => return None,
-            };
-            let (department, due) = http
-                .api
-                .svc
-                .with_project(&e.project, |p| {
-                    let plan = http.api.svc.plan(&p.version)?;
-                    let i = plan.items.iter().position(|x| x.id == e.item)?;
-                    Some((
-                        plan.department_of(i).to_string(),
-                        p.tasks[i].due.map(|d| d.to_string()).unwrap_or_default(),
-                    ))
-                })
-                .flatten()
-                .unwrap_or_default();
-            if !filter.department.is_empty() && filter.department != department {
-                return None;
-            }
-            let card = Card {
-                kind,
-                project: e.project,
-                item: e.item,
-                department,
-                due,
-                at: e.at,
-            };
-            Some(Ok::<_, Infallible>(
-                SseEvent::default()
-                    .event("card")
-                    .json_data(&card)
-                    .unwrap_or_default(),
+    let slot = match http.api.limits.open_stream(&session.caller.role) {
+        Ok(slot) => slot,
+        Err(status) => {
+            return Ok(page::message(
+                StatusCode::TOO_MANY_REQUESTS,
+                "实时推送过多 Too many live streams",
+                &format!(
+                    "同一身份打开的实时推送已达上限，请关闭其他页面后重试。 {}",
+                    status.message()
+                ),
             ))
-        })
-        .take_while(move |_| !*stop.borrow_and_update());
+        }
+    };
+    let (sessions, id) = (http.sessions.clone(), session.id.clone());
+    let lease = crate::server::lease::Lease::new(slot, move || sessions.holds(&id));
+    let mut stop = http.api.shutdown.clone();
+    let ended = async move {
+        tokio::select! {
+            () = lease.ended() => {}
+            _ = stop.wait_for(|stop| *stop) => {}
+        }
+    };
+    let events = tokio_stream::wrappers::BroadcastStream::new(http.api.events.subscribe());
+    let opened = http.api.metrics.stream_opened();
+    let cards = events.filter_map(move |e| {
+        let _open = &opened;
+        let e = e.ok()?;
+        let kind = match e.r#type.as_str() {
+            "warned" => "warned",
+            "overdue" => "overdue",
+            _ => return None,
+        };
+        let (department, due) = http
+            .api
+            .svc
+            .with_project(&e.project, |p| {
+                let plan = http.api.svc.plan(&p.version)?;
+                let i = plan.items.iter().position(|x| x.id == e.item)?;
+                Some((
+                    plan.department_of(i).to_string(),
+                    p.tasks[i].due.map(|d| d.to_string()).unwrap_or_default(),
+                ))
+            })
+            .flatten()
+            .unwrap_or_default();
+        if !filter.department.is_empty() && filter.department != department {
+            return None;
+        }
+        let card = Card {
+            kind,
+            project: e.project,
+            item: e.item,
+            department,
+            due,
+            at: e.at,
+        };
+        Some(Ok::<_, Infallible>(
+            SseEvent::default()
+                .event("card")
+                .json_data(&card)
+                .unwrap_or_default(),
+        ))
+    });
+    let cards = futures_util::StreamExt::take_until(cards, ended);
     Ok(Sse::new(cards)
         .keep_alive(KeepAlive::default())
         .into_response())

@@ -48,6 +48,18 @@ pub(crate) struct Dept {
     pub(crate) department: String,
 }
 
+/// A port, as a metric label.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub(crate) struct Port {
+    pub(crate) port: &'static str,
+}
+
+/// The connection counts of both ports.
+pub(crate) struct Doors {
+    pub(crate) grpc: crate::server::connections::DoorMetrics,
+    pub(crate) http: crate::server::connections::DoorMetrics,
+}
+
 /// What the server counts.
 pub(crate) struct Metrics {
     registry: Registry,
@@ -75,6 +87,8 @@ pub(crate) struct Metrics {
     pub(crate) audit_checkpoints: Counter,
     /// Broken links the last audit verification on this node found (0: intact).
     pub(crate) audit_broken: Gauge<i64, AtomicI64>,
+    /// Connections per port: open, refused, closed for a newcomer, timed out.
+    pub(crate) doors: Doors,
 }
 
 impl Metrics {
@@ -145,8 +159,46 @@ impl Metrics {
             "Broken links the last audit verification on this node found (alert when above 0)",
             audit_broken.clone(),
         );
+        let open_conns = Family::<Port, Gauge<i64, AtomicI64>>::default();
+        registry.register(
+            "connections_open",
+            "Connections open now, by port (grpc, http)",
+            open_conns.clone(),
+        );
+        let refused = Family::<Port, Counter>::default();
+        registry.register(
+            "connections_refused",
+            "New connections refused because the port held as many as it may, all of them served",
+            refused.clone(),
+        );
+        let evicted = Family::<Port, Counter>::default();
+        registry.register(
+            "connections_evicted",
+            "Connections that had not finished a request, closed to let a new one in at a full port",
+            evicted.clone(),
+        );
+        let timed_out = Family::<Port, Counter>::default();
+        registry.register(
+            "connections_timed_out",
+            "Connections closed for silence: no request within the handshake's bound, or idle too long",
+            timed_out.clone(),
+        );
+        let door = |port: &'static str| {
+            let label = Port { port };
+            crate::server::connections::DoorMetrics {
+                open: open_conns.get_or_create(&label).clone(),
+                refused: refused.get_or_create(&label).clone(),
+                evicted: evicted.get_or_create(&label).clone(),
+                timed_out: timed_out.get_or_create(&label).clone(),
+            }
+        };
+        let doors = Doors {
+            grpc: door("grpc"),
+            http: door("http"),
+        };
         Metrics {
             registry,
+            doors,
             commands,
             latency,
             open,

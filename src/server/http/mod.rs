@@ -16,6 +16,7 @@
 //! callers), so a page shows exactly the refusals and messages a gRPC client gets.
 
 mod api;
+pub(crate) mod client;
 mod counter;
 mod dashboard;
 mod error;
@@ -25,16 +26,18 @@ mod openapi;
 mod page;
 mod permit;
 mod public;
+mod security;
 mod session;
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::extract::{DefaultBodyLimit, FromRef};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, FromRef};
 use axum::http::HeaderMap;
 use axum::routing::get;
 use axum::Router;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tonic::Status;
+use tower::ServiceExt;
 
 pub(crate) use metrics::{Metrics, Shared};
 
@@ -52,8 +55,15 @@ pub(crate) struct Http {
     sessions: Arc<session::Sessions>,
     /// Supervision's last board.
     boards: Arc<dashboard::Boards>,
-    /// Requests per client address to the public pages and to the login form.
+    /// Requests per client address to the public pages.
     limiter: Arc<public::Limiter>,
+    /// Login attempts per client address and logins per account, apart from the public
+    /// pages' limit.
+    logins: Arc<session::LoginLimits>,
+    /// The proxies whose forwarding headers are believed.
+    proxies: Arc<client::TrustedProxies>,
+    /// Whether this side serves TLS itself.
+    tls: bool,
 }
 
 impl FromRef<Http> for Api {
@@ -66,18 +76,18 @@ impl Http {
     /// The caller of an API request, from its `authorization: Bearer` header; a failure
     /// is counted for `/metrics` and logged with the client's address (an operator
     /// alerts on guessing).
-    fn bearer(&self, headers: &HeaderMap, peer: SocketAddr) -> Result<Caller, Status> {
+    fn bearer(&self, headers: &HeaderMap, client: client::Client) -> Result<Caller, Status> {
         let header = headers
             .get(axum::http::header::AUTHORIZATION)
             .map(|h| h.to_str().unwrap_or(""));
         match auth::authenticate(&self.tokens, header) {
-            Ok(role) => {
-                self.api.limits.check(&role)?;
-                Ok(Caller { role })
+            Ok(caller) => {
+                self.api.limits.check(&caller.role)?;
+                Ok(caller)
             }
             Err(status) => {
                 self.api.metrics.auth_failures.inc();
-                tracing::warn!(peer = %peer, "HTTP API: authentication failed: {}", status.message());
+                tracing::warn!(client = %client.addr, "HTTP API: authentication failed: {}", status.message());
                 Err(status)
             }
         }
@@ -92,8 +102,9 @@ pub(crate) fn request<T>(caller: &Caller, message: T) -> tonic::Request<T> {
     r
 }
 
-/// Every HTTP route of a node.
-fn router(http: Http) -> Router {
+/// Every HTTP route of a node, with the security headers on every answer and the body
+/// timeout and bound on every request.
+fn router(http: Http, body_timeout: std::time::Duration) -> Router {
     Router::new()
         .merge(metrics::router())
         .merge(api::router())
@@ -109,10 +120,29 @@ fn router(http: Http) -> Router {
         .merge(public::router())
         .merge(page::router())
         .layer(DefaultBodyLimit::max(MAX_BODY))
+        .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(
+            body_timeout,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            http.clone(),
+            security::headers,
+        ))
         .with_state(http)
 }
 
-/// Serves the HTTP side on `listener` until `shutdown` resolves.
+/// How the HTTP side is served besides its listener.
+pub(crate) struct Settings {
+    /// Serve TLS with this configuration (the gRPC port's certificate).
+    pub(crate) tls: Option<Arc<tokio_rustls::rustls::ServerConfig>>,
+    /// The proxies whose forwarding headers are believed.
+    pub(crate) proxies: client::TrustedProxies,
+    /// Timeouts and the cap on connections.
+    pub(crate) hygiene: super::connections::Hygiene,
+}
+
+/// Serves the HTTP side on `listener` until `shutdown` resolves, every connection through
+/// its [`super::connections::Door`] (timeouts, the cap), HTTP/1.1 and HTTP/2 (hyper's
+/// automatic choice), TLS when configured.
 ///
 /// # Errors
 /// The listener failed.
@@ -120,19 +150,86 @@ pub(crate) async fn serve(
     api: Api,
     tokens: Arc<Tokens>,
     listener: tokio::net::TcpListener,
+    settings: Settings,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    use super::connections::Door;
+    let Settings {
+        tls,
+        proxies,
+        hygiene,
+    } = settings;
     let http = Http {
-        api,
+        api: api.clone(),
+        sessions: Arc::new(session::Sessions::new(tokens.clone())),
         tokens,
-        sessions: Arc::new(session::Sessions::default()),
         boards: Arc::new(dashboard::Boards::default()),
         limiter: Arc::new(public::limiter()),
+        logins: Arc::new(session::LoginLimits::default()),
+        proxies: Arc::new(proxies),
+        tls: tls.is_some(),
     };
-    axum::serve(
-        listener,
-        router(http).into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
+    let router = router(http, hygiene.body);
+    let door = Door::new("http", &hygiene, api.metrics.doors.http.clone());
+    let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(hygiene.header_read);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .keep_alive_interval(hygiene.keepalive)
+        .keep_alive_timeout(hygiene.keepalive_timeout)
+        .max_concurrent_streams(256);
+    let builder = Arc::new(builder);
+    let tls = tls.map(tokio_rustls::TlsAcceptor::from);
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    tokio::pin!(shutdown);
+    loop {
+        let guarded = tokio::select! {
+            g = door.accept(&listener) => g,
+            () = &mut shutdown => break,
+        };
+        let peer = guarded.peer();
+        let (door, router, builder, tls, watcher) = (
+            door.clone(),
+            router.clone(),
+            builder.clone(),
+            tls.clone(),
+            graceful.watcher(),
+        );
+        let handshake = hygiene.handshake;
+        tokio::spawn(async move {
+            let service =
+                hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+                    door.served(&peer);
+                    let mut req = req.map(axum::body::Body::new);
+                    req.extensions_mut().insert(ConnectInfo(peer));
+                    router.clone().oneshot(req)
+                });
+            let served = match tls {
+                None => {
+                    let conn = builder.serve_connection(TokioIo::new(guarded), service);
+                    watcher.watch(conn).await
+                }
+                Some(acceptor) => {
+                    let Ok(Ok(stream)) =
+                        tokio::time::timeout(handshake, acceptor.accept(guarded)).await
+                    else {
+                        return;
+                    };
+                    let conn = builder.serve_connection(TokioIo::new(stream), service);
+                    watcher.watch(conn).await
+                }
+            };
+            if let Err(e) = served {
+                tracing::debug!(%peer, "HTTP connection ended: {e}");
+            }
+        });
+    }
+    drop(listener);
+    // In-flight requests finish; a connection that does not within ten seconds is cut.
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(10), graceful.shutdown()).await;
+    Ok(())
 }

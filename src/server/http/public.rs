@@ -4,20 +4,23 @@
 //! The page is drawn from an explicit list of what may be shown ([`Progress`]), never
 //! from the project as stored, so a field added to the record does not leak here.
 //!
-//! No login, so it is rate-limited per client address (governor's keyed GCRA limiter):
+//! No login, so it is rate-limited per client address (governor's keyed GCRA limiter;
+//! the address behind a proxy only when the operator names the proxy, [`super::client`]):
 //! [`PER_MINUTE`] requests a minute with a burst of [`BURST`], then 429 with a retry hint.
-//! The login form shares the limit.
+//! Staff logins have limits of their own ([`super::session`]), so the public cannot lock
+//! the clerks out.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::num::NonZeroU32;
 
-use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::Router;
 use governor::{DefaultKeyedRateLimiter, Quota};
 use maud::html;
 
+use super::client::Client;
 use super::page::{self, department_name, item_name, urlencode, Page};
 use super::Http;
 use crate::server::input;
@@ -48,12 +51,8 @@ struct Lookup {
     code: String,
 }
 
-async fn search(
-    State(http): State<Http>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    Query(q): Query<Lookup>,
-) -> Response {
-    if http.limiter.check_key(&peer.ip()).is_err() {
+async fn search(State(http): State<Http>, client: Client, Query(q): Query<Lookup>) -> Response {
+    if http.limiter.check_key(&client.addr).is_err() {
         return page::too_many();
     }
     if !q.code.trim().is_empty() {
@@ -82,12 +81,8 @@ struct Progress {
     open: Vec<(String, String, String, bool)>,
 }
 
-async fn progress(
-    State(http): State<Http>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    Path(code): Path<String>,
-) -> Response {
-    if http.limiter.check_key(&peer.ip()).is_err() {
+async fn progress(State(http): State<Http>, client: Client, Path(code): Path<String>) -> Response {
+    if http.limiter.check_key(&client.addr).is_err() {
         return page::too_many();
     }
     let not_found = || page::not_found("没有这个项目代码。 No project has this code.");
