@@ -444,6 +444,8 @@ mod tests {
             name: id.into(),
             ty,
             required: false,
+            min: None,
+            max: None,
         };
         vec![
             f(

@@ -51,6 +51,46 @@ pub struct Field {
     pub ty: FieldType,
     /// Whether every application must fill it in.
     pub required: bool,
+    /// A number field's smallest allowed value (the workflow's `min`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub min: Option<f64>,
+    /// A number field's largest allowed value (the workflow's `max`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max: Option<f64>,
+}
+
+impl Field {
+    /// Whether a value fits the field: its type, an enum's list, a number's range.
+    ///
+    /// # Errors
+    /// What is wrong, in words (the one-time notice quotes it).
+    pub fn check(&self, v: &Value) -> Result<(), String> {
+        match (&self.ty, v) {
+            (FieldType::Number, Value::Number(n)) => {
+                if !n.is_finite() {
+                    return Err(format!("{n} is not a finite number"));
+                }
+                if let Some(min) = self.min.filter(|m| n < m) {
+                    return Err(format!("{n} is below the smallest allowed value {min}"));
+                }
+                if let Some(max) = self.max.filter(|m| n > m) {
+                    return Err(format!("{n} is above the largest allowed value {max}"));
+                }
+                Ok(())
+            }
+            (FieldType::String, Value::String(_))
+            | (FieldType::Bool, Value::Bool(_))
+            | (FieldType::Date, Value::Date(_)) => Ok(()),
+            (FieldType::Enum(values), Value::String(s)) => {
+                if values.contains(s) {
+                    Ok(())
+                } else {
+                    Err(format!("'{s}' is not one of [{}]", values.join(", ")))
+                }
+            }
+            (ty, v) => Err(format!("expected a {} value, found {v}", ty.name())),
+        }
+    }
 }
 
 /// A filled-in value. Serialized with its type as the key (`{"number": 3}`), because
@@ -145,7 +185,12 @@ impl Form {
                 problems.push(Problem::UnknownField(id));
                 continue;
             };
-            match coerce(&field.ty, &v) {
+            match coerce(&field.ty, &v)
+                .map_err(|e| e.to_string())
+                .and_then(|value| {
+                    field.check(&value)?;
+                    Ok(value)
+                }) {
                 Ok(value) => {
                     values.insert(id, value);
                 }
@@ -153,7 +198,7 @@ impl Form {
                     invalid.insert(id.clone());
                     problems.push(Problem::Invalid {
                         field: id,
-                        message: e.to_string(),
+                        message: e,
                     });
                 }
             }

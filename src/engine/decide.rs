@@ -37,6 +37,9 @@ impl Project {
         if *actor != Actor::Window {
             return Err(not_allowed(actor, "submit a project"));
         }
+        // Pre-review lists a material the workflow does not know; a submission that
+        // still names one is refused, so the record only holds the workflow's materials.
+        check_materials(plan, &materials)?;
         let mut notice = notice::pre_review(plan, &form, &materials, notice::SUBMISSION_STAGES);
         if let Some(site) = &site {
             notice.add_site(site);

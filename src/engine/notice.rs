@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::form::{Field, FieldType, Form, Value};
+use crate::form::{Field, Form, Value};
 use crate::plan::{Plan, Stage};
 use crate::spec::ItemKind;
 
@@ -159,7 +159,7 @@ pub fn check_form(
                 field: k.clone(),
                 problem: "not a field of this form".into(),
             }),
-            Some(f) => match type_ok(&f.ty, v) {
+            Some(f) => match f.check(v) {
                 Ok(()) => {
                     form.values.insert(k.clone(), v.clone());
                 }
@@ -179,23 +179,6 @@ pub fn check_form(
         }
     }
     (form, problems)
-}
-
-fn type_ok(ty: &FieldType, v: &Value) -> Result<(), String> {
-    match (ty, v) {
-        (FieldType::String, Value::String(_))
-        | (FieldType::Number, Value::Number(_))
-        | (FieldType::Bool, Value::Bool(_))
-        | (FieldType::Date, Value::Date(_)) => Ok(()),
-        (FieldType::Enum(values), Value::String(s)) => {
-            if values.contains(s) {
-                Ok(())
-            } else {
-                Err(format!("'{s}' is not one of [{}]", values.join(", ")))
-            }
-        }
-        (ty, v) => Err(format!("expected a {} value, found {v}", ty.name())),
-    }
 }
 
 /// Which items apply to a form (conditions evaluated; an item without one always applies).

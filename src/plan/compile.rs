@@ -274,6 +274,34 @@ impl Compiler<'_> {
                     FieldType::String
                 }
             };
+            for (key, bound) in [("min", f.min), ("max", f.max)] {
+                let Some(b) = bound else { continue };
+                if ty != FieldType::Number {
+                    self.error(
+                        "field-range",
+                        Some(&id),
+                        format!("form field `{id}` has `{key}` but is not a number"),
+                        Anchor::at(&l.fields[i], sub(&[key])),
+                    );
+                } else if !b.is_finite() {
+                    self.error(
+                        "field-range",
+                        Some(&id),
+                        format!("form field `{id}`: `{key}` must be a finite number"),
+                        Anchor::at(&l.fields[i], sub(&[key])),
+                    );
+                }
+            }
+            if let (Some(min), Some(max)) = (f.min, f.max) {
+                if min > max {
+                    self.error(
+                        "field-range",
+                        Some(&id),
+                        format!("form field `{id}`: `min` {min} is above `max` {max}"),
+                        Anchor::at(&l.fields[i], sub(&["min"])),
+                    );
+                }
+            }
             if f.values.is_some() && !matches!(ty, FieldType::Enum(_)) {
                 self.error(
                     "enum-values",
@@ -287,6 +315,8 @@ impl Compiler<'_> {
                 id,
                 ty,
                 required: f.required.unwrap_or(false),
+                min: f.min,
+                max: f.max,
             });
         }
 

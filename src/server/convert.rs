@@ -81,16 +81,24 @@ pub(super) fn event_pb(e: &engine::Envelope) -> pb::Event {
 }
 
 /// The materials of a request (`field`), each reference checked: the material id is an
-/// id, the name, hash and location are bounded text.
+/// id, named once (one entry per material: a second would leave it unclear which file
+/// the record holds), the name, hash and location are bounded text.
 pub(super) fn materials(
     field: &str,
     refs: Vec<pb::MaterialRef>,
 ) -> Result<Vec<MaterialRef>, Status> {
     input::list(field, &refs)?;
+    let mut seen = std::collections::HashMap::new();
     refs.into_iter()
         .enumerate()
         .map(|(i, m)| {
             input::id(&format!("{field}[{i}].material"), &m.material)?;
+            if let Some(first) = seen.insert(m.material.clone(), i) {
+                return Err(invalid_argument(format!(
+                    "{field}[{i}].material: {} is named twice (also {field}[{first}]); hand in one file per material",
+                    input::quoted(&m.material)
+                )));
+            }
             input::text(&format!("{field}[{i}].name"), &m.name)?;
             input::optional_id(&format!("{field}[{i}].sha256"), &m.sha256)?;
             input::text(&format!("{field}[{i}].location"), &m.location)?;
@@ -226,7 +234,8 @@ pub(super) fn limits_arg(s: &str) -> Result<Option<crate::spec::LimitKind>, Stat
         "statutory" => Ok(Some(crate::spec::LimitKind::Statutory)),
         "committed" => Ok(Some(crate::spec::LimitKind::Committed)),
         other => Err(invalid_argument(format!(
-            "limits: `{other}` (statutory or committed)"
+            "limits: {} (statutory or committed)",
+            input::quoted(other)
         ))),
     }
 }

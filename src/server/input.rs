@@ -5,9 +5,20 @@
 //!
 //! The rules are the proto's (its header documents them): an id is 1 to
 //! [`MAX_ID_CHARS`] characters, each a letter or digit of any script or one of
-//! [`ID_PUNCTUATION`] — no spaces, no control characters; free text is at most
+//! [`ID_PUNCTUATION`] — no spaces, no control characters — in Unicode's normal form
+//! NFKC, not `.` or `..`, and not mixing scripts that look alike; free text is at most
 //! [`MAX_TEXT_CHARS`] characters without control characters other than newlines and
-//! tabs; a list has at most [`MAX_LIST`] entries.
+//! tabs, and without the bidirectional controls; a list has at most [`MAX_LIST`] entries.
+//!
+//! Why ids must be normal rather than be normalised here: an id is the caller's key in
+//! its own records as much as ours. A department system that sent `ＰＲＪ－１` and got
+//! back events of `PRJ-1` could not match them, and two callers could hold one project
+//! under two spellings. So an id not in NFKC (full-width letters and digits, ligatures,
+//! circled numbers) is refused with the normal form in the message, and an id mixing
+//! Latin with Cyrillic or Greek (`РRJ-1` with a Cyrillic `Р`: UTS #39's restriction
+//! levels above "moderately restrictive") is refused — the two would read the same and
+//! be two projects. Latin with Chinese (`P-2026/湖里.001`) is fine. The console, where a
+//! person types, normalises what they type before it calls the API.
 
 use chrono::NaiveDate;
 use tonic::Status;
@@ -28,7 +39,7 @@ pub const MAX_COMPARE: usize = 16;
 
 /// How an input is quoted in a message: at most 40 bytes of it.
 pub fn quoted(v: &str) -> String {
-    format!("`{}`", truncate(v, 40))
+    format!("`{}`", truncate(v, super::status::ECHO))
 }
 
 /// A required id.
@@ -43,6 +54,18 @@ pub fn id(field: &str, v: &str) -> Result<(), Status> {
             quoted(v)
         )));
     }
+    // ASCII is its own normal form and one script: the common case costs nothing more.
+    let ascii = v.is_ascii();
+    if !ascii {
+        let normal = normal_id(v);
+        if normal != v {
+            return Err(invalid_argument(format!(
+                "{field}: {} is not in Unicode's normal form (NFKC: full-width or compatibility characters); write it {}",
+                quoted(v),
+                quoted(&normal)
+            )));
+        }
+    }
     if let Some(c) = v
         .chars()
         .find(|c| !(c.is_alphanumeric() || ID_PUNCTUATION.contains(*c)))
@@ -52,7 +75,41 @@ pub fn id(field: &str, v: &str) -> Result<(), Status> {
             quoted(v)
         )));
     }
+    if v == "." || v == ".." {
+        return Err(invalid_argument(format!(
+            "{field}: `{v}` is not an id (it names a directory in a path)"
+        )));
+    }
+    use unicode_security::{RestrictionLevel, RestrictionLevelDetection};
+    if !ascii
+        && v.chars()
+            .filter(|c| c.is_alphanumeric())
+            .collect::<String>()
+            .as_str()
+            .detect_restriction_level()
+            > RestrictionLevel::ModeratelyRestrictive
+    {
+        return Err(invalid_argument(format!(
+            "{field}: {} mixes scripts that look alike (Latin with Cyrillic or Greek); write it in one script",
+            quoted(v)
+        )));
+    }
     Ok(())
+}
+
+/// An id as a person may have typed it, in the normal form the API takes (NFKC:
+/// full-width letters and digits become ASCII), trimmed. The console applies it to what
+/// a clerk types; the API refuses ids that are not already normal.
+pub fn normal_id(v: &str) -> String {
+    use unicode_normalization::UnicodeNormalization;
+    v.trim().nfkc().collect()
+}
+
+/// The bidirectional controls (embeddings, overrides, isolates, marks): in free text
+/// they reorder what a reader sees (U+202E makes `exe.txt` read `txt.exe`), so a reason
+/// could say one thing on screen and another in the record.
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}' | '\u{061C}')
 }
 
 /// An id that may be left empty (a filter, an optional reference).
@@ -79,6 +136,12 @@ pub fn text(field: &str, v: &str) -> Result<(), Status> {
         return Err(invalid_argument(format!(
             "{field}: {} contains the control character {c:?}",
             quoted(v)
+        )));
+    }
+    if let Some(c) = v.chars().find(|c| is_bidi_control(*c)) {
+        return Err(invalid_argument(format!(
+            "{field}: contains the bidirectional control U+{:04X}, which reorders what a reader sees",
+            u32::from(c)
         )));
     }
     Ok(())
@@ -156,6 +219,35 @@ mod tests {
                 tonic::Code::InvalidArgument,
                 "{bad:?}"
             );
+        }
+    }
+
+    #[test]
+    fn ids_are_normal_not_dots_and_not_look_alikes() {
+        for good in ["P-2026/湖里.001", "项目甲", "ПРОЕКТ-1", "a.b", "..a", "nrp"] {
+            assert!(id("project", good).is_ok(), "{good}");
+        }
+        for (bad, says) in [
+            (".", "not an id"),
+            ("..", "not an id"),
+            ("ＰＲＪ－１", "write it `PRJ-1`"),
+            ("PRJ-①", "normal form"),
+            ("\u{420}RJ-1", "look alike"),
+            ("pa\u{3b1}ypal", "look alike"),
+        ] {
+            let e = id("project", bad).unwrap_err();
+            assert_eq!(e.code(), tonic::Code::InvalidArgument, "{bad}");
+            assert!(e.message().contains(says), "{bad}: {}", e.message());
+        }
+        assert_eq!(normal_id(" ＰＲＪ－１ "), "PRJ-1");
+    }
+
+    #[test]
+    fn text_refuses_bidi_controls() {
+        assert!(text("reason", "مرحبا and English").is_ok());
+        for c in ['\u{202E}', '\u{2066}', '\u{200F}'] {
+            let e = text("reason", &format!("invoice{c}fdp.exe")).unwrap_err();
+            assert!(e.message().contains("bidirectional"), "{}", e.message());
         }
     }
 

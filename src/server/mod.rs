@@ -171,9 +171,12 @@ impl Api {
     /// A deployed plan, or NOT_FOUND (a version that is no id at all is INVALID_ARGUMENT).
     pub(super) fn plan(&self, version: &str) -> Result<Arc<Plan>, Status> {
         input::id("version", version)?;
-        self.svc
-            .plan(version)
-            .ok_or_else(|| Status::not_found(format!("version `{version}` is not deployed")))
+        self.svc.plan(version).ok_or_else(|| {
+            Status::not_found(format!(
+                "version {} is not deployed",
+                input::quoted(version)
+            ))
+        })
     }
 
     /// Open tasks (ready, claimed or suspended) matching `keep`, of one department or of

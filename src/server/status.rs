@@ -119,6 +119,29 @@ pub fn truncate(text: &str, max: usize) -> String {
     format!("{}…", &text[..end])
 }
 
+/// A refusal whose ids that came in the request (a project, an item, a version, a
+/// material, a request id) are cut to [`ECHO`] bytes, as every message quotes its input:
+/// never whole.
+fn echoed(r: &Refusal) -> Refusal {
+    let cut = |s: &String| truncate(s, ECHO);
+    match r {
+        Refusal::UnknownProject(p) => Refusal::UnknownProject(cut(p)),
+        Refusal::ProjectExists(p) => Refusal::ProjectExists(cut(p)),
+        Refusal::UnknownVersion(v) => Refusal::UnknownVersion(cut(v)),
+        Refusal::UnknownItem(i) => Refusal::UnknownItem(cut(i)),
+        Refusal::NotApplicable(i) => Refusal::NotApplicable(cut(i)),
+        Refusal::RequestReused(id) => Refusal::RequestReused(cut(id)),
+        Refusal::UnknownReference { kind, id } => Refusal::UnknownReference {
+            kind: kind.clone(),
+            id: cut(id),
+        },
+        other => other.clone(),
+    }
+}
+
+/// How many bytes of an input a message quotes.
+pub const ECHO: usize = 40;
+
 /// The gRPC status for a store error: only what may pass is UNAVAILABLE (retry); damaged
 /// or impossible data is DATA_LOSS; an id the store cannot take is INVALID_ARGUMENT.
 pub fn store_status(e: &crate::store::Error) -> Status {
@@ -146,7 +169,7 @@ pub(super) fn invalid_argument(message: impl Into<String>) -> Status {
 /// is the engine's reason, prefixed with its stable code (cut to [`MAX_MESSAGE`] bytes:
 /// an input is never echoed whole). The table is documented in the proto's header.
 pub fn refusal_status(r: &Refusal) -> Status {
-    let message = truncate(&format!("{}: {r}", r.code()), MAX_MESSAGE);
+    let message = truncate(&format!("{}: {}", r.code(), echoed(r)), MAX_MESSAGE);
     match r {
         Refusal::RequestReused(_) => Status::already_exists(message),
         // The server's clock is wrong, not the request: try again later.

@@ -149,7 +149,10 @@ impl pb::supervision_server::Supervision for Api {
             .events(&project, 0)
             .map_err(|e| store_status(&e))?;
         if events.is_empty() {
-            return Err(Status::not_found(format!("project `{project}`")));
+            return Err(Status::not_found(format!(
+                "project {}",
+                input::quoted(&project)
+            )));
         }
         Ok(Response::new(pb::TimelineResponse {
             events: events.iter().map(event_pb).collect(),

@@ -28,8 +28,8 @@ impl Api {
         // A project watched by name must exist: otherwise the stream would wait forever.
         if !r.project.is_empty() && self.svc.with_project(&r.project, |_| ()).is_none() {
             return Err(Status::not_found(format!(
-                "unknown-project: project `{}`",
-                r.project
+                "unknown-project: project {}",
+                input::quoted(&r.project)
             )));
         }
         // Subscribe before reading the store, so nothing falls between the two.
@@ -139,7 +139,8 @@ impl Kinds {
         for (i, t) in types.iter().enumerate() {
             if !engine::Event::KINDS.contains(&t.as_str()) {
                 return Err(invalid_argument(format!(
-                    "types[{i}]: `{t}` is not an event type (one of {})",
+                    "types[{i}]: {} is not an event type (one of {})",
+                    input::quoted(t),
                     engine::Event::KINDS.join(", ")
                 )));
             }

@@ -169,7 +169,7 @@ impl pb::window_server::Window for Api {
             .svc
             .project(&r.project)
             .filter(|p| agent.is_none() || p.agent == agent)
-            .ok_or_else(|| Status::not_found(format!("project `{}`", r.project)))?;
+            .ok_or_else(|| Status::not_found(format!("project {}", input::quoted(&r.project))))?;
         Ok(Response::new(self.project_pb(&p)?))
     }
 
@@ -249,7 +249,10 @@ impl pb::window_server::Window for Api {
                 .with_project(&r.project, |p| p.agent.as_deref() == Some(agent.as_str()))
                 != Some(true)
             {
-                return Err(Status::not_found(format!("project `{}`", r.project)));
+                return Err(Status::not_found(format!(
+                    "project {}",
+                    input::quoted(&r.project)
+                )));
             }
         }
         let lease = self.lease(&caller(&req)?)?;

@@ -31,10 +31,22 @@ impl Entity for RawField {
         self.id.as_deref()
     }
     fn patch(&mut self, o: Self) {
-        take(&mut self.name, o.name);
-        take(&mut self.ty, o.ty);
-        take(&mut self.values, o.values);
-        take(&mut self.required, o.required);
+        // Every field named, so that a field added to the form field cannot be forgotten.
+        let RawField {
+            id: _,
+            name,
+            ty,
+            values,
+            required,
+            min,
+            max,
+        } = o;
+        take(&mut self.name, name);
+        take(&mut self.ty, ty);
+        take(&mut self.values, values);
+        take(&mut self.required, required);
+        take(&mut self.min, min);
+        take(&mut self.max, max);
     }
 }
 

@@ -148,6 +148,12 @@ pub struct RawField {
     /// Whether every application must fill it in.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub required: Option<bool>,
+    /// For number fields: the smallest value an application may give.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub min: Option<f64>,
+    /// For number fields: the largest value an application may give.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max: Option<f64>,
 }
 
 /// A material the applicant hands in.

@@ -247,7 +247,7 @@ impl Input {
         } else if self.body.iter().all(u8::is_ascii_whitespace) {
             Value::Object(serde_json::Map::new())
         } else {
-            serde_json::from_slice(&self.body).map_err(|e| {
+            strict_json(&self.body).map_err(|e| {
                 invalid_argument(format!("body: not the request's JSON ({})", short(&e)))
             })?
         };
@@ -260,6 +260,81 @@ impl Input {
         serde_json::from_value(value)
             .map_err(|e| invalid_argument(format!("body: not the request's JSON ({})", short(&e))))
     }
+}
+
+/// A JSON body as a value, refusing a key that appears twice in one object (at any
+/// depth). serde_json keeps the last of two, so `{"project": "A", "project": "B"}` would
+/// be read one way here and perhaps another way by a proxy, a log or a firewall that
+/// looked at it first: an ambiguous request is refused, not guessed at.
+fn strict_json(body: &[u8]) -> Result<serde_json::Value, serde_json::Error> {
+    use serde::de::{DeserializeSeed, Error, MapAccess, SeqAccess, Visitor};
+    use serde_json::{Map, Value};
+
+    struct Strict;
+
+    impl<'de> DeserializeSeed<'de> for Strict {
+        type Value = Value;
+        fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+            d.deserialize_any(self)
+        }
+    }
+
+    impl<'de> Visitor<'de> for Strict {
+        type Value = Value;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("JSON")
+        }
+        fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+            Ok(Value::Bool(v))
+        }
+        fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+            Ok(Value::from(v))
+        }
+        fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+            Ok(Value::from(v))
+        }
+        fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+            Ok(Value::from(v))
+        }
+        fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+            Ok(Value::String(v.to_string()))
+        }
+        fn visit_string<E>(self, v: String) -> Result<Value, E> {
+            Ok(Value::String(v))
+        }
+        fn visit_unit<E>(self) -> Result<Value, E> {
+            Ok(Value::Null)
+        }
+        fn visit_none<E>(self) -> Result<Value, E> {
+            Ok(Value::Null)
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+            let mut out = Vec::new();
+            while let Some(v) = seq.next_element_seed(Strict)? {
+                out.push(v);
+            }
+            Ok(Value::Array(out))
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+            let mut out = Map::new();
+            while let Some(k) = map.next_key::<String>()? {
+                if out.contains_key(&k) {
+                    return Err(A::Error::custom(format!(
+                        "the key `{}` appears twice in one object",
+                        crate::server::status::truncate(&k, 40)
+                    )));
+                }
+                let v = map.next_value_seed(Strict)?;
+                out.insert(k, v);
+            }
+            Ok(Value::Object(out))
+        }
+    }
+
+    let mut d = serde_json::Deserializer::from_slice(body);
+    let v = Strict.deserialize(&mut d)?;
+    d.end()?;
+    Ok(v)
 }
 
 /// The query string as the message (`?page_size=10&state=ready`).
@@ -339,5 +414,24 @@ async fn dispatch(
         "Workflows.Plan" => rpc!(Workflows::plan),
         "Workflows.CheckSite" => rpc!(Workflows::check_site),
         other => Err(Status::internal(format!("no handler for {other}"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::strict_json;
+
+    #[test]
+    fn json_with_a_key_twice_is_refused_at_any_depth() {
+        assert!(strict_json(br#"{"a": 1, "b": {"c": [1, {"d": null}]}}"#).is_ok());
+        for twice in [
+            r#"{"project": "A", "project": "B"}"#,
+            r#"{"form": {"x": {"text": "1"}, "x": {"text": "2"}}}"#,
+            r#"{"materials": [{"material": "a", "material": "b"}]}"#,
+        ] {
+            let e = strict_json(twice.as_bytes()).unwrap_err();
+            assert!(e.to_string().contains("appears twice"), "{twice}: {e}");
+        }
+        assert!(strict_json(b"{} trailing").is_err());
     }
 }

@@ -253,7 +253,7 @@ fn application(
                             input type="text" name=(name) maxlength="2000" required[f.required] value=(value);
                         }
                         FieldType::Number => {
-                            input type="number" step="any" name=(name) required[f.required] value=(value);
+                            input type="number" step="any" name=(name) required[f.required] min=[f.min] max=[f.max] value=(value);
                         }
                         FieldType::Date => {
                             input type="date" name=(name) min="2000-01-01" max="2199-12-31" required[f.required] value=(value);
@@ -346,7 +346,9 @@ async fn apply(
         };
         return Ok(application(&session, &plan, &filled, above, StatusCode::OK));
     }
-    let project = filled.get("project").trim().to_string();
+    // A clerk's input method may type full-width letters and digits: the code as the
+    // API takes it (NFKC), so `ＰＲＪ－１` is `PRJ-1`, not a refusal.
+    let project = crate::server::input::normal_id(filled.get("project"));
     let submitted = api
         .submit(request(
             &session.caller,
@@ -443,7 +445,7 @@ fn notice_doc(plan: &Plan, filled: &Filled, n: &pb::Notice, now: chrono::NaiveDa
             @if !n.unknown_materials.is_empty() {
                 p.hint { "未列入清单的材料 Not in the workflow: " (n.unknown_materials.join(", ")) }
             }
-            p.noprint { button type="button" onclick="window.print()" { "打印 Print" } }
+            p.noprint { button type="button" data-print { "打印 Print" } }
         }
     }
 }
@@ -522,7 +524,7 @@ async fn receipt(
             (tasks_table(&plan, &p.tasks, false))
             p { "凭项目代码在信息公开页面查询进度： Follow progress with the project code at " code { "/public/projects/" (p.id) } }
             p.noprint {
-                button type="button" onclick="window.print()" { "打印 Print" }
+                button type="button" data-print { "打印 Print" }
                 " " a href={ "/console/window/projects/" (urlencode(&p.id)) } { "项目详情 Project" }
             }
         }

@@ -23,6 +23,8 @@ use crate::server::pb;
 const CSS: &str = include_str!("static/console.css");
 /// The dashboard's live updates (EventSource) and nothing else.
 const JS: &str = include_str!("static/live.js");
+/// Every page's script: the print buttons (no inline script: the pages forbid it).
+const CONSOLE_JS: &str = include_str!("static/console.js");
 
 /// A page in the console's frame.
 pub(crate) struct Page<'a> {
@@ -45,6 +47,7 @@ impl<'a> Page<'a> {
                     meta name="viewport" content="width=device-width, initial-scale=1";
                     title { (self.title) " · onewindow 一窗受理" }
                     link rel="stylesheet" href="/console/static/console.css";
+                    script src="/console/static/console.js" defer {}
                 }
                 body {
                     header.top.noprint {
@@ -166,6 +169,15 @@ pub(super) fn router() -> Router<Http> {
                 (
                     [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
                     JS,
+                )
+            }),
+        )
+        .route(
+            "/console/static/console.js",
+            get(|| async {
+                (
+                    [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
+                    CONSOLE_JS,
                 )
             }),
         )

@@ -94,7 +94,7 @@ async fn permit(
                 pre #seal { (d.seal) }
             }
             p.noprint {
-                button type="button" onclick="window.print()" { "打印 Print" }
+                button type="button" data-print { "打印 Print" }
                 " " a href={ "/console/window/projects/" (urlencode(&p.id)) } { "项目详情 Project" }
             }
         }

@@ -55,9 +55,9 @@ async fn search(State(http): State<Http>, client: Client, Query(q): Query<Lookup
     if http.limiter.check_key(&client.addr).is_err() {
         return page::too_many();
     }
-    if !q.code.trim().is_empty() {
-        return Redirect::to(&format!("/public/projects/{}", urlencode(q.code.trim())))
-            .into_response();
+    let code = input::normal_id(&q.code);
+    if !code.is_empty() {
+        return Redirect::to(&format!("/public/projects/{}", urlencode(&code))).into_response();
     }
     let body = html! {
         h1 { "项目审批进度查询 Approval progress" }

@@ -52,4 +52,19 @@
     if (count) count.textContent = String(body.rows.length);
   });
   source.addEventListener("open", function () { feed.setAttribute("data-connected", "yes"); });
+  // The stream ends with the session (logout, expiry, a revoked token): the browser cannot
+  // reconnect, and the page says so instead of going quietly stale.
+  source.addEventListener("error", function () {
+    if (source.readyState !== EventSource.CLOSED) return;
+    feed.setAttribute("data-connected", "no");
+    var note = document.createElement("p");
+    note.className = "error";
+    note.setAttribute("role", "alert");
+    note.appendChild(document.createTextNode("实时推送已停止：会话已结束。 Live updates stopped: the session has ended. "));
+    var a = document.createElement("a");
+    a.href = "/console/login";
+    a.textContent = "重新登录 Log in again";
+    note.appendChild(a);
+    feed.appendChild(note);
+  });
 })();
