@@ -114,6 +114,15 @@ async fn compare_and_plan_are_bounded_and_for_analysts() {
     let body = json!({"versions": vec![v.clone(); 17]});
     let r = api(&server, ANALYST, "POST", "/api/v1/workflows/compare", body).await;
     assert_eq!(r.status, 400, "{}", r.body);
+    // The bounds are in the OpenAPI document, machine-readable.
+    let doc = http(server.http, "GET", "/api/v1/openapi.json", &[], "")
+        .await
+        .json();
+    let schemas = &doc["components"]["schemas"];
+    assert_eq!(schemas["CompareRequest"]["properties"]["versions"]["maxItems"], 16);
+    assert_eq!(schemas["SubmitRequest"]["properties"]["materials"]["maxItems"], 1000);
+    assert_eq!(schemas["SubmitRequest"]["properties"]["form"]["maxProperties"], 1000);
+    assert!(doc["info"]["description"].as_str().unwrap().contains("16 MiB"));
     // Analysts and above; not the window, a department or an agent.
     let parallel = version_of(&mut wf, "construction-parallel").await;
     let serial = version_of(&mut wf, "construction-serial").await;
@@ -772,4 +781,119 @@ async fn the_smaller_doors() {
     let session = r.header("set-cookie").unwrap();
     assert!(session.contains("; Secure"), "{session}");
     assert!(r.header("strict-transport-security").is_some());
+}
+
+/// With a certificate the HTTP side speaks TLS too (the console, the JSON API and
+/// `/healthz`), and its session cookie is `Secure`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_console_speaks_tls_with_the_certificate_and_its_cookie_is_secure() {
+    use std::sync::Arc;
+    use tokio_rustls::rustls;
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = rcgen::CertificateParams::new(vec!["localhost".to_string()])
+        .unwrap()
+        .self_signed(&key)
+        .unwrap();
+    let (cert_pem, key_pem) = (cert.pem(), key.serialize_pem());
+    let tls = onewindow::server::Tls {
+        cert_pem: cert_pem.clone().into_bytes(),
+        key_pem: key_pem.into_bytes(),
+        client_ca_pem: None,
+        client_roles: onewindow::server::certs::CertRoles::none(),
+    };
+    // The in-process server's readiness check speaks plain gRPC: wait on the HTTPS side.
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let dir = tempfile::tempdir().unwrap();
+    let mut config =
+        onewindow::server::Config::new(root.join("workflows"), write_tokens(dir.path()));
+    config.tls = Some(tls);
+    let http_listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = http_listener.local_addr().unwrap();
+    config.http = Some(http_listener);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(onewindow::server::run(
+        config,
+        Arc::new(onewindow::store::memory::MemoryStore::new()),
+        listener,
+        async move {
+            let _ = stopped.await;
+        },
+    ));
+
+    let mut roots = rustls::RootCertStore::empty();
+    roots
+        .add(rustls_pki_types::CertificateDer::from(cert.der().to_vec()))
+        .unwrap();
+    let client = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    let connector = tokio_rustls::TlsConnector::from(Arc::new(client));
+    let https = |request: String| {
+        let connector = connector.clone();
+        async move {
+            let tcp = TcpStream::connect(addr).await?;
+            let name = rustls_pki_types::ServerName::try_from("localhost").unwrap();
+            let mut s = connector.connect(name, tcp).await?;
+            s.write_all(request.as_bytes()).await?;
+            let mut out = Vec::new();
+            s.read_to_end(&mut out).await.ok();
+            Ok::<String, std::io::Error>(String::from_utf8_lossy(&out).into_owned())
+        }
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let health = loop {
+        match https("GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n".into())
+            .await
+        {
+            Ok(r) if r.starts_with("HTTP/1.1 200") => break r,
+            _ => {
+                assert!(Instant::now() < deadline, "the HTTPS side answers");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    };
+    assert!(health.to_ascii_lowercase().contains("strict-transport-security"));
+    // Plain HTTP on the same port gets nowhere.
+    let mut plain = TcpStream::connect(addr).await.unwrap();
+    plain
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let mut buf = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(3), plain.read_to_end(&mut buf)).await;
+    assert!(!String::from_utf8_lossy(&buf).contains("200 OK"));
+    // Log in over TLS: the session cookie is Secure.
+    let form = https("GET /console/login HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n".into())
+        .await
+        .unwrap();
+    let csrf = form
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .unwrap();
+    let cookie = form
+        .lines()
+        .find(|l| l.to_ascii_lowercase().starts_with("set-cookie: onewindow_login="))
+        .and_then(|l| l.split_once(": "))
+        .map(|(_, v)| v.split(';').next().unwrap().to_string())
+        .unwrap();
+    let body = format!("token={WINDOW}&csrf={csrf}");
+    let answer = https(format!(
+        "POST /console/login HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nCookie: {cookie}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    ))
+    .await
+    .unwrap();
+    assert!(answer.starts_with("HTTP/1.1 303"), "{answer}");
+    let session = answer
+        .lines()
+        .find(|l| l.to_ascii_lowercase().starts_with("set-cookie: onewindow_session="))
+        .unwrap();
+    assert!(session.contains("; Secure"), "{session}");
+    let _ = stop.send(());
 }

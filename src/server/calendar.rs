@@ -14,7 +14,7 @@ use crate::engine::{Actor, Command};
 use crate::store::StoredCalendar;
 
 /// At most this many files in an edition: `calendar.yaml` and a century of years.
-const MAX_FILES: usize = 101;
+pub(crate) const MAX_FILES: usize = 101;
 /// At most this many bytes in one file (a year's notice is about 2 KiB).
 const MAX_FILE_BYTES: usize = 256 * 1024;
 /// Projects derived again at once.

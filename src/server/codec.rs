@@ -98,3 +98,22 @@ impl<T: prost::Message> Encoder for BoundedEncoder<T> {
         self.0.buffer_settings()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::server::pb;
+
+    #[test]
+    fn an_answer_over_the_bound_is_resource_exhausted_not_sent() {
+        let small = pb::CompareResponse { json: "[]".into() };
+        assert!(check_answer(&small).is_ok());
+        let big = pb::CompareResponse {
+            json: "x".repeat(MAX_ANSWER_BYTES),
+        };
+        let e = check_answer(&big).unwrap_err();
+        assert_eq!(e.code(), tonic::Code::ResourceExhausted);
+        assert!(e.message().contains("at most 16777216"), "{}", e.message());
+        assert!(e.message().len() < 200);
+    }
+}

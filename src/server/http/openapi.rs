@@ -40,7 +40,11 @@ fn build() -> Value {
         }
         for (m, message) in file.message_type.iter().enumerate() {
             let at = vec![4, i32::try_from(m).unwrap_or(i32::MAX)];
-            schemas.insert(message.name().to_string(), schema(message, &at, &comments));
+            let mut s = schema(message, &at, &comments);
+            if ROUTES.iter().any(|r| r.request == message.name()) {
+                bound_lists(message, &mut s);
+            }
+            schemas.insert(message.name().to_string(), s);
         }
     }
     schemas.insert(
@@ -107,7 +111,7 @@ fn build() -> Value {
         "info": {
             "title": "onewindow JSON/HTTP API",
             "version": "v1",
-            "description": "The gRPC API (proto/onewindow/v1/onewindow.proto) over HTTP/JSON: the same messages (field names as in the proto; a missing field is its default; a form value is the bare JSON value), the same bearer tokens and roles, the same request-id rule and the same errors. Every mutating call answers once its events are durable; the time of record is the server's clock."
+            "description": "The gRPC API (proto/onewindow/v1/onewindow.proto) over HTTP/JSON: the same messages (field names as in the proto; a missing field is its default; a form value is the bare JSON value), the same bearer tokens and roles, the same request-id rule and the same errors. Every mutating call answers once its events are durable; the time of record is the server's clock. Bounds: a request body is at most 4 MiB, an answer at most 16 MiB encoded (RESOURCE_EXHAUSTED, HTTP 429, otherwise); every list in a request at most 1,000 entries (a comparison 2 to 16 versions); a key may not appear twice in one JSON object; ids are 1 to 128 characters in NFKC."
         },
         "paths": paths,
         "components": {
@@ -115,6 +119,28 @@ fn build() -> Value {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}
         }
     })
+}
+
+/// The bounds of a request message's lists and maps, as the server checks them
+/// (`server/input.rs`): `maxItems` / `maxProperties`.
+fn bound_lists(message: &DescriptorProto, schema: &mut Value) {
+    for field in &message.field {
+        if field.label() != Label::Repeated {
+            continue;
+        }
+        let s = &mut schema["properties"][field.name()];
+        if s["type"] == "object" {
+            s["maxProperties"] = json!(crate::server::input::MAX_LIST);
+        } else if message.name() == "CompareRequest" && field.name() == "versions" {
+            s["minItems"] = json!(2);
+            s["maxItems"] = json!(crate::server::input::MAX_COMPARE);
+        } else if message.name() == "DeployCalendarRequest" && field.name() == "files" {
+            s["minItems"] = json!(1);
+            s["maxItems"] = json!(crate::server::calendar::MAX_FILES);
+        } else {
+            s["maxItems"] = json!(crate::server::input::MAX_LIST);
+        }
+    }
 }
 
 /// A message's JSON schema.
