@@ -11,7 +11,10 @@ The window clerk fills in the one form (with `<script>` in every text field), pr
 of one department race for a claim; a reviewer tries another department's task by URL;
 supervision watches a red card arrive live when the clock passes the due dates; every
 department approves its tasks until the project is completed; the public page shows the
-progress and nothing personal, and a rejection's reason nowhere.
+progress and nothing personal, and a rejection's reason nowhere; logging out ends the
+dashboard's live stream, and the page says so. No page breaks its Content-Security-Policy
+(a violation in any page's console fails the walk), and the print buttons work without
+inline script.
 """
 
 import json
@@ -29,6 +32,8 @@ HOSTILE = '<script>window.__pwned=1</script><img src=x onerror="window.__pwned=1
 SECRET_REASON = "REJECTION-REASON-不予公开"
 PROJECT = "WALK-1"
 OTHER = "WALK-2"
+# Content-Security-Policy violations any page reported (the walk fails on one).
+CSP_VIOLATIONS = []
 
 
 def dept_token(d):
@@ -49,8 +54,15 @@ def shot(page, name):
     page.screenshot(path=os.path.join(SHOTS, f"{name}.png"))
 
 
+def watch_csp(page):
+    page.on("console", lambda m: "Content Security Policy" in m.text
+            and CSP_VIOLATIONS.append(f"{page.url}: {m.text}"))
+    return page
+
+
 def login(browser, token):
     ctx = browser.new_context(locale="zh-CN", viewport={"width": 1280, "height": 900})
+    ctx.on("page", watch_csp)
     page = ctx.new_page()
     page.goto(f"{BASE}/console/login")
     page.fill("input[name=token]", token)
@@ -222,6 +234,7 @@ def public_pages(browser):
     ndrc.context.close()
 
     ctx = browser.new_context(locale="zh-CN", viewport={"width": 1280, "height": 900})
+    ctx.on("page", watch_csp)
     page = ctx.new_page()
     page.goto(f"{BASE}/public")
     page.fill("input[name=code]", PROJECT)
@@ -253,7 +266,7 @@ def main():
             "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
             "--disable-background-networking", "--disable-component-update", "--disable-sync",
             "--disable-dev-shm-usage"])
-        login_page = browser.new_page(locale="zh-CN")
+        login_page = watch_csp(browser.new_page(locale="zh-CN"))
         login_page.goto(f"{BASE}/console/login")
         shot(login_page, "login")
         login_page.close()
@@ -270,6 +283,10 @@ def main():
         expect(window.locator("#number")).not_to_be_empty()
         not_pwned(window)
         shot(window, "permit")
+        # Its print button works, bound by the console's script (no inline handler).
+        window.evaluate("window.__printed = 0; window.print = () => { window.__printed = 1; }")
+        window.click("button[data-print]")
+        assert window.evaluate("window.__printed") == 1, "the print button prints"
         # The project's timeline: planned against actual, with the critical path.
         dashboard.goto(f"{BASE}/console/supervision/projects/{PROJECT}")
         expect(dashboard.locator("#gantt rect.planned")).not_to_have_count(0)
@@ -284,7 +301,19 @@ def main():
         expect(dashboard.locator("#assessment tbody tr")).not_to_have_count(0)
         expect(dashboard.locator("svg.chart rect")).not_to_have_count(0)
         shot(dashboard, "assessment")
+        # Logging out (here in another tab of the same browser) ends the dashboard's live
+        # stream; the dashboard says so and offers the login, rather than going stale.
+        dashboard.goto(f"{BASE}/console/supervision")
+        expect(dashboard.locator("#live")).to_have_attribute("data-connected", "yes", timeout=10000)
+        other_tab = dashboard.context.new_page()
+        other_tab.goto(f"{BASE}/console/supervision")
+        other_tab.click("header form[action='/console/logout'] button")
+        assert other_tab.url.endswith("/console/login"), other_tab.url
+        expect(dashboard.locator("#live .error")).to_contain_text("会话已结束", timeout=15000)
+        expect(dashboard.locator("#live a[href='/console/login']")).to_be_visible()
+        shot(dashboard, "dashboard-session-ended")
         public_pages(browser)
+        assert not CSP_VIOLATIONS, "\n".join(CSP_VIOLATIONS)
         browser.close()
     say("PASS")
 
