@@ -726,11 +726,17 @@ async fn the_smaller_doors() {
     }
 
     // Security headers on pages, the API and the public page; static files cacheable.
-    for path in ["/console/login", "/public", "/api/v1/openapi.json"] {
+    for path in ["/console/login", "/public", "/api/v1/openapi.json", "/healthz"] {
         let r = http(server.http, "GET", path, &[], "").await;
         let csp = r.header("content-security-policy").unwrap_or_default();
+        let page = path.starts_with("/console") || path.starts_with("/public");
+        let policy = if page {
+            "default-src 'self'"
+        } else {
+            "default-src 'none'"
+        };
         assert!(
-            csp.contains("default-src 'self'") && csp.contains("frame-ancestors 'none'"),
+            csp.contains(policy) && csp.contains("frame-ancestors 'none'"),
             "{path}: {csp}"
         );
         assert!(!csp.contains("unsafe-inline"), "{path}: {csp}");

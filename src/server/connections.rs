@@ -6,9 +6,11 @@
 //! [`Guarded`] stream that enforces, below HTTP and TLS:
 //! - the **handshake**: the first byte must come within [`Hygiene::handshake`] (bare TCP
 //!   that never speaks is closed; the TLS handshake has the same bound);
-//! - **idleness**: no byte either way for [`Hygiene::idle`] closes it (a backstop; live
-//!   connections are never that quiet: HTTP/2 pings every [`Hygiene::keepalive`] and the
-//!   dashboard's stream sends a comment every 15 s).
+//! - **idleness**: no byte either way for [`Hygiene::idle`] closes it (between one and
+//!   two bounds after the last byte: idleness is counted in rounds of a timer, so that a
+//!   ready read or write costs nothing). A backstop; live connections are never that
+//!   quiet: HTTP/2 pings every [`Hygiene::keepalive`] and the dashboard's stream sends a
+//!   comment every 15 s.
 //!
 //! Above them hyper enforces the rest: an HTTP/1 request's headers must arrive within
 //! [`Hygiene::header_read`] (also the idle keep-alive between requests), a body must
@@ -225,7 +227,8 @@ impl Door {
             door: self.clone(),
             deadline: Box::pin(tokio::time::sleep(self.handshake)),
             spoke: false,
-            last: Instant::now(),
+            moves: 0,
+            round_start: 0,
         })
     }
 
@@ -283,15 +286,23 @@ impl Door {
 
 /// A connection let in by a [`Door`]: closed when silent too long, or when its door
 /// closes it for a newcomer.
+///
+/// Cheap on the hot path: a read or write that is ready costs one atomic load and one
+/// counter increment; the timer is looked at only when the connection would wait. So
+/// idleness is measured in rounds of the timer: a round with no byte either way after
+/// the first byte came closes the connection, which is therefore closed between one and
+/// two idle bounds after its last byte.
 pub struct Guarded {
     stream: TcpStream,
     conn: Arc<Conn>,
     door: Arc<Door>,
-    /// The handshake's deadline until the first byte, then idleness's.
+    /// The handshake's deadline until the first byte, then the end of an idle round.
     deadline: Pin<Box<Sleep>>,
     spoke: bool,
-    /// The last byte either way.
-    last: Instant,
+    /// Bytes moved (reads and writes that moved any), and their count when the current
+    /// idle round began.
+    moves: u64,
+    round_start: u64,
 }
 
 impl Guarded {
@@ -305,26 +316,29 @@ impl Guarded {
         self.stream.local_addr().ok()
     }
 
-    /// `Err` when the connection must end: closed for a newcomer, or silent past its
-    /// deadline. Registers the task to be woken for either.
-    fn check(&mut self, cx: &mut Context<'_>) -> io::Result<()> {
-        self.conn.waker.register(cx.waker());
+    /// Before an operation: `Err` when the door closed the connection for a newcomer.
+    fn killed(&self) -> io::Result<()> {
         if self.conn.killed.load(Ordering::Acquire) {
             return Err(io::Error::new(
                 io::ErrorKind::ConnectionAborted,
                 "closed to let a new connection in",
             ));
         }
-        loop {
-            if self.deadline.as_mut().poll(cx).is_pending() {
-                return Ok(());
-            }
-            let due = if self.spoke {
-                self.last + self.door.idle
+        Ok(())
+    }
+
+    /// When the operation would wait: `Err` when the connection has been silent past its
+    /// bound; otherwise the task is registered to be woken by the timer or the door.
+    fn waiting(&mut self, cx: &mut Context<'_>) -> io::Result<()> {
+        self.conn.waker.register(cx.waker());
+        self.killed()?;
+        while self.deadline.as_mut().poll(cx).is_ready() {
+            let silent = if self.spoke {
+                self.moves == self.round_start
             } else {
-                self.last + self.door.handshake
+                true
             };
-            if due <= Instant::now() {
+            if silent {
                 self.door.metrics.timed_out.inc();
                 return Err(io::Error::new(
                     io::ErrorKind::TimedOut,
@@ -335,17 +349,23 @@ impl Guarded {
                     },
                 ));
             }
-            self.deadline.as_mut().reset(due);
+            // Something moved during the round: another round.
+            self.round_start = self.moves;
+            let next = Instant::now() + self.door.idle;
+            self.deadline.as_mut().reset(next);
         }
+        Ok(())
     }
 
     fn moved(&mut self, n: usize, read: bool) {
         if n > 0 {
-            self.last = Instant::now();
+            self.moves = self.moves.wrapping_add(1);
             if read && !self.spoke {
+                // The first byte: from now on the idle rounds count.
                 self.spoke = true;
-                let due = self.last + self.door.idle;
-                self.deadline.as_mut().reset(due);
+                self.round_start = self.moves;
+                let next = Instant::now() + self.door.idle;
+                self.deadline.as_mut().reset(next);
             }
         }
     }
@@ -364,13 +384,40 @@ impl AsyncRead for Guarded {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let this = self.get_mut();
-        this.check(cx)?;
+        this.killed()?;
         let before = buf.filled().len();
-        let r = Pin::new(&mut this.stream).poll_read(cx, buf);
-        if let Poll::Ready(Ok(())) = &r {
-            this.moved(buf.filled().len() - before, true);
+        match Pin::new(&mut this.stream).poll_read(cx, buf) {
+            Poll::Ready(Ok(())) => {
+                this.moved(buf.filled().len() - before, true);
+                Poll::Ready(Ok(()))
+            }
+            Poll::Pending => {
+                this.waiting(cx)?;
+                Poll::Pending
+            }
+            other => other,
         }
-        r
+    }
+}
+
+impl Guarded {
+    fn write_with(
+        &mut self,
+        cx: &mut Context<'_>,
+        write: impl FnOnce(Pin<&mut TcpStream>, &mut Context<'_>) -> Poll<io::Result<usize>>,
+    ) -> Poll<io::Result<usize>> {
+        self.killed()?;
+        match write(Pin::new(&mut self.stream), cx) {
+            Poll::Ready(Ok(n)) => {
+                self.moved(n, false);
+                Poll::Ready(Ok(n))
+            }
+            Poll::Pending => {
+                self.waiting(cx)?;
+                Poll::Pending
+            }
+            other => other,
+        }
     }
 }
 
@@ -380,13 +427,8 @@ impl AsyncWrite for Guarded {
         cx: &mut Context<'_>,
         data: &[u8],
     ) -> Poll<io::Result<usize>> {
-        let this = self.get_mut();
-        this.check(cx)?;
-        let r = Pin::new(&mut this.stream).poll_write(cx, data);
-        if let Poll::Ready(Ok(n)) = &r {
-            this.moved(*n, false);
-        }
-        r
+        self.get_mut()
+            .write_with(cx, |s, cx| s.poll_write(cx, data))
     }
 
     fn poll_write_vectored(
@@ -394,13 +436,8 @@ impl AsyncWrite for Guarded {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        let this = self.get_mut();
-        this.check(cx)?;
-        let r = Pin::new(&mut this.stream).poll_write_vectored(cx, bufs);
-        if let Poll::Ready(Ok(n)) = &r {
-            this.moved(*n, false);
-        }
-        r
+        self.get_mut()
+            .write_with(cx, |s, cx| s.poll_write_vectored(cx, bufs))
     }
 
     fn is_write_vectored(&self) -> bool {

@@ -217,7 +217,15 @@ async fn call(
         params,
     };
     match dispatch(route.rpc, &http.api, caller, input).await {
-        Ok(json) => (StatusCode::OK, axum::Json(json)).into_response(),
+        Ok(json) => (
+            StatusCode::OK,
+            [(
+                axum::http::header::CONTENT_TYPE,
+                axum::http::HeaderValue::from_static("application/json"),
+            )],
+            json,
+        )
+            .into_response(),
         Err(status) => status_response(&status),
     }
 }
@@ -352,13 +360,13 @@ fn short(e: &impl std::fmt::Display) -> String {
     crate::server::status::truncate(&e.to_string(), 200)
 }
 
-/// Runs the RPC named `rpc` and encodes its answer.
+/// Runs the RPC named `rpc` and encodes its answer as JSON.
 async fn dispatch(
     rpc: &str,
     api: &Api,
     caller: Caller,
     input: Input,
-) -> Result<serde_json::Value, Status> {
+) -> Result<Vec<u8>, Status> {
     use pb::department_server::Department;
     use pb::supervision_server::Supervision;
     use pb::window_server::Window;
@@ -368,7 +376,8 @@ async fn dispatch(
             let answer = $service::$method(api, request(&caller, input.message()?)).await?;
             let answer = answer.into_inner();
             crate::server::codec::check_answer(&answer)?;
-            serde_json::to_value(answer)
+            // Encoded once, straight to the body's bytes.
+            serde_json::to_vec(&answer)
                 .map_err(|e| Status::internal(format!("encoding an answer: {e}")))
         }};
     }

@@ -102,9 +102,9 @@ pub(crate) fn request<T>(caller: &Caller, message: T) -> tonic::Request<T> {
     r
 }
 
-/// Every HTTP route of a node, with the security headers on every answer and the body
-/// timeout and bound on every request.
-fn router(http: Http, body_timeout: std::time::Duration) -> Router {
+/// Every HTTP route of a node, with the security headers on every answer and the bound
+/// on every request's body (its timeout is set where the request arrives, [`serve`]).
+fn router(http: Http) -> Router {
     Router::new()
         .merge(metrics::router())
         .merge(api::router())
@@ -120,13 +120,7 @@ fn router(http: Http, body_timeout: std::time::Duration) -> Router {
         .merge(public::router())
         .merge(page::router())
         .layer(DefaultBodyLimit::max(MAX_BODY))
-        .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(
-            body_timeout,
-        ))
-        .layer(axum::middleware::from_fn_with_state(
-            http.clone(),
-            security::headers,
-        ))
+        .layer(security::SecurityLayer::new(http.proxies.clone(), http.tls))
         .with_state(http)
 }
 
@@ -169,7 +163,7 @@ pub(crate) async fn serve(
         proxies: Arc::new(proxies),
         tls: tls.is_some(),
     };
-    let router = router(http, hygiene.body);
+    let router = router(http);
     let door = Door::new("http", &hygiene, api.metrics.doors.http.clone());
     let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
     builder
@@ -199,12 +193,28 @@ pub(crate) async fn serve(
             tls.clone(),
             graceful.watcher(),
         );
-        let handshake = hygiene.handshake;
+        let (handshake, body_timeout) = (hygiene.handshake, hygiene.body);
         tokio::spawn(async move {
+            // The door is told once, at the connection's first request.
+            let told = std::sync::atomic::AtomicBool::new(false);
             let service =
                 hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
-                    door.served(&peer);
-                    let mut req = req.map(axum::body::Body::new);
+                    if !told.swap(true, std::sync::atomic::Ordering::Relaxed) {
+                        door.served(&peer);
+                    }
+                    // A body may not pause longer than the bound between frames; a request
+                    // without one (most reads) pays no timer for it.
+                    use hyper::body::Body as _;
+                    let mut req = if req.body().is_end_stream() {
+                        req.map(axum::body::Body::new)
+                    } else {
+                        req.map(|b| {
+                            axum::body::Body::new(tower_http::timeout::TimeoutBody::new(
+                                body_timeout,
+                                b,
+                            ))
+                        })
+                    };
                     req.extensions_mut().insert(ConnectInfo(peer));
                     router.clone().oneshot(req)
                 });
