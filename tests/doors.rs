@@ -119,10 +119,22 @@ async fn compare_and_plan_are_bounded_and_for_analysts() {
         .await
         .json();
     let schemas = &doc["components"]["schemas"];
-    assert_eq!(schemas["CompareRequest"]["properties"]["versions"]["maxItems"], 16);
-    assert_eq!(schemas["SubmitRequest"]["properties"]["materials"]["maxItems"], 1000);
-    assert_eq!(schemas["SubmitRequest"]["properties"]["form"]["maxProperties"], 1000);
-    assert!(doc["info"]["description"].as_str().unwrap().contains("16 MiB"));
+    assert_eq!(
+        schemas["CompareRequest"]["properties"]["versions"]["maxItems"],
+        16
+    );
+    assert_eq!(
+        schemas["SubmitRequest"]["properties"]["materials"]["maxItems"],
+        1000
+    );
+    assert_eq!(
+        schemas["SubmitRequest"]["properties"]["form"]["maxProperties"],
+        1000
+    );
+    assert!(doc["info"]["description"]
+        .as_str()
+        .unwrap()
+        .contains("16 MiB"));
     // Analysts and above; not the window, a department or an agent.
     let parallel = version_of(&mut wf, "construction-parallel").await;
     let serial = version_of(&mut wf, "construction-serial").await;
@@ -726,7 +738,12 @@ async fn the_smaller_doors() {
     }
 
     // Security headers on pages, the API and the public page; static files cacheable.
-    for path in ["/console/login", "/public", "/api/v1/openapi.json", "/healthz"] {
+    for path in [
+        "/console/login",
+        "/public",
+        "/api/v1/openapi.json",
+        "/healthz",
+    ] {
         let r = http(server.http, "GET", path, &[], "").await;
         let csp = r.header("content-security-policy").unwrap_or_default();
         let page = path.starts_with("/console") || path.starts_with("/public");
@@ -863,7 +880,9 @@ async fn the_console_speaks_tls_with_the_certificate_and_its_cookie_is_secure() 
             }
         }
     };
-    assert!(health.to_ascii_lowercase().contains("strict-transport-security"));
+    assert!(health
+        .to_ascii_lowercase()
+        .contains("strict-transport-security"));
     // Plain HTTP on the same port gets nowhere.
     let mut plain = TcpStream::connect(addr).await.unwrap();
     plain
@@ -874,9 +893,10 @@ async fn the_console_speaks_tls_with_the_certificate_and_its_cookie_is_secure() 
     let _ = tokio::time::timeout(Duration::from_secs(3), plain.read_to_end(&mut buf)).await;
     assert!(!String::from_utf8_lossy(&buf).contains("200 OK"));
     // Log in over TLS: the session cookie is Secure.
-    let form = https("GET /console/login HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n".into())
-        .await
-        .unwrap();
+    let form =
+        https("GET /console/login HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n".into())
+            .await
+            .unwrap();
     let csrf = form
         .split("name=\"csrf\" value=\"")
         .nth(1)
@@ -884,7 +904,10 @@ async fn the_console_speaks_tls_with_the_certificate_and_its_cookie_is_secure() 
         .unwrap();
     let cookie = form
         .lines()
-        .find(|l| l.to_ascii_lowercase().starts_with("set-cookie: onewindow_login="))
+        .find(|l| {
+            l.to_ascii_lowercase()
+                .starts_with("set-cookie: onewindow_login=")
+        })
         .and_then(|l| l.split_once(": "))
         .map(|(_, v)| v.split(';').next().unwrap().to_string())
         .unwrap();
@@ -898,7 +921,10 @@ async fn the_console_speaks_tls_with_the_certificate_and_its_cookie_is_secure() 
     assert!(answer.starts_with("HTTP/1.1 303"), "{answer}");
     let session = answer
         .lines()
-        .find(|l| l.to_ascii_lowercase().starts_with("set-cookie: onewindow_session="))
+        .find(|l| {
+            l.to_ascii_lowercase()
+                .starts_with("set-cookie: onewindow_session=")
+        })
         .unwrap();
     assert!(session.contains("; Secure"), "{session}");
     let _ = stop.send(());

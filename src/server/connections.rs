@@ -4,8 +4,11 @@
 //!
 //! Every accepted TCP connection passes a [`Door`] (one per port) and is wrapped in a
 //! [`Guarded`] stream that enforces, below HTTP and TLS:
-//! - the **handshake**: the first byte must come within [`Hygiene::handshake`] (bare TCP
-//!   that never speaks is closed; the TLS handshake has the same bound);
+//! - the **handshake**: the first [`HANDSHAKE_BYTES`] bytes must come within
+//!   [`Hygiene::handshake`] — an HTTP/2 client preface is 24 bytes, an HTTP/1 request
+//!   line with its first header more, a TLS ClientHello more still — so bare TCP that
+//!   never speaks, and a handshake that stops half-way, are closed (the TLS handshake as
+//!   a whole has the same bound; once HTTP/2's preface is in, its pings take over);
 //! - **idleness**: no byte either way for [`Hygiene::idle`] closes it (between one and
 //!   two bounds after the last byte: idleness is counted in rounds of a timer, so that a
 //!   ready read or write costs nothing). A backstop; live connections are never that
@@ -43,13 +46,17 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::time::{Instant, Sleep};
 
+/// How many bytes a connection must send within the handshake's bound: an HTTP/2
+/// client preface (`PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n`) is exactly this long.
+pub const HANDSHAKE_BYTES: u64 = 24;
+
 /// The timeouts and the cap of both ports.
 #[derive(Debug, Clone)]
 pub struct Hygiene {
     /// Connections open at once per port; 0: derived from the open-file limit when the
     /// server starts ([`default_max_connections`]).
     pub max_connections: usize,
-    /// The first byte (and a TLS handshake) must come within this.
+    /// The first [`HANDSHAKE_BYTES`] bytes (and a TLS handshake) must come within this.
     pub handshake: Duration,
     /// No byte either way for this long closes a connection.
     pub idle: Duration,
@@ -227,6 +234,7 @@ impl Door {
             door: self.clone(),
             deadline: Box::pin(tokio::time::sleep(self.handshake)),
             spoke: false,
+            heard: 0,
             moves: 0,
             round_start: 0,
         })
@@ -290,15 +298,18 @@ impl Door {
 /// Cheap on the hot path: a read or write that is ready costs one atomic load and one
 /// counter increment; the timer is looked at only when the connection would wait. So
 /// idleness is measured in rounds of the timer: a round with no byte either way after
-/// the first byte came closes the connection, which is therefore closed between one and
+/// the handshake came closes the connection, which is therefore closed between one and
 /// two idle bounds after its last byte.
 pub struct Guarded {
     stream: TcpStream,
     conn: Arc<Conn>,
     door: Arc<Door>,
-    /// The handshake's deadline until the first byte, then the end of an idle round.
+    /// The handshake's deadline until the first [`HANDSHAKE_BYTES`] bytes, then the end
+    /// of an idle round.
     deadline: Pin<Box<Sleep>>,
     spoke: bool,
+    /// Bytes read so far, counted until the handshake's are in.
+    heard: u64,
     /// Bytes moved (reads and writes that moved any), and their count when the current
     /// idle round began.
     moves: u64,
@@ -361,7 +372,11 @@ impl Guarded {
         if n > 0 {
             self.moves = self.moves.wrapping_add(1);
             if read && !self.spoke {
-                // The first byte: from now on the idle rounds count.
+                self.heard += n as u64;
+                if self.heard < HANDSHAKE_BYTES {
+                    return;
+                }
+                // The handshake's bytes are in: from now on the idle rounds count.
                 self.spoke = true;
                 self.round_start = self.moves;
                 let next = Instant::now() + self.door.idle;
@@ -549,13 +564,19 @@ mod tests {
         });
     }
 
-    /// Whether the server closed the connection (a read ends or fails) within `wait`.
+    /// Whether the server closed the connection (a read ends or fails) within `wait`;
+    /// what it echoes meanwhile is passed over.
     async fn closed_within(s: &mut TcpStream, wait: Duration) -> bool {
         let mut buf = [0u8; 64];
-        matches!(
-            tokio::time::timeout(wait, s.read(&mut buf)).await,
-            Ok(Ok(0) | Err(_))
-        )
+        let closed = async {
+            loop {
+                match s.read(&mut buf).await {
+                    Ok(0) | Err(_) => return,
+                    Ok(_) => {}
+                }
+            }
+        };
+        tokio::time::timeout(wait, closed).await.is_ok()
     }
 
     #[tokio::test]
@@ -566,24 +587,29 @@ mod tests {
         let addr = listener.local_addr().unwrap();
         echo(door.clone(), listener);
 
-        // Never speaks: closed after the handshake's bound.
+        // Never speaks, or stops half-way through a handshake: closed after its bound.
         let mut silent = TcpStream::connect(addr).await.unwrap();
+        let mut half = TcpStream::connect(addr).await.unwrap();
+        half.write_all(b"PRI * HTTP/2.0\r\n").await.unwrap();
         assert!(closed_within(&mut silent, Duration::from_secs(3)).await);
+        assert!(closed_within(&mut half, Duration::from_secs(3)).await);
         // Speaks, then goes quiet: closed when idle too long, not before.
         let mut quiet = TcpStream::connect(addr).await.unwrap();
-        quiet.write_all(b"hi").await.unwrap();
+        let hello = [b'h'; HANDSHAKE_BYTES as usize];
+        quiet.write_all(&hello).await.unwrap();
+        let mut echoed = [0u8; HANDSHAKE_BYTES as usize];
+        quiet.read_exact(&mut echoed).await.unwrap();
         let mut buf = [0u8; 2];
-        quiet.read_exact(&mut buf).await.unwrap();
         tokio::time::sleep(Duration::from_millis(400)).await;
         quiet.write_all(b"ok").await.unwrap();
         quiet.read_exact(&mut buf).await.unwrap();
         assert!(closed_within(&mut quiet, Duration::from_secs(3)).await);
-        assert!(metrics.timed_out.get() >= 2);
+        assert!(metrics.timed_out.get() >= 3);
 
         // Full: the oldest connection that was never served is closed for a newcomer.
         let mut served = TcpStream::connect(addr).await.unwrap();
-        served.write_all(b"x").await.unwrap();
-        served.read_exact(&mut buf[..1]).await.unwrap();
+        served.write_all(&hello).await.unwrap();
+        served.read_exact(&mut echoed).await.unwrap();
         let mut a = TcpStream::connect(addr).await.unwrap();
         tokio::time::sleep(Duration::from_millis(20)).await;
         let _b = TcpStream::connect(addr).await.unwrap();

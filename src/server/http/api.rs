@@ -361,12 +361,7 @@ fn short(e: &impl std::fmt::Display) -> String {
 }
 
 /// Runs the RPC named `rpc` and encodes its answer as JSON.
-async fn dispatch(
-    rpc: &str,
-    api: &Api,
-    caller: Caller,
-    input: Input,
-) -> Result<Vec<u8>, Status> {
+async fn dispatch(rpc: &str, api: &Api, caller: Caller, input: Input) -> Result<Vec<u8>, Status> {
     use pb::department_server::Department;
     use pb::supervision_server::Supervision;
     use pb::window_server::Window;
