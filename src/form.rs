@@ -59,6 +59,20 @@ pub struct Field {
     pub max: Option<f64>,
 }
 
+/// A number as a message shows it: in full when it is of everyday size, in scientific
+/// notation when it is not (`1e300`, not three hundred digits).
+fn shown(n: f64) -> String {
+    if n != 0.0 && !(1e-6..1e9).contains(&n.abs()) {
+        format!("{n:e}")
+    } else {
+        format!("{n}")
+    }
+}
+
+/// The largest magnitude of a form's number whatever the workflow declares: beyond it a
+/// double no longer holds every integer, and no floor area or investment comes near.
+pub const MAX_NUMBER: f64 = 1e15;
+
 impl Field {
     /// Whether a value fits the field: its type, an enum's list, a number's range.
     ///
@@ -67,14 +81,20 @@ impl Field {
     pub fn check(&self, v: &Value) -> Result<(), String> {
         match (&self.ty, v) {
             (FieldType::Number, Value::Number(n)) => {
+                let shown = shown(*n);
                 if !n.is_finite() {
-                    return Err(format!("{n} is not a finite number"));
+                    return Err(format!("{shown} is not a finite number"));
                 }
                 if let Some(min) = self.min.filter(|m| n < m) {
-                    return Err(format!("{n} is below the smallest allowed value {min}"));
+                    return Err(format!("{shown} is below the smallest allowed value {min}"));
                 }
                 if let Some(max) = self.max.filter(|m| n > m) {
-                    return Err(format!("{n} is above the largest allowed value {max}"));
+                    return Err(format!("{shown} is above the largest allowed value {max}"));
+                }
+                if n.abs() > MAX_NUMBER {
+                    return Err(format!(
+                        "{shown} is beyond what a form records (at most {MAX_NUMBER:e} either way)"
+                    ));
                 }
                 Ok(())
             }
@@ -288,5 +308,48 @@ pub fn coerce(ty: &FieldType, v: &serde_yaml::Value) -> Result<Value, Mismatch> 
                 .trim_end()
                 .replace('\n', " "),
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn area(min: Option<f64>, max: Option<f64>) -> Field {
+        Field {
+            id: "floor_area".into(),
+            name: "总建筑面积".into(),
+            ty: FieldType::Number,
+            required: true,
+            min,
+            max,
+        }
+    }
+
+    #[test]
+    fn a_number_is_within_its_fields_range_and_the_platforms() {
+        let f = area(Some(1.0), Some(1e7));
+        assert!(f.check(&Value::Number(1.0)).is_ok());
+        assert!(f.check(&Value::Number(1e7)).is_ok());
+        let below = f.check(&Value::Number(-1.0)).unwrap_err();
+        assert!(
+            below.contains("below the smallest allowed value 1"),
+            "{below}"
+        );
+        let above = f.check(&Value::Number(1e300)).unwrap_err();
+        assert!(above.contains("above the largest"), "{above}");
+        // Undeclared: only the platform's bound.
+        let free = area(None, None);
+        assert!(free.check(&Value::Number(-5.0)).is_ok());
+        let absurd = free.check(&Value::Number(1e300)).unwrap_err();
+        assert!(absurd.contains("beyond what a form records"), "{absurd}");
+        assert!(free.check(&Value::Number(f64::NAN)).is_err());
+        assert!(free.check(&Value::String("3".into())).is_err());
+        // A form file gets the same answer.
+        let problems = Form::parse("floor_area: -1\n", &[f]).unwrap_err();
+        assert!(
+            matches!(&problems[0], Problem::Invalid { field, message } if field == "floor_area" && message.contains("below")),
+            "{problems:?}"
+        );
     }
 }
