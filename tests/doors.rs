@@ -251,15 +251,37 @@ async fn sessions_end_with_their_token_logout_and_a_new_login() {
     let r = api(&server, window, "GET", "/api/v1/projects", Value::Null).await;
     assert_eq!(r.status, 401);
 
-    // Expired: a token that expires in two seconds.
-    let expires = now() + chrono::Duration::seconds(2);
+    // Expired: a token that expires in three seconds. The server knows it once it has
+    // read the file again (within a second); the session works until the expiry, then
+    // ends with the token.
+    let expires = now() + chrono::Duration::seconds(3);
     let (short, _) =
         onewindow::server::identity::add(&path, "window", Some(expires), now()).unwrap();
-    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let started = Instant::now();
+    while api(&server, &short, "GET", "/api/v1/projects", Value::Null)
+        .await
+        .status
+        != 200
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "the new token is read"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     let session = login(&server, &short).await;
     assert_eq!(page(&server, &session, home).await.status, 200);
-    tokio::time::sleep(Duration::from_millis(2200)).await;
-    assert_eq!(page(&server, &session, home).await.status, 303, "expired");
+    let mut last = 200;
+    while last == 200 {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the session outlived its token"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        last = page(&server, &session, home).await.status;
+    }
+    assert_eq!(last, 303, "expired");
+    assert!(now() >= expires, "not before its token expired");
 
     // A new login from the same browser ends the session it had.
     let other = &tokens[1].0;
