@@ -20,13 +20,6 @@ use common::*;
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 
-fn is_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
-}
-
 fn has_cjk_font() -> bool {
     Command::new("fc-list")
         .arg(":lang=zh")

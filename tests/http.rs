@@ -301,6 +301,83 @@ async fn metrics_count_commands_by_kind_and_open_tasks_by_department() {
     }
 }
 
+/// `/metrics` passes Prometheus's own linter (`promtool check metrics`, Debian's
+/// `prometheus` package) with every family in use: commands, latencies, tasks, the
+/// store's flushes, streams, connections; and Prometheus itself gets OpenMetrics.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_pass_promtool() {
+    let promtool = debian_program("/usr/bin/promtool", "prometheus");
+    let server = start().await;
+    let version = complaint_version(&server).await;
+    let r = api(
+        &server,
+        WINDOW,
+        "POST",
+        "/api/v1/projects",
+        complaint("p1", "P1", &version),
+    )
+    .await;
+    assert_eq!(r.status, 200);
+    // A failed authentication, so that counter has a sample too.
+    let r = api(
+        &server,
+        "nobody-nobody-nobody",
+        "GET",
+        "/api/v1/projects",
+        Value::Null,
+    )
+    .await;
+    assert_eq!(r.status, 401);
+    let classic = http(server.http, "GET", "/metrics", &[], "").await;
+    assert_eq!(
+        classic.header("content-type"),
+        Some("text/plain; version=0.0.4; charset=utf-8")
+    );
+    for family in [
+        "onewindow_commands_total",
+        "onewindow_auth_failures_total",
+        "onewindow_connections_open",
+    ] {
+        assert!(
+            classic.body.contains(&format!("# HELP {family} ")),
+            "{family}"
+        );
+    }
+    let mut lint = std::process::Command::new(promtool)
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    lint.stdin
+        .take()
+        .unwrap()
+        .write_all(classic.body.as_bytes())
+        .unwrap();
+    let out = lint.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "promtool check metrics:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // A scraper that asks for OpenMetrics gets it.
+    let open = http(
+        server.http,
+        "GET",
+        "/metrics",
+        &[(
+            "accept",
+            "application/openmetrics-text;version=1.0.0,text/plain;q=0.5",
+        )],
+        "",
+    )
+    .await;
+    assert!(open.body.trim_end().ends_with("# EOF"), "{}", open.body);
+}
+
 /// A site (one blueprint, 一张蓝图) through the JSON API: CheckSite, pre-review's notice,
 /// a blocked submission refused with the conflict named, an accepted one recorded as
 /// the project's `site_checked` event, and bad sites refused.

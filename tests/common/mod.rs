@@ -607,6 +607,46 @@ pub async fn page(server: &InProcess, cookie: &str, path: &str) -> HttpReply {
     http(server.http, "GET", path, &[("cookie", cookie)], "").await
 }
 
+/// Whether the tests run as root (then they may install the Debian packages they need).
+pub fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+}
+
+/// A program from a Debian package (`program`, e.g. `/usr/bin/promtool` from
+/// `prometheus`): there already, or installed now as root (serialised by a lock, so
+/// parallel tests install once). Without root and without the program the test fails
+/// saying what to install — it never skips itself.
+pub fn debian_program(program: &str, package: &str) -> PathBuf {
+    if std::path::Path::new(program).exists() {
+        return PathBuf::from(program);
+    }
+    assert!(
+        is_root() && std::path::Path::new("/usr/bin/apt-get").exists(),
+        "this test needs {program}: sudo apt-get install -y {package}"
+    );
+    let lock = std::env::temp_dir().join(format!("onewindow-install-{package}.lock"));
+    let out = Command::new("flock")
+        .arg(&lock)
+        .args(["sh", "-c"])
+        .arg(format!(
+            "test -x {program} || {{ DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends {package} \
+               || {{ apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends {package}; }}; }}"
+        ))
+        .stdin(Stdio::null())
+        .output()
+        .expect("flock and sh");
+    assert!(
+        out.status.success() && std::path::Path::new(program).exists(),
+        "installing {package} failed:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    PathBuf::from(program)
+}
+
 /// A Python with the pinned requirements of `requirements` (relative to the checkout): a
 /// virtual environment `name` under the build directory, made on first use with `python3
 /// -m venv` and pip, and made again when the requirements change. Nothing is installed by

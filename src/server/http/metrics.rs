@@ -337,7 +337,7 @@ async fn ready(State(api): State<Api>) -> impl IntoResponse {
     }
 }
 
-async fn metrics(State(api): State<Api>) -> impl IntoResponse {
+async fn metrics(State(api): State<Api>, headers: axum::http::HeaderMap) -> impl IntoResponse {
     api.metrics
         .cached
         .set(i64::try_from(api.svc.cached()).unwrap_or(i64::MAX));
@@ -354,8 +354,15 @@ async fn metrics(State(api): State<Api>) -> impl IntoResponse {
         }
     }
     let mut out = String::new();
+    // Prometheus asks for OpenMetrics; anything else (promtool, curl, an older scraper)
+    // gets the classic text format.
+    let openmetrics = headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| v.contains("application/openmetrics-text"));
     match prometheus_client::encoding::text::encode(&mut out, &api.metrics.registry) {
-        Ok(()) => (
+        Ok(()) if openmetrics => (
             StatusCode::OK,
             [(
                 header::CONTENT_TYPE,
@@ -363,12 +370,53 @@ async fn metrics(State(api): State<Api>) -> impl IntoResponse {
             )],
             out,
         ),
+        Ok(()) => (
+            StatusCode::OK,
+            [(
+                header::CONTENT_TYPE,
+                "text/plain; version=0.0.4; charset=utf-8",
+            )],
+            classic(&out),
+        ),
         Err(e) => (
             StatusCode::INTERNAL_SERVER_ERROR,
             [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
             e.to_string(),
         ),
     }
+}
+
+/// OpenMetrics text as the classic Prometheus text format (0.0.4): a counter's `HELP` and
+/// `TYPE` name its samples (`x_total`), not its family (`x`), and there is no `# EOF`.
+/// The samples themselves are the same in both.
+fn classic(openmetrics: &str) -> String {
+    let counters: std::collections::HashSet<&str> = openmetrics
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE "))
+        .filter_map(|l| l.strip_suffix(" counter"))
+        .collect();
+    let mut out = String::with_capacity(openmetrics.len() + 64 * counters.len());
+    for line in openmetrics.lines() {
+        if line == "# EOF" {
+            continue;
+        }
+        let meta = ["# HELP ", "# TYPE "]
+            .into_iter()
+            .find_map(|p| line.strip_prefix(p).map(|rest| (p, rest)));
+        match meta {
+            Some((prefix, rest)) => {
+                let (name, tail) = rest.split_once(' ').unwrap_or((rest, ""));
+                if counters.contains(name) {
+                    out.push_str(&format!("{prefix}{name}_total {tail}"));
+                } else {
+                    out.push_str(line);
+                }
+            }
+            None => out.push_str(line),
+        }
+        out.push('\n');
+    }
+    out
 }
 
 /// Shared between the handlers (cheap to clone).
