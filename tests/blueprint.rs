@@ -108,10 +108,15 @@ fn the_audit_finds_the_deliberate_conflict_and_writes_it_for_qgis() {
 
 /// A blueprint directory of one layer with the given features (GeoJSON text each).
 fn blueprint_of(features: &[&str]) -> tempfile::TempDir {
+    blueprint_with("ecological_red_line", features)
+}
+
+/// A blueprint directory of one layer of `kind` with the given features.
+fn blueprint_with(kind: &str, features: &[&str]) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(
         dir.path().join("blueprint.yaml"),
-        "blueprint: t\nlayers:\n  - {id: red, file: red.geojson, kind: ecological_red_line, plan: 生态保护红线, department: nrp}\n",
+        format!("blueprint: t\nlayers:\n  - {{id: red, file: red.geojson, kind: {kind}, plan: 某规划, department: nrp}}\n"),
     )
     .unwrap();
     std::fs::write(
@@ -382,4 +387,106 @@ fn the_audit_finds_a_layer_drawn_twice_over_a_place() {
         "{} of {whole}",
         d.area_m2
     );
+}
+
+/// A rectangle in degrees as a GeoJSON feature.
+fn rect_feature(id: &str, x0: f64, y0: f64, w: f64, h: f64) -> String {
+    let (x1, y1) = (x0 + w, y0 + h);
+    format!(
+        r#"{{"type": "Feature", "properties": {{"id": "{id}"}}, "geometry": {{"type": "Polygon", "coordinates": [[[{x0},{y0}],[{x1},{y0}],[{x1},{y1}],[{x0},{y1}],[{x0},{y0}]]]}}}}"#
+    )
+}
+
+/// A rectangle in degrees.
+fn rect(x0: f64, y0: f64, w: f64, h: f64) -> MultiPolygon<f64> {
+    MultiPolygon::new(vec![Polygon::new(
+        LineString::from(vec![
+            (x0, y0),
+            (x0 + w, y0),
+            (x0 + w, y0 + h),
+            (x0, y0 + h),
+            (x0, y0),
+        ]),
+        vec![],
+    )])
+}
+
+/// Grid sampling of the site's area within any of `features` (point-in-polygon).
+fn sampled_union(site: &MultiPolygon<f64>, features: &[MultiPolygon<f64>], step: f64) -> f64 {
+    let bb = site.bounding_rect().unwrap();
+    let mut n = 0u64;
+    let mut y = bb.min().y + step / 2.0;
+    while y < bb.max().y {
+        let mut x = bb.min().x + step / 2.0;
+        while x < bb.max().x {
+            let p = Point::new(x, y);
+            if site.contains(&p) && features.iter().any(|f| f.contains(&p)) {
+                n += 1;
+            }
+            x += step;
+        }
+        y += step;
+    }
+    n as f64 * step * step
+}
+
+/// Features of one layer drawn over each other are counted once: the layer's overlap is
+/// the site's area within their union (here: the same farmland parcel digitised twice
+/// over half of the site gives 50 %, not 100 %), so a site half outside the urban
+/// development boundary drawn twice is still found outside.
+#[test]
+fn features_drawn_over_each_other_count_once() {
+    let site = rect(113.800, 34.000, 0.010, 0.010);
+    let half = |id: &str| rect_feature(id, 113.795, 34.000, 0.010, 0.010);
+    for kind in ["basic_farmland", "urban_development_boundary"] {
+        let dir = blueprint_with(kind, &[&half("a"), &half("b")]);
+        let bp = Blueprint::load(dir.path()).unwrap();
+        let checked = check::check_site(&bp, &site, None).unwrap();
+        let f = checked
+            .findings
+            .iter()
+            .find(|f| f.layer == "red")
+            .unwrap_or_else(|| panic!("{kind}: a finding, {checked:#?}"));
+        assert!((f.share - 0.5).abs() < 0.01, "{kind}: {f:#?}");
+        assert_eq!(f.class, Class::Partly, "{kind}");
+        if kind == "urban_development_boundary" {
+            assert_eq!(f.rule, "outside-urban-boundary");
+        } else {
+            assert_eq!(f.rule, "basic-farmland");
+            assert_eq!(f.features, ["a", "b"]);
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(24))]
+
+    /// Random rectangles of one layer, overlapping each other or not, against a random
+    /// site: the layer's overlap agrees with grid sampling of the site within their
+    /// union, and its class follows.
+    #[test]
+    fn a_layers_overlap_is_the_union_of_its_features(
+        rects in proptest::collection::vec((0.0f64..0.012, 0.0f64..0.012, 0.002f64..0.008, 0.002f64..0.008), 1..5),
+        site in (0.0f64..0.008, 0.0f64..0.008, 0.004f64..0.010, 0.004f64..0.010),
+    ) {
+        let (x0, y0) = (113.80, 34.00);
+        let texts: Vec<String> = rects
+            .iter()
+            .enumerate()
+            .map(|(i, (x, y, w, h))| rect_feature(&format!("f{i}"), x0 + x, y0 + y, *w, *h))
+            .collect();
+        let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+        let dir = blueprint_with("other", &refs);
+        let bp = Blueprint::load(dir.path()).unwrap();
+        let site_deg = rect(x0 + site.0, y0 + site.1, site.2, site.3);
+        let checked = check::check_site(&bp, &site_deg, None).unwrap();
+        let projected = |m: &MultiPolygon<f64>| onewindow::blueprint::project(&bp.zone, m).unwrap();
+        let site_m = projected(&site_deg);
+        let features: Vec<MultiPolygon<f64>> = bp.layers[0].features.iter().map(|f| f.shape.clone()).collect();
+        let expected = sampled_union(&site_m, &features, 5.0);
+        let got = checked.findings.iter().find(|f| f.layer == "red").map_or(0.0, |f| f.overlap_m2);
+        let tolerance = 0.02 * checked.site_m2 + bp.sliver_m2 + 200.0;
+        prop_assert!((got - expected).abs() <= tolerance, "got {got}, sampled {expected}, site {}", checked.site_m2);
+        prop_assert!(got <= checked.site_m2 + 1e-6);
+    }
 }

@@ -22,6 +22,14 @@
 //! feature whose box holds the site's and which contains the site counts the whole site
 //! (no clipping); only features on the site's boundary are clipped (i_overlay, through
 //! geo's boolean operations).
+//!
+//! Overlapping features: a layer's features may overlap each other (two farmland parcels
+//! digitised over one another; the plan audit reports it as `features-overlap`). A
+//! layer's overlap with the site is therefore the area of the site within the *union* of
+//! the features it meets, not the sum of the per-feature overlaps: where only one
+//! feature meets the site they are the same, and where several do, their clipped pieces
+//! are united first (geo's `unary_union`). The same holds for the part of a layer with a
+//! given zoning use.
 
 use std::collections::BTreeMap;
 
@@ -152,27 +160,84 @@ pub fn within_bounds(site: &MultiPolygon<f64>) -> Result<(), SiteError> {
     Ok(())
 }
 
-/// The site's overlap with one feature, m²: the whole feature or the whole site where one
-/// contains the other, otherwise the clipped area.
+/// The part of the site one feature covers.
+#[derive(Debug, Clone)]
+pub enum Piece<'a> {
+    /// The feature contains the whole site.
+    WholeSite,
+    /// The site contains the whole feature.
+    WholeFeature(&'a Feature),
+    /// The clipped intersection.
+    Clipped(MultiPolygon<f64>),
+}
+
+/// Whether one box holds another.
+fn holds(outer: &geo::Rect<f64>, inner: &geo::Rect<f64>) -> bool {
+    outer.min().x <= inner.min().x
+        && outer.min().y <= inner.min().y
+        && outer.max().x >= inner.max().x
+        && outer.max().y >= inner.max().y
+}
+
+/// The part of the site one feature covers, and its area in m²: the whole site or the
+/// whole feature where one contains the other (no clipping), otherwise the clipped
+/// intersection.
+pub fn piece<'a>(
+    site: &MultiPolygon<f64>,
+    site_m2: f64,
+    site_box: &geo::Rect<f64>,
+    f: &'a Feature,
+) -> (Piece<'a>, f64) {
+    if holds(&f.bbox, site_box) && f.shape.contains(site) {
+        return (Piece::WholeSite, site_m2);
+    }
+    if holds(site_box, &f.bbox) && site.contains(&f.shape) {
+        return (Piece::WholeFeature(f), f.area);
+    }
+    let clipped = site.intersection(&f.shape);
+    let area = clipped.unsigned_area();
+    (Piece::Clipped(clipped), area)
+}
+
+/// The site's overlap with one feature, m².
 pub fn overlap(
     site: &MultiPolygon<f64>,
     site_m2: f64,
     site_box: &geo::Rect<f64>,
     f: &Feature,
 ) -> f64 {
-    let holds = |outer: &geo::Rect<f64>, inner: &geo::Rect<f64>| {
-        outer.min().x <= inner.min().x
-            && outer.min().y <= inner.min().y
-            && outer.max().x >= inner.max().x
-            && outer.max().y >= inner.max().y
-    };
-    if holds(&f.bbox, site_box) && f.shape.contains(site) {
-        return site_m2;
+    piece(site, site_m2, site_box, f).1
+}
+
+/// The area of the site within the union of some features' pieces, m²: exact whether or
+/// not the features overlap each other.
+fn union_area(site: &MultiPolygon<f64>, site_m2: f64, pieces: &[&Hit<'_>]) -> f64 {
+    match pieces {
+        [] => 0.0,
+        [one] => one.area,
+        _ => {
+            if pieces.iter().any(|h| matches!(h.piece, Piece::WholeSite)) {
+                return site_m2;
+            }
+            let shapes: Vec<&MultiPolygon<f64>> = pieces
+                .iter()
+                .map(|h| match &h.piece {
+                    Piece::WholeSite => site,
+                    Piece::WholeFeature(f) => &f.shape,
+                    Piece::Clipped(c) => c,
+                })
+                .collect();
+            geo::unary_union(shapes).unsigned_area().min(site_m2)
+        }
     }
-    if holds(site_box, &f.bbox) && site.contains(&f.shape) {
-        return f.area;
-    }
-    site.intersection(&f.shape).unsigned_area()
+}
+
+/// One feature the site overlaps by more than a sliver.
+#[derive(Debug, Clone)]
+struct Hit<'a> {
+    feature: &'a Feature,
+    piece: Piece<'a>,
+    area: f64,
 }
 
 /// The form's `industry`, which judges the zoning use.
@@ -208,12 +273,24 @@ pub fn check_site(
     let mut findings = Vec::new();
     for layer in &bp.layers {
         // Per feature overlap above the sliver tolerance.
-        let hits: Vec<(&Feature, f64)> = layer
-            .candidates(&site_box)
-            .map(|f| (f, overlap(&site, site_m2, &site_box, f)))
-            .filter(|(_, a)| *a > bp.sliver_m2)
+        // In the layer's file order, whatever order the R-tree finds them in: the
+        // findings (and the record they go into) list features deterministically.
+        let mut candidates: Vec<usize> = layer.candidate_indexes(&site_box).collect();
+        candidates.sort_unstable();
+        let hits: Vec<Hit> = candidates
+            .into_iter()
+            .map(|i| &layer.features[i])
+            .map(|f| {
+                let (piece, area) = piece(&site, site_m2, &site_box, f);
+                Hit {
+                    feature: f,
+                    piece,
+                    area,
+                }
+            })
+            .filter(|h| h.area > bp.sliver_m2)
             .collect();
-        findings.extend(judge(bp, layer, &hits, site_m2, industry));
+        findings.extend(judge(bp, layer, &site, &hits, site_m2, industry));
     }
     findings.sort_by_key(|f| !f.blocking);
     Ok(SiteCheck {
@@ -228,25 +305,27 @@ pub fn check_site(
 fn judge(
     bp: &Blueprint,
     layer: &Layer,
-    hits: &[(&Feature, f64)],
+    site: &MultiPolygon<f64>,
+    hits: &[Hit<'_>],
     site_m2: f64,
     industry: Option<&str>,
 ) -> Vec<Finding> {
-    // `+ 0.0`: an empty sum is -0.0.
-    let total: f64 = (hits.iter().map(|(_, a)| a).sum::<f64>() + 0.0).min(site_m2);
-    let finding = |hits: &[(&Feature, f64)],
+    let all: Vec<&Hit> = hits.iter().collect();
+    // `+ 0.0`: an empty area is -0.0 in some paths.
+    let total: f64 = union_area(site, site_m2, &all) + 0.0;
+    let finding = |hits: &[&Hit<'_>],
                    overlap: f64,
                    rule: &'static str,
                    blocking: bool,
                    message: String| {
         let share = (overlap / site_m2).clamp(0.0, 1.0);
-        let first = hits.first().map(|(f, _)| *f);
+        let first = hits.first().map(|h| h.feature);
         Finding {
             layer: layer.id.clone(),
             kind: layer.kind,
             plan: first.map_or_else(|| layer.plan.clone(), |f| f.plan.clone()),
             department: first.map_or_else(|| layer.department.clone(), |f| f.department.clone()),
-            features: hits.iter().map(|(f, _)| f.id.clone()).collect(),
+            features: hits.iter().map(|h| h.feature.id.clone()).collect(),
             overlap_m2: overlap,
             share,
             class: Class::of(share),
@@ -264,11 +343,11 @@ fn judge(
                 ("basic-farmland", "on permanent basic farmland (永久基本农田): occupying it needs the ministry's pre-examination; not approvable locally")
             };
             if class == Class::Outside {
-                vec![finding(hits, total, "control-line-edge", false, format!(
+                vec![finding(&all, total, "control-line-edge", false, format!(
                     "the {} touches the site ({:.0} m²): adjust the site boundary (用地红线) before submission", layer.plan, total))]
             } else {
                 vec![finding(
-                    hits,
+                    &all,
                     total,
                     rule,
                     true,
@@ -286,7 +365,7 @@ fn judge(
             if outside <= bp.sliver_m2 {
                 return Vec::new();
             }
-            let mut f = finding(hits, total, "outside-urban-boundary", false, format!(
+            let mut f = finding(&all, total, "outside-urban-boundary", false, format!(
                 "{:.0} m² ({:.0} %) of the site is outside the urban development boundary (城镇开发边界): it needs another land route than urban construction land",
                 outside, 100.0 * outside / site_m2));
             f.class = class;
@@ -297,9 +376,9 @@ fn judge(
                 if hits.is_empty() {
                     return Vec::new();
                 }
-                let uses = uses_of(hits);
+                let uses = uses_of(site, site_m2, &all);
                 return vec![finding(
-                    hits,
+                    &all,
                     total,
                     "zoning-use",
                     false,
@@ -308,19 +387,19 @@ fn judge(
                 )];
             };
             let allowed = bp.industry_uses.get(industry);
-            let wrong: Vec<(&Feature, f64)> = hits
+            let wrong: Vec<&Hit> = hits
                 .iter()
-                .filter(|(f, _)| {
-                    !allowed
-                        .is_some_and(|uses| f.use_code.as_ref().is_some_and(|u| uses.contains(u)))
+                .filter(|h| {
+                    !allowed.is_some_and(|uses| {
+                        h.feature.use_code.as_ref().is_some_and(|u| uses.contains(u))
+                    })
                 })
-                .copied()
                 .collect();
             if wrong.is_empty() {
                 return Vec::new();
             }
-            let area: f64 = wrong.iter().map(|(_, a)| a).sum::<f64>().min(site_m2);
-            let uses = uses_of(&wrong);
+            let area = union_area(site, site_m2, &wrong);
+            let uses = uses_of(site, site_m2, &wrong);
             let blocking = Class::of(area / site_m2) != Class::Outside;
             let rule = if blocking {
                 "zoning-use"
@@ -343,7 +422,7 @@ fn judge(
                 _ => ("other-layer", "overlaps this layer"),
             };
             vec![finding(
-                hits,
+                &all,
                 total,
                 rule,
                 false,
@@ -353,14 +432,17 @@ fn judge(
     }
 }
 
-/// The use codes of some zoning features, with their areas.
-fn uses_of(hits: &[(&Feature, f64)]) -> String {
-    let mut by: BTreeMap<&str, f64> = BTreeMap::new();
-    for (f, a) in hits {
-        *by.entry(f.use_code.as_deref().unwrap_or("?")).or_default() += a;
+/// The use codes of some zoning features, with the area of the site each covers (the
+/// union of that use's pieces).
+fn uses_of(site: &MultiPolygon<f64>, site_m2: f64, hits: &[&Hit<'_>]) -> String {
+    let mut by: BTreeMap<&str, Vec<&Hit>> = BTreeMap::new();
+    for h in hits {
+        by.entry(h.feature.use_code.as_deref().unwrap_or("?"))
+            .or_default()
+            .push(h);
     }
     by.iter()
-        .map(|(u, a)| format!("{u} ({a:.0} m²)"))
+        .map(|(u, hs)| format!("{u} ({:.0} m²)", union_area(site, site_m2, hs)))
         .collect::<Vec<_>>()
         .join(", ")
 }
