@@ -1,7 +1,8 @@
 //! `onewindow audit verify|checkpoint|export|public-key`: the audit trail from the
 //! command line. On sled the data directory must not be open by a server (sled holds it
-//! alone: stop the server, or verify a copy); on PostgreSQL any node's database will do,
-//! while the nodes run.
+//! alone: stop the server, or ask it with `verify-live`); `verify` and `export` read a
+//! private copy of it and never write the directory itself (`store::readonly`). On
+//! PostgreSQL any node's database will do, while the nodes run.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -30,6 +31,11 @@ pub enum AuditCommand {
         /// must be in the store unchanged.
         #[arg(long)]
         against: Option<PathBuf>,
+        /// What a node remembers of the newest checkpoint it signed or saw (default:
+        /// `audit.seen` in the data directory, when it is there): the store must still
+        /// hold it.
+        #[arg(long)]
+        witness: Option<PathBuf>,
         #[command(flatten)]
         out: Output,
     },
@@ -82,6 +88,7 @@ pub fn run(cmd: AuditCommand) -> Result<ExitCode> {
             store,
             public_key,
             against,
+            witness,
             out,
         } => {
             let key_file = public_key
@@ -91,16 +98,25 @@ pub fn run(cmd: AuditCommand) -> Result<ExitCode> {
                 (true, _) | (false, true) => Some(checkpoint::load_public_key(&key_file)?),
                 (false, false) => None,
             };
-            let (opened, _) = open_store(&store, onewindow::store::disk::Flush::Group)?;
+            let held = match &against {
+                Some(file) => read_held(file)?,
+                None => Vec::new(),
+            };
+            let opened = open_read_only(&store)?;
             let started = std::time::Instant::now();
-            let mut report = audit::verify(&*opened, trusted.as_ref())?;
-            if let Some(file) = &against {
-                // One that does not decode is already among the report's breaks.
-                let stored = audit::stored_checkpoints(&*opened, &mut Vec::new())?;
+            let mut report = audit::verify_against(&*opened, trusted.as_ref(), &held)?;
+            // One that does not decode is already among the report's breaks.
+            let stored = audit::stored_checkpoints(&*opened, &mut Vec::new())?;
+            if against.is_some() {
                 report
                     .breaks
-                    .extend(compare(file, &stored, trusted.as_ref())?);
+                    .extend(compare(&held, &stored, trusted.as_ref()));
             }
+            let witness = witness.map_or_else(
+                || audit::Witness::beside(&store.data.join("audit.key")),
+                |file| audit::Witness::at(&file),
+            );
+            report.breaks.extend(witness.check(&stored)?);
             Ok(print_report(&report, started.elapsed().as_secs_f64(), &out))
         }
         AuditCommand::VerifyLive { conn, out } => crate::client::rt()?.block_on(async move {
@@ -140,7 +156,7 @@ pub fn run(cmd: AuditCommand) -> Result<ExitCode> {
             // The time of record: this machine's clock, to the second.
             let now = chrono::Local::now().naive_local();
             let now = chrono::Timelike::with_nanosecond(&now, 0).unwrap_or(now);
-            let taken = audit::take(&*opened, &key, now)?;
+            let taken = audit::take(&*opened, &key, now, Some(&audit::Witness::beside(&path)))?;
             match taken.checkpoint {
                 Some(c) => println!(
                     "checkpoint {} at {}: {} projects, {} events, heads {}",
@@ -159,7 +175,7 @@ pub fn run(cmd: AuditCommand) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         AuditCommand::Export { store, heads } => {
-            let (opened, _) = open_store(&store, onewindow::store::disk::Flush::Group)?;
+            let opened = open_read_only(&store)?;
             for body in opened.checkpoints()? {
                 let mut c: Checkpoint =
                     serde_json::from_slice(&body).context("a stored checkpoint does not decode")?;
@@ -222,22 +238,42 @@ fn print_report(report: &audit::Report, took: f64, out: &Output) -> ExitCode {
     }
 }
 
-/// Checkpoints held outside against the store's: each must be there, with the same
-/// statement, and signed.
-fn compare(
-    file: &Path,
-    stored: &[Checkpoint],
-    trusted: Option<&ed25519_dalek::VerifyingKey>,
-) -> Result<Vec<audit::Break>> {
+/// The store, for reading only: on sled a private copy (the directory is not written),
+/// on PostgreSQL the database itself.
+fn open_read_only(store: &StoreArgs) -> Result<std::sync::Arc<dyn onewindow::store::Store>> {
+    match &store.store {
+        Some(_) => Ok(open_store(store, onewindow::store::disk::Flush::Group)?.0),
+        None => Ok(std::sync::Arc::new(
+            onewindow::store::readonly::open_read_only(&store.data)
+                .with_context(|| format!("cannot read {}", store.describe()))?,
+        )),
+    }
+}
+
+/// The checkpoints exported earlier (`audit export`, one JSON statement per line).
+fn read_held(file: &Path) -> Result<Vec<Checkpoint>> {
     let text = onewindow::textfile::read(file).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let mut breaks = Vec::new();
-    for (n, line) in text
-        .lines()
+    text.lines()
         .enumerate()
         .filter(|(_, l)| !l.trim().is_empty())
-    {
-        let held: Checkpoint = serde_json::from_str(line)
-            .with_context(|| format!("{}:{}: not an exported checkpoint", file.display(), n + 1))?;
+        .map(|(n, line)| {
+            serde_json::from_str(line).with_context(|| {
+                format!("{}:{}: not an exported checkpoint", file.display(), n + 1)
+            })
+        })
+        .collect()
+}
+
+/// Checkpoints held outside against the store's: each must be there, with the same
+/// statement, and signed. (Their heads, when exported with them, were checked against
+/// every project's log by `verify_against`, which names the projects.)
+fn compare(
+    held: &[Checkpoint],
+    stored: &[Checkpoint],
+    trusted: Option<&ed25519_dalek::VerifyingKey>,
+) -> Vec<audit::Break> {
+    let mut breaks = Vec::new();
+    for held in held {
         let name = format!("checkpoint {} (held outside)", held.number);
         let mut bad = |what: String| {
             breaks.push(audit::Break {
@@ -258,5 +294,5 @@ fn compare(
             Some(_) => {}
         }
     }
-    Ok(breaks)
+    breaks
 }

@@ -3,6 +3,9 @@
 //! directory), at most [`MAX_BYTES`], and YAML nested at most [`MAX_DEPTH`] deep with no
 //! key written twice in one mapping. A parser then never reads without end, never
 //! recurses for minutes, and never lets a repeated key silently win.
+//!
+//! And writing the files only their owner may read (keys, the identity file, the audit
+//! witness): [`write_private`].
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -295,6 +298,54 @@ fn flow_depth(text: &str) -> Result<(), YamlProblem> {
         previous = c;
     }
     Ok(())
+}
+
+/// The directory of `path`, created owner-only (0700) if it does not exist.
+///
+/// # Errors
+/// The directory cannot be created.
+pub fn private_dir(path: &Path) -> std::io::Result<&Path> {
+    use std::os::unix::fs::DirBuilderExt;
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    if !dir.exists() {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)?;
+    }
+    Ok(dir)
+}
+
+/// Writes a file only its owner can read (0600), atomically (a temporary file beside it,
+/// synced, renamed over the old), creating its directory owner-only.
+///
+/// # Errors
+/// The file or its directory cannot be written; the error names the path.
+pub fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let named = |e: std::io::Error, p: &Path| {
+        std::io::Error::new(e.kind(), format!("{}: {e}", p.display()))
+    };
+    let dir = private_dir(path).map_err(|e| named(e, path))?;
+    let tmp = dir.join(format!(
+        ".{}.tmp",
+        path.file_name()
+            .map_or("file".into(), |n| n.to_string_lossy())
+    ));
+    let _ = std::fs::remove_file(&tmp);
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&tmp)
+        .map_err(|e| named(e, &tmp))?;
+    f.write_all(text.as_bytes()).map_err(|e| named(e, &tmp))?;
+    f.sync_all().map_err(|e| named(e, &tmp))?;
+    std::fs::rename(&tmp, path).map_err(|e| named(e, path))
 }
 
 #[cfg(test)]

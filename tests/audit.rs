@@ -279,7 +279,19 @@ fn sled_tampering_is_named_by_project_and_event() {
     }
     let args = data(&dir);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let mut take = vec!["audit", "checkpoint", "--key", key.to_str().unwrap()];
+    // The insider holds a copy of the key, not the node's witness beside it (which
+    // remembers checkpoint 1 and would refuse to sign a store that lost it).
+    let insider = root.path().join("insider");
+    std::fs::create_dir(&insider).unwrap();
+    let insider = insider.join("audit.key");
+    std::fs::copy(&key, &insider).unwrap();
+    let mut refused = vec!["audit", "checkpoint", "--key", key.to_str().unwrap()];
+    refused.extend_from_slice(&args);
+    let out = onewindow(&refused);
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{said}");
+    assert!(said.contains("checkpoints were removed"), "{said}");
+    let mut take = vec!["audit", "checkpoint", "--key", insider.to_str().unwrap()];
     take.extend_from_slice(&args);
     assert!(ok(&take).contains("checkpoint 1"));
     let mut verify = vec!["audit", "verify", "--public-key", key.to_str().unwrap()];
@@ -293,13 +305,25 @@ fn sled_tampering_is_named_by_project_and_event() {
         text.contains("checkpoint 1 (held outside): the store's checkpoint 1 says something else"),
         "{text}"
     );
+    // Exported with its heads, the held checkpoint names the project whose log differs.
+    let project = first_project(&tree(&clean).1);
+    let mut export = vec!["audit", "export", "--heads"];
+    export.extend_from_slice(&clean_args);
+    std::fs::write(&held, ok(&export)).unwrap();
+    let out = onewindow(&verify);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains(&format!("broken: {project}, event "))
+            && text.contains("signed in checkpoint 1 (held outside), but the log ends at event"),
+        "{text}"
+    );
 }
 
 #[test]
 fn postgres_tampering_is_named_by_project_and_event() {
     let server = Scratch::start().expect("a throwaway PostgreSQL");
     let root = tempfile::tempdir().unwrap();
-    let key = root.path().join("audit.key");
     // (name, the SQL that tampers with project P, event N, what verify must say)
     let cases: [(&str, &str, &str); 4] = [
         (
@@ -330,6 +354,8 @@ fn postgres_tampering_is_named_by_project_and_event() {
         ),
     ];
     for (name, sql, expected) in cases {
+        // A key (and so a witness) per database: a witness speaks of one store.
+        let key = root.path().join(name).join("audit.key");
         let url = server.create_database(name).unwrap();
         let store = ["--store", url.as_str()];
         fill(&store);
@@ -352,6 +378,123 @@ fn postgres_tampering_is_named_by_project_and_event() {
             .unwrap();
         broken(&store, &key, &[&format!("broken: {project}, "), expected]);
     }
+}
+
+/// The newest checkpoint removed together with what only it covered: the end of a
+/// project's log cut off (every link left intact, the head set back, the snapshot gone)
+/// and checkpoint 2 deleted — what someone with database access alone can do. The chain
+/// of checkpoints is whole again and every log verifies against checkpoint 1, so only
+/// what the node remembers outside the database shows it: `audit verify --witness`
+/// names it, `audit checkpoint` refuses to sign (sled), and a server on the store signs
+/// nothing (PostgreSQL).
+#[test]
+fn the_newest_checkpoint_removed_shows() {
+    let root = tempfile::tempdir().unwrap();
+    let node = root.path().join("node");
+    let key = node.join("audit.key");
+    let seen = node.join("audit.seen");
+    let s = |x: &Path| x.to_str().unwrap().to_string();
+
+    // sled
+    let data = root.path().join("data");
+    let store = ["--data".to_string(), s(&data)];
+    let store: Vec<&str> = store.iter().map(String::as_str).collect();
+    let take = |store: &[&str]| {
+        let mut args = vec!["audit", "checkpoint", "--key", key.to_str().unwrap()];
+        args.extend_from_slice(store);
+        onewindow(&args)
+    };
+    let two_checkpoints = |store: &[&str]| {
+        fill(store);
+        assert!(String::from_utf8_lossy(&take(store).stdout).contains("checkpoint 1"));
+        let mut later = vec!["store", "drive", "--clients", "1", "--projects", "1"];
+        later.extend_from_slice(&["--prefix", "later"]);
+        later.extend_from_slice(store);
+        ok(&later);
+        let out = take(store);
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains("checkpoint 2"),
+            "{out:?}"
+        );
+    };
+    two_checkpoints(&store);
+    let remembered: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&seen).unwrap()).unwrap();
+    assert_eq!(remembered["number"], 2, "{remembered}");
+    {
+        let (db, t) = tree(&data);
+        let (k, _) = t.scan_prefix(b"p/later").next().unwrap().unwrap();
+        let project = String::from_utf8(k[2..].to_vec()).unwrap();
+        let recs = records(&t, &project);
+        let (first, last) = recs.last().unwrap();
+        t.remove(last).unwrap();
+        t.insert(format!("h/{project}"), &(first - 1).to_be_bytes()[..])
+            .unwrap();
+        t.remove(format!("s/{project}")).unwrap();
+        let mut k = b"k/".to_vec();
+        k.extend_from_slice(&2u64.to_be_bytes());
+        t.remove(k).unwrap();
+        db.flush().unwrap();
+    }
+    // Without the witness the store looks whole: what the witness is for.
+    let mut verify = vec!["audit", "verify", "--public-key", key.to_str().unwrap()];
+    verify.extend_from_slice(&store);
+    assert!(ok(&verify).starts_with("intact: "), "the gap it closes");
+    let mut witnessed = verify.clone();
+    witnessed.extend_from_slice(&["--witness", seen.to_str().unwrap()]);
+    let out = onewindow(&witnessed);
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{said}");
+    assert!(
+        said.contains("broken: checkpoint 2: checkpoint 2 was signed or seen by this node")
+            && said.contains("the store's newest is 1: checkpoints were removed"),
+        "{said}"
+    );
+    let out = take(&store);
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{said}");
+    assert!(said.contains("no checkpoint taken"), "{said}");
+
+    // PostgreSQL: the same by SQL, then a server on the store with the node's key.
+    std::fs::remove_file(&seen).unwrap();
+    let server = Scratch::start().expect("a throwaway PostgreSQL");
+    let url = server.create_database("dropped").unwrap();
+    let store = ["--store", url.as_str()];
+    two_checkpoints(&store);
+    server
+        .psql_in(
+            "dropped",
+            "WITH p AS (SELECT project, head FROM projects WHERE project LIKE 'later%' LIMIT 1) \
+             , cut AS (DELETE FROM events e USING p WHERE e.project = p.project AND e.seq > p.head - 3) \
+             , s AS (DELETE FROM snapshots x USING p WHERE x.project = p.project) \
+             UPDATE projects SET head = p.head - 3 FROM p WHERE projects.project = p.project; \
+             DELETE FROM checkpoints WHERE number = 2",
+        )
+        .unwrap();
+    let mut verify = vec!["audit", "verify", "--public-key", key.to_str().unwrap()];
+    verify.extend_from_slice(&store);
+    assert!(ok(&verify).starts_with("intact: "), "the gap it closes");
+    let tokens = common::write_tokens(root.path());
+    let node = common::start_node(
+        &url,
+        &tokens,
+        &[
+            "--audit-key",
+            key.to_str().unwrap(),
+            "--checkpoint-seconds",
+            "1",
+        ],
+    );
+    std::thread::sleep(std::time::Duration::from_millis(3500));
+    drop(node.kill());
+    let count = server
+        .psql_in("dropped", "SELECT count(*) FROM checkpoints")
+        .unwrap();
+    assert_eq!(count.trim(), "1", "the server signed over the cut log");
+    let mut witnessed = verify.clone();
+    witnessed.extend_from_slice(&["--witness", seen.to_str().unwrap()]);
+    let out = onewindow(&witnessed);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
 }
 
 /// Events sealed by an earlier build still hash as they did: the rule that lets a

@@ -193,8 +193,7 @@ pub fn load_or_create_key(path: &std::path::Path) -> Result<(SigningKey, bool), 
             let pem = key
                 .to_pkcs8_pem(Default::default())
                 .map_err(|e| Error::Key(format!("{}: {e}", path.display())))?;
-            crate::server::identity::write_private(path, &pem)
-                .map_err(|e| Error::Key(e.to_string()))?;
+            crate::textfile::write_private(path, &pem).map_err(|e| Error::Key(e.to_string()))?;
             Ok((key, true))
         }
         Err(e) => Err(Error::Key(format!("{}: {e}", path.display()))),

@@ -12,11 +12,14 @@
 //!   replaced by whoever holds the database and the key.
 //!
 //! [`verify`] recomputes all of it from a store (any backend) and names the first broken
-//! link of each project; [`take`] makes a checkpoint. [`document`] seals the documents
+//! link of each project; [`take`] makes a checkpoint; a node's [`Witness`] remembers the
+//! newest checkpoint it signed or saw, outside the database, so that even the newest one
+//! cannot be removed unnoticed. [`document`] seals the documents
 //! approvals issue with their department's key. Guide: docs/security.md.
 
 pub mod checkpoint;
 pub mod document;
+pub mod witness;
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -26,6 +29,7 @@ use ed25519_dalek::{SigningKey, VerifyingKey};
 use crate::engine::{ChainHash, Envelope, Project};
 use crate::store::{chain, codec, Error, ReadStore, WriteStore};
 pub use checkpoint::{Checkpoint, Head};
+pub use witness::Witness;
 
 /// One broken link: where, and what differs.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -142,7 +146,7 @@ fn verify_log(
     events: &[Envelope],
     head: Option<u64>,
     snapshot: Option<(u64, Option<ChainHash>)>,
-    signed: &[(u64, ChainHash, u64)],
+    signed: &[(u64, ChainHash, String)],
 ) -> Result<(u64, Result<ChainHash, Break>), Error> {
     let broken = |seq: u64, what: String| {
         Err(Break {
@@ -216,7 +220,7 @@ fn verify_log(
                     unsealed,
                     broken(
                         *seq,
-                        format!("signed in checkpoint {number}, but the log ends at event {last}"),
+                        format!("signed in {number}, but the log ends at event {last}"),
                     ),
                 ))
             }
@@ -226,7 +230,7 @@ fn verify_log(
                     broken(
                         *seq,
                         format!(
-                            "the log up to here hashes to {now}, checkpoint {number} signed \
+                            "the log up to here hashes to {now}, {number} signed \
                              {value}: an event up to this one was changed"
                         ),
                     ),
@@ -275,6 +279,21 @@ pub fn verify(
     store: &(impl ReadStore + ?Sized),
     trusted: Option<&VerifyingKey>,
 ) -> Result<Report, Error> {
+    verify_against(store, trusted, &[])
+}
+
+/// [`verify`], and every project's log also against the heads of checkpoints `held`
+/// outside the store (exported with their heads): a project whose log no longer hashes
+/// to what a held checkpoint signed is named, even when the store's own checkpoints were
+/// removed or re-signed. The held checkpoints themselves are compared by the caller.
+///
+/// # Errors
+/// The store cannot be read at all.
+pub fn verify_against(
+    store: &(impl ReadStore + ?Sized),
+    trusted: Option<&VerifyingKey>,
+    held: &[Checkpoint],
+) -> Result<Report, Error> {
     let mut report = Report {
         trusted: trusted.is_some(),
         ..Report::default()
@@ -283,13 +302,20 @@ pub fn verify(
     let checkpoints = stored_checkpoints(store, &mut checkpoint_breaks)?;
     checkpoint_breaks.extend(check_checkpoints(&checkpoints, trusted));
     report.checkpoints = checkpoints.len() as u64;
-    let mut signed: HashMap<&str, Vec<(u64, ChainHash, u64)>> = HashMap::new();
-    for c in &checkpoints {
+    let mut signed: HashMap<&str, Vec<(u64, ChainHash, String)>> = HashMap::new();
+    let labelled = checkpoints
+        .iter()
+        .map(|c| (c, format!("checkpoint {}", c.number)))
+        .chain(
+            held.iter()
+                .map(|c| (c, format!("checkpoint {} (held outside)", c.number))),
+        );
+    for (c, label) in labelled {
         for h in &c.heads {
             signed
                 .entry(h.project.as_str())
                 .or_default()
-                .push((h.seq, h.chain, c.number));
+                .push((h.seq, h.chain, label.clone()));
         }
     }
     let heads: BTreeMap<String, u64> = store.heads()?.into_iter().collect();
@@ -337,11 +363,11 @@ pub fn verify(
     }
     for (project, list) in &signed {
         if !seen.contains(*project) {
-            let number = list.first().map_or(0, |s| s.2);
+            let number = list.first().map_or("", |s| s.2.as_str());
             report.breaks.push(Break {
                 project: project.to_string(),
                 seq: 0,
-                what: format!("signed in checkpoint {number}, but the store has no such project"),
+                what: format!("signed in {number}, but the store has no such project"),
             });
         }
     }
@@ -360,17 +386,25 @@ pub struct Taken {
 }
 
 /// Takes a checkpoint now: every project's head and chain value (each project's log read
-/// and hashed), signed and stored as the next number — only when the record verifies and
-/// something happened since the last one.
+/// and hashed), signed and stored as the next number — only when the record verifies,
+/// the store still holds what `witness` remembers, and something happened since the last
+/// one. The witness then remembers the checkpoint signed (or the newest seen).
 ///
 /// # Errors
-/// The store cannot be read or written, or another node took the number meanwhile.
+/// The store cannot be read or written, the witness cannot be read or written, or
+/// another node took the number meanwhile.
 pub fn take(
     store: &(impl ReadStore + WriteStore + ?Sized),
     key: &SigningKey,
     at: NaiveDateTime,
+    witness: Option<&Witness>,
 ) -> Result<Taken, Error> {
     let mut report = verify(store, Some(&key.verifying_key()))?;
+    let mut none = Vec::new();
+    let previous = stored_checkpoints(store, &mut none)?;
+    if let Some(w) = witness {
+        report.breaks.extend(w.check(&previous)?);
+    }
     if !report.intact() {
         return Ok(Taken {
             report,
@@ -378,10 +412,11 @@ pub fn take(
         });
     }
     let heads = std::mem::take(&mut report.heads);
-    let mut none = Vec::new();
-    let previous = stored_checkpoints(store, &mut none)?;
     let last = previous.last();
     if last.is_some_and(|l| l.heads_hash == checkpoint::heads_hash(&heads)) {
+        if let (Some(w), Some(l)) = (witness, last) {
+            w.remember(l)?;
+        }
         return Ok(Taken {
             report,
             checkpoint: None,
@@ -392,10 +427,15 @@ pub fn take(
     let c = Checkpoint::sign(key, number, at, previous, heads);
     let body = serde_json::to_vec(&c).map_err(|e| Error::Corrupt(e.to_string()))?;
     match store.put_checkpoint(number, &body)? {
-        true => Ok(Taken {
-            report,
-            checkpoint: Some(c),
-        }),
+        true => {
+            if let Some(w) = witness {
+                w.remember(&c)?;
+            }
+            Ok(Taken {
+                report,
+                checkpoint: Some(c),
+            })
+        }
         false => Err(Error::Inconsistent(format!(
             "checkpoint {number} was taken meanwhile (by another node)"
         ))),
@@ -417,7 +457,7 @@ mod tests {
     fn check(
         events: &[Envelope],
         head: u64,
-        signed: &[(u64, ChainHash, u64)],
+        signed: &[(u64, ChainHash, String)],
     ) -> Result<ChainHash, Break> {
         verify_log("p", events, Some(head), None, signed).unwrap().1
     }
@@ -464,15 +504,15 @@ mod tests {
         let b = check(cut, 6, &[]).unwrap_err();
         assert!(b.seq == 6 && b.what.contains("head says"), "{b}");
         let end = chain::replay(ChainHash::GENESIS, &log).unwrap();
-        let b = check(cut, 5, &[(6, end, 1)]).unwrap_err();
+        let b = check(cut, 5, &[(6, end, "checkpoint 1".to_string())]).unwrap_err();
         assert!(b.what.contains("signed in checkpoint 1"), "{b}");
         // A head read before a commit landed is behind the log, which is no break.
-        assert!(check(&log, 5, &[(6, end, 1)]).is_ok());
+        assert!(check(&log, 5, &[(6, end, "checkpoint 1".to_string())]).is_ok());
         // The last event changed: only the checkpoint can tell.
         let mut last = log.clone();
         last[5].at += chrono::Duration::days(-365);
         assert!(check(&last, 6, &[]).is_ok());
-        let b = check(&last, 6, &[(6, end, 1)]).unwrap_err();
+        let b = check(&last, 6, &[(6, end, "checkpoint 1".to_string())]).unwrap_err();
         assert!(b.seq == 6 && b.what.contains("checkpoint 1 signed"), "{b}");
     }
 
@@ -564,12 +604,12 @@ mod tests {
             (stored.len() as u64, legacy)
         );
         let key = SigningKey::from_bytes(&[9; 32]);
-        let c = take(&*store, &key, now)
+        let c = take(&*store, &key, now, None)
             .unwrap()
             .checkpoint
             .expect("a checkpoint");
         assert_eq!(c.events, stored.len() as u64);
-        let again = take(&*store, &key, now).unwrap();
+        let again = take(&*store, &key, now, None).unwrap();
         assert!(
             again.report.intact() && again.checkpoint.is_none(),
             "nothing new"

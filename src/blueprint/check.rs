@@ -313,27 +313,25 @@ fn judge(
     let all: Vec<&Hit> = hits.iter().collect();
     // `+ 0.0`: an empty area is -0.0 in some paths.
     let total: f64 = union_area(site, site_m2, &all) + 0.0;
-    let finding = |hits: &[&Hit<'_>],
-                   overlap: f64,
-                   rule: &'static str,
-                   blocking: bool,
-                   message: String| {
-        let share = (overlap / site_m2).clamp(0.0, 1.0);
-        let first = hits.first().map(|h| h.feature);
-        Finding {
-            layer: layer.id.clone(),
-            kind: layer.kind,
-            plan: first.map_or_else(|| layer.plan.clone(), |f| f.plan.clone()),
-            department: first.map_or_else(|| layer.department.clone(), |f| f.department.clone()),
-            features: hits.iter().map(|h| h.feature.id.clone()).collect(),
-            overlap_m2: overlap,
-            share,
-            class: Class::of(share),
-            rule: rule.to_string(),
-            blocking,
-            message,
-        }
-    };
+    let finding =
+        |hits: &[&Hit<'_>], overlap: f64, rule: &'static str, blocking: bool, message: String| {
+            let share = (overlap / site_m2).clamp(0.0, 1.0);
+            let first = hits.first().map(|h| h.feature);
+            Finding {
+                layer: layer.id.clone(),
+                kind: layer.kind,
+                plan: first.map_or_else(|| layer.plan.clone(), |f| f.plan.clone()),
+                department: first
+                    .map_or_else(|| layer.department.clone(), |f| f.department.clone()),
+                features: hits.iter().map(|h| h.feature.id.clone()).collect(),
+                overlap_m2: overlap,
+                share,
+                class: Class::of(share),
+                rule: rule.to_string(),
+                blocking,
+                message,
+            }
+        };
     let class = Class::of(total / site_m2);
     match layer.kind {
         LayerKind::EcologicalRedLine | LayerKind::BasicFarmland if !hits.is_empty() => {
@@ -391,7 +389,10 @@ fn judge(
                 .iter()
                 .filter(|h| {
                     !allowed.is_some_and(|uses| {
-                        h.feature.use_code.as_ref().is_some_and(|u| uses.contains(u))
+                        h.feature
+                            .use_code
+                            .as_ref()
+                            .is_some_and(|u| uses.contains(u))
                     })
                 })
                 .collect();

@@ -180,41 +180,12 @@ pub fn write(path: &Path, identities: &[Identity]) -> Result<(), Error> {
 
 /// The directory of `path`, created owner-only if it does not exist.
 fn private_dir(path: &Path) -> Result<&Path, Error> {
-    use std::os::unix::fs::DirBuilderExt;
-    let dir = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    if !dir.exists() {
-        std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(dir)
-            .map_err(io(dir))?;
-    }
-    Ok(dir)
+    crate::textfile::private_dir(path).map_err(io(path))
 }
 
 /// Writes a file only its owner can read, atomically, creating its directory owner-only.
-pub(crate) fn write_private(path: &Path, text: &str) -> Result<(), Error> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let dir = private_dir(path)?;
-    let tmp = dir.join(format!(
-        ".{}.tmp",
-        path.file_name()
-            .map_or("tokens".into(), |n| n.to_string_lossy())
-    ));
-    let _ = std::fs::remove_file(&tmp);
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&tmp)
-        .map_err(io(&tmp))?;
-    f.write_all(text.as_bytes()).map_err(io(&tmp))?;
-    f.sync_all().map_err(io(&tmp))?;
-    std::fs::rename(&tmp, path).map_err(io(path))
+fn write_private(path: &Path, text: &str) -> Result<(), Error> {
+    crate::textfile::write_private(path, text).map_err(io(path))
 }
 
 /// Holds the identity file's lock (`<name>.lock` beside it, an exclusive advisory lock

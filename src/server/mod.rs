@@ -109,6 +109,9 @@ pub(crate) struct Api {
     document_keys: Option<Arc<crate::audit::document::Keys>>,
     /// The public half of the key that signs checkpoints: what `VerifyAudit` trusts.
     audit_public: Option<ed25519_dalek::VerifyingKey>,
+    /// What this node remembers of the newest checkpoint (beside its audit key): a live
+    /// verification checks the store still holds it.
+    audit_witness: Option<crate::audit::Witness>,
     /// Held while an audit verification runs (one at a time).
     audit_turn: Arc<tokio::sync::Mutex<()>>,
 }
@@ -139,6 +142,7 @@ impl Api {
             tokens,
             document_keys: None,
             audit_public: None,
+            audit_witness: None,
             audit_turn: Arc::default(),
         }
     }

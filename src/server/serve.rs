@@ -157,7 +157,8 @@ pub async fn run(
             if made {
                 tracing::info!("made the audit signing key {}", path.display());
             }
-            Some(Arc::new(key))
+            let witness = crate::audit::Witness::beside(&path);
+            Some((Arc::new(key), witness))
         }
         None => None,
     };
@@ -174,7 +175,8 @@ pub async fn run(
         streams_per_caller,
     ));
     api.document_keys = document_keys.map(|d| Arc::new(crate::audit::document::Keys::new(d)));
-    api.audit_public = audit_key.as_ref().map(|k| k.verifying_key());
+    api.audit_public = audit_key.as_ref().map(|(k, _)| k.verifying_key());
+    api.audit_witness = audit_key.as_ref().map(|(_, w)| w.clone());
     let metrics = api.metrics.clone();
     api.svc
         .store()
@@ -183,8 +185,8 @@ pub async fn run(
             metrics.flush_seconds.observe(took.as_secs_f64());
         }));
     spawn_ticker(api.clone(), tick);
-    if let Some(key) = audit_key {
-        super::checkpoints::spawn_checkpoints(api.clone(), key, checkpoint_every);
+    if let Some((key, witness)) = audit_key {
+        super::checkpoints::spawn_checkpoints(api.clone(), key, witness, checkpoint_every);
     }
     api.spawn_follower();
     if let Some(listener) = http {

@@ -104,12 +104,22 @@ impl pb::supervision_server::Supervision for Api {
                 "an audit verification is running; try again when it is done",
             ));
         };
-        let (svc, key) = (self.svc.clone(), self.audit_public);
-        let report =
-            tokio::task::spawn_blocking(move || crate::audit::verify(svc.store(), key.as_ref()))
-                .await
-                .map_err(|e| Status::internal(e.to_string()))?
-                .map_err(|e| store_status(&e))?;
+        let (svc, key, witness) = (
+            self.svc.clone(),
+            self.audit_public,
+            self.audit_witness.clone(),
+        );
+        let report = tokio::task::spawn_blocking(move || {
+            let mut report = crate::audit::verify(svc.store(), key.as_ref())?;
+            if let Some(w) = witness {
+                let stored = crate::audit::stored_checkpoints(svc.store(), &mut Vec::new())?;
+                report.breaks.extend(w.check(&stored)?);
+            }
+            Ok::<_, crate::store::Error>(report)
+        })
+        .await
+        .map_err(|e| Status::internal(e.to_string()))?
+        .map_err(|e| store_status(&e))?;
         self.metrics.audit_broken.set(report.breaks.len() as i64);
         if !report.intact() {
             tracing::error!(

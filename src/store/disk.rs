@@ -140,6 +140,9 @@ pub struct SledStore {
     /// The group-commit thread, joined on drop so that the database is closed (and its
     /// lock released) when the store is.
     thread: Option<thread::JoinHandle<()>>,
+    /// The private copy a read-only store was opened on ([`super::readonly`]), removed
+    /// when the store is dropped: declared last, so the database closes first.
+    scratch: Option<tempfile::TempDir>,
 }
 
 impl Drop for SledStore {
@@ -387,7 +390,14 @@ impl SledStore {
             committer,
             flushes,
             thread,
+            scratch: None,
         })
+    }
+
+    /// This store, keeping `dir` (its private copy) until it is dropped.
+    pub(super) fn keeping(mut self, dir: tempfile::TempDir) -> SledStore {
+        self.scratch = Some(dir);
+        self
     }
 
     /// What opening redid after an interrupted commit.

@@ -24,6 +24,7 @@ pub mod disk;
 pub mod index;
 pub mod memory;
 pub mod postgres;
+pub mod readonly;
 pub mod request;
 pub mod restore;
 pub mod service;
