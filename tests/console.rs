@@ -491,3 +491,187 @@ async fn the_dashboard_lists_red_cards_by_its_filters() {
         "a bad period is refused as the API refuses it"
     );
 }
+
+/// A project on the shipped parallel workflow submitted at the window over the JSON API,
+/// its early milestones reported: NDRC's filing I01 is ready.
+async fn parallel_project(server: &InProcess, project: &str) {
+    let list = api(server, WINDOW, "GET", "/api/v1/workflows", Value::Null).await;
+    let version = list.json()["workflows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|w| w["id"] == "construction-parallel")
+        .unwrap()["version"]
+        .clone();
+    let materials: Vec<Value> = APPROVAL_MATERIALS
+        .iter()
+        .map(|m| json!({"material": m}))
+        .collect();
+    let form = json!({"project_name": "厂房", "enterprise": "某公司", "industry": "industrial",
+        "land_supply": "grant", "new_construction_land": true, "floor_area": 32000,
+        "investment": 18000, "special_fire": true, "eia_category": "report_form"});
+    let submit = json!({"request_id": format!("s-{project}"), "project": project,
+        "version": version, "applicant": "某公司", "form": form, "materials": materials});
+    let r = api(server, WINDOW, "POST", "/api/v1/projects", submit).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    for item in ["A01", "R01"] {
+        let r = api(
+            server,
+            WINDOW,
+            "POST",
+            &format!("/api/v1/projects/{project}/items/{item}/milestone"),
+            json!({"request_id": format!("{project}-{item}")}),
+        )
+        .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+    }
+}
+
+/// The number a project's document was issued with, as the JSON API shows it.
+async fn number_of(server: &InProcess, project: &str, document: &str) -> String {
+    let p = api(
+        server,
+        WINDOW,
+        "GET",
+        &format!("/api/v1/projects/{project}"),
+        Value::Null,
+    )
+    .await;
+    p.json()["documents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["document"] == document)
+        .unwrap_or_else(|| panic!("{document} issued: {}", p.body))["number"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+/// Official document numbers (文号) as departments write them, at every door: gRPC, the
+/// JSON API and the console; one left blank drawn from NDRC's pattern; bad ones refused
+/// naming the field; the permit prints the real number.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn official_document_numbers_at_every_door() {
+    use onewindow::server::pb;
+    let server = start().await;
+    for p in ["W1", "W2", "W3", "W4"] {
+        parallel_project(&server, p).await;
+    }
+    let ndrc_token = dept_token("ndrc");
+    // gRPC.
+    let mut dept = pb::department_client::DepartmentClient::connect(server.addr.clone())
+        .await
+        .unwrap();
+    dept.approve(with(
+        &ndrc_token,
+        pb::ApproveRequest {
+            request_id: "w1".into(),
+            project: "W1".into(),
+            item: "I01".into(),
+            numbers: [(
+                "project_code".to_string(),
+                "发改能审〔2026〕5号".to_string(),
+            )]
+            .into(),
+            ..Default::default()
+        },
+    ))
+    .await
+    .unwrap();
+    assert_eq!(
+        number_of(&server, "W1", "project_code").await,
+        "发改能审〔2026〕5号"
+    );
+    // Bad numbers: refused, naming the field, nothing written.
+    let bad = |n: &str| json!({"request_id": "w2-bad", "numbers": {"project_code": n}});
+    for (number, says) in [
+        ("发改\u{7}审〔2026〕5号", "control character"),
+        (&"号".repeat(65), "at most 64"),
+        ("  ", "cannot be empty"),
+    ] {
+        let r = api(
+            &server,
+            &ndrc_token,
+            "POST",
+            "/api/v1/projects/W2/items/I01/approve",
+            bad(number),
+        )
+        .await;
+        assert_eq!(r.status, 400, "{}", r.body);
+        assert!(
+            r.body.contains("numbers.project_code") && r.body.contains(says),
+            "{}",
+            r.body
+        );
+    }
+    assert_eq!(task_state(&server, "W2", "I01").await["state"], "ready");
+    // The JSON API.
+    let r = api(
+        &server,
+        &ndrc_token,
+        "POST",
+        "/api/v1/projects/W2/items/I01/approve",
+        json!({"request_id": "w2", "numbers": {"project_code": "环审(2026)7号"}}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        number_of(&server, "W2", "project_code").await,
+        "环审(2026)7号"
+    );
+    // The console, as a clerk types it (with a stray space).
+    let ndrc = login(&server, &ndrc_token).await;
+    let path = "/console/inbox/W3/I01";
+    let page = page(&server, &ndrc, path).await.body;
+    assert!(
+        page.contains("留空则按 丹发改审批〔{year}〕{seq}号 自动编号"),
+        "the pattern is shown: {page}"
+    );
+    let typed = percent_encoding::utf8_percent_encode(
+        " 建字第210600202600012号",
+        percent_encoding::NON_ALPHANUMERIC,
+    )
+    .to_string();
+    let r = post_form(
+        &server,
+        &ndrc,
+        &page,
+        &format!("{path}/approve"),
+        &format!("number.project_code={typed}"),
+    )
+    .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    assert_eq!(
+        number_of(&server, "W3", "project_code").await,
+        "建字第210600202600012号"
+    );
+    // Left blank: the next number of NDRC's year (the server's clock says 2025).
+    let r = api(
+        &server,
+        &ndrc_token,
+        "POST",
+        "/api/v1/projects/W4/items/I01/approve",
+        json!({"request_id": "w4"}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        number_of(&server, "W4", "project_code").await,
+        "丹发改审批〔2025〕1号"
+    );
+    // The permit the window prints carries the real number.
+    let window = login(&server, WINDOW).await;
+    let permit = self::page(
+        &server,
+        &window,
+        "/console/window/projects/W3/documents/project_code",
+    )
+    .await;
+    assert_eq!(permit.status, 200, "{}", permit.body);
+    assert!(
+        permit.body.contains("建字第210600202600012号"),
+        "{}",
+        permit.body
+    );
+}

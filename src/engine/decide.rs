@@ -501,20 +501,38 @@ impl Project {
                 id: d.clone(),
             });
         }
-        Ok(plan.items[i]
+        let approval = plan.items[i].kind != ItemKind::Milestone;
+        plan.items[i]
             .produces
             .iter()
             .map(|&d| {
-                let id = &plan.documents[d].id;
-                IssuedDocument {
-                    document: id.clone(),
-                    number: numbers
-                        .remove(id)
-                        .unwrap_or_else(|| format!("{}/{id}", self.id)),
+                let doc = &plan.documents[d];
+                let number = match numbers.remove(&doc.id) {
+                    Some(n) => crate::plan::numbering::check_number(&n)
+                        .map_err(|e| Refusal::BadNumber {
+                            document: doc.id.clone(),
+                            why: e.to_string(),
+                        })?
+                        .to_string(),
+                    // An approval issues what its department numbers (the service draws
+                    // the next number of a declared pattern before the engine runs);
+                    // a milestone's document is the applicant's report, known by its
+                    // reference.
+                    None if approval => {
+                        return Err(Refusal::NumberRequired {
+                            document: doc.id.clone(),
+                            name: doc.name.clone(),
+                        })
+                    }
+                    None => format!("{}/{}", self.id, doc.id),
+                };
+                Ok(IssuedDocument {
+                    document: doc.id.clone(),
+                    number,
                     issued_at: None,
-                }
+                })
             })
-            .collect())
+            .collect()
     }
 }
 

@@ -22,6 +22,10 @@ pub struct Engine {
     /// projects, so that [`execute`] runs on the state in place.)
     projects: BTreeMap<String, Option<Project>>,
     log: BTreeMap<String, Vec<Envelope>>,
+    /// The registers of document numbers (department and year → the last drawn), as the
+    /// service keeps them in the store: an approval without a number draws from its
+    /// department's pattern here too.
+    registers: BTreeMap<String, u64>,
     /// Supervision thresholds.
     pub policy: Policy,
     /// Keep every project's events in memory (timelines, assessment). The throughput
@@ -42,6 +46,7 @@ impl Engine {
             plans: BTreeMap::new(),
             projects: BTreeMap::new(),
             log: BTreeMap::new(),
+            registers: BTreeMap::new(),
             policy,
             keep_log: true,
         }
@@ -165,6 +170,22 @@ impl Engine {
             }
             return Ok(all);
         }
+        let mut command = command;
+        let mut drawn = None;
+        if let (Command::Approve { item, numbers }, Some(Some(p))) =
+            (&mut command, self.projects.get(project))
+        {
+            let plan = self.plans.get(&p.version);
+            if let Some((department, pattern, documents)) =
+                plan.and_then(|plan| crate::plan::numbering::to_draw(plan, item, numbers))
+            {
+                let year = chrono::Datelike::year(&now.date());
+                let register = crate::plan::numbering::register(department, year);
+                let from = self.registers.get(&register).copied().unwrap_or(0);
+                let to = crate::plan::numbering::fill(pattern, year, from, &documents, numbers);
+                drawn = Some((register, to));
+            }
+        }
         let mut fresh = None;
         let slot = match self.projects.get_mut(project) {
             Some(slot) => slot,
@@ -184,6 +205,9 @@ impl Engine {
             self.projects.insert(project.to_string(), fresh);
         }
         let (out, _) = decided?;
+        if let Some((register, to)) = drawn {
+            self.registers.insert(register, to);
+        }
         if self.keep_log {
             self.log
                 .entry(project.to_string())

@@ -72,6 +72,23 @@ pub enum Refusal {
         /// The id.
         id: String,
     },
+    /// An approval names no number for a document it issues, and the issuing
+    /// department declares no numbering pattern to draw one from.
+    #[error("document `{document}` ({name}) needs its number (文号): give it, or declare the department's `numbering`")]
+    NumberRequired {
+        /// The document's id.
+        document: String,
+        /// Its name in the workflow.
+        name: String,
+    },
+    /// A document number that cannot be one (`plan::numbering::check_number`).
+    #[error("the number of document `{document}`: {why}")]
+    BadNumber {
+        /// The document's id.
+        document: String,
+        /// What is wrong.
+        why: String,
+    },
     /// The project is completed or withdrawn.
     #[error("project is {0}")]
     Closed(String),
@@ -160,6 +177,8 @@ impl Refusal {
             Refusal::NoExtension(_) => "no-extension",
             Refusal::ReasonRequired => "reason-required",
             Refusal::UnknownReference { .. } => "unknown-reference",
+            Refusal::NumberRequired { .. } => "number-required",
+            Refusal::BadNumber { .. } => "bad-number",
             Refusal::Closed(_) => "closed",
             Refusal::BeforeRecord { .. } => "before-record",
             Refusal::RequestReused(_) => "request-reused",

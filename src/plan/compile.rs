@@ -15,6 +15,7 @@ use crate::form::{Field, FieldType};
 use crate::spec::locate::Seg;
 use crate::spec::{self, Anchor, LimitKind, Loaded, Origin, Pending};
 
+use super::numbering::Pattern;
 use super::*;
 
 /// Loads and compiles a workflow file.
@@ -224,14 +225,30 @@ impl Compiler<'_> {
             raw.departments.iter().map(|d| d.id.as_deref()),
             &l.departments,
         );
-        let departments: Vec<Department> = raw
-            .departments
-            .iter()
-            .map(|d| Department {
+        let mut departments = Vec::with_capacity(raw.departments.len());
+        for (i, d) in raw.departments.iter().enumerate() {
+            let numbering = match d.numbering.as_deref().map(Pattern::parse) {
+                None => None,
+                Some(Ok(p)) => Some(p),
+                Some(Err(why)) => {
+                    self.error(
+                        "numbering",
+                        d.id.as_deref(),
+                        format!(
+                            "department `{}`: numbering {why}",
+                            d.id.as_deref().unwrap_or_default()
+                        ),
+                        Anchor::at(&l.departments[i], sub(&["numbering"])),
+                    );
+                    None
+                }
+            };
+            departments.push(Department {
                 id: d.id.clone().unwrap_or_default(),
                 name: d.name.clone().or_else(|| d.id.clone()).unwrap_or_default(),
-            })
-            .collect();
+                numbering,
+            });
+        }
 
         // Form fields.
         let raw_fields: &[spec::RawField] = raw.form.as_ref().map_or(&[], |f| &f.fields);

@@ -18,11 +18,13 @@
 //! - [`item`]: compiling one item.
 //! - [`graph`]: the DAG, its topological order and cycle reports.
 //! - [`schedule`]: the critical-path method over a plan.
+//! - [`numbering`]: document numbers and a department's numbering pattern.
 
 mod compile;
 mod graph;
 mod item;
 mod model;
+pub mod numbering;
 mod schedule;
 mod step;
 

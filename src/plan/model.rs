@@ -88,6 +88,10 @@ pub struct Department {
     pub id: String,
     /// Display name.
     pub name: String,
+    /// How it numbers the documents it issues, when declared: an approval without a
+    /// number then draws the next one of the department's year.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub numbering: Option<super::numbering::Pattern>,
 }
 
 /// A material the applicant hands in.

@@ -125,7 +125,8 @@ pub(super) fn checked_text(field: &str, text: String) -> Result<String, Status> 
     Ok(text)
 }
 
-/// Document numbers of an approval: document id → number (an id-like text).
+/// Document numbers of an approval: document id → number (文号, printable text up to
+/// `plan::numbering::MAX_NUMBER_CHARS` characters, kept trimmed; not an id).
 pub(super) fn numbers(
     numbers: std::collections::HashMap<String, String>,
 ) -> Result<BTreeMap<String, String>, Status> {
@@ -136,11 +137,15 @@ pub(super) fn numbers(
             input::MAX_LIST
         )));
     }
-    for (d, n) in &numbers {
-        input::id("numbers", d)?;
-        input::id(&format!("numbers.{d}"), n)?;
+    let mut out = BTreeMap::new();
+    for (d, n) in numbers {
+        input::id("numbers", &d)?;
+        let n = crate::plan::numbering::check_number(&n)
+            .map_err(|e| invalid_argument(format!("numbers.{}: {e}", truncate(&d, ECHO))))?
+            .to_string();
+        out.insert(d, n);
     }
-    Ok(numbers.into_iter().collect())
+    Ok(out)
 }
 
 /// Material ids (`needed`), each an id.

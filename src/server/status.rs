@@ -148,7 +148,7 @@ pub fn store_status(e: &crate::store::Error) -> Status {
     use crate::store::Error;
     let message = truncate(&format!("store: {e}"), MAX_MESSAGE);
     match e {
-        Error::Backend(_) | Error::Engine(_) => Status::unavailable(message),
+        Error::Backend(_) | Error::Engine(_) | Error::Drawn(_) => Status::unavailable(message),
         Error::Corrupt(_) | Error::Inconsistent(_) => Status::data_loss(message),
         Error::Foreign(_) => Status::internal(message),
         Error::InvalidId(_) => invalid_argument(format!("id: {message}")),
@@ -187,6 +187,9 @@ pub fn refusal_status(r: &Refusal) -> Status {
         Refusal::UrgedRecently(_) => Status::resource_exhausted(message),
         Refusal::ReasonRequired => invalid_argument(format!("reason: {message}")),
         Refusal::UnknownReference { kind, .. } => invalid_argument(format!("{kind}: {message}")),
+        Refusal::NumberRequired { document, .. } | Refusal::BadNumber { document, .. } => {
+            invalid_argument(format!("numbers.{document}: {message}"))
+        }
         Refusal::NotApplicable(_)
         | Refusal::IllegalTransition { .. }
         | Refusal::AlreadyExtended(_)

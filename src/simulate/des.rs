@@ -16,7 +16,7 @@
 //! seed.
 
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BinaryHeap, VecDeque};
+use std::collections::{BTreeMap, BinaryHeap, HashMap, VecDeque};
 
 use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
 use rand::{Rng, SeedableRng};
@@ -192,6 +192,9 @@ struct Sim<'a> {
     arrival_until: Option<u64>,
     keep_tasks: bool,
     commands: u64,
+    /// The registers of document numbers the simulated departments draw from (department
+    /// and year → the last number).
+    registers: HashMap<String, u64>,
     now: u64,
     progress: &'a dyn Fn(u64),
     finished: u64,
@@ -253,6 +256,7 @@ pub fn run(
             .map(|d| (d * DAY as f64).round() as u64),
         keep_tasks,
         commands: 0,
+        registers: HashMap::new(),
         now: 0,
         progress,
         finished: 0,
@@ -503,6 +507,7 @@ impl Sim<'_> {
     fn command(&mut self, p: u32, actor: &Actor, cmd: Command) -> Option<()> {
         let at = self.datetime(self.now);
         self.commands += 1;
+        let cmd = self.numbered(cmd, at);
         let live = &mut self.live[p as usize];
         let plan = self.plan;
         let (out, _) = crate::engine::execute(
@@ -517,6 +522,39 @@ impl Sim<'_> {
         .ok()?;
         self.react(p, out);
         Some(())
+    }
+
+    /// An approval with the numbers its department writes: the next of the department's
+    /// pattern, or, where the workflow declares none, a number of the department's
+    /// register all the same (a simulated department writes one by hand).
+    fn numbered(&mut self, cmd: Command, at: chrono::NaiveDateTime) -> Command {
+        let Command::Approve { item, mut numbers } = cmd else {
+            return cmd;
+        };
+        let year = chrono::Datelike::year(&at.date());
+        if let Some(i) = self.plan.item_index(&item) {
+            let dept = self.plan.items[i]
+                .department
+                .map(|d| &self.plan.departments[d]);
+            let dept_id = dept.map_or("", |d| d.id.as_str());
+            for &d in &self.plan.items[i].produces {
+                let doc = &self.plan.documents[d].id;
+                if numbers.contains_key(doc) {
+                    continue;
+                }
+                let seq = self
+                    .registers
+                    .entry(crate::plan::numbering::register(dept_id, year))
+                    .or_default();
+                *seq += 1;
+                let number = match dept.and_then(|d| d.numbering.as_ref()) {
+                    Some(pattern) => pattern.format(year, *seq),
+                    None => format!("{dept_id}〔{year}〕{seq}号"),
+                };
+                numbers.insert(doc.clone(), number);
+            }
+        }
+        Command::Approve { item, numbers }
     }
 
     fn react(&mut self, p: u32, out: Outcome) {

@@ -116,6 +116,9 @@ pub struct RawDepartment {
     /// Display name.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    /// Its numbering pattern (`发改能审〔{year}〕{seq}号`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub numbering: Option<String>,
 }
 
 /// The form section.

@@ -14,6 +14,7 @@
 //! | `w/{version}` | a deployed workflow version |
 //! | `c/{id}` | the latest deployed edition of a calendar |
 //! | `k/{number}` | a checkpoint of the audit trail, as signed (number big-endian) |
+//! | `n/{register}` | the last number drawn from a register of document numbers (big-endian) |
 //! | `i/o/{department}\0{project}\0{item}` | an open task |
 //! | `i/d/{YYYY-MM-DD}\0{project}\0{item}` | a running task's due date |
 //!
@@ -107,6 +108,9 @@ struct Record {
     unindex: Vec<IndexKey>,
     /// Index entries it added.
     index: Vec<IndexKey>,
+    /// Numbers it drew (the registers it moved), redone with the index.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    drawn: Vec<super::Drawn>,
 }
 
 /// What opening had to redo after an interrupted commit.
@@ -133,6 +137,9 @@ pub struct SledStore {
     heads: Heads,
     /// A commit failed half-way: refuse writes until the store is opened again.
     poisoned: AtomicBool,
+    /// Held by a commit that draws numbers from its check of the registers through its
+    /// writes (registers are shared by projects, whose commits run concurrently).
+    numbering: Mutex<()>,
     recovery: Recovery,
     committer: Option<Mutex<mpsc::Sender<FlushReply>>>,
     /// Where the group-commit thread reports its flushes.
@@ -190,27 +197,6 @@ fn apply_index(tree: &sled::Tree, unindex: &[IndexKey], index: &[IndexKey]) -> R
         tree.insert(index_key(k), &[]).map_err(backend)?;
     }
     Ok(())
-}
-
-/// [`apply_index`] again after a crash: only what is not yet so is written. Returns how
-/// many entries changed.
-fn redo_index(tree: &sled::Tree, unindex: &[IndexKey], index: &[IndexKey]) -> Result<usize, Error> {
-    let mut changed = 0;
-    for k in unindex {
-        let k = index_key(k);
-        if tree.contains_key(&k).map_err(backend)? {
-            tree.remove(k).map_err(backend)?;
-            changed += 1;
-        }
-    }
-    for k in index {
-        let k = index_key(k);
-        if !tree.contains_key(&k).map_err(backend)? {
-            tree.insert(k, &[]).map_err(backend)?;
-            changed += 1;
-        }
-    }
-    Ok(changed)
 }
 
 fn record_key(project: &str, seq: u64) -> Vec<u8> {
@@ -307,13 +293,28 @@ impl SledStore {
         // backtrace reach the operator's terminal before the clean error.
         let hook = std::panic::take_hook();
         std::panic::set_hook(Box::new(|_| {}));
-        let opened = std::panic::catch_unwind(move || {
-            sled::Config::new()
-                .path(path)
-                .segment_size(SEGMENT_SIZE)
-                .cache_capacity(CACHE_BYTES)
-                .open()
-        });
+        let open = || {
+            std::panic::catch_unwind(|| {
+                sled::Config::new()
+                    .path(path.clone())
+                    .segment_size(SEGMENT_SIZE)
+                    .cache_capacity(CACHE_BYTES)
+                    .open()
+            })
+        };
+        // sled's lock on its files is let go a moment after the last handle of a store
+        // closed in this process (or a process that is exiting): wait for it briefly
+        // rather than call a directory in use damaged.
+        let mut opened = open();
+        for _ in 0..20 {
+            match &opened {
+                Ok(Err(e)) if e.to_string().contains("could not acquire lock") => {
+                    std::thread::sleep(std::time::Duration::from_millis(50));
+                    opened = open();
+                }
+                _ => break,
+            }
+        }
         std::panic::set_hook(hook);
         let damaged = |why: String| {
             Error::Corrupt(format!(
@@ -386,6 +387,7 @@ impl SledStore {
             flush,
             heads,
             poisoned: AtomicBool::new(false),
+            numbering: Mutex::new(()),
             recovery,
             committer,
             flushes,
@@ -437,75 +439,6 @@ impl SledStore {
             })
             .collect()
     }
-}
-
-/// The last record of a project's log.
-fn last_record(tree: &sled::Tree, project: &str) -> Result<Option<Record>, Error> {
-    let mut prefix = key(b"e/", &[project.as_bytes()]);
-    prefix.push(0);
-    tree.scan_prefix(prefix)
-        .next_back()
-        .map(|kv| codec::decode(&kv.map_err(backend)?.1))
-        .transpose()
-}
-
-/// Redoes what the last record of each project listed under `prefix` implies (index
-/// changes, the answer, the stored head) in case its commit was interrupted after the
-/// record landed, and clears the project's in-flight marker. `x/` lists the projects a
-/// crash can have interrupted; `p/` every project (opening a store of the previous
-/// format, which had no markers and no stored heads).
-fn recover(tree: &sled::Tree, prefix: &[u8]) -> Result<Recovery, Error> {
-    let mut recovery = Recovery::default();
-    let listed: Vec<String> = tree
-        .scan_prefix(prefix)
-        .map(|kv| {
-            let k = kv.map_err(backend)?.0;
-            String::from_utf8(k[prefix.len()..].to_vec())
-                .map_err(|_| Error::Corrupt("project id is not UTF-8".into()))
-        })
-        .collect::<Result<_, _>>()?;
-    for project in listed {
-        recovery.projects += 1;
-        let marker = key(b"x/", &[project.as_bytes()]);
-        let Some(record) = last_record(tree, &project)? else {
-            // Registered, but its first record never landed.
-            tree.remove(key(b"p/", &[project.as_bytes()]))
-                .map_err(backend)?;
-            tree.remove(key(b"h/", &[project.as_bytes()]))
-                .map_err(backend)?;
-            tree.remove(marker).map_err(backend)?;
-            recovery.empty_projects += 1;
-            continue;
-        };
-        let (Some(first), Some(last)) = (record.events.first(), record.events.last()) else {
-            return Err(Error::Corrupt(format!(
-                "project `{project}`: an empty record"
-            )));
-        };
-        recovery.index_entries += redo_index(tree, &record.unindex, &record.index)?;
-        if let Some(request) = &record.request {
-            let rk = key(b"r/", &[request.as_bytes()]);
-            if tree.get(&rk).map_err(backend)?.is_none() {
-                let answer = Recorded {
-                    command: record.command.clone(),
-                    answer: Answer::Applied {
-                        project: project.clone(),
-                        first: first.seq,
-                        last: last.seq,
-                    },
-                };
-                tree.insert(rk, codec::encode(&answer)?).map_err(backend)?;
-                recovery.answers += 1;
-            }
-        }
-        tree.insert(
-            key(b"h/", &[project.as_bytes()]),
-            &last.seq.to_be_bytes()[..],
-        )
-        .map_err(backend)?;
-        tree.remove(marker).map_err(backend)?;
-    }
-    Ok(recovery)
 }
 
 /// A project's last sequence number as stored (`0`: no such project).
@@ -638,6 +571,10 @@ impl ReadStore for SledStore {
         self.scan(b"k/", |_, v| Ok(v.to_vec()))
     }
 
+    fn register(&self, register: &str) -> Result<u64, Error> {
+        stored_register(&self.tree, register)
+    }
+
     fn index(&self) -> Result<Vec<IndexKey>, Error> {
         self.scan(b"i/", |k, _| parse_index_key(k))
     }
@@ -678,13 +615,30 @@ impl WriteStore for SledStore {
             None => stored_head(&self.tree, &commit.project)?,
         };
         check_commit(&commit, head)?;
-        let (project, events, snapshot, unindex, index, request) = (
+        let _numbering = match commit.drawn.is_empty() {
+            true => None,
+            false => {
+                let held = self
+                    .numbering
+                    .lock()
+                    .map_err(|_| failed("a writer panicked holding the numbering lock"))?;
+                if commit.events.is_empty() {
+                    return Err(Error::Inconsistent(
+                        "numbers are drawn only by a commit with events".into(),
+                    ));
+                }
+                super::check_drawn(&commit.drawn, |r| stored_register(&self.tree, r))?;
+                Some(held)
+            }
+        };
+        let (project, events, snapshot, unindex, index, request, drawn) = (
             commit.project,
             commit.events,
             commit.snapshot,
             commit.unindex,
             commit.index,
             commit.request,
+            commit.drawn,
         );
         // Everything is encoded before the first write, so an encoding failure writes
         // nothing.
@@ -711,6 +665,7 @@ impl WriteStore for SledStore {
                     events,
                     unindex,
                     index,
+                    drawn,
                 };
                 let bytes = codec::encode(&record)?;
                 let marker = key(b"x/", &[project.as_bytes()]);
@@ -733,6 +688,7 @@ impl WriteStore for SledStore {
                     self.tree.insert(k, v).map_err(backend)?;
                 }
                 apply_index(&self.tree, &record.unindex, &record.index)?;
+                redo_drawn(&self.tree, &record.drawn)?;
                 if let Some((k, v)) = answer {
                     self.tree.insert(k, v).map_err(backend)?;
                 }
@@ -803,6 +759,9 @@ impl WriteStore for SledStore {
         self.durable()?.wait()
     }
 }
+
+mod recover;
+use recover::{recover, redo_drawn, stored_register};
 
 #[cfg(test)]
 mod tests;

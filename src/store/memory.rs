@@ -21,6 +21,7 @@ struct Inner {
     calendars: BTreeMap<String, StoredCalendar>,
     checkpoints: BTreeMap<u64, Vec<u8>>,
     index: BTreeSet<IndexKey>,
+    registers: BTreeMap<String, u64>,
 }
 
 /// Everything in memory, behind one lock; "durable" means "in this process".
@@ -144,6 +145,10 @@ impl ReadStore for MemoryStore {
         Ok(self.lock()?.checkpoints.values().cloned().collect())
     }
 
+    fn register(&self, register: &str) -> Result<u64, Error> {
+        Ok(self.lock()?.registers.get(register).copied().unwrap_or(0))
+    }
+
     fn index(&self) -> Result<Vec<IndexKey>, Error> {
         Ok(self.lock()?.index.iter().cloned().collect())
     }
@@ -188,6 +193,12 @@ impl WriteStore for MemoryStore {
             .and_then(|v| v.last())
             .map_or(0, |e| e.seq);
         check_commit(&commit, head)?;
+        super::check_drawn(&commit.drawn, |r| {
+            Ok(g.registers.get(r).copied().unwrap_or(0))
+        })?;
+        for d in &commit.drawn {
+            g.registers.insert(d.register.clone(), d.to);
+        }
         if !commit.events.is_empty() {
             g.events
                 .entry(commit.project.clone())

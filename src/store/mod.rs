@@ -56,6 +56,11 @@ pub enum Error {
     /// The store is consistent but says something impossible (a gap in a log).
     #[error("inconsistent store: {0}")]
     Inconsistent(String),
+    /// A commit drew numbers from a register another writer moved since it was read:
+    /// nothing was written, and the command is decided again on the register as it
+    /// stands (contention, not damage).
+    #[error("numbers drawn meanwhile: {0}")]
+    Drawn(String),
     /// An id the store cannot take as a key (empty, too long, with a NUL). The API checks
     /// ids before they get here; this is the store's own guard.
     #[error("`{0}` cannot be used as an id (empty, over {MAX_KEY_BYTES} bytes or with a NUL)")]
@@ -170,6 +175,52 @@ pub struct Commit {
     pub index: Vec<IndexKey>,
     /// The request's key (the caller's scope and its request id) and the answer to record.
     pub request: Option<(String, Recorded)>,
+    /// Numbers drawn from registers (a department's yearly sequence of document numbers):
+    /// the commit applies only if each register still stands where it was read, and
+    /// moves it on in the same atomic write — so a number is issued once, and only with
+    /// the approval that prints it (no gap when a command is refused or a node fails).
+    pub drawn: Vec<Drawn>,
+}
+
+/// Checks a commit's draws against where each register stands (`stands`): each must
+/// still be where it was read, and move forward.
+///
+/// # Errors
+/// [`Error::Drawn`] naming the register another writer moved first (the service decides
+/// the command again), [`Error::Inconsistent`] for a draw that does not move forward.
+pub fn check_drawn(
+    drawn: &[Drawn],
+    mut stands: impl FnMut(&str) -> Result<u64, Error>,
+) -> Result<(), Error> {
+    for d in drawn {
+        check_id(&d.register)?;
+        if d.to <= d.from {
+            return Err(Error::Inconsistent(format!(
+                "register `{}`: a draw from {} to {} does not move forward",
+                d.register, d.from, d.to
+            )));
+        }
+        let now = stands(&d.register)?;
+        if now != d.from {
+            return Err(Error::Drawn(format!(
+                "register `{}`: drawn from {}, but it stands at {now} (another writer was first)",
+                d.register, d.from
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Numbers drawn from one register by a commit: it stood at `from` (the last number
+/// issued; 0 for none) and will stand at `to`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Drawn {
+    /// The register (`plan::numbering::register`: department and year).
+    pub register: String,
+    /// Where it stood when read.
+    pub from: u64,
+    /// Where it stands after the commit.
+    pub to: u64,
 }
 
 /// Reading a store.
@@ -233,6 +284,11 @@ pub trait ReadStore: Send + Sync {
     /// # Errors
     /// As above.
     fn checkpoints(&self) -> Result<Vec<Vec<u8>>, Error>;
+    /// Where a register of numbers stands: the last number drawn from it (0: none).
+    ///
+    /// # Errors
+    /// As above.
+    fn register(&self, register: &str) -> Result<u64, Error>;
     /// Every index entry, in order (open tasks by department, then deadlines by date).
     ///
     /// # Errors

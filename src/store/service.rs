@@ -38,6 +38,7 @@ pub use calendar::CalendarDeployed;
 mod migrate;
 pub use migrate::Preview;
 use migrate::{entries_of, migrated_from};
+mod numbering;
 mod shared;
 mod verify;
 use super::{codec, Answer, Commit, Durable, Error, Recorded, Snapshot, Store};
@@ -92,6 +93,10 @@ type Prepared = (Result<Receipt, Refusal>, Durable);
 /// service gives up (each time on the state just read from the store).
 const RETRIES: usize = 8;
 
+/// How many times an approval that met another node's draw from the same register of
+/// document numbers is decided again (each time another node got its number).
+const DRAW_RETRIES: usize = 64;
+
 /// Stripes of the commit gates (see [`Service::gate`]).
 const GATES: usize = 1024;
 
@@ -108,6 +113,9 @@ pub struct Service<S: Store + ?Sized> {
     /// only their decision: the next one is decided on a state the store has confirmed,
     /// so a conflict with another node costs only the command that met it.
     gates: Vec<tokio::sync::Mutex<()>>,
+    /// Held by an approval that may draw a document number, from reading the register
+    /// until its commit is durable: one node's draws take turns (`service/numbering.rs`).
+    numbering: tokio::sync::Mutex<()>,
     policy: Policy,
     /// Set when a flush failed: the memory may be ahead of the disk.
     failed: std::sync::atomic::AtomicBool,
@@ -144,6 +152,7 @@ impl<S: Store + ?Sized> Service<S> {
             calendars: RwLock::new(calendars),
             slots: Mutex::new(Cache::new(DEFAULT_CAPACITY)),
             gates: (0..GATES).map(|_| tokio::sync::Mutex::new(())).collect(),
+            numbering: tokio::sync::Mutex::new(()),
             policy,
             failed: std::sync::atomic::AtomicBool::new(false),
             snapshot_every: 64,
@@ -327,6 +336,9 @@ impl<S: Store + ?Sized> Service<S> {
         when: impl Into<When<'c>>,
     ) -> Result<Result<Receipt, Refusal>, Error> {
         let when = when.into();
+        let _numbering = self
+            .may_draw(project, &command)
+            .then(|| self.numbering.blocking_lock());
         if !self.store.shared() {
             let done = self
                 .prepare(request, project, actor, command, when, false)
@@ -363,6 +375,10 @@ impl<S: Store + ?Sized> Service<S> {
         when: impl Into<When<'c>>,
     ) -> Result<Result<Receipt, Refusal>, Error> {
         let when = when.into();
+        let _numbering = match self.may_draw(project, &command) {
+            true => Some(self.numbering.lock().await),
+            false => None,
+        };
         if !self.store.shared() {
             let done = match self.prepare(request, project, actor, command, when, false) {
                 Ok((answer, durable)) => self.settle(durable.wait_async().await).map(|()| answer),
@@ -397,7 +413,7 @@ impl<S: Store + ?Sized> Service<S> {
         done: Result<Result<Receipt, Refusal>, Error>,
     ) -> Result<Result<Receipt, Refusal>, Error> {
         match done {
-            Err(Error::Inconsistent(e)) => {
+            Err(Error::Inconsistent(e) | Error::Drawn(e)) => {
                 self.evict(project);
                 Err(Error::Backend(format!(
                     "decided on a stale state, nothing written; retry: {e}"
@@ -565,6 +581,12 @@ impl<S: Store + ?Sized> Service<S> {
         // engine itself).
         let before = slot.project.as_ref().map(indexed);
         let seq_before = slot.project.as_ref().map_or(0, |p| p.seq);
+        let mut command = command;
+        let drawn = self.draw(
+            slot.project.as_ref(),
+            &mut command,
+            numbering::year_of(now.date()),
+        )?;
         let decided = crate::engine::execute(
             &mut slot.project,
             project,
@@ -653,6 +675,7 @@ impl<S: Store + ?Sized> Service<S> {
                             },
                         },
                     )),
+                    drawn,
                 });
                 let durable = match committed {
                     Ok(d) => d,
@@ -663,7 +686,9 @@ impl<S: Store + ?Sized> Service<S> {
                         // the caller, once this lock is released) and read again.
                         // A stale state (`Inconsistent`) is refused before anything is
                         // written: that is not a failure of the store.
-                        if !self.store.shared() && !matches!(e, Error::Inconsistent(_)) {
+                        if !self.store.shared()
+                            && !matches!(e, Error::Inconsistent(_) | Error::Drawn(_))
+                        {
                             self.failed.store(true, std::sync::atomic::Ordering::SeqCst);
                         }
                         // The state in memory went ahead of the store: forget it now,

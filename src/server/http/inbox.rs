@@ -174,6 +174,10 @@ fn task_page(
     let t = &state.tasks[i];
     let pbt = crate::server::convert::task_pb(project, &plan, i, t);
     let it = &plan.items[i];
+    // The department's numbering pattern: a blank number then draws the next one.
+    let numbering = it
+        .department
+        .and_then(|d| plan.departments[d].numbering.as_ref());
     let base = format!("/console/inbox/{}/{}", urlencode(project), urlencode(item));
     let produces: Vec<&crate::plan::Document> =
         it.produces.iter().map(|d| &plan.documents[*d]).collect();
@@ -210,7 +214,13 @@ fn task_page(
                 form.card method="post" action={ (base) "/approve" } {
                     (command_fields(session))
                     @for d in &produces {
-                        label { (d.name) " 文号 number" input type="text" name={ "number." (d.id) } maxlength="128" placeholder={ (project) "/" (d.id) }; }
+                        @if let Some(pattern) = &numbering {
+                            label { (d.name) " 文号 number"
+                                input type="text" name={ "number." (d.id) } maxlength=(crate::plan::numbering::MAX_NUMBER_CHARS) placeholder={ "留空则按 " (pattern) " 自动编号 Blank: the next number of " (pattern) }; }
+                        } @else {
+                            label { (d.name) " 文号 number（必填 required）"
+                                input type="text" name={ "number." (d.id) } required maxlength=(crate::plan::numbering::MAX_NUMBER_CHARS) placeholder="如 发改能审〔2026〕5号"; }
+                        }
                     }
                     button type="submit" #approve { "准予许可 Approve" }
                 }

@@ -22,7 +22,39 @@ fn commit(seqs: &[u64], unindex: Vec<IndexKey>, index: Vec<IndexKey>, req: &str)
                 },
             },
         )),
+        drawn: Vec::new(),
     }
+}
+
+/// A number drawn by a commit whose register write was lost in a crash: opening moves
+/// the register on again from the record, so the next draw does not issue it twice.
+#[test]
+fn opening_redoes_a_draw_and_a_stale_draw_writes_nothing() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let drawn = |from, to| crate::store::Drawn {
+        register: "plan/2026".into(),
+        from,
+        to,
+    };
+    {
+        let s = SledStore::open(dir.path(), Flush::Group).expect("opens");
+        let mut c = commit(&[1], vec![], vec![], "r1");
+        c.drawn = vec![drawn(0, 2)];
+        s.commit(c).expect("commits");
+        assert_eq!(s.register("plan/2026").expect("reads"), 2);
+        // Another writer read the register before: refused, nothing written.
+        let mut stale = commit(&[2], vec![], vec![], "r2");
+        stale.drawn = vec![drawn(0, 1)];
+        let e = s.commit(stale).expect_err("stale");
+        assert!(e.to_string().contains("stands at 2"), "{e}");
+        assert!(s.answer("r2").expect("reads").is_none());
+        // The register write lost, the commit marked in flight.
+        s.tree.remove(key(b"n/", &[b"plan/2026"])).expect("removes");
+        s.tree.insert(key(b"x/", &[b"p"]), &[]).expect("inserts");
+        s.db.flush().expect("flushes");
+    }
+    let s = SledStore::open(dir.path(), Flush::Group).expect("reopens");
+    assert_eq!(s.register("plan/2026").expect("reads"), 2);
 }
 
 /// A crash between the record and what follows it: opening redoes the rest.

@@ -352,6 +352,14 @@ impl ReadStore for PgStore {
         Ok(rows.iter().map(|r| r.get::<_, Vec<u8>>(0)).collect())
     }
 
+    fn register(&self, register: &str) -> Result<u64, Error> {
+        let rows = self.rows(
+            "SELECT last FROM registers WHERE register = $1",
+            vec![text(register)],
+        )?;
+        Ok(rows.first().map_or(0, |r| seq(r.get(0))))
+    }
+
     fn index(&self) -> Result<Vec<IndexKey>, Error> {
         let rows = self.rows(
             "SELECT kind, a, project, item FROM task_index ORDER BY kind, a, project, item",

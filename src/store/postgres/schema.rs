@@ -15,7 +15,16 @@ use super::pg;
 use crate::store::Error;
 
 /// The migrations, in order: `MIGRATIONS[n]` takes the schema from version `n` to `n + 1`.
-const MIGRATIONS: &[&str] = &[V1, V2, V3];
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V4];
+
+/// Version 4: the registers of document numbers (a department's yearly sequence), moved
+/// in the transaction of the approval that draws from them.
+const V4: &str = r#"
+CREATE TABLE registers (
+    register text COLLATE "C" PRIMARY KEY,
+    last bigint NOT NULL
+);
+"#;
 
 /// Version 3: the audit trail's signed checkpoints, never replaced.
 const V3: &str = r#"

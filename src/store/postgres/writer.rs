@@ -38,6 +38,9 @@ pub(super) struct Encoded {
     index: Columns,
     request: Option<String>,
     answer: Option<Vec<u8>>,
+    /// Numbers drawn: such a commit is written in a transaction of its own, which locks
+    /// and moves the registers before it calls the commit function.
+    drawn: Vec<crate::store::Drawn>,
 }
 
 /// Index entries as four parallel columns (kind, department or due date, project, item).
@@ -109,6 +112,7 @@ pub(super) fn encode(commit: Commit) -> Result<Encoded, Error> {
         index: Columns::of(&commit.index),
         request,
         answer,
+        drawn: commit.drawn,
         project: commit.project,
     })
 }
@@ -163,8 +167,19 @@ pub(super) async fn run(
         let mut arrays = Arrays::default();
         let mut replies = Vec::with_capacity(batch.len());
         for p in batch {
+            if !p.commit.drawn.is_empty() {
+                // Rare (an approval that draws a number): alone, in its own transaction.
+                let started = std::time::Instant::now();
+                let said = commit_numbered(&pool, p.commit, &node).await;
+                flushes.report(1, started.elapsed());
+                let _ = p.reply.send(said);
+                continue;
+            }
             arrays.push(p.commit);
             replies.push(p.reply);
+        }
+        if replies.is_empty() {
+            continue;
         }
         let started = std::time::Instant::now();
         let committed = commit_batch(&pool, &arrays, &node).await;
@@ -258,6 +273,54 @@ impl Arrays {
     }
 }
 
+/// A commit that draws numbers, in one transaction: each register locked (in register
+/// order, so two nodes never deadlock on them), checked to stand where the commit read it,
+/// moved on; then the commit function for this one commit — and all of it rolled back
+/// unless the function wrote it. So a number is drawn exactly when its approval is
+/// written, whichever node, and a crash or a refusal leaves no gap.
+async fn commit_numbered(
+    pool: &deadpool_postgres::Pool,
+    commit: Encoded,
+    node: &str,
+) -> Result<(), Error> {
+    let mut client = pool
+        .get()
+        .await
+        .map_err(|e| Error::Backend(format!("database: {e}")))?;
+    let tx = client.transaction().await.map_err(pg)?;
+    let mut drawn = commit.drawn.clone();
+    drawn.sort_by(|a, b| a.register.cmp(&b.register));
+    for d in &drawn {
+        tx.execute(
+            "INSERT INTO registers (register, last) VALUES ($1, 0) ON CONFLICT DO NOTHING",
+            &[&d.register],
+        )
+        .await
+        .map_err(pg)?;
+        let row = tx
+            .query_one(
+                "SELECT last FROM registers WHERE register = $1 FOR UPDATE",
+                &[&d.register],
+            )
+            .await
+            .map_err(pg)?;
+        let stands = u64::try_from(row.get::<_, i64>(0)).unwrap_or(0);
+        crate::store::check_drawn(std::slice::from_ref(d), |_| Ok(stands))?;
+        tx.execute(
+            "UPDATE registers SET last = $2 WHERE register = $1",
+            &[&d.register, &int(d.to)],
+        )
+        .await
+        .map_err(pg)?;
+    }
+    let mut arrays = Arrays::default();
+    arrays.push(commit);
+    let stmt = tx.prepare_cached(COMMIT_SQL).await.map_err(pg)?;
+    let said = run_batch(&*tx, &stmt, &arrays, node).await?;
+    arrays.outcome(0, &said[0])?;
+    tx.commit().await.map_err(pg)
+}
+
 /// One statement (and transaction) for a batch: each commit's status as the function said
 /// it, once the batch is durable.
 async fn commit_batch(
@@ -270,9 +333,19 @@ async fn commit_batch(
         .await
         .map_err(|e| Error::Backend(format!("database: {e}")))?;
     let stmt = client.prepare_cached(COMMIT_SQL).await.map_err(pg)?;
+    run_batch(&**client, &stmt, a, node).await
+}
+
+/// The commit function over a batch's arrays, on a connection or in a transaction.
+async fn run_batch(
+    client: &impl tokio_postgres::GenericClient,
+    stmt: &tokio_postgres::Statement,
+    a: &Arrays,
+    node: &str,
+) -> Result<Vec<String>, Error> {
     let row = client
         .query_one(
-            &stmt,
+            stmt,
             &[
                 &a.project,
                 &a.base,

@@ -98,6 +98,16 @@ impl<S: Store + ?Sized> Service<S> {
             Err(e) => {
                 self.evict(project);
                 match e {
+                    // Another node drew from the same register first: it got its number,
+                    // so each such conflict is someone's progress; try again at once on
+                    // the register as it stands, for longer than a project's contention.
+                    Error::Drawn(_) if attempt < DRAW_RETRIES => {
+                        tracing::debug!(project, attempt, "{e}");
+                        None
+                    }
+                    Error::Drawn(_) => Some(Err(Error::Backend(format!(
+                        "gave up after {DRAW_RETRIES} attempts to draw a number other nodes kept drawing: {e}"
+                    )))),
                     Error::Inconsistent(_) if attempt < RETRIES => {
                         tracing::debug!(project, attempt, "decided on a stale state: {e}");
                         None
