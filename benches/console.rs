@@ -73,7 +73,15 @@ fn main() {
         Arc::new(Mutex::new("2025-03-03T09:00:00".parse().unwrap()));
     let clock = now.clone();
     let mut config = onewindow::server::Config::new(workflows, tokens);
-    config.clock = Arc::new(move || *clock.lock().unwrap());
+    // The civil times the bench sets are Beijing time (the shipped calendar's zone).
+    config.clock = Arc::new(move || {
+        let civil = *clock.lock().unwrap();
+        civil
+            .and_local_timezone(onewindow::calendar::DEFAULT_ZONE)
+            .earliest()
+            .expect("a Beijing time")
+            .to_utc()
+    });
     config.tick = TICK;
     config.cache_projects = PROJECTS * 2;
     let http_listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();

@@ -154,7 +154,7 @@ pub fn run(cmd: AuditCommand) -> Result<ExitCode> {
             }
             let (opened, _) = open_store(&store, onewindow::store::disk::Flush::Group)?;
             // The time of record: this machine's clock, to the second.
-            let now = chrono::Local::now().naive_local();
+            let now = onewindow::calendar::city_now();
             let now = chrono::Timelike::with_nanosecond(&now, 0).unwrap_or(now);
             let taken = audit::take(&*opened, &key, now, Some(&audit::Witness::beside(&path)))?;
             match taken.checkpoint {

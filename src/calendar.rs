@@ -23,8 +23,19 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
-use chrono::{Datelike, Days, NaiveDate, Weekday};
+use chrono::{DateTime, Datelike, Days, NaiveDate, NaiveDateTime, Utc, Weekday};
+pub use chrono_tz::Tz;
 use serde::Deserialize;
+
+/// The zone of a calendar that names none, and of the clocks that have no calendar at hand
+/// (identities' expiry, the command line's checkpoints): the shipped `cn` calendar's.
+pub const DEFAULT_ZONE: Tz = chrono_tz::Asia::Shanghai;
+
+/// Now, as civil time in [`DEFAULT_ZONE`]: the clock of what has no calendar of its own,
+/// the same on every host whatever its `TZ`.
+pub fn city_now() -> NaiveDateTime {
+    Utc::now().with_timezone(&DEFAULT_ZONE).naive_local()
+}
 
 /// The first year the platform computes with: the time of record, form dates and the
 /// arithmetic of limits all stay within [`FIRST_YEAR`]..=[`LAST_YEAR`], so no input can
@@ -85,6 +96,8 @@ pub enum Error {
 struct CalendarFile {
     id: String,
     name: Option<String>,
+    /// The IANA zone (`Asia/Shanghai`); an unknown one is an error at its line.
+    zone: Option<String>,
     #[serde(default = "default_weekend")]
     weekend: Vec<Weekday>,
 }
@@ -140,6 +153,9 @@ pub struct Due {
 pub struct Calendar {
     id: String,
     name: String,
+    /// The zone the calendar's days are counted in: an instant is on the date it is in
+    /// this zone, whatever the host's `TZ`.
+    zone: Tz,
     weekend: [bool; 7],
     years: BTreeMap<i32, Year>,
 }
@@ -155,6 +171,7 @@ impl Calendar {
         Calendar {
             id: id.to_string(),
             name: id.to_string(),
+            zone: DEFAULT_ZONE,
             weekend,
             years: BTreeMap::new(),
         }
@@ -201,9 +218,24 @@ impl Calendar {
         head: &str,
         years: &[(PathBuf, String)],
     ) -> Result<Calendar, Error> {
+        let head_text = head;
         let head: CalendarFile = parse_yaml(head_path, head)?;
         let mut cal = Calendar::weekdays_only(&head.id);
         cal.name = head.name.unwrap_or_else(|| head.id.clone());
+        if let Some(name) = &head.zone {
+            cal.zone = name.parse::<Tz>().map_err(|_| {
+                let line = head_text
+                    .lines()
+                    .position(|l| l.trim_start().starts_with("zone:"))
+                    .map_or(1, |n| n + 1);
+                Error::Invalid {
+                    path: head_path.to_path_buf(),
+                    message: format!(
+                        "line {line}: unknown time zone `{name}`: give an IANA zone name such as Asia/Shanghai"
+                    ),
+                }
+            })?;
+        }
         cal.weekend = [false; 7];
         for d in head.weekend {
             cal.weekend[d.num_days_from_monday() as usize] = true;
@@ -291,6 +323,17 @@ impl Calendar {
             },
         );
         Ok(())
+    }
+
+    /// The zone its days are counted in.
+    pub fn zone(&self) -> Tz {
+        self.zone
+    }
+
+    /// `instant`'s civil time in the calendar's zone: what its day and hour are for the
+    /// record, the limits and every page.
+    pub fn civil(&self, instant: DateTime<Utc>) -> NaiveDateTime {
+        instant.with_timezone(&self.zone).naive_local()
     }
 
     /// The calendar's id, as workflows name it.
@@ -433,6 +476,29 @@ mod tests {
     fn cn() -> Calendar {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("workflows/calendars/cn");
         Calendar::load_dir(&dir).expect("shipped calendar loads")
+    }
+
+    #[test]
+    fn days_are_counted_in_the_calendars_zone() {
+        let cal = cn();
+        assert_eq!(cal.zone(), chrono_tz::Asia::Shanghai);
+        // 23:30 UTC on a Sunday is 07:30 on Monday in Beijing.
+        let instant: DateTime<Utc> = "2026-03-01T23:30:00Z".parse().expect("an instant");
+        assert_eq!(
+            cal.civil(instant).to_string(),
+            "2026-03-02 07:30:00",
+            "whatever this host's TZ"
+        );
+        let bad = Calendar::from_texts(
+            Path::new("calendar.yaml"),
+            "id: x\nzone: Asia/Nowhere\n",
+            &[],
+        )
+        .expect_err("an unknown zone");
+        assert!(
+            bad.to_string().contains("line 2: unknown time zone"),
+            "{bad}"
+        );
     }
 
     fn d(s: &str) -> NaiveDate {

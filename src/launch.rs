@@ -96,8 +96,9 @@ pub(crate) struct ServeArgs {
     /// directory). Nodes on one database share it.
     #[arg(long)]
     pub(crate) document_keys: Option<PathBuf>,
-    /// Test mode: read "now" (YYYY-MM-DDTHH:MM:SS) from this file instead of the
-    /// clock, so tests can move time forward.
+    /// Test mode: read "now" from this file instead of the clock, so tests can move time
+    /// forward: an instant (RFC 3339, `2026-03-01T23:30:00Z`), or a civil time
+    /// (`YYYY-MM-DDTHH:MM:SS`) in the default city zone, Asia/Shanghai.
     #[arg(long, hide = true)]
     pub(crate) clock_file: Option<PathBuf>,
     /// Serve TLS (rustls) with this PEM certificate chain (with `--tls-key`).
@@ -222,11 +223,22 @@ pub(crate) fn serve(args: ServeArgs) -> Result<ExitCode> {
         config.http = Some(listener);
     }
     if let Some(path) = clock_file {
+        // An instant (RFC 3339, `2026-03-01T23:30:00Z`), or a civil time read in the
+        // default city zone; the real clock when the file says neither.
         config.clock = std::sync::Arc::new(move || {
-            std::fs::read_to_string(&path)
+            let text = std::fs::read_to_string(&path).unwrap_or_default();
+            let text = text.trim();
+            chrono::DateTime::parse_from_rfc3339(text)
+                .map(|t| t.to_utc())
                 .ok()
-                .and_then(|t| t.trim().parse::<chrono::NaiveDateTime>().ok())
-                .unwrap_or_else(|| chrono::Local::now().naive_local())
+                .or_else(|| {
+                    let civil = text.parse::<chrono::NaiveDateTime>().ok()?;
+                    civil
+                        .and_local_timezone(onewindow::calendar::DEFAULT_ZONE)
+                        .earliest()
+                        .map(|t| t.to_utc())
+                })
+                .unwrap_or_else(chrono::Utc::now)
         });
     }
     let tls = config.tls.is_some();

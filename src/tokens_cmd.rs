@@ -56,7 +56,7 @@ fn expiry(s: &str) -> Result<NaiveDateTime, String> {
 
 /// Runs a `tokens` command.
 pub fn run(cmd: TokensCommand) -> Result<ExitCode> {
-    let now = chrono::Local::now().naive_local();
+    let now = onewindow::calendar::city_now();
     match cmd {
         TokensCommand::Add {
             tokens,

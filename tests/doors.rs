@@ -18,8 +18,9 @@ use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+/// Identities expire by the city's clock (the default zone), whatever this host's `TZ`.
 fn now() -> chrono::NaiveDateTime {
-    chrono::Local::now().naive_local()
+    onewindow::calendar::city_now()
 }
 
 /// A hashed identity file with one token for each of `roles`: the file and the tokens.

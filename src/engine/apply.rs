@@ -26,6 +26,7 @@ impl Emitter<'_> {
             project: project.id.clone(),
             seq: project.seq + 1,
             at: self.at,
+            offset: None,
             actor: self.actor.clone(),
             event,
             prev: None,

@@ -52,6 +52,7 @@ impl Project {
             project: id.to_string(),
             seq: 1,
             at: now,
+            offset: None,
             prev: None,
             actor: actor.clone(),
             event: Event::Submitted {

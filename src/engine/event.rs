@@ -732,8 +732,15 @@ pub struct Envelope {
     pub project: String,
     /// Position in the project's log, from 1.
     pub seq: u64,
-    /// When (the command's `now`).
+    /// When (the command's `now`): civil time in the zone of the project's calendar,
+    /// which is what days are counted by.
     pub at: NaiveDateTime,
+    /// `at`'s offset from UTC in seconds, written by the service from the server's clock,
+    /// which makes the instant absolute (`at` − offset is UTC). `None` in events written
+    /// before offsets were recorded — read as the city's zone (ARCHITECTURE.md) — and in
+    /// events the engine makes on a given civil time (simulations, tests).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offset: Option<i32>,
     /// Who caused it.
     pub actor: Actor,
     /// What happened.

@@ -44,7 +44,7 @@ impl Api {
         let edition = StoredCalendar {
             id: cal.id().to_string(),
             files,
-            deployed_at: (self.clock)(),
+            deployed_at: self.now(),
             reason: reason.clone(),
         };
         let svc = self.svc.clone();

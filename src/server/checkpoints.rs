@@ -32,18 +32,14 @@ pub(super) fn spawn_checkpoints(api: Api, key: Arc<SigningKey>, witness: Witness
             if !first {
                 interval.tick().await;
             }
-            let (svc, clock, key, witness) = (
-                api.svc.clone(),
-                api.clock.clone(),
-                key.clone(),
-                witness.clone(),
-            );
+            let (svc, now, key, witness) =
+                (api.svc.clone(), api.now(), key.clone(), witness.clone());
             let look_only = std::mem::take(&mut first);
             let round = tokio::task::spawn_blocking(move || {
                 if look_only || !svc.store().lead("audit")? {
                     return witness.see(svc.store()).map(Round::Seen);
                 }
-                crate::audit::take(svc.store(), &key, clock(), Some(&witness))
+                crate::audit::take(svc.store(), &key, now, Some(&witness))
                     .map(|t| Round::Taken(Box::new(t)))
             })
             .await;

@@ -497,7 +497,7 @@ impl Tokens {
 
     /// The clock identities expire by.
     fn now() -> NaiveDateTime {
-        chrono::Local::now().naive_local()
+        crate::calendar::city_now()
     }
 
     /// The first clear token of a role, for the load generators: only a file in the

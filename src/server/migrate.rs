@@ -31,7 +31,7 @@ impl Api {
             input::id("projects", p)?;
         }
         let plan = self.plan(&r.version)?;
-        let (svc, now) = (self.svc.clone(), (self.clock)());
+        let (svc, now) = (self.svc.clone(), self.now());
         let out = tokio::task::spawn_blocking(move || {
             let mut ids = if r.projects.is_empty() {
                 svc.projects_to_migrate(&plan.id, &plan.version)

@@ -70,8 +70,9 @@ pub use serve::{bound, run, Config, Error, Tls};
 pub use status::{refusal_status, NOTICE_TYPE_URL};
 
 /// Where "now" comes from: the real clock, or a controllable one in tests. The server's
-/// clock is the only time of record.
-pub type Clock = Arc<dyn Fn() -> NaiveDateTime + Send + Sync>;
+/// clock is the only time of record. It gives an absolute instant (UTC): what day and
+/// hour that is, is the city's zone's business ([`Api::now`]), never the host's `TZ`.
+pub type Clock = Arc<dyn Fn() -> chrono::DateTime<chrono::Utc> + Send + Sync>;
 
 /// A stream of events for `Window.Watch`.
 pub(super) type EventStream =
@@ -86,6 +87,8 @@ pub(crate) struct Api {
     /// The durable engine, over whichever store [`run`] was given.
     svc: Arc<Service<dyn Store>>,
     clock: Clock,
+    /// The city's zone: the zone of the deployed calendars (`calendar.yaml`'s `zone`).
+    zone: crate::calendar::Tz,
     /// Every durable event, for watchers. Published after the command is durable; a
     /// watcher that falls behind re-reads the store.
     events: tokio::sync::broadcast::Sender<pb::Event>,
@@ -117,6 +120,16 @@ pub(crate) struct Api {
 }
 
 impl Api {
+    /// Now, with its offset in the city's zone.
+    pub(crate) fn instant(&self) -> chrono::DateTime<chrono::FixedOffset> {
+        (self.clock)().with_timezone(&self.zone).fixed_offset()
+    }
+
+    /// Now, as civil time in the city's zone: today's date for pages, cards and limits.
+    pub(crate) fn now(&self) -> NaiveDateTime {
+        self.instant().naive_local()
+    }
+
     /// Handlers over a durable service.
     fn new(
         svc: Arc<Service<dyn Store>>,
@@ -129,6 +142,7 @@ impl Api {
         Api {
             svc,
             clock,
+            zone: crate::calendar::DEFAULT_ZONE,
             events,
             ready: Arc::default(),
             workflows_dir,

@@ -63,7 +63,7 @@ impl Config {
             workflows,
             tokens,
             tick: Duration::from_secs(60),
-            clock: Arc::new(|| chrono::Local::now().naive_local()),
+            clock: Arc::new(chrono::Utc::now),
             tls: None,
             policy: Policy::default(),
             cache_projects: crate::store::cache::DEFAULT_CAPACITY,
@@ -170,6 +170,7 @@ pub async fn run(
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let tokens = Arc::new(tokens);
     let mut api = Api::new(Arc::new(svc), clock, workflows, stopped, tokens.clone());
+    api.zone = city_zone(&api.svc);
     api.limits = Arc::new(super::limits::Limits::new(
         per_caller_rps,
         streams_per_caller,
@@ -256,7 +257,7 @@ fn open(
         Tokens::load(tokens)?
     } else {
         let departments: Vec<String> = departments.into_iter().collect();
-        let now = chrono::Local::now().naive_local();
+        let now = crate::calendar::city_now();
         let (t, initial) = Tokens::generate(tokens, &departments, now)?;
         tracing::warn!(
             "*** DEVELOPMENT TOKENS generated: their hashes in {}, the tokens themselves shown once in {} (owner-only) — copy what you need, delete it, and replace them before real use ***",
@@ -412,4 +413,30 @@ pub(crate) async fn serve(
 /// The address a listener is bound to, for printing.
 pub fn bound(listener: &tokio::net::TcpListener) -> Option<SocketAddr> {
     listener.local_addr().ok()
+}
+
+/// The city's zone, for what is not one project's (pages' today, supervision's horizon,
+/// checkpoints): the zone the deployed workflows' calendars name. A city keeps one; should
+/// its calendars name several, the most used is taken and the others are logged (each
+/// project still counts in its own calendar's zone).
+fn city_zone(svc: &crate::store::service::Service<dyn Store>) -> crate::calendar::Tz {
+    let mut zones: std::collections::HashMap<crate::calendar::Tz, usize> =
+        std::collections::HashMap::new();
+    for v in svc.versions() {
+        if let Some(plan) = svc.plan(&v) {
+            *zones.entry(plan.calendar.zone()).or_default() += 1;
+        }
+    }
+    let mut by_use: Vec<(crate::calendar::Tz, usize)> = zones.into_iter().collect();
+    by_use.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.name().cmp(b.0.name())));
+    if by_use.len() > 1 {
+        tracing::warn!(
+            "the deployed calendars name several time zones ({}); the city's pages count days in {}",
+            by_use.iter().map(|z| z.0.name()).collect::<Vec<_>>().join(", "),
+            by_use[0].0.name()
+        );
+    }
+    by_use
+        .first()
+        .map_or(crate::calendar::DEFAULT_ZONE, |z| z.0)
 }

@@ -184,14 +184,14 @@ impl Api {
     /// to the next node whose ticker asks.
     pub async fn tick(&self) {
         use futures_util::StreamExt;
-        let (svc, clock) = (self.svc.clone(), self.clock.clone());
+        let (svc, api) = (self.svc.clone(), self.clone());
         let due = tokio::task::spawn_blocking(move || {
             match svc.store().lead("supervision") {
                 Ok(true) => {}
                 Ok(false) => return Ok(None),
                 Err(e) => return Err(e),
             }
-            let now = clock();
+            let now = api.now();
             svc.due_for_tick(now)
                 .map(|(_, projects)| Some((now, projects)))
         })

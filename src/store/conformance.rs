@@ -17,6 +17,7 @@ pub(crate) fn event(project: &str, seq: u64) -> Envelope {
         project: project.into(),
         seq,
         at: at(),
+        offset: None,
         actor: Actor::Window,
         prev: None,
         event: if seq == 1 {

@@ -2,7 +2,7 @@
 //! caller's scope and its id), the fingerprint that binds the id to its command, and the
 //! time of record — given, or read from a clock under the project's lock.
 
-use chrono::NaiveDateTime;
+use chrono::{NaiveDateTime, Offset};
 
 use crate::engine::{Actor, Command};
 
@@ -41,7 +41,10 @@ pub enum When<'a> {
     /// The clock, read under the project's lock once the command's turn has come: the
     /// server's time of record. (Read before the lock, two commands racing on one
     /// project could be stamped out of the order they were decided in.)
-    Clock(&'a (dyn Fn() -> NaiveDateTime + Send + Sync)),
+    /// It reads an absolute instant; the service turns it into civil time in the zone of
+    /// the project's calendar (what the engine counts days by) and records the offset,
+    /// so the instant stays absolute.
+    Clock(&'a (dyn Fn() -> chrono::DateTime<chrono::Utc> + Send + Sync)),
 }
 
 impl From<NaiveDateTime> for When<'_> {
@@ -51,11 +54,21 @@ impl From<NaiveDateTime> for When<'_> {
 }
 
 impl When<'_> {
-    /// The time.
+    /// The time, as civil time in the default city zone
+    /// ([`crate::calendar::DEFAULT_ZONE`]).
     pub fn now(&self) -> NaiveDateTime {
+        self.read(crate::calendar::DEFAULT_ZONE).0
+    }
+
+    /// The time read once, as civil time in `zone`, with its offset from UTC in seconds
+    /// when it came from a clock (a given civil time has none).
+    pub fn read(&self, zone: crate::calendar::Tz) -> (NaiveDateTime, Option<i32>) {
         match self {
-            When::At(t) => *t,
-            When::Clock(clock) => clock(),
+            When::At(t) => (*t, None),
+            When::Clock(clock) => {
+                let at = clock().with_timezone(&zone);
+                (at.naive_local(), Some(at.offset().fix().local_minus_utc()))
+            }
         }
     }
 }

@@ -573,7 +573,17 @@ impl<S: Store + ?Sized> Service<S> {
         }
         // Read under the project's lock: one project's commands are stamped in the order
         // they are decided, so its record never goes back.
-        let now = when.now();
+        // Days are counted in the zone of the project's calendar (of the version a
+        // submission names).
+        let version = match (&slot.project, &command) {
+            (Some(p), _) => Some(p.version.as_str()),
+            (None, Command::Submit { version, .. }) => Some(version.as_str()),
+            (None, _) => None,
+        };
+        let zone = version
+            .and_then(|v| self.plan(v))
+            .map_or(crate::calendar::DEFAULT_ZONE, |p| p.calendar.zone());
+        let (now, offset) = when.read(zone);
 
         // The engine runs on the state in place: it decides every refusal before it
         // changes anything, so a refused command leaves the state as it was. Only what the
@@ -629,6 +639,11 @@ impl<S: Store + ?Sized> Service<S> {
                     .ok_or_else(|| Error::Inconsistent("a command left no project".into()))?;
                 // The audit chain: each event linked to the log before it (a project
                 // restored is always chained; a new one starts from the genesis).
+                // The instant made absolute: the clock's offset on every event, before the
+                // chain commits to them.
+                for e in &mut out.events {
+                    e.offset = offset;
+                }
                 let mut chain = next.chain.unwrap_or(ChainHash::GENESIS);
                 super::chain::seal(&mut chain, &mut out.events)?;
                 next.chain = Some(chain);

@@ -106,8 +106,19 @@ pub fn start_node(store: &str, tokens: &std::path::Path, extra: &[&str]) -> Serv
 
 /// `onewindow serve` on port 0 with its data in `dir/data`, once it prints its address.
 pub fn serve(dir: tempfile::TempDir, tokens: &std::path::Path, extra: &[&str]) -> Server {
+    serve_env(dir, tokens, extra, &[])
+}
+
+/// [`serve`] with environment variables set for the server (`TZ`, …).
+pub fn serve_env(
+    dir: tempfile::TempDir,
+    tokens: &std::path::Path,
+    extra: &[&str],
+    env: &[(&str, &str)],
+) -> Server {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let mut child = Command::new(env!("CARGO_BIN_EXE_onewindow"))
+        .envs(env.iter().copied())
         .args(["serve", "--listen", "127.0.0.1:0", "--http", "127.0.0.1:0"])
         .arg("--data")
         .arg(dir.path().join("data"))
@@ -388,7 +399,7 @@ pub async fn start_configured(configure: impl FnOnce(&mut onewindow::server::Con
 pub struct TestClock(std::sync::Arc<std::sync::Mutex<(chrono::NaiveDateTime, chrono::Duration)>>);
 
 impl TestClock {
-    /// A clock standing at `at` (`YYYY-MM-DDTHH:MM:SS`).
+    /// A clock standing at `at` (`YYYY-MM-DDTHH:MM:SS`, Beijing time).
     pub fn at(at: &str) -> TestClock {
         TestClock(std::sync::Arc::new(std::sync::Mutex::new((
             at.parse().unwrap(),
@@ -406,14 +417,18 @@ impl TestClock {
         self.0.lock().unwrap().1 = step;
     }
 
-    /// The clock as the server takes it.
+    /// The clock as the server takes it: the civil times the test gives are Beijing
+    /// time (the shipped calendar's zone), the server reads them as instants.
     pub fn clock(&self) -> onewindow::server::Clock {
         let now = self.0.clone();
         std::sync::Arc::new(move || {
             let mut g = now.lock().unwrap();
             let (t, step) = *g;
             g.0 = t + step;
-            t
+            t.and_local_timezone(onewindow::calendar::DEFAULT_ZONE)
+                .earliest()
+                .expect("a Beijing time")
+                .to_utc()
         })
     }
 }

@@ -207,7 +207,7 @@ async fn blank(
         return Ok(page::not_found("No such workflow version."));
     };
     let mut filled = Filled::default();
-    let today = (http.api.clock)().format("%Y%m%d");
+    let today = http.api.now().format("%Y%m%d");
     filled.values.insert(
         "project".into(),
         format!("{today}-{}", &super::session::random_hex()[..6]),
@@ -341,7 +341,7 @@ async fn apply(
             ))
             .await;
         let above = match notice {
-            Ok(n) => notice_doc(&plan, &filled, &n.into_inner(), (api.clock)()),
+            Ok(n) => notice_doc(&plan, &filled, &n.into_inner(), api.now()),
             Err(s) => page::refusal(&s),
         };
         return Ok(application(&session, &plan, &filled, above, StatusCode::OK));
@@ -377,7 +377,7 @@ async fn apply(
             let notice = super::error::explain(&s).notice;
             let above = html! {
                 (page::refusal(&s))
-                @if let Some(n) = &notice { (notice_doc(&plan, &filled, n, (api.clock)())) }
+                @if let Some(n) = &notice { (notice_doc(&plan, &filled, n, api.now())) }
             };
             application(&session, &plan, &filled, above, page::refusal_code(&s))
         }

@@ -227,7 +227,7 @@ async fn dashboard(
             .map(|(_, n)| n)
             .sum()
     };
-    let today = (http.api.clock)().date();
+    let today = http.api.now().date();
     let from = today
         .with_day(1)
         .unwrap_or(today)
@@ -519,7 +519,7 @@ async fn project(
             },
         ))
         .await;
-    let today = (http.api.clock)().date();
+    let today = http.api.now().date();
     let tasks: Vec<pb::Task> = state
         .tasks
         .iter()

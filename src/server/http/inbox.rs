@@ -64,7 +64,7 @@ async fn inbox(
             },
         ))
         .await;
-    let today = (http.api.clock)().date();
+    let today = http.api.now().date();
     let body = html! {
         h1 { "待办 Inbox — " (dept) }
         form.filters method="get" action="/console/inbox" {

@@ -273,7 +273,7 @@ type ByDepartment = BTreeMap<String, i64>;
 /// the department, a deadline entry the due date.
 fn count_tasks(api: &Api) -> Result<(ByDepartment, ByDepartment), String> {
     use crate::store::IndexKey;
-    let today = (api.clock)().date();
+    let today = api.now().date();
     let index = api.svc.store().index().map_err(|e| e.to_string())?;
     let mut department_of: HashMap<(&str, &str), &str> = HashMap::new();
     // Every department of a deployed workflow is reported, at zero when it has nothing:

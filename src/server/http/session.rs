@@ -500,7 +500,7 @@ mod tests {
     #[test]
     fn a_session_ends_with_its_token_a_new_login_and_the_accounts_limit() {
         let (_dir, path, tokens) = tokens();
-        let now = chrono::Local::now().naive_local();
+        let now = crate::calendar::city_now();
         let (token, identity) = crate::server::identity::add(&path, "window", None, now).unwrap();
         // The table looks at the file at most once a second: wait until it knows the token.
         let header = format!("bearer {token}");
