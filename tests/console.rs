@@ -209,42 +209,7 @@ async fn task_state(server: &InProcess, project: &str, item: &str) -> Value {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_console_verbs_suspend_extend_supplement_and_withdraw() {
     let server = start().await;
-    let list = api(&server, WINDOW, "GET", "/api/v1/workflows", Value::Null).await;
-    let version = list.json()["workflows"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|w| w["id"] == "construction-parallel")
-        .unwrap()["version"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let materials: Vec<Value> = APPROVAL_MATERIALS
-        .iter()
-        .map(|m| json!({"material": m}))
-        .collect();
-    let form = json!({"project_name": "厂房", "enterprise": "某公司", "industry": "industrial",
-        "land_supply": "grant", "new_construction_land": true, "floor_area": 32000,
-        "investment": 18000, "special_fire": true, "eia_category": "report_form"});
-    let submit = json!({"request_id": "v1", "project": "V1", "version": version,
-        "applicant": "某公司", "form": form, "materials": materials});
-    assert_eq!(
-        api(&server, WINDOW, "POST", "/api/v1/projects", submit)
-            .await
-            .status,
-        200
-    );
-    for item in ["A01", "R01"] {
-        let r = api(
-            &server,
-            WINDOW,
-            "POST",
-            &format!("/api/v1/projects/V1/items/{item}/milestone"),
-            json!({"request_id": format!("v1-{item}")}),
-        )
-        .await;
-        assert_eq!(r.status, 200, "{}", r.body);
-    }
+    let version = parallel_project(&server, "V1").await;
     let ndrc_token = dept_token("ndrc");
     let r = api(
         &server,
@@ -493,8 +458,8 @@ async fn the_dashboard_lists_red_cards_by_its_filters() {
 }
 
 /// A project on the shipped parallel workflow submitted at the window over the JSON API,
-/// its early milestones reported: NDRC's filing I01 is ready.
-async fn parallel_project(server: &InProcess, project: &str) {
+/// its early milestones reported: NDRC's filing I01 is ready. The workflow's version.
+async fn parallel_project(server: &InProcess, project: &str) -> String {
     let list = api(server, WINDOW, "GET", "/api/v1/workflows", Value::Null).await;
     let version = list.json()["workflows"]
         .as_array()
@@ -502,7 +467,9 @@ async fn parallel_project(server: &InProcess, project: &str) {
         .iter()
         .find(|w| w["id"] == "construction-parallel")
         .unwrap()["version"]
-        .clone();
+        .as_str()
+        .unwrap()
+        .to_string();
     let materials: Vec<Value> = APPROVAL_MATERIALS
         .iter()
         .map(|m| json!({"material": m}))
@@ -525,6 +492,7 @@ async fn parallel_project(server: &InProcess, project: &str) {
         .await;
         assert_eq!(r.status, 200, "{}", r.body);
     }
+    version
 }
 
 /// The number a project's document was issued with, as the JSON API shows it.
@@ -548,43 +516,81 @@ async fn number_of(server: &InProcess, project: &str, document: &str) -> String 
         .to_string()
 }
 
-/// Official document numbers (文号) as departments write them, at every door: gRPC, the
-/// JSON API and the console; one left blank drawn from NDRC's pattern; bad ones refused
-/// naming the field; the permit prints the real number.
+/// Official document numbers (文号) as departments write them, each at every door: gRPC,
+/// the JSON API and the console; one left blank drawn from NDRC's pattern; bad ones
+/// refused naming the field; the permit prints the real number.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn official_document_numbers_at_every_door() {
     use onewindow::server::pb;
+    const NUMBERS: [&str; 3] = [
+        "发改能审〔2026〕5号",
+        "环审(2026)7号",
+        "建字第210600202600012号",
+    ];
     let server = start().await;
-    for p in ["W1", "W2", "W3", "W4"] {
-        parallel_project(&server, p).await;
-    }
     let ndrc_token = dept_token("ndrc");
-    // gRPC.
     let mut dept = pb::department_client::DepartmentClient::connect(server.addr.clone())
         .await
         .unwrap();
-    dept.approve(with(
-        &ndrc_token,
-        pb::ApproveRequest {
-            request_id: "w1".into(),
-            project: "W1".into(),
-            item: "I01".into(),
-            numbers: [(
-                "project_code".to_string(),
-                "发改能审〔2026〕5号".to_string(),
-            )]
-            .into(),
-            ..Default::default()
-        },
-    ))
-    .await
-    .unwrap();
-    assert_eq!(
-        number_of(&server, "W1", "project_code").await,
-        "发改能审〔2026〕5号"
-    );
+    let ndrc = login(&server, &ndrc_token).await;
+    for (k, number) in NUMBERS.iter().enumerate() {
+        // gRPC.
+        let project = format!("G{k}");
+        parallel_project(&server, &project).await;
+        dept.approve(with(
+            &ndrc_token,
+            pb::ApproveRequest {
+                request_id: format!("a-{project}"),
+                project: project.clone(),
+                item: "I01".into(),
+                numbers: [("project_code".to_string(), number.to_string())].into(),
+                ..Default::default()
+            },
+        ))
+        .await
+        .unwrap();
+        assert_eq!(number_of(&server, &project, "project_code").await, *number);
+        // The JSON API.
+        let project = format!("J{k}");
+        parallel_project(&server, &project).await;
+        let r = api(
+            &server,
+            &ndrc_token,
+            "POST",
+            &format!("/api/v1/projects/{project}/items/I01/approve"),
+            json!({"request_id": format!("a-{project}"), "numbers": {"project_code": number}}),
+        )
+        .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert_eq!(number_of(&server, &project, "project_code").await, *number);
+        // The console, as a clerk types it (with a stray space).
+        let project = format!("C{k}");
+        parallel_project(&server, &project).await;
+        let path = format!("/console/inbox/{project}/I01");
+        let page = page(&server, &ndrc, &path).await.body;
+        assert!(
+            page.contains("留空则按 丹发改审批〔{year}〕{seq}号 自动编号"),
+            "the pattern is shown: {page}"
+        );
+        let typed = percent_encoding::utf8_percent_encode(
+            &format!(" {number}"),
+            percent_encoding::NON_ALPHANUMERIC,
+        )
+        .to_string();
+        let r = post_form(
+            &server,
+            &ndrc,
+            &page,
+            &format!("{path}/approve"),
+            &format!("number.project_code={typed}"),
+        )
+        .await;
+        assert_eq!(r.status, 303, "{}", r.body);
+        assert_eq!(number_of(&server, &project, "project_code").await, *number);
+    }
     // Bad numbers: refused, naming the field, nothing written.
-    let bad = |n: &str| json!({"request_id": "w2-bad", "numbers": {"project_code": n}});
+    parallel_project(&server, "B").await;
+    let bad = |n: &str| json!({"request_id": "b-bad", "numbers": {"project_code": n}});
     for (number, says) in [
         ("发改\u{7}审〔2026〕5号", "control character"),
         (&"号".repeat(65), "at most 64"),
@@ -594,7 +600,7 @@ async fn official_document_numbers_at_every_door() {
             &server,
             &ndrc_token,
             "POST",
-            "/api/v1/projects/W2/items/I01/approve",
+            "/api/v1/projects/B/items/I01/approve",
             bad(number),
         )
         .await;
@@ -605,59 +611,19 @@ async fn official_document_numbers_at_every_door() {
             r.body
         );
     }
-    assert_eq!(task_state(&server, "W2", "I01").await["state"], "ready");
-    // The JSON API.
-    let r = api(
-        &server,
-        &ndrc_token,
-        "POST",
-        "/api/v1/projects/W2/items/I01/approve",
-        json!({"request_id": "w2", "numbers": {"project_code": "环审(2026)7号"}}),
-    )
-    .await;
-    assert_eq!(r.status, 200, "{}", r.body);
-    assert_eq!(
-        number_of(&server, "W2", "project_code").await,
-        "环审(2026)7号"
-    );
-    // The console, as a clerk types it (with a stray space).
-    let ndrc = login(&server, &ndrc_token).await;
-    let path = "/console/inbox/W3/I01";
-    let page = page(&server, &ndrc, path).await.body;
-    assert!(
-        page.contains("留空则按 丹发改审批〔{year}〕{seq}号 自动编号"),
-        "the pattern is shown: {page}"
-    );
-    let typed = percent_encoding::utf8_percent_encode(
-        " 建字第210600202600012号",
-        percent_encoding::NON_ALPHANUMERIC,
-    )
-    .to_string();
-    let r = post_form(
-        &server,
-        &ndrc,
-        &page,
-        &format!("{path}/approve"),
-        &format!("number.project_code={typed}"),
-    )
-    .await;
-    assert_eq!(r.status, 303, "{}", r.body);
-    assert_eq!(
-        number_of(&server, "W3", "project_code").await,
-        "建字第210600202600012号"
-    );
+    assert_eq!(task_state(&server, "B", "I01").await["state"], "ready");
     // Left blank: the next number of NDRC's year (the server's clock says 2025).
     let r = api(
         &server,
         &ndrc_token,
         "POST",
-        "/api/v1/projects/W4/items/I01/approve",
-        json!({"request_id": "w4"}),
+        "/api/v1/projects/B/items/I01/approve",
+        json!({"request_id": "b"}),
     )
     .await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(
-        number_of(&server, "W4", "project_code").await,
+        number_of(&server, "B", "project_code").await,
         "丹发改审批〔2025〕1号"
     );
     // The permit the window prints carries the real number.
@@ -665,7 +631,7 @@ async fn official_document_numbers_at_every_door() {
     let permit = self::page(
         &server,
         &window,
-        "/console/window/projects/W3/documents/project_code",
+        "/console/window/projects/C2/documents/project_code",
     )
     .await;
     assert_eq!(permit.status, 200, "{}", permit.body);

@@ -443,15 +443,9 @@ impl SledStore {
 
 /// A project's last sequence number as stored (`0`: no such project).
 fn stored_head(tree: &sled::Tree, project: &str) -> Result<u64, Error> {
-    match tree
-        .get(key(b"h/", &[project.as_bytes()]))
-        .map_err(backend)?
-    {
-        None => Ok(0),
-        Some(v) => <[u8; 8]>::try_from(v.as_ref())
-            .map(u64::from_be_bytes)
-            .map_err(|_| Error::Corrupt(format!("project `{project}`: a damaged head"))),
-    }
+    stored_u64(tree, key(b"h/", &[project.as_bytes()]), || {
+        format!("project `{project}`: a damaged head")
+    })
 }
 
 fn group_commit(db: &sled::Db, rx: &mpsc::Receiver<FlushReply>, watch: &super::FlushWatch) {
@@ -761,7 +755,7 @@ impl WriteStore for SledStore {
 }
 
 mod recover;
-use recover::{recover, redo_drawn, stored_register};
+use recover::{recover, redo_drawn, stored_register, stored_u64};
 
 #[cfg(test)]
 mod tests;

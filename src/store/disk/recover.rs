@@ -102,14 +102,22 @@ pub(super) fn recover(tree: &sled::Tree, prefix: &[u8]) -> Result<Recovery, Erro
 
 /// Where a register of numbers stands (`0`: nothing drawn yet).
 pub(super) fn stored_register(tree: &sled::Tree, register: &str) -> Result<u64, Error> {
-    match tree
-        .get(key(b"n/", &[register.as_bytes()]))
-        .map_err(backend)?
-    {
+    stored_u64(tree, key(b"n/", &[register.as_bytes()]), || {
+        format!("register `{register}`: damaged")
+    })
+}
+
+/// A big-endian number under `k` (`0` when absent).
+pub(super) fn stored_u64(
+    tree: &sled::Tree,
+    k: Vec<u8>,
+    damaged: impl FnOnce() -> String,
+) -> Result<u64, Error> {
+    match tree.get(k).map_err(backend)? {
         None => Ok(0),
         Some(v) => <[u8; 8]>::try_from(v.as_ref())
             .map(u64::from_be_bytes)
-            .map_err(|_| Error::Corrupt(format!("register `{register}`: damaged"))),
+            .map_err(|_| Error::Corrupt(damaged())),
     }
 }
 
