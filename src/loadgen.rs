@@ -277,7 +277,7 @@ fn drive_project<S: Store + ?Sized>(
                         )?;
                         let cmd = Command::Approve {
                             item: item.id.clone(),
-                            numbers: Default::default(),
+                            numbers: hand_numbers(plan, item, id),
                         };
                         send(svc, load, counters, &rid("approve"), id, d, cmd, now)?;
                     }
@@ -285,7 +285,7 @@ fn drive_project<S: Store + ?Sized>(
                 (TaskState::Claimed, ItemKind::Review, Some(d)) => {
                     let cmd = Command::Approve {
                         item: item.id.clone(),
-                        numbers: Default::default(),
+                        numbers: hand_numbers(plan, item, id),
                     };
                     send(svc, load, counters, &rid("approve"), id, d, cmd, now)?;
                 }
@@ -404,4 +404,27 @@ pub fn probe<S: Store + ?Sized>(
         })
         .unwrap_or(0);
     Ok(out)
+}
+
+/// The numbers a department without a numbering pattern writes by hand on what `item`
+/// issues (one per document, unique to the project); none where the department has a
+/// pattern, whose register then draws them.
+fn hand_numbers(
+    plan: &crate::plan::Plan,
+    item: &crate::plan::Item,
+    project: &str,
+) -> std::collections::BTreeMap<String, String> {
+    let numbered = item
+        .department
+        .is_some_and(|d| plan.departments[d].numbering.is_some());
+    if numbered {
+        return Default::default();
+    }
+    item.produces
+        .iter()
+        .map(|&d| {
+            let doc = &plan.documents[d].id;
+            (doc.clone(), format!("{project}/{doc}"))
+        })
+        .collect()
 }

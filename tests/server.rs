@@ -500,8 +500,10 @@ async fn a_flood_of_commands_for_unknown_projects_leaves_memory_flat() {
     flood(2, 10_000).await;
     let two = rss_kib(pid);
     eprintln!("RSS after warm-up {warm} KiB, after 10,000 more {one} KiB, after 20,000 {two} KiB");
+    // Growth is what fails: the second round above the highest of the rounds before it
+    // (the allocator may give pages back in between, so `one` can dip below `warm`).
     assert!(
-        two <= warm + 4 * 1024 && two <= one + 2 * 1024,
+        two <= warm + 4 * 1024 && two <= warm.max(one) + 2 * 1024,
         "memory grows with bad traffic: {warm} → {one} → {two} KiB"
     );
 }

@@ -97,6 +97,9 @@ const RETRIES: usize = 8;
 /// document numbers is decided again (each time another node got its number).
 const DRAW_RETRIES: usize = 64;
 
+/// Stripes of the turns of approvals that draw document numbers (by department).
+const NUMBERING_STRIPES: usize = 64;
+
 /// Stripes of the commit gates (see [`Service::gate`]).
 const GATES: usize = 1024;
 
@@ -114,8 +117,12 @@ pub struct Service<S: Store + ?Sized> {
     /// so a conflict with another node costs only the command that met it.
     gates: Vec<tokio::sync::Mutex<()>>,
     /// Held by an approval that may draw a document number, from reading the register
-    /// until its commit is durable: one node's draws take turns (`service/numbering.rs`).
-    numbering: tokio::sync::Mutex<()>,
+    /// until its commit is durable: one node's draws from one department take turns
+    /// (striped by department, `service/numbering.rs`).
+    numbering: Vec<tokio::sync::Mutex<()>>,
+    /// Where this node's draws in flight leave each register (written, not yet
+    /// confirmed durable by a shared store): the next draw goes on from there.
+    in_flight: Mutex<HashMap<String, u64>>,
     policy: Policy,
     /// Set when a flush failed: the memory may be ahead of the disk.
     failed: std::sync::atomic::AtomicBool,
@@ -152,7 +159,10 @@ impl<S: Store + ?Sized> Service<S> {
             calendars: RwLock::new(calendars),
             slots: Mutex::new(Cache::new(DEFAULT_CAPACITY)),
             gates: (0..GATES).map(|_| tokio::sync::Mutex::new(())).collect(),
-            numbering: tokio::sync::Mutex::new(()),
+            numbering: (0..NUMBERING_STRIPES)
+                .map(|_| tokio::sync::Mutex::new(()))
+                .collect(),
+            in_flight: Mutex::new(HashMap::new()),
             policy,
             failed: std::sync::atomic::AtomicBool::new(false),
             snapshot_every: 64,
@@ -336,13 +346,17 @@ impl<S: Store + ?Sized> Service<S> {
         when: impl Into<When<'c>>,
     ) -> Result<Result<Receipt, Refusal>, Error> {
         let when = when.into();
-        let _numbering = self
-            .may_draw(project, &command)
-            .then(|| self.numbering.blocking_lock());
         if !self.store.shared() {
-            let done = self
-                .prepare(request, project, actor, command, when, false)
-                .and_then(|(answer, durable)| self.settle(durable.wait()).map(|()| answer));
+            // The turn of a draw ends with its write: a later draw reads the register as
+            // the write left it (on a store of this process's own at once; on a shared
+            // one through the draws in flight, `service/numbering.rs`).
+            let turn = self
+                .numbering_turn(project, &command)
+                .map(tokio::sync::Mutex::blocking_lock);
+            let prepared = self.prepare(request, project, actor, command, when, false);
+            drop(turn);
+            let done =
+                prepared.and_then(|(answer, durable)| self.settle(durable.wait()).map(|()| answer));
             return self.after_own(project, done);
         }
         let gate = self.gate(project);
@@ -350,9 +364,13 @@ impl<S: Store + ?Sized> Service<S> {
         loop {
             attempt += 1;
             let _turn = gate.blocking_lock();
-            let done = self
-                .prepare(request, project, actor, command.clone(), when, attempt == 1)
-                .and_then(|(answer, durable)| durable.wait().map(|()| answer));
+            let turn = self
+                .numbering_turn(project, &command)
+                .map(tokio::sync::Mutex::blocking_lock);
+            let prepared =
+                self.prepare(request, project, actor, command.clone(), when, attempt == 1);
+            drop(turn);
+            let done = prepared.and_then(|(answer, durable)| durable.wait().map(|()| answer));
             match self.after_shared(project, done, attempt) {
                 Some(result) => return result,
                 None => continue,
@@ -375,12 +393,14 @@ impl<S: Store + ?Sized> Service<S> {
         when: impl Into<When<'c>>,
     ) -> Result<Result<Receipt, Refusal>, Error> {
         let when = when.into();
-        let _numbering = match self.may_draw(project, &command) {
-            true => Some(self.numbering.lock().await),
-            false => None,
-        };
         if !self.store.shared() {
-            let done = match self.prepare(request, project, actor, command, when, false) {
+            let turn = match self.numbering_turn(project, &command) {
+                Some(turn) => Some(turn.lock().await),
+                None => None,
+            };
+            let prepared = self.prepare(request, project, actor, command, when, false);
+            drop(turn);
+            let done = match prepared {
                 Ok((answer, durable)) => self.settle(durable.wait_async().await).map(|()| answer),
                 Err(e) => Err(e),
             };
@@ -391,11 +411,17 @@ impl<S: Store + ?Sized> Service<S> {
         loop {
             attempt += 1;
             let _turn = gate.lock().await;
-            let done =
-                match self.prepare(request, project, actor, command.clone(), when, attempt == 1) {
-                    Ok((answer, durable)) => durable.wait_async().await.map(|()| answer),
-                    Err(e) => Err(e),
-                };
+            let turn = match self.numbering_turn(project, &command) {
+                Some(turn) => Some(turn.lock().await),
+                None => None,
+            };
+            let prepared =
+                self.prepare(request, project, actor, command.clone(), when, attempt == 1);
+            drop(turn);
+            let done = match prepared {
+                Ok((answer, durable)) => durable.wait_async().await.map(|()| answer),
+                Err(e) => Err(e),
+            };
             match self.after_shared(project, done, attempt) {
                 Some(result) => return result,
                 None => continue,
@@ -592,7 +618,7 @@ impl<S: Store + ?Sized> Service<S> {
         let before = slot.project.as_ref().map(indexed);
         let seq_before = slot.project.as_ref().map_or(0, |p| p.seq);
         let mut command = command;
-        let drawn = self.draw(
+        let drawn_copy = self.draw(
             slot.project.as_ref(),
             &mut command,
             numbering::year_of(now.date()),
@@ -690,10 +716,13 @@ impl<S: Store + ?Sized> Service<S> {
                             },
                         },
                     )),
-                    drawn,
+                    drawn: drawn_copy.clone(),
                 });
                 let durable = match committed {
-                    Ok(d) => d,
+                    Ok(d) => {
+                        self.in_flight_drawn(&drawn_copy);
+                        d
+                    }
                     Err(e) => {
                         // The state in memory is ahead of the store now. On a store of
                         // its own the service refuses everything until it is opened again

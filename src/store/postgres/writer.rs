@@ -23,7 +23,8 @@ use crate::store::{codec, Commit, Error, IndexKey};
 
 /// The SQL every batch runs.
 const COMMIT_SQL: &str = "SELECT onewindow_commit_batch($1, $2, $3, $4, $5, $6, $7, $8, $9, \
-                          $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)";
+                          $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, \
+                          $23, $24, $25, $26)";
 
 /// A commit encoded for the database (in the committing thread, so that the writer only
 /// moves bytes): its share of `onewindow_commit_batch`'s parameters.
@@ -38,8 +39,8 @@ pub(super) struct Encoded {
     index: Columns,
     request: Option<String>,
     answer: Option<Vec<u8>>,
-    /// Numbers drawn: such a commit is written in a transaction of its own, which locks
-    /// and moves the registers before it calls the commit function.
+    /// Numbers drawn: the commit function moves the register in the batch's
+    /// transaction, only if it still stands where the commit read it.
     drawn: Vec<crate::store::Drawn>,
 }
 
@@ -92,6 +93,12 @@ pub(super) struct Pending {
 
 /// Encodes a commit (before anything is queued: an encoding failure writes nothing).
 pub(super) fn encode(commit: Commit) -> Result<Encoded, Error> {
+    if commit.drawn.len() > 1 {
+        // The commit function moves one register per commit (all or nothing).
+        return Err(Error::Inconsistent(
+            "a commit draws numbers from at most one register".into(),
+        ));
+    }
     let first = commit.events.first().map_or(0, |e| e.seq);
     let events = commit
         .events
@@ -167,19 +174,8 @@ pub(super) async fn run(
         let mut arrays = Arrays::default();
         let mut replies = Vec::with_capacity(batch.len());
         for p in batch {
-            if !p.commit.drawn.is_empty() {
-                // Rare (an approval that draws a number): alone, in its own transaction.
-                let started = std::time::Instant::now();
-                let said = commit_numbered(&pool, p.commit, &node).await;
-                flushes.report(1, started.elapsed());
-                let _ = p.reply.send(said);
-                continue;
-            }
             arrays.push(p.commit);
             replies.push(p.reply);
-        }
-        if replies.is_empty() {
-            continue;
         }
         let started = std::time::Instant::now();
         let committed = commit_batch(&pool, &arrays, &node).await;
@@ -222,6 +218,10 @@ struct Arrays {
     unindex: Columns,
     i_k: Vec<i32>,
     index: Columns,
+    r_k: Vec<i32>,
+    r_register: Vec<String>,
+    r_from: Vec<i64>,
+    r_to: Vec<i64>,
 }
 
 impl Arrays {
@@ -244,6 +244,12 @@ impl Arrays {
         }
         self.unindex.append(c.unindex, k, &mut self.u_k);
         self.index.append(c.index, k, &mut self.i_k);
+        for d in c.drawn {
+            self.r_k.push(k);
+            self.r_register.push(d.register);
+            self.r_from.push(int(d.from));
+            self.r_to.push(int(d.to));
+        }
     }
 
     /// What the commit function said of commit `k` (from 0), as the contract's result.
@@ -261,6 +267,10 @@ impl Arrays {
                 self.base[k].unwrap_or_default() as u64,
                 head(h),
             )),
+            Some(("drawn", h)) => Err(Error::Drawn(format!(
+                "project `{project}`: a register of numbers stands at {} (another writer was first)",
+                head(h)
+            ))),
             Some(("gap", h)) => Err(Error::Inconsistent(format!(
                 "project `{project}`: event {} would follow event {} (a gap or a duplicate)",
                 self.first[k],
@@ -271,54 +281,6 @@ impl Arrays {
             ))),
         }
     }
-}
-
-/// A commit that draws numbers, in one transaction: each register locked (in register
-/// order, so two nodes never deadlock on them), checked to stand where the commit read it,
-/// moved on; then the commit function for this one commit — and all of it rolled back
-/// unless the function wrote it. So a number is drawn exactly when its approval is
-/// written, whichever node, and a crash or a refusal leaves no gap.
-async fn commit_numbered(
-    pool: &deadpool_postgres::Pool,
-    commit: Encoded,
-    node: &str,
-) -> Result<(), Error> {
-    let mut client = pool
-        .get()
-        .await
-        .map_err(|e| Error::Backend(format!("database: {e}")))?;
-    let tx = client.transaction().await.map_err(pg)?;
-    let mut drawn = commit.drawn.clone();
-    drawn.sort_by(|a, b| a.register.cmp(&b.register));
-    for d in &drawn {
-        tx.execute(
-            "INSERT INTO registers (register, last) VALUES ($1, 0) ON CONFLICT DO NOTHING",
-            &[&d.register],
-        )
-        .await
-        .map_err(pg)?;
-        let row = tx
-            .query_one(
-                "SELECT last FROM registers WHERE register = $1 FOR UPDATE",
-                &[&d.register],
-            )
-            .await
-            .map_err(pg)?;
-        let stands = u64::try_from(row.get::<_, i64>(0)).unwrap_or(0);
-        crate::store::check_drawn(std::slice::from_ref(d), |_| Ok(stands))?;
-        tx.execute(
-            "UPDATE registers SET last = $2 WHERE register = $1",
-            &[&d.register, &int(d.to)],
-        )
-        .await
-        .map_err(pg)?;
-    }
-    let mut arrays = Arrays::default();
-    arrays.push(commit);
-    let stmt = tx.prepare_cached(COMMIT_SQL).await.map_err(pg)?;
-    let said = run_batch(&*tx, &stmt, &arrays, node).await?;
-    arrays.outcome(0, &said[0])?;
-    tx.commit().await.map_err(pg)
 }
 
 /// One statement (and transaction) for a batch: each commit's status as the function said
@@ -336,7 +298,7 @@ async fn commit_batch(
     run_batch(&**client, &stmt, a, node).await
 }
 
-/// The commit function over a batch's arrays, on a connection or in a transaction.
+/// The commit function over a batch's arrays.
 async fn run_batch(
     client: &impl tokio_postgres::GenericClient,
     stmt: &tokio_postgres::Statement,
@@ -368,6 +330,10 @@ async fn run_batch(
                 &a.index.1,
                 &a.index.2,
                 &a.index.3,
+                &a.r_k,
+                &a.r_register,
+                &a.r_from,
+                &a.r_to,
                 &node,
             ],
         )

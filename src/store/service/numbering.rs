@@ -20,19 +20,26 @@ use crate::plan::numbering;
 use crate::store::{Drawn, Error, Store};
 
 impl<S: Store + ?Sized> Service<S> {
-    /// Whether `command` on `project` could draw a number: an approval of an item whose
-    /// department declares a pattern and for which some number is missing. When the
-    /// project is not in memory, any approval could.
-    pub(super) fn may_draw(&self, project: &str, command: &Command) -> bool {
+    /// The turn an approval that could draw a number must hold — from reading its
+    /// department's register until its commit is durable — or `None` when it draws
+    /// nothing (not an approval, every number given, no pattern, no such project).
+    /// Turns are striped by department: one department's draws on this node take turns,
+    /// other departments' go on meanwhile.
+    pub(super) fn numbering_turn(
+        &self,
+        project: &str,
+        command: &Command,
+    ) -> Option<&tokio::sync::Mutex<()>> {
         let Command::Approve { item, numbers } = command else {
-            return false;
+            return None;
         };
-        match self.with_project(project, |p| p.version.clone()) {
-            None => true,
-            Some(version) => self
-                .plan(&version)
-                .is_some_and(|plan| numbering::to_draw(&plan, item, numbers).is_some()),
-        }
+        let version = self.with_project(project, |p| p.version.clone())?;
+        let plan = self.plan(&version)?;
+        let (department, _, _) = numbering::to_draw(&plan, item, numbers)?;
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        department.hash(&mut h);
+        Some(&self.numbering[(h.finish() % self.numbering.len() as u64) as usize])
     }
 
     /// Fills an approval's missing numbers from its department's register of the year
@@ -57,7 +64,19 @@ impl<S: Store + ?Sized> Service<S> {
             return Ok(Vec::new());
         };
         let register = numbering::register(department, year);
-        let from = self.store.register(&register)?;
+        // This node's own draws in flight are the newest it can know of (a round trip
+        // saved on a shared store); when another node was first, the store refuses the
+        // commit, the draws in flight are forgotten and the retry reads the register.
+        let pending = self
+            .in_flight
+            .lock()
+            .map_err(super::lock_err)?
+            .get(&register)
+            .copied();
+        let from = match pending {
+            Some(at) => at,
+            None => self.store.register(&register)?,
+        };
         let to = numbering::fill(pattern, year, from, &documents, numbers);
         Ok(vec![Drawn { register, from, to }])
     }
@@ -66,4 +85,25 @@ impl<S: Store + ?Sized> Service<S> {
 /// The year of the day of record.
 pub(super) fn year_of(day: chrono::NaiveDate) -> i32 {
     day.year()
+}
+
+impl<S: Store + ?Sized> Service<S> {
+    /// Remembers where draws just written leave their registers (until a shared store
+    /// confirms them the store still says the older value).
+    pub(super) fn in_flight_drawn(&self, drawn: &[Drawn]) {
+        if let Ok(mut m) = self.in_flight.lock() {
+            for d in drawn {
+                let at = m.entry(d.register.clone()).or_default();
+                *at = (*at).max(d.to);
+            }
+        }
+    }
+
+    /// Forgets the draws in flight: one failed or met another node's, so the next draw
+    /// reads the registers as the store has them.
+    pub(super) fn forget_draws(&self) {
+        if let Ok(mut m) = self.in_flight.lock() {
+            m.clear();
+        }
+    }
 }

@@ -97,6 +97,8 @@ impl<S: Store + ?Sized> Service<S> {
             Ok(answer) => Some(Ok(answer)),
             Err(e) => {
                 self.evict(project);
+                // A draw in flight may not have landed: the next reads the registers.
+                self.forget_draws();
                 match e {
                     // Another node drew from the same register first: it got its number,
                     // so each such conflict is someone's progress; try again at once on
