@@ -242,6 +242,26 @@ pub fn public_key_pem(key: &VerifyingKey) -> Result<String, Error> {
         .map_err(|e| Error::Key(e.to_string()))
 }
 
+/// Checkpoints 1, 2, … of one project `p`, chained and signed by `key`, the k-th covering
+/// its log up to event `seqs[k]` (for tests of the chain of checkpoints and the witness).
+#[cfg(test)]
+pub(crate) fn chained_for_tests(key: &SigningKey, seqs: &[u64]) -> Vec<Checkpoint> {
+    let at: NaiveDateTime = "2026-12-01T10:00:00".parse().expect("a time");
+    let mut previous = ChainHash::GENESIS;
+    let mut out = Vec::new();
+    for (k, &seq) in seqs.iter().enumerate() {
+        let head = Head {
+            project: "p".into(),
+            seq,
+            chain: ChainHash([seq as u8; 32]),
+        };
+        let c = Checkpoint::sign(key, k as u64 + 1, at, previous, vec![head]);
+        previous = c.digest();
+        out.push(c);
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

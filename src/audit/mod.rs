@@ -622,15 +622,9 @@ mod tests {
     #[test]
     fn checkpoints_chain_and_a_removed_one_shows() {
         let key = SigningKey::from_bytes(&[3; 32]);
-        let at: NaiveDateTime = "2026-12-01T10:00:00".parse().unwrap();
-        let head = |seq| Head {
-            project: "p".into(),
-            seq,
-            chain: ChainHash([seq as u8; 32]),
-        };
-        let one = Checkpoint::sign(&key, 1, at, ChainHash::GENESIS, vec![head(3)]);
-        let two = Checkpoint::sign(&key, 2, at, one.digest(), vec![head(5)]);
-        let three = Checkpoint::sign(&key, 3, at, two.digest(), vec![head(7)]);
+        let [one, two, three]: [Checkpoint; 3] = checkpoint::chained_for_tests(&key, &[3, 5, 7])
+            .try_into()
+            .unwrap();
         let vk = key.verifying_key();
         assert!(
             check_checkpoints(&[one.clone(), two.clone(), three.clone()], Some(&vk)).is_empty()

@@ -159,14 +159,16 @@ mod tests {
         let witness = Witness::beside(&dir.path().join("audit.key"));
         assert_eq!(witness.path(), dir.path().join("audit.seen"));
         let key = SigningKey::from_bytes(&[5; 32]);
+        let [one, two]: [Checkpoint; 2] =
+            crate::audit::checkpoint::chained_for_tests(&key, &[3, 5])
+                .try_into()
+                .unwrap();
         let at: NaiveDateTime = "2026-12-01T10:00:00".parse().unwrap();
         let head = |seq| Head {
             project: "p".into(),
             seq,
             chain: ChainHash([seq as u8; 32]),
         };
-        let one = Checkpoint::sign(&key, 1, at, ChainHash::GENESIS, vec![head(3)]);
-        let two = Checkpoint::sign(&key, 2, at, one.digest(), vec![head(5)]);
         assert!(
             witness
                 .check(std::slice::from_ref(&one))

@@ -295,19 +295,9 @@ async fn commit_batch(
         .await
         .map_err(|e| Error::Backend(format!("database: {e}")))?;
     let stmt = client.prepare_cached(COMMIT_SQL).await.map_err(pg)?;
-    run_batch(&**client, &stmt, a, node).await
-}
-
-/// The commit function over a batch's arrays.
-async fn run_batch(
-    client: &impl tokio_postgres::GenericClient,
-    stmt: &tokio_postgres::Statement,
-    a: &Arrays,
-    node: &str,
-) -> Result<Vec<String>, Error> {
     let row = client
         .query_one(
-            stmt,
+            &stmt,
             &[
                 &a.project,
                 &a.base,

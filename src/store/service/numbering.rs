@@ -12,8 +12,6 @@
 //! draws nothing, a crash leaves no gap. Within one node drawing approvals take turns
 //! ([`Service::numbering`]), so the store's check fails only when another node was first.
 
-use chrono::Datelike;
-
 use super::Service;
 use crate::engine::{Command, Project};
 use crate::plan::numbering;
@@ -80,11 +78,6 @@ impl<S: Store + ?Sized> Service<S> {
         let to = numbering::fill(pattern, year, from, &documents, numbers);
         Ok(vec![Drawn { register, from, to }])
     }
-}
-
-/// The year of the day of record.
-pub(super) fn year_of(day: chrono::NaiveDate) -> i32 {
-    day.year()
 }
 
 impl<S: Store + ?Sized> Service<S> {
