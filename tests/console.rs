@@ -569,8 +569,8 @@ async fn official_document_numbers_at_every_door() {
         let path = format!("/console/inbox/{project}/I01");
         let page = page(&server, &ndrc, &path).await.body;
         assert!(
-            page.contains("留空则按 丹发改审批〔{year}〕{seq}号 自动编号"),
-            "the pattern is shown: {page}"
+            page.contains("留空则按本部门编号规则取下一个号，如 丹发改审批〔2025〕1号"),
+            "the next number is shown: {page}"
         );
         let typed = percent_encoding::utf8_percent_encode(
             &format!(" {number}"),

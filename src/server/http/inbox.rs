@@ -174,10 +174,16 @@ fn task_page(
     let t = &state.tasks[i];
     let pbt = crate::server::convert::task_pb(project, &plan, i, t);
     let it = &plan.items[i];
-    // The department's numbering pattern: a blank number then draws the next one.
-    let numbering = it
-        .department
-        .and_then(|d| plan.departments[d].numbering.as_ref());
+    // The department's numbering pattern: a blank number then draws the next one, shown
+    // as the number it would be now (the pattern's placeholders mean nothing to a clerk).
+    let next_number = it.department.and_then(|d| {
+        let department = &plan.departments[d];
+        let pattern = department.numbering.as_ref()?;
+        let year = chrono::Datelike::year(&http.api.now());
+        let register = crate::plan::numbering::register(&department.id, year);
+        let at = http.api.svc.store().register(&register).unwrap_or(0);
+        Some(pattern.format(year, at + 1))
+    });
     let base = format!("/console/inbox/{}/{}", urlencode(project), urlencode(item));
     let produces: Vec<&crate::plan::Document> =
         it.produces.iter().map(|d| &plan.documents[*d]).collect();
@@ -214,9 +220,10 @@ fn task_page(
                 form.card method="post" action={ (base) "/approve" } {
                     (command_fields(session))
                     @for d in &produces {
-                        @if let Some(pattern) = &numbering {
+                        @if let Some(next) = &next_number {
                             label { (d.name) " 文号 number"
-                                input type="text" name={ "number." (d.id) } maxlength=(crate::plan::numbering::MAX_NUMBER_CHARS) placeholder={ "留空则按 " (pattern) " 自动编号 Blank: the next number of " (pattern) }; }
+                                input type="text" name={ "number." (d.id) } maxlength=(crate::plan::numbering::MAX_NUMBER_CHARS) placeholder="留空则自动取号 Blank: numbered for you"; }
+                            p.hint { "留空则按本部门编号规则取下一个号，如 " (next) " — leave blank for the department's next number" }
                         } @else {
                             label { (d.name) " 文号 number（必填 required）"
                                 input type="text" name={ "number." (d.id) } required maxlength=(crate::plan::numbering::MAX_NUMBER_CHARS) placeholder="如 发改能审〔2026〕5号"; }

@@ -34,7 +34,7 @@ pub(super) fn issued_list(p: &pb::Project, plan: &crate::plan::Plan) -> Markup {
                     a href={ "/console/window/projects/" (urlencode(&p.id)) "/documents/" (urlencode(&d.document)) } {
                         (document_name(plan, &d.document))
                     }
-                    " — " (d.number) " · " (department_name(plan, &d.department)) " · " (d.issued_at)
+                    " — " (d.number) " · " (department_name(plan, &d.department)) " · " (d.issued_at.replacen('T', " ", 1))
                 }
             } }
         }
@@ -83,7 +83,7 @@ async fn permit(
                 tr { td { "项目代码 Project code" } td { (p.id) } }
                 tr { td { "申请人 Holder" } td { (p.applicant) } }
                 tr { td { "发证部门 Issued by" } td { (department_name(&plan, &d.department)) } }
-                tr { td { "发证时间 Issued at" } td { (d.issued_at) } }
+                tr { td { "发证时间 Issued at" } td { (d.issued_at.replacen('T', " ", 1)) } }
             }
             @if d.seal.is_empty() {
                 p.hint { "本服务器未配置签章密钥，此证照无电子签章。 This server signs no documents." }
