@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use criterion::Criterion;
 use geo::{coord, LineString, MultiPolygon, Polygon};
-use onewindow::blueprint::{audit, check, Blueprint};
+use onewindow::blueprint::{check, conflicts, Blueprint};
 
 #[global_allocator]
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -112,7 +112,7 @@ fn main() {
     let mut found = 0;
     for _ in 0..3 {
         let started = Instant::now();
-        found = audit::audit(&bp).len();
+        found = conflicts::find(&bp).len();
         times.push(started.elapsed());
     }
     times.sort_unstable();

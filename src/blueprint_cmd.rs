@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use clap::Subcommand;
-use onewindow::blueprint::{audit, check, Blueprint};
+use onewindow::blueprint::{check, conflicts, Blueprint};
 
 /// The blueprint's commands.
 #[derive(Subcommand)]
@@ -127,9 +127,9 @@ pub fn run(cmd: BlueprintCommand) -> Result<ExitCode> {
             geojson,
         } => {
             let bp = load(&blueprint)?;
-            let differences = audit::audit(&bp);
+            let differences = conflicts::find(&bp);
             if let Some(out) = geojson {
-                let collection = audit::to_geojson(&bp, &differences);
+                let collection = conflicts::to_geojson(&bp, &differences);
                 std::fs::write(&out, serde_json::to_string_pretty(&collection)?)
                     .with_context(|| format!("writing {}", out.display()))?;
             }

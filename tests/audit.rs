@@ -8,7 +8,7 @@ mod common;
 use std::path::Path;
 use std::process::{Command, Output};
 
-use onewindow::store::postgres::scratch::Scratch;
+use onewindow_testkit::scratch::Scratch;
 
 fn onewindow(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_onewindow"))

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use geo::{coord, Area, BoundingRect, Contains, LineString, MultiPolygon, Point, Polygon};
 use onewindow::blueprint::check::{overlap, Class};
-use onewindow::blueprint::{audit, check, Blueprint, Feature};
+use onewindow::blueprint::{check, conflicts, Blueprint, Feature};
 use proptest::prelude::*;
 
 fn root() -> PathBuf {
@@ -86,7 +86,7 @@ fn each_shipped_site_gives_the_rules_it_was_drawn_for() {
 #[test]
 fn the_audit_finds_the_deliberate_conflict_and_writes_it_for_qgis() {
     let bp = Blueprint::load(&root().join("workflows/blueprint")).unwrap();
-    let differences = audit::audit(&bp);
+    let differences = conflicts::find(&bp);
     assert_eq!(differences.len(), 1, "{differences:#?}");
     let d = &differences[0];
     assert_eq!(d.rule, "zoning-on-red-line");
@@ -96,7 +96,7 @@ fn the_audit_finds_the_deliberate_conflict_and_writes_it_for_qgis() {
     );
     // 100 m × 1,500 m, drawn with the generator's approximate degrees.
     assert!((d.area_m2 - 150_000.0).abs() < 1_500.0, "{}", d.area_m2);
-    let collection = audit::to_geojson(&bp, &differences);
+    let collection = conflicts::to_geojson(&bp, &differences);
     let text = serde_json::to_string(&collection).unwrap();
     let back: geojson::FeatureCollection = text.parse().unwrap();
     assert_eq!(back.features.len(), 1);
@@ -376,7 +376,7 @@ fn the_audit_finds_a_layer_drawn_twice_over_a_place() {
     // Two squares of 0.01°, half over each other; a third apart.
     let dir = blueprint_of(&[&poly("a", 113.80), &poly("b", 113.805), &poly("c", 113.90)]);
     let bp = Blueprint::load(dir.path()).unwrap();
-    let differences = audit::audit(&bp);
+    let differences = conflicts::find(&bp);
     assert_eq!(differences.len(), 1, "{differences:#?}");
     let d = &differences[0];
     assert_eq!(d.rule, "features-overlap");

@@ -13,7 +13,8 @@ use onewindow::form::Form;
 use onewindow::plan::{self, Plan};
 use onewindow::store::disk::{Flush, SledStore};
 use onewindow::store::memory::MemoryStore;
-use onewindow::store::postgres::{scratch::Scratch, Options, PgStore};
+use onewindow::store::postgres::{Options, PgStore};
+use onewindow_testkit::scratch::Scratch;
 use onewindow::store::service::Service;
 use onewindow::store::{ReadStore, Store};
 

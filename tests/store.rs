@@ -12,9 +12,11 @@ use onewindow::form::Form;
 use onewindow::plan::{self, Plan};
 use onewindow::store::disk::{Flush, SledStore};
 use onewindow::store::memory::MemoryStore;
-use onewindow::store::postgres::{scratch::Scratch, Options, PgStore};
+use onewindow::store::postgres::{Options, PgStore};
+use onewindow_testkit::scratch::Scratch;
 use onewindow::store::service::Service;
-use onewindow::store::{conformance, Error, ReadStore, Store};
+use onewindow::store::{Error, ReadStore, Store};
+use onewindow_testkit::conformance;
 
 #[path = "store/files.rs"]
 mod files;

@@ -1,4 +1,4 @@
-//! Fuzz target `codec`: see `onewindow::fuzzing::codec`.
+//! Fuzz target `codec`: see `onewindow_testkit::fuzzing::codec`.
 #![no_main]
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| onewindow::fuzzing::codec(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| onewindow_testkit::fuzzing::codec(data));

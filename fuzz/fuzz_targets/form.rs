@@ -1,4 +1,4 @@
-//! Fuzz target `form`: see `onewindow::fuzzing::form`.
+//! Fuzz target `form`: see `onewindow_testkit::fuzzing::form`.
 #![no_main]
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| onewindow::fuzzing::form(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| onewindow_testkit::fuzzing::form(data));

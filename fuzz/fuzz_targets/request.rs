@@ -1,4 +1,4 @@
-//! Fuzz target `request`: see `onewindow::fuzzing::request`.
+//! Fuzz target `request`: see `onewindow_testkit::fuzzing::request`.
 #![no_main]
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| onewindow::fuzzing::request(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| onewindow_testkit::fuzzing::request(data));

@@ -1,4 +1,4 @@
-//! Fuzz target `scenario`: see `onewindow::fuzzing::scenario`.
+//! Fuzz target `scenario`: see `onewindow_testkit::fuzzing::scenario`.
 #![no_main]
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| onewindow::fuzzing::scenario(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| onewindow_testkit::fuzzing::scenario(data));

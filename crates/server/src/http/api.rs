@@ -1,0 +1,441 @@
+//! The JSON/HTTP API, for department and provincial systems that speak HTTP, not gRPC.
+//!
+//! It is the gRPC API over another transport, not a second API: every route calls the
+//! same handler as its RPC, with the same messages (serde derives on the generated types,
+//! field names as in the `.proto`), the same bearer tokens and roles, the same request-id
+//! rule (scoped to the caller, bound to the command) and the same errors, each gRPC code
+//! mapped to its HTTP status as `google.rpc.Code` documents ([`super::error`]).
+//!
+//! [`ROUTES`] is the one table: the router is built from it and the OpenAPI document
+//! ([`super::openapi`]) is generated from it and from the proto's descriptors, so the
+//! document cannot list a route the server does not serve.
+//!
+//! Path parameters (`{project}`, `{item}`, `{version}`) fill the message's field of the
+//! same name, over anything the body says. `GET` routes take their message as query
+//! parameters; `POST` routes as a JSON body (an empty body is the empty message).
+
+use std::collections::HashMap;
+
+use axum::body::Bytes;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{on, MethodFilter, MethodRouter};
+use axum::Router;
+use serde::de::DeserializeOwned;
+use tonic::Status;
+
+use super::client::Client;
+use super::error::status_response;
+use super::{request, Http};
+use crate::auth::{self, Admit, Caller};
+use crate::pb;
+use crate::status::invalid_argument;
+use crate::Api;
+
+/// One route of the API: an RPC at a path.
+pub(crate) struct Route {
+    /// `GET` (message from the query) or `POST` (message as the JSON body).
+    pub(crate) method: &'static str,
+    /// The path, with `{name}` parameters.
+    pub(crate) path: &'static str,
+    /// The RPC, `Service.Method`: the OpenAPI operation id.
+    pub(crate) rpc: &'static str,
+    /// The request message (the proto's name); path parameters are its fields.
+    pub(crate) request: &'static str,
+    /// The response message.
+    pub(crate) response: &'static str,
+    /// Who may call it (the gRPC service's interceptor admits the same roles).
+    pub(crate) admit: Admit,
+    /// The roles, for the document.
+    pub(crate) roles: &'static str,
+    /// One line for the document.
+    pub(crate) summary: &'static str,
+}
+
+const W: &str = "window, agent (their projects only), supervisor, admin";
+const D: &str = "a department (its own tasks only)";
+const S: &str = "supervisor, admin";
+const A: &str = "any authenticated caller";
+const AD: &str = "admin";
+const AN: &str = "analyst, supervisor, admin";
+
+macro_rules! routes {
+    ($($method:literal $path:literal => $rpc:literal ($req:literal) -> $resp:literal, $admit:ident $roles:ident: $summary:literal;)*) => {
+        /// Every route of the JSON/HTTP API.
+        pub(crate) const ROUTES: &[Route] = &[$(Route {
+            method: $method,
+            path: $path,
+            rpc: $rpc,
+            request: $req,
+            response: $resp,
+            admit: auth::$admit,
+            roles: $roles,
+            summary: $summary,
+        }),*];
+    };
+}
+
+routes! {
+    "POST" "/api/v1/pre-review" => "Window.PreReview" ("PreReviewRequest") -> "Notice", WINDOW W:
+        "Pre-review a form and materials: the one-time notice (一次性告知), nothing stored";
+    "POST" "/api/v1/projects" => "Window.Submit" ("SubmitRequest") -> "CommandResponse", WINDOW W:
+        "Submit one form and one set of materials: the project is created (受理)";
+    "GET" "/api/v1/projects" => "Window.ListProjects" ("ListProjectsRequest") -> "ListProjectsResponse", WINDOW W:
+        "Projects, a page at a time, by stage and status";
+    "GET" "/api/v1/projects/{project}" => "Window.GetProject" ("GetProjectRequest") -> "Project", WINDOW W:
+        "A project with its tasks";
+    "POST" "/api/v1/projects/{project}/materials" => "Window.ProvideMaterials" ("ProvideMaterialsRequest") -> "CommandResponse", WINDOW W:
+        "Hand in later-stage materials";
+    "POST" "/api/v1/projects/{project}/withdraw" => "Window.Withdraw" ("WithdrawRequest") -> "CommandResponse", WINDOW W:
+        "Withdraw the application (撤回申请)";
+    "POST" "/api/v1/projects/{project}/items/{item}/supplement" => "Window.ProvideSupplement" ("MaterialsForItem") -> "CommandResponse", WINDOW W:
+        "Hand in the supplement a department asked for (补正); its clock runs again";
+    "POST" "/api/v1/projects/{project}/items/{item}/resubmit" => "Window.Resubmit" ("MaterialsForItem") -> "CommandResponse", WINDOW W:
+        "Resubmit a rejected item with new materials";
+    "POST" "/api/v1/projects/{project}/items/{item}/milestone" => "Window.ReportMilestone" ("ItemCommand") -> "CommandResponse", WINDOW W:
+        "Report a milestone the window records itself";
+    "POST" "/api/v1/projects/{project}/items/{item}/urge" => "Window.Urge" ("ReasonForItem") -> "CommandResponse", WINDOW W:
+        "Urge the department on an open task (催办), once a day per task";
+    "POST" "/api/v1/projects/{project}/agent" => "Window.AssignAgent" ("AssignAgentRequest") -> "CommandResponse", WINDOW W:
+        "Assign an agent (代办员) to the project";
+    "GET" "/api/v1/tasks" => "Department.ListTasks" ("ListTasksRequest") -> "ListTasksResponse", DEPARTMENT D:
+        "The caller's department's tasks, a page at a time";
+    "POST" "/api/v1/projects/{project}/items/{item}/claim" => "Department.Claim" ("ItemCommand") -> "CommandResponse", DEPARTMENT D:
+        "Claim a ready task (签收)";
+    "POST" "/api/v1/projects/{project}/items/{item}/approve" => "Department.Approve" ("ApproveRequest") -> "CommandResponse", DEPARTMENT D:
+        "Approve, issuing the item's documents";
+    "POST" "/api/v1/projects/{project}/items/{item}/reject" => "Department.Reject" ("ReasonForItem") -> "CommandResponse", DEPARTMENT D:
+        "Reject with a reason (不予许可)";
+    "POST" "/api/v1/projects/{project}/items/{item}/request-supplement" => "Department.RequestSupplement" ("SupplementRequest") -> "CommandResponse", DEPARTMENT D:
+        "Ask for a supplement, naming what is missing; the clock stops";
+    "POST" "/api/v1/projects/{project}/items/{item}/extend" => "Department.Extend" ("ReasonForItem") -> "CommandResponse", DEPARTMENT D:
+        "Extend the limit once, with a reason (延期)";
+    "POST" "/api/v1/projects/{project}/items/{item}/special/start" => "Department.StartSpecial" ("ReasonForItem") -> "CommandResponse", DEPARTMENT D:
+        "Start a special procedure (特别程序: hearing, expert review…); the clock stops";
+    "POST" "/api/v1/projects/{project}/items/{item}/special/end" => "Department.EndSpecial" ("ItemCommand") -> "CommandResponse", DEPARTMENT D:
+        "End the special procedure; the clock runs again";
+    "POST" "/api/v1/projects/{project}/items/{item}/sign" => "Department.Sign" ("ReasonForItem") -> "CommandResponse", DEPARTMENT D:
+        "Sign the current step with an opinion (受理, 审查; 会签/或签/票签)";
+    "POST" "/api/v1/projects/{project}/items/{item}/transfer" => "Department.Transfer" ("HandOverRequest") -> "CommandResponse", DEPARTMENT D:
+        "Hand the task to another reviewer (转办)";
+    "POST" "/api/v1/projects/{project}/items/{item}/delegate" => "Department.Delegate" ("HandOverRequest") -> "CommandResponse", DEPARTMENT D:
+        "Ask another reviewer for an opinion; the task comes back (委派)";
+    "POST" "/api/v1/projects/{project}/items/{item}/signers" => "Department.AddSigner" ("AddSignerRequest") -> "CommandResponse", DEPARTMENT D:
+        "Add a signer to the current step, before or after the caller (加签)";
+    "POST" "/api/v1/projects/{project}/items/{item}/recall" => "Department.Recall" ("ItemCommand") -> "CommandResponse", DEPARTMENT D:
+        "Withdraw the department's own decision (撤回)";
+    "POST" "/api/v1/projects/{project}/items/{item}/return" => "Department.ReturnTo" ("ReturnRequest") -> "CommandResponse", DEPARTMENT D:
+        "Return the project to an earlier item whose document must change (退回)";
+    "GET" "/api/v1/supervision/overdue" => "Supervision.Overdue" ("SupervisionRequest") -> "ListTasksResponse", SUPERVISOR S:
+        "Open tasks past their due date";
+    "GET" "/api/v1/supervision/warnings" => "Supervision.Warnings" ("SupervisionRequest") -> "ListTasksResponse", SUPERVISOR S:
+        "Open tasks near their due date (warned)";
+    "GET" "/api/v1/supervision/cards" => "Supervision.Cards" ("SupervisionRequest") -> "ListTasksResponse", SUPERVISOR S:
+        "Open tasks with a yellow card (督办) or a red card (整改)";
+    "GET" "/api/v1/supervision/assessment" => "Supervision.Assess" ("AssessRequest") -> "AssessResponse", SUPERVISOR S:
+        "The per-department assessment (考核) of a period";
+    "GET" "/api/v1/supervision/audit" => "Supervision.VerifyAudit" ("VerifyAuditRequest") -> "VerifyAuditResponse", SUPERVISOR S:
+        "The audit trail verified: every hash chain and signed checkpoint, the first broken link of each project";
+    "GET" "/api/v1/projects/{project}/timeline" => "Supervision.Timeline" ("GetProjectRequest") -> "TimelineResponse", SUPERVISOR S:
+        "A project's events, in order";
+    "GET" "/api/v1/workflows" => "Workflows.List" ("ListWorkflowsRequest") -> "ListWorkflowsResponse", ANY A:
+        "Deployed workflow versions";
+    "POST" "/api/v1/workflows" => "Workflows.Deploy" ("DeployRequest") -> "Workflow", ADMIN AD:
+        "Deploy a workflow's YAML (administrators)";
+    "POST" "/api/v1/workflows/compare" => "Workflows.Compare" ("CompareRequest") -> "CompareResponse", ANALYST AN:
+        "Compare deployed versions (the analyst's comparison)";
+    "GET" "/api/v1/workflows/{version}" => "Workflows.Get" ("GetWorkflowRequest") -> "Workflow", ANY A:
+        "One deployed version, with its YAML";
+    "GET" "/api/v1/workflows/{version}/plan" => "Workflows.Plan" ("PlanRequest") -> "PlanResponse", ANALYST AN:
+        "A version's schedule: the critical path and dates";
+    "POST" "/api/v1/workflows/{version}/check-site" => "Workflows.CheckSite" ("CheckSiteRequest") -> "CheckSiteResponse", ANY A:
+        "Check a site against the workflow's blueprint (一张蓝图)";
+    "POST" "/api/v1/calendars" => "Workflows.DeployCalendar" ("DeployCalendarRequest") -> "DeployCalendarResponse", ADMIN AD:
+        "Deploy a new edition of a working-day calendar; running tasks' due dates are derived again (administrators)";
+    "POST" "/api/v1/workflows/{version}/migration-preview" => "Workflows.PreviewMigration" ("PreviewMigrationRequest") -> "PreviewMigrationResponse", ADMIN AD:
+        "What moving running projects to this version would change, project by project (administrators)";
+    "POST" "/api/v1/projects/{project}/migrate" => "Workflows.Migrate" ("MigrateRequest") -> "CommandResponse", ADMIN AD:
+        "Move one project to another version of its workflow (administrators)";
+}
+
+/// The API's router: one handler per route of [`ROUTES`], each path's methods together.
+pub(super) fn router() -> Router<Http> {
+    let mut by_path: Vec<(&'static str, MethodRouter<Http>)> = Vec::new();
+    for route in ROUTES {
+        let filter = match route.method {
+            "GET" => MethodFilter::GET,
+            _ => MethodFilter::POST,
+        };
+        let handler = on(
+            filter,
+            move |state: State<Http>,
+                  client: Client,
+                  params: Path<HashMap<String, String>>,
+                  query: RawQuery,
+                  headers: HeaderMap,
+                  body: Bytes| call(route, state, client, params, query, headers, body),
+        );
+        match by_path.iter_mut().find(|(p, _)| *p == route.path) {
+            Some((_, methods)) => *methods = std::mem::take(methods).merge(handler),
+            None => by_path.push((route.path, handler)),
+        }
+    }
+    let mut router = Router::new();
+    for (path, methods) in by_path {
+        router = router.route(path, methods);
+    }
+    router
+}
+
+/// One call: the caller from its bearer token, admitted by the route's roles, the message
+/// decoded with the path's parameters set, the RPC's handler, the answer as JSON.
+async fn call(
+    route: &'static Route,
+    State(http): State<Http>,
+    client: Client,
+    Path(params): Path<HashMap<String, String>>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let caller = match http.bearer(&headers, client) {
+        Ok(c) => c,
+        Err(status) => return status_response(&status),
+    };
+    if !(route.admit)(&caller.role) {
+        return status_response(&Status::permission_denied(format!(
+            "{} may not call {}",
+            caller.role.text(),
+            route.rpc
+        )));
+    }
+    let input = Input {
+        get: route.method == Method::GET.as_str(),
+        query: query.unwrap_or_default(),
+        body,
+        params,
+    };
+    match dispatch(route.rpc, &http.api, caller, input).await {
+        Ok(json) => (
+            StatusCode::OK,
+            [(
+                axum::http::header::CONTENT_TYPE,
+                axum::http::HeaderValue::from_static("application/json"),
+            )],
+            json,
+        )
+            .into_response(),
+        Err(status) => status_response(&status),
+    }
+}
+
+/// What a call carries besides its caller.
+struct Input {
+    get: bool,
+    query: String,
+    body: Bytes,
+    params: HashMap<String, String>,
+}
+
+impl Input {
+    /// The request message: from the JSON body (`POST`) or the query (`GET`), with each
+    /// path parameter set in its field over anything they say. Undecodable input is
+    /// INVALID_ARGUMENT naming where.
+    fn message<T: DeserializeOwned + serde::Serialize>(&self) -> Result<T, Status> {
+        use serde_json::Value;
+        let mut value = if self.get {
+            if self.params.is_empty() {
+                return from_query(&self.query);
+            }
+            // A few small reads have both (a plan's version and its limits): the query's
+            // message, then the path over it, through JSON.
+            serde_json::to_value(from_query::<T>(&self.query)?)
+                .map_err(|e| Status::internal(format!("re-encoding a request: {e}")))?
+        } else if self.body.iter().all(u8::is_ascii_whitespace) {
+            Value::Object(serde_json::Map::new())
+        } else {
+            strict_json(&self.body).map_err(|e| {
+                invalid_argument(format!("body: not the request's JSON ({})", short(&e)))
+            })?
+        };
+        if let Some(fields) = value.as_object_mut() {
+            for (k, v) in &self.params {
+                fields.insert(k.clone(), Value::String(v.clone()));
+            }
+        }
+        // One decode of the body: its JSON with the path's fields set.
+        serde_json::from_value(value)
+            .map_err(|e| invalid_argument(format!("body: not the request's JSON ({})", short(&e))))
+    }
+}
+
+/// A JSON body as a value, refusing a key that appears twice in one object (at any
+/// depth). serde_json keeps the last of two, so `{"project": "A", "project": "B"}` would
+/// be read one way here and perhaps another way by a proxy, a log or a firewall that
+/// looked at it first: an ambiguous request is refused, not guessed at.
+fn strict_json(body: &[u8]) -> Result<serde_json::Value, serde_json::Error> {
+    use serde::de::{DeserializeSeed, Error, MapAccess, SeqAccess, Visitor};
+    use serde_json::{Map, Value};
+
+    struct Strict;
+
+    impl<'de> DeserializeSeed<'de> for Strict {
+        type Value = Value;
+        fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+            d.deserialize_any(self)
+        }
+    }
+
+    impl<'de> Visitor<'de> for Strict {
+        type Value = Value;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("JSON")
+        }
+        fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+            Ok(Value::Bool(v))
+        }
+        fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+            Ok(Value::from(v))
+        }
+        fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+            Ok(Value::from(v))
+        }
+        fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+            Ok(Value::from(v))
+        }
+        fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+            Ok(Value::String(v.to_string()))
+        }
+        fn visit_string<E>(self, v: String) -> Result<Value, E> {
+            Ok(Value::String(v))
+        }
+        fn visit_unit<E>(self) -> Result<Value, E> {
+            Ok(Value::Null)
+        }
+        fn visit_none<E>(self) -> Result<Value, E> {
+            Ok(Value::Null)
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+            let mut out = Vec::new();
+            while let Some(v) = seq.next_element_seed(Strict)? {
+                out.push(v);
+            }
+            Ok(Value::Array(out))
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+            let mut out = Map::new();
+            while let Some(k) = map.next_key::<String>()? {
+                if out.contains_key(&k) {
+                    return Err(A::Error::custom(format!(
+                        "the key `{}` appears twice in one object",
+                        crate::status::truncate(&k, 40)
+                    )));
+                }
+                let v = map.next_value_seed(Strict)?;
+                out.insert(k, v);
+            }
+            Ok(Value::Object(out))
+        }
+    }
+
+    let mut d = serde_json::Deserializer::from_slice(body);
+    let v = Strict.deserialize(&mut d)?;
+    d.end()?;
+    Ok(v)
+}
+
+/// The query string as the message (`?page_size=10&state=ready`).
+fn from_query<T: DeserializeOwned>(query: &str) -> Result<T, Status> {
+    let uri: axum::http::Uri = format!("/?{query}")
+        .parse()
+        .map_err(|_| invalid_argument("query: not a query string"))?;
+    axum::extract::Query::<T>::try_from_uri(&uri)
+        .map(|q| q.0)
+        .map_err(|e| invalid_argument(format!("query: {}", short(&e))))
+}
+
+/// An error's text cut short: decoders quote the input, which is never echoed whole.
+fn short(e: &impl std::fmt::Display) -> String {
+    crate::status::truncate(&e.to_string(), 200)
+}
+
+/// Runs the RPC named `rpc` and encodes its answer as JSON.
+async fn dispatch(rpc: &str, api: &Api, caller: Caller, input: Input) -> Result<Vec<u8>, Status> {
+    use pb::department_server::Department;
+    use pb::supervision_server::Supervision;
+    use pb::window_server::Window;
+    use pb::workflows_server::Workflows;
+    macro_rules! rpc {
+        ($service:ident :: $method:ident) => {{
+            let answer = $service::$method(api, request(&caller, input.message()?)).await?;
+            let answer = answer.into_inner();
+            crate::codec::check_answer(&answer)?;
+            // Encoded once, straight to the body's bytes.
+            serde_json::to_vec(&answer)
+                .map_err(|e| Status::internal(format!("encoding an answer: {e}")))
+        }};
+    }
+    match rpc {
+        "Window.PreReview" => rpc!(Window::pre_review),
+        "Window.Submit" => rpc!(Window::submit),
+        "Window.ListProjects" => rpc!(Window::list_projects),
+        "Window.GetProject" => rpc!(Window::get_project),
+        "Window.ProvideMaterials" => rpc!(Window::provide_materials),
+        "Window.Withdraw" => rpc!(Window::withdraw),
+        "Window.ProvideSupplement" => rpc!(Window::provide_supplement),
+        "Window.Resubmit" => rpc!(Window::resubmit),
+        "Window.ReportMilestone" => rpc!(Window::report_milestone),
+        "Window.Urge" => rpc!(Window::urge),
+        "Window.AssignAgent" => rpc!(Window::assign_agent),
+        "Department.Sign" => rpc!(Department::sign),
+        "Department.Transfer" => rpc!(Department::transfer),
+        "Department.Delegate" => rpc!(Department::delegate),
+        "Department.AddSigner" => rpc!(Department::add_signer),
+        "Department.Recall" => rpc!(Department::recall),
+        "Department.ReturnTo" => rpc!(Department::return_to),
+        "Supervision.Cards" => rpc!(Supervision::cards),
+        "Workflows.DeployCalendar" => rpc!(Workflows::deploy_calendar),
+        "Workflows.PreviewMigration" => rpc!(Workflows::preview_migration),
+        "Workflows.Migrate" => rpc!(Workflows::migrate),
+        "Department.ListTasks" => rpc!(Department::list_tasks),
+        "Department.Claim" => rpc!(Department::claim),
+        "Department.Approve" => rpc!(Department::approve),
+        "Department.Reject" => rpc!(Department::reject),
+        "Department.RequestSupplement" => rpc!(Department::request_supplement),
+        "Department.Extend" => rpc!(Department::extend),
+        "Department.StartSpecial" => rpc!(Department::start_special),
+        "Department.EndSpecial" => rpc!(Department::end_special),
+        "Supervision.Overdue" => rpc!(Supervision::overdue),
+        "Supervision.Warnings" => rpc!(Supervision::warnings),
+        "Supervision.Assess" => rpc!(Supervision::assess),
+        "Supervision.VerifyAudit" => rpc!(Supervision::verify_audit),
+        "Supervision.Timeline" => rpc!(Supervision::timeline),
+        "Workflows.List" => rpc!(Workflows::list),
+        "Workflows.Deploy" => rpc!(Workflows::deploy),
+        "Workflows.Compare" => rpc!(Workflows::compare),
+        "Workflows.Get" => rpc!(Workflows::get),
+        "Workflows.Plan" => rpc!(Workflows::plan),
+        "Workflows.CheckSite" => rpc!(Workflows::check_site),
+        other => Err(Status::internal(format!("no handler for {other}"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::strict_json;
+
+    #[test]
+    fn json_with_a_key_twice_is_refused_at_any_depth() {
+        assert!(strict_json(br#"{"a": 1, "b": {"c": [1, {"d": null}]}}"#).is_ok());
+        for twice in [
+            r#"{"project": "A", "project": "B"}"#,
+            r#"{"form": {"x": {"text": "1"}, "x": {"text": "2"}}}"#,
+            r#"{"materials": [{"material": "a", "material": "b"}]}"#,
+        ] {
+            let e = strict_json(twice.as_bytes()).unwrap_err();
+            assert!(e.to_string().contains("appears twice"), "{twice}: {e}");
+        }
+        assert!(strict_json(b"{} trailing").is_err());
+    }
+}

@@ -1,0 +1,616 @@
+//! Supervision's dashboard (电子监察): projects by stage, yellow cards (warnings) and red
+//! cards (overdue) — live, over server-sent events from the same feed as `Window.Watch`
+//! — a project's timeline as a Gantt chart of planned against actual with the critical
+//! path, and the per-department assessment (考核) of a period with a chart; filters by
+//! department, stage, workflow and date.
+//!
+//! The lists come from `Supervision.Overdue` and `Supervision.Warnings` (the store's
+//! open-task index), the assessment from `Supervision.Assess`: the dashboard shows what
+//! the API answers.
+
+use std::collections::BTreeMap;
+use std::convert::Infallible;
+use std::sync::Arc;
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use chrono::{Datelike, NaiveDate};
+use maud::{html, Markup};
+use tokio_stream::StreamExt;
+
+use super::page::{self, department_name, item_name, row_class, state_name, urlencode, Page};
+use super::session::{Refused, Session};
+use super::{request, Http};
+use crate::auth::Role;
+use crate::pb;
+use crate::pb::supervision_server::Supervision;
+use onewindow_core::plan::{Plan, Stage};
+
+pub(super) fn router() -> Router<Http> {
+    Router::new()
+        .route("/console/supervision", get(dashboard))
+        .route("/console/supervision/live", get(live))
+        .route("/console/supervision/assessment", get(assessment_page))
+        .route("/console/supervision/projects/{project}", get(project))
+}
+
+/// Supervisors and administrators.
+fn supervisor(s: &Session) -> Result<(), Refused> {
+    match s.caller.role {
+        Role::Supervisor | Role::Admin => Ok(()),
+        _ => Err(Refused::Forbidden(
+            "只有电子监察可以查看 Only supervision sees the dashboard.".into(),
+        )),
+    }
+}
+
+/// The dashboard's filters (empty: everything).
+#[derive(serde::Deserialize, Default, Clone)]
+struct Filter {
+    #[serde(default)]
+    department: String,
+    #[serde(default)]
+    stage: String,
+    #[serde(default)]
+    workflow: String,
+    /// Cards due on or after this date (`YYYY-MM-DD`).
+    #[serde(default)]
+    due_from: String,
+    /// Cards due on or before this date.
+    #[serde(default)]
+    due_to: String,
+}
+
+impl Filter {
+    /// Whether a task due on `due` of a project in `stage` of `workflow` passes (dates
+    /// are `YYYY-MM-DD`, so they compare as text).
+    fn keeps(&self, t: &pb::Task, stage: &str, workflow: &str) -> bool {
+        (self.department.is_empty() || self.department == t.department)
+            && (self.stage.is_empty() || self.stage == stage)
+            && (self.workflow.is_empty() || self.workflow == workflow)
+            && (self.due_from.is_empty() || t.due.as_str() >= self.due_from.as_str())
+            && (self.due_to.is_empty() || t.due.as_str() <= self.due_to.as_str())
+    }
+}
+
+/// What the dashboard shows, taken at once and kept for [`REFRESH`]: the first paint of
+/// a city's dashboard must not read every project of the city (10,000 projects, 100,000
+/// open tasks), so a page is drawn from the last board and the board is taken again in
+/// the background when it is older than that; new cards reach open pages live meanwhile.
+pub(crate) struct Board {
+    taken: std::time::Instant,
+    /// Active projects by (workflow, stage).
+    by_stage: BTreeMap<(String, &'static str), usize>,
+    /// Open tasks past their due date, and near it, each with its project's stage and
+    /// workflow (for the filters).
+    red: Vec<(pb::Task, &'static str, String)>,
+    yellow: Vec<(pb::Task, &'static str, String)>,
+    workflows: BTreeMap<String, String>,
+    departments: BTreeMap<String, String>,
+}
+
+/// How old a board may be before a page asks for a new one.
+const REFRESH: std::time::Duration = std::time::Duration::from_secs(3);
+/// The most cards a table shows (the counts are of all).
+const SHOWN: usize = 200;
+
+/// The last board, and whether a new one is being taken.
+#[derive(Default)]
+pub(crate) struct Boards {
+    last: tokio::sync::Mutex<Option<Arc<Board>>>,
+    taking: std::sync::atomic::AtomicBool,
+}
+
+impl Boards {
+    /// The board to draw: the last one (a new one is taken in the background when it is
+    /// old), or, the first time, one taken now.
+    async fn get(&self, http: &Http) -> Arc<Board> {
+        use std::sync::atomic::Ordering;
+        let mut last = self.last.lock().await;
+        match &*last {
+            Some(b) if b.taken.elapsed() < REFRESH => b.clone(),
+            Some(b) => {
+                if !self.taking.swap(true, Ordering::AcqRel) {
+                    let http = http.clone();
+                    tokio::spawn(async move {
+                        let board = take(&http).await;
+                        *http.boards.last.lock().await = Some(board);
+                        http.boards.taking.store(false, Ordering::Release);
+                    });
+                }
+                b.clone()
+            }
+            None => {
+                let board = take(http).await;
+                *last = Some(board.clone());
+                board
+            }
+        }
+    }
+}
+
+/// Takes a board: one pass over the projects for the stages, one over the projects
+/// with an open task (the store's index) for the cards.
+async fn take(http: &Http) -> Arc<Board> {
+    let api = http.api.clone();
+    tokio::task::spawn_blocking(move || {
+        let svc = &api.svc;
+        let mut workflows = BTreeMap::new();
+        let mut departments = BTreeMap::new();
+        for v in svc.versions() {
+            if let Some(plan) = svc.plan(&v) {
+                workflows.insert(plan.id.clone(), plan.name.clone());
+                for d in &plan.departments {
+                    departments.insert(d.id.clone(), d.name.clone());
+                }
+            }
+        }
+        let mut by_stage: BTreeMap<(String, &'static str), usize> = BTreeMap::new();
+        let mut of_project: std::collections::HashMap<String, (&'static str, String)> =
+            std::collections::HashMap::new();
+        for id in svc.project_ids() {
+            svc.with_project(&id, |p| {
+                let stage = p.stage.map_or("", |s| s.id());
+                if p.status == onewindow_engine::Status::Active {
+                    *by_stage.entry((p.workflow.clone(), stage)).or_default() += 1;
+                }
+                of_project.insert(id.clone(), (stage, p.workflow.clone()));
+            });
+        }
+        let (mut red, mut yellow) = (Vec::new(), Vec::new());
+        let cards = api
+            .open_tasks(None, |_, t| t.is_overdue() || t.is_warned())
+            .unwrap_or_default();
+        for t in cards {
+            let (stage, workflow) = of_project.get(&t.project).cloned().unwrap_or_default();
+            if t.overdue {
+                red.push((t, stage, workflow));
+            } else {
+                yellow.push((t, stage, workflow));
+            }
+        }
+        Arc::new(Board {
+            taken: std::time::Instant::now(),
+            by_stage,
+            red,
+            yellow,
+            workflows,
+            departments,
+        })
+    })
+    .await
+    .unwrap_or_else(|e| {
+        // The count failed (a bug): say so, and show an empty board rather than none.
+        tracing::error!("supervision board: {e}");
+        Arc::new(Board {
+            taken: std::time::Instant::now(),
+            by_stage: BTreeMap::new(),
+            red: Vec::new(),
+            yellow: Vec::new(),
+            workflows: BTreeMap::new(),
+            departments: BTreeMap::new(),
+        })
+    })
+}
+
+async fn dashboard(
+    State(http): State<Http>,
+    session: Session,
+    Query(filter): Query<Filter>,
+) -> Result<Response, Refused> {
+    supervisor(&session)?;
+    let board = http.boards.get(&http).await;
+    let keep = |cards: &[(pb::Task, &'static str, String)]| -> (usize, Vec<pb::Task>) {
+        let mut kept = cards
+            .iter()
+            .filter(|(t, stage, workflow)| filter.keeps(t, stage, workflow));
+        let shown: Vec<pb::Task> = kept
+            .by_ref()
+            .take(SHOWN)
+            .map(|(t, _, _)| t.clone())
+            .collect();
+        (shown.len() + kept.count(), shown)
+    };
+    let (red_total, red) = keep(&board.red);
+    let (yellow_total, yellow) = keep(&board.yellow);
+    let stage_count = |stage: &str| -> usize {
+        board
+            .by_stage
+            .iter()
+            .filter(|((w, s), _)| {
+                *s == stage && (filter.workflow.is_empty() || filter.workflow == *w)
+            })
+            .map(|(_, n)| n)
+            .sum()
+    };
+    let today = http.api.now().date();
+    let from = today
+        .with_day(1)
+        .unwrap_or(today)
+        .format("%Y-%m-%d")
+        .to_string();
+    let to = today.format("%Y-%m-%d").to_string();
+    let live = format!(
+        "/console/supervision/live?department={}",
+        urlencode(&filter.department)
+    );
+    let body = html! {
+        h1 { "电子监察 Supervision" }
+        form.card.filters method="get" action="/console/supervision" {
+            label { "部门 Department "
+                select name="department" {
+                    option value="" { "全部 all" }
+                    @for (id, name) in &board.departments { option value=(id) selected[filter.department == *id] { (name) } }
+                }
+            }
+            label { "阶段 Stage "
+                select name="stage" {
+                    option value="" { "全部 all" }
+                    @for s in Stage::ALL { option value=(s.id()) selected[filter.stage == s.id()] { (s.id()) } }
+                }
+            }
+            label { "事项流程 Workflow "
+                select name="workflow" {
+                    option value="" { "全部 all" }
+                    @for (id, name) in &board.workflows { option value=(id) selected[filter.workflow == *id] { (name) } }
+                }
+            }
+            label { "到期 Due from " input type="date" name="due_from" value=(filter.due_from); }
+            label { "至 to " input type="date" name="due_to" value=(filter.due_to); }
+            button type="submit" { "筛选 Filter" }
+        }
+        h2 { "各阶段项目 Active projects by stage" }
+        div.cards #stages {
+            @for s in Stage::ALL {
+                div.stat data-stage=(s.id()) { span { (s.id()) } b { (stage_count(s.id())) } }
+            }
+        }
+        div #live data-live=(live) {}
+        div.cards {
+            div.stat.yellow { span { "预警 Warnings (near the limit)" } b #yellow-count { (yellow_total) } }
+            div.stat.red { span { "超期 Overdue (督办/整改 cards)" } b #red-count { (red_total) } }
+        }
+        h2 { "超期 Overdue — carded yellow (督办), red (整改) past the yellow card's deadline" }
+        (cards_table("red-cards", &red))
+        @if red_total > red.len() { p.hint { "显示前 " (red.len()) " 条，共 " (red_total) " 条；请用筛选缩小范围。 Showing the first " (red.len()) " of " (red_total) "." } }
+        h2 { "预警 Warnings — near the limit" }
+        (cards_table("yellow-cards", &yellow))
+        @if yellow_total > yellow.len() { p.hint { "显示前 " (yellow.len()) " 条，共 " (yellow_total) " 条。 Showing the first " (yellow.len()) " of " (yellow_total) "." } }
+        h2 { "部门考核 Assessment" }
+        form.card.filters method="get" action="/console/supervision/assessment" {
+            label { "考核期 From " input type="date" name="from" value=(from) required; }
+            label { "至 To " input type="date" name="to" value=(to) required; }
+            button type="submit" { "考核 Assess" }
+        }
+        p.hint { "看板每 " (REFRESH.as_secs()) " 秒内更新一次，新的超期实时到达。 The board is at most a few seconds old; what goes overdue arrives live." }
+        script src="/console/static/live.js" {}
+    };
+    Ok(Page::new("电子监察", Some(&session))
+        .render(body)
+        .into_response())
+}
+
+#[derive(serde::Deserialize, Default)]
+struct Period {
+    #[serde(default)]
+    from: String,
+    #[serde(default)]
+    to: String,
+}
+
+/// The per-department assessment of a period (every event of the period is read: its
+/// own page, asked for, not part of the dashboard's first paint).
+async fn assessment_page(
+    State(http): State<Http>,
+    session: Session,
+    Query(period): Query<Period>,
+) -> Result<Response, Refused> {
+    supervisor(&session)?;
+    let assessed = http
+        .api
+        .assess(request(
+            &session.caller,
+            pb::AssessRequest {
+                from: period.from.clone(),
+                to: period.to.clone(),
+            },
+        ))
+        .await;
+    let board = http.boards.get(&http).await;
+    let body = html! {
+        h1 { "部门考核 Assessment " (period.from) " – " (period.to) }
+        form.card.filters method="get" action="/console/supervision/assessment" {
+            label { "考核期 From " input type="date" name="from" value=(period.from) required; }
+            label { "至 To " input type="date" name="to" value=(period.to) required; }
+            button type="submit" { "考核 Assess" }
+        }
+        @match &assessed {
+            Ok(a) => { (assessment(&a.get_ref().departments, &board.departments)) }
+            Err(s) => { (page::refusal(s)) }
+        }
+        p { a href="/console/supervision" { "返回 Back to the dashboard" } }
+    };
+    let status = assessed
+        .as_ref()
+        .err()
+        .map_or(StatusCode::OK, page::refusal_code);
+    Ok((status, Page::new("部门考核", Some(&session)).render(body)).into_response())
+}
+
+fn cards_table(id: &str, tasks: &[pb::Task]) -> Markup {
+    html! {
+        table id=(id) {
+            thead { tr { th { "项目 Project" } th { "事项 Item" } th { "部门 Department" } th { "办结时限 Due" } th { "时间 At" } } }
+            tbody {
+                @if tasks.is_empty() { tr.empty { td colspan="5" { "无 none" } } }
+                @for t in tasks {
+                    tr class=(row_class(t)) data-project=(t.project) data-item=(t.item) {
+                        td { a href={ "/console/supervision/projects/" (urlencode(&t.project)) } { (t.project) } }
+                        td { (t.item) }
+                        td { (t.department) }
+                        td.due { (t.due) }
+                        td {}
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The assessment table and its chart: the share decided on time per department (bars)
+/// with the mean days used.
+fn assessment(rows: &[pb::DepartmentAssessment], names: &BTreeMap<String, String>) -> Markup {
+    let bar_h = 22.0;
+    let width = 640.0;
+    let label_w = 220.0;
+    let height = bar_h * rows.len() as f64 + 30.0;
+    html! {
+        table #assessment {
+            thead { tr { th { "部门 Department" } th { "办结 Done" } th { "平均用时 Mean days" } th { "P90" } th { "按时率 On time" } th { "当前超期 Overdue now" } th { "黄牌 督办 Yellow cards" } th { "红牌 整改 Red cards" } } }
+            tbody {
+                @for r in rows {
+                    tr data-department=(r.department) {
+                        td { (names.get(&r.department).map_or(r.department.as_str(), String::as_str)) }
+                        td { (r.done) }
+                        td { (format!("{:.1}", r.mean_days)) }
+                        td { (r.p90_days) }
+                        td { (format!("{:.0} %", r.on_time_rate * 100.0)) }
+                        td { (r.overdue_now) }
+                        td { (r.yellow_cards) }
+                        td { (r.red_cards) }
+                    }
+                }
+            }
+        }
+        @if !rows.is_empty() {
+            svg.chart role="img" aria-label="on-time rate by department" width=(width) height=(height) viewBox={ "0 0 " (width) " " (height) } xmlns="http://www.w3.org/2000/svg" {
+                @for (k, r) in rows.iter().enumerate() {
+                    @let y = 10.0 + bar_h * k as f64;
+                    @let w = (width - label_w - 60.0) * r.on_time_rate.clamp(0.0, 1.0);
+                    text x="0" y=(y + 15.0) font-size="12" { (names.get(&r.department).map_or(r.department.as_str(), String::as_str)) }
+                    rect x=(label_w) y=(y + 3.0) width=(w) height=(bar_h - 6.0) fill=(if r.on_time_rate >= 0.9 { "#1f7a3a" } else if r.on_time_rate >= 0.7 { "#b7791f" } else { "#c0262d" }) {}
+                    text x=(label_w + w + 6.0) y=(y + 15.0) font-size="12" { (format!("{:.0} %", r.on_time_rate * 100.0)) }
+                }
+            }
+        }
+    }
+}
+
+#[derive(serde::Deserialize, Default)]
+struct LiveFilter {
+    #[serde(default)]
+    department: String,
+}
+
+/// A card as the dashboard's script draws it.
+#[derive(serde::Serialize)]
+struct Card {
+    kind: &'static str,
+    project: String,
+    item: String,
+    department: String,
+    due: String,
+    at: String,
+}
+
+/// New yellow and red cards as server-sent events (`event: card`), from the feed every
+/// durable event goes through. The stream counts against the supervisor's streams (as a
+/// gRPC watch does) and lasts as long as its session: logout, the session's expiry or
+/// its token's revocation ends it within [`crate::lease::RECHECK`], as does the
+/// server's shutdown.
+async fn live(
+    State(http): State<Http>,
+    session: Session,
+    Query(filter): Query<LiveFilter>,
+) -> Result<Response, Refused> {
+    supervisor(&session)?;
+    let slot = match http.api.limits.open_stream(&session.caller.role) {
+        Ok(slot) => slot,
+        Err(status) => {
+            return Ok(page::message(
+                StatusCode::TOO_MANY_REQUESTS,
+                "实时推送过多 Too many live streams",
+                &format!(
+                    "同一身份打开的实时推送已达上限，请关闭其他页面后重试。 {}",
+                    status.message()
+                ),
+            ))
+        }
+    };
+    let (sessions, id) = (http.sessions.clone(), session.id.clone());
+    let lease = crate::lease::Lease::new(slot, move || sessions.holds(&id));
+    let mut stop = http.api.shutdown.clone();
+    let ended = async move {
+        tokio::select! {
+            () = lease.ended() => {}
+            _ = stop.wait_for(|stop| *stop) => {}
+        }
+    };
+    let events = tokio_stream::wrappers::BroadcastStream::new(http.api.events.subscribe());
+    let opened = http.api.metrics.stream_opened();
+    let cards = events.filter_map(move |e| {
+        let _open = &opened;
+        let e = e.ok()?;
+        let kind = match e.r#type.as_str() {
+            "warned" => "warned",
+            "overdue" => "overdue",
+            _ => return None,
+        };
+        let (department, due) = http
+            .api
+            .svc
+            .with_project(&e.project, |p| {
+                let plan = http.api.svc.plan(&p.version)?;
+                let i = plan.items.iter().position(|x| x.id == e.item)?;
+                Some((
+                    plan.department_of(i).to_string(),
+                    p.tasks[i].due.map(|d| d.to_string()).unwrap_or_default(),
+                ))
+            })
+            .flatten()
+            .unwrap_or_default();
+        if !filter.department.is_empty() && filter.department != department {
+            return None;
+        }
+        let card = Card {
+            kind,
+            project: e.project,
+            item: e.item,
+            department,
+            due,
+            at: e.at,
+        };
+        Some(Ok::<_, Infallible>(
+            SseEvent::default()
+                .event("card")
+                .json_data(&card)
+                .unwrap_or_default(),
+        ))
+    });
+    let cards = futures_util::StreamExt::take_until(cards, ended);
+    Ok(Sse::new(cards)
+        .keep_alive(KeepAlive::default())
+        .into_response())
+}
+
+/// A project's timeline: the Gantt chart of planned against actual, then every event.
+async fn project(
+    State(http): State<Http>,
+    session: Session,
+    Path(id): Path<String>,
+) -> Result<Response, Refused> {
+    supervisor(&session)?;
+    let Some(state) = http.api.svc.project(&id) else {
+        return Ok(page::not_found("No such project."));
+    };
+    let Some(plan) = http.api.svc.plan(&state.version) else {
+        return Ok(page::not_found("No such workflow version."));
+    };
+    let timeline = http
+        .api
+        .timeline(request(
+            &session.caller,
+            pb::GetProjectRequest {
+                project: id.clone(),
+            },
+        ))
+        .await;
+    let today = http.api.now().date();
+    let tasks: Vec<pb::Task> = state
+        .tasks
+        .iter()
+        .enumerate()
+        .map(|(i, t)| crate::convert::task_pb(&id, &plan, i, t))
+        .collect();
+    let body = html! {
+        h1 { "项目 " (id) }
+        p { (plan.name) " · " (state.stage.map(|s| s.id()).unwrap_or("—")) " · " (format!("{:?}", state.status).to_lowercase()) }
+        h2 { "计划与实际 Planned against actual" }
+        (gantt(&plan, &state, today))
+        h2 { "事项 Items" }
+        table {
+            thead { tr { th { "事项 Item" } th { "部门 Department" } th { "状态 State" } th { "办结时限 Due" } } }
+            tbody {
+                @for t in tasks.iter().filter(|t| t.state != "not_applicable") {
+                    tr class=(row_class(t)) { td { (item_name(&plan, &t.item)) } td { (department_name(&plan, &t.department)) } td { (state_name(&t.state)) } td.due { (t.due) } }
+                }
+            }
+        }
+        h2 { "事件 Events" }
+        @match &timeline {
+            Ok(t) => {
+                table #events {
+                    thead { tr { th { "#" } th { "时间 At" } th { "操作者 Actor" } th { "事件 Event" } } }
+                    tbody { @for e in &t.get_ref().events { tr { td { (e.seq) } td { (e.at) } td { (e.actor) } td { (e.summary) } } } }
+                }
+            }
+            Err(s) => { (page::refusal(s)) }
+        }
+    };
+    Ok(Page::new(&id, Some(&session)).render(body).into_response())
+}
+
+/// The Gantt chart as SVG: per applicable item a thin bar for the plan (earliest start
+/// to due, on the project's own form, limits and submission date; the critical path in
+/// red) and a thick bar for what happened (ready to decided, or to today while open).
+fn gantt(plan: &Plan, p: &onewindow_engine::Project, today: NaiveDate) -> Markup {
+    let start = p.submitted.date();
+    let schedule = plan.schedule(&onewindow_core::plan::Options {
+        limits: plan.default_limits,
+        form: Some(&p.form),
+        start: Some(start),
+    });
+    let mut last = today.max(start);
+    for s in &schedule.items {
+        if let Some(d) = s.due_date {
+            last = last.max(d);
+        }
+    }
+    let days = (last - start).num_days().max(1) as f64 + 1.0;
+    let (label_w, chart_w, row_h) = (400.0, 700.0, 26.0);
+    let x = |d: NaiveDate| label_w + chart_w * ((d - start).num_days() as f64 / days);
+    let height = row_h * schedule.items.len() as f64 + 40.0;
+    let today_x = x(today);
+    html! {
+        p.hint { "细条：计划（最早开始至时限，深红★为关键路径）；粗条：实际（就绪至办结：绿为按时，黄为在办，红为超期）。 Thin: planned (★ dark red: the critical path); thick: actual (green done, amber open, red overdue)." }
+        svg #gantt width=(label_w + chart_w + 20.0) height=(height) xmlns="http://www.w3.org/2000/svg" {
+            text x=(label_w) y="12" font-size="11" { (start) }
+            text x=(label_w + chart_w - 70.0) y="12" font-size="11" { (last) }
+            line x1=(today_x) x2=(today_x) y1="16" y2=(height) stroke="#5b6875" stroke-dasharray="4 3" {}
+            text x=(today_x + 3.0) y=(height - 2.0) font-size="11" { "今日 today" }
+            @for (k, s) in schedule.items.iter().enumerate() {
+                @let y = 22.0 + row_h * k as f64;
+                @let t = &p.tasks[s.item];
+                @let critical = s.critical;
+                text x="0" y=(y + 14.0) font-size="12" {
+                    title { (plan.items[s.item].name) }
+                    @if critical { "★ " }
+                    (clipped(&plan.items[s.item].name, 34))
+                }
+                @if let (Some(a), Some(b)) = (s.start_date, s.due_date) {
+                    rect.planned data-item=(plan.items[s.item].id) x=(x(a)) y=(y + 2.0) width=((x(b) - x(a)).max(2.0)) height="5"
+                        fill=(if critical { "#7a1016" } else { "#8a96a3" }) {}
+                }
+                @if let Some(r) = t.ready_on {
+                    @let end = t.decided_on.unwrap_or(today);
+                    rect.actual data-item=(plan.items[s.item].id) x=(x(r)) y=(y + 9.0) width=((x(end) - x(r)).max(3.0)) height="11"
+                        fill=(if t.overdue { "#c0262d" } else if t.decided_on.is_some() { "#1f7a3a" } else { "#e8b530" }) {}
+                }
+            }
+        }
+        p.hint { "关键路径 Critical path: " (schedule.critical_path.iter().map(|i| plan.items[*i].name.as_str()).collect::<Vec<_>>().join(" → ")) " · " (schedule.total) " 工作日 working days" }
+    }
+}
+
+/// At most `n` characters of `text`, with `…` when cut.
+fn clipped(text: &str, n: usize) -> String {
+    if text.chars().count() <= n {
+        text.to_string()
+    } else {
+        format!("{}…", text.chars().take(n).collect::<String>())
+    }
+}

@@ -1,0 +1,196 @@
+//! The OpenAPI 3.1 document of the JSON/HTTP API, served at `/api/v1/openapi.json`.
+//!
+//! Generated, not written: the paths from [`super::api::ROUTES`] (the table the router
+//! is built from) and the schemas from the proto's own descriptors (compiled into the
+//! binary for reflection), with the proto's comments as descriptions. A field added to
+//! the proto appears here with no edit; a route cannot be documented and not served.
+
+use std::collections::BTreeMap;
+
+use prost::Message;
+use prost_types::field_descriptor_proto::{Label, Type};
+use prost_types::{DescriptorProto, FileDescriptorSet};
+use serde_json::{json, Map, Value};
+
+use super::api::ROUTES;
+use crate::pb;
+
+/// The document, built once.
+pub(crate) fn document() -> &'static Value {
+    static DOC: std::sync::LazyLock<Value> = std::sync::LazyLock::new(build);
+    &DOC
+}
+
+fn build() -> Value {
+    let set = FileDescriptorSet::decode(pb::FILE_DESCRIPTOR_SET).unwrap_or_default();
+    let mut schemas = Map::new();
+    let mut comments = BTreeMap::new();
+    for file in &set.file {
+        if file.package() != "onewindow.v1" {
+            continue;
+        }
+        // Comments by descriptor path: [4, m] a message, [4, m, 2, f] its field.
+        if let Some(info) = &file.source_code_info {
+            for loc in &info.location {
+                let text = loc.leading_comments().trim();
+                if !text.is_empty() {
+                    comments.insert(loc.path.clone(), text.replace('\n', " "));
+                }
+            }
+        }
+        for (m, message) in file.message_type.iter().enumerate() {
+            let at = vec![4, i32::try_from(m).unwrap_or(i32::MAX)];
+            let mut s = schema(message, &at, &comments);
+            if ROUTES.iter().any(|r| r.request == message.name()) {
+                bound_lists(message, &mut s);
+            }
+            schemas.insert(message.name().to_string(), s);
+        }
+    }
+    schemas.insert(
+        "Error".into(),
+        json!({
+            "type": "object",
+            "description": "Every error: the gRPC code as its HTTP status, and the typed reason.",
+            "properties": {"error": {"type": "object", "properties": {
+                "code": {"type": "integer", "description": "The HTTP status."},
+                "status": {"type": "string", "description": "The gRPC code, e.g. FAILED_PRECONDITION."},
+                "reason": {"type": "string", "description": "The engine's refusal code (e.g. illegal-transition, request-reused, incomplete), or invalid-argument, or the status in lower case."},
+                "message": {"type": "string"},
+                "violations": {"type": "array", "items": {"type": "object", "properties": {
+                    "field": {"type": "string"}, "description": {"type": "string"}}}},
+                "notice": {"$ref": "#/components/schemas/Notice"}
+            }}}
+        }),
+    );
+    let mut paths = Map::new();
+    for route in ROUTES {
+        let mut parameters: Vec<Value> = route
+            .path
+            .split('/')
+            .filter_map(|s| s.strip_prefix('{')?.strip_suffix('}'))
+            .map(|name| json!({"name": name, "in": "path", "required": true, "schema": {"type": "string"}}))
+            .collect();
+        let mut op = json!({
+            "operationId": route.rpc,
+            "summary": route.summary,
+            "description": format!("The gRPC method `onewindow.v1.{}`, over HTTP. Callers: {}.", route.rpc, route.roles),
+            "tags": [route.rpc.split('.').next().unwrap_or("")],
+            "security": [{"bearer": []}],
+            "responses": {
+                "200": {"description": "The answer", "content": {"application/json": {"schema": {"$ref": format!("#/components/schemas/{}", route.response)}}}},
+                "default": {"description": "An error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+            }
+        });
+        if route.method == "GET" {
+            // The message's other fields are query parameters.
+            if let Some(props) = schemas
+                .get(route.request)
+                .and_then(|s| s.get("properties"))
+                .and_then(Value::as_object)
+            {
+                for (name, s) in props {
+                    if !route.path.contains(&format!("{{{name}}}")) {
+                        parameters.push(
+                            json!({"name": name, "in": "query", "required": false, "schema": s}),
+                        );
+                    }
+                }
+            }
+        } else {
+            op["requestBody"] = json!({"required": false, "content": {"application/json": {"schema": {"$ref": format!("#/components/schemas/{}", route.request)}}}});
+        }
+        op["parameters"] = Value::Array(parameters);
+        let entry = paths
+            .entry(route.path.to_string())
+            .or_insert_with(|| json!({}));
+        entry[route.method.to_lowercase()] = op;
+    }
+    json!({
+        "openapi": "3.1.0",
+        "info": {
+            "title": "onewindow JSON/HTTP API",
+            "version": "v1",
+            "description": "The gRPC API (proto/onewindow/v1/onewindow.proto) over HTTP/JSON: the same messages (field names as in the proto; a missing field is its default; a form value is the bare JSON value), the same bearer tokens and roles, the same request-id rule and the same errors. Every mutating call answers once its events are durable; the time of record is the server's clock. Bounds: a request body is at most 4 MiB, an answer at most 16 MiB encoded (RESOURCE_EXHAUSTED, HTTP 429, otherwise); every list in a request at most 1,000 entries (a comparison 2 to 16 versions); a key may not appear twice in one JSON object; ids are 1 to 128 characters in NFKC."
+        },
+        "paths": paths,
+        "components": {
+            "schemas": schemas,
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}
+        }
+    })
+}
+
+/// The bounds of a request message's lists and maps, as the server checks them
+/// (`server/input.rs`): `maxItems` / `maxProperties`.
+fn bound_lists(message: &DescriptorProto, schema: &mut Value) {
+    for field in &message.field {
+        if field.label() != Label::Repeated {
+            continue;
+        }
+        let s = &mut schema["properties"][field.name()];
+        if s["type"] == "object" {
+            s["maxProperties"] = json!(crate::input::MAX_LIST);
+        } else if message.name() == "CompareRequest" && field.name() == "versions" {
+            s["minItems"] = json!(2);
+            s["maxItems"] = json!(crate::input::MAX_COMPARE);
+        } else if message.name() == "DeployCalendarRequest" && field.name() == "files" {
+            s["minItems"] = json!(1);
+            s["maxItems"] = json!(crate::calendar::MAX_FILES);
+        } else {
+            s["maxItems"] = json!(crate::input::MAX_LIST);
+        }
+    }
+}
+
+/// A message's JSON schema.
+fn schema(message: &DescriptorProto, at: &[i32], comments: &BTreeMap<Vec<i32>, String>) -> Value {
+    if message.name() == "FieldValue" {
+        return json!({
+            "description": "A form value, typed as the workflow's field is: text (also an enum value or a date YYYY-MM-DD), a number or a flag.",
+            "oneOf": [{"type": "string"}, {"type": "number"}, {"type": "boolean"}]
+        });
+    }
+    let mut properties = Map::new();
+    for (f, field) in message.field.iter().enumerate() {
+        let mut path = at.to_vec();
+        path.extend([2, i32::try_from(f).unwrap_or(i32::MAX)]);
+        let mut s = field_schema(message, field);
+        if let Some(c) = comments.get(&path) {
+            s["description"] = Value::String(c.clone());
+        }
+        properties.insert(field.name().to_string(), s);
+    }
+    let mut s = json!({"type": "object", "properties": properties});
+    if let Some(c) = comments.get(at) {
+        s["description"] = Value::String(c.clone());
+    }
+    s
+}
+
+/// One field's schema: scalars, references, lists and maps (a map is a nested entry type).
+fn field_schema(message: &DescriptorProto, field: &prost_types::FieldDescriptorProto) -> Value {
+    let single = |field: &prost_types::FieldDescriptorProto| match field.r#type() {
+        Type::String => json!({"type": "string"}),
+        Type::Bool => json!({"type": "boolean"}),
+        Type::Double | Type::Float => json!({"type": "number"}),
+        Type::Message => {
+            let name = field.type_name().rsplit('.').next().unwrap_or("");
+            json!({"$ref": format!("#/components/schemas/{name}")})
+        }
+        _ => json!({"type": "integer", "minimum": 0}),
+    };
+    if field.label() == Label::Repeated {
+        let entry = field.type_name().rsplit('.').next().unwrap_or("");
+        if let Some(map) = message
+            .nested_type
+            .iter()
+            .find(|n| n.name() == entry && n.options.as_ref().is_some_and(|o| o.map_entry()))
+        {
+            let value = map.field.iter().find(|f| f.name() == "value");
+            return json!({"type": "object", "additionalProperties": value.map_or(json!({}), single)});
+        }
+        return json!({"type": "array", "items": single(field)});
+    }
+    single(field)
+}
