@@ -4,11 +4,9 @@
 //! `streams.rs`; what needs a real process — restarts, kill -9, signals, TLS, the CLI,
 //! the Python example — is in `server.rs`.)
 
-mod common;
-
 use std::collections::HashMap;
 
-use common::*;
+use crate::common::*;
 use onewindow::server::pb;
 use pb::department_client::DepartmentClient;
 use pb::supervision_client::SupervisionClient;

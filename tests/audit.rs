@@ -3,7 +3,7 @@
 //! by a year), removed or put out of order — on sled and on PostgreSQL — and `onewindow
 //! audit verify` must name the project and the event where the record stops holding.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::{Command, Output};

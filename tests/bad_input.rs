@@ -3,11 +3,9 @@
 //! service, request ids reused across callers and commands — and the server still serves,
 //! the project as it was. The table of codes is the proto's header.
 
-mod common;
-
 use std::collections::HashMap;
 
-use common::*;
+use crate::common::*;
 use onewindow::server::pb;
 use pb::department_client::DepartmentClient;
 use pb::supervision_client::SupervisionClient;

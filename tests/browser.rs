@@ -10,13 +10,11 @@
 //! to the build directory, or to `ONEWINDOW_SCREENSHOTS` when set (the ones in
 //! `docs/screenshots/` were made so).
 
-mod common;
-
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use common::*;
+use crate::common::*;
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 

@@ -3,9 +3,7 @@
 //! validity; `--tls-client-roles` maps a certificate's subject CN or DNS name to a role.
 //! Certificates are made here with rcgen.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use onewindow::server::pb;
 use pb::department_client::DepartmentClient;
 use pb::window_client::WindowClient;

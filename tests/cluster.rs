@@ -3,18 +3,16 @@
 //! a task once and answers a request id once; and nothing acknowledged is lost when a
 //! node is killed or the database restarts under load.
 
-mod common;
-
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use common::*;
+use crate::common::*;
 use onewindow::engine::Actor;
 use onewindow::server::pb;
 use onewindow::store::postgres::{Options, PgStore};
-use onewindow_testkit::scratch::Scratch;
 use onewindow::store::service::{request_key, Service};
 use onewindow::store::{ReadStore, Shared};
+use onewindow_testkit::scratch::Scratch;
 use pb::department_client::DepartmentClient;
 use pb::window_client::WindowClient;
 use pb::workflows_client::WorkflowsClient;

@@ -3,9 +3,7 @@
 //! out), every verb the browser walk does not take, and the dashboard's filters. The walk
 //! through the pages in a real browser is `browser.rs`.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use serde_json::{json, Value};
 
 /// The console's guards: a bad token, CSRF, a department kept to its own tasks, values

@@ -4,12 +4,10 @@
 //! `onewindow document public-key` exports — and refuses it changed, or under another
 //! department's key. The window prints it with its seal as a QR code.
 
-mod common;
-
 use std::collections::HashMap;
 use std::process::Command;
 
-use common::*;
+use crate::common::*;
 use onewindow::server::pb;
 use pb::department_client::DepartmentClient;
 use pb::window_client::WindowClient;

@@ -4,12 +4,10 @@
 //! in whatever the public does, and the smaller guards (ids, headers, cookies, JSON,
 //! materials, text, the auth scheme, messages). Each test failed on the code before.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 use onewindow::server::pb;
 use pb::department_client::DepartmentClient;
 use pb::window_client::WindowClient;

@@ -2,9 +2,7 @@
 //! request-id rule and errors as gRPC, its OpenAPI document checked against the routes
 //! and the proto, and `/metrics`. The console is `console.rs` (and `browser.rs`).
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use onewindow::server::pb;
 use serde_json::{json, Value};
 

@@ -3,12 +3,10 @@
 //! add|revoke|list` taking effect on a running server without a restart (issue 18, point
 //! 1: secrets at rest).
 
-mod common;
-
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
-use common::*;
+use crate::common::*;
 use onewindow::server::pb;
 use pb::department_client::DepartmentClient;
 use pb::workflows_client::WorkflowsClient;

@@ -14,9 +14,9 @@ use onewindow::plan::{self, Plan};
 use onewindow::store::disk::{Flush, SledStore};
 use onewindow::store::memory::MemoryStore;
 use onewindow::store::postgres::{Options, PgStore};
-use onewindow_testkit::scratch::Scratch;
 use onewindow::store::service::Service;
 use onewindow::store::{ReadStore, Store};
+use onewindow_testkit::scratch::Scratch;
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

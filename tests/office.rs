@@ -4,9 +4,7 @@
 //! year's calendar and the due dates it changes are derived again — over gRPC, the JSON
 //! API and the CLI.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use onewindow::server::pb;
 use pb::department_client::DepartmentClient;
 use pb::supervision_client::SupervisionClient;

@@ -2,14 +2,12 @@
 //! data directory — what only a process shows: restarts, kill -9 under load, signals,
 //! TLS, the command-line clients and the Python example worker.
 
-mod common;
-
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
-use common::*;
+use crate::common::*;
 use onewindow::engine::Actor;
 use onewindow::server::pb;
 use onewindow::store::service::request_key;

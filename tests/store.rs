@@ -13,10 +13,10 @@ use onewindow::plan::{self, Plan};
 use onewindow::store::disk::{Flush, SledStore};
 use onewindow::store::memory::MemoryStore;
 use onewindow::store::postgres::{Options, PgStore};
-use onewindow_testkit::scratch::Scratch;
 use onewindow::store::service::Service;
 use onewindow::store::{Error, ReadStore, Store};
 use onewindow_testkit::conformance;
+use onewindow_testkit::scratch::Scratch;
 
 #[path = "store/files.rs"]
 mod files;

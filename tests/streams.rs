@@ -3,11 +3,9 @@
 //! controllable clock, and a whole project worked by concurrent department systems under
 //! a watcher. (Requests and answers are in `api.rs`.)
 
-mod common;
-
 use std::collections::HashMap;
 
-use common::*;
+use crate::common::*;
 use onewindow::server::pb;
 use pb::department_client::DepartmentClient;
 use pb::supervision_client::SupervisionClient;

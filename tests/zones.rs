@@ -6,11 +6,9 @@
 //! Beijing time and is just after midnight — when it is still Tuesday in UTC and in New
 //! York. Both hosts write identical records, each event carrying its offset (+08:00).
 
-mod common;
-
 use std::path::Path;
 
-use common::*;
+use crate::common::*;
 use onewindow::calendar::Calendar;
 use onewindow::server::pb;
 use onewindow::store::disk::{Flush, SledStore};

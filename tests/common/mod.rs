@@ -3,7 +3,6 @@
 //! ([`start`], the default: fast, stderr visible, debuggable) and the real binary on
 //! sled ([`start_binary`], for what only a process shows: restarts, kill -9, signals,
 //! TLS, the CLI).
-#![allow(dead_code)]
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};

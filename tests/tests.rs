@@ -1,0 +1,35 @@
+//! Every integration test of the `onewindow` package in one binary (as ripgrep's
+//! `tests/tests.rs`): one link instead of one per file, on a 2-core machine the larger
+//! part of a test build. Each file is a module; `common` is what the server tests share.
+//! The crates' own rules are tested in their crates (`crates/*/tests/`).
+
+mod common;
+
+mod api;
+mod assessment;
+mod audit;
+mod bad_input;
+mod blueprint;
+mod browser;
+mod certs;
+mod cli;
+mod cluster;
+mod console;
+mod crash;
+mod diagnostics;
+mod docs;
+mod documents;
+mod doors;
+mod engine_properties;
+mod fuzz_corpus;
+mod http;
+mod identity;
+mod numbers;
+mod office;
+mod properties;
+mod scenarios;
+mod server;
+mod simulate;
+mod store;
+mod streams;
+mod zones;
