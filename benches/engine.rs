@@ -102,7 +102,7 @@ fn drive(
     assert_eq!(
         engine
             .projects()
-            .filter(|v| v.project.status == onewindow::engine::Status::Completed)
+            .filter(|v| v.project.status() == onewindow::engine::Status::Completed)
             .count(),
         n
     );

@@ -334,9 +334,12 @@ fn check_log(plan: &Plan, engine: &Engine, project: &str) -> Result<(), TestCase
                 let i = ix.unwrap();
                 // Issued only from a task that was ready (or claimed) — never twice.
                 prop_assert!(
-                    matches!(state.tasks[i].state, TaskState::Ready | TaskState::Claimed),
+                    matches!(
+                        state.tasks()[i].state,
+                        TaskState::Ready | TaskState::Claimed
+                    ),
                     "{item} approved from {}",
-                    state.tasks[i].state
+                    state.tasks()[i].state
                 );
                 *approvals.entry(item.clone()).or_default() += 1;
                 prop_assert_eq!(approvals[item], 1, "{} approved twice", item);
@@ -353,7 +356,7 @@ fn check_log(plan: &Plan, engine: &Engine, project: &str) -> Result<(), TestCase
             Event::TaskRejected { item, used, .. } => {
                 let i = ix.unwrap();
                 prop_assert!(matches!(
-                    state.tasks[i].state,
+                    state.tasks()[i].state,
                     TaskState::Ready | TaskState::Claimed
                 ));
                 check_used(plan, i, item, *used, date, &round_start, &suspended)?;
@@ -371,7 +374,7 @@ fn check_log(plan: &Plan, engine: &Engine, project: &str) -> Result<(), TestCase
                 // recall are not the department's.
                 let i = ix.unwrap();
                 prop_assert!(matches!(
-                    state.tasks[i].state,
+                    state.tasks()[i].state,
                     TaskState::Approved | TaskState::Rejected
                 ));
                 let gap = plan.items[i].limit.unit;
@@ -392,8 +395,8 @@ fn check_log(plan: &Plan, engine: &Engine, project: &str) -> Result<(), TestCase
             Event::StepCompleted { .. } => {
                 // A step completes only while the task is open and has a next step.
                 let i = ix.unwrap();
-                prop_assert!(state.tasks[i].is_open());
-                prop_assert!(usize::from(state.tasks[i].step) + 1 < plan.items[i].steps.len());
+                prop_assert!(state.tasks()[i].is_open());
+                prop_assert!(usize::from(state.tasks()[i].step) + 1 < plan.items[i].steps.len());
             }
             Event::SupplementProvided {
                 item, suspended: s, ..
@@ -408,10 +411,10 @@ fn check_log(plan: &Plan, engine: &Engine, project: &str) -> Result<(), TestCase
         state.apply(plan, env);
     }
     // Documents on record come from approved tasks only.
-    for (d, doc) in state.documents.iter().enumerate() {
+    for (d, doc) in state.documents().iter().enumerate() {
         if doc.is_some() {
             let producer = plan.producer[d].unwrap();
-            prop_assert_eq!(state.tasks[producer].state, TaskState::Approved);
+            prop_assert_eq!(state.tasks()[producer].state, TaskState::Approved);
         }
     }
     Ok(())
@@ -466,7 +469,7 @@ fn events_round_trip_through_json() {
     for _ in 0..40 {
         let view = engine.project("P").unwrap();
         let ready: Vec<usize> = (0..plan.items.len())
-            .filter(|&i| view.project.tasks[i].state == TaskState::Ready)
+            .filter(|&i| view.project.tasks()[i].state == TaskState::Ready)
             .collect();
         if ready.is_empty() {
             break;
@@ -487,7 +490,7 @@ fn events_round_trip_through_json() {
         }
     }
     assert_eq!(
-        engine.project("P").unwrap().project.status,
+        engine.project("P").unwrap().project.status(),
         onewindow::engine::Status::Completed
     );
     let events = engine.events("P");

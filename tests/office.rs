@@ -618,7 +618,7 @@ fn a_migrated_project_is_restored_on_its_new_version() {
             .unwrap();
         assert_eq!(preview.from, v1);
         assert!(preview.outcome.is_ok());
-        assert_eq!(svc.project("M1").unwrap().version, v1);
+        assert_eq!(svc.project("M1").unwrap().version(), v1);
         let r = run(
             "m",
             Actor::Supervisor,
@@ -644,12 +644,12 @@ fn a_migrated_project_is_restored_on_its_new_version() {
     let (svc, report) = Service::open(store.clone(), Policy::default()).unwrap();
     assert!(!report.index_rebuilt, "the indexes followed the new layout");
     let p = svc.project("M1").unwrap();
-    assert_eq!(p.version, v2);
+    assert_eq!(p.version(), v2);
     let plan = svc.plan(&v2).unwrap();
-    assert_eq!(p.tasks.len(), plan.items.len());
+    assert_eq!(p.tasks().len(), plan.items.len());
     assert!(plan.item_index("F1").is_none());
     let n1 = plan.item_index("N1").unwrap();
-    assert_eq!(p.tasks[n1].state, onewindow::engine::TaskState::Approved);
+    assert_eq!(p.tasks()[n1].state, onewindow::engine::TaskState::Approved);
     svc.verify().unwrap();
     // F1's open task is gone from review's... fire's open tasks; P1 is plan's.
     assert!(store.open_tasks("fire").unwrap().is_empty());

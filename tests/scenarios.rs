@@ -174,7 +174,8 @@ fn notice_map(notice: &onewindow::engine::Notice) -> BTreeMap<String, Vec<String
     items.chain(conditional).collect()
 }
 
-fn run(path: &Path) -> Result<usize, String> {
+/// Runs one scenario: its steps and how many of them were checked against the fold.
+fn run(path: &Path) -> Result<(usize, usize), String> {
     let text = std::fs::read_to_string(path).map_err(|e| e.to_string())?;
     let sc: Scenario = serde_yaml::from_str(&text).map_err(|e| format!("scenario: {e}"))?;
     let _ = &sc.description;
@@ -208,6 +209,7 @@ fn run(path: &Path) -> Result<usize, String> {
     versions_of.insert(sc.workflow.clone(), version.clone());
     let plan = engine.plan(&version).unwrap().clone();
     let mut now: Option<NaiveDateTime> = None;
+    let mut folds = 0;
     for (n, step) in sc.steps.iter().enumerate() {
         let fail = |m: String| {
             format!(
@@ -223,6 +225,22 @@ fn run(path: &Path) -> Result<usize, String> {
         let project = step.project.clone().unwrap_or_else(|| "P1".to_string());
         let who = actor(step.actor.as_deref().unwrap_or("window"));
         let item = || step.item.clone().expect("this command needs `item`");
+        // What a step without events would silently ignore is refused: a check-only step
+        // and pre-review emit no events and no refusal (pre-review answers a notice).
+        let eventless = matches!(step.command.as_deref(), None | Some("pre_review"));
+        let ignored = [
+            ("expect", step.expect.is_some()),
+            ("includes", !step.includes.is_empty()),
+            ("excludes", !step.excludes.is_empty()),
+            ("refused", step.refused.is_some()),
+            ("notifies", step.notifies.is_some()),
+            ("notice", step.command.is_none() && step.notice.is_some()),
+        ];
+        if let Some((key, _)) = ignored.iter().find(|(_, set)| eventless && *set) {
+            return Err(fail(format!(
+                "`{key}` means nothing on a step without a command's events"
+            )));
+        }
         let result = match step.command.as_deref() {
             None => None,
             Some("pre_review") => {
@@ -468,7 +486,7 @@ fn run(path: &Path) -> Result<usize, String> {
                     .plan
                     .item_index(item)
                     .ok_or_else(|| fail(format!("no item {item}")))?;
-                let k = usize::from(view.project.tasks[i].step);
+                let k = usize::from(view.project.tasks()[i].step);
                 let got = view.plan.items[i]
                     .steps
                     .get(k)
@@ -487,12 +505,14 @@ fn run(path: &Path) -> Result<usize, String> {
                 }
             }
             if let Some(want) = &step.status {
-                let got = format!("{:?}", view.project.status).to_lowercase();
+                let got = format!("{:?}", view.project.status()).to_lowercase();
                 if got != *want {
                     return Err(fail(format!("status {got}, expected {want}")));
                 }
             }
-            // The state the engine reports is the fold of its events.
+        }
+        // After every step, the state the engine reports is the fold of its events.
+        if let Some(view) = engine.project(&project) {
             let folded = onewindow::engine::fold_versions(
                 |v| engine.plan(v).cloned(),
                 engine.events(&project),
@@ -500,6 +520,7 @@ fn run(path: &Path) -> Result<usize, String> {
             if folded.as_ref() != Some(view.project) {
                 return Err(fail("fold(events) differs from the engine's state".into()));
             }
+            folds += 1;
         }
         let rows = |rows: Vec<onewindow::engine::supervision::TaskRow>| -> Vec<String> {
             rows.into_iter()
@@ -520,7 +541,7 @@ fn run(path: &Path) -> Result<usize, String> {
         }
         let _ = TaskState::Ready;
     }
-    Ok(sc.steps.len())
+    Ok((sc.steps.len(), folds))
 }
 
 /// The set the issue asks for; a file lost by accident fails the test.
@@ -541,11 +562,62 @@ fn scenarios() {
         files.len()
     );
     let mut failures = Vec::new();
+    let (mut steps, mut folds) = (0, 0);
     for f in &files {
         match run(f) {
-            Ok(steps) => assert!(steps > 0),
+            Ok((s, k)) => {
+                assert!(s > 0);
+                steps += s;
+                folds += k;
+            }
             Err(e) => failures.push(format!("{}: {e}", f.file_name().unwrap().to_string_lossy())),
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+    // Every step after the first submission is checked against the fold.
+    assert!(
+        folds * 10 >= steps * 9,
+        "only {folds} of {steps} steps checked against the fold"
+    );
+    eprintln!(
+        "{} scenarios, {steps} steps, {folds} checked against the fold",
+        files.len()
+    );
+}
+
+/// A step that would silently ignore an expectation is refused: the event expectations
+/// of a check-only step and of pre-review (which has no events), and a notice expected
+/// of a check-only step.
+#[test]
+fn expectations_a_step_cannot_have_are_refused() {
+    let workflow = root().join("tests/scenarios/workflows/waits.yaml");
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        ("expect", "expect: [\"TaskReady S1\"]"),
+        ("includes", "includes: [\"TaskReady S1\"]"),
+        ("refused", "refused: not_allowed"),
+        ("notifies", "notifies: [a]"),
+        ("notice", "notice: {}"),
+    ];
+    for (key, line) in cases {
+        let path = dir.path().join(format!("{key}.yaml"));
+        let text = format!(
+            "workflow: {}\nsteps:\n  - at: 2025-06-03T09:00:00\n    do: submit\n    form: {{height: 60}}\n  - {line}\n",
+            workflow.display()
+        );
+        std::fs::write(&path, text).unwrap();
+        let err = run(&path).expect_err(key);
+        assert!(
+            err.contains(&format!("`{key}` means nothing")),
+            "{key}: {err}"
+        );
+    }
+    // The same file without the stray key runs.
+    let path = dir.path().join("fine.yaml");
+    let text = format!(
+        "workflow: {}\nsteps:\n  - at: 2025-06-03T09:00:00\n    do: submit\n    form: {{height: 60}}\n  - state: {{S1: ready}}\n",
+        workflow.display()
+    );
+    std::fs::write(&path, text).unwrap();
+    assert_eq!(run(&path), Ok((2, 2)));
 }

@@ -62,7 +62,7 @@ async fn acknowledged_commands_survive_a_restart_of_the_server() {
         .map(|e| (e.seq, e.event.summary()))
         .collect();
     assert_eq!(on_disk, acknowledged);
-    assert!(p.seq >= first.events.last().unwrap().seq);
+    assert!(p.seq() >= first.events.last().unwrap().seq);
 }
 
 /// A clerk at the command line: `onewindow project submit|get` and `onewindow tasks

@@ -410,7 +410,7 @@ fn restart_rules(open: &dyn Fn() -> Arc<dyn Store>) {
             assert_eq!(&svc.project(p).unwrap(), want, "{p} restored");
         }
         assert_eq!(
-            svc.project("A").unwrap().tasks[plan.item_index("R1").unwrap()].state,
+            svc.project("A").unwrap().tasks()[plan.item_index("R1").unwrap()].state,
             TaskState::Ready
         );
         svc.verify().unwrap();
@@ -504,7 +504,7 @@ fn async_execution_is_durable_and_idempotent() {
     for k in 0..32 {
         let p = svc.project(&format!("A{k}")).unwrap();
         assert_eq!(
-            p.tasks[plan.item_index("D1").unwrap()].state,
+            p.tasks()[plan.item_index("D1").unwrap()].state,
             TaskState::Approved
         );
     }
@@ -594,7 +594,7 @@ fn the_load_generator_completes_every_project_with_supplements() {
     for id in svc.project_ids() {
         let p = svc.project(&id).unwrap();
         assert_eq!(
-            p.status,
+            p.status(),
             onewindow::engine::Status::Completed,
             "{id} completed"
         );
@@ -665,7 +665,7 @@ fn a_small_cache_reads_the_other_projects_from_the_store() {
         let state = svc.project(p).unwrap();
         for item in ["D1", "P1"] {
             assert_eq!(
-                state.tasks[plan.item_index(item).unwrap()].state,
+                state.tasks()[plan.item_index(item).unwrap()].state,
                 TaskState::Approved,
                 "{p} {item}"
             );

@@ -140,11 +140,11 @@ fn events_written_by_the_previous_encoding_are_read() {
     assert_eq!(events.len(), 22);
     let state = fold(&plan, &events);
     assert_eq!(
-        state.tasks[plan.item_index("C1").unwrap()].state,
+        state.tasks()[plan.item_index("C1").unwrap()].state,
         TaskState::Approved
     );
     assert_eq!(
-        state.tasks[plan.item_index("R1").unwrap()].suspended_days,
+        state.tasks()[plan.item_index("R1").unwrap()].suspended_days,
         2
     );
     // Re-encoded in the current format, the events read back the same.

@@ -330,7 +330,7 @@ pub fn verify_against(
                 s.seq,
                 codec::decode::<Project>(&s.state)
                     .ok()
-                    .and_then(|p| p.chain),
+                    .and_then(|p| p.chain()),
             )
         });
         match store.events(&project, 0) {
@@ -567,7 +567,7 @@ mod tests {
         };
         let mut legacy = 0;
         for command in [submit, milestone("A01")] {
-            let base = state.as_ref().map(|p: &Project| p.seq);
+            let base = state.as_ref().map(|p: &Project| p.seq());
             let (out, _) = onewindow_engine::execute(
                 &mut state,
                 "L1",

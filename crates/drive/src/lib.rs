@@ -216,9 +216,9 @@ fn drive_project<S: Store + ?Sized>(
     // Each round acts on one task; a project needs at most a few per item.
     for _ in 0..plan.items.len() * 6 + 10 {
         // Only the task states are needed: read them without copying the project.
-        let Some(states) =
-            svc.with_project(id, |p| p.tasks.iter().map(|t| t.state).collect::<Vec<_>>())
-        else {
+        let Some(states) = svc.with_project(id, |p| {
+            p.tasks().iter().map(|t| t.state).collect::<Vec<_>>()
+        }) else {
             return Ok(());
         };
         let mut acted = false;
@@ -371,8 +371,8 @@ pub fn probe<S: Store + ?Sized>(
         );
         if n % 10 == 0 {
             let ready = svc.with_project(&id, |p| {
-                let plan = svc.plan(&p.version)?;
-                p.tasks
+                let plan = svc.plan(p.version())?;
+                p.tasks()
                     .iter()
                     .enumerate()
                     .find(|(i, t)| {
@@ -392,7 +392,7 @@ pub fn probe<S: Store + ?Sized>(
                 continue;
             }
         }
-        if svc.with_project(&id, |p| p.seq).is_some() {
+        if svc.with_project(&id, |p| p.seq()).is_some() {
             out.reads += 1;
         }
     }

@@ -32,6 +32,10 @@ pub enum Actor {
     Agent(String),
     /// A supervisor (reads all; runs supervision).
     Supervisor,
+    /// An analyst: reads plans and runs the simulator; acts on no project.
+    Analyst,
+    /// An administrator: deploys workflows and calendars, migrates projects.
+    Admin,
     /// The platform itself (the supervision ticker).
     System,
 }
@@ -49,7 +53,46 @@ impl Actor {
             } => format!("department:{department}/{reviewer}"),
             Actor::Agent(a) => format!("agent:{a}"),
             Actor::Supervisor => "supervisor".into(),
+            Actor::Analyst => "analyst".into(),
+            Actor::Admin => "admin".into(),
             Actor::System => "system".into(),
+        }
+    }
+
+    /// Parses a role as an identity file or a client certificate's mapping names it:
+    /// `window`, `department:<id>`, `department:<id>/<reviewer>`, `agent:<id>`,
+    /// `supervisor`, `analyst`, `admin` (never `system`: no caller is the platform).
+    pub fn parse(s: &str) -> Option<Actor> {
+        let named = |x: &str| !x.is_empty() && !x.contains('/');
+        match s {
+            "window" => Some(Actor::Window),
+            "supervisor" => Some(Actor::Supervisor),
+            "analyst" => Some(Actor::Analyst),
+            "admin" => Some(Actor::Admin),
+            _ => {
+                if let Some(a) = s.strip_prefix("agent:") {
+                    return named(a).then(|| Actor::Agent(a.to_string()));
+                }
+                let d = s.strip_prefix("department:")?;
+                match d.split_once('/') {
+                    Some((d, r)) if named(d) && named(r) => Some(Actor::Reviewer {
+                        department: d.to_string(),
+                        reviewer: r.to_string(),
+                    }),
+                    Some(_) => None,
+                    None => named(d).then(|| Actor::Department(d.to_string())),
+                }
+            }
+        }
+    }
+
+    /// Who the record names when this caller acts on a project: analysts and
+    /// administrators act with a supervisor's powers and are recorded as the supervisor
+    /// (the engine's rules know the actors of a project, not the platform's other roles).
+    pub fn acting(&self) -> Actor {
+        match self {
+            Actor::Analyst | Actor::Admin => Actor::Supervisor,
+            other => other.clone(),
         }
     }
 }

@@ -20,7 +20,7 @@ impl Project {
     /// # Errors
     /// [`Refusal::Incomplete`] with the one-time notice, or [`Refusal::NotAllowed`] for
     /// anyone but the window.
-    pub fn submit(
+    pub(crate) fn submit(
         plan: &Plan,
         id: &str,
         actor: &Actor,
@@ -99,7 +99,7 @@ impl Project {
     ///
     /// # Errors
     /// A [`Refusal`] when the command is not allowed now; the project is then unchanged.
-    pub fn handle(
+    pub(crate) fn handle(
         &mut self,
         plan: &Plan,
         policy: &Policy,
@@ -547,6 +547,8 @@ pub(super) fn not_allowed(actor: &Actor, action: &str) -> Refusal {
         } => format!("reviewer `{reviewer}` of `{department}`"),
         Actor::Agent(a) => format!("agent `{a}`"),
         Actor::Supervisor => "a supervisor".to_string(),
+        Actor::Analyst => "an analyst".to_string(),
+        Actor::Admin => "an administrator".to_string(),
         Actor::System => "the system".to_string(),
     };
     Refusal::NotAllowed {

@@ -7,7 +7,7 @@
 //!
 //! 1. [`notice::pre_review`] checks a form and the materials handed in against every item
 //!    that applies, and says everything missing at once (一次性告知).
-//! 2. [`Project::submit`] creates a project on a pinned workflow version (一窗受理); an
+//! 2. A submission ([`execute`] without a state) creates a project on a pinned workflow version (一窗受理); an
 //!    incomplete submission is refused with the same notice.
 //! 3. Stages open in order. When a stage opens, each applicable item of it becomes a task;
 //!    a task whose required documents all exist is *ready* and its clock starts: due at

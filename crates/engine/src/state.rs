@@ -330,44 +330,122 @@ pub enum Status {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Project {
     /// Project id.
-    pub id: String,
+    pub(crate) id: String,
     /// Workflow id.
-    pub workflow: String,
+    pub(crate) workflow: String,
     /// Pinned workflow version.
-    pub version: String,
+    pub(crate) version: String,
     /// Applicant.
-    pub applicant: String,
+    pub(crate) applicant: String,
     /// Assigned agent.
-    pub agent: Option<String>,
+    pub(crate) agent: Option<String>,
     /// The form.
-    pub form: Form,
+    pub(crate) form: Form,
     /// Materials on file (latest per material id), one set for every department.
-    pub materials: Vec<MaterialRef>,
+    pub(crate) materials: Vec<MaterialRef>,
     /// Lifecycle status.
-    pub status: Status,
+    pub(crate) status: Status,
     /// The open stage (none before the first opens and after completion).
-    pub stage: Option<Stage>,
+    pub(crate) stage: Option<Stage>,
     /// One task per workflow item, by item index.
-    pub tasks: Vec<Task>,
+    pub(crate) tasks: Vec<Task>,
     /// Issued documents by document index.
-    pub documents: Vec<Option<IssuedDocument>>,
+    pub(crate) documents: Vec<Option<IssuedDocument>>,
     /// Whether each document is available to the items that require it: issued,
     /// supplied by a material handed in, or waived (only an inapplicable item issues it).
-    pub available: Vec<bool>,
+    pub(crate) available: Vec<bool>,
     /// Events applied.
-    pub seq: u64,
+    pub(crate) seq: u64,
     /// Submission time.
-    pub submitted: NaiveDateTime,
+    pub(crate) submitted: NaiveDateTime,
     /// The time of the last event: the record never goes back before it. (Snapshots
     /// written before this field existed read as the epoch; the next event sets it.)
     #[serde(default)]
-    pub last_at: NaiveDateTime,
+    pub(crate) last_at: NaiveDateTime,
     /// The audit chain after the last event (`store::chain`): kept by the durable store,
     /// which seals each event with it, and carried in snapshots so that a project is
     /// restored without hashing its whole log. The engine never reads it; `None` in
     /// memory and in snapshots taken before the chain began.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub chain: Option<ChainHash>,
+    pub(crate) chain: Option<ChainHash>,
+}
+
+/// What a project is, read-only: the fields are the engine's, changed only by
+/// [`Project::apply`] (and [`Project::from_submitted`]), so that the state stays the
+/// fold of the events; the chain value is the durable store's ([`Project::seal`]).
+impl Project {
+    /// Project id.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+    /// Workflow id.
+    pub fn workflow(&self) -> &str {
+        &self.workflow
+    }
+    /// Pinned workflow version.
+    pub fn version(&self) -> &str {
+        &self.version
+    }
+    /// Applicant.
+    pub fn applicant(&self) -> &str {
+        &self.applicant
+    }
+    /// Assigned agent.
+    pub fn agent(&self) -> Option<&str> {
+        self.agent.as_deref()
+    }
+    /// The form.
+    pub fn form(&self) -> &Form {
+        &self.form
+    }
+    /// Materials on file (latest per material id).
+    pub fn materials(&self) -> &[MaterialRef] {
+        &self.materials
+    }
+    /// Lifecycle status.
+    pub fn status(&self) -> Status {
+        self.status
+    }
+    /// The open stage.
+    pub fn stage(&self) -> Option<Stage> {
+        self.stage
+    }
+    /// One task per workflow item, by item index.
+    pub fn tasks(&self) -> &[Task] {
+        &self.tasks
+    }
+    /// Issued documents by document index.
+    pub fn documents(&self) -> &[Option<IssuedDocument>] {
+        &self.documents
+    }
+    /// Whether each document is available to the items that require it.
+    pub fn available(&self) -> &[bool] {
+        &self.available
+    }
+    /// Events applied.
+    pub fn seq(&self) -> u64 {
+        self.seq
+    }
+    /// Submission time.
+    pub fn submitted(&self) -> NaiveDateTime {
+        self.submitted
+    }
+    /// The time of the last event.
+    pub fn last_at(&self) -> NaiveDateTime {
+        self.last_at
+    }
+    /// The audit chain after the last event, when the durable store keeps one.
+    pub fn chain(&self) -> Option<ChainHash> {
+        self.chain
+    }
+
+    /// Records the audit chain's value after the last event applied: the durable
+    /// store's, which hashes each event as it seals it (the engine does no hashing), so
+    /// that a snapshot carries it and the next event is sealed on it. The only write to a
+    /// project outside [`Project::apply`], and it touches nothing the engine reads.
+    pub fn seal(&mut self, chain: ChainHash) {
+        self.chain = Some(chain);
+    }
 }
 
 /// A project together with its plan, for queries by item id.

@@ -13,82 +13,9 @@ use tonic::{Request, Status};
 
 use onewindow_engine::Actor;
 
-/// A caller's role.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Role {
-    /// The single window.
-    Window,
-    /// One department, by id, acting as a whole (its own system).
-    Department(String),
-    /// One reviewer of a department: signs steps, holds tasks.
-    Reviewer {
-        /// The department's id.
-        department: String,
-        /// The reviewer's id.
-        reviewer: String,
-    },
-    /// An agent (代办员): acts for the applicant on the projects assigned to them.
-    Agent(String),
-    /// Reads everything, runs supervision.
-    Supervisor,
-    /// Reads plans.
-    Analyst,
-    /// Deploys workflows.
-    Admin,
-}
-
-impl Role {
-    /// Parses `window`, `department:<id>`, `department:<id>/<reviewer>`, `agent:<id>`,
-    /// `supervisor`, `analyst`, `admin`.
-    pub fn parse(s: &str) -> Option<Role> {
-        let named = |x: &str| !x.is_empty() && !x.contains('/');
-        match s {
-            "window" => Some(Role::Window),
-            "supervisor" => Some(Role::Supervisor),
-            "analyst" => Some(Role::Analyst),
-            "admin" => Some(Role::Admin),
-            _ => {
-                if let Some(a) = s.strip_prefix("agent:") {
-                    return named(a).then(|| Role::Agent(a.to_string()));
-                }
-                let d = s.strip_prefix("department:")?;
-                match d.split_once('/') {
-                    Some((d, r)) if named(d) && named(r) => Some(Role::Reviewer {
-                        department: d.to_string(),
-                        reviewer: r.to_string(),
-                    }),
-                    Some(_) => None,
-                    None => named(d).then(|| Role::Department(d.to_string())),
-                }
-            }
-        }
-    }
-
-    /// The department of a department's role or of one of its reviewers.
-    pub fn department(&self) -> Option<&str> {
-        match self {
-            Role::Department(d) => Some(d),
-            Role::Reviewer { department, .. } => Some(department),
-            _ => None,
-        }
-    }
-
-    /// The role as the tokens file spells it.
-    pub fn text(&self) -> String {
-        match self {
-            Role::Window => "window".into(),
-            Role::Department(d) => format!("department:{d}"),
-            Role::Reviewer {
-                department,
-                reviewer,
-            } => format!("department:{department}/{reviewer}"),
-            Role::Agent(a) => format!("agent:{a}"),
-            Role::Supervisor => "supervisor".into(),
-            Role::Analyst => "analyst".into(),
-            Role::Admin => "admin".into(),
-        }
-    }
-}
+/// A caller's role: the engine's [`Actor`], one type for who may call and who acted
+/// (`Actor::parse` reads it, `Actor::id` writes it, as the identity file spells it).
+pub use onewindow_engine::Actor as Role;
 
 /// The authenticated caller of a request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -103,21 +30,9 @@ pub struct Caller {
 pub use super::identity::Credential;
 
 impl Caller {
-    /// The engine actor the caller acts as.
+    /// The engine actor the caller acts as ([`Actor::acting`]).
     pub fn actor(&self) -> Actor {
-        match &self.role {
-            Role::Window => Actor::Window,
-            Role::Department(d) => Actor::Department(d.clone()),
-            Role::Reviewer {
-                department,
-                reviewer,
-            } => Actor::Reviewer {
-                department: department.clone(),
-                reviewer: reviewer.clone(),
-            },
-            Role::Agent(a) => Actor::Agent(a.clone()),
-            Role::Supervisor | Role::Analyst | Role::Admin => Actor::Supervisor,
-        }
+        self.role.acting()
     }
 }
 
@@ -224,8 +139,8 @@ pub fn identify(
             if by_token.role != by_cert {
                 return Err(Status::permission_denied(format!(
                     "the client certificate is {}'s; a token of {} cannot be used with it",
-                    by_cert.text(),
-                    by_token.role.text()
+                    by_cert.id(),
+                    by_token.role.id()
                 )));
             }
             Ok(by_token)
@@ -269,7 +184,7 @@ pub fn admit(
         if !allowed(&caller.role) {
             return Err(Status::permission_denied(format!(
                 "{} may not use this service",
-                caller.role.text()
+                caller.role.id()
             )));
         }
         limits.check(&caller.role)?;

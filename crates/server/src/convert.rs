@@ -265,24 +265,24 @@ pub(super) fn workflow_pb(p: &Plan) -> pb::Workflow {
 
 impl Api {
     pub(super) fn project_pb(&self, p: &engine::Project) -> Result<pb::Project, Status> {
-        let plan = self.plan(&p.version)?;
+        let plan = self.plan(p.version())?;
         Ok(pb::Project {
-            id: p.id.clone(),
-            workflow: p.workflow.clone(),
-            version: p.version.clone(),
-            applicant: p.applicant.clone(),
-            agent: p.agent.clone().unwrap_or_default(),
-            status: format!("{:?}", p.status).to_lowercase(),
-            stage: p.stage.map(|s| s.id().to_string()).unwrap_or_default(),
+            id: p.id().to_string(),
+            workflow: p.workflow().to_string(),
+            version: p.version().to_string(),
+            applicant: p.applicant().to_string(),
+            agent: p.agent().map(str::to_string).unwrap_or_default(),
+            status: format!("{:?}", p.status()).to_lowercase(),
+            stage: p.stage().map(|s| s.id().to_string()).unwrap_or_default(),
             tasks: p
-                .tasks
+                .tasks()
                 .iter()
                 .enumerate()
-                .map(|(i, t)| task_pb(&p.id, &plan, i, t))
+                .map(|(i, t)| task_pb(p.id(), &plan, i, t))
                 .collect(),
-            seq: p.seq,
+            seq: p.seq(),
             documents: p
-                .documents
+                .documents()
                 .iter()
                 .enumerate()
                 .filter_map(|(di, d)| Some((di, d.as_ref()?)))
@@ -301,13 +301,13 @@ impl Api {
         di: usize,
         d: &engine::IssuedDocument,
     ) -> pb::IssuedDocument {
-        let project = p.id.as_str();
+        let project = p.id();
         let department = plan
             .items
             .iter()
             .enumerate()
             .find(|(i, item)| {
-                item.produces.contains(&di) && p.tasks[*i].state == engine::TaskState::Approved
+                item.produces.contains(&di) && p.tasks()[*i].state == engine::TaskState::Approved
             })
             .map(|(i, _)| plan.department_of(i).to_string())
             .unwrap_or_default();

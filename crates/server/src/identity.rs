@@ -387,12 +387,12 @@ impl Tokens {
             ids.push(Identity {
                 id: sha[..8].to_string(),
                 sha256: sha,
-                role: r.text(),
+                role: r.id(),
                 created: now,
                 expires: None,
                 revoked: None,
             });
-            clear.insert(token, r.text());
+            clear.insert(token, r.id());
         }
         write(path, &ids)?;
         let initial = initial_path(path);

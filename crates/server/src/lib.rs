@@ -267,10 +267,10 @@ impl Api {
         out: &mut Vec<(usize, pb::Task)>,
     ) {
         self.svc.with_project(id, |p| {
-            let Some(plan) = self.svc.plan(&p.version) else {
+            let Some(plan) = self.svc.plan(p.version()) else {
                 return;
             };
-            for (i, t) in p.tasks.iter().enumerate() {
+            for (i, t) in p.tasks().iter().enumerate() {
                 if pick(&plan.items[i].id) && keep(plan.department_of(i), t) {
                     out.push((i, convert::task_pb(id, &plan, i, t)));
                 }

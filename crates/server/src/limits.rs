@@ -86,7 +86,7 @@ impl Limits {
         if self.streams == 0 {
             return Ok(StreamSlot::unlimited());
         }
-        let key = role.text();
+        let key = role.id();
         let mut open = self
             .open
             .lock()
@@ -118,7 +118,7 @@ impl Limits {
         let Some(limiter) = &self.limiter else {
             return Ok(());
         };
-        let key = role.text();
+        let key = role.id();
         match limiter.check_key(&key) {
             Ok(()) => Ok(()),
             Err(not_until) => {

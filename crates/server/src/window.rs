@@ -168,7 +168,7 @@ impl pb::window_server::Window for Api {
         let p = self
             .svc
             .project(&r.project)
-            .filter(|p| agent.is_none() || p.agent == agent)
+            .filter(|p| agent.is_none() || p.agent() == agent.as_deref())
             .ok_or_else(|| Status::not_found(format!("project {}", input::quoted(&r.project))))?;
         Ok(Response::new(self.project_pb(&p)?))
     }
@@ -220,11 +220,11 @@ impl pb::window_server::Window for Api {
             let Some(p) = self.svc.project(&id) else {
                 continue;
             };
-            let status = format!("{:?}", p.status).to_lowercase();
-            let stage = p.stage.map(|s| s.id()).unwrap_or_default();
+            let status = format!("{:?}", p.status()).to_lowercase();
+            let stage = p.stage().map(|s| s.id()).unwrap_or_default();
             if (!r.status.is_empty() && r.status != status)
                 || (!r.stage.is_empty() && r.stage != stage)
-                || (agent.is_some() && p.agent != agent)
+                || (agent.is_some() && p.agent() != agent.as_deref())
             {
                 continue;
             }
@@ -249,7 +249,7 @@ impl pb::window_server::Window for Api {
             input::id("project", &r.project)?;
             if self
                 .svc
-                .with_project(&r.project, |p| p.agent.as_deref() == Some(agent.as_str()))
+                .with_project(&r.project, |p| p.agent() == Some(agent.as_str()))
                 != Some(true)
             {
                 return Err(Status::not_found(format!(

@@ -205,7 +205,7 @@ fn analysts_only<T>(req: &Request<T>, what: &str) -> Result<(), Status> {
     } else {
         Err(Status::permission_denied(format!(
             "only an analyst, a supervisor or an administrator {what} ({} may not)",
-            who.role.text()
+            who.role.id()
         )))
     }
 }

@@ -746,7 +746,7 @@ impl Sim<'_> {
             let late = self.live[p as usize]
                 .project
                 .as_ref()
-                .and_then(|x| x.tasks[i as usize].due)
+                .and_then(|x| x.tasks()[i as usize].due)
                 .is_some_and(|due| today > due);
             let cmd = Command::Approve {
                 item,

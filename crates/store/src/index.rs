@@ -12,7 +12,7 @@ use onewindow_engine::{Project, TaskState};
 /// The index entries a project's state implies.
 pub fn index_of(plan: &Plan, project: &Project) -> Vec<IndexKey> {
     let mut out = Vec::new();
-    for i in 0..project.tasks.len() {
+    for i in 0..project.tasks().len() {
         task_index(plan, project, i, &mut out);
     }
     out
@@ -23,7 +23,7 @@ pub(crate) type Indexed = (TaskState, Option<NaiveDate>);
 
 pub(crate) fn indexed(project: &Project) -> Vec<Indexed> {
     project
-        .tasks
+        .tasks()
         .iter()
         .map(|t| (t.state, t.deadline()))
         .collect()
@@ -31,8 +31,8 @@ pub(crate) fn indexed(project: &Project) -> Vec<Indexed> {
 
 /// The index entries of one task.
 fn task_index(plan: &Plan, project: &Project, i: usize, out: &mut Vec<IndexKey>) {
-    let t = &project.tasks[i];
-    index_entries(plan, &project.id, i, (t.state, t.deadline()), out);
+    let t = &project.tasks()[i];
+    index_entries(plan, project.id(), i, (t.state, t.deadline()), out);
 }
 
 pub(crate) fn index_entries(
@@ -68,12 +68,12 @@ pub(crate) fn index_diff(
     after: &Project,
 ) -> (Vec<IndexKey>, Vec<IndexKey>) {
     let (mut old, mut new) = (Vec::new(), Vec::new());
-    for i in 0..after.tasks.len() {
-        let y = &after.tasks[i];
+    for i in 0..after.tasks().len() {
+        let y = &after.tasks()[i];
         let was = before.map(|b| b[i]);
         if was != Some((y.state, y.deadline())) {
             if let Some(was) = was {
-                index_entries(plan, &after.id, i, was, &mut old);
+                index_entries(plan, after.id(), i, was, &mut old);
             }
             task_index(plan, after, i, &mut new);
         }

@@ -120,7 +120,7 @@ pub fn restore(
     };
     let (tail, chain) = match project
         .as_ref()
-        .map_or(Some(ChainHash::GENESIS), |p| p.chain)
+        .map_or(Some(ChainHash::GENESIS), |p| p.chain())
     {
         Some(c) => {
             let tail = store.events(id, after)?;
@@ -160,15 +160,15 @@ pub fn restore(
                 project = Some(Project::from_submitted(&plan, env));
             }
             Some(p) => {
-                let plan = plan_of(&p.version).ok_or_else(|| {
-                    Error::Inconsistent(format!("project `{id}`: version {} missing", p.version))
+                let plan = plan_of(p.version()).ok_or_else(|| {
+                    Error::Inconsistent(format!("project `{id}`: version {} missing", p.version()))
                 })?;
                 p.apply(&plan, env);
             }
         }
     }
     if let Some(p) = &mut project {
-        p.chain = Some(chain);
+        p.seal(chain);
     }
     Ok((project, tail.len()))
 }

@@ -189,10 +189,10 @@ impl<S: Store + ?Sized> Service<S> {
             let (project, replayed) = restore(&*service.store, &id, |v| service.plan(v))?;
             report.replayed_events += replayed;
             if let Some(p) = project {
-                report.total_events += p.seq;
-                let plan = service
-                    .plan(&p.version)
-                    .ok_or_else(|| Error::Inconsistent(format!("version {} missing", p.version)))?;
+                report.total_events += p.seq();
+                let plan = service.plan(p.version()).ok_or_else(|| {
+                    Error::Inconsistent(format!("version {} missing", p.version()))
+                })?;
                 index.extend(index_of(&plan, &p));
                 service
                     .slots

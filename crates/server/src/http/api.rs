@@ -206,7 +206,7 @@ async fn call(
     if !(route.admit)(&caller.role) {
         return status_response(&Status::permission_denied(format!(
             "{} may not call {}",
-            caller.role.text(),
+            caller.role.id(),
             route.rpc
         )));
     }

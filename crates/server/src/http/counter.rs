@@ -500,10 +500,10 @@ async fn receipt(
         Err(s) => return Ok(status_page(&session, &s)),
     };
     let state = http.api.svc.project(&id);
-    let submitted = state.as_ref().map(|s| s.submitted);
+    let submitted = state.as_ref().map(|s| s.submitted());
     let materials = state
         .as_ref()
-        .map(|s| s.materials.clone())
+        .map(|s| s.materials().to_vec())
         .unwrap_or_default();
     let body = html! {
         section.doc #receipt {
@@ -567,7 +567,7 @@ async fn project_page(
     let suspended: Vec<(String, Vec<String>)> = state
         .as_ref()
         .map(|s| {
-            s.tasks
+            s.tasks()
                 .iter()
                 .enumerate()
                 .filter_map(|(i, t)| match &t.suspension {

@@ -154,11 +154,13 @@ async fn take(http: &Http) -> Arc<Board> {
             std::collections::HashMap::new();
         for id in svc.project_ids() {
             svc.with_project(&id, |p| {
-                let stage = p.stage.map_or("", |s| s.id());
-                if p.status == onewindow_engine::Status::Active {
-                    *by_stage.entry((p.workflow.clone(), stage)).or_default() += 1;
+                let stage = p.stage().map_or("", |s| s.id());
+                if p.status() == onewindow_engine::Status::Active {
+                    *by_stage
+                        .entry((p.workflow().to_string(), stage))
+                        .or_default() += 1;
                 }
-                of_project.insert(id.clone(), (stage, p.workflow.clone()));
+                of_project.insert(id.clone(), (stage, p.workflow().to_string()));
             });
         }
         let (mut red, mut yellow) = (Vec::new(), Vec::new());
@@ -464,11 +466,11 @@ async fn live(
             .api
             .svc
             .with_project(&e.project, |p| {
-                let plan = http.api.svc.plan(&p.version)?;
+                let plan = http.api.svc.plan(p.version())?;
                 let i = plan.items.iter().position(|x| x.id == e.item)?;
                 Some((
                     plan.department_of(i).to_string(),
-                    p.tasks[i].due.map(|d| d.to_string()).unwrap_or_default(),
+                    p.tasks()[i].due.map(|d| d.to_string()).unwrap_or_default(),
                 ))
             })
             .flatten()
@@ -507,7 +509,7 @@ async fn project(
     let Some(state) = http.api.svc.project(&id) else {
         return Ok(page::not_found("No such project."));
     };
-    let Some(plan) = http.api.svc.plan(&state.version) else {
+    let Some(plan) = http.api.svc.plan(state.version()) else {
         return Ok(page::not_found("No such workflow version."));
     };
     let timeline = http
@@ -521,14 +523,14 @@ async fn project(
         .await;
     let today = http.api.now().date();
     let tasks: Vec<pb::Task> = state
-        .tasks
+        .tasks()
         .iter()
         .enumerate()
         .map(|(i, t)| crate::convert::task_pb(&id, &plan, i, t))
         .collect();
     let body = html! {
         h1 { "项目 " (id) }
-        p { (plan.name) " · " (state.stage.map(|s| s.id()).unwrap_or("—")) " · " (format!("{:?}", state.status).to_lowercase()) }
+        p { (plan.name) " · " (state.stage().map(|s| s.id()).unwrap_or("—")) " · " (format!("{:?}", state.status()).to_lowercase()) }
         h2 { "计划与实际 Planned against actual" }
         (gantt(&plan, &state, today))
         h2 { "事项 Items" }
@@ -558,10 +560,10 @@ async fn project(
 /// to due, on the project's own form, limits and submission date; the critical path in
 /// red) and a thick bar for what happened (ready to decided, or to today while open).
 fn gantt(plan: &Plan, p: &onewindow_engine::Project, today: NaiveDate) -> Markup {
-    let start = p.submitted.date();
+    let start = p.submitted().date();
     let schedule = plan.schedule(&onewindow_core::plan::Options {
         limits: plan.default_limits,
-        form: Some(&p.form),
+        form: Some(p.form()),
         start: Some(start),
     });
     let mut last = today.max(start);
@@ -584,7 +586,7 @@ fn gantt(plan: &Plan, p: &onewindow_engine::Project, today: NaiveDate) -> Markup
             text x=(today_x + 3.0) y=(height - 2.0) font-size="11" { "今日 today" }
             @for (k, s) in schedule.items.iter().enumerate() {
                 @let y = 22.0 + row_h * k as f64;
-                @let t = &p.tasks[s.item];
+                @let t = &p.tasks()[s.item];
                 @let critical = s.critical;
                 text x="0" y=(y + 14.0) font-size="12" {
                     title { (plan.items[s.item].name) }

@@ -87,7 +87,7 @@ async fn inbox(
                     tbody {
                         @if tasks.is_empty() { tr.empty { td colspan="5" { "暂无待办 Nothing to do" } } }
                         @for t in tasks {
-                            @let plan = http.api.svc.project(&t.project).and_then(|p| http.api.svc.plan(&p.version));
+                            @let plan = http.api.svc.project(&t.project).and_then(|p| http.api.svc.plan(p.version()));
                             tr class=(row_class(t)) data-project=(t.project) data-item=(t.item) {
                                 td { (t.project) }
                                 td { a href={ "/console/inbox/" (urlencode(&t.project)) "/" (urlencode(&t.item)) } {
@@ -161,7 +161,7 @@ fn task_page(
     let Some(state) = http.api.svc.project(project) else {
         return page::not_found("No such project.");
     };
-    let Some(plan) = http.api.svc.plan(&state.version) else {
+    let Some(plan) = http.api.svc.plan(state.version()) else {
         return page::not_found("No such workflow version.");
     };
     let Some(i) = plan.items.iter().position(|x| x.id == item) else {
@@ -175,7 +175,7 @@ fn task_page(
             "这不是本部门的事项。 This task belongs to another department.",
         );
     }
-    let t = &state.tasks[i];
+    let t = &state.tasks()[i];
     let pbt = crate::convert::task_pb(project, &plan, i, t);
     let it = &plan.items[i];
     // The department's numbering pattern: a blank number then draws the next one, shown
@@ -196,7 +196,7 @@ fn task_page(
         h1 { (it.name) }
         table.meta {
             tr { td { "项目 Project" } td { (project) } }
-            tr { td { "申请人 Applicant" } td { (state.applicant) } }
+            tr { td { "申请人 Applicant" } td { (state.applicant()) } }
             tr { td { "部门 Department" } td { (department_name(&plan, dept)) } }
             tr { td { "状态 State" } td #task-state data-state=(pbt.state) { (state_name(&pbt.state)) } }
             tr class=(row_class(&pbt)) { td { "办结时限 Due" } td.due { (pbt.due) @if t.provisional { " (暂定 provisional)" } } }
@@ -205,11 +205,11 @@ fn task_page(
         h2 { "表单 Form" }
         table {
             @for f in &plan.fields {
-                @if let Some(v) = state.form.values.get(&f.id) { tr { td { (f.name) } td { (v) } } }
+                @if let Some(v) = state.form().values.get(&f.id) { tr { td { (f.name) } td { (v) } } }
             }
         }
         h2 { "材料 Materials" }
-        ul { @for m in &state.materials {
+        ul { @for m in state.materials() {
             li { (plan.materials.iter().find(|x| x.id == m.material).map_or(m.material.as_str(), |x| x.name.as_str())) @if !m.name.is_empty() { " — " (m.name) } }
         } }
         h2 { "办理 Actions" }

@@ -92,10 +92,10 @@ async fn progress(State(http): State<Http>, client: Client, Path(code): Path<Str
     let svc = &http.api.svc;
     let Some(progress) = svc
         .with_project(&code, |p| {
-            let plan = svc.plan(&p.version)?;
+            let plan = svc.plan(p.version())?;
             let mut done = Vec::new();
             let mut open = Vec::new();
-            for (i, t) in p.tasks.iter().enumerate() {
+            for (i, t) in p.tasks().iter().enumerate() {
                 let item = item_name(&plan, &plan.items[i].id);
                 let dept = department_name(&plan, plan.department_of(i));
                 match t.state {
@@ -118,12 +118,12 @@ async fn progress(State(http): State<Http>, client: Client, Path(code): Path<Str
                 }
             }
             Some(Progress {
-                code: p.id.clone(),
+                code: p.id().to_string(),
                 workflow: plan.name.clone(),
                 stage: p
-                    .stage
+                    .stage()
                     .map_or_else(|| "—".to_string(), |s| plan.stage_names[s.index()].clone()),
-                status: match p.status {
+                status: match p.status() {
                     onewindow_engine::Status::Active => "办理中 in progress",
                     onewindow_engine::Status::Completed => "已办结 completed",
                     onewindow_engine::Status::Withdrawn => "已撤回 withdrawn",

@@ -17,14 +17,14 @@ impl Sim<'_> {
         self.live[p as usize]
             .project
             .as_ref()
-            .map_or(0, |x| x.tasks[i as usize].round)
+            .map_or(0, |x| x.tasks()[i as usize].round)
     }
 
     /// Whether task `i` of project `p` is still the one queued in round `round`: open,
     /// the clock running, the same round (a return or a withdrawal since makes it stale).
     pub(super) fn fresh(&self, p: u32, i: u32, round: u32) -> bool {
         self.live[p as usize].project.as_ref().is_some_and(|x| {
-            let t = &x.tasks[i as usize];
+            let t = &x.tasks()[i as usize];
             t.round == round && matches!(t.state, TaskState::Ready | TaskState::Claimed)
         })
     }
@@ -41,7 +41,7 @@ impl Sim<'_> {
             let Some(project) = self.live[p as usize].project.as_ref() else {
                 return;
             };
-            let t = &project.tasks[i as usize];
+            let t = &project.tasks()[i as usize];
             let (k, round, due) = (t.step, t.round, t.due);
             let Some(step) = it.steps.get(usize::from(k)) else {
                 return;
@@ -95,7 +95,7 @@ impl Sim<'_> {
             && self.live[p as usize]
                 .project
                 .as_ref()
-                .is_some_and(|x| x.tasks[i as usize].step == step);
+                .is_some_and(|x| x.tasks()[i as usize].step == step);
         let (Some(d), Some(s), true) = (it.department, it.steps.get(usize::from(step)), still)
         else {
             return;
@@ -117,7 +117,7 @@ impl Sim<'_> {
         let moved = self.live[p as usize]
             .project
             .as_ref()
-            .is_some_and(|x| x.tasks[i as usize].step != step);
+            .is_some_and(|x| x.tasks()[i as usize].step != step);
         if moved {
             let since = self.live[p as usize].signing_since[i as usize];
             self.depts[d].out.signing += self.now - since;
@@ -144,7 +144,7 @@ impl Sim<'_> {
         let upstream: Vec<usize> = (0..plan.items.len())
             .filter(|&j| {
                 plan.items[j].kind == ItemKind::Review
-                    && project.tasks[j].state == TaskState::Approved
+                    && project.tasks()[j].state == TaskState::Approved
                     && plan.dependents(j).contains(&(i as usize))
             })
             .collect();

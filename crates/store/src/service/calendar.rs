@@ -97,7 +97,7 @@ impl<S: Store + ?Sized> Service<S> {
             .into_iter()
             .filter(|id| {
                 self.with_project(id, |p| {
-                    p.status == Status::Active && versions.contains(&p.version)
+                    p.status() == Status::Active && versions.iter().any(|v| v == p.version())
                 })
                 .unwrap_or(false)
             })

@@ -30,7 +30,7 @@ impl<S: Store + ?Sized> Service<S> {
         // Days are counted in the zone of the project's calendar (of the version a
         // submission names).
         let version = match (&slot.project, &command) {
-            (Some(p), _) => Some(p.version.as_str()),
+            (Some(p), _) => Some(p.version()),
             (None, Command::Submit { version, .. }) => Some(version.as_str()),
             (None, _) => None,
         };
@@ -46,7 +46,7 @@ impl<S: Store + ?Sized> Service<S> {
         // index depends on is kept from before (copying whole projects cost more than the
         // engine itself).
         let before = slot.project.as_ref().map(indexed);
-        let seq_before = slot.project.as_ref().map_or(0, |p| p.seq);
+        let seq_before = slot.project.as_ref().map_or(0, |p| p.seq());
         let mut command = command;
         let drawn = self.draw(
             slot.project.as_ref(),
@@ -100,9 +100,9 @@ impl<S: Store + ?Sized> Service<S> {
                 for e in &mut out.events {
                     e.offset = offset;
                 }
-                let mut chain = next.chain.unwrap_or(ChainHash::GENESIS);
+                let mut chain = next.chain().unwrap_or(ChainHash::GENESIS);
                 crate::chain::seal(&mut chain, &mut out.events)?;
-                next.chain = Some(chain);
+                next.seal(chain);
                 let next = &*next;
                 let (unindex, index) = match migrated_from(&out) {
                     // A new layout: the old version's entries go, the new one's come.
@@ -117,12 +117,12 @@ impl<S: Store + ?Sized> Service<S> {
                     }
                     None => index_diff(&plan, before.as_deref(), next),
                 };
-                let first = out.events.first().map_or(next.seq, |e| e.seq);
-                let last = out.events.last().map_or(next.seq, |e| e.seq);
-                let crossed = seq_before / self.snapshot_every != next.seq / self.snapshot_every;
+                let first = out.events.first().map_or(next.seq(), |e| e.seq);
+                let last = out.events.last().map_or(next.seq(), |e| e.seq);
+                let crossed = seq_before / self.snapshot_every != next.seq() / self.snapshot_every;
                 let snapshot = if crossed {
                     Some(Snapshot {
-                        seq: next.seq,
+                        seq: next.seq(),
                         state: codec::encode(next)?,
                     })
                 } else {

@@ -31,7 +31,7 @@ impl<S: Store + ?Sized> Service<S> {
         let mut state = Some(self.project(project)?);
         let from = state
             .as_ref()
-            .map(|p| p.version.clone())
+            .map(|p| p.version().to_string())
             .unwrap_or_default();
         let outcome = onewindow_engine::execute(
             &mut state,
@@ -47,7 +47,7 @@ impl<S: Store + ?Sized> Service<S> {
         .map(|(out, _)| out.events.into_iter().map(|e| e.event).collect());
         Some(Preview {
             project: project.to_string(),
-            from,
+            from: from.to_string(),
             outcome,
         })
     }
@@ -59,9 +59,9 @@ impl<S: Store + ?Sized> Service<S> {
             .into_iter()
             .filter(|id| {
                 self.with_project(id, |p| {
-                    p.status == onewindow_engine::Status::Active
-                        && p.workflow == workflow
-                        && p.version != version
+                    p.status() == onewindow_engine::Status::Active
+                        && p.workflow() == workflow
+                        && p.version() != version
                 })
                 .unwrap_or(false)
             })

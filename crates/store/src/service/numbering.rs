@@ -31,7 +31,7 @@ impl<S: Store + ?Sized> Service<S> {
         let Command::Approve { item, numbers } = command else {
             return None;
         };
-        let version = self.with_project(project, |p| p.version.clone())?;
+        let version = self.with_project(project, |p| p.version().to_string())?;
         let plan = self.plan(&version)?;
         let (department, _, _) = numbering::to_draw(&plan, item, numbers)?;
         use std::hash::{Hash, Hasher};
@@ -54,7 +54,7 @@ impl<S: Store + ?Sized> Service<S> {
         let (Some(p), Command::Approve { item, numbers }) = (project, command) else {
             return Ok(Vec::new());
         };
-        let Some(plan) = self.plan(&p.version) else {
+        let Some(plan) = self.plan(p.version()) else {
             return Ok(Vec::new());
         };
         let Some((department, pattern, documents)) = numbering::to_draw(&plan, item, numbers)

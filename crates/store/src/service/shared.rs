@@ -44,16 +44,16 @@ impl<S: Store + ?Sized> Service<S> {
         let mut version = None;
         if let Some(slot) = cached {
             let mut slot = slot.lock().map_err(lock_err)?;
-            let seq = slot.project.as_ref().map_or(0, |p| p.seq);
+            let seq = slot.project.as_ref().map_or(0, |p| p.seq());
             match &mut slot.project {
                 Some(p) if seq + 1 >= first && seq < newest => {
-                    let mut plan = self.plan(&p.version).ok_or_else(|| {
-                        Error::Inconsistent(format!("version {} missing", p.version))
+                    let mut plan = self.plan(p.version()).ok_or_else(|| {
+                        Error::Inconsistent(format!("version {} missing", p.version()))
                     })?;
                     for e in events.iter().filter(|e| e.seq > seq) {
                         p.apply(&plan, e);
-                        let before = p.chain.unwrap_or(ChainHash::GENESIS);
-                        p.chain = Some(crate::chain::link(&before, e)?);
+                        let before = p.chain().unwrap_or(ChainHash::GENESIS);
+                        p.seal(crate::chain::link(&before, e)?);
                         // A migration: what follows is laid out on the new version.
                         if let onewindow_engine::Event::Migrated { to, .. } = &e.event {
                             plan = self.plan(to).ok_or_else(|| {
@@ -61,9 +61,9 @@ impl<S: Store + ?Sized> Service<S> {
                             })?;
                         }
                     }
-                    version = Some(p.version.clone());
+                    version = Some(p.version().to_string());
                 }
-                Some(p) if seq >= newest => version = Some(p.version.clone()),
+                Some(p) if seq >= newest => version = Some(p.version().to_string()),
                 // Behind by more than this commit (a notification was missed), or a
                 // submission this node saw refused: read it again when needed.
                 _ => {
@@ -74,7 +74,7 @@ impl<S: Store + ?Sized> Service<S> {
         }
         let version = match version {
             Some(v) => Some(v),
-            None => self.with_project(project, |p| p.version.clone()),
+            None => self.with_project(project, |p| p.version().to_string()),
         };
         let effects = match version.and_then(|v| self.plan(&v)) {
             Some(plan) => onewindow_engine::dispatched(&plan, &events),

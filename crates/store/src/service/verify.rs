@@ -55,7 +55,7 @@ impl<S: Store + ?Sized> Service<S> {
             let mut folded = onewindow_engine::fold_versions(|v| self.plan(v), &events)
                 .ok_or_else(|| missing("of a migration"))?;
             // The chain is the store's, not the engine's: the fold does not compute it.
-            folded.chain = Some(crate::chain::replay(
+            folded.seal(crate::chain::replay(
                 onewindow_engine::ChainHash::GENESIS,
                 &events,
             )?);
