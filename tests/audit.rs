@@ -550,7 +550,6 @@ async fn the_server_signs_checkpoints_as_it_runs() {
         ..Default::default()
     };
     window.submit(with(WINDOW, req)).await.unwrap();
-    tokio::time::sleep(std::time::Duration::from_millis(3500)).await;
     // Verified live, without stopping the server (it holds the sled directory), by a
     // supervisor; the window may not.
     let live = |token: &str| {
@@ -568,9 +567,14 @@ async fn the_server_signs_checkpoints_as_it_runs() {
             String::from_utf8_lossy(&out.stderr).into_owned(),
         )
     };
-    let (code, said, _) = live(SUPERVISOR);
+    // The server signs its checkpoints every second: wait for one over the project.
+    let (code, said) = common::eventually("a checkpoint over the project", 60, || async {
+        let (code, said, _) = live(SUPERVISOR);
+        (said.starts_with("intact: 1 projects") && !said.contains(" 0 checkpoints"))
+            .then_some((code, said))
+    })
+    .await;
     assert_eq!(code, Some(0), "{said}");
-    assert!(said.starts_with("intact: 1 projects"), "{said}");
     assert!(said.contains("(signatures by the trusted key)"), "{said}");
     let (code, _, err) = live(WINDOW);
     assert_ne!(code, Some(0));

@@ -2,7 +2,7 @@
 //! the shipped workflows, the JSON contracts, `parallelize` round trips, and exit codes.
 //!
 //! Golden files live in `tests/golden/`. After an intended change of output, regenerate
-//! them with `UPDATE_GOLDEN=1 cargo test --test cli` and review the diff.
+//! them with `UPDATE_GOLDEN=1 cargo test --test tests cli::` and review the diff.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -16,6 +16,8 @@ use pb::window_client::WindowClient;
 use pb::workflows_client::WorkflowsClient;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+/// kill -9 after an acknowledged submission: the event is on disk as acknowledged, and
+/// the server started again serves it and answers the same request as before.
 async fn acknowledged_commands_survive_a_restart_of_the_server() {
     let server = start_binary();
     let mut workflows = WorkflowsClient::connect(server.addr.clone()).await.unwrap();
@@ -63,6 +65,22 @@ async fn acknowledged_commands_survive_a_restart_of_the_server() {
         .collect();
     assert_eq!(on_disk, acknowledged);
     assert!(p.seq() >= first.events.last().unwrap().seq);
+    // The server started again on the same directory serves the project, and the same
+    // request sent again gets the answer it got before the kill.
+    drop(svc);
+    let server = start_binary_in(dir, &[]);
+    let mut window = WindowClient::connect(server.addr.clone()).await.unwrap();
+    let again = window.submit(with(WINDOW, req)).await.unwrap().into_inner();
+    assert!(
+        again.replayed,
+        "answered from the record, not decided again"
+    );
+    assert_eq!(
+        again.events, first.events,
+        "the recorded answer, after the restart"
+    );
+    let got = window_project(&mut window, "C1").await;
+    assert!(got.seq >= first.events.last().unwrap().seq, "{got:?}");
 }
 
 /// A clerk at the command line: `onewindow project submit|get` and `onewindow tasks

@@ -358,8 +358,9 @@ async fn the_ticker_flags_an_overdue_task_on_a_controllable_clock() {
         .collect();
     assert_eq!(overdue, ["C1/C01"]);
     // Exactly once: two more ticks write nothing new (after the overdue flag, only its
-    // yellow card, written by the same tick).
-    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    // yellow card, written by the same tick). Three rounds counted from now: the
+    // flagging round may still be finishing when the count is read.
+    more_ticks(&server, 3).await;
     let p = window
         .get_project(with(
             WINDOW,

@@ -6,7 +6,6 @@
 mod common;
 
 mod api;
-mod assessment;
 mod audit;
 mod bad_input;
 mod blueprint;
@@ -16,20 +15,12 @@ mod cli;
 mod cluster;
 mod console;
 mod crash;
-mod diagnostics;
-mod docs;
 mod documents;
 mod doors;
-mod engine_properties;
-mod fuzz_corpus;
 mod http;
 mod identity;
-mod numbers;
 mod office;
-mod properties;
-mod scenarios;
 mod server;
 mod simulate;
-mod store;
 mod streams;
 mod zones;

@@ -44,6 +44,7 @@ pub mod identity;
 mod input;
 mod lease;
 pub mod limits;
+mod metrics;
 mod migrate;
 pub mod pb;
 mod serve;
@@ -103,7 +104,7 @@ pub(crate) struct Api {
     /// the ticker end, so that graceful shutdown does not wait for clients to hang up.
     shutdown: tokio::sync::watch::Receiver<bool>,
     /// What `/metrics` reports.
-    metrics: http::Shared,
+    metrics: metrics::Shared,
     /// Blueprints loaded for site checks, by directory.
     blueprints: site::Blueprints,
     /// Requests per second and streams per identity.
@@ -149,7 +150,7 @@ impl Api {
             ready: Arc::default(),
             workflows_dir,
             shutdown,
-            metrics: Arc::new(http::Metrics::new()),
+            metrics: Arc::new(metrics::Metrics::new()),
             blueprints: Arc::default(),
             limits: Arc::new(limits::Limits::new(
                 limits::DEFAULT_PER_SECOND,

@@ -222,6 +222,7 @@ pub(super) fn spawn_ticker(api: Api, every: std::time::Duration) {
         loop {
             interval.tick().await;
             api.tick().await;
+            api.metrics.ticker_rounds.inc();
         }
     });
 }

@@ -21,10 +21,10 @@ mod counter;
 mod dashboard;
 mod error;
 mod inbox;
-pub(crate) mod metrics;
 mod openapi;
 mod page;
 mod permit;
+mod probes;
 mod public;
 mod security;
 mod session;
@@ -38,8 +38,6 @@ use axum::Router;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tonic::Status;
 use tower::ServiceExt;
-
-pub(crate) use metrics::{Metrics, Shared};
 
 use super::auth::{self, Caller, Tokens};
 use super::Api;
@@ -106,7 +104,7 @@ pub(crate) fn request<T>(caller: &Caller, message: T) -> tonic::Request<T> {
 /// on every request's body (its timeout is set where the request arrives, [`serve`]).
 fn router(http: Http) -> Router {
     Router::new()
-        .merge(metrics::router())
+        .merge(probes::router())
         .merge(api::router())
         .route(
             "/api/v1/openapi.json",

@@ -96,26 +96,32 @@ fn same_secret(sent: Option<&str>, secret: &str) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
+/// What a node's sessions read the time from: the monotonic clock, or a test's.
+type Now = Arc<dyn Fn() -> Instant + Send + Sync>;
+
 /// The sessions of this node.
 pub(crate) struct Sessions {
     all: Mutex<HashMap<String, Session>>,
     tokens: Arc<Tokens>,
     idle: Duration,
     lifetime: Duration,
+    now: Now,
 }
 
 impl Sessions {
     /// Sessions whose credentials `tokens` holds.
     pub(crate) fn new(tokens: Arc<Tokens>) -> Sessions {
-        Sessions::with_limits(tokens, IDLE, LIFETIME)
+        Sessions::with_clock(tokens, IDLE, LIFETIME, Arc::new(Instant::now))
     }
 
-    fn with_limits(tokens: Arc<Tokens>, idle: Duration, lifetime: Duration) -> Sessions {
+    /// Sessions whose time is `now`'s (a test moves it instead of sleeping).
+    fn with_clock(tokens: Arc<Tokens>, idle: Duration, lifetime: Duration, now: Now) -> Sessions {
         Sessions {
             all: Mutex::default(),
             tokens,
             idle,
             lifetime,
+            now,
         }
     }
 
@@ -125,8 +131,9 @@ impl Sessions {
 
     /// Within its time limits and its credential still good.
     fn alive(&self, s: &Session) -> bool {
-        s.seen.elapsed() < self.idle
-            && s.started.elapsed() < self.lifetime
+        let now = (self.now)();
+        now.saturating_duration_since(s.seen) < self.idle
+            && now.saturating_duration_since(s.started) < self.lifetime
             && self.tokens.holds(&s.caller.credential)
     }
 
@@ -156,7 +163,7 @@ impl Sessions {
             }
         }
         let id = random_hex();
-        let now = Instant::now();
+        let now = (self.now)();
         all.insert(
             id.clone(),
             Session {
@@ -179,7 +186,7 @@ impl Sessions {
             all.remove(id);
             return None;
         }
-        s.seen = Instant::now();
+        s.seen = (self.now)();
         Some(s.clone())
     }
 
@@ -451,33 +458,51 @@ mod tests {
         }
     }
 
+    /// A clock the test moves: the sessions see exactly the time it says.
+    fn test_clock() -> (Now, impl Fn(u64)) {
+        let at = Arc::new(Mutex::new(Instant::now()));
+        let read = at.clone();
+        let now: Now = Arc::new(move || *read.lock().unwrap());
+        let advance = move |ms: u64| *at.lock().unwrap() += Duration::from_millis(ms);
+        (now, advance)
+    }
+
     #[test]
     fn a_session_ends_when_idle_and_at_the_end_of_its_life() {
         let (_dir, _, tokens) = tokens();
-        // Margins of hundreds of milliseconds: a loaded machine oversleeps.
-        let idle = Sessions::with_limits(
+        let (now, advance) = test_clock();
+        let idle = Sessions::with_clock(
             tokens.clone(),
             Duration::from_millis(1000),
             Duration::from_secs(60),
+            now,
         );
         let id = idle.start(clerk(), None).unwrap();
-        std::thread::sleep(Duration::from_millis(300));
+        advance(999);
         assert!(idle.touch(&id).is_some(), "in use: alive");
-        std::thread::sleep(Duration::from_millis(300));
-        assert!(idle.touch(&id).is_some(), "used 300 ms ago: alive");
-        std::thread::sleep(Duration::from_millis(1500));
-        assert!(idle.touch(&id).is_none(), "idle too long: ended");
+        advance(999);
+        assert!(idle.touch(&id).is_some(), "used 999 ms ago: alive");
+        advance(1000);
+        assert!(idle.touch(&id).is_none(), "idle for its whole limit: ended");
         assert!(idle.touch(&id).is_none(), "and gone");
 
-        let short =
-            Sessions::with_limits(tokens, Duration::from_secs(60), Duration::from_millis(1000));
+        let (now, advance) = test_clock();
+        let short = Sessions::with_clock(
+            tokens,
+            Duration::from_secs(60),
+            Duration::from_millis(1000),
+            now,
+        );
         let id = short.start(clerk(), None).unwrap();
         for _ in 0..3 {
-            std::thread::sleep(Duration::from_millis(150));
-            assert!(short.touch(&id).is_some());
+            advance(300);
+            assert!(short.touch(&id).is_some(), "in use, within its lifetime");
         }
-        std::thread::sleep(Duration::from_millis(800));
-        assert!(short.touch(&id).is_none(), "in use, but past its lifetime");
+        advance(100);
+        assert!(
+            short.touch(&id).is_none(),
+            "in use, but at the end of its lifetime"
+        );
     }
 
     #[test]

@@ -5,10 +5,10 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use chrono::{NaiveDate, NaiveDateTime};
-use onewindow::engine::supervision::{assess, Assessment};
-use onewindow::engine::{Actor, Command, Engine, MaterialRef, Policy, Submission, TaskState};
-use onewindow::form::Form;
-use onewindow::plan;
+use onewindow_core::form::Form;
+use onewindow_core::plan;
+use onewindow_engine::supervision::{assess, Assessment};
+use onewindow_engine::{Actor, Command, Engine, MaterialRef, Policy, Submission, TaskState};
 
 fn at(s: &str) -> NaiveDateTime {
     format!("{s}T09:00:00").parse().unwrap()
@@ -32,7 +32,7 @@ fn approve(item: &str) -> Command {
 /// Small workflow, one project: D1 on time (4 days), P1 late (3 days, due after 2), R1 with
 /// a 4-day supplement (5 days used), C1 left open past its due date.
 fn engine() -> Engine {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let root = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."));
     let (plan, _) = plan::compile_file(&root.join("tests/scenarios/workflows/small.yaml")).unwrap();
     let mut e = Engine::new(Policy {
         warn_days: 1,

@@ -7,14 +7,14 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use chrono::NaiveDateTime;
-use onewindow::engine::{Actor, Command, MaterialRef, Policy, TaskState};
-use onewindow::form::Form;
-use onewindow::plan::{self, Plan};
-use onewindow::store::disk::{Flush, SledStore};
-use onewindow::store::memory::MemoryStore;
-use onewindow::store::postgres::{Options, PgStore};
-use onewindow::store::service::Service;
-use onewindow::store::{Error, ReadStore, Store};
+use onewindow_core::form::Form;
+use onewindow_core::plan::{self, Plan};
+use onewindow_engine::{Actor, Command, MaterialRef, Policy, TaskState};
+use onewindow_store::disk::{Flush, SledStore};
+use onewindow_store::memory::MemoryStore;
+use onewindow_store::postgres::{Options, PgStore};
+use onewindow_store::service::Service;
+use onewindow_store::{Error, ReadStore, Store};
 use onewindow_testkit::conformance;
 use onewindow_testkit::scratch::Scratch;
 
@@ -22,7 +22,7 @@ use onewindow_testkit::scratch::Scratch;
 mod files;
 
 fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
 }
 
 fn small() -> Plan {
@@ -38,7 +38,7 @@ fn at(s: &str) -> NaiveDateTime {
 fn submit(plan: &Plan) -> Command {
     Command::Submit {
         version: plan.version.clone(),
-        submission: onewindow::engine::Submission {
+        submission: onewindow_engine::Submission {
             applicant: "a".into(),
             agent: None,
             form: Form::parse("height: 30", &plan.fields).unwrap().values,
@@ -207,7 +207,7 @@ fn service_rules<S: Store + 'static>(store: Arc<S>) {
         assert_eq!(r.unwrap_err().code(), "unknown-project");
         assert!(svc
             .store()
-            .answer(&onewindow::store::service::request_key(
+            .answer(&onewindow_store::service::request_key(
                 &dept("plan"),
                 &format!("ghost-{k}")
             ))
@@ -217,7 +217,7 @@ fn service_rules<S: Store + 'static>(store: Arc<S>) {
     // A refused submission leaves no empty slot either (its refusal is its answer).
     let incomplete = Command::Submit {
         version: plan.version.clone(),
-        submission: onewindow::engine::Submission {
+        submission: onewindow_engine::Submission {
             applicant: "x".into(),
             agent: None,
             form: Default::default(),
@@ -249,7 +249,7 @@ fn service_rules<S: Store + 'static>(store: Arc<S>) {
     assert_eq!(r.unwrap_err().code(), "before-record");
     assert!(
         svc.store()
-            .answer(&onewindow::store::service::request_key(
+            .answer(&onewindow_store::service::request_key(
                 &dept("review"),
                 "req-back"
             ))
@@ -528,15 +528,15 @@ items:
   - {id: L2, department: review, stage: approval, limit: 150, requires: {materials: [drawings]}, produces: [b]}
 "#;
     let path = root().join("tests/scenarios/workflows/long.yaml");
-    let loaded = onewindow::spec::load_str(&path, text).unwrap();
-    let (plan, _) = onewindow::plan::compile(&loaded).unwrap();
-    let store = Arc::new(onewindow::store::memory::MemoryStore::new());
+    let loaded = onewindow_core::spec::load_str(&path, text).unwrap();
+    let (plan, _) = onewindow_core::plan::compile(&loaded).unwrap();
+    let store = Arc::new(onewindow_store::memory::MemoryStore::new());
     let (svc, _) = Service::open(store, Policy::default()).unwrap();
     svc.deploy(plan.clone()).unwrap();
     let submitted = at("2025-06-03");
     let submit = Command::Submit {
         version: plan.version.clone(),
-        submission: onewindow::engine::Submission {
+        submission: onewindow_engine::Submission {
             applicant: "a".into(),
             agent: None,
             form: Default::default(),
@@ -581,7 +581,7 @@ fn the_load_generator_completes_every_project_with_supplements() {
     let form = Form::parse(&text, &plan.fields).unwrap().values;
     let (svc, _) = Service::open(Arc::new(MemoryStore::new()), Policy::default()).unwrap();
     svc.deploy(plan.clone()).unwrap();
-    let load = onewindow::loadgen::Load {
+    let load = onewindow_drive::Load {
         clients: 2,
         projects: 3,
         prefix: "lg".into(),
@@ -589,13 +589,13 @@ fn the_load_generator_completes_every_project_with_supplements() {
         print_acks: false,
         submit_only: false,
     };
-    let report = onewindow::loadgen::run(&svc, &plan, &form, &load, at("2025-03-03")).unwrap();
+    let report = onewindow_drive::run(&svc, &plan, &form, &load, at("2025-03-03")).unwrap();
     assert!(report.transitions > 0);
     for id in svc.project_ids() {
         let p = svc.project(&id).unwrap();
         assert_eq!(
             p.status(),
-            onewindow::engine::Status::Completed,
+            onewindow_engine::Status::Completed,
             "{id} completed"
         );
     }

@@ -4,12 +4,12 @@
 
 use std::path::{Path, PathBuf};
 
-use onewindow::plan::{self, Options, Plan};
-use onewindow::report;
-use onewindow::spec::{self, LimitKind};
+use onewindow_core::plan::{self, Options, Plan};
+use onewindow_core::report;
+use onewindow_core::spec::{self, LimitKind};
 
 fn examples() -> Vec<(String, String)> {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let root = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."));
     let text = std::fs::read_to_string(root.join("docs/workflow-language.md")).unwrap();
     let mut out = Vec::new();
     let mut block: Option<String> = None;
@@ -34,7 +34,7 @@ fn examples() -> Vec<(String, String)> {
 
 fn compile(text: &str) -> Result<Plan, String> {
     // As if the example were a file in docs/, so relative paths resolve from there.
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/example.yaml");
+    let path = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../..")).join("docs/example.yaml");
     let loaded = spec::load_str(&path, text).map_err(|d| d.to_string())?;
     plan::compile(&loaded)
         .map(|(p, _)| p)

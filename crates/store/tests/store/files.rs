@@ -3,8 +3,8 @@
 
 use std::path::Path;
 
-use onewindow::engine::{fold, Envelope};
-use onewindow::store::codec;
+use onewindow_engine::{fold, Envelope};
+use onewindow_store::codec;
 
 use super::*;
 

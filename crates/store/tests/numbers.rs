@@ -8,18 +8,18 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use chrono::NaiveDateTime;
-use onewindow::engine::{Actor, Command, Engine, Event, MaterialRef, Policy, Refusal};
-use onewindow::form::Form;
-use onewindow::plan::{self, Plan};
-use onewindow::store::disk::{Flush, SledStore};
-use onewindow::store::memory::MemoryStore;
-use onewindow::store::postgres::{Options, PgStore};
-use onewindow::store::service::Service;
-use onewindow::store::{ReadStore, Store};
+use onewindow_core::form::Form;
+use onewindow_core::plan::{self, Plan};
+use onewindow_engine::{Actor, Command, Engine, Event, MaterialRef, Policy, Refusal};
+use onewindow_store::disk::{Flush, SledStore};
+use onewindow_store::memory::MemoryStore;
+use onewindow_store::postgres::{Options, PgStore};
+use onewindow_store::service::Service;
+use onewindow_store::{ReadStore, Store};
 use onewindow_testkit::scratch::Scratch;
 
 fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
 }
 
 /// tests/scenarios/workflows/small.yaml: `plan` numbers its documents `规审〔{year}〕{seq}号`.
@@ -63,7 +63,7 @@ fn at(s: &str) -> NaiveDateTime {
 fn submit(plan: &Plan) -> Command {
     Command::Submit {
         version: plan.version.clone(),
-        submission: onewindow::engine::Submission {
+        submission: onewindow_engine::Submission {
             applicant: "a".into(),
             agent: None,
             form: Form::parse("height: 30", &plan.fields).unwrap().values,
@@ -84,7 +84,7 @@ fn approve(item: &str, numbers: &[(&str, &str)]) -> Command {
 }
 
 /// The numbers an outcome's approval issued.
-fn issued(events: &[onewindow::engine::Envelope]) -> Vec<String> {
+fn issued(events: &[onewindow_engine::Envelope]) -> Vec<String> {
     events
         .iter()
         .filter_map(|e| match &e.event {

@@ -1,6 +1,6 @@
-//! What operators scrape and probe: `/healthz` (the process is up), `/readyz` (the store
-//! answers; a load balancer takes a node whose database is gone out of rotation) and
-//! `/metrics` in Prometheus text format (prometheus-client).
+//! What a node counts for its operators (prometheus-client): shared by the gRPC side,
+//! the HTTP side, the ticker and the checkpoints, so it lives beside `Api`, not in the
+//! HTTP side that serves it (`http/probes.rs`).
 //!
 //! Counted as they happen: commands by kind and outcome and their latency, open streams,
 //! the store's group commits (how many commands shared a flush, how long it took). Read
@@ -13,11 +13,6 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::AtomicI64;
 use std::sync::Arc;
 
-use axum::extract::State;
-use axum::http::{header, StatusCode};
-use axum::response::IntoResponse;
-use axum::routing::get;
-use axum::Router;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -85,6 +80,9 @@ pub(crate) struct Metrics {
     cached: Gauge<i64, AtomicI64>,
     /// Checkpoints of the audit trail this node signed.
     pub(crate) audit_checkpoints: Counter,
+    /// Rounds of supervision this node's ticker finished (a stalled ticker shows as a
+    /// count that stops; tests wait for rounds instead of sleeping).
+    pub(crate) ticker_rounds: Counter,
     /// Broken links the last audit verification on this node found (0: intact).
     pub(crate) audit_broken: Gauge<i64, AtomicI64>,
     /// Connections per port: open, refused, closed for a newcomer, timed out.
@@ -153,6 +151,12 @@ impl Metrics {
             "Checkpoints of the audit trail this node signed",
             audit_checkpoints.clone(),
         );
+        let ticker_rounds = Counter::default();
+        registry.register(
+            "ticker_rounds",
+            "Rounds of supervision (warnings, overdue flags, cards) this node's ticker finished",
+            ticker_rounds.clone(),
+        );
         let audit_broken = Gauge::<i64, AtomicI64>::default();
         registry.register(
             "audit_broken_links",
@@ -210,6 +214,7 @@ impl Metrics {
             streams,
             cached,
             audit_checkpoints,
+            ticker_rounds,
             audit_broken,
         }
     }
@@ -319,25 +324,11 @@ impl Drop for StreamOpen {
     }
 }
 
-/// The operators' routes.
-pub(super) fn router() -> Router<super::Http> {
-    Router::new()
-        .route("/healthz", get(|| async { "ok\n" }))
-        .route("/readyz", get(ready))
-        .route("/metrics", get(metrics))
-}
-
-async fn ready(State(api): State<Api>) -> impl IntoResponse {
-    let svc = api.svc.clone();
-    let checked = tokio::task::spawn_blocking(move || svc.store().projects_after("", 1)).await;
-    match checked {
-        Ok(Ok(_)) => (StatusCode::OK, "ready\n".to_string()),
-        Ok(Err(e)) => (StatusCode::SERVICE_UNAVAILABLE, format!("store: {e}\n")),
-        Err(e) => (StatusCode::SERVICE_UNAVAILABLE, format!("{e}\n")),
-    }
-}
-
-async fn metrics(State(api): State<Api>, headers: axum::http::HeaderMap) -> impl IntoResponse {
+/// The node's counts as OpenMetrics text: the projects cached read now, the tasks by
+/// department counted again first when the last count is older than [`RECOUNT`] (the
+/// first scrape waits for the first count; later ones report the last and recount in
+/// the background).
+pub(crate) async fn encode(api: &Api) -> Result<String, std::fmt::Error> {
     api.metrics
         .cached
         .set(i64::try_from(api.svc.cached()).unwrap_or(i64::MAX));
@@ -354,69 +345,8 @@ async fn metrics(State(api): State<Api>, headers: axum::http::HeaderMap) -> impl
         }
     }
     let mut out = String::new();
-    // Prometheus asks for OpenMetrics; anything else (promtool, curl, an older scraper)
-    // gets the classic text format.
-    let openmetrics = headers
-        .get_all(header::ACCEPT)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .any(|v| v.contains("application/openmetrics-text"));
-    match prometheus_client::encoding::text::encode(&mut out, &api.metrics.registry) {
-        Ok(()) if openmetrics => (
-            StatusCode::OK,
-            [(
-                header::CONTENT_TYPE,
-                "application/openmetrics-text; version=1.0.0; charset=utf-8",
-            )],
-            out,
-        ),
-        Ok(()) => (
-            StatusCode::OK,
-            [(
-                header::CONTENT_TYPE,
-                "text/plain; version=0.0.4; charset=utf-8",
-            )],
-            classic(&out),
-        ),
-        Err(e) => (
-            StatusCode::INTERNAL_SERVER_ERROR,
-            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
-            e.to_string(),
-        ),
-    }
-}
-
-/// OpenMetrics text as the classic Prometheus text format (0.0.4): a counter's `HELP` and
-/// `TYPE` name its samples (`x_total`), not its family (`x`), and there is no `# EOF`.
-/// The samples themselves are the same in both.
-fn classic(openmetrics: &str) -> String {
-    let counters: std::collections::HashSet<&str> = openmetrics
-        .lines()
-        .filter_map(|l| l.strip_prefix("# TYPE "))
-        .filter_map(|l| l.strip_suffix(" counter"))
-        .collect();
-    let mut out = String::with_capacity(openmetrics.len() + 64 * counters.len());
-    for line in openmetrics.lines() {
-        if line == "# EOF" {
-            continue;
-        }
-        let meta = ["# HELP ", "# TYPE "]
-            .into_iter()
-            .find_map(|p| line.strip_prefix(p).map(|rest| (p, rest)));
-        match meta {
-            Some((prefix, rest)) => {
-                let (name, tail) = rest.split_once(' ').unwrap_or((rest, ""));
-                if counters.contains(name) {
-                    out.push_str(&format!("{prefix}{name}_total {tail}"));
-                } else {
-                    out.push_str(line);
-                }
-            }
-            None => out.push_str(line),
-        }
-        out.push('\n');
-    }
-    out
+    prometheus_client::encoding::text::encode(&mut out, &api.metrics.registry)?;
+    Ok(out)
 }
 
 /// Shared between the handlers (cheap to clone).

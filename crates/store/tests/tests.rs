@@ -1,0 +1,4 @@
+//! The integration tests of `onewindow-store`, one binary (each file a module).
+
+mod numbers;
+mod store;
