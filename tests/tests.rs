@@ -23,4 +23,5 @@ mod office;
 mod server;
 mod simulate;
 mod streams;
+mod walls;
 mod zones;

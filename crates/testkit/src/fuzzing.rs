@@ -1,5 +1,5 @@
 //! The entry points the fuzz targets drive (`fuzz/fuzz_targets/`), and that the normal
-//! test run replays over the committed corpora (`tests/fuzz_corpus.rs`): arbitrary bytes
+//! test run replays over the committed corpora (`crates/testkit/tests/fuzz_corpus.rs`): arbitrary bytes
 //! into every parser of the project's inputs. Each must return — an error is fine — and
 //! never panic, hang or allocate without bound. How to run them: `docs/fuzzing.md`.
 
