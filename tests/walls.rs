@@ -11,7 +11,11 @@ fn closure() -> BTreeMap<String, BTreeSet<String>> {
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
         .expect("cargo metadata runs");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let meta: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let name: BTreeMap<&str, &str> = meta["packages"]
         .as_array()
@@ -61,7 +65,15 @@ fn closure() -> BTreeMap<String, BTreeSet<String>> {
 fn every_crate_keeps_its_rule() {
     let deps = closure();
     let has = |krate: &str, dep: &str| deps[krate].contains(dep);
-    let io = ["tokio", "tonic", "prost", "axum", "hyper", "sled", "tokio-postgres"];
+    let io = [
+        "tokio",
+        "tonic",
+        "prost",
+        "axum",
+        "hyper",
+        "sled",
+        "tokio-postgres",
+    ];
     for krate in ["onewindow-core", "onewindow-engine"] {
         for dep in io {
             assert!(!has(krate, dep), "{krate} depends on {dep}");
@@ -73,11 +85,15 @@ fn every_crate_keeps_its_rule() {
     for (krate, _) in &deps {
         // Only the server and what is built on it (the binary, the testkit) know tonic,
         // axum and the generated protobuf.
-        let serving = ["onewindow-server", "onewindow", "onewindow-testkit"].contains(&krate.as_str());
+        let serving =
+            ["onewindow-server", "onewindow", "onewindow-testkit"].contains(&krate.as_str());
         for dep in ["tonic", "axum", "prost"] {
             assert!(serving || !has(krate, dep), "{krate} depends on {dep}");
         }
-        assert!(!has(krate, "onewindow-testkit"), "{krate} depends on the testkit");
+        assert!(
+            !has(krate, "onewindow-testkit"),
+            "{krate} depends on the testkit"
+        );
         assert!(
             serving || !has(krate, "onewindow-server"),
             "{krate} depends on the server"
