@@ -82,7 +82,7 @@ fn every_crate_keeps_its_rule() {
     for dep in ["geo", "onewindow-engine", "onewindow-blueprint"] {
         assert!(!has("onewindow-core", dep), "core depends on {dep}");
     }
-    for (krate, _) in &deps {
+    for krate in deps.keys() {
         // Only the server and what is built on it (the binary, the testkit) know tonic,
         // axum and the generated protobuf.
         let serving =
