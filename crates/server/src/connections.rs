@@ -540,7 +540,10 @@ mod tests {
         Hygiene {
             max_connections: max,
             handshake: Duration::from_millis(300),
-            idle: Duration::from_millis(600),
+            // Idle well above the quiet pause below, so that a loaded machine's stall
+            // does not look like idleness; the waits for a close are generous for the
+            // same reason.
+            idle: Duration::from_millis(2000),
             ..Hygiene::default()
         }
     }
@@ -591,8 +594,8 @@ mod tests {
         let mut silent = TcpStream::connect(addr).await.unwrap();
         let mut half = TcpStream::connect(addr).await.unwrap();
         half.write_all(b"PRI * HTTP/2.0\r\n").await.unwrap();
-        assert!(closed_within(&mut silent, Duration::from_secs(3)).await);
-        assert!(closed_within(&mut half, Duration::from_secs(3)).await);
+        assert!(closed_within(&mut silent, Duration::from_secs(20)).await);
+        assert!(closed_within(&mut half, Duration::from_secs(20)).await);
         // Speaks, then goes quiet: closed when idle too long, not before.
         let mut quiet = TcpStream::connect(addr).await.unwrap();
         let hello = [b'h'; HANDSHAKE_BYTES as usize];
@@ -603,7 +606,7 @@ mod tests {
         tokio::time::sleep(Duration::from_millis(400)).await;
         quiet.write_all(b"ok").await.unwrap();
         quiet.read_exact(&mut buf).await.unwrap();
-        assert!(closed_within(&mut quiet, Duration::from_secs(3)).await);
+        assert!(closed_within(&mut quiet, Duration::from_secs(20)).await);
         assert!(metrics.timed_out.get() >= 3);
 
         // Full: the oldest connection that was never served is closed for a newcomer.
@@ -615,7 +618,7 @@ mod tests {
         let _b = TcpStream::connect(addr).await.unwrap();
         tokio::time::sleep(Duration::from_millis(20)).await;
         let mut c = TcpStream::connect(addr).await.unwrap();
-        assert!(closed_within(&mut a, Duration::from_millis(200)).await);
+        assert!(closed_within(&mut a, Duration::from_secs(10)).await);
         assert_eq!(metrics.evicted.get(), 1);
         c.write_all(b"y").await.unwrap();
         c.read_exact(&mut buf[..1]).await.unwrap();
