@@ -485,7 +485,18 @@ fn the_newest_checkpoint_removed_shows() {
             "1",
         ],
     );
-    std::thread::sleep(std::time::Duration::from_millis(3500));
+    // The node looks at the store's checkpoints through its witness and finds the one
+    // it saw gone: it reports broken links and signs nothing.
+    tokio::runtime::Runtime::new()
+        .unwrap()
+        .block_on(common::eventually(
+            "the node reports the cut log",
+            60,
+            || async {
+                let broken = common::metric(node.http, "onewindow_audit_broken_links").await;
+                broken.is_some_and(|b| b > 0.0).then_some(())
+            },
+        ));
     drop(node.kill());
     let count = server
         .psql_in("dropped", "SELECT count(*) FROM checkpoints")

@@ -360,7 +360,7 @@ async fn the_ticker_flags_an_overdue_task_on_a_controllable_clock() {
     // Exactly once: two more ticks write nothing new (after the overdue flag, only its
     // yellow card, written by the same tick). Three rounds counted from now: the
     // flagging round may still be finishing when the count is read.
-    more_ticks(&server, 3).await;
+    more_ticks(server.http, 3).await;
     let p = window
         .get_project(with(
             WINDOW,

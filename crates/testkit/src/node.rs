@@ -114,6 +114,8 @@ pub struct Server {
     pub child: Child,
     /// `http://127.0.0.1:port` of its gRPC side.
     pub addr: String,
+    /// Its HTTP side (console, JSON API, `/metrics`).
+    pub http: std::net::SocketAddr,
     /// Its directory (data in `data/`), kept when it is killed.
     pub dir: Option<tempfile::TempDir>,
 }
@@ -171,9 +173,15 @@ pub fn serve_env(
     env: &[(&str, &str)],
 ) -> Server {
     let root = root();
+    // The HTTP side on a port chosen here, so that a test can read its `/metrics` (the
+    // server prints only its gRPC address).
+    let http: std::net::SocketAddr = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port");
     let mut child = Command::new(binary())
         .envs(env.iter().copied())
-        .args(["serve", "--listen", "127.0.0.1:0", "--http", "127.0.0.1:0"])
+        .args(["serve", "--listen", "127.0.0.1:0", "--http"])
+        .arg(http.to_string())
         .arg("--data")
         .arg(dir.path().join("data"))
         .arg("--tokens")
@@ -196,6 +204,7 @@ pub fn serve_env(
     Server {
         child,
         addr,
+        http,
         dir: Some(dir),
     }
 }
@@ -788,18 +797,25 @@ where
     }
 }
 
-/// The rounds of supervision the in-process server's ticker has finished
-/// (`onewindow_ticker_rounds` on `/metrics`).
-pub async fn ticker_rounds(server: &InProcess) -> u64 {
-    let body = http(server.http, "GET", "/metrics", &[], "").await.body;
+/// One sample of a server's `/metrics` (`name` with its labels as written, e.g.
+/// `onewindow_ticker_rounds_total`), if it is there.
+pub async fn metric(server: std::net::SocketAddr, name: &str) -> Option<f64> {
+    let body = http(server, "GET", "/metrics", &[], "").await.body;
     body.lines()
-        .find_map(|l| l.strip_prefix("onewindow_ticker_rounds_total "))
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
         .and_then(|v| v.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no ticker rounds in {body}"))
 }
 
-/// Waits until the ticker has finished `n` more rounds than it had when called.
-pub async fn more_ticks(server: &InProcess, n: u64) {
+/// The rounds of supervision a server's ticker has finished.
+pub async fn ticker_rounds(server: std::net::SocketAddr) -> u64 {
+    metric(server, "onewindow_ticker_rounds_total")
+        .await
+        .expect("the ticker's rounds on /metrics") as u64
+}
+
+/// Waits until the ticker of the server whose HTTP side is `server` has finished `n`
+/// more rounds than it had when called.
+pub async fn more_ticks(server: std::net::SocketAddr, n: u64) {
     let from = ticker_rounds(server).await;
     eventually("the ticker's rounds", 60, || async {
         (ticker_rounds(server).await >= from + n).then_some(())
