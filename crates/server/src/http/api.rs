@@ -60,8 +60,11 @@ const A: &str = "any authenticated caller";
 const AD: &str = "admin";
 const AN: &str = "analyst, supervisor, admin";
 
+/// The route table and the dispatch to each route's handler, from one declaration: a row
+/// names its method, path, RPC, the handler that serves the RPC over gRPC, its messages,
+/// who may call it and what it does.
 macro_rules! routes {
-    ($($method:literal $path:literal => $rpc:literal ($req:literal) -> $resp:literal, $admit:ident $roles:ident: $summary:literal;)*) => {
+    ($($method:literal $path:literal => $rpc:literal $service:ident :: $handler:ident ($req:literal) -> $resp:literal, $admit:ident $roles:ident: $summary:literal;)*) => {
         /// Every route of the JSON/HTTP API.
         pub(crate) const ROUTES: &[Route] = &[$(Route {
             method: $method,
@@ -73,89 +76,109 @@ macro_rules! routes {
             roles: $roles,
             summary: $summary,
         }),*];
+
+        /// Runs the RPC named `rpc` (the gRPC handler itself, so the same checks, refusals
+        /// and messages) and encodes its answer as JSON.
+        async fn dispatch(rpc: &str, api: &Api, caller: Caller, input: Input) -> Result<Vec<u8>, Status> {
+            use pb::department_server::Department;
+            use pb::supervision_server::Supervision;
+            use pb::window_server::Window;
+            use pb::workflows_server::Workflows;
+            match rpc {
+                $($rpc => {
+                    let answer = $service::$handler(api, request(&caller, input.message()?)).await?;
+                    let answer = answer.into_inner();
+                    crate::codec::check_answer(&answer)?;
+                    // Encoded once, straight to the body's bytes.
+                    serde_json::to_vec(&answer)
+                        .map_err(|e| Status::internal(format!("encoding an answer: {e}")))
+                })*
+                other => Err(Status::internal(format!("no handler for {other}"))),
+            }
+        }
     };
 }
 
 routes! {
-    "POST" "/api/v1/pre-review" => "Window.PreReview" ("PreReviewRequest") -> "Notice", WINDOW W:
+    "POST" "/api/v1/pre-review" => "Window.PreReview" Window::pre_review ("PreReviewRequest") -> "Notice", WINDOW W:
         "Pre-review a form and materials: the one-time notice (一次性告知), nothing stored";
-    "POST" "/api/v1/projects" => "Window.Submit" ("SubmitRequest") -> "CommandResponse", WINDOW W:
+    "POST" "/api/v1/projects" => "Window.Submit" Window::submit ("SubmitRequest") -> "CommandResponse", WINDOW W:
         "Submit one form and one set of materials: the project is created (受理)";
-    "GET" "/api/v1/projects" => "Window.ListProjects" ("ListProjectsRequest") -> "ListProjectsResponse", WINDOW W:
+    "GET" "/api/v1/projects" => "Window.ListProjects" Window::list_projects ("ListProjectsRequest") -> "ListProjectsResponse", WINDOW W:
         "Projects, a page at a time, by stage and status";
-    "GET" "/api/v1/projects/{project}" => "Window.GetProject" ("GetProjectRequest") -> "Project", WINDOW W:
+    "GET" "/api/v1/projects/{project}" => "Window.GetProject" Window::get_project ("GetProjectRequest") -> "Project", WINDOW W:
         "A project with its tasks";
-    "POST" "/api/v1/projects/{project}/materials" => "Window.ProvideMaterials" ("ProvideMaterialsRequest") -> "CommandResponse", WINDOW W:
+    "POST" "/api/v1/projects/{project}/materials" => "Window.ProvideMaterials" Window::provide_materials ("ProvideMaterialsRequest") -> "CommandResponse", WINDOW W:
         "Hand in later-stage materials";
-    "POST" "/api/v1/projects/{project}/withdraw" => "Window.Withdraw" ("WithdrawRequest") -> "CommandResponse", WINDOW W:
+    "POST" "/api/v1/projects/{project}/withdraw" => "Window.Withdraw" Window::withdraw ("WithdrawRequest") -> "CommandResponse", WINDOW W:
         "Withdraw the application (撤回申请)";
-    "POST" "/api/v1/projects/{project}/items/{item}/supplement" => "Window.ProvideSupplement" ("MaterialsForItem") -> "CommandResponse", WINDOW W:
+    "POST" "/api/v1/projects/{project}/items/{item}/supplement" => "Window.ProvideSupplement" Window::provide_supplement ("MaterialsForItem") -> "CommandResponse", WINDOW W:
         "Hand in the supplement a department asked for (补正); its clock runs again";
-    "POST" "/api/v1/projects/{project}/items/{item}/resubmit" => "Window.Resubmit" ("MaterialsForItem") -> "CommandResponse", WINDOW W:
+    "POST" "/api/v1/projects/{project}/items/{item}/resubmit" => "Window.Resubmit" Window::resubmit ("MaterialsForItem") -> "CommandResponse", WINDOW W:
         "Resubmit a rejected item with new materials";
-    "POST" "/api/v1/projects/{project}/items/{item}/milestone" => "Window.ReportMilestone" ("ItemCommand") -> "CommandResponse", WINDOW W:
+    "POST" "/api/v1/projects/{project}/items/{item}/milestone" => "Window.ReportMilestone" Window::report_milestone ("ItemCommand") -> "CommandResponse", WINDOW W:
         "Report a milestone the window records itself";
-    "POST" "/api/v1/projects/{project}/items/{item}/urge" => "Window.Urge" ("ReasonForItem") -> "CommandResponse", WINDOW W:
+    "POST" "/api/v1/projects/{project}/items/{item}/urge" => "Window.Urge" Window::urge ("ReasonForItem") -> "CommandResponse", WINDOW W:
         "Urge the department on an open task (催办), once a day per task";
-    "POST" "/api/v1/projects/{project}/agent" => "Window.AssignAgent" ("AssignAgentRequest") -> "CommandResponse", WINDOW W:
+    "POST" "/api/v1/projects/{project}/agent" => "Window.AssignAgent" Window::assign_agent ("AssignAgentRequest") -> "CommandResponse", WINDOW W:
         "Assign an agent (代办员) to the project";
-    "GET" "/api/v1/tasks" => "Department.ListTasks" ("ListTasksRequest") -> "ListTasksResponse", DEPARTMENT D:
+    "GET" "/api/v1/tasks" => "Department.ListTasks" Department::list_tasks ("ListTasksRequest") -> "ListTasksResponse", DEPARTMENT D:
         "The caller's department's tasks, a page at a time";
-    "POST" "/api/v1/projects/{project}/items/{item}/claim" => "Department.Claim" ("ItemCommand") -> "CommandResponse", DEPARTMENT D:
+    "POST" "/api/v1/projects/{project}/items/{item}/claim" => "Department.Claim" Department::claim ("ItemCommand") -> "CommandResponse", DEPARTMENT D:
         "Claim a ready task (签收)";
-    "POST" "/api/v1/projects/{project}/items/{item}/approve" => "Department.Approve" ("ApproveRequest") -> "CommandResponse", DEPARTMENT D:
+    "POST" "/api/v1/projects/{project}/items/{item}/approve" => "Department.Approve" Department::approve ("ApproveRequest") -> "CommandResponse", DEPARTMENT D:
         "Approve, issuing the item's documents";
-    "POST" "/api/v1/projects/{project}/items/{item}/reject" => "Department.Reject" ("ReasonForItem") -> "CommandResponse", DEPARTMENT D:
+    "POST" "/api/v1/projects/{project}/items/{item}/reject" => "Department.Reject" Department::reject ("ReasonForItem") -> "CommandResponse", DEPARTMENT D:
         "Reject with a reason (不予许可)";
-    "POST" "/api/v1/projects/{project}/items/{item}/request-supplement" => "Department.RequestSupplement" ("SupplementRequest") -> "CommandResponse", DEPARTMENT D:
+    "POST" "/api/v1/projects/{project}/items/{item}/request-supplement" => "Department.RequestSupplement" Department::request_supplement ("SupplementRequest") -> "CommandResponse", DEPARTMENT D:
         "Ask for a supplement, naming what is missing; the clock stops";
-    "POST" "/api/v1/projects/{project}/items/{item}/extend" => "Department.Extend" ("ReasonForItem") -> "CommandResponse", DEPARTMENT D:
+    "POST" "/api/v1/projects/{project}/items/{item}/extend" => "Department.Extend" Department::extend ("ReasonForItem") -> "CommandResponse", DEPARTMENT D:
         "Extend the limit once, with a reason (延期)";
-    "POST" "/api/v1/projects/{project}/items/{item}/special/start" => "Department.StartSpecial" ("ReasonForItem") -> "CommandResponse", DEPARTMENT D:
+    "POST" "/api/v1/projects/{project}/items/{item}/special/start" => "Department.StartSpecial" Department::start_special ("ReasonForItem") -> "CommandResponse", DEPARTMENT D:
         "Start a special procedure (特别程序: hearing, expert review…); the clock stops";
-    "POST" "/api/v1/projects/{project}/items/{item}/special/end" => "Department.EndSpecial" ("ItemCommand") -> "CommandResponse", DEPARTMENT D:
+    "POST" "/api/v1/projects/{project}/items/{item}/special/end" => "Department.EndSpecial" Department::end_special ("ItemCommand") -> "CommandResponse", DEPARTMENT D:
         "End the special procedure; the clock runs again";
-    "POST" "/api/v1/projects/{project}/items/{item}/sign" => "Department.Sign" ("ReasonForItem") -> "CommandResponse", DEPARTMENT D:
+    "POST" "/api/v1/projects/{project}/items/{item}/sign" => "Department.Sign" Department::sign ("ReasonForItem") -> "CommandResponse", DEPARTMENT D:
         "Sign the current step with an opinion (受理, 审查; 会签/或签/票签)";
-    "POST" "/api/v1/projects/{project}/items/{item}/transfer" => "Department.Transfer" ("HandOverRequest") -> "CommandResponse", DEPARTMENT D:
+    "POST" "/api/v1/projects/{project}/items/{item}/transfer" => "Department.Transfer" Department::transfer ("HandOverRequest") -> "CommandResponse", DEPARTMENT D:
         "Hand the task to another reviewer (转办)";
-    "POST" "/api/v1/projects/{project}/items/{item}/delegate" => "Department.Delegate" ("HandOverRequest") -> "CommandResponse", DEPARTMENT D:
+    "POST" "/api/v1/projects/{project}/items/{item}/delegate" => "Department.Delegate" Department::delegate ("HandOverRequest") -> "CommandResponse", DEPARTMENT D:
         "Ask another reviewer for an opinion; the task comes back (委派)";
-    "POST" "/api/v1/projects/{project}/items/{item}/signers" => "Department.AddSigner" ("AddSignerRequest") -> "CommandResponse", DEPARTMENT D:
+    "POST" "/api/v1/projects/{project}/items/{item}/signers" => "Department.AddSigner" Department::add_signer ("AddSignerRequest") -> "CommandResponse", DEPARTMENT D:
         "Add a signer to the current step, before or after the caller (加签)";
-    "POST" "/api/v1/projects/{project}/items/{item}/recall" => "Department.Recall" ("ItemCommand") -> "CommandResponse", DEPARTMENT D:
+    "POST" "/api/v1/projects/{project}/items/{item}/recall" => "Department.Recall" Department::recall ("ItemCommand") -> "CommandResponse", DEPARTMENT D:
         "Withdraw the department's own decision (撤回)";
-    "POST" "/api/v1/projects/{project}/items/{item}/return" => "Department.ReturnTo" ("ReturnRequest") -> "CommandResponse", DEPARTMENT D:
+    "POST" "/api/v1/projects/{project}/items/{item}/return" => "Department.ReturnTo" Department::return_to ("ReturnRequest") -> "CommandResponse", DEPARTMENT D:
         "Return the project to an earlier item whose document must change (退回)";
-    "GET" "/api/v1/supervision/overdue" => "Supervision.Overdue" ("SupervisionRequest") -> "ListTasksResponse", SUPERVISOR S:
+    "GET" "/api/v1/supervision/overdue" => "Supervision.Overdue" Supervision::overdue ("SupervisionRequest") -> "ListTasksResponse", SUPERVISOR S:
         "Open tasks past their due date";
-    "GET" "/api/v1/supervision/warnings" => "Supervision.Warnings" ("SupervisionRequest") -> "ListTasksResponse", SUPERVISOR S:
+    "GET" "/api/v1/supervision/warnings" => "Supervision.Warnings" Supervision::warnings ("SupervisionRequest") -> "ListTasksResponse", SUPERVISOR S:
         "Open tasks near their due date (warned)";
-    "GET" "/api/v1/supervision/cards" => "Supervision.Cards" ("SupervisionRequest") -> "ListTasksResponse", SUPERVISOR S:
+    "GET" "/api/v1/supervision/cards" => "Supervision.Cards" Supervision::cards ("SupervisionRequest") -> "ListTasksResponse", SUPERVISOR S:
         "Open tasks with a yellow card (督办) or a red card (整改)";
-    "GET" "/api/v1/supervision/assessment" => "Supervision.Assess" ("AssessRequest") -> "AssessResponse", SUPERVISOR S:
+    "GET" "/api/v1/supervision/assessment" => "Supervision.Assess" Supervision::assess ("AssessRequest") -> "AssessResponse", SUPERVISOR S:
         "The per-department assessment (考核) of a period";
-    "GET" "/api/v1/supervision/audit" => "Supervision.VerifyAudit" ("VerifyAuditRequest") -> "VerifyAuditResponse", SUPERVISOR S:
+    "GET" "/api/v1/supervision/audit" => "Supervision.VerifyAudit" Supervision::verify_audit ("VerifyAuditRequest") -> "VerifyAuditResponse", SUPERVISOR S:
         "The audit trail verified: every hash chain and signed checkpoint, the first broken link of each project";
-    "GET" "/api/v1/projects/{project}/timeline" => "Supervision.Timeline" ("GetProjectRequest") -> "TimelineResponse", SUPERVISOR S:
+    "GET" "/api/v1/projects/{project}/timeline" => "Supervision.Timeline" Supervision::timeline ("GetProjectRequest") -> "TimelineResponse", SUPERVISOR S:
         "A project's events, in order";
-    "GET" "/api/v1/workflows" => "Workflows.List" ("ListWorkflowsRequest") -> "ListWorkflowsResponse", ANY A:
+    "GET" "/api/v1/workflows" => "Workflows.List" Workflows::list ("ListWorkflowsRequest") -> "ListWorkflowsResponse", ANY A:
         "Deployed workflow versions";
-    "POST" "/api/v1/workflows" => "Workflows.Deploy" ("DeployRequest") -> "Workflow", ADMIN AD:
+    "POST" "/api/v1/workflows" => "Workflows.Deploy" Workflows::deploy ("DeployRequest") -> "Workflow", ADMIN AD:
         "Deploy a workflow's YAML (administrators)";
-    "POST" "/api/v1/workflows/compare" => "Workflows.Compare" ("CompareRequest") -> "CompareResponse", ANALYST AN:
+    "POST" "/api/v1/workflows/compare" => "Workflows.Compare" Workflows::compare ("CompareRequest") -> "CompareResponse", ANALYST AN:
         "Compare deployed versions (the analyst's comparison)";
-    "GET" "/api/v1/workflows/{version}" => "Workflows.Get" ("GetWorkflowRequest") -> "Workflow", ANY A:
+    "GET" "/api/v1/workflows/{version}" => "Workflows.Get" Workflows::get ("GetWorkflowRequest") -> "Workflow", ANY A:
         "One deployed version, with its YAML";
-    "GET" "/api/v1/workflows/{version}/plan" => "Workflows.Plan" ("PlanRequest") -> "PlanResponse", ANALYST AN:
+    "GET" "/api/v1/workflows/{version}/plan" => "Workflows.Plan" Workflows::plan ("PlanRequest") -> "PlanResponse", ANALYST AN:
         "A version's schedule: the critical path and dates";
-    "POST" "/api/v1/workflows/{version}/check-site" => "Workflows.CheckSite" ("CheckSiteRequest") -> "CheckSiteResponse", ANY A:
+    "POST" "/api/v1/workflows/{version}/check-site" => "Workflows.CheckSite" Workflows::check_site ("CheckSiteRequest") -> "CheckSiteResponse", ANY A:
         "Check a site against the workflow's blueprint (一张蓝图)";
-    "POST" "/api/v1/calendars" => "Workflows.DeployCalendar" ("DeployCalendarRequest") -> "DeployCalendarResponse", ADMIN AD:
+    "POST" "/api/v1/calendars" => "Workflows.DeployCalendar" Workflows::deploy_calendar ("DeployCalendarRequest") -> "DeployCalendarResponse", ADMIN AD:
         "Deploy a new edition of a working-day calendar; running tasks' due dates are derived again (administrators)";
-    "POST" "/api/v1/workflows/{version}/migration-preview" => "Workflows.PreviewMigration" ("PreviewMigrationRequest") -> "PreviewMigrationResponse", ADMIN AD:
+    "POST" "/api/v1/workflows/{version}/migration-preview" => "Workflows.PreviewMigration" Workflows::preview_migration ("PreviewMigrationRequest") -> "PreviewMigrationResponse", ADMIN AD:
         "What moving running projects to this version would change, project by project (administrators)";
-    "POST" "/api/v1/projects/{project}/migrate" => "Workflows.Migrate" ("MigrateRequest") -> "CommandResponse", ADMIN AD:
+    "POST" "/api/v1/projects/{project}/migrate" => "Workflows.Migrate" Workflows::migrate ("MigrateRequest") -> "CommandResponse", ADMIN AD:
         "Move one project to another version of its workflow (administrators)";
 }
 
@@ -358,67 +381,6 @@ fn from_query<T: DeserializeOwned>(query: &str) -> Result<T, Status> {
 /// An error's text cut short: decoders quote the input, which is never echoed whole.
 fn short(e: &impl std::fmt::Display) -> String {
     crate::status::truncate(&e.to_string(), 200)
-}
-
-/// Runs the RPC named `rpc` and encodes its answer as JSON.
-async fn dispatch(rpc: &str, api: &Api, caller: Caller, input: Input) -> Result<Vec<u8>, Status> {
-    use pb::department_server::Department;
-    use pb::supervision_server::Supervision;
-    use pb::window_server::Window;
-    use pb::workflows_server::Workflows;
-    macro_rules! rpc {
-        ($service:ident :: $method:ident) => {{
-            let answer = $service::$method(api, request(&caller, input.message()?)).await?;
-            let answer = answer.into_inner();
-            crate::codec::check_answer(&answer)?;
-            // Encoded once, straight to the body's bytes.
-            serde_json::to_vec(&answer)
-                .map_err(|e| Status::internal(format!("encoding an answer: {e}")))
-        }};
-    }
-    match rpc {
-        "Window.PreReview" => rpc!(Window::pre_review),
-        "Window.Submit" => rpc!(Window::submit),
-        "Window.ListProjects" => rpc!(Window::list_projects),
-        "Window.GetProject" => rpc!(Window::get_project),
-        "Window.ProvideMaterials" => rpc!(Window::provide_materials),
-        "Window.Withdraw" => rpc!(Window::withdraw),
-        "Window.ProvideSupplement" => rpc!(Window::provide_supplement),
-        "Window.Resubmit" => rpc!(Window::resubmit),
-        "Window.ReportMilestone" => rpc!(Window::report_milestone),
-        "Window.Urge" => rpc!(Window::urge),
-        "Window.AssignAgent" => rpc!(Window::assign_agent),
-        "Department.Sign" => rpc!(Department::sign),
-        "Department.Transfer" => rpc!(Department::transfer),
-        "Department.Delegate" => rpc!(Department::delegate),
-        "Department.AddSigner" => rpc!(Department::add_signer),
-        "Department.Recall" => rpc!(Department::recall),
-        "Department.ReturnTo" => rpc!(Department::return_to),
-        "Supervision.Cards" => rpc!(Supervision::cards),
-        "Workflows.DeployCalendar" => rpc!(Workflows::deploy_calendar),
-        "Workflows.PreviewMigration" => rpc!(Workflows::preview_migration),
-        "Workflows.Migrate" => rpc!(Workflows::migrate),
-        "Department.ListTasks" => rpc!(Department::list_tasks),
-        "Department.Claim" => rpc!(Department::claim),
-        "Department.Approve" => rpc!(Department::approve),
-        "Department.Reject" => rpc!(Department::reject),
-        "Department.RequestSupplement" => rpc!(Department::request_supplement),
-        "Department.Extend" => rpc!(Department::extend),
-        "Department.StartSpecial" => rpc!(Department::start_special),
-        "Department.EndSpecial" => rpc!(Department::end_special),
-        "Supervision.Overdue" => rpc!(Supervision::overdue),
-        "Supervision.Warnings" => rpc!(Supervision::warnings),
-        "Supervision.Assess" => rpc!(Supervision::assess),
-        "Supervision.VerifyAudit" => rpc!(Supervision::verify_audit),
-        "Supervision.Timeline" => rpc!(Supervision::timeline),
-        "Workflows.List" => rpc!(Workflows::list),
-        "Workflows.Deploy" => rpc!(Workflows::deploy),
-        "Workflows.Compare" => rpc!(Workflows::compare),
-        "Workflows.Get" => rpc!(Workflows::get),
-        "Workflows.Plan" => rpc!(Workflows::plan),
-        "Workflows.CheckSite" => rpc!(Workflows::check_site),
-        other => Err(Status::internal(format!("no handler for {other}"))),
-    }
 }
 
 #[cfg(test)]
