@@ -60,29 +60,25 @@ impl Env {
         let server = start().await;
         let mut workflows = WorkflowsClient::connect(server.addr.clone()).await.unwrap();
         let version = version_of(&mut workflows, "complaint").await;
-        let mut window = WindowClient::connect(server.addr.clone()).await.unwrap();
+        let window = WindowClient::connect(server.addr.clone()).await.unwrap();
         let dept = DepartmentClient::connect(server.addr.clone())
             .await
             .unwrap();
         let supervision = SupervisionClient::connect(server.addr.clone())
             .await
             .unwrap();
-        let good = "投".repeat(100);
         let mut env = Env {
             server,
-            window: window.clone(),
+            window,
             dept,
             supervision,
             workflows,
             version,
-            good,
+            good: "投".repeat(100),
             huge: "x".repeat(100_000),
         };
-        window
-            .submit(with(WINDOW, env.submit("good-1", &env.good.clone())))
-            .await
-            .unwrap();
-        env.window = window;
+        let good = env.submit("good-1", &env.good);
+        env.window.submit(with(WINDOW, good)).await.unwrap();
         env
     }
 

@@ -18,14 +18,6 @@ use pb::window_client::WindowClient;
 use pb::workflows_client::WorkflowsClient;
 use tonic::Code;
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 fn database(name: &str) -> (Scratch, String) {
     let server = Scratch::start().expect("a throwaway PostgreSQL");
     let url = server.create_database(name).unwrap();

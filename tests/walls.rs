@@ -4,10 +4,28 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+/// The host's target triple (`rustc -vV`): the graph is read for the platform the
+/// crates are built for. Without the filter cargo reads every platform's packages,
+/// which a machine that only built for its own has not downloaded (and `--offline`
+/// keeps the test from fetching them).
+fn host() -> String {
+    let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
+    let out = std::process::Command::new(rustc)
+        .arg("-vV")
+        .output()
+        .expect("rustc -vV runs");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .find_map(|l| l.strip_prefix("host: "))
+        .expect("rustc names its host")
+        .to_string()
+}
+
 /// Each of our crates' normal dependencies, transitively, by crate name.
 fn closure() -> BTreeMap<String, BTreeSet<String>> {
     let out = std::process::Command::new(env!("CARGO"))
         .args(["metadata", "--format-version", "1", "--locked", "--offline"])
+        .args(["--filter-platform", &host()])
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
         .expect("cargo metadata runs");
