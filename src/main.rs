@@ -80,12 +80,13 @@ enum Command {
         #[arg(short, long)]
         output: PathBuf,
     },
-    /// Projects on a running server, as the window: submit, get, watch, urge, assign an
-    /// agent.
+    /// Projects on a running server, as the window: submit, get, watch, and the window's
+    /// verbs (supplement, resubmit, milestone, urge, materials, assign an agent, withdraw).
     #[command(subcommand)]
     Project(client::project::ProjectCommand),
-    /// A department's tasks on a running server: list, claim, approve, reject, supplement,
-    /// sign, transfer, delegate, add a signer, recall, return.
+    /// A department's tasks on a running server: list, and the department's verbs (claim,
+    /// approve, reject, supplement, extend, special procedures, sign, transfer, delegate,
+    /// add a signer, recall, return).
     #[command(subcommand)]
     Tasks(client::tasks::TasksCommand),
     /// The identity file: add, revoke and list tokens (a running server reads changes

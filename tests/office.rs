@@ -14,7 +14,7 @@ use tonic::transport::Channel;
 
 /// Deploys the office workflow of the scenarios (steps inside departments); its calendar
 /// path is rewritten to the server's workflows directory.
-async fn deploy_office(server: &InProcess) -> String {
+pub(crate) async fn deploy_office(server: &InProcess) -> String {
     let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let yaml = std::fs::read_to_string(root.join("tests/scenarios/workflows/office.yaml"))
         .unwrap()
@@ -33,7 +33,12 @@ async fn deploy_office(server: &InProcess) -> String {
     .version
 }
 
-async fn submit(w: &mut WindowClient<Channel>, version: &str, project: &str, agent: &str) {
+pub(crate) async fn submit(
+    w: &mut WindowClient<Channel>,
+    version: &str,
+    project: &str,
+    agent: &str,
+) {
     w.submit(with(
         WINDOW,
         pb::SubmitRequest {

@@ -23,5 +23,6 @@ mod office;
 mod server;
 mod simulate;
 mod streams;
+mod verbs;
 mod walls;
 mod zones;

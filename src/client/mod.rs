@@ -8,6 +8,7 @@ pub mod loadgen_http;
 pub mod migrate;
 pub mod project;
 pub mod tasks;
+pub mod verbs;
 
 use anyhow::Result;
 use clap::Args;

@@ -1,5 +1,7 @@
-//! `onewindow project …`: the window's projects — submit one, read one, watch events,
-//! urge a department, assign an agent.
+//! `onewindow project …`: the window's projects — submit one, read one, watch events —
+//! and every verb the window has, one subcommand per row of the server's verb table
+//! ([`super::verbs`]): hand in a supplement, resubmit, report a milestone, urge, hand in
+//! later materials, assign an agent, withdraw.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -9,6 +11,7 @@ use anyhow::{Context, Result};
 use clap::Subcommand;
 use onewindow::server::pb;
 
+use super::verbs::{VerbCommand, Window};
 use super::{field_value, print_response, rt, Conn, RequestId};
 
 /// Projects, as the window sees them.
@@ -67,36 +70,10 @@ pub enum ProjectCommand {
         #[arg(long = "type", value_delimiter = ',')]
         types: Vec<String>,
     },
-    /// Urge a department on an open task (催办): the window, the project's agent or a
-    /// supervisor; once a day per task.
-    Urge {
-        #[command(flatten)]
-        conn: Conn,
-        #[command(flatten)]
-        request_id: RequestId,
-        /// The project.
-        #[arg(long)]
-        project: String,
-        /// The item.
-        #[arg(long)]
-        item: String,
-        /// What the urging says.
-        #[arg(long)]
-        note: String,
-    },
-    /// Assign an agent (代办员) to a project.
-    AssignAgent {
-        #[command(flatten)]
-        conn: Conn,
-        #[command(flatten)]
-        request_id: RequestId,
-        /// The project.
-        #[arg(long)]
-        project: String,
-        /// The agent's id.
-        #[arg(long)]
-        agent: String,
-    },
+    /// The window's verbs (supplement, resubmit, milestone, urge, materials,
+    /// assign-agent, withdraw), one subcommand each, from the server's table.
+    #[command(flatten)]
+    Verb(VerbCommand<Window>),
 }
 
 /// Runs a `project` command.
@@ -211,38 +188,7 @@ pub fn run(cmd: ProjectCommand) -> Result<ExitCode> {
                     }
                 }
             }
-            ProjectCommand::Urge {
-                conn,
-                request_id,
-                project,
-                item,
-                note,
-            } => {
-                let mut window = pb::window_client::WindowClient::new(conn.channel().await?);
-                let req = pb::ReasonForItem {
-                    request_id: request_id.take(),
-                    project,
-                    item,
-                    reason: note,
-                    at: String::new(),
-                };
-                print_response(&window.urge(conn.request(req)?).await?.into_inner());
-            }
-            ProjectCommand::AssignAgent {
-                conn,
-                request_id,
-                project,
-                agent,
-            } => {
-                let mut window = pb::window_client::WindowClient::new(conn.channel().await?);
-                let req = pb::AssignAgentRequest {
-                    request_id: request_id.take(),
-                    project,
-                    agent,
-                    at: String::new(),
-                };
-                print_response(&window.assign_agent(conn.request(req)?).await?.into_inner());
-            }
+            ProjectCommand::Verb(verb) => verb.run().await?,
         }
         Ok(ExitCode::SUCCESS)
     })

@@ -8,10 +8,11 @@ use tonic::{Request, Response, Status};
 use super::convert::*;
 use super::status::invalid_argument;
 use super::*;
+use crate::verbs::{verbs, Field, Kind};
 use onewindow_engine::{Command, TaskState};
 
-#[tonic::async_trait]
-impl pb::department_server::Department for Api {
+verbs! {
+    impl pb::department_server::Department, client pb::department_client::DepartmentClient<tonic::transport::Channel>, family Department {
     type StreamReadyStream = TaskStream;
 
     async fn stream_ready(
@@ -94,176 +95,104 @@ impl pb::department_server::Department for Api {
         }))
     }
 
-    async fn claim(
-        &self,
-        req: Request<pb::ItemCommand>,
-    ) -> Result<Response<pb::CommandResponse>, Status> {
-        self.act(req, |r| {
-            Ok(Command::Claim {
-                item: item_id(r.item)?,
-            })
-        })
-        .await
     }
 
-    async fn approve(
-        &self,
-        req: Request<pb::ApproveRequest>,
-    ) -> Result<Response<pb::CommandResponse>, Status> {
-        self.act(req, |r| {
-            Ok(Command::Approve {
-                item: item_id(r.item)?,
-                numbers: numbers(r.numbers)?,
-            })
-        })
-        .await
-    }
-
-    async fn reject(
-        &self,
-        req: Request<pb::ReasonForItem>,
-    ) -> Result<Response<pb::CommandResponse>, Status> {
-        self.act(req, |r| {
-            Ok(Command::Reject {
-                item: item_id(r.item)?,
-                reason: checked_text("reason", r.reason)?,
-            })
-        })
-        .await
-    }
-
-    async fn request_supplement(
-        &self,
-        req: Request<pb::SupplementRequest>,
-    ) -> Result<Response<pb::CommandResponse>, Status> {
-        self.act(req, |r| {
-            Ok(Command::RequestSupplement {
-                item: item_id(r.item)?,
-                needed: material_ids("needed", r.needed)?,
-                note: checked_text("note", r.note)?,
-            })
-        })
-        .await
-    }
-
-    async fn extend(
-        &self,
-        req: Request<pb::ReasonForItem>,
-    ) -> Result<Response<pb::CommandResponse>, Status> {
-        self.act(req, |r| {
-            Ok(Command::Extend {
-                item: item_id(r.item)?,
-                reason: checked_text("reason", r.reason)?,
-            })
-        })
-        .await
-    }
-
-    async fn start_special(
-        &self,
-        req: Request<pb::ReasonForItem>,
-    ) -> Result<Response<pb::CommandResponse>, Status> {
-        self.act(req, |r| {
-            Ok(Command::StartSpecial {
-                item: item_id(r.item)?,
-                kind: checked_text("reason", r.reason)?,
-            })
-        })
-        .await
-    }
-
-    async fn end_special(
-        &self,
-        req: Request<pb::ItemCommand>,
-    ) -> Result<Response<pb::CommandResponse>, Status> {
-        self.act(req, |r| {
-            Ok(Command::EndSpecial {
-                item: item_id(r.item)?,
-            })
-        })
-        .await
-    }
-
-    async fn sign(
-        &self,
-        req: Request<pb::ReasonForItem>,
-    ) -> Result<Response<pb::CommandResponse>, Status> {
-        self.act(req, |r| {
-            Ok(Command::Sign {
-                item: item_id(r.item)?,
-                opinion: checked_text("reason", r.reason)?,
-            })
-        })
-        .await
-    }
-
-    async fn transfer(
-        &self,
-        req: Request<pb::HandOverRequest>,
-    ) -> Result<Response<pb::CommandResponse>, Status> {
-        self.act(req, |r| {
+    claim(ItemCommand) "Department.Claim" "claim"
+        "/api/v1/projects/{project}/items/{item}/claim" true
+        "签收" "Claim" when ready, DEPARTMENT D: "Claim a ready task (签收)"
+        [] |r| Ok(Command::Claim { item: item_id(r.item)? });
+    approve(ApproveRequest) "Department.Approve" "approve"
+        "/api/v1/projects/{project}/items/{item}/approve" true
+        "准予许可" "Approve" when decidable, DEPARTMENT D: "Approve, issuing the item's documents"
+        [Field::new("numbers", Kind::Numbers, "文号", "Document numbers, DOCUMENT=NUMBER (blank: the department's next)").flag("number")]
+        |r| Ok(Command::Approve { item: item_id(r.item)?, numbers: numbers(r.numbers)? });
+    reject(ReasonForItem) "Department.Reject" "reject"
+        "/api/v1/projects/{project}/items/{item}/reject" true
+        "不予许可" "Reject" when deciding, DEPARTMENT D: "Reject with a reason (不予许可)"
+        [Field::new("reason", Kind::Text, "不予许可理由", "Why (the applicant is told)").required()]
+        |r| Ok(Command::Reject { item: item_id(r.item)?, reason: checked_text("reason", r.reason)? });
+    request_supplement(SupplementRequest) "Department.RequestSupplement" "supplement"
+        "/api/v1/projects/{project}/items/{item}/request-supplement" true
+        "一次性告知补正" "Ask for a supplement" when deciding, DEPARTMENT D:
+        "Ask for a supplement, naming what is missing; the clock stops"
+        [
+            Field::new("needed", Kind::MaterialIds, "所需材料", "Material ids needed, comma-separated").required(),
+            Field::new("note", Kind::Text, "说明", "An explanation for the applicant").alias("reason"),
+        ]
+        |r| Ok(Command::RequestSupplement {
+            item: item_id(r.item)?,
+            needed: material_ids("needed", r.needed)?,
+            note: checked_text("note", r.note)?,
+        });
+    extend(ReasonForItem) "Department.Extend" "extend"
+        "/api/v1/projects/{project}/items/{item}/extend" true
+        "延期" "Extend once" when extendable, DEPARTMENT D: "Extend the limit once, with a reason (延期)"
+        [Field::new("reason", Kind::Text, "延期理由", "Why (required)").required()]
+        |r| Ok(Command::Extend { item: item_id(r.item)?, reason: checked_text("reason", r.reason)? });
+    start_special(ReasonForItem) "Department.StartSpecial" "special-start"
+        "/api/v1/projects/{project}/items/{item}/special/start" true
+        "启动特别程序" "Start a special procedure" when special_possible, DEPARTMENT D:
+        "Start a special procedure (特别程序: hearing, expert review…); the clock stops"
+        [Field::new("reason", Kind::SpecialProcedure, "特别程序", "The procedure, one the item declares").flag("procedure").required()]
+        |r| Ok(Command::StartSpecial { item: item_id(r.item)?, kind: checked_text("reason", r.reason)? });
+    end_special(ItemCommand) "Department.EndSpecial" "special-end"
+        "/api/v1/projects/{project}/items/{item}/special/end" true
+        "结束特别程序" "End the special procedure" when in_special, DEPARTMENT D:
+        "End the special procedure; the clock runs again"
+        [] |r| Ok(Command::EndSpecial { item: item_id(r.item)? });
+    sign(ReasonForItem) "Department.Sign" "sign"
+        "/api/v1/projects/{project}/items/{item}/sign" true
+        "签署意见" "Sign" when signing, DEPARTMENT D:
+        "Sign the current step with an opinion (受理, 审查; 会签/或签/票签)"
+        [Field::new("reason", Kind::Text, "意见", "The opinion (required)").flag("opinion").required()]
+        |r| Ok(Command::Sign { item: item_id(r.item)?, opinion: checked_text("reason", r.reason)? });
+    transfer(HandOverRequest) "Department.Transfer" "transfer"
+        "/api/v1/projects/{project}/items/{item}/transfer" true
+        "转办" "Transfer" when open, DEPARTMENT D: "Hand the task to another reviewer (转办)"
+        [Field::new("to", Kind::Person, "接办人", "The reviewer who takes it").required()]
+        |r| {
             input::id("to", &r.to)?;
-            Ok(Command::Transfer {
-                item: item_id(r.item)?,
-                to: r.to,
-            })
-        })
-        .await
-    }
-
-    async fn delegate(
-        &self,
-        req: Request<pb::HandOverRequest>,
-    ) -> Result<Response<pb::CommandResponse>, Status> {
-        self.act(req, |r| {
+            Ok(Command::Transfer { item: item_id(r.item)?, to: r.to })
+        };
+    delegate(HandOverRequest) "Department.Delegate" "delegate"
+        "/api/v1/projects/{project}/items/{item}/delegate" true
+        "委派" "Delegate" when deciding, DEPARTMENT D:
+        "Ask another reviewer for an opinion; the task comes back (委派)"
+        [Field::new("to", Kind::Person, "受托人", "The reviewer asked").required()]
+        |r| {
             input::id("to", &r.to)?;
-            Ok(Command::Delegate {
-                item: item_id(r.item)?,
-                to: r.to,
-            })
-        })
-        .await
-    }
-
-    async fn add_signer(
-        &self,
-        req: Request<pb::AddSignerRequest>,
-    ) -> Result<Response<pb::CommandResponse>, Status> {
-        self.act(req, |r| {
+            Ok(Command::Delegate { item: item_id(r.item)?, to: r.to })
+        };
+    add_signer(AddSignerRequest) "Department.AddSigner" "add-signer"
+        "/api/v1/projects/{project}/items/{item}/signers" true
+        "加签" "Add a signer" when signing, DEPARTMENT D:
+        "Add a signer to the current step, before or after the caller (加签)"
+        [
+            Field::new("reviewer", Kind::Person, "加签人", "The reviewer added").required(),
+            Field::new("before", Kind::Flag, "在我之前签", "Before the caller (who then signs after them)"),
+        ]
+        |r| {
             input::id("reviewer", &r.reviewer)?;
-            Ok(Command::AddSigner {
-                item: item_id(r.item)?,
-                reviewer: r.reviewer,
-                before: r.before,
-            })
-        })
-        .await
-    }
-
-    async fn recall(
-        &self,
-        req: Request<pb::ItemCommand>,
-    ) -> Result<Response<pb::CommandResponse>, Status> {
-        self.act(req, |r| {
-            Ok(Command::Recall {
-                item: item_id(r.item)?,
-            })
-        })
-        .await
-    }
-
-    async fn return_to(
-        &self,
-        req: Request<pb::ReturnRequest>,
-    ) -> Result<Response<pb::CommandResponse>, Status> {
-        self.act(req, |r| {
+            Ok(Command::AddSigner { item: item_id(r.item)?, reviewer: r.reviewer, before: r.before })
+        };
+    recall(ItemCommand) "Department.Recall" "recall"
+        "/api/v1/projects/{project}/items/{item}/recall" true
+        "撤回决定" "Recall the decision" when decided, DEPARTMENT D:
+        "Withdraw the department's own decision (撤回)"
+        [] |r| Ok(Command::Recall { item: item_id(r.item)? });
+    return_to(ReturnRequest) "Department.ReturnTo" "return"
+        "/api/v1/projects/{project}/items/{item}/return" true
+        "退回" "Return to an earlier item" when returnable, DEPARTMENT D:
+        "Return the project to an earlier item whose document must change (退回)"
+        [
+            Field::new("to", Kind::EarlierItem, "退回至", "The earlier item whose document must change").required(),
+            Field::new("reason", Kind::Text, "退回理由", "Why (required)").required(),
+        ]
+        |r| {
             input::id("to", &r.to)?;
-            Ok(Command::ReturnTo {
-                item: item_id(r.item)?,
-                to: r.to,
-                reason: checked_text("reason", r.reason)?,
-            })
-        })
-        .await
-    }
+            Ok(Command::ReturnTo { item: item_id(r.item)?, to: r.to, reason: checked_text("reason", r.reason)? })
+        };
 }
+
+/// Who calls the department's verbs, for the document.
+const D: &str = "a department (its own tasks only)";

@@ -51,6 +51,7 @@ mod serve;
 mod site;
 mod status;
 mod supervision;
+pub mod verbs;
 mod watch;
 mod window;
 mod workflows;

@@ -10,10 +10,11 @@ use tonic::{Request, Response, Status};
 
 use super::convert::*;
 use super::*;
+use crate::verbs::{verbs, Field, Kind};
 use onewindow_engine::{self, Command, Submission};
 
-#[tonic::async_trait]
-impl pb::window_server::Window for Api {
+verbs! {
+    impl pb::window_server::Window, client pb::window_client::WindowClient<tonic::transport::Channel>, family Window {
     async fn pre_review(
         &self,
         req: Request<pb::PreReviewRequest>,
@@ -65,93 +66,6 @@ impl pb::window_server::Window for Api {
                 version: r.version,
                 submission,
             })
-        })
-        .await
-    }
-
-    async fn provide_supplement(
-        &self,
-        req: Request<pb::MaterialsForItem>,
-    ) -> Result<Response<pb::CommandResponse>, Status> {
-        self.act(req, |r| {
-            Ok(Command::ProvideSupplement {
-                item: item_id(r.item)?,
-                materials: materials("materials", r.materials)?,
-            })
-        })
-        .await
-    }
-
-    async fn provide_materials(
-        &self,
-        req: Request<pb::ProvideMaterialsRequest>,
-    ) -> Result<Response<pb::CommandResponse>, Status> {
-        self.act(req, |r| {
-            Ok(Command::ProvideMaterials {
-                materials: materials("materials", r.materials)?,
-            })
-        })
-        .await
-    }
-
-    async fn resubmit(
-        &self,
-        req: Request<pb::MaterialsForItem>,
-    ) -> Result<Response<pb::CommandResponse>, Status> {
-        self.act(req, |r| {
-            Ok(Command::Resubmit {
-                item: item_id(r.item)?,
-                materials: materials("materials", r.materials)?,
-            })
-        })
-        .await
-    }
-
-    async fn report_milestone(
-        &self,
-        req: Request<pb::ItemCommand>,
-    ) -> Result<Response<pb::CommandResponse>, Status> {
-        self.act(req, |r| {
-            Ok(Command::ReportMilestone {
-                item: item_id(r.item)?,
-                numbers: BTreeMap::new(),
-            })
-        })
-        .await
-    }
-
-    async fn withdraw(
-        &self,
-        req: Request<pb::WithdrawRequest>,
-    ) -> Result<Response<pb::CommandResponse>, Status> {
-        self.act(req, |r| {
-            Ok(Command::Withdraw {
-                reason: checked_text("reason", r.reason)?,
-            })
-        })
-        .await
-    }
-
-    async fn urge(
-        &self,
-        req: Request<pb::ReasonForItem>,
-    ) -> Result<Response<pb::CommandResponse>, Status> {
-        self.act(req, |r| {
-            Ok(Command::Urge {
-                item: item_id(r.item)?,
-                note: checked_text("reason", r.reason)?,
-            })
-        })
-        .await
-    }
-
-    async fn assign_agent(
-        &self,
-        req: Request<pb::AssignAgentRequest>,
-    ) -> Result<Response<pb::CommandResponse>, Status> {
-        self.act(req, |r| {
-            input::id("agent", &r.agent)?;
-            Ok(Command::AssignAgent { agent: r.agent })
         })
         .await
     }
@@ -261,7 +175,56 @@ impl pb::window_server::Window for Api {
         let lease = self.lease(&caller(&req)?)?;
         self.watch_events(req.into_inner(), lease)
     }
+    }
+
+    provide_supplement(MaterialsForItem) "Window.ProvideSupplement" "supplement"
+        "/api/v1/projects/{project}/items/{item}/supplement" true
+        "提交补正材料" "Hand in the supplement" when awaiting_supplement, WINDOW W:
+        "Hand in the supplement a department asked for (补正); its clock runs again"
+        [Field::new("materials", Kind::Materials, "补正材料", "Material ids handed in, comma-separated").required()]
+        |r| Ok(Command::ProvideSupplement { item: item_id(r.item)?, materials: materials("materials", r.materials)? });
+    resubmit(MaterialsForItem) "Window.Resubmit" "resubmit"
+        "/api/v1/projects/{project}/items/{item}/resubmit" true
+        "重新申请" "Resubmit" when rejected, WINDOW W:
+        "Resubmit a rejected item with new materials"
+        [Field::new("materials", Kind::Materials, "新材料", "Material ids handed in anew, comma-separated")]
+        |r| Ok(Command::Resubmit { item: item_id(r.item)?, materials: materials("materials", r.materials)? });
+    report_milestone(ItemCommand) "Window.ReportMilestone" "milestone"
+        "/api/v1/projects/{project}/items/{item}/milestone" true
+        "登记节点" "Report the milestone" when milestone, WINDOW W:
+        "Report a milestone the window records itself"
+        [] |r| Ok(Command::ReportMilestone { item: item_id(r.item)?, numbers: BTreeMap::new() });
+    urge(ReasonForItem) "Window.Urge" "urge"
+        "/api/v1/projects/{project}/items/{item}/urge" true
+        "催办" "Urge" when urgeable, WINDOW W:
+        "Urge the department on an open task (催办), once a day per task"
+        [Field::new("reason", Kind::Text, "催办说明", "What the urging says").flag("note").required()]
+        |r| Ok(Command::Urge { item: item_id(r.item)?, note: checked_text("reason", r.reason)? });
+    provide_materials(ProvideMaterialsRequest) "Window.ProvideMaterials" "materials"
+        "/api/v1/projects/{project}/materials" false
+        "补交后续材料" "Hand in later materials" when running, WINDOW W:
+        "Hand in later-stage materials"
+        [Field::new("materials", Kind::Materials, "材料", "Material ids handed in, comma-separated").required()]
+        |r| Ok(Command::ProvideMaterials { materials: materials("materials", r.materials)? });
+    assign_agent(AssignAgentRequest) "Window.AssignAgent" "assign-agent"
+        "/api/v1/projects/{project}/agent" false
+        "指派代办员" "Assign an agent" when running, WINDOW W:
+        "Assign an agent (代办员) to the project"
+        [Field::new("agent", Kind::Person, "代办员", "The agent's id").required()]
+        |r| {
+            input::id("agent", &r.agent)?;
+            Ok(Command::AssignAgent { agent: r.agent })
+        };
+    withdraw(WithdrawRequest) "Window.Withdraw" "withdraw"
+        "/api/v1/projects/{project}/withdraw" false
+        "撤回申请" "Withdraw the application" when running, WINDOW W:
+        "Withdraw the application (撤回申请)"
+        [Field::new("reason", Kind::Text, "撤回理由", "Why")]
+        |r| Ok(Command::Withdraw { reason: checked_text("reason", r.reason)? });
 }
+
+/// Who calls the window's verbs, for the document.
+const W: &str = "window, agent (their projects only), supervisor, admin";
 
 /// The agent a request comes from, if it comes from one: what they may read is limited
 /// to the projects assigned to them.

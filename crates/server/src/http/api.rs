@@ -6,7 +6,8 @@
 //! rule (scoped to the caller, bound to the command) and the same errors, each gRPC code
 //! mapped to its HTTP status as `google.rpc.Code` documents ([`super::error`]).
 //!
-//! [`ROUTES`] is the one table: the router is built from it and the OpenAPI document
+//! [`routes`] is the one table (the fixed routes here, and one per verb of
+//! [`crate::verbs`]): the router is built from it and the OpenAPI document
 //! ([`super::openapi`]) is generated from it and from the proto's descriptors, so the
 //! document cannot list a route the server does not serve.
 //!
@@ -34,6 +35,7 @@ use crate::status::invalid_argument;
 use crate::Api;
 
 /// One route of the API: an RPC at a path.
+#[derive(Clone, Copy)]
 pub(crate) struct Route {
     /// `GET` (message from the query) or `POST` (message as the JSON body).
     pub(crate) method: &'static str,
@@ -65,8 +67,8 @@ const AN: &str = "analyst, supervisor, admin";
 /// who may call it and what it does.
 macro_rules! routes {
     ($($method:literal $path:literal => $rpc:literal $service:ident :: $handler:ident ($req:literal) -> $resp:literal, $admit:ident $roles:ident: $summary:literal;)*) => {
-        /// Every route of the JSON/HTTP API.
-        pub(crate) const ROUTES: &[Route] = &[$(Route {
+        /// The routes that are not verbs (reads, submission, the administrators' calls).
+        const FIXED: &[Route] = &[$(Route {
             method: $method,
             path: $path,
             rpc: $rpc,
@@ -93,7 +95,13 @@ macro_rules! routes {
                     serde_json::to_vec(&answer)
                         .map_err(|e| Status::internal(format!("encoding an answer: {e}")))
                 })*
-                other => Err(Status::internal(format!("no handler for {other}"))),
+                verb => {
+                    let answer = crate::verbs::run(api, &caller, verb, input.value()?)
+                        .await
+                        .unwrap_or_else(|| Err(Status::internal(format!("no handler for {verb}"))))?;
+                    serde_json::to_vec(&answer)
+                        .map_err(|e| Status::internal(format!("encoding an answer: {e}")))
+                }
             }
         }
     };
@@ -108,48 +116,8 @@ routes! {
         "Projects, a page at a time, by stage and status";
     "GET" "/api/v1/projects/{project}" => "Window.GetProject" Window::get_project ("GetProjectRequest") -> "Project", WINDOW W:
         "A project with its tasks";
-    "POST" "/api/v1/projects/{project}/materials" => "Window.ProvideMaterials" Window::provide_materials ("ProvideMaterialsRequest") -> "CommandResponse", WINDOW W:
-        "Hand in later-stage materials";
-    "POST" "/api/v1/projects/{project}/withdraw" => "Window.Withdraw" Window::withdraw ("WithdrawRequest") -> "CommandResponse", WINDOW W:
-        "Withdraw the application (撤回申请)";
-    "POST" "/api/v1/projects/{project}/items/{item}/supplement" => "Window.ProvideSupplement" Window::provide_supplement ("MaterialsForItem") -> "CommandResponse", WINDOW W:
-        "Hand in the supplement a department asked for (补正); its clock runs again";
-    "POST" "/api/v1/projects/{project}/items/{item}/resubmit" => "Window.Resubmit" Window::resubmit ("MaterialsForItem") -> "CommandResponse", WINDOW W:
-        "Resubmit a rejected item with new materials";
-    "POST" "/api/v1/projects/{project}/items/{item}/milestone" => "Window.ReportMilestone" Window::report_milestone ("ItemCommand") -> "CommandResponse", WINDOW W:
-        "Report a milestone the window records itself";
-    "POST" "/api/v1/projects/{project}/items/{item}/urge" => "Window.Urge" Window::urge ("ReasonForItem") -> "CommandResponse", WINDOW W:
-        "Urge the department on an open task (催办), once a day per task";
-    "POST" "/api/v1/projects/{project}/agent" => "Window.AssignAgent" Window::assign_agent ("AssignAgentRequest") -> "CommandResponse", WINDOW W:
-        "Assign an agent (代办员) to the project";
     "GET" "/api/v1/tasks" => "Department.ListTasks" Department::list_tasks ("ListTasksRequest") -> "ListTasksResponse", DEPARTMENT D:
         "The caller's department's tasks, a page at a time";
-    "POST" "/api/v1/projects/{project}/items/{item}/claim" => "Department.Claim" Department::claim ("ItemCommand") -> "CommandResponse", DEPARTMENT D:
-        "Claim a ready task (签收)";
-    "POST" "/api/v1/projects/{project}/items/{item}/approve" => "Department.Approve" Department::approve ("ApproveRequest") -> "CommandResponse", DEPARTMENT D:
-        "Approve, issuing the item's documents";
-    "POST" "/api/v1/projects/{project}/items/{item}/reject" => "Department.Reject" Department::reject ("ReasonForItem") -> "CommandResponse", DEPARTMENT D:
-        "Reject with a reason (不予许可)";
-    "POST" "/api/v1/projects/{project}/items/{item}/request-supplement" => "Department.RequestSupplement" Department::request_supplement ("SupplementRequest") -> "CommandResponse", DEPARTMENT D:
-        "Ask for a supplement, naming what is missing; the clock stops";
-    "POST" "/api/v1/projects/{project}/items/{item}/extend" => "Department.Extend" Department::extend ("ReasonForItem") -> "CommandResponse", DEPARTMENT D:
-        "Extend the limit once, with a reason (延期)";
-    "POST" "/api/v1/projects/{project}/items/{item}/special/start" => "Department.StartSpecial" Department::start_special ("ReasonForItem") -> "CommandResponse", DEPARTMENT D:
-        "Start a special procedure (特别程序: hearing, expert review…); the clock stops";
-    "POST" "/api/v1/projects/{project}/items/{item}/special/end" => "Department.EndSpecial" Department::end_special ("ItemCommand") -> "CommandResponse", DEPARTMENT D:
-        "End the special procedure; the clock runs again";
-    "POST" "/api/v1/projects/{project}/items/{item}/sign" => "Department.Sign" Department::sign ("ReasonForItem") -> "CommandResponse", DEPARTMENT D:
-        "Sign the current step with an opinion (受理, 审查; 会签/或签/票签)";
-    "POST" "/api/v1/projects/{project}/items/{item}/transfer" => "Department.Transfer" Department::transfer ("HandOverRequest") -> "CommandResponse", DEPARTMENT D:
-        "Hand the task to another reviewer (转办)";
-    "POST" "/api/v1/projects/{project}/items/{item}/delegate" => "Department.Delegate" Department::delegate ("HandOverRequest") -> "CommandResponse", DEPARTMENT D:
-        "Ask another reviewer for an opinion; the task comes back (委派)";
-    "POST" "/api/v1/projects/{project}/items/{item}/signers" => "Department.AddSigner" Department::add_signer ("AddSignerRequest") -> "CommandResponse", DEPARTMENT D:
-        "Add a signer to the current step, before or after the caller (加签)";
-    "POST" "/api/v1/projects/{project}/items/{item}/recall" => "Department.Recall" Department::recall ("ItemCommand") -> "CommandResponse", DEPARTMENT D:
-        "Withdraw the department's own decision (撤回)";
-    "POST" "/api/v1/projects/{project}/items/{item}/return" => "Department.ReturnTo" Department::return_to ("ReturnRequest") -> "CommandResponse", DEPARTMENT D:
-        "Return the project to an earlier item whose document must change (退回)";
     "GET" "/api/v1/supervision/overdue" => "Supervision.Overdue" Supervision::overdue ("SupervisionRequest") -> "ListTasksResponse", SUPERVISOR S:
         "Open tasks past their due date";
     "GET" "/api/v1/supervision/warnings" => "Supervision.Warnings" Supervision::warnings ("SupervisionRequest") -> "ListTasksResponse", SUPERVISOR S:
@@ -182,10 +150,32 @@ routes! {
         "Move one project to another version of its workflow (administrators)";
 }
 
-/// The API's router: one handler per route of [`ROUTES`], each path's methods together.
+/// Every route of the JSON/HTTP API: the fixed table above, then one per verb of
+/// [`crate::verbs`] (a POST of the verb's message to its path).
+pub(crate) fn routes() -> &'static [Route] {
+    static ROUTES: std::sync::LazyLock<Vec<Route>> = std::sync::LazyLock::new(|| {
+        FIXED
+            .iter()
+            .copied()
+            .chain(crate::verbs::all().map(|v| Route {
+                method: "POST",
+                path: v.path,
+                rpc: v.rpc,
+                request: v.request,
+                response: "CommandResponse",
+                admit: v.admit,
+                roles: v.roles,
+                summary: v.summary,
+            }))
+            .collect()
+    });
+    &ROUTES
+}
+
+/// The API's router: one handler per route of [`routes`], each path's methods together.
 pub(super) fn router() -> Router<Http> {
     let mut by_path: Vec<(&'static str, MethodRouter<Http>)> = Vec::new();
-    for route in ROUTES {
+    for route in routes() {
         let filter = match route.method {
             "GET" => MethodFilter::GET,
             _ => MethodFilter::POST,
@@ -266,30 +256,40 @@ impl Input {
     /// path parameter set in its field over anything they say. Undecodable input is
     /// INVALID_ARGUMENT naming where.
     fn message<T: DeserializeOwned + serde::Serialize>(&self) -> Result<T, Status> {
-        use serde_json::Value;
-        let mut value = if self.get {
+        if self.get {
             if self.params.is_empty() {
                 return from_query(&self.query);
             }
             // A few small reads have both (a plan's version and its limits): the query's
             // message, then the path over it, through JSON.
-            serde_json::to_value(from_query::<T>(&self.query)?)
-                .map_err(|e| Status::internal(format!("re-encoding a request: {e}")))?
-        } else if self.body.iter().all(u8::is_ascii_whitespace) {
+            let value = serde_json::to_value(from_query::<T>(&self.query)?)
+                .map_err(|e| Status::internal(format!("re-encoding a request: {e}")))?;
+            return crate::verbs::decode(self.with_params(value));
+        }
+        crate::verbs::decode(self.value()?)
+    }
+
+    /// A `POST`'s message as JSON: the body, with each path parameter set in its field.
+    fn value(&self) -> Result<serde_json::Value, Status> {
+        use serde_json::Value;
+        let value = if self.body.iter().all(u8::is_ascii_whitespace) {
             Value::Object(serde_json::Map::new())
         } else {
             strict_json(&self.body).map_err(|e| {
                 invalid_argument(format!("body: not the request's JSON ({})", short(&e)))
             })?
         };
+        Ok(self.with_params(value))
+    }
+
+    /// `value` with each path parameter set in its field, over anything it says.
+    fn with_params(&self, mut value: serde_json::Value) -> serde_json::Value {
         if let Some(fields) = value.as_object_mut() {
             for (k, v) in &self.params {
-                fields.insert(k.clone(), Value::String(v.clone()));
+                fields.insert(k.clone(), serde_json::Value::String(v.clone()));
             }
         }
-        // One decode of the body: its JSON with the path's fields set.
-        serde_json::from_value(value)
-            .map_err(|e| invalid_argument(format!("body: not the request's JSON ({})", short(&e))))
+        value
     }
 }
 

@@ -1,8 +1,9 @@
 //! A department's inbox (待办): its reviewers see only their department's open tasks
 //! (ready, claimed, suspended), each with its due date and the working days left,
-//! coloured by the warning policy; a task's page has the department's verbs — claim,
-//! approve, reject with a reason, ask for a supplement naming what is missing, extend
-//! once, start and end a special procedure.
+//! coloured by the warning policy; a task's page offers each of the department's verbs
+//! of [`crate::verbs`] that the task's state allows — claim, approve, reject, ask for a
+//! supplement, extend, special procedures, sign a step, transfer, delegate, add a signer,
+//! recall, return — as a form built from the verb's fields.
 //!
 //! Every verb runs the gRPC handler with the reviewer's department as the actor, so the
 //! engine's own check keeps a department to its own tasks; the task page also refuses to
@@ -23,6 +24,7 @@ use super::session::{Refused, Session};
 use super::{request, Http};
 use crate::pb;
 use crate::pb::department_server::Department;
+use crate::verbs::{self, Family, Field, Kind, Scene};
 use onewindow_engine::TaskState;
 
 pub(super) fn router() -> Router<Http> {
@@ -189,8 +191,11 @@ fn task_page(
         Some(pattern.format(year, at + 1))
     });
     let base = format!("/console/inbox/{}/{}", urlencode(project), urlencode(item));
-    let produces: Vec<&onewindow_core::plan::Document> =
-        it.produces.iter().map(|d| &plan.documents[*d]).collect();
+    let scene = Scene {
+        plan: &plan,
+        project: &state,
+        item: i,
+    };
     let body = html! {
         (above)
         h1 { (it.name) }
@@ -214,64 +219,14 @@ fn task_page(
         } }
         h2 { "办理 Actions" }
         div.actions {
-            @if pbt.state == "ready" {
-                form.card method="post" action={ (base) "/claim" } {
-                    (command_fields(session))
-                    button type="submit" #claim { "签收 Claim" }
-                }
-            }
-            @if pbt.state == "ready" || pbt.state == "claimed" {
-                form.card method="post" action={ (base) "/approve" } {
-                    (command_fields(session))
-                    @for d in &produces {
-                        @if let Some(next) = &next_number {
-                            label { (d.name) " 文号 number"
-                                input type="text" name={ "number." (d.id) } maxlength=(onewindow_core::plan::numbering::MAX_NUMBER_CHARS) placeholder="留空则自动取号 Blank: numbered for you"; }
-                            p.hint { "留空则按本部门编号规则取下一个号，如 " (next) " — leave blank for the department's next number" }
-                        } @else {
-                            label { (d.name) " 文号 number（必填 required）"
-                                input type="text" name={ "number." (d.id) } required maxlength=(onewindow_core::plan::numbering::MAX_NUMBER_CHARS) placeholder="如 发改能审〔2026〕5号"; }
-                        }
-                    }
-                    button type="submit" #approve { "准予许可 Approve" }
-                }
-                form.card method="post" action={ (base) "/reject" } {
-                    (command_fields(session))
-                    label { "不予许可理由 Reason" textarea name="reason" required maxlength="2000" {} }
-                    button type="submit" #reject { "不予许可 Reject" }
-                }
-                form.card method="post" action={ (base) "/supplement" } {
-                    (command_fields(session))
-                    p { strong { "补正 Ask for a supplement" } }
-                    select name="needed" multiple size="5" required {
-                        @for m in &plan.materials { option value=(m.id) { (m.name) } }
-                    }
-                    label { "说明 Note" textarea name="note" maxlength="2000" {} }
-                    button type="submit" { "一次性告知补正 Ask" }
-                }
-                @if !t.extended && it.extension > 0 {
-                    form.card method="post" action={ (base) "/extend" } {
+            @for verb in verbs::all().filter(|v| v.family == Family::Department) {
+                @if (verb.when)(&scene) {
+                    form.card method="post" action={ (base) "/" (verb.name) } {
                         (command_fields(session))
-                        label { "延期理由 Reason (" (it.extension) " 工作日 days)" textarea name="reason" required maxlength="2000" {} }
-                        button type="submit" { "延期 Extend once" }
+                        @if !verb.fields.is_empty() { p { strong { (verb.zh) " " (verb.en) } } }
+                        @for f in verb.fields { (field_input(f, &scene, next_number.as_deref())) }
+                        button type="submit" id=(verb.name) { (verb.zh) " " (verb.en) }
                     }
-                }
-                @if !it.special_procedures.is_empty() {
-                    form.card method="post" action={ (base) "/special-start" } {
-                        (command_fields(session))
-                        label { "特别程序 Special procedure"
-                            select name="reason" required {
-                                @for sp in &it.special_procedures { option value=(sp.kind) { (sp.kind) } }
-                            }
-                        }
-                        button type="submit" { "启动 Start" }
-                    }
-                }
-            }
-            @if matches!(&t.suspension, Some((onewindow_engine::Suspension::Special { .. }, _))) {
-                form.card method="post" action={ (base) "/special-end" } {
-                    (command_fields(session))
-                    button type="submit" { "结束特别程序 End special procedure" }
                 }
             }
         }
@@ -280,10 +235,67 @@ fn task_page(
     (status, Page::new(&it.name, Some(session)).render(body)).into_response()
 }
 
+/// What a reviewer fills in for one field of a verb, by its kind.
+fn field_input(f: &Field, scene: &Scene<'_>, next_number: Option<&str>) -> Markup {
+    let plan = scene.plan;
+    let it = &plan.items[scene.item];
+    let label = html! { (f.zh) " " (f.en) };
+    match f.kind {
+        Kind::Text => html! {
+            label { (label) textarea name=(f.name) required[f.required] maxlength="2000" {} }
+        },
+        Kind::Person => html! {
+            label { (label) input type="text" name=(f.name) required[f.required] maxlength="64" pattern="[A-Za-z0-9_.:-]+"; }
+        },
+        Kind::Flag => html! {
+            label { input type="checkbox" name=(f.name) value="true"; " " (label) }
+        },
+        Kind::EarlierItem => html! {
+            label { (label)
+                select name=(f.name) required[f.required] {
+                    @for j in verbs::returnable_items(plan, scene.project, scene.item) {
+                        option value=(plan.items[j].id) { (plan.items[j].name) }
+                    }
+                }
+            }
+        },
+        Kind::SpecialProcedure => html! {
+            label { (label)
+                select name=(f.name) required[f.required] {
+                    @for sp in &it.special_procedures { option value=(sp.kind) { (sp.kind) } }
+                }
+            }
+        },
+        Kind::MaterialIds | Kind::Materials => html! {
+            label { (label)
+                select name=(f.name) multiple size="5" required[f.required] {
+                    @for m in &plan.materials { option value=(m.id) { (m.name) } }
+                }
+            }
+        },
+        // One number per document the item issues; blank draws the department's next
+        // number, shown as the number it would be now (the pattern's placeholders mean
+        // nothing to a clerk).
+        Kind::Numbers => html! {
+            @for d in it.produces.iter().map(|d| &plan.documents[*d]) {
+                @if let Some(next) = next_number {
+                    label { (d.name) " 文号 number"
+                        input type="text" name={ "number." (d.id) } maxlength=(onewindow_core::plan::numbering::MAX_NUMBER_CHARS) placeholder="留空则自动取号 Blank: numbered for you"; }
+                    p.hint { "留空则按本部门编号规则取下一个号，如 " (next) " — leave blank for the department's next number" }
+                } @else {
+                    label { (d.name) " 文号 number（必填 required）"
+                        input type="text" name={ "number." (d.id) } required maxlength=(onewindow_core::plan::numbering::MAX_NUMBER_CHARS) placeholder="如 发改能审〔2026〕5号"; }
+                }
+            }
+        },
+    }
+}
+
+/// Runs a verb of the table from its form, as the reviewer: the gRPC handler itself.
 async fn act(
     State(http): State<Http>,
     session: Session,
-    Path((project, item, verb)): Path<(String, String, String)>,
+    Path((project, item, name)): Path<(String, String, String)>,
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> Result<Response, Refused> {
     let dept = department(&session)?;
@@ -296,79 +308,32 @@ async fn act(
     if !session.csrf_ok(Some(&get("csrf"))) {
         return Ok(page::bad_csrf());
     }
-    let api = &http.api;
-    let caller = &session.caller;
-    let request_id = get("request_id");
-    let item_command = || pb::ItemCommand {
-        request_id: request_id.clone(),
-        project: project.clone(),
-        item: item.clone(),
-        at: String::new(),
+    let Some(verb) = verbs::find(Family::Department, &name) else {
+        return Ok(page::not_found("No such action."));
     };
-    let reason = || pb::ReasonForItem {
-        request_id: request_id.clone(),
-        project: project.clone(),
-        item: item.clone(),
-        reason: get("reason"),
-        at: String::new(),
-    };
-    let done = match verb.as_str() {
-        "claim" => api.claim(request(caller, item_command())).await,
-        "approve" => {
-            let numbers = pairs
-                .iter()
-                .filter_map(|(k, v)| {
-                    Some((k.strip_prefix("number.")?.to_string(), v.trim().to_string()))
-                })
-                .filter(|(_, v)| !v.is_empty())
-                .collect();
-            api.approve(request(
-                caller,
-                pb::ApproveRequest {
-                    request_id: request_id.clone(),
-                    project: project.clone(),
-                    item: item.clone(),
-                    numbers,
-                    at: String::new(),
-                },
-            ))
-            .await
-        }
-        "reject" => api.reject(request(caller, reason())).await,
-        "extend" => api.extend(request(caller, reason())).await,
-        "special-start" => api.start_special(request(caller, reason())).await,
-        "special-end" => api.end_special(request(caller, item_command())).await,
-        "supplement" => {
-            let needed = pairs
-                .iter()
-                .filter(|(k, _)| k == "needed")
-                .map(|(_, v)| v.clone())
-                .collect();
-            api.request_supplement(request(
-                caller,
-                pb::SupplementRequest {
-                    request_id: request_id.clone(),
-                    project: project.clone(),
-                    item: item.clone(),
-                    needed,
-                    note: get("note"),
-                    at: String::new(),
-                },
-            ))
-            .await
-        }
-        _ => return Ok(page::not_found("No such action.")),
-    };
+    let message = verb.message(&get("request_id"), &project, &item, |f| match f.kind {
+        Kind::Numbers => pairs
+            .iter()
+            .filter_map(|(k, v)| Some(format!("{}={v}", k.strip_prefix("number.")?)))
+            .collect(),
+        _ => pairs
+            .iter()
+            .filter(|(k, _)| k == f.name)
+            .map(|(_, v)| v.clone())
+            .collect(),
+    });
+    let done = verbs::run(&http.api, &session.caller, verb.rpc, message)
+        .await
+        .unwrap_or_else(|| Err(tonic::Status::unimplemented(verb.rpc)));
+    let task = format!(
+        "/console/inbox/{}/{}",
+        urlencode(&project),
+        urlencode(&item)
+    );
     Ok(match done {
-        // Back to the task after a claim; to the inbox after a decision.
-        Ok(_) if verb == "claim" || verb.starts_with("special") || verb == "extend" => {
-            Redirect::to(&format!(
-                "/console/inbox/{}/{}",
-                urlencode(&project),
-                urlencode(&item)
-            ))
-            .into_response()
-        }
+        // Back to the task while it is still the department's to decide; to the inbox
+        // once it has left the department's hands.
+        Ok(_) if still_here(&http, &project, &item) => Redirect::to(&task).into_response(),
         Ok(_) => Redirect::to("/console/inbox").into_response(),
         Err(s) => task_page(
             &http,
@@ -380,4 +345,23 @@ async fn act(
             page::refusal_code(&s),
         ),
     })
+}
+
+/// The task is still open and not waiting on the applicant: the reviewer has more to do.
+fn still_here(http: &Http, project: &str, item: &str) -> bool {
+    http.api.svc.with_project(project, |p| {
+        http.api.svc.plan(p.version()).is_some_and(|plan| {
+            plan.items
+                .iter()
+                .position(|x| x.id == item)
+                .is_some_and(|i| {
+                    let t = &p.tasks()[i];
+                    matches!(t.state, TaskState::Ready | TaskState::Claimed)
+                        || matches!(
+                            t.suspension,
+                            Some((onewindow_engine::Suspension::Special { .. }, _))
+                        )
+                })
+        })
+    }) == Some(true)
 }

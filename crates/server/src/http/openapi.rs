@@ -1,6 +1,6 @@
 //! The OpenAPI 3.1 document of the JSON/HTTP API, served at `/api/v1/openapi.json`.
 //!
-//! Generated, not written: the paths from [`super::api::ROUTES`] (the table the router
+//! Generated, not written: the paths from [`super::api::routes`] (the table the router
 //! is built from) and the schemas from the proto's own descriptors (compiled into the
 //! binary for reflection), with the proto's comments as descriptions. A field added to
 //! the proto appears here with no edit; a route cannot be documented and not served.
@@ -12,7 +12,7 @@ use prost_types::field_descriptor_proto::{Label, Type};
 use prost_types::{DescriptorProto, FileDescriptorSet};
 use serde_json::{json, Map, Value};
 
-use super::api::ROUTES;
+use super::api::routes;
 use crate::pb;
 
 /// The document, built once.
@@ -41,7 +41,7 @@ fn build() -> Value {
         for (m, message) in file.message_type.iter().enumerate() {
             let at = vec![4, i32::try_from(m).unwrap_or(i32::MAX)];
             let mut s = schema(message, &at, &comments);
-            if ROUTES.iter().any(|r| r.request == message.name()) {
+            if routes().iter().any(|r| r.request == message.name()) {
                 bound_lists(message, &mut s);
             }
             schemas.insert(message.name().to_string(), s);
@@ -64,7 +64,7 @@ fn build() -> Value {
         }),
     );
     let mut paths = Map::new();
-    for route in ROUTES {
+    for route in routes() {
         let mut parameters: Vec<Value> = route
             .path
             .split('/')
