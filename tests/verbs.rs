@@ -86,41 +86,6 @@ async fn every_verb_is_served_at_every_door() {
     assert_eq!(seen, 20, "the window's 7 verbs and the department's 13");
 }
 
-/// The fields of the form posting to `action`, with `extra` (already encoded).
-fn form(page: &str, action: &str, extra: &str) -> String {
-    let form = page
-        .split(&format!("action=\"{action}\""))
-        .nth(1)
-        .and_then(|rest| rest.split("</form>").next())
-        .unwrap_or_else(|| panic!("a form posting to {action} on the page:\n{page}"));
-    let value = |name: &str| {
-        form.split(&format!("name=\"{name}\" value=\""))
-            .nth(1)
-            .and_then(|s| s.split('"').next())
-            .unwrap()
-            .to_string()
-    };
-    format!(
-        "csrf={}&request_id={}&{extra}",
-        value("csrf"),
-        value("request_id")
-    )
-}
-
-async fn post(server: &InProcess, cookie: &str, action: &str, body: &str) -> HttpReply {
-    http(
-        server.http,
-        "POST",
-        action,
-        &[
-            ("cookie", cookie),
-            ("content-type", "application/x-www-form-urlencoded"),
-        ],
-        body,
-    )
-    .await
-}
-
 async fn events(server: &InProcess, project: &str) -> Vec<String> {
     let t = api(
         server,
@@ -184,15 +149,12 @@ async fn the_inbox_offers_the_office_verbs_a_task_allows() {
         );
     }
 
-    let r = post(
+    let r = post_form(
         &server,
         &zhang,
+        &p.body,
         &format!("{base}/sign"),
-        &form(
-            &p.body,
-            &format!("{base}/sign"),
-            "reason=%E4%BA%88%E4%BB%A5%E5%8F%97%E7%90%86",
-        ),
+        "reason=%E4%BA%88%E4%BB%A5%E5%8F%97%E7%90%86",
     )
     .await;
     assert_eq!(r.status, 303, "{}", r.body);
@@ -205,11 +167,12 @@ async fn the_inbox_offers_the_office_verbs_a_task_allows() {
     // nothing.
     let p = page(&server, &zhang, base).await;
     let before = events(&server, "OV-1").await.len();
-    let r = post(
+    let r = post_form(
         &server,
         &zhang,
+        &p.body,
         &format!("{base}/transfer"),
-        &form(&p.body, &format!("{base}/transfer"), "to=bad%20id"),
+        "to=bad%20id",
     )
     .await;
     assert_eq!(r.status, 400, "{}", r.body);
@@ -217,21 +180,16 @@ async fn the_inbox_offers_the_office_verbs_a_task_allows() {
     assert_eq!(events(&server, "OV-1").await.len(), before);
 
     // Claimed, then handed to wang: the task leaves zhang's hands.
-    let r = post(
-        &server,
-        &zhang,
-        &format!("{base}/claim"),
-        &form(&p.body, &format!("{base}/claim"), ""),
-    )
-    .await;
+    let r = post_form(&server, &zhang, &p.body, &format!("{base}/claim"), "").await;
     assert_eq!(r.status, 303, "{}", r.body);
     let p = page(&server, &zhang, base).await;
     assert!(!p.body.contains(&format!("action=\"{base}/claim\"")));
-    let r = post(
+    let r = post_form(
         &server,
         &zhang,
+        &p.body,
         &format!("{base}/transfer"),
-        &form(&p.body, &format!("{base}/transfer"), "to=wang"),
+        "to=wang",
     )
     .await;
     assert_eq!(r.status, 303, "{}", r.body);
@@ -240,11 +198,16 @@ async fn the_inbox_offers_the_office_verbs_a_task_allows() {
         .contains(&"transferred D1 from zhang to wang".to_string()));
 
     // An action the table does not have is not found.
-    let r = post(
-        &server,
-        &zhang,
+    let hidden = form_fields(&p.body, &format!("{base}/transfer"));
+    let r = http(
+        server.http,
+        "POST",
         &format!("{base}/approve-everything"),
-        &form(&p.body, &format!("{base}/transfer"), ""),
+        &[
+            ("cookie", &zhang),
+            ("content-type", "application/x-www-form-urlencoded"),
+        ],
+        &hidden,
     )
     .await;
     assert_eq!(r.status, 404);

@@ -199,3 +199,47 @@ pub async fn login(server: &InProcess, token: &str) -> String {
 pub async fn page(server: &InProcess, cookie: &str, path: &str) -> HttpReply {
     http(server.http, "GET", path, &[("cookie", cookie)], "").await
 }
+
+/// The hidden fields (CSRF token, request id) of the form posting to `action` on a page.
+pub fn form_fields(page: &str, action: &str) -> String {
+    let form = page
+        .split(&format!("action=\"{action}\""))
+        .nth(1)
+        .and_then(|rest| rest.split("</form>").next())
+        .unwrap_or_else(|| panic!("a form posting to {action} on the page:\n{page}"));
+    let value = |name: &str| {
+        form.split(&format!("name=\"{name}\" value=\""))
+            .nth(1)
+            .and_then(|s| s.split('"').next())
+            .unwrap_or_else(|| panic!("{name} in the form to {action}"))
+            .to_string()
+    };
+    format!("csrf={}&request_id={}", value("csrf"), value("request_id"))
+}
+
+/// Posts a console form as its page drew it, with `extra` fields (already encoded).
+pub async fn post_form(
+    server: &InProcess,
+    cookie: &str,
+    page: &str,
+    action: &str,
+    extra: &str,
+) -> HttpReply {
+    let hidden = form_fields(page, action);
+    let body = if extra.is_empty() {
+        hidden
+    } else {
+        format!("{hidden}&{extra}")
+    };
+    http(
+        server.http,
+        "POST",
+        action,
+        &[
+            ("cookie", cookie),
+            ("content-type", "application/x-www-form-urlencoded"),
+        ],
+        &body,
+    )
+    .await
+}
