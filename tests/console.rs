@@ -260,12 +260,14 @@ async fn the_console_verbs_suspend_extend_supplement_and_withdraw() {
     let window = login(&server, WINDOW).await;
     let path = "/console/window/projects/V1";
     let page = self::page(&server, &window, path).await.body;
+    // The request's note and the department are on the page.
+    assert!(page.contains("坐标不清"), "{page}");
     let r = post_form(
         &server,
         &window,
         &page,
-        &format!("{path}/supplement"),
-        "item=I02&material=land_redline",
+        &format!("{path}/items/I02/supplement"),
+        "materials=land_redline",
     )
     .await;
     assert_eq!(r.status, 303, "{}", r.body);
@@ -278,7 +280,7 @@ async fn the_console_verbs_suspend_extend_supplement_and_withdraw() {
         &window,
         &page,
         &format!("{path}/materials"),
-        "material=as_built_drawings",
+        "materials=as_built_drawings",
     )
     .await;
     assert_eq!(r.status, 303, "{}", r.body);

@@ -192,6 +192,77 @@ impl Refusal {
         }
     }
 
+    /// What the refusal is about, by name: the values a message about it quotes (an
+    /// item, the reviewer it was handed to, a document, a state…). The API sends them
+    /// with the code (`google.rpc.ErrorInfo`'s metadata), so that a reader can say the
+    /// refusal in its own words and with the workflow's names, not parse the English.
+    pub fn subjects(&self) -> Vec<(&'static str, String)> {
+        let one = |k: &'static str, v: &String| vec![(k, v.clone())];
+        match self {
+            Refusal::UnknownProject(p) | Refusal::ProjectExists(p) => one("project", p),
+            Refusal::UnknownVersion(v) => one("version", v),
+            Refusal::Incomplete(_) | Refusal::ReasonRequired => Vec::new(),
+            Refusal::UnknownItem(i)
+            | Refusal::NotApplicable(i)
+            | Refusal::AlreadyExtended(i)
+            | Refusal::NoExtension(i)
+            | Refusal::UrgedRecently(i) => one("item", i),
+            Refusal::NotAllowed { actor, action } => {
+                vec![("actor", actor.clone()), ("action", action.clone())]
+            }
+            Refusal::NotYourTask { item, owner, actor } => vec![
+                ("item", item.clone()),
+                ("owner", owner.clone()),
+                ("actor", actor.clone()),
+            ],
+            Refusal::IllegalTransition {
+                item,
+                state,
+                action,
+            } => vec![
+                ("item", item.clone()),
+                ("state", state.as_str().to_string()),
+                ("action", action.clone()),
+            ],
+            Refusal::UnknownReference { kind, id } => {
+                vec![("kind", kind.clone()), ("id", id.clone())]
+            }
+            Refusal::NumberRequired { document, .. } => one("document", document),
+            Refusal::BadNumber { document, why } => {
+                vec![("document", document.clone()), ("why", why.clone())]
+            }
+            Refusal::Closed(status) => one("status", status),
+            Refusal::BeforeRecord { at, last } => {
+                vec![("at", at.to_string()), ("last", last.to_string())]
+            }
+            Refusal::RequestReused(id) => one("request_id", id),
+            Refusal::TimeOutOfRange(at) => vec![("at", at.to_string())],
+            Refusal::NotAssignee { item, assignee } => {
+                vec![("item", item.clone()), ("assignee", assignee.clone())]
+            }
+            Refusal::NotSigner {
+                item,
+                step,
+                signer,
+                why,
+            } => vec![
+                ("item", item.clone()),
+                ("step", step.clone()),
+                ("signer", signer.clone()),
+                ("why", why.clone()),
+            ],
+            Refusal::Delegated { item, to } => vec![("item", item.clone()), ("to", to.clone())],
+            Refusal::DependentStarted { item, dependent } => {
+                vec![("item", item.clone()), ("dependent", dependent.clone())]
+            }
+            Refusal::NotUpstream { item, to, why } => vec![
+                ("item", item.clone()),
+                ("to", to.clone()),
+                ("why", why.clone()),
+            ],
+        }
+    }
+
     /// Whether the refusal is about the time of record rather than the command: the
     /// server's clock stepped back or is far off. Such a refusal is not the caller's
     /// doing, says nothing about the command, and is not recorded as its answer: a retry

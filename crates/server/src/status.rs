@@ -157,7 +157,7 @@ pub fn store_status(e: &onewindow_store::Error) -> Status {
 
 /// INVALID_ARGUMENT for a message of the form `field: what is wrong`, with the field path
 /// also as a structured `google.rpc.BadRequest` violation, so clients need not parse text.
-pub(super) fn invalid_argument(message: impl Into<String>) -> Status {
+pub(crate) fn invalid_argument(message: impl Into<String>) -> Status {
     use tonic_types::{ErrorDetails, StatusExt};
     let message = truncate(&message.into(), MAX_MESSAGE);
     let (field, description) = message.split_once(": ").unwrap_or(("", message.as_str()));
@@ -169,27 +169,49 @@ pub(super) fn invalid_argument(message: impl Into<String>) -> Status {
 /// is the engine's reason, prefixed with its stable code (cut to [`MAX_MESSAGE`] bytes:
 /// an input is never echoed whole). The table is documented in the proto's header.
 pub fn refusal_status(r: &Refusal) -> Status {
+    use tonic::Code;
+    use tonic_types::{ErrorDetails, StatusExt};
     let message = truncate(&format!("{}: {}", r.code(), echoed(r)), MAX_MESSAGE);
-    match r {
-        Refusal::RequestReused(_) => Status::already_exists(message),
-        // The server's clock is wrong, not the request: try again later.
-        Refusal::BeforeRecord { .. } | Refusal::TimeOutOfRange(_) => Status::unavailable(message),
-        Refusal::Incomplete(notice) => incomplete_status(r.code(), r.to_string(), notice),
-        Refusal::UnknownProject(_) | Refusal::UnknownItem(_) | Refusal::UnknownVersion(_) => {
-            Status::not_found(message)
+    if let Refusal::Incomplete(notice) = r {
+        return incomplete_status(r.code(), r.to_string(), notice);
+    }
+    // Every refusal carries its code and subjects as a google.rpc.ErrorInfo (each value
+    // cut short: a subject may be an id the request made up).
+    let subjects: std::collections::HashMap<String, String> = r
+        .subjects()
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), truncate(&v, 200)))
+        .collect();
+    let mut details = ErrorDetails::with_error_info(r.code(), ERROR_DOMAIN, subjects);
+    // A bad value also names its field (google.rpc.BadRequest), as every other
+    // INVALID_ARGUMENT does.
+    let mut bad = |field: &str| {
+        details.add_bad_request_violation(field, message.clone());
+        (Code::InvalidArgument, format!("{field}: {message}"))
+    };
+    let (code, message) = match r {
+        Refusal::RequestReused(_) | Refusal::ProjectExists(_) => {
+            (Code::AlreadyExists, message.clone())
         }
-        Refusal::ProjectExists(_) => Status::already_exists(message),
+        // The server's clock is wrong, not the request: try again later.
+        Refusal::BeforeRecord { .. } | Refusal::TimeOutOfRange(_) => {
+            (Code::Unavailable, message.clone())
+        }
+        Refusal::UnknownProject(_) | Refusal::UnknownItem(_) | Refusal::UnknownVersion(_) => {
+            (Code::NotFound, message.clone())
+        }
         Refusal::NotAllowed { .. }
         | Refusal::NotYourTask { .. }
         | Refusal::NotAssignee { .. }
-        | Refusal::NotSigner { .. } => Status::permission_denied(message),
+        | Refusal::NotSigner { .. } => (Code::PermissionDenied, message.clone()),
         // Urging is limited: try again tomorrow.
-        Refusal::UrgedRecently(_) => Status::resource_exhausted(message),
-        Refusal::ReasonRequired => invalid_argument(format!("reason: {message}")),
-        Refusal::UnknownReference { kind, .. } => invalid_argument(format!("{kind}: {message}")),
+        Refusal::UrgedRecently(_) => (Code::ResourceExhausted, message.clone()),
+        Refusal::ReasonRequired => bad("reason"),
+        Refusal::UnknownReference { kind, .. } => bad(kind),
         Refusal::NumberRequired { document, .. } | Refusal::BadNumber { document, .. } => {
-            invalid_argument(format!("numbers.{document}: {message}"))
+            bad(&format!("numbers.{document}"))
         }
+        Refusal::Incomplete(_) => unreachable!("answered above"),
         Refusal::NotApplicable(_)
         | Refusal::IllegalTransition { .. }
         | Refusal::AlreadyExtended(_)
@@ -200,7 +222,6 @@ pub fn refusal_status(r: &Refusal) -> Status {
         | Refusal::Closed(_) => {
             // The engine's reason also as a google.rpc.PreconditionFailure: type = the
             // refusal's stable code, subject = the item concerned.
-            use tonic_types::{ErrorDetails, StatusExt};
             let subject = match r {
                 Refusal::NotApplicable(i)
                 | Refusal::AlreadyExtended(i)
@@ -211,9 +232,13 @@ pub fn refusal_status(r: &Refusal) -> Status {
                 | Refusal::NotUpstream { item, .. } => item.clone(),
                 _ => String::new(),
             };
-            let details =
-                ErrorDetails::with_precondition_failure_violation(r.code(), subject, r.to_string());
-            Status::with_error_details(tonic::Code::FailedPrecondition, message, details)
+            details.add_precondition_failure_violation(r.code(), subject, r.to_string());
+            (Code::FailedPrecondition, message.clone())
         }
-    }
+    };
+    Status::with_error_details(code, truncate(&message, MAX_MESSAGE), details)
 }
+
+/// The domain of the API's `google.rpc.ErrorInfo`: its reasons are the engine's refusal
+/// codes.
+pub const ERROR_DOMAIN: &str = "onewindow.v1";

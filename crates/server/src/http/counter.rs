@@ -18,16 +18,20 @@ use axum::{Form, Router};
 use maud::{html, Markup};
 use tonic::Status;
 
+use super::actions;
 use super::page::{
-    self, command_fields, department_name, item_name, short_version, tasks_table, urlencode, Page,
+    self, command_fields, department_name, plan_of, project_status_name, short_version, stage_name,
+    tasks_table, urlencode, Page,
 };
 use super::session::{Refused, Session};
 use super::{request, Http};
 use crate::auth::Role;
 use crate::pb;
 use crate::pb::window_server::Window;
+use crate::verbs::{self, Family, Scene};
 use onewindow_core::form::FieldType;
 use onewindow_core::plan::Plan;
+use onewindow_engine::{Suspension, TaskState};
 
 pub(super) fn router() -> Router<Http> {
     Router::new()
@@ -36,6 +40,10 @@ pub(super) fn router() -> Router<Http> {
         .route("/console/window/projects/{project}", get(project))
         .route("/console/window/projects/{project}/receipt", get(receipt))
         .route("/console/window/projects/{project}/{verb}", post(act))
+        .route(
+            "/console/window/projects/{project}/items/{item}/{verb}",
+            post(act_on_item),
+        )
 }
 
 /// The window's session, or why not.
@@ -104,7 +112,7 @@ async fn home(
         h2 { "最近的项目 Recent projects" }
         @match &recent {
             Ok(projects) => { (projects_table(projects)) }
-            Err(s) => { (page::refusal(s)) }
+            Err(s) => { (page::refusal(s, None, session.lang)) }
         }
     };
     Ok(Page::new("综合窗口", Some(&session))
@@ -342,7 +350,7 @@ async fn apply(
             .await;
         let above = match notice {
             Ok(n) => notice_doc(&plan, &filled, &n.into_inner(), api.now()),
-            Err(s) => page::refusal(&s),
+            Err(s) => page::refusal(&s, Some(&plan), session.lang),
         };
         return Ok(application(&session, &plan, &filled, above, StatusCode::OK));
     }
@@ -376,7 +384,7 @@ async fn apply(
             // would, above the form as it was.
             let notice = super::error::explain(&s).notice;
             let above = html! {
-                (page::refusal(&s))
+                (page::refusal(&s, Some(&plan), session.lang))
                 @if let Some(n) = &notice { (notice_doc(&plan, &filled, n, api.now())) }
             };
             application(&session, &plan, &filled, above, page::refusal_code(&s))
@@ -451,7 +459,7 @@ fn notice_doc(plan: &Plan, filled: &Filled, n: &pb::Notice, now: chrono::NaiveDa
 }
 
 /// Material or field ids by their names in the workflow.
-fn names(plan: &Plan, ids: &[String], materials: bool) -> String {
+pub(super) fn names(plan: &Plan, ids: &[String], materials: bool) -> String {
     ids.iter()
         .map(|id| {
             let name = if materials {
@@ -538,24 +546,47 @@ async fn receipt(
 pub(super) fn status_page(session: &Session, s: &Status) -> Response {
     (
         page::refusal_code(s),
-        Page::new("未办理", Some(session)).render(page::refusal(s)),
+        Page::new("未办理", Some(session)).render(page::refusal(s, None, session.lang)),
     )
         .into_response()
+}
+
+#[derive(serde::Deserialize, Default)]
+pub(super) struct Done {
+    /// The verb just done (its name in the table).
+    #[serde(default)]
+    done: String,
+    /// The item it was done on.
+    #[serde(default)]
+    item: String,
 }
 
 async fn project(
     State(http): State<Http>,
     session: Session,
     Path(id): Path<String>,
+    Query(done): Query<Done>,
 ) -> Result<Response, Refused> {
     window(&session)?;
-    Ok(project_page(&http, &session, &id, html! {}, StatusCode::OK).await)
+    Ok(project_page(&http, &session, &id, &done, html! {}, StatusCode::OK).await)
+}
+
+/// What a department last asked of the applicant on each item: the supplement's note.
+fn supplement_notes(http: &Http, project: &str) -> BTreeMap<String, String> {
+    let mut notes = BTreeMap::new();
+    for e in http.api.svc.store().events(project, 0).unwrap_or_default() {
+        if let onewindow_engine::Event::SupplementRequested { item, note, .. } = e.event {
+            notes.insert(item, note);
+        }
+    }
+    notes
 }
 
 async fn project_page(
     http: &Http,
     session: &Session,
     id: &str,
+    done: &Done,
     above: Markup,
     status: StatusCode,
 ) -> Response {
@@ -563,78 +594,82 @@ async fn project_page(
         Ok(x) => x,
         Err(s) => return status_page(session, &s),
     };
-    let state = http.api.svc.project(id);
-    let suspended: Vec<(String, Vec<String>)> = state
-        .as_ref()
-        .map(|s| {
-            s.tasks()
-                .iter()
-                .enumerate()
-                .filter_map(|(i, t)| match &t.suspension {
-                    Some((onewindow_engine::Suspension::Supplement { needed, .. }, _)) => {
-                        Some((plan.items[i].id.clone(), needed.clone()))
-                    }
-                    _ => None,
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    let milestones: Vec<&pb::Task> = p
-        .tasks
-        .iter()
-        .filter(|t| t.department == "window" && t.state == "ready")
-        .collect();
-    let active = p.status == "active";
+    let Some(state) = http.api.svc.project(id) else {
+        return page::not_found("No such project.");
+    };
+    let notes = supplement_notes(http, id);
     let base = format!("/console/window/projects/{}", urlencode(&p.id));
+    let scene = |item: usize| Scene {
+        plan: &plan,
+        project: &state,
+        item,
+    };
+    let window_verbs = || verbs::all().filter(|v| v.family == Family::Window);
+    let rejected: Vec<usize> = (0..plan.items.len())
+        .filter(|&i| state.tasks()[i].state == TaskState::Rejected)
+        .collect();
+    let supplements: Vec<(usize, &Vec<String>)> = state
+        .tasks()
+        .iter()
+        .enumerate()
+        .filter_map(|(i, t)| match &t.suspension {
+            Some((Suspension::Supplement { needed }, _)) => Some((i, needed)),
+            _ => None,
+        })
+        .collect();
+    let active = state.status() == onewindow_engine::Status::Active;
     let body = html! {
         (above)
+        (actions::done_banner(Family::Window, &done.done, &done.item, &plan))
         h1 { "项目 " (p.id) }
         table.meta {
             tr { td { "事项流程 Workflow" } td { (plan.name) } }
             tr { td { "申请人 Applicant" } td { (p.applicant) } }
-            tr { td { "阶段 Stage" } td #stage { (p.stage) } }
-            tr { td { "状态 Status" } td #status { (p.status) } }
+            @if !p.agent.is_empty() { tr { td { "代办员 Agent" } td { (p.agent) } } }
+            tr { td { "阶段 Stage" } td #stage data-stage=(p.stage) { (stage_name(&plan, &p.stage)) } }
+            tr { td { "状态 Status" } td #status data-status=(p.status) { (project_status_name(&p.status)) } }
         }
         p { a href={ (base) "/receipt" } { "受理回执 Receipt" } " · " a href={ "/public/projects/" (urlencode(&p.id)) } { "公开进度 Public page" } }
+        @for &i in &rejected {
+            div.error.rejected role="status" data-item=(plan.items[i].id) {
+                h2 { "不予许可 Not approved：" (plan.items[i].name) " " small.tag { (plan.items[i].id) } }
+                p { "办理部门 Department：" (department_name(&plan, plan.department_of(i))) }
+                p { "理由 Reason：" span.reason { (state.tasks()[i].rejection.as_deref().unwrap_or("—")) } }
+                p { "申请人可以：补充或更换材料后重新申请（见下方「重新申请」），或撤回申请。 The applicant may resubmit with new materials (below) or withdraw." }
+            }
+        }
+        @for (i, needed) in &supplements {
+            div.ok-banner.supplement role="status" data-item=(plan.items[*i].id) {
+                h2 { "需补正 Supplement needed：" (plan.items[*i].name) " " small.tag { (plan.items[*i].id) } }
+                p { "办理部门 Department：" (department_name(&plan, plan.department_of(*i))) }
+                p { "所需材料 Materials：" (names(&plan, needed, true)) }
+                @if let Some(note) = notes.get(&plan.items[*i].id).filter(|n| !n.is_empty()) {
+                    p { "说明 Note：" span.note { (note) } }
+                }
+                p.hint { "补正期间办理时限暂停计时；材料交齐后继续计时。 The clock is stopped until the supplement is handed in." }
+            }
+        }
         h2 { "事项 Items" }
         (tasks_table(&plan, &p.tasks, false))
         (super::permit::issued_list(&p, &plan))
         @if active {
             h2 { "办理 Actions" }
             div.actions {
-                @for (item, needed) in &suspended {
-                    form.card method="post" action={ (base) "/supplement" } {
-                        (command_fields(session))
-                        input type="hidden" name="item" value=(item);
-                        p { strong { "补正 Supplement for " (item_name(&plan, item)) } }
-                        @for m in needed {
-                            label { input type="checkbox" name="material" value=(m) checked; " " (names(&plan, std::slice::from_ref(m), true)) }
+                @for i in 0..plan.items.len() {
+                    @for verb in window_verbs().filter(|v| v.on_item) {
+                        @if (verb.when)(&scene(i)) {
+                            (actions::form(verb, &format!("{base}/items/{}/{}", urlencode(&plan.items[i].id), verb.name), session, &scene(i), None, Some(&plan.items[i].name)))
                         }
-                        button type="submit" { "提交补正 Hand in" }
                     }
                 }
-                @for t in &milestones {
-                    form.card method="post" action={ (base) "/milestone" } {
-                        (command_fields(session))
-                        input type="hidden" name="item" value=(t.item);
-                        p { strong { (item_name(&plan, &t.item)) } }
-                        button type="submit" { "报告完成 Report done" }
+                @for verb in window_verbs().filter(|v| !v.on_item) {
+                    @if (verb.when)(&scene(0)) {
+                        (actions::form(verb, &format!("{base}/{}", verb.name), session, &scene(0), None, None))
                     }
-                }
-                form.card method="post" action={ (base) "/materials" } {
-                    (command_fields(session))
-                    p { strong { "后续材料 Later-stage materials" } }
-                    select name="material" multiple size="5" required {
-                        @for m in &plan.materials { option value=(m.id) { (m.name) } }
-                    }
-                    p { button type="submit" { "提交材料 Hand in" } }
-                }
-                form.card method="post" action={ (base) "/withdraw" } {
-                    (command_fields(session))
-                    label { "撤回原因 Reason for withdrawal" textarea name="reason" required maxlength="2000" {} }
-                    button type="submit" { "撤回申请 Withdraw" }
                 }
             }
+        } @else {
+            p.hint { "项目已" (project_status_name(&p.status)) "，无需再办理。 Nothing more to do." }
         }
     };
     (status, Page::new(&p.id, Some(session)).render(body)).into_response()
@@ -646,81 +681,59 @@ async fn act(
     Path((id, verb)): Path<(String, String)>,
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> Result<Response, Refused> {
+    act_on(http, session, id, String::new(), verb, pairs).await
+}
+
+async fn act_on_item(
+    State(http): State<Http>,
+    session: Session,
+    Path((id, item, verb)): Path<(String, String, String)>,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> Result<Response, Refused> {
+    act_on(http, session, id, item, verb, pairs).await
+}
+
+/// Runs a window verb of the table from its form; back to the project page saying what
+/// was done, or the page again with the refusal above it.
+async fn act_on(
+    http: Http,
+    session: Session,
+    id: String,
+    item: String,
+    name: String,
+    pairs: Vec<(String, String)>,
+) -> Result<Response, Refused> {
     window(&session)?;
-    let filled = Filled::from_pairs(&pairs);
-    if !session.csrf_ok(filled.values.get("csrf").map(String::as_str)) {
+    let csrf = pairs
+        .iter()
+        .find(|(k, _)| k == "csrf")
+        .map(|(_, v)| v.as_str());
+    if !session.csrf_ok(csrf) {
         return Ok(page::bad_csrf());
     }
-    let api = &http.api;
-    let caller = &session.caller;
-    let request_id = filled.get("request_id").to_string();
-    let item = filled.get("item").to_string();
-    let materials = filled.materials();
-    let done = match verb.as_str() {
-        "supplement" => {
-            api.provide_supplement(request(
-                caller,
-                pb::MaterialsForItem {
-                    request_id,
-                    project: id.clone(),
-                    item,
-                    materials,
-                    at: String::new(),
-                },
-            ))
-            .await
-        }
-        "materials" => {
-            api.provide_materials(request(
-                caller,
-                pb::ProvideMaterialsRequest {
-                    request_id,
-                    project: id.clone(),
-                    materials,
-                    at: String::new(),
-                },
-            ))
-            .await
-        }
-        "milestone" => {
-            api.report_milestone(request(
-                caller,
-                pb::ItemCommand {
-                    request_id,
-                    project: id.clone(),
-                    item,
-                    at: String::new(),
-                },
-            ))
-            .await
-        }
-        "withdraw" => {
-            api.withdraw(request(
-                caller,
-                pb::WithdrawRequest {
-                    request_id,
-                    project: id.clone(),
-                    reason: filled.get("reason").to_string(),
-                    at: String::new(),
-                },
-            ))
-            .await
-        }
-        _ => return Ok(page::not_found("No such action.")),
+    let Some(verb) = verbs::find(Family::Window, &name).filter(|v| v.on_item != item.is_empty())
+    else {
+        return Ok(page::not_found("No such action."));
     };
-    Ok(match done {
-        Ok(_) => {
-            Redirect::to(&format!("/console/window/projects/{}", urlencode(&id))).into_response()
-        }
-        Err(s) => {
-            project_page(
-                &http,
-                &session,
-                &id,
-                page::refusal(&s),
-                page::refusal_code(&s),
-            )
-            .await
-        }
-    })
+    Ok(
+        match actions::run(&http, &session, verb, &id, &item, &pairs).await {
+            Ok(_) => Redirect::to(&format!(
+                "/console/window/projects/{}?{}",
+                urlencode(&id),
+                actions::done_query(verb, &item)
+            ))
+            .into_response(),
+            Err(s) => {
+                project_page(
+                    &http,
+                    &session,
+                    &id,
+                    &Done::default(),
+                    page::refusal(&s, plan_of(&http, &id).as_deref(), session.lang),
+                    page::refusal_code(&s),
+                )
+                .await
+            }
+        },
+    )
 }

@@ -332,7 +332,7 @@ async fn assessment_page(
         }
         @match &assessed {
             Ok(a) => { (assessment(&a.get_ref().departments, &board.departments)) }
-            Err(s) => { (page::refusal(s)) }
+            Err(s) => { (page::refusal(s, None, session.lang)) }
         }
         p { a href="/console/supervision" { "返回 Back to the dashboard" } }
     };
@@ -550,7 +550,7 @@ async fn project(
                     tbody { @for e in &t.get_ref().events { tr { td { (e.seq) } td { (e.at) } td { (e.actor) } td { (e.summary) } } } }
                 }
             }
-            Err(s) => { (page::refusal(s)) }
+            Err(s) => { (page::refusal(s, None, session.lang)) }
         }
     };
     Ok(Page::new(&id, Some(&session)).render(body).into_response())

@@ -17,14 +17,17 @@ use axum::routing::{get, post};
 use axum::{Form, Router};
 use maud::{html, Markup};
 
+use super::actions;
+use super::history;
 use super::page::{
-    self, command_fields, department_name, item_name, row_class, state_name, urlencode, Page,
+    self, department_name, item_name, plan_of, row_class, state_name, urlencode,
+    Page,
 };
 use super::session::{Refused, Session};
 use super::{request, Http};
 use crate::pb;
 use crate::pb::department_server::Department;
-use crate::verbs::{self, Family, Field, Kind, Scene};
+use crate::verbs::{self, Family, Scene};
 use onewindow_engine::TaskState;
 
 pub(super) fn router() -> Router<Http> {
@@ -47,6 +50,13 @@ fn department(s: &Session) -> Result<String, Refused> {
 struct Filter {
     #[serde(default)]
     state: String,
+    /// What was just done, to say so (see [`actions::done_query`]).
+    #[serde(default)]
+    done: String,
+    #[serde(default)]
+    project: String,
+    #[serde(default)]
+    item: String,
 }
 
 async fn inbox(
@@ -67,7 +77,11 @@ async fn inbox(
         ))
         .await;
     let today = http.api.now().date();
+    let done_plan = plan_of(&http, &filter.project);
     let body = html! {
+        @if let Some(plan) = &done_plan {
+            (actions::done_banner(Family::Department, &filter.done, &filter.item, plan))
+        }
         h1 { "待办 Inbox — " (dept) }
         form.filters method="get" action="/console/inbox" {
             label { "状态 State "
@@ -81,7 +95,7 @@ async fn inbox(
             button type="submit" { "筛选 Filter" }
         }
         @match &listed {
-            Err(s) => { (page::refusal(s)) }
+            Err(s) => { (page::refusal(s, None, session.lang)) }
             Ok(r) => {
                 @let tasks = &r.get_ref().tasks;
                 table #inbox {
@@ -134,19 +148,30 @@ fn days_left(
 }
 
 /// One task of the department, with its verbs.
+#[derive(serde::Deserialize)]
+struct Done {
+    #[serde(default)]
+    done: String,
+}
+
 async fn task(
     State(http): State<Http>,
     session: Session,
     Path((project, item)): Path<(String, String)>,
+    Query(done): Query<Done>,
 ) -> Result<Response, Refused> {
     let dept = department(&session)?;
+    let above = match plan_of(&http, &project) {
+        Some(plan) => actions::done_banner(Family::Department, &done.done, &item, &plan),
+        None => html! {},
+    };
     Ok(task_page(
         &http,
         &session,
         &dept,
         &project,
         &item,
-        html! {},
+        above,
         StatusCode::OK,
     ))
 }
@@ -196,99 +221,99 @@ fn task_page(
         project: &state,
         item: i,
     };
+    let events = http.api.svc.store().events(project, 0).unwrap_or_default();
+    let history = history::of_item(&plan, &events, item);
+    // The site findings that concern this department (the record of day 0).
+    let findings: Vec<onewindow_core::site::Finding> = events
+        .iter()
+        .filter_map(|e| match &e.event {
+            onewindow_engine::Event::SiteChecked { findings, .. } => Some(findings.clone()),
+            _ => None,
+        })
+        .flatten()
+        .filter(|f| f.department == dept)
+        .collect();
+    let handed: std::collections::HashMap<&str, &onewindow_engine::MaterialRef> = state
+        .materials()
+        .iter()
+        .map(|m| (m.material.as_str(), m))
+        .collect();
+    let supplement_asked = match &t.suspension {
+        Some((onewindow_engine::Suspension::Supplement { needed }, _)) => Some(needed),
+        _ => None,
+    };
     let body = html! {
         (above)
-        h1 { (it.name) }
+        h1 { (it.name) " " small.tag { (it.id) } }
         table.meta {
             tr { td { "项目 Project" } td { (project) } }
             tr { td { "申请人 Applicant" } td { (state.applicant()) } }
             tr { td { "部门 Department" } td { (department_name(&plan, dept)) } }
             tr { td { "状态 State" } td #task-state data-state=(pbt.state) { (state_name(&pbt.state)) } }
+            @if !pbt.assignee.is_empty() { tr { td { "承办人 Held by" } td { (pbt.assignee) } } }
+            @if let Some(step) = plan.items[i].steps.get(usize::from(t.step)).filter(|_| t.is_open()) {
+                tr { td { "当前环节 Step" } td { (step.name) } }
+            }
             tr class=(row_class(&pbt)) { td { "办结时限 Due" } td.due { (pbt.due) @if t.provisional { " (暂定 provisional)" } } }
+            tr { td { "办理轮次 Round" } td { "第 " (t.round.max(1)) " 轮" } }
             @if t.extended { tr { td { "延期 Extended" } td { "已延期一次 once" } } }
+        }
+        @if let Some(needed) = supplement_asked {
+            div.ok-banner role="status" { "已一次性告知补正，等待申请人补交：" (super::counter::names(&plan, needed, true)) "（暂停计时）" }
+        }
+        h2 { "本事项材料 This item's materials" }
+        table #item-materials {
+            thead { tr { th { "材料 Material" } th { "收件情况 Handed in" } } }
+            tbody {
+                @if it.requires.materials.is_empty() { tr { td colspan="2" { "本事项不需要申请材料 none" } } }
+                @for &m in &it.requires.materials {
+                    @let material = &plan.materials[m];
+                    tr {
+                        td { (material.name) " " small.tag { (material.id) } }
+                        td { @match handed.get(material.id.as_str()) {
+                            Some(r) => { "已收 received" @if !r.name.is_empty() { " — " (r.name) } @if !r.location.is_empty() { " · " (r.location) } }
+                            None => { span.days-late { "未收 missing" } }
+                        } }
+                    }
+                }
+            }
+        }
+        @if !it.produces.is_empty() {
+            h2 { "出具文书 Documents issued" }
+            ul { @for &d in &it.produces {
+                li { (plan.documents[d].name) " " small.tag { (plan.documents[d].id) }
+                    @if let Some(n) = &next_number { " — 文号按本部门规则，如 " (n) } }
+            } }
+        }
+        @if !findings.is_empty() {
+            h2 { "用地审查意见 Site findings for this department" }
+            table #site-findings {
+                thead { tr { th { "图层 Layer" } th { "规划 Plan" } th { "重叠 Overlap" } th { "规则 Rule" } } }
+                tbody { @for f in &findings {
+                    tr { td { (f.layer) } td { (f.plan) } td { (format!("{:.0} m²（{:.0}%）", f.overlap_m2, f.share * 100.0)) } td { (f.message) } }
+                } }
+            }
         }
         h2 { "表单 Form" }
         table {
             @for f in &plan.fields {
-                @if let Some(v) = state.form().values.get(&f.id) { tr { td { (f.name) } td { (v) } } }
+                @if let Some(v) = state.form().values.get(&f.id) { tr { td { (f.name) } td { (page::form_value(v)) } } }
             }
         }
-        h2 { "材料 Materials" }
-        ul { @for m in state.materials() {
-            li { (plan.materials.iter().find(|x| x.id == m.material).map_or(m.material.as_str(), |x| x.name.as_str())) @if !m.name.is_empty() { " — " (m.name) } }
-        } }
+        h2 { "办理经过 History" }
+        @if history.is_empty() { p.hint { "暂无记录 Nothing recorded yet" } }
+        (history::table(&history))
         h2 { "办理 Actions" }
         div.actions {
             @for verb in verbs::all().filter(|v| v.family == Family::Department) {
                 @if (verb.when)(&scene) {
-                    form.card method="post" action={ (base) "/" (verb.name) } {
-                        (command_fields(session))
-                        @if !verb.fields.is_empty() { p { strong { (verb.zh) " " (verb.en) } } }
-                        @for f in verb.fields { (field_input(f, &scene, next_number.as_deref())) }
-                        button type="submit" id=(verb.name) { (verb.zh) " " (verb.en) }
-                    }
+                    (actions::form(verb, &format!("{base}/{}", verb.name), session, &scene, next_number.as_deref(), None))
                 }
             }
         }
         p { a href="/console/inbox" { "返回待办 Back to the inbox" } }
     };
     (status, Page::new(&it.name, Some(session)).render(body)).into_response()
-}
-
-/// What a reviewer fills in for one field of a verb, by its kind.
-fn field_input(f: &Field, scene: &Scene<'_>, next_number: Option<&str>) -> Markup {
-    let plan = scene.plan;
-    let it = &plan.items[scene.item];
-    let label = html! { (f.zh) " " (f.en) };
-    match f.kind {
-        Kind::Text => html! {
-            label { (label) textarea name=(f.name) required[f.required] maxlength="2000" {} }
-        },
-        Kind::Person => html! {
-            label { (label) input type="text" name=(f.name) required[f.required] maxlength="64" pattern="[A-Za-z0-9_.:-]+"; }
-        },
-        Kind::Flag => html! {
-            label { input type="checkbox" name=(f.name) value="true"; " " (label) }
-        },
-        Kind::EarlierItem => html! {
-            label { (label)
-                select name=(f.name) required[f.required] {
-                    @for j in verbs::returnable_items(plan, scene.project, scene.item) {
-                        option value=(plan.items[j].id) { (plan.items[j].name) }
-                    }
-                }
-            }
-        },
-        Kind::SpecialProcedure => html! {
-            label { (label)
-                select name=(f.name) required[f.required] {
-                    @for sp in &it.special_procedures { option value=(sp.kind) { (sp.kind) } }
-                }
-            }
-        },
-        Kind::MaterialIds | Kind::Materials => html! {
-            label { (label)
-                select name=(f.name) multiple size="5" required[f.required] {
-                    @for m in &plan.materials { option value=(m.id) { (m.name) } }
-                }
-            }
-        },
-        // One number per document the item issues; blank draws the department's next
-        // number, shown as the number it would be now (the pattern's placeholders mean
-        // nothing to a clerk).
-        Kind::Numbers => html! {
-            @for d in it.produces.iter().map(|d| &plan.documents[*d]) {
-                @if let Some(next) = next_number {
-                    label { (d.name) " 文号 number"
-                        input type="text" name={ "number." (d.id) } maxlength=(onewindow_core::plan::numbering::MAX_NUMBER_CHARS) placeholder="留空则自动取号 Blank: numbered for you"; }
-                    p.hint { "留空则按本部门编号规则取下一个号，如 " (next) " — leave blank for the department's next number" }
-                } @else {
-                    label { (d.name) " 文号 number（必填 required）"
-                        input type="text" name={ "number." (d.id) } required maxlength=(onewindow_core::plan::numbering::MAX_NUMBER_CHARS) placeholder="如 发改能审〔2026〕5号"; }
-                }
-            }
-        },
-    }
 }
 
 /// Runs a verb of the table from its form, as the reviewer: the gRPC handler itself.
@@ -311,37 +336,30 @@ async fn act(
     let Some(verb) = verbs::find(Family::Department, &name) else {
         return Ok(page::not_found("No such action."));
     };
-    let message = verb.message(&get("request_id"), &project, &item, |f| match f.kind {
-        Kind::Numbers => pairs
-            .iter()
-            .filter_map(|(k, v)| Some(format!("{}={v}", k.strip_prefix("number.")?)))
-            .collect(),
-        _ => pairs
-            .iter()
-            .filter(|(k, _)| k == f.name)
-            .map(|(_, v)| v.clone())
-            .collect(),
-    });
-    let done = verbs::run(&http.api, &session.caller, verb.rpc, message)
-        .await
-        .unwrap_or_else(|| Err(tonic::Status::unimplemented(verb.rpc)));
+    let done = actions::run(&http, &session, verb, &project, &item, &pairs).await;
     let task = format!(
-        "/console/inbox/{}/{}",
+        "/console/inbox/{}/{}?done={}",
         urlencode(&project),
-        urlencode(&item)
+        urlencode(&item),
+        urlencode(verb.name)
+    );
+    let inbox = format!(
+        "/console/inbox?{}&project={}",
+        actions::done_query(verb, &item),
+        urlencode(&project)
     );
     Ok(match done {
         // Back to the task while it is still the department's to decide; to the inbox
-        // once it has left the department's hands.
+        // once it has left the department's hands. Either says what was done.
         Ok(_) if still_here(&http, &project, &item) => Redirect::to(&task).into_response(),
-        Ok(_) => Redirect::to("/console/inbox").into_response(),
+        Ok(_) => Redirect::to(&inbox).into_response(),
         Err(s) => task_page(
             &http,
             &session,
             &dept,
             &project,
             &item,
-            page::refusal(&s),
+            page::refusal(&s, plan_of(&http, &project).as_deref(), session.lang),
             page::refusal_code(&s),
         ),
     })

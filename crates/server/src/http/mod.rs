@@ -15,12 +15,15 @@
 //! The console calls the same gRPC handlers as the API (through [`Http::rpc`]'s
 //! callers), so a page shows exactly the refusals and messages a gRPC client gets.
 
+mod actions;
 mod api;
 pub(crate) mod client;
 mod counter;
 mod dashboard;
 mod error;
+mod history;
 mod inbox;
+mod messages;
 mod openapi;
 mod page;
 mod permit;

@@ -13,6 +13,7 @@ use axum::Router;
 use maud::{html, Markup, DOCTYPE};
 
 use super::error::explain;
+use super::messages::{self, Lang};
 use super::session::{home_of, random_hex, Session};
 use super::Http;
 use crate::auth::Role;
@@ -41,7 +42,7 @@ impl<'a> Page<'a> {
     pub(crate) fn render(&self, body: Markup) -> Markup {
         html! {
             (DOCTYPE)
-            html lang="zh-CN" {
+            html lang=(self.session.map(|s| s.lang).unwrap_or_default().tag()) {
                 head {
                     meta charset="utf-8";
                     meta name="viewport" content="width=device-width, initial-scale=1";
@@ -67,6 +68,10 @@ impl<'a> Page<'a> {
                                     }
                                 }
                                 a href="/public" { "信息公开 Public" }
+                                @match s.lang {
+                                    Lang::Zh => a href="/console/lang/en?back=/console" lang="en" { "English" },
+                                    Lang::En => a href="/console/lang/zh?back=/console" lang="zh-CN" { "中文" },
+                                }
                                 form.inline method="post" action="/console/logout" {
                                     (csrf(s))
                                     button.link type="submit" { "退出 Log out" }
@@ -135,19 +140,25 @@ pub(crate) fn bad_csrf() -> Response {
     )
 }
 
-/// A refused or failed command, as the API reports it: the message, the engine's code
-/// and each violation.
-pub(crate) fn refusal(status: &tonic::Status) -> Markup {
+/// A refused or failed command, said in the reader's language with the workflow's names
+/// ([`super::messages`]); the API's typed reason beneath as a small tag, for whoever
+/// must report it.
+pub(crate) fn refusal(status: &tonic::Status, plan: Option<&Plan>, lang: Lang) -> Markup {
     let e = explain(status);
     html! {
         div.error role="alert" {
-            p { strong { "未办理 Not done: " } (status.message()) }
-            p.hint { "code " code { (e.reason) } }
-            @if !e.violations.is_empty() {
-                ul { @for (field, why) in &e.violations { li { code { (field) } " " (why) } } }
-            }
+            p { strong { (messages::not_done(lang)) "：" } (messages::refusal(status, plan, lang)) }
+            p.hint { small.tag { (e.reason) } }
         }
     }
+}
+
+/// The plan of a project's version, when both exist.
+pub(crate) fn plan_of(http: &Http, project: &str) -> Option<std::sync::Arc<Plan>> {
+    http.api
+        .svc
+        .with_project(project, |p| p.version().to_string())
+        .and_then(|v| http.api.svc.plan(&v))
 }
 
 /// The HTTP status a refusal page is sent with.
@@ -159,6 +170,7 @@ pub(super) fn router() -> Router<Http> {
     Router::new()
         .route("/", get(|| async { Redirect::to("/console") }))
         .route("/console", get(home))
+        .route("/console/lang/{lang}", get(choose_language))
         .route(
             "/console/static/console.css",
             get(|| async { ([(header::CONTENT_TYPE, "text/css; charset=utf-8")], CSS) }),
@@ -181,6 +193,31 @@ pub(super) fn router() -> Router<Http> {
                 )
             }),
         )
+}
+
+#[derive(serde::Deserialize)]
+struct Back {
+    #[serde(default)]
+    back: String,
+}
+
+/// Sets the reader's language (a cookie for a year) and goes back to the page they were
+/// on: only a path of this site, never another host.
+async fn choose_language(
+    axum::extract::Path(lang): axum::extract::Path<String>,
+    axum::extract::Query(back): axum::extract::Query<Back>,
+) -> Response {
+    let value = if lang == "en" { "en" } else { "zh" };
+    let back = if back.back.starts_with('/') && !back.back.starts_with("//") {
+        back.back
+    } else {
+        "/console".into()
+    };
+    let cookie = format!(
+        "{}={value}; Path=/; Max-Age=31536000; SameSite=Strict",
+        messages::LANG_COOKIE
+    );
+    ([(header::SET_COOKIE, cookie)], Redirect::to(&back)).into_response()
 }
 
 async fn home(session: Option<Session>) -> Redirect {
@@ -231,6 +268,36 @@ pub(crate) fn row_class(t: &pb::Task) -> &'static str {
         "warned"
     } else {
         ""
+    }
+}
+
+/// A stage's name in a plan (the workflow may name its stages), the id when unknown.
+pub(crate) fn stage_name(plan: &Plan, id: &str) -> String {
+    onewindow_core::plan::Stage::parse(id)
+        .map_or_else(|| id.to_string(), |s| plan.stage_names[s.index()].clone())
+}
+
+/// A project's status in Chinese and English.
+pub(crate) fn project_status_name(status: &str) -> &'static str {
+    match status {
+        "active" => "办理中 in progress",
+        "completed" => "已办结 completed",
+        "withdrawn" => "已撤回 withdrawn",
+        _ => "—",
+    }
+}
+
+/// A form value as people write it: text as typed, numbers without a needless `.0`,
+/// 是/否, dates as dates.
+pub(crate) fn form_value(v: &onewindow_core::form::Value) -> String {
+    use onewindow_core::form::Value;
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Number(n) if n.fract() == 0.0 && n.abs() < 1e15 => format!("{}", *n as i64),
+        Value::Number(n) => n.to_string(),
+        Value::Bool(true) => "是 yes".into(),
+        Value::Bool(false) => "否 no".into(),
+        Value::Date(d) => d.format("%Y-%m-%d").to_string(),
     }
 }
 

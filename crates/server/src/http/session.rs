@@ -41,6 +41,7 @@ use governor::{DefaultKeyedRateLimiter, Quota};
 use maud::html;
 
 use super::client::Client;
+use super::messages::Lang;
 use super::page::{self, Page};
 use super::Http;
 use crate::auth::{self, Caller, Role, Tokens};
@@ -75,6 +76,8 @@ pub(crate) struct Session {
     pub(crate) csrf: String,
     started: Instant,
     seen: Instant,
+    /// The reader's language this request (from its cookie, not kept with the session).
+    pub(crate) lang: Lang,
 }
 
 impl Session {
@@ -172,6 +175,7 @@ impl Sessions {
                 csrf: random_hex(),
                 started: now,
                 seen: now,
+                lang: Lang::default(),
             },
         );
         Some(id)
@@ -276,7 +280,9 @@ impl FromRequestParts<Http> for Session {
 
     async fn from_request_parts(parts: &mut Parts, http: &Http) -> Result<Self, Self::Rejection> {
         let id = cookie(&parts.headers).ok_or(Refused::Login)?;
-        http.sessions.touch(&id).ok_or(Refused::Login)
+        let mut s = http.sessions.touch(&id).ok_or(Refused::Login)?;
+        s.lang = Lang::of(&parts.headers);
+        Ok(s)
     }
 }
 
@@ -287,7 +293,12 @@ impl axum::extract::OptionalFromRequestParts<Http> for Session {
         parts: &mut Parts,
         http: &Http,
     ) -> Result<Option<Self>, Self::Rejection> {
-        Ok(cookie(&parts.headers).and_then(|id| http.sessions.touch(&id)))
+        Ok(cookie(&parts.headers)
+            .and_then(|id| http.sessions.touch(&id))
+            .map(|mut s| {
+                s.lang = Lang::of(&parts.headers);
+                s
+            }))
     }
 }
 

@@ -1,0 +1,30 @@
+# The console's words for refusals, in English. Message ids and variables as in zh-CN.ftl.
+
+not-done = Not done
+refusal-unknown-project = There is no project numbered “{ $project }”.
+refusal-project-exists = The project number “{ $project }” is taken; choose another.
+refusal-unknown-version = There is no such workflow version ({ $version }).
+refusal-incomplete = The form or the materials are incomplete: complete them as the one-time notice says, then submit.
+refusal-unknown-item = This workflow has no item “{ $item }”.
+refusal-not-applicable = “{ $item }” does not apply to this project.
+refusal-not-allowed = { $actor } may not { $action }.
+refusal-not-your-task = “{ $item }” belongs to { $owner }, not to this department.
+refusal-illegal-transition = “{ $item }” is “{ $state }”: it cannot { $action }.
+refusal-already-extended = “{ $item }” was extended once this round already.
+refusal-no-extension = The limit of “{ $item }” allows no extension.
+refusal-reason-required = Give a reason or an opinion.
+refusal-unknown-reference = There is no { $kind } “{ $id }”.
+refusal-number-required = “{ $document }” needs its number: give it, or have the administrator set the department's numbering.
+refusal-bad-number = The number of “{ $document }” is wrong: { $why }
+refusal-closed = The project is { $status }: nothing more can be done.
+refusal-before-record = The server's clock is before the project's last record ({ $last }); try again later.
+refusal-request-reused = This form was already used for another action: reload the page and send it again.
+refusal-time-out-of-range = The server's clock ({ $at }) is outside the years the platform computes with; tell the administrator.
+refusal-not-assignee = “{ $item }” is held by { $assignee }: only they may act on it.
+refusal-not-signer = { $signer } cannot sign step “{ $step }” of “{ $item }” now: { $why }
+refusal-delegated = “{ $item }” was delegated to { $to } and waits for their opinion.
+refusal-dependent-started = The decision on “{ $item }” cannot be recalled: a later item has started ({ $dependent }).
+refusal-not-upstream = “{ $item }” cannot return to “{ $to }”: { $why }
+refusal-urged-recently = “{ $item }” was urged today already; urge again tomorrow.
+refusal-unknown = Not done ({ $code }).
+bad-input = “{ $field }” is not filled in correctly: check it and send again.
