@@ -165,7 +165,11 @@ async fn the_inbox_offers_the_office_verbs_a_task_allows() {
         .contains(&"signed D1 accept by zhang".to_string()));
     // The page it goes back to says what was done, and the task's history has it.
     let p = page(&server, &zhang, &back).await;
-    assert!(p.body.contains("已办理 Done：<strong>签署意见</strong>"), "{}", p.body);
+    assert!(
+        p.body.contains("已办理 Done：<strong>签署意见</strong>"),
+        "{}",
+        p.body
+    );
     assert!(p.body.contains("zhang签署「受理」：予以受理"), "{}", p.body);
 
     // A transfer to nobody's id is refused on the page, in the API's words, and changes
@@ -182,7 +186,11 @@ async fn the_inbox_offers_the_office_verbs_a_task_allows() {
     .await;
     assert_eq!(r.status, 400, "{}", r.body);
     // Said in Chinese, naming the field, with the API's reason as a tag.
-    assert!(r.body.contains("「接办人或退回事项」填写有误"), "{}", r.body);
+    assert!(
+        r.body.contains("「接办人或退回事项」填写有误"),
+        "{}",
+        r.body
+    );
     assert!(!r.body.contains("not a"), "{}", r.body);
     assert_eq!(events(&server, "OV-1").await.len(), before);
 

@@ -70,7 +70,8 @@ impl Stage {
         self as usize
     }
 
-    pub(super) fn default_name(self) -> &'static str {
+    /// The stage's name when a workflow gives none: Chinese, English beside it.
+    pub fn default_name(self) -> &'static str {
         match self {
             Stage::Attraction => "招商 investment attraction",
             Stage::Reserve => "储备 reserve",

@@ -12,34 +12,34 @@ use std::collections::BTreeMap;
 use std::convert::Infallible;
 use std::sync::Arc;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use chrono::{Datelike, NaiveDate};
+use chrono::Datelike;
 use maud::{html, Markup};
 use tokio_stream::StreamExt;
 
-use super::page::{self, department_name, item_name, row_class, state_name, urlencode, Page};
+use super::page::{self, department_name, row_class, urlencode, Page};
 use super::session::{Refused, Session};
 use super::{request, Http};
 use crate::auth::Role;
 use crate::pb;
 use crate::pb::supervision_server::Supervision;
-use onewindow_core::plan::{Plan, Stage};
+use onewindow_core::plan::Stage;
 
 pub(super) fn router() -> Router<Http> {
     Router::new()
         .route("/console/supervision", get(dashboard))
         .route("/console/supervision/live", get(live))
         .route("/console/supervision/assessment", get(assessment_page))
-        .route("/console/supervision/projects/{project}", get(project))
+        .merge(super::oversight::router())
 }
 
 /// Supervisors and administrators.
-fn supervisor(s: &Session) -> Result<(), Refused> {
+pub(super) fn supervisor(s: &Session) -> Result<(), Refused> {
     match s.caller.role {
         Role::Supervisor | Role::Admin => Ok(()),
         _ => Err(Refused::Forbidden(
@@ -91,6 +91,8 @@ pub(crate) struct Board {
     yellow: Vec<(pb::Task, &'static str, String)>,
     workflows: BTreeMap<String, String>,
     departments: BTreeMap<String, String>,
+    /// Item names by (workflow, item).
+    items: BTreeMap<(String, String), String>,
 }
 
 /// How old a board may be before a page asks for a new one.
@@ -141,9 +143,13 @@ async fn take(http: &Http) -> Arc<Board> {
         let svc = &api.svc;
         let mut workflows = BTreeMap::new();
         let mut departments = BTreeMap::new();
+        let mut items = BTreeMap::new();
         for v in svc.versions() {
             if let Some(plan) = svc.plan(&v) {
                 workflows.insert(plan.id.clone(), plan.name.clone());
+                for i in &plan.items {
+                    items.insert((plan.id.clone(), i.id.clone()), i.name.clone());
+                }
                 for d in &plan.departments {
                     departments.insert(d.id.clone(), d.name.clone());
                 }
@@ -182,6 +188,7 @@ async fn take(http: &Http) -> Arc<Board> {
             yellow,
             workflows,
             departments,
+            items,
         })
     })
     .await
@@ -195,6 +202,7 @@ async fn take(http: &Http) -> Arc<Board> {
             yellow: Vec::new(),
             workflows: BTreeMap::new(),
             departments: BTreeMap::new(),
+            items: BTreeMap::new(),
         })
     })
 }
@@ -206,14 +214,14 @@ async fn dashboard(
 ) -> Result<Response, Refused> {
     supervisor(&session)?;
     let board = http.boards.get(&http).await;
-    let keep = |cards: &[(pb::Task, &'static str, String)]| -> (usize, Vec<pb::Task>) {
+    let keep = |cards: &[(pb::Task, &'static str, String)]| -> (usize, Vec<(pb::Task, String)>) {
         let mut kept = cards
             .iter()
             .filter(|(t, stage, workflow)| filter.keeps(t, stage, workflow));
-        let shown: Vec<pb::Task> = kept
+        let shown: Vec<(pb::Task, String)> = kept
             .by_ref()
             .take(SHOWN)
-            .map(|(t, _, _)| t.clone())
+            .map(|(t, _, w)| (t.clone(), w.clone()))
             .collect();
         (shown.len() + kept.count(), shown)
     };
@@ -252,7 +260,7 @@ async fn dashboard(
             label { "阶段 Stage "
                 select name="stage" {
                     option value="" { "全部 all" }
-                    @for s in Stage::ALL { option value=(s.id()) selected[filter.stage == s.id()] { (s.id()) } }
+                    @for s in Stage::ALL { option value=(s.id()) selected[filter.stage == s.id()] { (s.default_name()) } }
                 }
             }
             label { "事项流程 Workflow "
@@ -268,7 +276,7 @@ async fn dashboard(
         h2 { "各阶段项目 Active projects by stage" }
         div.cards #stages {
             @for s in Stage::ALL {
-                div.stat data-stage=(s.id()) { span { (s.id()) } b { (stage_count(s.id())) } }
+                div.stat data-stage=(s.id()) { span { (s.default_name()) } b { (stage_count(s.id())) } }
             }
         }
         div #live data-live=(live) {}
@@ -277,10 +285,10 @@ async fn dashboard(
             div.stat.red { span { "超期 Overdue (督办/整改 cards)" } b #red-count { (red_total) } }
         }
         h2 { "超期 Overdue — carded yellow (督办), red (整改) past the yellow card's deadline" }
-        (cards_table("red-cards", &red))
+        (cards_table("red-cards", &red, &board))
         @if red_total > red.len() { p.hint { "显示前 " (red.len()) " 条，共 " (red_total) " 条；请用筛选缩小范围。 Showing the first " (red.len()) " of " (red_total) "." } }
         h2 { "预警 Warnings — near the limit" }
-        (cards_table("yellow-cards", &yellow))
+        (cards_table("yellow-cards", &yellow, &board))
         @if yellow_total > yellow.len() { p.hint { "显示前 " (yellow.len()) " 条，共 " (yellow_total) " 条。 Showing the first " (yellow.len()) " of " (yellow_total) "." } }
         h2 { "部门考核 Assessment" }
         form.card.filters method="get" action="/console/supervision/assessment" {
@@ -343,23 +351,33 @@ async fn assessment_page(
     Ok((status, Page::new("部门考核", Some(&session)).render(body)).into_response())
 }
 
-fn cards_table(id: &str, tasks: &[pb::Task]) -> Markup {
+fn cards_table(id: &str, tasks: &[(pb::Task, String)], board: &Board) -> Markup {
     html! {
         table id=(id) {
-            thead { tr { th { "项目 Project" } th { "事项 Item" } th { "部门 Department" } th { "办结时限 Due" } th { "时间 At" } } }
+            thead { tr { th { "项目 Project" } th { "事项 Item" } th { "部门 Department" } th { "办结时限 Due" } th { "监察 Card" } } }
             tbody {
                 @if tasks.is_empty() { tr.empty { td colspan="5" { "无 none" } } }
-                @for t in tasks {
+                @for (t, workflow) in tasks {
                     tr class=(row_class(t)) data-project=(t.project) data-item=(t.item) {
                         td { a href={ "/console/supervision/projects/" (urlencode(&t.project)) } { (t.project) } }
-                        td { (t.item) }
-                        td { (t.department) }
+                        td { (board.items.get(&(workflow.clone(), t.item.clone())).map_or(t.item.as_str(), String::as_str)) }
+                        td { (board.departments.get(&t.department).map_or(t.department.as_str(), String::as_str)) }
                         td.due { (t.due) }
-                        td {}
+                        td { (card_name(t.overdue, &t.card)) }
                     }
                 }
             }
         }
+    }
+}
+
+/// A supervision card as people call it.
+fn card_name(overdue: bool, card: &str) -> &'static str {
+    match (card, overdue) {
+        ("red", _) => "整改（红牌）red card",
+        ("yellow", _) => "督办（黄牌）yellow card",
+        (_, true) => "超期 overdue",
+        (_, false) => "预警 warning",
     }
 }
 
@@ -417,6 +435,10 @@ struct Card {
     department: String,
     due: String,
     at: String,
+    /// The item's and the department's names, and the card, as the tables show them.
+    item_name: String,
+    department_name: String,
+    card: &'static str,
 }
 
 /// New yellow and red cards as server-sent events (`event: card`), from the feed every
@@ -462,7 +484,7 @@ async fn live(
             "overdue" => "overdue",
             _ => return None,
         };
-        let (department, due) = http
+        let (department, due, item_name, department_name) = http
             .api
             .svc
             .with_project(&e.project, |p| {
@@ -471,6 +493,8 @@ async fn live(
                 Some((
                     plan.department_of(i).to_string(),
                     p.tasks()[i].due.map(|d| d.to_string()).unwrap_or_default(),
+                    plan.items[i].name.clone(),
+                    department_name(&plan, plan.department_of(i)),
                 ))
             })
             .flatten()
@@ -485,6 +509,9 @@ async fn live(
             department,
             due,
             at: e.at,
+            item_name,
+            department_name,
+            card: card_name(kind == "overdue", ""),
         };
         Some(Ok::<_, Infallible>(
             SseEvent::default()
@@ -497,122 +524,4 @@ async fn live(
     Ok(Sse::new(cards)
         .keep_alive(KeepAlive::default())
         .into_response())
-}
-
-/// A project's timeline: the Gantt chart of planned against actual, then every event.
-async fn project(
-    State(http): State<Http>,
-    session: Session,
-    Path(id): Path<String>,
-) -> Result<Response, Refused> {
-    supervisor(&session)?;
-    let Some(state) = http.api.svc.project(&id) else {
-        return Ok(page::not_found("No such project."));
-    };
-    let Some(plan) = http.api.svc.plan(state.version()) else {
-        return Ok(page::not_found("No such workflow version."));
-    };
-    let timeline = http
-        .api
-        .timeline(request(
-            &session.caller,
-            pb::GetProjectRequest {
-                project: id.clone(),
-            },
-        ))
-        .await;
-    let today = http.api.now().date();
-    let tasks: Vec<pb::Task> = state
-        .tasks()
-        .iter()
-        .enumerate()
-        .map(|(i, t)| crate::convert::task_pb(&id, &plan, i, t))
-        .collect();
-    let body = html! {
-        h1 { "项目 " (id) }
-        p { (plan.name) " · " (state.stage().map(|s| s.id()).unwrap_or("—")) " · " (format!("{:?}", state.status()).to_lowercase()) }
-        h2 { "计划与实际 Planned against actual" }
-        (gantt(&plan, &state, today))
-        h2 { "事项 Items" }
-        table {
-            thead { tr { th { "事项 Item" } th { "部门 Department" } th { "状态 State" } th { "办结时限 Due" } } }
-            tbody {
-                @for t in tasks.iter().filter(|t| t.state != "not_applicable") {
-                    tr class=(row_class(t)) { td { (item_name(&plan, &t.item)) } td { (department_name(&plan, &t.department)) } td { (state_name(&t.state)) } td.due { (t.due) } }
-                }
-            }
-        }
-        h2 { "事件 Events" }
-        @match &timeline {
-            Ok(t) => {
-                table #events {
-                    thead { tr { th { "#" } th { "时间 At" } th { "操作者 Actor" } th { "事件 Event" } } }
-                    tbody { @for e in &t.get_ref().events { tr { td { (e.seq) } td { (e.at) } td { (e.actor) } td { (e.summary) } } } }
-                }
-            }
-            Err(s) => { (page::refusal(s, None, session.lang)) }
-        }
-    };
-    Ok(Page::new(&id, Some(&session)).render(body).into_response())
-}
-
-/// The Gantt chart as SVG: per applicable item a thin bar for the plan (earliest start
-/// to due, on the project's own form, limits and submission date; the critical path in
-/// red) and a thick bar for what happened (ready to decided, or to today while open).
-fn gantt(plan: &Plan, p: &onewindow_engine::Project, today: NaiveDate) -> Markup {
-    let start = p.submitted().date();
-    let schedule = plan.schedule(&onewindow_core::plan::Options {
-        limits: plan.default_limits,
-        form: Some(p.form()),
-        start: Some(start),
-    });
-    let mut last = today.max(start);
-    for s in &schedule.items {
-        if let Some(d) = s.due_date {
-            last = last.max(d);
-        }
-    }
-    let days = (last - start).num_days().max(1) as f64 + 1.0;
-    let (label_w, chart_w, row_h) = (400.0, 700.0, 26.0);
-    let x = |d: NaiveDate| label_w + chart_w * ((d - start).num_days() as f64 / days);
-    let height = row_h * schedule.items.len() as f64 + 40.0;
-    let today_x = x(today);
-    html! {
-        p.hint { "细条：计划（最早开始至时限，深红★为关键路径）；粗条：实际（就绪至办结：绿为按时，黄为在办，红为超期）。 Thin: planned (★ dark red: the critical path); thick: actual (green done, amber open, red overdue)." }
-        svg #gantt width=(label_w + chart_w + 20.0) height=(height) xmlns="http://www.w3.org/2000/svg" {
-            text x=(label_w) y="12" font-size="11" { (start) }
-            text x=(label_w + chart_w - 70.0) y="12" font-size="11" { (last) }
-            line x1=(today_x) x2=(today_x) y1="16" y2=(height) stroke="#5b6875" stroke-dasharray="4 3" {}
-            text x=(today_x + 3.0) y=(height - 2.0) font-size="11" { "今日 today" }
-            @for (k, s) in schedule.items.iter().enumerate() {
-                @let y = 22.0 + row_h * k as f64;
-                @let t = &p.tasks()[s.item];
-                @let critical = s.critical;
-                text x="0" y=(y + 14.0) font-size="12" {
-                    title { (plan.items[s.item].name) }
-                    @if critical { "★ " }
-                    (clipped(&plan.items[s.item].name, 34))
-                }
-                @if let (Some(a), Some(b)) = (s.start_date, s.due_date) {
-                    rect.planned data-item=(plan.items[s.item].id) x=(x(a)) y=(y + 2.0) width=((x(b) - x(a)).max(2.0)) height="5"
-                        fill=(if critical { "#7a1016" } else { "#8a96a3" }) {}
-                }
-                @if let Some(r) = t.ready_on {
-                    @let end = t.decided_on.unwrap_or(today);
-                    rect.actual data-item=(plan.items[s.item].id) x=(x(r)) y=(y + 9.0) width=((x(end) - x(r)).max(3.0)) height="11"
-                        fill=(if t.overdue { "#c0262d" } else if t.decided_on.is_some() { "#1f7a3a" } else { "#e8b530" }) {}
-                }
-            }
-        }
-        p.hint { "关键路径 Critical path: " (schedule.critical_path.iter().map(|i| plan.items[*i].name.as_str()).collect::<Vec<_>>().join(" → ")) " · " (schedule.total) " 工作日 working days" }
-    }
-}
-
-/// At most `n` characters of `text`, with `…` when cut.
-fn clipped(text: &str, n: usize) -> String {
-    if text.chars().count() <= n {
-        text.to_string()
-    } else {
-        format!("{}…", text.chars().take(n).collect::<String>())
-    }
 }

@@ -22,13 +22,94 @@ pub(crate) fn of_item(plan: &Plan, events: &[Envelope], item: &str) -> Vec<Line>
     events
         .iter()
         .filter_map(|e| {
-            let what = describe(plan, &e.event, item)?;
+            let what = describe(plan, &e.event, Some(item))?;
             Some(Line {
                 at: e.at.format("%Y-%m-%d %H:%M").to_string(),
                 what,
             })
         })
         .collect()
+}
+
+/// One event of a project's record in Chinese: an item's, headed by the item's name, or
+/// the project's own (submission, stages, materials, withdrawal, completion). `None` for
+/// what people need not read (a task's opening, a due date derived again is said).
+pub(crate) fn line(plan: &Plan, event: &Event) -> Option<String> {
+    use onewindow_engine::Card;
+    let stage = |s: &onewindow_core::plan::Stage| plan.stage_names[s.index()].clone();
+    Some(match event {
+        Event::Submitted { applicant, .. } => format!("受理申请：{applicant}"),
+        Event::StageOpened { stage: s } => format!("进入「{}」阶段", stage(s)),
+        Event::StageCompleted { stage: s } => format!("「{}」阶段办结", stage(s)),
+        Event::MaterialsProvided { materials } => format!(
+            "补交材料：{}",
+            material_names(plan, materials.iter().map(|m| &m.material))
+        ),
+        Event::Withdrawn { reason } => format!("申请人撤回申请：{reason}"),
+        Event::Completed => "项目办结".into(),
+        Event::SiteChecked { findings, .. } => {
+            format!("用地红线已对照一张蓝图审查，{} 项提示", findings.len())
+        }
+        Event::AgentAssigned { agent } => format!("指派代办员 {agent}"),
+        Event::Migrated { .. } => "迁移到事项流程的新版本".into(),
+        Event::DueRederived { item, old, new, .. } => format!(
+            "「{}」办结时限因工作日历调整由 {old} 改为 {new}",
+            item_name(plan, item)
+        ),
+        Event::Carded {
+            item,
+            card,
+            deadline,
+        } => {
+            let name = item_name(plan, item);
+            match (card, deadline) {
+                (Card::Yellow, Some(d)) => {
+                    format!("「{name}」超期，发出督办（黄牌），限 {d} 前办结")
+                }
+                (Card::Yellow, None) => format!("「{name}」超期，发出督办（黄牌）"),
+                (Card::Red, _) => format!("「{name}」督办期满仍未办结，发出整改（红牌）"),
+            }
+        }
+        Event::TaskOpened { .. } => return None,
+        other => {
+            let item = item_of(other)?;
+            format!(
+                "「{}」{}",
+                item_name(plan, item),
+                describe(plan, other, None)?
+            )
+        }
+    })
+}
+
+/// The item an item's event concerns.
+fn item_of(event: &Event) -> Option<&str> {
+    match event {
+        Event::TaskReady { item: i, .. }
+        | Event::TaskClaimed { item: i }
+        | Event::TaskApproved { item: i, .. }
+        | Event::TaskRejected { item: i, .. }
+        | Event::SupplementRequested { item: i, .. }
+        | Event::SupplementProvided { item: i, .. }
+        | Event::SpecialStarted { item: i, .. }
+        | Event::SpecialEnded { item: i, .. }
+        | Event::Extended { item: i, .. }
+        | Event::Resubmitted { item: i, .. }
+        | Event::Warned { item: i, .. }
+        | Event::Overdue { item: i, .. }
+        | Event::StepSigned { item: i, .. }
+        | Event::StepCompleted { item: i, .. }
+        | Event::StepOverdue { item: i, .. }
+        | Event::Transferred { item: i, .. }
+        | Event::Delegated { item: i, .. }
+        | Event::SignerAdded { item: i, .. }
+        | Event::Recalled { item: i, .. }
+        | Event::Returned { item: i, .. }
+        | Event::Reopened { item: i, .. }
+        | Event::Urged { item: i, .. }
+        | Event::Copied { item: i, .. } => Some(i.as_str()),
+        _ => None,
+    }
 }
 
 /// The item's history as a table (nothing when there is none).
@@ -73,9 +154,10 @@ fn due(d: &impl std::fmt::Display, provisional: bool) -> String {
     }
 }
 
-/// What `event` says about `item`, or `None` when it says nothing about it.
-fn describe(plan: &Plan, event: &Event, item: &str) -> Option<String> {
-    let about = |i: &str| i == item;
+/// What `event` says about `item` (any item when `None`), or `None` when it says
+/// nothing about it.
+fn describe(plan: &Plan, event: &Event, item: Option<&str>) -> Option<String> {
+    let about = |i: &str| item.is_none_or(|it| it == i);
     Some(match event {
         Event::TaskReady {
             item: i,
@@ -83,10 +165,18 @@ fn describe(plan: &Plan, event: &Event, item: &str) -> Option<String> {
             due: d,
             provisional,
             ..
-        } if about(i) => match d {
-            Some(d) => format!("开始办理，时限 {limit} 个工作日，{}", due(d, *provisional)),
-            None => format!("开始办理，时限 {limit} 个工作日"),
-        },
+        } if about(i) => {
+            let milestone = plan
+                .items
+                .iter()
+                .find(|x| x.id == *i)
+                .is_some_and(|x| x.kind == onewindow_core::spec::ItemKind::Milestone);
+            match d {
+                _ if milestone => "可由窗口登记完成".into(),
+                Some(d) => format!("开始办理，时限 {limit} 个工作日，{}", due(d, *provisional)),
+                None => format!("开始办理，时限 {limit} 个工作日"),
+            }
+        }
         Event::TaskClaimed { item: i } if about(i) => "已签收".into(),
         Event::TaskApproved {
             item: i, documents, ..
@@ -171,9 +261,7 @@ fn describe(plan: &Plan, event: &Event, item: &str) -> Option<String> {
             due(d, *provisional)
         ),
         Event::Warned {
-            item: i,
-            remaining,
-            ..
+            item: i, remaining, ..
         } if about(i) => format!("预警：剩余 {remaining} 个工作日"),
         Event::Overdue { item: i, due: d } if about(i) => format!("超期：办结时限 {d} 已过"),
         Event::StepSigned {
@@ -189,7 +277,10 @@ fn describe(plan: &Plan, event: &Event, item: &str) -> Option<String> {
                 .as_ref()
                 .map(|b| format!("（受 {b} 委派）"))
                 .unwrap_or_default();
-            format!("{reviewer}{behalf}{verdict}「{}」：{opinion}", step_name(plan, item, step))
+            format!(
+                "{reviewer}{behalf}{verdict}「{}」：{opinion}",
+                step_name(plan, i, step)
+            )
         }
         Event::StepCompleted {
             item: i,
@@ -198,9 +289,9 @@ fn describe(plan: &Plan, event: &Event, item: &str) -> Option<String> {
             ..
         } if about(i) => {
             if *deemed {
-                format!("「{}」环节逾期视为通过", step_name(plan, item, step))
+                format!("「{}」环节逾期视为通过", step_name(plan, i, step))
             } else {
-                format!("「{}」环节完成", step_name(plan, item, step))
+                format!("「{}」环节完成", step_name(plan, i, step))
             }
         }
         Event::Transferred { item: i, from, to } if about(i) => match from {

@@ -20,8 +20,7 @@ use maud::{html, Markup};
 use super::actions;
 use super::history;
 use super::page::{
-    self, department_name, item_name, plan_of, row_class, state_name, urlencode,
-    Page,
+    self, department_name, item_name, plan_of, row_class, state_name, urlencode, Page,
 };
 use super::session::{Refused, Session};
 use super::{request, Http};

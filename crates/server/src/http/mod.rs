@@ -16,7 +16,10 @@
 //! callers), so a page shows exactly the refusals and messages a gRPC client gets.
 
 mod actions;
+mod agent;
+mod analysis;
 mod api;
+mod case;
 pub(crate) mod client;
 mod counter;
 mod dashboard;
@@ -25,6 +28,7 @@ mod history;
 mod inbox;
 mod messages;
 mod openapi;
+mod oversight;
 mod page;
 mod permit;
 mod probes;
@@ -115,6 +119,8 @@ fn router(http: Http) -> Router {
         )
         .merge(session::router())
         .merge(counter::router())
+        .merge(agent::router())
+        .merge(analysis::router())
         .merge(permit::router())
         .merge(inbox::router())
         .merge(dashboard::router())

@@ -62,9 +62,15 @@ impl<'a> Page<'a> {
                                     Role::Department(d) | Role::Reviewer { department: d, .. } => {
                                         a href="/console/inbox" { "待办 Inbox (" (d) ")" }
                                     }
-                                    Role::Agent(_) => {}
+                                    Role::Agent(_) => {
+                                        a href="/console/agent" { "我的项目 My projects" }
+                                    }
+                                    Role::Analyst => {
+                                        a href="/console/analysis" { "流程分析 Analysis" }
+                                    }
                                     _ => {
                                         a href="/console/supervision" { "电子监察 Supervision" }
+                                        a href="/console/analysis" { "流程分析 Analysis" }
                                     }
                                 }
                                 a href="/public" { "信息公开 Public" }
@@ -274,7 +280,7 @@ pub(crate) fn row_class(t: &pb::Task) -> &'static str {
 /// A stage's name in a plan (the workflow may name its stages), the id when unknown.
 pub(crate) fn stage_name(plan: &Plan, id: &str) -> String {
     onewindow_core::plan::Stage::parse(id)
-        .map_or_else(|| id.to_string(), |s| plan.stage_names[s.index()].clone())
+        .map_or_else(|| "—".to_string(), |s| plan.stage_names[s.index()].clone())
 }
 
 /// A project's status in Chinese and English.

@@ -10,7 +10,7 @@ use axum::routing::get;
 use axum::Router;
 use maud::{html, Markup, PreEscaped};
 
-use super::counter::{load, status_page, window};
+use super::case::{load, status_page};
 use super::page::{department_name, urlencode, Page};
 use super::session::{Refused, Session};
 use super::Http;
@@ -65,7 +65,7 @@ async fn permit(
     session: Session,
     Path((id, document)): Path<(String, String)>,
 ) -> Result<Response, Refused> {
-    window(&session)?;
+    super::case::applicant_side(&session)?;
     let (p, plan) = match load(&http, &session, &id).await {
         Ok(x) => x,
         Err(s) => return Ok(status_page(&session, &s)),

@@ -79,6 +79,8 @@ struct Progress {
     done: Vec<(String, String, String)>,
     /// Item, department, due (with "provisional"), suspended.
     open: Vec<(String, String, String, bool)>,
+    /// Item, department, decided on: not approved (the reason is never shown).
+    rejected: Vec<(String, String, String)>,
 }
 
 async fn progress(State(http): State<Http>, client: Client, Path(code): Path<String>) -> Response {
@@ -95,10 +97,16 @@ async fn progress(State(http): State<Http>, client: Client, Path(code): Path<Str
             let plan = svc.plan(p.version())?;
             let mut done = Vec::new();
             let mut open = Vec::new();
+            let mut rejected = Vec::new();
             for (i, t) in p.tasks().iter().enumerate() {
                 let item = item_name(&plan, &plan.items[i].id);
                 let dept = department_name(&plan, plan.department_of(i));
                 match t.state {
+                    onewindow_engine::TaskState::Rejected => rejected.push((
+                        item,
+                        dept,
+                        t.decided_on.map(|d| d.to_string()).unwrap_or_default(),
+                    )),
                     onewindow_engine::TaskState::Approved => done.push((
                         item,
                         dept,
@@ -123,7 +131,12 @@ async fn progress(State(http): State<Http>, client: Client, Path(code): Path<Str
                 stage: p
                     .stage()
                     .map_or_else(|| "—".to_string(), |s| plan.stage_names[s.index()].clone()),
+                // A project with nothing under way and an item not approved waits on the
+                // applicant: it is not "in progress".
                 status: match p.status() {
+                    onewindow_engine::Status::Active if open.is_empty() && !rejected.is_empty() => {
+                        "不予许可 not approved（可重新申请 the applicant may resubmit）"
+                    }
                     onewindow_engine::Status::Active => "办理中 in progress",
                     onewindow_engine::Status::Completed => "已办结 completed",
                     onewindow_engine::Status::Withdrawn => "已撤回 withdrawn",
@@ -131,6 +144,7 @@ async fn progress(State(http): State<Http>, client: Client, Path(code): Path<Str
                 .to_string(),
                 done,
                 open,
+                rejected,
             })
         })
         .flatten()
@@ -153,6 +167,13 @@ async fn progress(State(http): State<Http>, client: Client, Path(code): Path<Str
                 @for (item, dept, due, suspended) in &progress.open {
                     tr { td { (item) } td { (dept) } td { (due) @if *suspended { " · 暂停计时 paused" } } }
                 }
+            }
+        }
+        @if !progress.rejected.is_empty() {
+            h2 { "不予许可 Not approved" }
+            table #rejected {
+                thead { tr { th { "事项 Approval" } th { "部门 Department" } th { "决定日期 Decided on" } } }
+                tbody { @for (item, dept, on) in &progress.rejected { tr { td { (item) } td { (dept) } td { (on) } } } }
             }
         }
         h2 { "已办结 Done" }

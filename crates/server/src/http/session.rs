@@ -414,10 +414,11 @@ pub(crate) fn home_of(role: &Role) -> &'static str {
     match role {
         Role::Window => "/console/window",
         Role::Department(_) | Role::Reviewer { .. } => "/console/inbox",
-        // The console has no agent's pages yet: agents use the API. (No caller is the
-        // system: `Actor::parse` never gives it.)
-        Role::Agent(_) | Role::System => "/public",
-        Role::Supervisor | Role::Admin | Role::Analyst => "/console/supervision",
+        Role::Agent(_) => "/console/agent",
+        // No caller is the system: `Actor::parse` never gives it.
+        Role::System => "/public",
+        Role::Supervisor | Role::Admin => "/console/supervision",
+        Role::Analyst => "/console/analysis",
     }
 }
 

@@ -10,7 +10,7 @@
     tr.className = "fresh " + card.kind;
     tr.setAttribute("data-project", card.project);
     tr.setAttribute("data-item", card.item);
-    [card.project, card.item, card.department, card.due, card.at].forEach(function (text, i) {
+    [card.project, card.item_name, card.department_name, card.due, card.card].forEach(function (text, i) {
       var td = document.createElement("td");
       if (i === 0) {
         var a = document.createElement("a");
