@@ -415,7 +415,12 @@ async fn the_dashboard_lists_red_cards_by_its_filters() {
 
 /// A project on the shipped parallel workflow submitted at the window over the JSON API,
 /// its early milestones reported: NDRC's filing I01 is ready. The workflow's version.
-async fn parallel_project(server: &InProcess, project: &str) -> String {
+pub(crate) async fn parallel_project(server: &InProcess, project: &str) -> String {
+    parallel_project_for(server, project, "").await
+}
+
+/// [`parallel_project`], with an agent (代办员) assigned when `agent` is not empty.
+pub(crate) async fn parallel_project_for(server: &InProcess, project: &str, agent: &str) -> String {
     let list = api(server, WINDOW, "GET", "/api/v1/workflows", Value::Null).await;
     let version = list.json()["workflows"]
         .as_array()
@@ -434,7 +439,8 @@ async fn parallel_project(server: &InProcess, project: &str) -> String {
         "land_supply": "grant", "new_construction_land": true, "floor_area": 32000,
         "investment": 18000, "special_fire": true, "eia_category": "report_form"});
     let submit = json!({"request_id": format!("s-{project}"), "project": project,
-        "version": version, "applicant": "某公司", "form": form, "materials": materials});
+        "version": version, "applicant": "某公司", "form": form, "materials": materials,
+        "agent": agent});
     let r = api(server, WINDOW, "POST", "/api/v1/projects", submit).await;
     assert_eq!(r.status, 200, "{}", r.body);
     for item in ["A01", "R01"] {

@@ -20,6 +20,7 @@ mod doors;
 mod http;
 mod identity;
 mod office;
+mod people;
 mod server;
 mod simulate;
 mod streams;
