@@ -69,7 +69,7 @@ fn subcommand(v: &'static Verb) -> Command {
         let mut a = Arg::new(f.name)
             .long(f.flag)
             .value_name(f.flag.to_uppercase())
-            .help(f.en)
+            .help(f.help())
             .required(f.required);
         if let Some(alias) = f.alias {
             a = a.alias(alias);

@@ -11,10 +11,15 @@ The window clerk fills in the one form (with `<script>` in every text field), pr
 of one department race for a claim; a reviewer tries another department's task by URL;
 supervision watches a red card arrive live when the clock passes the due dates; every
 department approves its tasks until the project is completed; the public page shows the
-progress and nothing personal, and a rejection's reason nowhere; logging out ends the
-dashboard's live stream, and the page says so. No page breaks its Content-Security-Policy
-(a violation in any page's console fails the walk), and the print buttons work without
-inline script.
+progress and nothing personal, and a rejection's reason nowhere; the window answers the
+rejection by resubmitting; a department asks for a supplement and the project's agent
+hands it in from their portal and urges; reviewers of the office workflow sign steps,
+claim, transfer, delegate, add a signer, approve, recall and return; supervision urges
+from a project's page; an analyst reads a schedule and compares versions; logging out
+ends the dashboard's live stream, and the page says so. No page breaks its
+Content-Security-Policy (a violation in any page's console fails the walk), the print
+buttons work without inline script, and no page shows a workflow's bare id (item, stage,
+department) outside a secondary tag or an English refusal in the Chinese console.
 """
 
 import json
@@ -28,17 +33,37 @@ from playwright.sync_api import expect, sync_playwright
 BASE, SHOTS, CHROMIUM = sys.argv[1], sys.argv[2], sys.argv[3]
 WINDOW = "0000000000000000000000000000window"
 SUPERVISOR = "000000000000000000000000supervisor"
+ADMIN = "0000000000000000000000000000admin"
+ANALYST = "00000000000000000000000000analyst"
 DEPARTMENTS = ["ndrc", "nrp", "registry", "env", "water", "civil_defence", "drawing_review", "housing"]
 HOSTILE = '<script>window.__pwned=1</script><img src=x onerror="window.__pwned=1">'
 SECRET_REASON = "REJECTION-REASON-不予公开"
 PROJECT = "WALK-1"
 OTHER = "WALK-2"
-# Content-Security-Policy violations any page reported (the walk fails on one).
-CSP_VIOLATIONS = []
+AGENTED = "WALK-3"
+OFFICE = "WALK-OFFICE"
+STAGES = ["attraction", "reserve", "approval", "construction", "acceptance"]
+# The ids a page may show only as a secondary tag: items, stages and departments of the
+# workflows walked (items are added from the deployed plans when the walk starts).
+# (Department ids that are also English words — water, housing, registry — would match
+# the workflow's own English names, so only the others are checked.)
+RAW_IDS = {"ndrc", "nrp", "env", "civil_defence", "drawing_review"}
+# English an engine refusal would carry, never shown in the Chinese console.
+ENGLISH_REFUSALS = re.compile(r"cannot|may not|is held by|was urged|not a |unknown |must be")
 
 
 def dept_token(d):
     return f"dept-{d}-00000000000000000000"
+
+
+def reviewer_token(d, r):
+    return f"rev-{d}-{r}-0000000000000000000"
+
+
+def agent_token(a):
+    return f"agent-{a}-0000000000000000000"
+# Content-Security-Policy violations any page reported (the walk fails on one).
+CSP_VIOLATIONS = []
 
 
 def say(line):
@@ -56,8 +81,30 @@ TAKEN = set()
 
 
 def shot(page, name):
+    people_first(page)
     TAKEN.add(name)
-    page.screenshot(path=os.path.join(SHOTS, f"{name}.png"))
+    page.screenshot(path=os.path.join(SHOTS, f"{name}.png"), full_page=True)
+
+
+def people_first(page):
+    """The page speaks the workflow's names: no bare item, stage or department id in its
+    text outside a secondary tag (`.tag`, code, form controls), and no English refusal."""
+    text = page.evaluate("""() => {
+        const m = document.querySelector('main');
+        if (!m) return '';
+        const c = m.cloneNode(true);
+        c.querySelectorAll('.tag, code, input, select, option, textarea, svg, #seal').forEach(e => e.remove());
+        return c.innerText;
+    }""")
+    for raw in RAW_IDS:
+        found = re.search(rf"(?<![A-Za-z0-9_./-]){re.escape(raw)}(?![A-Za-z0-9_/-])", text)
+        assert not found, f"the bare id {raw!r} on {page.url}: …{text[max(0, found.start() - 60):found.end() + 60]}…"
+    # A stage is shown by its name (Chinese first), never as its bare id.
+    for cell in page.locator("#stage").all_inner_texts():
+        assert cell.strip() == "—" or re.search(r"[\u4e00-\u9fff]", cell), f"stage {cell!r} on {page.url}"
+    errors = page.locator(".error").all_inner_texts()
+    for e in errors:
+        assert not ENGLISH_REFUSALS.search(e), f"an English refusal on {page.url}: {e}"
 
 
 def watch_csp(page):
@@ -272,6 +319,209 @@ def public_pages(browser):
     supervisor.context.close()
 
 
+def learn_ids():
+    """Every item id of the deployed workflows joins the ids a page must not show bare."""
+    for w in api("GET", "/api/v1/workflows", ANALYST)["workflows"]:
+        plan = json.loads(api("GET", f"/api/v1/workflows/{w['version']}/plan", ANALYST)["json"])
+        RAW_IDS.update(i["id"] for i in plan["items"])
+
+
+def resubmission(browser):
+    """The window answers the rejection of WALK-2 (rejected in public_pages): the page
+    says who refused and why (as text), and the window resubmits from it."""
+    window = login(browser, WINDOW)
+    window.goto(f"{BASE}/console/window/projects/{OTHER}")
+    rejected = window.locator(".rejected")
+    expect(rejected).to_have_count(1)
+    expect(rejected).to_contain_text("不予许可")
+    expect(rejected).to_contain_text(SECRET_REASON)
+    expect(rejected).to_contain_text("重新申请")
+    not_pwned(window)
+    shot(window, "rejected")
+    form = window.locator("form[action$='/resubmit']")
+    form.locator("button").click()
+    expect(window.locator(".done")).to_contain_text("重新申请")
+    expect(window.locator(".rejected")).to_have_count(0)
+    shot(window, "resubmitted")
+    # The public page no longer says 不予许可.
+    window.goto(f"{BASE}/public/projects/{OTHER}")
+    expect(window.locator("#status")).to_contain_text("办理中")
+    window.context.close()
+
+
+def supplement_and_agent(browser):
+    """A department asks for a supplement; the project's agent (代办员) sees it on their
+    portal with the department's note, hands it in and urges the next department."""
+    version = next(w["version"] for w in api("GET", "/api/v1/workflows", WINDOW)["workflows"]
+                   if w["id"] == "construction-parallel")
+    api("POST", "/api/v1/projects", WINDOW, {
+        "request_id": "walk-3", "project": AGENTED, "version": version, "applicant": "王五",
+        "agent": "li",
+        "form": {"project_name": "研发楼", "enterprise": "某科技公司", "industry": "industrial",
+                 "land_supply": "grant", "new_construction_land": True, "floor_area": 8000,
+                 "investment": 5000, "special_fire": False, "eia_category": "registration"},
+        "materials": [{"material": m} for m in (
+            "business_license project_info land_redline grant_payment cadastral_survey energy_report "
+            "soil_plan design_scheme civil_defence_plan site_plan geotech_survey construction_drawings "
+            "fire_design funding_commitment safety_measures").split()]})
+    for item in ("A01", "R01"):
+        api("POST", f"/api/v1/projects/{AGENTED}/items/{item}/milestone", WINDOW, {"request_id": f"walk-3-{item}"})
+    ndrc = login(browser, dept_token("ndrc"))
+    ndrc.goto(f"{BASE}/console/inbox/{AGENTED}/I01")
+    form = ndrc.locator("form[action$='/supplement']")
+    form.locator("select[name=needed]").select_option("project_info")
+    form.locator("textarea[name=note]").fill("请补充项目投资额说明" + HOSTILE)
+    shot(ndrc, "task-supplement")
+    form.locator("button").click()
+    expect(ndrc.locator(".done")).to_contain_text("一次性告知补正")
+    ndrc.context.close()
+
+    agent = login(browser, agent_token("li"))
+    assert agent.url.endswith("/console/agent"), agent.url
+    row = agent.locator(f"#agent-projects tr[data-project='{AGENTED}']")
+    expect(row).to_contain_text("提交补正材料")
+    expect(agent.locator(f"#agent-projects tr[data-project='{PROJECT}']")).to_have_count(0)
+    shot(agent, "agent-home")
+    row.get_by_role("link").click()
+    expect(agent.locator(".supplement")).to_contain_text("请补充项目投资额说明")
+    not_pwned(agent)
+    shot(agent, "agent-project")
+    agent.locator("form[action$='/items/I01/supplement'] button").click()
+    expect(agent.locator(".done")).to_contain_text("提交补正材料")
+    # Urging the department: once a day; the second is refused in Chinese.
+    urge = agent.locator("form[action$='/items/I01/urge']")
+    urge.locator("textarea").fill("请尽快办理")
+    urge.locator("button").click()
+    expect(agent.locator(".done")).to_contain_text("催办")
+    urge = agent.locator("form[action$='/items/I01/urge']")
+    urge.locator("textarea").fill("再次催办")
+    urge.locator("button").click()
+    expect(agent.locator(".error")).to_contain_text("今天已催办过")
+    shot(agent, "agent-urged-twice")
+    # Another agent's project is not theirs, whatever the URL says.
+    response = agent.goto(f"{BASE}/console/window/projects/{PROJECT}")
+    assert response.status == 404, response.status
+    agent.context.close()
+
+
+def office(browser):
+    """The office's verbs, each from its form on the task page: sign (受理, 会签), claim,
+    transfer, approve, recall, delegate, add a signer, return."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    with open(os.path.join(here, "..", "scenarios", "workflows", "office.yaml"), encoding="utf-8") as f:
+        yaml = f.read().replace("../../../workflows/calendars/cn", "calendars/cn")
+    version = api("POST", "/api/v1/workflows", ADMIN, {"file_name": "office.yaml", "yaml": yaml})["version"]
+    learn_ids()
+    api("POST", "/api/v1/projects", WINDOW, {
+        "request_id": "walk-office", "project": OFFICE, "version": version, "applicant": "赵六",
+        "form": {"height": 30}, "materials": [{"material": "drawings"}]})
+
+    def task(page, item):
+        page.goto(f"{BASE}/console/inbox/{OFFICE}/{item}")
+
+    def sign(page, item, opinion):
+        task(page, item)
+        page.locator("form[action$='/sign'] textarea[name=reason]").fill(opinion)
+        page.click("#sign")
+        expect(page.locator(".done")).to_contain_text("签署意见")
+
+    zhang = login(browser, reviewer_token("plan", "zhang"))
+    li = login(browser, reviewer_token("plan", "li"))
+    wang = login(browser, reviewer_token("plan", "wang"))
+    task(zhang, "D1")
+    shot(zhang, "task-steps")
+    sign(zhang, "D1", "予以受理")
+    sign(zhang, "D1", "同意" + HOSTILE)
+    sign(li, "D1", "同意")
+    expect(li.locator("main")).to_contain_text("抄送")
+    not_pwned(li)
+    shot(li, "task-signed")
+    # Claimed by zhang, handed to wang, who decides.
+    task(zhang, "D1")
+    zhang.click("#claim")
+    zhang.locator("form[action$='/transfer'] input[name=to]").fill("wang")
+    zhang.click("#transfer")
+    expect(zhang.locator(".done")).to_contain_text("转办")
+    expect(zhang.locator("main")).to_contain_text("由 zhang 转办给 wang")
+    shot(zhang, "task-transferred")
+    task(wang, "D1")
+    wang.click("#approve")
+    expect(wang.locator(".done")).to_contain_text("准予许可")
+    # env decides, recalls its decision, decides again.
+    env = login(browser, dept_token("env"))
+    task(env, "E1")
+    env.click("#approve")
+    task(env, "E1")
+    env.click("#recall")
+    expect(env.locator(".done")).to_contain_text("撤回决定")
+    shot(env, "task-recalled")
+    env.click("#approve")
+    # review/a asks b for an opinion (委派); b signs on a's behalf.
+    a = login(browser, reviewer_token("review", "a"))
+    task(a, "R1")
+    a.locator("form[action$='/delegate'] input[name=to]").fill("b")
+    a.click("#delegate")
+    expect(a.locator(".done")).to_contain_text("委派")
+    b = login(browser, reviewer_token("review", "b"))
+    sign(b, "R1", "同意（受托）")
+    expect(b.locator("main")).to_contain_text("受 a 委派")
+    shot(b, "task-delegated")
+    # wang adds zhang as a signer after him on P1's examination; both sign; then the
+    # department returns the project to D1, whose design must change.
+    task(wang, "P1")
+    wang.locator("form[action$='/add-signer'] input[name=reviewer]").fill("zhang")
+    wang.click("#add-signer")
+    expect(wang.locator(".done")).to_contain_text("加签")
+    sign(wang, "P1", "同意")
+    sign(zhang, "P1", "同意")
+    plan = login(browser, dept_token("plan"))
+    task(plan, "P1")
+    form = plan.locator("form[action$='/return']")
+    form.locator("select[name=to]").select_option("D1")
+    form.locator("textarea[name=reason]").fill("设计方案须修改")
+    shot(plan, "task-return")
+    plan.click("#return")
+    expect(plan.locator(".done")).to_contain_text("退回")
+    plan.goto(f"{BASE}/console/inbox/{OFFICE}/D1")
+    expect(plan.locator("main")).to_contain_text("设计方案须修改")
+    shot(plan, "task-returned")
+    for p in (zhang, li, wang, env, a, b, plan):
+        p.context.close()
+
+
+def oversight(browser):
+    """Supervision urges a department from a project's page and reads its record."""
+    supervisor = login(browser, SUPERVISOR)
+    supervisor.goto(f"{BASE}/console/supervision/projects/{OTHER}")
+    rows = supervisor.locator("#items form[action$='/urge']")
+    expect(rows).not_to_have_count(0)
+    form = rows.first
+    form.locator("textarea").fill("监察催办：请按时办结")
+    form.locator("button").click()
+    expect(supervisor.locator(".done")).to_contain_text("催办")
+    expect(supervisor.locator("#events")).to_contain_text("监察催办")
+    shot(supervisor, "oversight")
+    supervisor.context.close()
+
+
+def analysis(browser):
+    """An analyst lands on the analysis, reads a schedule, compares two versions."""
+    page = login(browser, ANALYST)
+    assert page.url.endswith("/console/analysis"), page.url
+    shot(page, "analysis")
+    page.locator("#versions tr", has_text="工程建设项目并联审批").first.get_by_role("link").click()
+    expect(page.locator("#critical-path li")).not_to_have_count(0)
+    shot(page, "analysis-plan")
+    page.goto(f"{BASE}/console/analysis")
+    boxes = page.locator("#versions input[name=v]")
+    boxes.nth(0).check()
+    boxes.nth(1).check()
+    page.click("form[action='/console/analysis/compare'] button")
+    expect(page.locator("#comparison tbody tr")).to_have_count(2)
+    shot(page, "analysis-compare")
+    page.context.close()
+
+
 def main():
     os.makedirs(SHOTS, exist_ok=True)
     with sync_playwright() as p:
@@ -279,6 +529,7 @@ def main():
             "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
             "--disable-background-networking", "--disable-component-update", "--disable-sync",
             "--disable-dev-shm-usage"])
+        learn_ids()
         login_page = watch_csp(browser.new_page(locale="zh-CN"))
         login_page.goto(f"{BASE}/console/login")
         shot(login_page, "login")
@@ -326,6 +577,11 @@ def main():
         expect(dashboard.locator("#live a[href='/console/login']")).to_be_visible()
         shot(dashboard, "dashboard-session-ended")
         public_pages(browser)
+        resubmission(browser)
+        supplement_and_agent(browser)
+        office(browser)
+        oversight(browser)
+        analysis(browser)
         assert not CSP_VIOLATIONS, "\n".join(CSP_VIOLATIONS)
         browser.close()
     say("PASS")

@@ -104,20 +104,20 @@ verbs! {
     approve(ApproveRequest) "Department.Approve" "approve"
         "/api/v1/projects/{project}/items/{item}/approve" true
         "准予许可" "Approve" when decidable, DEPARTMENT D: "Approve, issuing the item's documents"
-        [Field::new("numbers", Kind::Numbers, "文号", "Document numbers, DOCUMENT=NUMBER (blank: the department's next)").flag("number")]
+        [Field::new("numbers", Kind::Numbers, "文号", "Document number").flag("number")]
         |r| Ok(Command::Approve { item: item_id(r.item)?, numbers: numbers(r.numbers)? });
     reject(ReasonForItem) "Department.Reject" "reject"
         "/api/v1/projects/{project}/items/{item}/reject" true
         "不予许可" "Reject" when deciding, DEPARTMENT D: "Reject with a reason (不予许可)"
-        [Field::new("reason", Kind::Text, "不予许可理由", "Why (the applicant is told)").required()]
+        [Field::new("reason", Kind::Text, "不予许可理由", "Reason (the applicant is told)").required()]
         |r| Ok(Command::Reject { item: item_id(r.item)?, reason: checked_text("reason", r.reason)? });
     request_supplement(SupplementRequest) "Department.RequestSupplement" "supplement"
         "/api/v1/projects/{project}/items/{item}/request-supplement" true
         "一次性告知补正" "Ask for a supplement" when deciding, DEPARTMENT D:
         "Ask for a supplement, naming what is missing; the clock stops"
         [
-            Field::new("needed", Kind::MaterialIds, "所需材料", "Material ids needed, comma-separated").required(),
-            Field::new("note", Kind::Text, "说明", "An explanation for the applicant").alias("reason"),
+            Field::new("needed", Kind::MaterialIds, "所需材料", "Materials needed").required(),
+            Field::new("note", Kind::Text, "说明", "Note for the applicant").alias("reason"),
         ]
         |r| Ok(Command::RequestSupplement {
             item: item_id(r.item)?,
@@ -127,13 +127,13 @@ verbs! {
     extend(ReasonForItem) "Department.Extend" "extend"
         "/api/v1/projects/{project}/items/{item}/extend" true
         "延期" "Extend once" when extendable, DEPARTMENT D: "Extend the limit once, with a reason (延期)"
-        [Field::new("reason", Kind::Text, "延期理由", "Why (required)").required()]
+        [Field::new("reason", Kind::Text, "延期理由", "Reason").required()]
         |r| Ok(Command::Extend { item: item_id(r.item)?, reason: checked_text("reason", r.reason)? });
     start_special(ReasonForItem) "Department.StartSpecial" "special-start"
         "/api/v1/projects/{project}/items/{item}/special/start" true
         "启动特别程序" "Start a special procedure" when special_possible, DEPARTMENT D:
         "Start a special procedure (特别程序: hearing, expert review…); the clock stops"
-        [Field::new("reason", Kind::SpecialProcedure, "特别程序", "The procedure, one the item declares").flag("procedure").required()]
+        [Field::new("reason", Kind::SpecialProcedure, "特别程序", "Procedure").flag("procedure").required()]
         |r| Ok(Command::StartSpecial { item: item_id(r.item)?, kind: checked_text("reason", r.reason)? });
     end_special(ItemCommand) "Department.EndSpecial" "special-end"
         "/api/v1/projects/{project}/items/{item}/special/end" true
@@ -144,12 +144,12 @@ verbs! {
         "/api/v1/projects/{project}/items/{item}/sign" true
         "签署意见" "Sign" when signing, DEPARTMENT D:
         "Sign the current step with an opinion (受理, 审查; 会签/或签/票签)"
-        [Field::new("reason", Kind::Text, "意见", "The opinion (required)").flag("opinion").required()]
+        [Field::new("reason", Kind::Text, "意见", "Opinion").flag("opinion").required()]
         |r| Ok(Command::Sign { item: item_id(r.item)?, opinion: checked_text("reason", r.reason)? });
     transfer(HandOverRequest) "Department.Transfer" "transfer"
         "/api/v1/projects/{project}/items/{item}/transfer" true
         "转办" "Transfer" when open, DEPARTMENT D: "Hand the task to another reviewer (转办)"
-        [Field::new("to", Kind::Person, "接办人", "The reviewer who takes it").required()]
+        [Field::new("to", Kind::Person, "接办人", "Reviewer who takes it").required()]
         |r| {
             input::id("to", &r.to)?;
             Ok(Command::Transfer { item: item_id(r.item)?, to: r.to })
@@ -158,7 +158,7 @@ verbs! {
         "/api/v1/projects/{project}/items/{item}/delegate" true
         "委派" "Delegate" when deciding, DEPARTMENT D:
         "Ask another reviewer for an opinion; the task comes back (委派)"
-        [Field::new("to", Kind::Person, "受托人", "The reviewer asked").required()]
+        [Field::new("to", Kind::Person, "受托人", "Reviewer asked").required()]
         |r| {
             input::id("to", &r.to)?;
             Ok(Command::Delegate { item: item_id(r.item)?, to: r.to })
@@ -168,8 +168,8 @@ verbs! {
         "加签" "Add a signer" when signing, DEPARTMENT D:
         "Add a signer to the current step, before or after the caller (加签)"
         [
-            Field::new("reviewer", Kind::Person, "加签人", "The reviewer added").required(),
-            Field::new("before", Kind::Flag, "在我之前签", "Before the caller (who then signs after them)"),
+            Field::new("reviewer", Kind::Person, "加签人", "Reviewer added").required(),
+            Field::new("before", Kind::Flag, "在我之前签", "Before me (I sign after them)"),
         ]
         |r| {
             input::id("reviewer", &r.reviewer)?;
@@ -185,8 +185,8 @@ verbs! {
         "退回" "Return to an earlier item" when returnable, DEPARTMENT D:
         "Return the project to an earlier item whose document must change (退回)"
         [
-            Field::new("to", Kind::EarlierItem, "退回至", "The earlier item whose document must change").required(),
-            Field::new("reason", Kind::Text, "退回理由", "Why (required)").required(),
+            Field::new("to", Kind::EarlierItem, "退回至", "Earlier item").required(),
+            Field::new("reason", Kind::Text, "退回理由", "Reason").required(),
         ]
         |r| {
             input::id("to", &r.to)?;

@@ -166,17 +166,16 @@ pub mod when {
     }
 }
 
-/// The approved items upstream of `item`, in workflow order: where a return may go.
+/// The approved items upstream of `item`, in workflow order: where a return may go (the
+/// engine's rule: `item` depends on it through documents or waits, it is approved, and
+/// it is not a milestone the window reports).
 pub fn returnable_items(plan: &Plan, project: &Project, item: usize) -> Vec<usize> {
-    let mut upstream = vec![false; plan.items.len()];
-    let mut stack = plan.items[item].after.clone();
-    while let Some(i) = stack.pop() {
-        if !std::mem::replace(&mut upstream[i], true) {
-            stack.extend(plan.items[i].after.iter().copied());
-        }
-    }
     (0..plan.items.len())
-        .filter(|&i| upstream[i] && project.tasks()[i].state == TaskState::Approved)
+        .filter(|&t| {
+            project.tasks()[t].state == TaskState::Approved
+                && plan.items[t].kind != ItemKind::Milestone
+                && plan.dependents(t).contains(&item)
+        })
         .collect()
 }
 
@@ -216,7 +215,7 @@ pub struct Field {
     pub required: bool,
     /// Its label in Chinese.
     pub zh: &'static str,
-    /// Its label in English, and the CLI's help.
+    /// Its label in English (the CLI's help adds how it is written there, [`Field::help`]).
     pub en: &'static str,
 }
 
@@ -253,6 +252,22 @@ impl Field {
             alias: Some(alias),
             ..self
         }
+    }
+
+    /// The command line's help for the field: its label and how it is written there.
+    pub fn help(&self) -> String {
+        let how = match self.kind {
+            Kind::Text => "",
+            Kind::Person => " (an id)",
+            Kind::EarlierItem => " (the item's id)",
+            Kind::SpecialProcedure => " (one the item declares)",
+            Kind::MaterialIds | Kind::Materials => " (material ids, comma-separated)",
+            Kind::Flag => "",
+            Kind::Numbers => {
+                " (DOCUMENT=NUMBER, once per document; without one, the department's next)"
+            }
+        };
+        format!("{} — {}{how}", self.en, self.zh)
     }
 
     /// The field's JSON from what a person gave: the values of a repeated input (a

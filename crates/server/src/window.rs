@@ -181,13 +181,13 @@ verbs! {
         "/api/v1/projects/{project}/items/{item}/supplement" true
         "提交补正材料" "Hand in the supplement" when awaiting_supplement, WINDOW W:
         "Hand in the supplement a department asked for (补正); its clock runs again"
-        [Field::new("materials", Kind::Materials, "补正材料", "Material ids handed in, comma-separated").required()]
+        [Field::new("materials", Kind::Materials, "补正材料", "Materials handed in").required()]
         |r| Ok(Command::ProvideSupplement { item: item_id(r.item)?, materials: materials("materials", r.materials)? });
     resubmit(MaterialsForItem) "Window.Resubmit" "resubmit"
         "/api/v1/projects/{project}/items/{item}/resubmit" true
         "重新申请" "Resubmit" when rejected, WINDOW W:
         "Resubmit a rejected item with new materials"
-        [Field::new("materials", Kind::Materials, "新材料", "Material ids handed in anew, comma-separated")]
+        [Field::new("materials", Kind::Materials, "新材料", "New materials")]
         |r| Ok(Command::Resubmit { item: item_id(r.item)?, materials: materials("materials", r.materials)? });
     report_milestone(ItemCommand) "Window.ReportMilestone" "milestone"
         "/api/v1/projects/{project}/items/{item}/milestone" true
@@ -198,19 +198,19 @@ verbs! {
         "/api/v1/projects/{project}/items/{item}/urge" true
         "催办" "Urge" when urgeable, WINDOW W:
         "Urge the department on an open task (催办), once a day per task"
-        [Field::new("reason", Kind::Text, "催办说明", "What the urging says").flag("note").required()]
+        [Field::new("reason", Kind::Text, "催办说明", "Note").flag("note").required()]
         |r| Ok(Command::Urge { item: item_id(r.item)?, note: checked_text("reason", r.reason)? });
     provide_materials(ProvideMaterialsRequest) "Window.ProvideMaterials" "materials"
         "/api/v1/projects/{project}/materials" false
         "补交后续材料" "Hand in later materials" when running, WINDOW W:
         "Hand in later-stage materials"
-        [Field::new("materials", Kind::Materials, "材料", "Material ids handed in, comma-separated").required()]
+        [Field::new("materials", Kind::Materials, "材料", "Materials handed in").required()]
         |r| Ok(Command::ProvideMaterials { materials: materials("materials", r.materials)? });
     assign_agent(AssignAgentRequest) "Window.AssignAgent" "assign-agent"
         "/api/v1/projects/{project}/agent" false
         "指派代办员" "Assign an agent" when running, WINDOW W:
         "Assign an agent (代办员) to the project"
-        [Field::new("agent", Kind::Person, "代办员", "The agent's id").required()]
+        [Field::new("agent", Kind::Person, "代办员", "Agent").required()]
         |r| {
             input::id("agent", &r.agent)?;
             Ok(Command::AssignAgent { agent: r.agent })
@@ -219,7 +219,7 @@ verbs! {
         "/api/v1/projects/{project}/withdraw" false
         "撤回申请" "Withdraw the application" when running, WINDOW W:
         "Withdraw the application (撤回申请)"
-        [Field::new("reason", Kind::Text, "撤回理由", "Why")]
+        [Field::new("reason", Kind::Text, "撤回理由", "Reason")]
         |r| Ok(Command::Withdraw { reason: checked_text("reason", r.reason)? });
 }
 

@@ -116,15 +116,29 @@ pub(crate) fn field_input(
         Kind::Flag => html! {
             label { input type="checkbox" name=(f.name) value="true"; " " (label) }
         },
-        Kind::EarlierItem => html! {
-            label { (label)
-                select name=(f.name) required[f.required] {
-                    @for j in verbs::returnable_items(plan, scene.project, scene.item) {
-                        option value=(plan.items[j].id) { (plan.items[j].name) }
+        // Where a return may go, and for each what it re-opens: the items after it that
+        // have started, whose decisions and documents the return voids.
+        Kind::EarlierItem => {
+            let targets = verbs::returnable_items(plan, scene.project, scene.item);
+            html! {
+                label { (label)
+                    select name=(f.name) required[f.required] {
+                        @for &j in &targets { option value=(plan.items[j].id) { (plan.items[j].name) } }
+                    }
+                }
+                ul.hint.reopens {
+                    @for &j in &targets {
+                        @let reopened: Vec<&str> = plan.dependents(j).into_iter()
+                            .filter(|&d| d != scene.item && !matches!(scene.project.tasks()[d].state,
+                                onewindow_engine::TaskState::Pending | onewindow_engine::TaskState::Waiting | onewindow_engine::TaskState::NotApplicable))
+                            .map(|d| plan.items[d].name.as_str()).collect();
+                        li { "退回至「" (plan.items[j].name) "」将重新办理该事项"
+                            @if !reopened.is_empty() { "，并重新开启：" (reopened.join("、")) }
+                            "。 Returning re-opens it and what has started after it." }
                     }
                 }
             }
-        },
+        }
         Kind::SpecialProcedure => html! {
             label { (label)
                 select name=(f.name) required[f.required] {
@@ -138,8 +152,10 @@ pub(crate) fn field_input(
             html! {
                 label { (label)
                     select name=(f.name) multiple size="6" required[f.required] {
-                        optgroup label="本事项材料 This item's materials" {
-                            @for &m in own { option value=(plan.materials[m].id) { (plan.materials[m].name) } }
+                        @if !own.is_empty() {
+                            optgroup label="本事项材料 This item's materials" {
+                                @for &m in own { option value=(plan.materials[m].id) { (plan.materials[m].name) } }
+                            }
                         }
                         optgroup label="其他材料 Other materials" {
                             @for (m, x) in plan.materials.iter().enumerate() {

@@ -81,7 +81,7 @@ async fn inbox(
         @if let Some(plan) = &done_plan {
             (actions::done_banner(Family::Department, &filter.done, &filter.item, plan))
         }
-        h1 { "待办 Inbox — " (dept) }
+        h1 { "待办 Inbox — " (page::department_anywhere(&http, &dept)) " " small.tag { (dept) } }
         form.filters method="get" action="/console/inbox" {
             label { "状态 State "
                 select name="state" {

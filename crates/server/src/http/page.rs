@@ -60,7 +60,7 @@ impl<'a> Page<'a> {
                                         a href="/console/window" { "综合窗口 Window" }
                                     }
                                     Role::Department(d) | Role::Reviewer { department: d, .. } => {
-                                        a href="/console/inbox" { "待办 Inbox (" (d) ")" }
+                                        a href="/console/inbox" data-department=(d) { "待办 Inbox" }
                                     }
                                     Role::Agent(_) => {
                                         a href="/console/agent" { "我的项目 My projects" }
@@ -244,6 +244,23 @@ pub(crate) fn department_name(plan: &Plan, id: &str) -> String {
         .map_or_else(|| id.to_string(), |d| d.name.clone())
 }
 
+/// A department's name from whichever deployed workflow declares it (its id when none
+/// does): pages about a department rather than a project.
+pub(crate) fn department_anywhere(http: &Http, id: &str) -> String {
+    http.api
+        .svc
+        .versions()
+        .iter()
+        .filter_map(|v| http.api.svc.plan(v))
+        .find_map(|p| {
+            p.departments
+                .iter()
+                .find(|d| d.id == id)
+                .map(|d| d.name.clone())
+        })
+        .unwrap_or_else(|| id.to_string())
+}
+
 /// The tasks that matter to a reader: every item that applies, with its department,
 /// state and due date.
 pub(crate) fn tasks_table(plan: &Plan, tasks: &[pb::Task], all: bool) -> Markup {
@@ -257,7 +274,9 @@ pub(crate) fn tasks_table(plan: &Plan, tasks: &[pb::Task], all: bool) -> Markup 
                             td { (item_name(plan, &t.item)) }
                             td { (department_name(plan, &t.department)) }
                             td { (state_name(&t.state)) }
-                            td.due { (t.due) @if t.overdue { " 超期 overdue" } @else if t.warned { " 预警 warning" } }
+                            td.due { @if matches!(t.state.as_str(), "ready" | "claimed" | "suspended") {
+                                (t.due) @if t.overdue { " 超期 overdue" } @else if t.warned { " 预警 warning" }
+                            } }
                         }
                     }
                 }
