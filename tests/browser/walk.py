@@ -28,6 +28,7 @@ import re
 import sys
 import urllib.request
 
+from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import expect, sync_playwright
 
 BASE, SHOTS, CHROMIUM = sys.argv[1], sys.argv[2], sys.argv[3]
@@ -80,8 +81,38 @@ def move_clock(to):
 TAKEN = set()
 
 
+AXE = Axe()
+
+
+def accessible(page):
+    """axe-core finds no serious or critical violation on the page."""
+    found = AXE.run(page).response["violations"]
+    bad = [v for v in found if v.get("impact") in ("serious", "critical")]
+    assert not bad, f"accessibility on {page.url}:\n" + "\n".join(
+        f"{v['id']} ({v['impact']}): {v['help']} — " + "; ".join(n["target"][0] if isinstance(n["target"][0], str) else str(n["target"]) for n in v["nodes"][:5])
+        for v in bad)
+
+
+def prints_on_a4(page, most_pages):
+    """The document prints on A4: nothing wider than the printable width (210 mm less
+    15 mm margins, at 96 px per inch), in at most `most_pages` pages."""
+    page.emulate_media(media="print")
+    size = page.viewport_size
+    page.set_viewport_size({"width": 680, "height": 1000})
+    try:
+        wide = page.evaluate("document.documentElement.scrollWidth")
+        assert wide <= 680, f"{page.url} is {wide}px wide in print, wider than A4"
+        pdf = page.pdf(format="A4", print_background=True)
+        pages = len(re.findall(rb"/Type\s*/Page[^s]", pdf))
+        assert 1 <= pages <= most_pages, f"{page.url} prints on {pages} A4 pages"
+    finally:
+        page.set_viewport_size(size)
+        page.emulate_media(media="screen")
+
+
 def shot(page, name):
     people_first(page)
+    accessible(page)
     TAKEN.add(name)
     page.screenshot(path=os.path.join(SHOTS, f"{name}.png"), full_page=True)
 
@@ -166,6 +197,7 @@ def counter(browser):
     expect(page.locator("#notice-complete")).to_have_count(0)
     not_pwned(page)
     shot(page, "notice")
+    prints_on_a4(page, 3)
     # Every material handed in, each with a reference: complete, then submitted.
     for box in page.locator("input[name=material]").all():
         box.check()
@@ -180,6 +212,8 @@ def counter(browser):
     expect(page.locator("#receipt")).to_contain_text("<script>window.__pwned=1</script>")
     not_pwned(page)
     shot(page, "receipt")
+    # 22 items and 16 materials, each with a long hostile reference: three pages at most.
+    prints_on_a4(page, 3)
     return page
 
 
@@ -338,8 +372,10 @@ def resubmission(browser):
     expect(rejected).to_contain_text("重新申请")
     not_pwned(window)
     shot(window, "rejected")
+    # By keyboard alone: the form's button takes the focus and Enter sends it.
     form = window.locator("form[action$='/resubmit']")
-    form.locator("button").click()
+    form.locator("button").focus()
+    window.keyboard.press("Enter")
     expect(window.locator(".done")).to_contain_text("重新申请")
     expect(window.locator(".rejected")).to_have_count(0)
     shot(window, "resubmitted")
@@ -547,6 +583,7 @@ def main():
         expect(window.locator("#number")).not_to_be_empty()
         not_pwned(window)
         shot(window, "permit")
+        prints_on_a4(window, 1)
         # Its print button works, bound by the console's script (no inline handler).
         window.evaluate("window.__printed = 0; window.print = () => { window.__printed = 1; }")
         window.click("button[data-print]")

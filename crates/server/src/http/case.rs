@@ -131,9 +131,9 @@ fn receipt_items(plan: &Plan, tasks: &[pb::Task]) -> Markup {
                                 Unit::WorkingDays => " 个工作日 working days",
                                 Unit::CalendarDays => " 日 days",
                             } }
-                            None => { "—（申请人报告 reported by the window）" }
+                            None => { "—" }
                         } }
-                        td.due { @if t.due.is_empty() { "前置事项办结后起算 counted once its prerequisites are done" } @else { (t.due) } }
+                        td.due { @if t.due.is_empty() { "前置办结后起算 after its prerequisites" } @else { (t.due) } }
                     }
                 }
             }

@@ -281,9 +281,9 @@ fn application(
                     @for (m, material) in plan.materials.iter().enumerate() {
                         tr {
                             td { input type="checkbox" name="material" value=(material.id) id={ "m-" (material.id) } checked[filled.materials.contains(&material.id)]; }
-                            td { label for={ "m-" (material.id) } { (material.name) } code.hint { (material.id) } }
+                            td { label for={ "m-" (material.id) } { (material.name) } small.tag { (material.id) } }
                             td.hint { (needed_by(plan, m)) }
-                            td { input type="text" name={ "ref." (material.id) } maxlength="2000" value=(filled.references.get(&material.id).map_or("", String::as_str)); }
+                            td { input type="text" name={ "ref." (material.id) } maxlength="2000" aria-label={ (material.name) " 文件名或档案号 reference" } value=(filled.references.get(&material.id).map_or("", String::as_str)); }
                         }
                     }
                 }
