@@ -28,6 +28,9 @@ static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 const PROJECTS: usize = 10_000;
 const WINDOW: &str = "0000000000000000000000000000window";
 const SUPERVISOR: &str = "000000000000000000000000supervisor";
+const ANALYST: &str = "00000000000000000000000000analyst";
+const D1: &str = "dept-d1-00000000000000000000";
+const AGENT: &str = "agent-li-0000000000000000000";
 /// How often supervision runs in the benchmark (a city runs it every minute).
 const TICK: Duration = Duration::from_millis(200);
 
@@ -53,6 +56,120 @@ fn get(addr: SocketAddr, path: &str, cookie: &str) -> (u16, String) {
     )
 }
 
+/// A console session for `token`: its cookie. As a browser logs in: the login form first
+/// (its CSRF token, also in its own cookie), then the post.
+fn login(web: SocketAddr, token: &str) -> String {
+    let (_, form) = http(
+        web,
+        "GET /console/login HTTP/1.1\r\nHost: b\r\nConnection: close\r\n\r\n",
+    );
+    let csrf = form
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .unwrap()
+        .to_string();
+    let login_cookie = form
+        .lines()
+        .find_map(|l| l.strip_prefix("set-cookie: "))
+        .and_then(|c| c.split(';').next())
+        .unwrap()
+        .to_string();
+    let body = format!("token={token}&csrf={csrf}");
+    let (status, raw) = http(
+        web,
+        &format!(
+            "POST /console/login HTTP/1.1\r\nHost: b\r\nCookie: {login_cookie}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        ),
+    );
+    assert_eq!(status, 303, "{raw}");
+    raw.lines()
+        .find_map(|l| l.strip_prefix("set-cookie: "))
+        .and_then(|c| c.split(';').next())
+        .unwrap()
+        .to_string()
+}
+
+/// Every kind of console page, each read `n` times with its role's session among 10,000
+/// projects: the median and the slowest (server and loopback, the page read to the end).
+fn every_page(web: SocketAddr, supervisor: &str) {
+    let window = login(web, WINDOW);
+    let d1 = login(web, D1);
+    let analyst = login(web, ANALYST);
+    let agent = login(web, AGENT);
+    let (_, list) = get(web, "/console/analysis", &analyst);
+    let version = list
+        .split("name=\"v\" value=\"")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .unwrap()
+        .to_string();
+    let pages: Vec<(&str, String, &str, usize)> = vec![
+        (
+            "counter home",
+            "/console/window".into(),
+            window.as_str(),
+            30,
+        ),
+        (
+            "project (window)",
+            "/console/window/projects/B05000".into(),
+            &window,
+            30,
+        ),
+        (
+            "receipt",
+            "/console/window/projects/B05000/receipt".into(),
+            &window,
+            30,
+        ),
+        (
+            "inbox (10,000 open tasks, 1,000 shown)",
+            "/console/inbox".into(),
+            &d1,
+            10,
+        ),
+        (
+            "task (reviewer's desk)",
+            "/console/inbox/B05000/I1".into(),
+            &d1,
+            30,
+        ),
+        (
+            "supervision: a project",
+            "/console/supervision/projects/B05000".into(),
+            supervisor,
+            30,
+        ),
+        ("agent's portal", "/console/agent".into(), &agent, 30),
+        ("analysis", "/console/analysis".into(), &analyst, 30),
+        (
+            "analysis: a schedule",
+            format!("/console/analysis/versions/{version}"),
+            &analyst,
+            30,
+        ),
+        ("public progress", "/public/projects/B05000".into(), "", 15),
+    ];
+    for (name, path, cookie, n) in pages {
+        let mut times: Vec<f64> = (0..n)
+            .map(|_| {
+                let t = Instant::now();
+                let (status, page) = get(web, &path, cookie);
+                assert_eq!(status, 200, "{path}: {}", &page[..page.len().min(500)]);
+                t.elapsed().as_secs_f64() * 1000.0
+            })
+            .collect();
+        times.sort_by(f64::total_cmp);
+        eprintln!(
+            "page {name} ({path}): median {:.1} ms, slowest {:.1} ms ({n} reads)",
+            times[n / 2],
+            times[n - 1]
+        );
+    }
+}
+
 fn main() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let dir = tempfile::tempdir().unwrap();
@@ -66,7 +183,9 @@ fn main() {
     let tokens = dir.path().join("tokens.yaml");
     std::fs::write(
         &tokens,
-        format!("tokens:\n  {WINDOW}: window\n  {SUPERVISOR}: supervisor\n"),
+        format!(
+            "tokens:\n  {WINDOW}: window\n  {SUPERVISOR}: supervisor\n  {ANALYST}: analyst\n  {D1}: department:d1\n  {AGENT}: agent:li\n"
+        ),
     )
     .unwrap();
     let now: Arc<Mutex<NaiveDateTime>> =
@@ -166,17 +285,7 @@ fn main() {
     );
 
     // The supervisor's session.
-    let (status, raw) = http(
-        web,
-        &format!("POST /console/login HTTP/1.1\r\nHost: b\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\ntoken={SUPERVISOR}", SUPERVISOR.len() + 6),
-    );
-    assert_eq!(status, 303, "{raw}");
-    let cookie = raw
-        .lines()
-        .find_map(|l| l.strip_prefix("set-cookie: "))
-        .and_then(|c| c.split(';').next())
-        .unwrap()
-        .to_string();
+    let cookie = login(web, SUPERVISOR);
 
     let cold = Instant::now();
     let (status, page) = get(web, "/console/supervision", &cookie);
@@ -202,6 +311,8 @@ fn main() {
             .find(|l| l.starts_with("onewindow_open_tasks{department=\"d1\"}"))
             .unwrap_or("")
     );
+
+    every_page(web, &cookie);
 
     let mut c = Criterion::default()
         .configure_from_args()

@@ -480,6 +480,10 @@ def office(browser):
     expect(zhang.locator(".done")).to_contain_text("转办")
     expect(zhang.locator("main")).to_contain_text("由 zhang 转办给 wang")
     shot(zhang, "task-transferred")
+    # zhang no longer holds it: deciding is refused, in Chinese, naming who does.
+    zhang.click("#approve")
+    expect(zhang.locator(".error")).to_contain_text("现由 wang 承办")
+    shot(zhang, "task-held-by-another")
     task(wang, "D1")
     wang.click("#approve")
     expect(wang.locator(".done")).to_contain_text("准予许可")
