@@ -131,7 +131,7 @@ def people_first(page):
         found = re.search(rf"(?<![A-Za-z0-9_./-]){re.escape(raw)}(?![A-Za-z0-9_/-])", text)
         assert not found, f"the bare id {raw!r} on {page.url}: …{text[max(0, found.start() - 60):found.end() + 60]}…"
     # A stage is shown by its name (Chinese first), never as its bare id.
-    for cell in page.locator("#stage").all_inner_texts():
+    for cell in page.locator("#stage, td.stage").all_inner_texts():
         assert cell.strip() == "—" or re.search(r"[\u4e00-\u9fff]", cell), f"stage {cell!r} on {page.url}"
     errors = page.locator(".error").all_inner_texts()
     for e in errors:
@@ -426,7 +426,7 @@ def supplement_and_agent(browser):
     expect(agent.locator(".done")).to_contain_text("提交补正材料")
     # Urging the department: once a day; the second is refused in Chinese.
     urge = agent.locator("form[action$='/items/I01/urge']")
-    urge.locator("textarea").fill("请尽快办理")
+    urge.locator("textarea").fill("请尽快办理" + HOSTILE)
     urge.locator("button").click()
     expect(agent.locator(".done")).to_contain_text("催办")
     urge = agent.locator("form[action$='/items/I01/urge']")
@@ -518,12 +518,13 @@ def office(browser):
     task(plan, "P1")
     form = plan.locator("form[action$='/return']")
     form.locator("select[name=to]").select_option("D1")
-    form.locator("textarea[name=reason]").fill("设计方案须修改")
+    form.locator("textarea[name=reason]").fill("设计方案须修改" + HOSTILE)
     shot(plan, "task-return")
     plan.click("#return")
     expect(plan.locator(".done")).to_contain_text("退回")
     plan.goto(f"{BASE}/console/inbox/{OFFICE}/D1")
     expect(plan.locator("main")).to_contain_text("设计方案须修改")
+    not_pwned(plan)
     shot(plan, "task-returned")
     for p in (zhang, li, wang, env, a, b, plan):
         p.context.close()

@@ -98,7 +98,7 @@ async fn home(
         }
         h2 { "最近的项目 Recent projects" }
         @match &recent {
-            Ok(projects) => { (projects_table(projects)) }
+            Ok(projects) => { (projects_table(&http, projects)) }
             Err(s) => { (page::refusal(s, None, session.lang)) }
         }
     };
@@ -107,17 +107,20 @@ async fn home(
         .into_response())
 }
 
-fn projects_table(projects: &[pb::Project]) -> Markup {
+/// Projects with their workflow, stage and status by name.
+fn projects_table(http: &Http, projects: &[pb::Project]) -> Markup {
     html! {
-        table {
-            thead { tr { th { "项目代码 Code" } th { "申请人 Applicant" } th { "阶段 Stage" } th { "状态 Status" } } }
+        table #projects {
+            thead { tr { th { "项目代码 Code" } th { "申请人 Applicant" } th { "事项流程 Workflow" } th { "阶段 Stage" } th { "状态 Status" } } }
             tbody {
                 @for p in projects {
-                    tr {
+                    @let plan = http.api.svc.plan(&p.version);
+                    tr data-project=(p.id) {
                         td { a href={ "/console/window/projects/" (urlencode(&p.id)) } { (p.id) } }
                         td { (p.applicant) }
-                        td { (p.stage) }
-                        td { (p.status) }
+                        td { (plan.as_ref().map_or(p.workflow.as_str(), |pl| pl.name.as_str())) }
+                        td.stage { (plan.as_ref().map_or_else(|| "—".to_string(), |pl| page::stage_name(pl, &p.stage))) }
+                        td { (page::project_status_name(&p.status)) }
                     }
                 }
             }
