@@ -446,6 +446,7 @@ mod tests {
             required: false,
             min: None,
             max: None,
+            labels: Default::default(),
         };
         vec![
             f(

@@ -57,6 +57,9 @@ pub struct Field {
     /// A number field's largest allowed value (the workflow's `max`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max: Option<f64>,
+    /// An enum field's labels: what people call a value (the workflow's `labels`).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub labels: std::collections::BTreeMap<String, String>,
 }
 
 /// A number as a message shows it: in full when it is of everyday size, in scientific
@@ -74,6 +77,11 @@ fn shown(n: f64) -> String {
 pub const MAX_NUMBER: f64 = 1e15;
 
 impl Field {
+    /// What people call an enum value: its label, or the value itself.
+    pub fn label<'a>(&'a self, value: &'a str) -> &'a str {
+        self.labels.get(value).map_or(value, String::as_str)
+    }
+
     /// Whether a value fits the field: its type, an enum's list, a number's range.
     ///
     /// # Errors
@@ -323,6 +331,7 @@ mod tests {
             required: true,
             min,
             max,
+            labels: Default::default(),
         }
     }
 

@@ -119,6 +119,7 @@ bad_workflows! {
     deep: "deep.yaml",
     duplicates: "duplicates.yaml",
     empty: "empty.yaml",
+    enum_labels: "enum-labels.yaml",
     extends_cycle_a: "extends-cycle-a.yaml",
     extends_cycle_b: "extends-cycle-b.yaml",
     extends_device: "extends-device.yaml",

@@ -319,6 +319,23 @@ impl Compiler<'_> {
                     );
                 }
             }
+            if let (Some(labels), FieldType::Enum(values)) = (&f.labels, &ty) {
+                for value in labels.keys().filter(|v| !values.contains(v)) {
+                    self.error(
+                        "enum-values",
+                        Some(&id),
+                        format!("form field `{id}`: label for `{value}`, which is not one of its `values`"),
+                        Anchor::at(&l.fields[i], sub(&["labels"])),
+                    );
+                }
+            } else if f.labels.is_some() {
+                self.error(
+                    "enum-values",
+                    Some(&id),
+                    format!("form field `{id}` has `labels` but is not an enum"),
+                    Anchor::at(&l.fields[i], sub(&["labels"])),
+                );
+            }
             if f.values.is_some() && !matches!(ty, FieldType::Enum(_)) {
                 self.error(
                     "enum-values",
@@ -334,6 +351,7 @@ impl Compiler<'_> {
                 required: f.required.unwrap_or(false),
                 min: f.min,
                 max: f.max,
+                labels: f.labels.clone().unwrap_or_default(),
             });
         }
 

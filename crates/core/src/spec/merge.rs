@@ -37,6 +37,7 @@ impl Entity for RawField {
             name,
             ty,
             values,
+            labels,
             required,
             min,
             max,
@@ -44,6 +45,7 @@ impl Entity for RawField {
         take(&mut self.name, name);
         take(&mut self.ty, ty);
         take(&mut self.values, values);
+        take(&mut self.labels, labels);
         take(&mut self.required, required);
         take(&mut self.min, min);
         take(&mut self.max, max);

@@ -148,6 +148,10 @@ pub struct RawField {
     /// For enum fields: the allowed values.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub values: Option<Vec<String>>,
+    /// For enum fields: what people call each value (`industrial: 工业`), where it is not
+    /// the value itself.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub labels: Option<std::collections::BTreeMap<String, String>>,
     /// Whether every application must fill it in.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub required: Option<bool>,

@@ -266,7 +266,7 @@ fn application(
                         FieldType::Enum(values) => {
                             select name=(name) required[f.required] {
                                 option value="" { "—" }
-                                @for v in values { option value=(v) selected[value == v] { (v) } }
+                                @for v in values { option value=(v) selected[value == v] { (f.label(v)) } }
                             }
                         }
                     }

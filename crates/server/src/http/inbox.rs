@@ -296,7 +296,7 @@ fn task_page(
         h2 { "表单 Form" }
         table {
             @for f in &plan.fields {
-                @if let Some(v) = state.form().values.get(&f.id) { tr { td { (f.name) } td { (page::form_value(v)) } } }
+                @if let Some(v) = state.form().values.get(&f.id) { tr { td { (f.name) } td { (page::form_value(f, v)) } } }
             }
         }
         h2 { "办理经过 History" }

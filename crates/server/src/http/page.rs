@@ -312,12 +312,15 @@ pub(crate) fn project_status_name(status: &str) -> &'static str {
     }
 }
 
-/// A form value as people write it: text as typed, numbers without a needless `.0`,
-/// 是/否, dates as dates.
-pub(crate) fn form_value(v: &onewindow_core::form::Value) -> String {
+/// A form value as people write it: text as typed, an enum value by its label, numbers
+/// without a needless `.0`, 是/否, dates as dates.
+pub(crate) fn form_value(
+    f: &onewindow_core::form::Field,
+    v: &onewindow_core::form::Value,
+) -> String {
     use onewindow_core::form::Value;
     match v {
-        Value::String(s) => s.clone(),
+        Value::String(s) => f.label(s).to_string(),
         Value::Number(n) if n.fract() == 0.0 && n.abs() < 1e15 => format!("{}", *n as i64),
         Value::Number(n) => n.to_string(),
         Value::Bool(true) => "是 yes".into(),
