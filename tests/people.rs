@@ -253,3 +253,59 @@ async fn supervision_urges_and_refusals_speak_the_readers_language() {
     assert!(r.body.contains("was urged today already"), "{}", r.body);
     assert!(r.body.contains("lang=\"en\""), "the page says its language");
 }
+
+/// The reviewer's desk shows the site findings that concern the department (the record
+/// of day 0), the item's own materials with what was handed in, and its history.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_reviewers_desk_has_the_site_findings_of_the_department() {
+    let server = start().await;
+    let version = parallel_project(&server, "DESK-0").await;
+    let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let site =
+        std::fs::read_to_string(root.join("workflows/blueprint/sites/clean.geojson")).unwrap();
+    let form = json!({"project_name": "厂房", "enterprise": "某公司", "industry": "industrial",
+        "land_supply": "grant", "new_construction_land": true, "floor_area": 32000,
+        "investment": 18000, "special_fire": true, "eia_category": "report_form"});
+    let materials: Vec<Value> = APPROVAL_MATERIALS
+        .iter()
+        .map(|m| json!({"material": m, "name": format!("{m}.pdf")}))
+        .collect();
+    json_command(&server, WINDOW, "/api/v1/projects", json!({"request_id": "desk", "project": "DESK",
+        "version": version, "applicant": "某公司", "form": form, "materials": materials, "site": site})).await;
+    for item in ["A01", "R01"] {
+        json_command(
+            &server,
+            WINDOW,
+            &format!("/api/v1/projects/DESK/items/{item}/milestone"),
+            json!({"request_id": format!("desk-{item}")}),
+        )
+        .await;
+    }
+    // The development zone's finding is the commission's (ndrc), not natural resources'.
+    let ndrc = login(&server, &dept_token("ndrc")).await;
+    let desk = page(&server, &ndrc, "/console/inbox/DESK/I01").await;
+    assert_eq!(desk.status, 200, "{}", desk.body);
+    let findings = desk
+        .body
+        .split("id=\"site-findings\"")
+        .nth(1)
+        .expect("the department's site findings")
+        .split("</table>")
+        .next()
+        .unwrap();
+    assert!(
+        findings.contains("开发区 development zone"),
+        "by its name: {findings}"
+    );
+    let own = desk.body.split("id=\"item-materials\"").nth(1).unwrap();
+    assert!(own.contains("已收 received"), "{own}");
+    assert!(
+        own.contains("project_info.pdf"),
+        "the reference handed in: {own}"
+    );
+    assert!(desk.body.contains("工业"), "an enum value by its label");
+    let nrp = login(&server, &dept_token("nrp")).await;
+    let other = page(&server, &nrp, "/console/inbox/DESK/I02").await;
+    assert_eq!(other.status, 200, "{}", other.body);
+    assert!(!other.body.contains("development_zone"), "{}", other.body);
+}

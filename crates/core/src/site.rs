@@ -32,6 +32,22 @@ pub enum LayerKind {
 }
 
 impl LayerKind {
+    /// What planners call the layer, Chinese first (生态保护红线, 永久基本农田…).
+    pub fn name(self) -> &'static str {
+        match self {
+            LayerKind::EcologicalRedLine => "生态保护红线 ecological red line",
+            LayerKind::BasicFarmland => "永久基本农田 basic farmland",
+            LayerKind::UrbanDevelopmentBoundary => "城镇开发边界 urban development boundary",
+            LayerKind::Zoning => "控制性详细规划 zoning",
+            LayerKind::BlueLine => "蓝线 blue line (water)",
+            LayerKind::GreenLine => "绿线 green line (green space)",
+            LayerKind::YellowLine => "黄线 yellow line (infrastructure)",
+            LayerKind::Heritage => "历史文化保护 heritage",
+            LayerKind::DevelopmentZone => "开发区 development zone",
+            LayerKind::Other => "其他规划 other plan",
+        }
+    }
+
     /// One of the three control lines, in priority order (0 is the highest).
     pub fn control_line_rank(self) -> Option<u8> {
         match self {

@@ -289,7 +289,7 @@ fn task_page(
             table #site-findings {
                 thead { tr { th { "图层 Layer" } th { "规划 Plan" } th { "重叠 Overlap" } th { "规则 Rule" } } }
                 tbody { @for f in &findings {
-                    tr { td { (f.layer) } td { (f.plan) } td { (format!("{:.0} m²（{:.0}%）", f.overlap_m2, f.share * 100.0)) } td { (f.message) } }
+                    tr { td { (f.kind.name()) " " small.tag { (f.layer) } } td { (f.plan) } td { (format!("{:.0} m²（{:.0}%）", f.overlap_m2, f.share * 100.0)) } td { (f.message) } }
                 } }
             }
         }
