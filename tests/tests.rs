@@ -23,6 +23,7 @@ mod office;
 mod people;
 mod server;
 mod simulate;
+mod sse;
 mod streams;
 mod verbs;
 mod walls;

@@ -35,6 +35,7 @@ mod probes;
 mod public;
 mod security;
 mod session;
+mod streams;
 
 use std::sync::Arc;
 
@@ -113,6 +114,7 @@ fn router(http: Http) -> Router {
     Router::new()
         .merge(probes::router())
         .merge(api::router())
+        .merge(streams::router())
         .route(
             "/api/v1/openapi.json",
             get(|| async { axum::Json(openapi::document()) }),

@@ -106,6 +106,7 @@ fn build() -> Value {
             .or_insert_with(|| json!({}));
         entry[route.method.to_lowercase()] = op;
     }
+    streams(&mut paths);
     json!({
         "openapi": "3.1.0",
         "info": {
@@ -193,4 +194,47 @@ fn field_schema(message: &DescriptorProto, field: &prost_types::FieldDescriptorP
         return json!({"type": "array", "items": single(field)});
     }
     single(field)
+}
+
+/// The push streams ([`super::streams`]): server-sent events, each event's data the JSON
+/// of the gRPC stream's message.
+fn streams(paths: &mut Map<String, Value>) {
+    let error = json!({"description": "An error before the stream opens", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}});
+    paths.insert(
+        "/api/v1/projects/{project}/events".into(),
+        json!({"get": {
+            "operationId": "Window.Watch",
+            "summary": "A project's events as they happen, as server-sent events (resumable)",
+            "description": "The gRPC stream `onewindow.v1.Window.Watch` for one project, as `text/event-stream`. Each event: `id` = its sequence number, `event` = its type, `data` = the `Event` message as JSON. A client that drops reconnects with `Last-Event-ID` (or `after`) and receives what follows, nothing twice. An `error` event (data: `status`, `message`) ends the stream, e.g. when the caller's token is revoked. Counts against the caller's streams. Callers: window, agent (their projects only), supervisor, admin.",
+            "tags": ["Window"],
+            "security": [{"bearer": []}],
+            "parameters": [
+                {"name": "project", "in": "path", "required": true, "schema": {"type": "string"}},
+                {"name": "after", "in": "query", "required": false, "schema": {"type": "integer", "minimum": 0}, "description": "Start after this sequence number."},
+                {"name": "types", "in": "query", "required": false, "schema": {"type": "string"}, "description": "Only events of these types, comma-separated."},
+                {"name": "Last-Event-ID", "in": "header", "required": false, "schema": {"type": "string", "pattern": "^[0-9]+$"}, "description": "The last sequence number received; wins over `after`."}
+            ],
+            "responses": {
+                "200": {"description": "The stream", "content": {"text/event-stream": {"schema": {"type": "string"}, "x-event-data": {"$ref": "#/components/schemas/Event"}}}},
+                "default": error.clone()
+            }
+        }}),
+    );
+    paths.insert(
+        "/api/v1/tasks/ready".into(),
+        json!({"get": {
+            "operationId": "Department.StreamReady",
+            "summary": "The caller's department's tasks as they become ready, as server-sent events",
+            "description": "The gRPC stream `onewindow.v1.Department.StreamReady` as `text/event-stream`: first every task ready now, then each as it becomes ready (`event: task`), and the department's notices — warnings, cards, urgings, copies (`event: notice`); `data` = the `Task` message as JSON. With `claim=true` each task is claimed for the caller before it is pushed. Reconnecting starts again with every task ready now. Callers: a department or its reviewers.",
+            "tags": ["Department"],
+            "security": [{"bearer": []}],
+            "parameters": [
+                {"name": "claim", "in": "query", "required": false, "schema": {"type": "boolean"}}
+            ],
+            "responses": {
+                "200": {"description": "The stream", "content": {"text/event-stream": {"schema": {"type": "string"}, "x-event-data": {"$ref": "#/components/schemas/Task"}}}},
+                "default": error
+            }
+        }}),
+    );
 }
