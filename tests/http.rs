@@ -493,3 +493,105 @@ async fn a_site_is_checked_against_the_blueprint_at_the_counter() {
     assert_eq!(r.status, 400);
     assert_eq!(r.json()["error"]["status"], "FAILED_PRECONDITION");
 }
+
+/// The OpenAPI document is one a generator can trust: valid against OpenAPI 3.1's
+/// meta-schema (`openapi-spec-validator`, from a virtual environment the test makes), and
+/// by our own rules: every operation has an id, a summary and a typed error; every
+/// command's body requires its `request_id` and carries an example that its schema's
+/// required fields are in; ids are bounded and patterned; states and stages are enums.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_openapi_document_validates_and_says_what_the_server_requires() {
+    let server = start().await;
+    let doc = http(server.http, "GET", "/api/v1/openapi.json", &[], "")
+        .await
+        .json();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("openapi.json");
+    std::fs::write(&file, serde_json::to_vec_pretty(&doc).unwrap()).unwrap();
+    let python = python_venv("python-openapi", "tests/openapi/requirements.txt");
+    let out = std::process::Command::new(python)
+        .args([
+            "-m",
+            "openapi_spec_validator",
+            "--schema",
+            "3.1",
+            "--errors",
+            "all",
+        ])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "the validator: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let schemas = &doc["components"]["schemas"];
+    let mut commands = 0;
+    for (path, methods) in doc["paths"].as_object().unwrap() {
+        for (method, op) in methods.as_object().unwrap() {
+            let at = format!("{method} {path}");
+            assert!(op["operationId"].is_string(), "{at}");
+            assert!(
+                op["summary"].as_str().is_some_and(|s| !s.is_empty()),
+                "{at}"
+            );
+            assert_eq!(
+                op["responses"]["default"]["content"]["application/json"]["schema"]["$ref"],
+                "#/components/schemas/Error",
+                "{at}"
+            );
+            let body = &op["requestBody"]["content"]["application/json"];
+            if body.is_null() {
+                continue;
+            }
+            let required: Vec<&str> = body["schema"]["required"]
+                .as_array()
+                .map(|r| r.iter().filter_map(Value::as_str).collect())
+                .unwrap_or_default();
+            let message = body["schema"]["allOf"][0]["$ref"]
+                .as_str()
+                .or(body["schema"]["$ref"].as_str())
+                .unwrap()
+                .rsplit('/')
+                .next()
+                .unwrap();
+            if schemas[message]["properties"]["request_id"].is_object() {
+                commands += 1;
+                assert!(required.contains(&"request_id"), "{at}: {required:?}");
+            }
+            for r in &required {
+                assert!(!body["example"][r].is_null(), "{at}: the example lacks {r}");
+            }
+        }
+    }
+    // Every verb of the table, the submission and a migration.
+    assert_eq!(commands, onewindow::server::verbs::all().count() + 2);
+    // A reason is required where the verb requires it, not where it is optional.
+    let required = |path: &str| {
+        doc["paths"][path]["post"]["requestBody"]["content"]["application/json"]["schema"]
+            ["required"]
+            .clone()
+    };
+    assert_eq!(
+        required("/api/v1/projects/{project}/items/{item}/reject"),
+        json!(["request_id", "reason"])
+    );
+    assert_eq!(
+        required("/api/v1/projects/{project}/withdraw"),
+        json!(["request_id"])
+    );
+    let request_id = &schemas["ItemCommand"]["properties"]["request_id"];
+    assert_eq!(request_id["maxLength"], 128);
+    assert!(request_id["pattern"].is_string());
+    let states = schemas["Task"]["properties"]["state"]["enum"]
+        .as_array()
+        .unwrap();
+    assert!(states.contains(&json!("suspended")), "{states:?}");
+    assert!(schemas["Project"]["properties"]["stage"]["enum"]
+        .as_array()
+        .unwrap()
+        .contains(&json!("approval")));
+}

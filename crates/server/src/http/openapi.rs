@@ -98,7 +98,12 @@ fn build() -> Value {
                 }
             }
         } else {
-            op["requestBody"] = json!({"required": false, "content": {"application/json": {"schema": {"$ref": format!("#/components/schemas/{}", route.request)}}}});
+            let (required, example) = body_contract(route);
+            let mut schema = json!({"$ref": format!("#/components/schemas/{}", route.request)});
+            if !required.is_empty() {
+                schema = json!({"allOf": [schema], "required": required});
+            }
+            op["requestBody"] = json!({"required": true, "content": {"application/json": {"schema": schema, "example": example}}});
         }
         op["parameters"] = Value::Array(parameters);
         let entry = paths
@@ -144,6 +149,62 @@ fn bound_lists(message: &DescriptorProto, schema: &mut Value) {
     }
 }
 
+/// Fields that hold an id (`server/input.rs`'s rule: 1 to 128 characters, letters, digits
+/// and `-_.:/@#+~`, in NFKC) and fields of free text (at most 2,000 characters).
+const ID_FIELDS: &[&str] = &[
+    "request_id",
+    "project",
+    "item",
+    "version",
+    "to",
+    "agent",
+    "reviewer",
+    "material",
+];
+const TEXT_FIELDS: &[&str] = &["reason", "note", "applicant", "location"];
+
+/// The id rule as a pattern a generator can check before sending (Unicode letters and
+/// digits pass, so no whitespace, quotes, angle brackets or backslashes).
+const ID_PATTERN: &str = "^[^\\s\"'<>\\\\]+$";
+
+/// A field's bounds as schema: ids, text, and the states and stages a reader may meet.
+fn bound_field(message: &str, field: &str, s: &mut Value) {
+    let is_string = s["type"] == "string";
+    let is_string_list = s["type"] == "array" && s["items"]["type"] == "string";
+    let target = if is_string_list {
+        &mut s["items"]
+    } else {
+        &mut *s
+    };
+    if (is_string || is_string_list) && ID_FIELDS.contains(&field) {
+        target["maxLength"] = json!(crate::input::MAX_ID_CHARS);
+        target["pattern"] = json!(ID_PATTERN);
+    } else if is_string && TEXT_FIELDS.contains(&field) {
+        target["maxLength"] = json!(crate::input::MAX_TEXT_CHARS);
+    }
+    if !is_string {
+        return;
+    }
+    let values: Option<Vec<&str>> = match (message, field) {
+        ("Task", "state") => Some(
+            onewindow_engine::TaskState::ALL
+                .iter()
+                .map(|t| t.as_str())
+                .collect(),
+        ),
+        ("Project", "stage") | ("ListProjectsRequest", "stage") => Some(
+            std::iter::once("")
+                .chain(onewindow_core::plan::Stage::ALL.iter().map(|s| s.id()))
+                .collect(),
+        ),
+        ("Project", "status") => Some(vec!["active", "completed", "withdrawn"]),
+        _ => None,
+    };
+    if let Some(v) = values {
+        s["enum"] = json!(v);
+    }
+}
+
 /// A message's JSON schema.
 fn schema(message: &DescriptorProto, at: &[i32], comments: &BTreeMap<Vec<i32>, String>) -> Value {
     if message.name() == "FieldValue" {
@@ -157,6 +218,7 @@ fn schema(message: &DescriptorProto, at: &[i32], comments: &BTreeMap<Vec<i32>, S
         let mut path = at.to_vec();
         path.extend([2, i32::try_from(f).unwrap_or(i32::MAX)]);
         let mut s = field_schema(message, field);
+        bound_field(message.name(), field.name(), &mut s);
         if let Some(c) = comments.get(&path) {
             s["description"] = Value::String(c.clone());
         }
@@ -237,4 +299,57 @@ fn streams(paths: &mut Map<String, Value>) {
             }
         }}),
     );
+}
+
+/// What a `POST` route's body must hold (its fields not set by the path) and an example
+/// body: a command's `request_id`, a submission's version and applicant, and a verb's
+/// required fields from its row in the verb table.
+fn body_contract(route: &super::api::Route) -> (Vec<String>, Value) {
+    use crate::verbs::Kind;
+    let in_path = |f: &str| route.path.contains(&format!("{{{f}}}"));
+    let mut required: Vec<String> = Vec::new();
+    let mut example = Map::new();
+    let has = |f: &str| {
+        FileDescriptorSet::decode(pb::FILE_DESCRIPTOR_SET)
+            .ok()
+            .and_then(|set| {
+                set.file.iter().find_map(|file| {
+                    file.message_type
+                        .iter()
+                        .find(|m| m.name() == route.request)
+                        .map(|m| m.field.iter().any(|x| x.name() == f))
+                })
+            })
+            .unwrap_or(false)
+    };
+    let mut need = |f: &str, v: Value| {
+        if !in_path(f) && has(f) {
+            required.push(f.to_string());
+            example.insert(f.to_string(), v);
+        }
+    };
+    need("request_id", json!("r-0001"));
+    if route.rpc == "Window.Submit" {
+        need("project", json!("2025-000001"));
+        need("version", json!("3f2a9c1e5b7d"));
+        need("applicant", json!("某公司"));
+    }
+    if let Some(verb) = crate::verbs::all().find(|v| v.rpc == route.rpc) {
+        for f in verb.fields.iter().filter(|f| f.required) {
+            let sample = match f.kind {
+                Kind::Text => json!("材料不全，请补正"),
+                Kind::Person => json!("zhang"),
+                Kind::EarlierItem => json!("I01"),
+                Kind::SpecialProcedure => json!("hearing"),
+                Kind::MaterialIds => json!(["business_license"]),
+                Kind::Materials => {
+                    json!([{"material": "business_license", "name": "营业执照.pdf"}])
+                }
+                Kind::Flag => json!(true),
+                Kind::Numbers => json!({}),
+            };
+            need(f.name, sample);
+        }
+    }
+    (required, Value::Object(example))
 }
