@@ -495,8 +495,9 @@ async fn a_site_is_checked_against_the_blueprint_at_the_counter() {
 }
 
 /// The OpenAPI document is one a generator can trust: valid against OpenAPI 3.1's
-/// meta-schema (`openapi-spec-validator`, from a virtual environment the test makes), and
-/// by our own rules: every operation has an id, a summary and a typed error; every
+/// meta-schema (`openapi-spec-validator`, from a virtual environment the test makes); a
+/// client generated from it by `openapi-python-client` drives a project to an approval
+/// (`tests/openapi/drive.py`); and by our own rules: every operation has an id, a summary and a typed error; every
 /// command's body requires its `request_id` and carries an example that its schema's
 /// required fields are in; ids are bounded and patterned; states and stages are enums.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -509,7 +510,7 @@ async fn the_openapi_document_validates_and_says_what_the_server_requires() {
     let file = dir.path().join("openapi.json");
     std::fs::write(&file, serde_json::to_vec_pretty(&doc).unwrap()).unwrap();
     let python = python_venv("python-openapi", "tests/openapi/requirements.txt");
-    let out = std::process::Command::new(python)
+    let out = std::process::Command::new(&python)
         .args([
             "-m",
             "openapi_spec_validator",
@@ -526,6 +527,50 @@ async fn the_openapi_document_validates_and_says_what_the_server_requires() {
         "the validator: {}{}",
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
+    );
+
+    // A client generated from it with openapi-python-client drives a project.
+    let generator = python.with_file_name("openapi-python-client");
+    let config = dir.path().join("config.yaml");
+    std::fs::write(&config, "post_hooks: []\n").unwrap();
+    let generated = dir.path().join("generated");
+    let out = std::process::Command::new(&generator)
+        .args(["generate", "--meta", "none", "--path"])
+        .arg(&file)
+        .arg("--output-path")
+        .arg(generated.join("client"))
+        .arg("--config")
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success() && generated.join("client/api/window").is_dir(),
+        "the generator: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let drive = tokio::task::spawn_blocking({
+        let (python, generated) = (python.clone(), generated.clone());
+        let base = format!("http://{}", server.http);
+        move || {
+            std::process::Command::new(python)
+                .arg(root.join("tests/openapi/drive.py"))
+                .arg(&generated)
+                .arg(base)
+                .arg(WINDOW)
+                .arg(dept_token("ndrc"))
+                .output()
+                .unwrap()
+        }
+    })
+    .await
+    .unwrap();
+    assert!(
+        String::from_utf8_lossy(&drive.stdout).contains("PASS"),
+        "the generated client's drive: {}{}",
+        String::from_utf8_lossy(&drive.stdout),
+        String::from_utf8_lossy(&drive.stderr)
     );
 
     let schemas = &doc["components"]["schemas"];

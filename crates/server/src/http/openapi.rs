@@ -225,6 +225,10 @@ fn schema(message: &DescriptorProto, at: &[i32], comments: &BTreeMap<Vec<i32>, S
         properties.insert(field.name().to_string(), s);
     }
     let mut s = json!({"type": "object", "properties": properties});
+    // Every command requires its idempotency key (the server refuses one without).
+    if message.field.iter().any(|f| f.name() == "request_id") {
+        s["required"] = json!(["request_id"]);
+    }
     if let Some(c) = comments.get(at) {
         s["description"] = Value::String(c.clone());
     }
