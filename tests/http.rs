@@ -583,6 +583,13 @@ async fn the_openapi_document_validates_and_says_what_the_server_requires() {
                 op["summary"].as_str().is_some_and(|s| !s.is_empty()),
                 "{at}"
             );
+            for p in op["parameters"].as_array().into_iter().flatten() {
+                assert!(
+                    !p["example"].is_null(),
+                    "{at}: {} has no example",
+                    p["name"]
+                );
+            }
             assert_eq!(
                 op["responses"]["default"]["content"]["application/json"]["schema"]["$ref"],
                 "#/components/schemas/Error",

@@ -69,7 +69,7 @@ fn build() -> Value {
             .path
             .split('/')
             .filter_map(|s| s.strip_prefix('{')?.strip_suffix('}'))
-            .map(|name| json!({"name": name, "in": "path", "required": true, "schema": {"type": "string"}}))
+            .map(|name| json!({"name": name, "in": "path", "required": true, "schema": {"type": "string", "maxLength": crate::input::MAX_ID_CHARS, "pattern": ID_PATTERN}, "example": example_of(name, &json!({"type": "string"}))}))
             .collect();
         let mut op = json!({
             "operationId": route.rpc,
@@ -92,7 +92,7 @@ fn build() -> Value {
                 for (name, s) in props {
                     if !route.path.contains(&format!("{{{name}}}")) {
                         parameters.push(
-                            json!({"name": name, "in": "query", "required": false, "schema": s}),
+                            json!({"name": name, "in": "query", "required": false, "schema": s, "example": example_of(name, s)}),
                         );
                     }
                 }
@@ -275,10 +275,10 @@ fn streams(paths: &mut Map<String, Value>) {
             "tags": ["Window"],
             "security": [{"bearer": []}],
             "parameters": [
-                {"name": "project", "in": "path", "required": true, "schema": {"type": "string"}},
-                {"name": "after", "in": "query", "required": false, "schema": {"type": "integer", "minimum": 0}, "description": "Start after this sequence number."},
-                {"name": "types", "in": "query", "required": false, "schema": {"type": "string"}, "description": "Only events of these types, comma-separated."},
-                {"name": "Last-Event-ID", "in": "header", "required": false, "schema": {"type": "string", "pattern": "^[0-9]+$"}, "description": "The last sequence number received; wins over `after`."}
+                {"name": "project", "in": "path", "required": true, "schema": {"type": "string", "maxLength": crate::input::MAX_ID_CHARS, "pattern": ID_PATTERN}, "example": "2025-000001"},
+                {"name": "after", "in": "query", "required": false, "schema": {"type": "integer", "minimum": 0}, "description": "Start after this sequence number.", "example": 12},
+                {"name": "types", "in": "query", "required": false, "schema": {"type": "string"}, "description": "Only events of these types, comma-separated.", "example": "task_ready,task_approved"},
+                {"name": "Last-Event-ID", "in": "header", "required": false, "schema": {"type": "string", "pattern": "^[0-9]+$"}, "description": "The last sequence number received; wins over `after`.", "example": "12"}
             ],
             "responses": {
                 "200": {"description": "The stream", "content": {"text/event-stream": {"schema": {"type": "string"}, "x-event-data": {"$ref": "#/components/schemas/Event"}}}},
@@ -295,7 +295,7 @@ fn streams(paths: &mut Map<String, Value>) {
             "tags": ["Department"],
             "security": [{"bearer": []}],
             "parameters": [
-                {"name": "claim", "in": "query", "required": false, "schema": {"type": "boolean"}}
+                {"name": "claim", "in": "query", "required": false, "schema": {"type": "boolean"}, "example": false}
             ],
             "responses": {
                 "200": {"description": "The stream", "content": {"text/event-stream": {"schema": {"type": "string"}, "x-event-data": {"$ref": "#/components/schemas/Task"}}}},
@@ -356,4 +356,26 @@ fn body_contract(route: &super::api::Route) -> (Vec<String>, Value) {
         }
     }
     (required, Value::Object(example))
+}
+
+/// An example value of a parameter, by its name and schema: what a reader can paste.
+fn example_of(name: &str, schema: &Value) -> Value {
+    match name {
+        "project" => json!("2025-000001"),
+        "item" => json!("I01"),
+        "version" => json!("3f2a9c1e5b7d"),
+        "from" => json!("2025-01-01"),
+        "to" => json!("2025-06-30"),
+        "start_date" => json!("2025-03-03"),
+        "limits" => json!("committed"),
+        "page_token" => json!(""),
+        _ => match (schema["enum"].get(1), schema["type"].as_str()) {
+            (Some(v), _) => v.clone(),
+            (None, Some("integer")) => json!(100),
+            (None, Some("boolean")) => json!(false),
+            (None, Some("array")) => json!([]),
+            (None, Some("object")) => json!({}),
+            _ => json!(""),
+        },
+    }
 }
