@@ -138,7 +138,8 @@ async fn the_console_escapes_guards_and_keeps_departments_apart() {
     assert_eq!(r.status, 303, "the session ended");
 }
 
-async fn task_state(server: &InProcess, project: &str, item: &str) -> Value {
+/// A project's task as the JSON API shows it.
+pub(crate) async fn task_state(server: &InProcess, project: &str, item: &str) -> Value {
     let p = api(
         server,
         WINDOW,

@@ -5,26 +5,8 @@
 //! browser, with screenshots, are `browser.rs`.
 
 use crate::common::*;
-use crate::console::{parallel_project, parallel_project_for};
+use crate::console::{parallel_project, parallel_project_for, task_state as task};
 use serde_json::{json, Value};
-
-async fn task(server: &InProcess, project: &str, item: &str) -> Value {
-    let p = api(
-        server,
-        SUPERVISOR,
-        "GET",
-        &format!("/api/v1/projects/{project}"),
-        Value::Null,
-    )
-    .await;
-    p.json()["tasks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|t| t["item"] == item)
-        .unwrap()
-        .clone()
-}
 
 async fn json_command(server: &InProcess, token: &str, path: &str, body: Value) {
     let r = api(server, token, "POST", path, body).await;

@@ -38,6 +38,17 @@ pub(crate) fn form(
     }
 }
 
+/// What a page was sent back with after a verb ([`done_query`]): it says so above.
+#[derive(serde::Deserialize, Default)]
+pub(crate) struct Done {
+    /// The verb just done (its name in the table).
+    #[serde(default)]
+    pub(crate) done: String,
+    /// The item it was done on.
+    #[serde(default)]
+    pub(crate) item: String,
+}
+
 /// The query a page is sent back with after `verb` was done on `item`.
 pub(crate) fn done_query(verb: &Verb, item: &str) -> String {
     format!(

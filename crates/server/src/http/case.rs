@@ -15,7 +15,7 @@ use axum::{Form, Router};
 use maud::{html, Markup};
 use tonic::Status;
 
-use super::actions;
+use super::actions::{self, Done};
 use super::counter::names;
 use super::page::{
     self, department_name, plan_of, project_status_name, stage_name, tasks_table, urlencode, Page,
@@ -148,16 +148,6 @@ pub(super) fn status_page(session: &Session, s: &Status) -> Response {
         Page::new("未办理", Some(session)).render(page::refusal(s, None, session.lang)),
     )
         .into_response()
-}
-
-#[derive(serde::Deserialize, Default)]
-pub(super) struct Done {
-    /// The verb just done (its name in the table).
-    #[serde(default)]
-    done: String,
-    /// The item it was done on.
-    #[serde(default)]
-    item: String,
 }
 
 async fn project(

@@ -17,7 +17,7 @@ use axum::routing::{get, post};
 use axum::{Form, Router};
 use maud::{html, Markup};
 
-use super::actions;
+use super::actions::{self, Done};
 use super::history;
 use super::page::{
     self, department_name, item_name, plan_of, row_class, state_name, urlencode, Page,
@@ -147,12 +147,6 @@ fn days_left(
 }
 
 /// One task of the department, with its verbs.
-#[derive(serde::Deserialize)]
-struct Done {
-    #[serde(default)]
-    done: String,
-}
-
 async fn task(
     State(http): State<Http>,
     session: Session,

@@ -10,7 +10,7 @@ use axum::{Form, Router};
 use chrono::NaiveDate;
 use maud::{html, Markup};
 
-use super::actions;
+use super::actions::{self, Done};
 use super::dashboard::supervisor;
 use super::history;
 use super::page::{self, department_name, item_name, row_class, state_name, urlencode, Page};
@@ -29,15 +29,8 @@ pub(super) fn router() -> Router<Http> {
         )
 }
 
-/// A project's timeline: the Gantt chart of planned against actual, then every event.
-#[derive(serde::Deserialize, Default)]
-struct Done {
-    #[serde(default)]
-    done: String,
-    #[serde(default)]
-    item: String,
-}
-
+/// A project's supervision: the Gantt chart of planned against actual, its items with
+/// their cards and urging, then every event.
 async fn project(
     State(http): State<Http>,
     session: Session,
