@@ -464,3 +464,82 @@ async fn loadgen_fails_over_when_a_node_dies() {
     let svc = verified(&url);
     assert_eq!(svc.project_ids().len(), 300);
 }
+
+/// Logs in to a node's console with a token, as a browser does: the session cookie.
+async fn console_login(addr: std::net::SocketAddr, token: &str) -> String {
+    let (csrf, cookie) = login_form(addr).await;
+    let r = http(
+        addr,
+        "POST",
+        "/console/login",
+        &[
+            ("content-type", "application/x-www-form-urlencoded"),
+            ("cookie", &cookie),
+        ],
+        &format!("token={token}&csrf={csrf}"),
+    )
+    .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    r.header("set-cookie")
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string()
+}
+
+/// Console sessions live in PostgreSQL: a clerk logged in on one node is served by the
+/// other (no sticky sessions needed), keeps working when the first node dies, and a
+/// logout on any node ends the session on every node.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn console_sessions_are_the_citys_not_a_nodes() {
+    let (_db, url) = database("sessions");
+    let dir = tempfile::tempdir().unwrap();
+    let tokens = write_tokens(dir.path());
+    let a = start_node(&url, &tokens, &[]);
+    let b = start_node(&url, &tokens, &[]);
+    let cookie = console_login(a.http, WINDOW).await;
+    let on = |addr| {
+        let cookie = cookie.clone();
+        async move { http(addr, "GET", "/console/window", &[("cookie", &cookie)], "").await }
+    };
+    assert_eq!(on(a.http).await.status, 200);
+    let at_b = on(b.http).await;
+    assert_eq!(
+        at_b.status, 200,
+        "node B serves node A's session: {}",
+        at_b.body
+    );
+
+    // Node A dies; the clerk goes on through node B.
+    let b_http = b.http;
+    drop(a.kill());
+    let page = on(b_http).await;
+    assert_eq!(page.status, 200);
+
+    // A third node joins; a logout there ends the session on node B too.
+    let c = start_node(&url, &tokens, &[]);
+    assert_eq!(on(c.http).await.status, 200);
+    let csrf = page
+        .body
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .unwrap()
+        .to_string();
+    let out = http(
+        c.http,
+        "POST",
+        "/console/logout",
+        &[
+            ("cookie", &cookie),
+            ("content-type", "application/x-www-form-urlencoded"),
+        ],
+        &format!("csrf={csrf}"),
+    )
+    .await;
+    assert_eq!(out.status, 303, "{}", out.body);
+    let after = on(b_http).await;
+    assert_eq!(after.status, 303, "ended on every node");
+    assert_eq!(after.header("location"), Some("/console/login"));
+}

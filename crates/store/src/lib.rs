@@ -32,6 +32,7 @@ pub mod readonly;
 pub mod request;
 pub mod restore;
 pub mod service;
+pub mod sessions;
 
 use std::sync::Arc;
 
@@ -449,6 +450,11 @@ pub trait Shared: Send + Sync {
     fn lead(&self, role: &str) -> Result<bool, Error> {
         let _ = role;
         Ok(true)
+    }
+    /// Where console sessions are kept for every node (`None`: each node keeps its own in
+    /// memory, [`sessions`]).
+    fn sessions(&self) -> Option<&dyn sessions::SessionStore> {
+        None
     }
 }
 

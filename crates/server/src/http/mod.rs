@@ -164,7 +164,11 @@ pub(crate) async fn serve(
     } = settings;
     let http = Http {
         api: api.clone(),
-        sessions: Arc::new(session::Sessions::new(tokens.clone())),
+        sessions: Arc::new(session::Sessions::new(
+            tokens.clone(),
+            api.svc.clone(),
+            api.clock.clone(),
+        )),
         tokens,
         boards: Arc::new(dashboard::Boards::default()),
         limiter: Arc::new(public::limiter()),

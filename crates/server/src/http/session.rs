@@ -45,6 +45,7 @@ use super::messages::Lang;
 use super::page::{self, Page};
 use super::Http;
 use crate::auth::{self, Caller, Role, Tokens};
+use onewindow_store::sessions::{SessionStore, StoredSession};
 
 /// A session ends after this long without a request.
 pub(crate) const IDLE: Duration = Duration::from_secs(30 * 60);
@@ -102,19 +103,83 @@ fn same_secret(sent: Option<&str>, secret: &str) -> bool {
 /// What a node's sessions read the time from: the monotonic clock, or a test's.
 type Now = Arc<dyn Fn() -> Instant + Send + Sync>;
 
-/// The sessions of this node.
+/// The sessions of this node, or of the city's nodes when the store keeps them.
 pub(crate) struct Sessions {
     all: Mutex<HashMap<String, Session>>,
     tokens: Arc<Tokens>,
     idle: Duration,
     lifetime: Duration,
     now: Now,
+    /// The shared store that keeps every node's sessions (PostgreSQL), with the server's
+    /// clock: then `all` stays empty.
+    shared: Option<SharedSessions>,
+}
+
+/// Sessions kept in a shared store ([`onewindow_store::sessions`]).
+struct SharedSessions {
+    svc: Arc<onewindow_store::service::Service<dyn onewindow_store::Store>>,
+    clock: crate::Clock,
+}
+
+impl SharedSessions {
+    fn store(&self) -> Option<&dyn SessionStore> {
+        self.svc.store().sessions()
+    }
+
+    fn now_ms(&self) -> i64 {
+        (self.clock)().timestamp_millis()
+    }
+}
+
+/// A token credential as the store keeps it: `{sha256 as hex} {identity}`.
+fn credential_text(c: &auth::Credential) -> Option<String> {
+    match c {
+        auth::Credential::Token { sha256, identity } => Some(format!(
+            "{} {identity}",
+            sha256
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect::<String>()
+        )),
+        auth::Credential::Certificate => None,
+    }
+}
+
+/// The credential [`credential_text`] wrote.
+fn credential_of(text: &str) -> Option<auth::Credential> {
+    let (hex, identity) = text.split_once(' ')?;
+    if hex.len() != 64 {
+        return None;
+    }
+    let mut sha256 = [0u8; 32];
+    for (i, b) in sha256.iter_mut().enumerate() {
+        *b = u8::from_str_radix(hex.get(2 * i..2 * i + 2)?, 16).ok()?;
+    }
+    Some(auth::Credential::Token {
+        sha256,
+        identity: identity.into(),
+    })
+}
+
+/// What a shared store's failure means for a session: logged, and the session taken as
+/// ended (the clerk logs in again), never as valid.
+fn store_failed(what: &str, e: &onewindow_store::Error) {
+    tracing::warn!("console sessions: {what}: {e}");
 }
 
 impl Sessions {
-    /// Sessions whose credentials `tokens` holds.
-    pub(crate) fn new(tokens: Arc<Tokens>) -> Sessions {
-        Sessions::with_clock(tokens, IDLE, LIFETIME, Arc::new(Instant::now))
+    /// Sessions whose credentials `tokens` holds: in the store when it keeps sessions for
+    /// every node (PostgreSQL), on the server's `clock`; in this node's memory otherwise.
+    pub(crate) fn new(
+        tokens: Arc<Tokens>,
+        svc: Arc<onewindow_store::service::Service<dyn onewindow_store::Store>>,
+        clock: crate::Clock,
+    ) -> Sessions {
+        let mut s = Sessions::with_clock(tokens, IDLE, LIFETIME, Arc::new(Instant::now));
+        if svc.store().sessions().is_some() {
+            s.shared = Some(SharedSessions { svc, clock });
+        }
+        s
     }
 
     /// Sessions whose time is `now`'s (a test moves it instead of sleeping).
@@ -125,6 +190,7 @@ impl Sessions {
             idle,
             lifetime,
             now,
+            shared: None,
         }
     }
 
@@ -144,6 +210,9 @@ impl Sessions {
     /// before this login) and, when the account is at [`PER_ACCOUNT`], its oldest;
     /// `None` when the node holds too many.
     fn start(&self, caller: Caller, replacing: Option<&str>) -> Option<String> {
+        if let Some(shared) = &self.shared {
+            return self.start_shared(shared, caller, replacing);
+        }
         let mut all = self.lock();
         if let Some(old) = replacing {
             all.remove(old);
@@ -184,6 +253,9 @@ impl Sessions {
     /// The live session of an id, its idle time restarted; a session past its limits or
     /// whose token no longer holds is ended.
     fn touch(&self, id: &str) -> Option<Session> {
+        if let Some(shared) = &self.shared {
+            return self.touch_shared(shared, id, true);
+        }
         let mut all = self.lock();
         let s = all.get_mut(id)?;
         if !self.alive(s) {
@@ -197,12 +269,102 @@ impl Sessions {
     /// Whether a session is still alive, without counting as a request: what a live
     /// stream opened by the session asks while it lasts.
     pub(crate) fn holds(&self, id: &str) -> bool {
+        if let Some(shared) = &self.shared {
+            return self.touch_shared(shared, id, false).is_some();
+        }
         let all = self.lock();
         all.get(id).is_some_and(|s| self.alive(s))
     }
 
     fn end(&self, id: &str) {
+        if let Some(store) = self.shared.as_ref().and_then(SharedSessions::store) {
+            if let Err(e) = store.end_session(id) {
+                store_failed("ending a session", &e);
+            }
+            return;
+        }
         self.lock().remove(id);
+    }
+
+    /// [`Sessions::start`] in the shared store: the replaced session and, at
+    /// [`PER_ACCOUNT`], the account's oldest end; what has expired everywhere goes too.
+    fn start_shared(
+        &self,
+        shared: &SharedSessions,
+        caller: Caller,
+        replacing: Option<&str>,
+    ) -> Option<String> {
+        let store = shared.store()?;
+        let credential = credential_text(&caller.credential)?;
+        let now = shared.now_ms();
+        let ms = |d: Duration| i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
+        let run = || -> Result<String, onewindow_store::Error> {
+            if let Some(old) = replacing {
+                store.end_session(old)?;
+            }
+            store.expire_sessions(now - ms(self.idle), now - ms(self.lifetime))?;
+            let mine = store.sessions_of(&credential)?;
+            if mine.len() >= PER_ACCOUNT {
+                for (old, _) in &mine[..=mine.len() - PER_ACCOUNT] {
+                    store.end_session(old)?;
+                }
+            }
+            let id = random_hex();
+            store.put_session(&StoredSession {
+                id: id.clone(),
+                credential: credential.clone(),
+                role: caller.role.id(),
+                csrf: random_hex(),
+                started_ms: now,
+                seen_ms: now,
+            })?;
+            Ok(id)
+        };
+        run()
+            .map_err(|e| store_failed("starting a session", &e))
+            .ok()
+    }
+
+    /// [`Sessions::touch`] (or, without `seen`, [`Sessions::holds`]) in the shared store.
+    fn touch_shared(&self, shared: &SharedSessions, id: &str, seen: bool) -> Option<Session> {
+        let store = shared.store()?;
+        let kept = match store.session(id) {
+            Ok(s) => s?,
+            Err(e) => {
+                store_failed("reading a session", &e);
+                return None;
+            }
+        };
+        let now = shared.now_ms();
+        let age = |since: i64| Duration::from_millis(u64::try_from(now - since).unwrap_or(0));
+        let caller = credential_of(&kept.credential)
+            .zip(Role::parse(&kept.role))
+            .map(|(credential, role)| Caller { role, credential });
+        let alive = age(kept.seen_ms) < self.idle
+            && age(kept.started_ms) < self.lifetime
+            && caller
+                .as_ref()
+                .is_some_and(|c| self.tokens.holds(&c.credential));
+        if !alive {
+            if let Err(e) = store.end_session(id) {
+                store_failed("ending a session", &e);
+            }
+            return None;
+        }
+        if seen {
+            if let Err(e) = store.session_seen(id, now) {
+                store_failed("touching a session", &e);
+            }
+        }
+        let at = (self.now)();
+        Some(Session {
+            id: kept.id,
+            caller: caller?,
+            csrf: kept.csrf,
+            started: at,
+            seen: at,
+            lang: Lang::default(),
+        })
     }
 }
 
@@ -520,7 +682,7 @@ mod tests {
     #[test]
     fn csrf_tokens_are_the_sessions_own() {
         let (_dir, _, tokens) = tokens();
-        let sessions = Sessions::new(tokens);
+        let sessions = Sessions::with_clock(tokens, IDLE, LIFETIME, Arc::new(Instant::now));
         let a = sessions
             .touch(&sessions.start(clerk(), None).unwrap())
             .unwrap();
@@ -553,7 +715,7 @@ mod tests {
             );
             std::thread::sleep(Duration::from_millis(20));
         };
-        let sessions = Sessions::new(tokens);
+        let sessions = Sessions::with_clock(tokens, IDLE, LIFETIME, Arc::new(Instant::now));
         let first = sessions.start(caller.clone(), None).unwrap();
         // The same browser logging in again ends the session it had.
         let second = sessions.start(caller.clone(), Some(&first)).unwrap();

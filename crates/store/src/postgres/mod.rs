@@ -489,6 +489,10 @@ impl Shared for PgStore {
         true
     }
 
+    fn sessions(&self) -> Option<&dyn crate::sessions::SessionStore> {
+        Some(self)
+    }
+
     fn changes(&self) -> Option<broadcast::Receiver<Change>> {
         Some(self.changes.subscribe())
     }
@@ -497,5 +501,85 @@ impl Shared for PgStore {
         let leases = self.leases.clone();
         let role = role.to_string();
         block(self.handle()?, async move { leases.hold(&role).await })
+    }
+}
+
+impl crate::sessions::SessionStore for PgStore {
+    fn put_session(&self, s: &crate::sessions::StoredSession) -> Result<(), Error> {
+        let s = s.clone();
+        self.query(move |c| async move {
+            c.execute(
+                "INSERT INTO console_sessions (id, credential, role, csrf, started, seen) \
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+                &[
+                    &s.id,
+                    &s.credential,
+                    &s.role,
+                    &s.csrf,
+                    &s.started_ms,
+                    &s.seen_ms,
+                ],
+            )
+            .await
+            .map_err(pg)
+        })?;
+        Ok(())
+    }
+
+    fn session(&self, id: &str) -> Result<Option<crate::sessions::StoredSession>, Error> {
+        let rows = self.rows(
+            "SELECT id, credential, role, csrf, started, seen FROM console_sessions WHERE id = $1",
+            vec![text(id)],
+        )?;
+        Ok(rows.first().map(|r| crate::sessions::StoredSession {
+            id: r.get(0),
+            credential: r.get(1),
+            role: r.get(2),
+            csrf: r.get(3),
+            started_ms: r.get(4),
+            seen_ms: r.get(5),
+        }))
+    }
+
+    fn session_seen(&self, id: &str, seen_ms: i64) -> Result<(), Error> {
+        let id = id.to_string();
+        self.query(move |c| async move {
+            c.execute(
+                "UPDATE console_sessions SET seen = GREATEST(seen, $2) WHERE id = $1",
+                &[&id, &seen_ms],
+            )
+            .await
+            .map_err(pg)
+        })?;
+        Ok(())
+    }
+
+    fn end_session(&self, id: &str) -> Result<(), Error> {
+        let id = id.to_string();
+        self.query(move |c| async move {
+            c.execute("DELETE FROM console_sessions WHERE id = $1", &[&id])
+                .await
+                .map_err(pg)
+        })?;
+        Ok(())
+    }
+
+    fn sessions_of(&self, credential: &str) -> Result<Vec<(String, i64)>, Error> {
+        let rows = self.rows(
+            "SELECT id, started FROM console_sessions WHERE credential = $1 ORDER BY started, id",
+            vec![text(credential)],
+        )?;
+        Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+    }
+
+    fn expire_sessions(&self, seen_before_ms: i64, started_before_ms: i64) -> Result<u64, Error> {
+        self.query(move |c| async move {
+            c.execute(
+                "DELETE FROM console_sessions WHERE seen < $1 OR started < $2",
+                &[&seen_before_ms, &started_before_ms],
+            )
+            .await
+            .map_err(pg)
+        })
     }
 }

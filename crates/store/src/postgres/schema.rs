@@ -15,7 +15,21 @@ use super::pg;
 use crate::Error;
 
 /// The migrations, in order: `MIGRATIONS[n]` takes the schema from version `n` to `n + 1`.
-const MIGRATIONS: &[&str] = &[V1, V2, V3, V4];
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5];
+
+/// Version 5: console sessions, so that any node serves any clerk (times: the server's
+/// clock in Unix milliseconds).
+const V5: &str = r#"
+CREATE TABLE console_sessions (
+    id text COLLATE "C" PRIMARY KEY,
+    credential text COLLATE "C" NOT NULL,
+    role text NOT NULL,
+    csrf text NOT NULL,
+    started bigint NOT NULL,
+    seen bigint NOT NULL
+);
+CREATE INDEX console_sessions_credential ON console_sessions (credential, started);
+"#;
 
 /// Version 4: the registers of document numbers (a department's yearly sequence), moved
 /// by the commit function in the transaction of the approvals that draw from them.
