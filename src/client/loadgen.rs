@@ -39,6 +39,45 @@ pub struct LoadgenArgs {
     /// approved, two durable commands.
     #[arg(long, value_enum, default_value_t = ClaimBy::Push)]
     claim: ClaimBy,
+    /// Department streams held open over the HTTP side while the load runs (server-sent
+    /// events of `/api/v1/tasks/ready`, not claiming, spread over the departments, each
+    /// read and discarded by this process): what fanning tasks out to many listening
+    /// systems costs the commands. Needs `--http`.
+    #[arg(long, default_value_t = 0, requires = "http")]
+    sse_streams: usize,
+    /// The server's HTTP side (`http://host:port`), for `--sse-streams`.
+    #[arg(long)]
+    http: Option<String>,
+}
+
+/// Opens `n` ready streams on the HTTP side at `http` with the departments' tokens, in
+/// turn, and reads them until the process ends; waits until every one has answered.
+async fn hold_sse_streams(http: &str, n: usize, departments: &[(String, String)]) -> Result<()> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = http
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_string();
+    let mut opened = tokio::task::JoinSet::new();
+    for (_, token) in departments.iter().cycle().take(n) {
+        let (addr, token) = (addr.clone(), token.clone());
+        opened.spawn(async move {
+            let mut s = tokio::net::TcpStream::connect(&addr).await?;
+            s.write_all(format!("GET /api/v1/tasks/ready HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\nAccept: text/event-stream\r\n\r\n").as_bytes()).await?;
+            let mut first = [0u8; 12];
+            s.read_exact(&mut first).await?;
+            anyhow::ensure!(first.starts_with(b"HTTP/1.1 200"), "a stream was refused: {}", String::from_utf8_lossy(&first));
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 64 * 1024];
+                while matches!(s.read(&mut buf).await, Ok(n) if n > 0) {}
+            });
+            Ok::<_, anyhow::Error>(())
+        });
+    }
+    while let Some(r) = opened.join_next().await {
+        r??;
+    }
+    Ok(())
 }
 
 /// Who claims the tasks `loadgen`'s workers approve.
@@ -100,6 +139,10 @@ pub fn run(a: LoadgenArgs) -> Result<ExitCode> {
         let mut tasks = tokio::task::JoinSet::new();
         // Departments: one push stream each, `workers` tasks (claiming and) approving.
         let push_claims = a.claim == ClaimBy::Push;
+        if let (Some(http), true) = (&a.http, a.sse_streams > 0) {
+            hold_sse_streams(http, a.sse_streams, &departments).await?;
+            eprintln!("{} department streams open over HTTP", a.sse_streams);
+        }
         // With several nodes (`--server a,b`), each connection goes to a node that is up;
         // when its node dies it moves to another, and every command is sent again with
         // its request id until a node answers it (answered once, whichever node).
