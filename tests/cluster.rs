@@ -465,29 +465,6 @@ async fn loadgen_fails_over_when_a_node_dies() {
     assert_eq!(svc.project_ids().len(), 300);
 }
 
-/// Logs in to a node's console with a token, as a browser does: the session cookie.
-async fn console_login(addr: std::net::SocketAddr, token: &str) -> String {
-    let (csrf, cookie) = login_form(addr).await;
-    let r = http(
-        addr,
-        "POST",
-        "/console/login",
-        &[
-            ("content-type", "application/x-www-form-urlencoded"),
-            ("cookie", &cookie),
-        ],
-        &format!("token={token}&csrf={csrf}"),
-    )
-    .await;
-    assert_eq!(r.status, 303, "{}", r.body);
-    r.header("set-cookie")
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_string()
-}
-
 /// Console sessions live in PostgreSQL: a clerk logged in on one node is served by the
 /// other (no sticky sessions needed), keeps working when the first node dies, and a
 /// logout on any node ends the session on every node.
@@ -498,7 +475,7 @@ async fn console_sessions_are_the_citys_not_a_nodes() {
     let tokens = write_tokens(dir.path());
     let a = start_node(&url, &tokens, &[]);
     let b = start_node(&url, &tokens, &[]);
-    let cookie = console_login(a.http, WINDOW).await;
+    let cookie = login_at(a.http, WINDOW).await;
     let on = |addr| {
         let cookie = cookie.clone();
         async move { http(addr, "GET", "/console/window", &[("cookie", &cookie)], "").await }

@@ -384,9 +384,9 @@ pub(crate) async fn run(
     rpc: &str,
     message: Value,
 ) -> Option<Result<crate::pb::CommandResponse, tonic::Status>> {
-    match super::window::run(api, caller, rpc, message.clone()).await {
-        Some(done) => Some(done),
-        None => super::department::run(api, caller, rpc, message).await,
+    match all().find(|v| v.rpc == rpc)?.family {
+        Family::Window => super::window::run(api, caller, rpc, message).await,
+        Family::Department => super::department::run(api, caller, rpc, message).await,
     }
 }
 

@@ -7,10 +7,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use crate::store::submit;
 use chrono::NaiveDateTime;
-use onewindow_core::form::Form;
 use onewindow_core::plan::{self, Plan};
-use onewindow_engine::{Actor, Command, Engine, Event, MaterialRef, Policy, Refusal};
+use onewindow_engine::{Actor, Command, Engine, Event, Policy, Refusal};
 use onewindow_store::disk::{Flush, SledStore};
 use onewindow_store::memory::MemoryStore;
 use onewindow_store::postgres::{Options, PgStore};
@@ -58,19 +58,6 @@ fn unnumbered() -> Plan {
 
 fn at(s: &str) -> NaiveDateTime {
     s.parse().unwrap()
-}
-
-fn submit(plan: &Plan) -> Command {
-    Command::Submit {
-        version: plan.version.clone(),
-        submission: onewindow_engine::Submission {
-            applicant: "a".into(),
-            agent: None,
-            form: Form::parse("height: 30", &plan.fields).unwrap().values,
-            materials: vec![MaterialRef::named("drawings")],
-            site: None,
-        },
-    }
 }
 
 fn approve(item: &str, numbers: &[(&str, &str)]) -> Command {

@@ -35,7 +35,8 @@ fn at(s: &str) -> NaiveDateTime {
     format!("{s}T09:00:00").parse().unwrap()
 }
 
-fn submit(plan: &Plan) -> Command {
+/// A submission of the small workflow's project (the numbers tests submit it too).
+pub(crate) fn submit(plan: &Plan) -> Command {
     Command::Submit {
         version: plan.version.clone(),
         submission: onewindow_engine::Submission {

@@ -293,11 +293,7 @@ async fn act_on(
     pairs: Vec<(String, String)>,
 ) -> Result<Response, Refused> {
     applicant_side(&session)?;
-    let csrf = pairs
-        .iter()
-        .find(|(k, _)| k == "csrf")
-        .map(|(_, v)| v.as_str());
-    if !session.csrf_ok(csrf) {
+    if !session.form_csrf_ok(&pairs) {
         return Ok(page::bad_csrf());
     }
     let Some(verb) = verbs::find(Family::Window, &name).filter(|v| v.on_item != item.is_empty())

@@ -6,6 +6,7 @@
 
 use maud::{html, Markup};
 
+use super::page::item_name;
 use onewindow_core::plan::Plan;
 use onewindow_engine::{Envelope, Event};
 
@@ -72,7 +73,7 @@ pub(crate) fn line(plan: &Plan, event: &Event) -> Option<String> {
         }
         Event::TaskOpened { .. } => return None,
         other => {
-            let item = item_of(other)?;
+            let item = other.item()?;
             format!(
                 "「{}」{}",
                 item_name(plan, item),
@@ -80,36 +81,6 @@ pub(crate) fn line(plan: &Plan, event: &Event) -> Option<String> {
             )
         }
     })
-}
-
-/// The item an item's event concerns.
-fn item_of(event: &Event) -> Option<&str> {
-    match event {
-        Event::TaskReady { item: i, .. }
-        | Event::TaskClaimed { item: i }
-        | Event::TaskApproved { item: i, .. }
-        | Event::TaskRejected { item: i, .. }
-        | Event::SupplementRequested { item: i, .. }
-        | Event::SupplementProvided { item: i, .. }
-        | Event::SpecialStarted { item: i, .. }
-        | Event::SpecialEnded { item: i, .. }
-        | Event::Extended { item: i, .. }
-        | Event::Resubmitted { item: i, .. }
-        | Event::Warned { item: i, .. }
-        | Event::Overdue { item: i, .. }
-        | Event::StepSigned { item: i, .. }
-        | Event::StepCompleted { item: i, .. }
-        | Event::StepOverdue { item: i, .. }
-        | Event::Transferred { item: i, .. }
-        | Event::Delegated { item: i, .. }
-        | Event::SignerAdded { item: i, .. }
-        | Event::Recalled { item: i, .. }
-        | Event::Returned { item: i, .. }
-        | Event::Reopened { item: i, .. }
-        | Event::Urged { item: i, .. }
-        | Event::Copied { item: i, .. } => Some(i.as_str()),
-        _ => None,
-    }
 }
 
 /// The item's history as a table (nothing when there is none).
@@ -140,10 +111,6 @@ fn material_names(plan: &Plan, ids: impl IntoIterator<Item = impl AsRef<str>>) -
     } else {
         names.join("、")
     }
-}
-
-fn item_name(plan: &Plan, id: &str) -> String {
-    super::page::item_name(plan, id)
 }
 
 fn due(d: &impl std::fmt::Display, provisional: bool) -> String {

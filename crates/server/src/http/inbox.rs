@@ -317,13 +317,7 @@ async fn act(
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> Result<Response, Refused> {
     let dept = department(&session)?;
-    let get = |k: &str| {
-        pairs
-            .iter()
-            .find(|(n, _)| n == k)
-            .map_or(String::new(), |(_, v)| v.clone())
-    };
-    if !session.csrf_ok(Some(&get("csrf"))) {
+    if !session.form_csrf_ok(&pairs) {
         return Ok(page::bad_csrf());
     }
     let Some(verb) = verbs::find(Family::Department, &name) else {
@@ -366,12 +360,12 @@ fn still_here(http: &Http, project: &str, item: &str) -> bool {
                 .iter()
                 .position(|x| x.id == item)
                 .is_some_and(|i| {
-                    let t = &p.tasks()[i];
-                    matches!(t.state, TaskState::Ready | TaskState::Claimed)
-                        || matches!(
-                            t.suspension,
-                            Some((onewindow_engine::Suspension::Special { .. }, _))
-                        )
+                    let scene = Scene {
+                        plan: &plan,
+                        project: p,
+                        item: i,
+                    };
+                    verbs::when::deciding(&scene) || verbs::when::in_special(&scene)
                 })
         })
     }) == Some(true)

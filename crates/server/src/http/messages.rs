@@ -8,7 +8,6 @@
 //! any subject (Chinese drops the English `why` an engine refusal carries; the page shows
 //! the API's own message beneath, small, for whoever must report it).
 
-use std::collections::HashMap;
 use std::sync::LazyLock;
 
 use axum::http::{header, HeaderMap};
@@ -229,42 +228,29 @@ const FIELDS: &[(&str, &str, &str)] = &[
     ("body", "表单", "form"),
 ];
 
-/// A task state in Chinese.
+/// A task state in Chinese: the Chinese half of the console's one name for it.
 fn state_zh(state: &str) -> &'static str {
-    match state {
-        "pending" => "未开始",
-        "not_applicable" => "不适用",
-        "waiting" => "等待前置",
-        "ready" => "待签收",
-        "claimed" => "办理中",
-        "suspended" => "暂停",
-        "approved" => "已准予许可",
-        "rejected" => "不予许可",
-        "closed" => "已关闭",
-        _ => "—",
-    }
+    let name = super::page::state_name(state);
+    name.split(' ').next().unwrap_or(name)
 }
 
 /// An actor as people call it (`agent:li` → 代办员 li).
 fn actor(id: &str, lang: Lang) -> String {
     let (role, who) = id.split_once(':').unwrap_or((id, ""));
-    let roles: HashMap<&str, (&str, &str)> = [
-        ("window", ("综合窗口", "the window")),
-        ("agent", ("代办员", "agent")),
-        ("department", ("部门", "department")),
-        ("supervisor", ("监察人员", "the supervisor")),
-        ("system", ("系统", "the system")),
-    ]
-    .into();
-    let Some((zh, en)) = roles.get(role) else {
-        return id.to_string();
+    let (zh, en) = match role {
+        "window" => ("综合窗口", "the window"),
+        "agent" => ("代办员", "agent"),
+        "department" => ("部门", "department"),
+        "supervisor" => ("监察人员", "the supervisor"),
+        "system" => ("系统", "the system"),
+        _ => return id.to_string(),
     };
     let r = match lang {
         Lang::Zh => zh,
         Lang::En => en,
     };
     if who.is_empty() {
-        (*r).to_string()
+        r.to_string()
     } else {
         format!("{r} {who}")
     }

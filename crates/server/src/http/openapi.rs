@@ -98,7 +98,7 @@ fn build() -> Value {
                 }
             }
         } else {
-            let (required, example) = body_contract(route);
+            let (required, example) = body_contract(route, &schemas);
             let mut schema = json!({"$ref": format!("#/components/schemas/{}", route.request)});
             if !required.is_empty() {
                 schema = json!({"allOf": [schema], "required": required});
@@ -308,23 +308,15 @@ fn streams(paths: &mut Map<String, Value>) {
 /// What a `POST` route's body must hold (its fields not set by the path) and an example
 /// body: a command's `request_id`, a submission's version and applicant, and a verb's
 /// required fields from its row in the verb table.
-fn body_contract(route: &super::api::Route) -> (Vec<String>, Value) {
+fn body_contract(route: &super::api::Route, schemas: &Map<String, Value>) -> (Vec<String>, Value) {
     use crate::verbs::Kind;
     let in_path = |f: &str| route.path.contains(&format!("{{{f}}}"));
     let mut required: Vec<String> = Vec::new();
     let mut example = Map::new();
     let has = |f: &str| {
-        FileDescriptorSet::decode(pb::FILE_DESCRIPTOR_SET)
-            .ok()
-            .and_then(|set| {
-                set.file.iter().find_map(|file| {
-                    file.message_type
-                        .iter()
-                        .find(|m| m.name() == route.request)
-                        .map(|m| m.field.iter().any(|x| x.name() == f))
-                })
-            })
-            .unwrap_or(false)
+        schemas
+            .get(route.request)
+            .is_some_and(|s| s["properties"][f].is_object())
     };
     let mut need = |f: &str, v: Value| {
         if !in_path(f) && has(f) {

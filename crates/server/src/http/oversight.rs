@@ -50,11 +50,7 @@ async fn urge(
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> Result<Response, Refused> {
     supervisor(&session)?;
-    let csrf = pairs
-        .iter()
-        .find(|(k, _)| k == "csrf")
-        .map(|(_, v)| v.as_str());
-    if !session.csrf_ok(csrf) {
+    if !session.form_csrf_ok(&pairs) {
         return Ok(page::bad_csrf());
     }
     let Some(verb) = verbs::find(Family::Window, "urge") else {

@@ -91,6 +91,16 @@ impl Session {
     pub(crate) fn csrf_ok(&self, sent: Option<&str>) -> bool {
         same_secret(sent, &self.csrf)
     }
+
+    /// [`Session::csrf_ok`] for a posted form's fields.
+    pub(crate) fn form_csrf_ok(&self, pairs: &[(String, String)]) -> bool {
+        self.csrf_ok(
+            pairs
+                .iter()
+                .find(|(k, _)| k == "csrf")
+                .map(|(_, v)| v.as_str()),
+        )
+    }
 }
 
 /// Whether `sent` is `secret`, compared in constant time.

@@ -176,9 +176,14 @@ pub async fn login_form(addr: std::net::SocketAddr) -> (String, String) {
 /// Logs in to the console with a token, as a browser does (the form first, then the
 /// post with its token and cookie): the session cookie.
 pub async fn login(server: &InProcess, token: &str) -> String {
-    let (csrf, cookie) = login_form(server.http).await;
+    login_at(server.http, token).await
+}
+
+/// [`login`] on the console at `addr` (a node started as a process).
+pub async fn login_at(addr: std::net::SocketAddr, token: &str) -> String {
+    let (csrf, cookie) = login_form(addr).await;
     let r = http(
-        server.http,
+        addr,
         "POST",
         "/console/login",
         &[
