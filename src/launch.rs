@@ -127,6 +127,28 @@ pub(crate) struct ServeArgs {
     /// limit is low.
     #[arg(long)]
     pub(crate) max_connections: Option<usize>,
+    /// A host callbacks may be sent to: `host`, `host:port`, `*.domain` or
+    /// `*.domain:port` (repeat for several). None: the server sends no callbacks, and
+    /// registering one is refused.
+    #[arg(long = "callback-allow", value_name = "HOST[:PORT]")]
+    pub(crate) callback_allow: Vec<String>,
+    /// Accept `http://` callback URLs too (receivers on the city's own network); HTTPS
+    /// only otherwise.
+    #[arg(long)]
+    pub(crate) callback_allow_http: bool,
+    /// Attempts before a delivery's events become dead letters.
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub(crate) callback_attempts: u32,
+    /// The wait after a callback's first failure, in milliseconds; it doubles at each
+    /// failure in a row, up to `--callback-backoff-max-ms`.
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..=3_600_000))]
+    pub(crate) callback_backoff_ms: u64,
+    /// The longest wait between a callback's attempts, in milliseconds.
+    #[arg(long, default_value_t = 600_000, value_parser = clap::value_parser!(u64).range(1..=86_400_000))]
+    pub(crate) callback_backoff_max_ms: u64,
+    /// How long a receiver has to answer a delivery, in milliseconds.
+    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(100..=300_000))]
+    pub(crate) callback_timeout_ms: u64,
 }
 
 /// Runs the server until a signal.
@@ -154,6 +176,12 @@ pub(crate) fn serve(args: ServeArgs) -> Result<ExitCode> {
         tls_client_roles,
         trusted_proxies,
         max_connections,
+        callback_allow,
+        callback_allow_http,
+        callback_attempts,
+        callback_backoff_ms,
+        callback_backoff_max_ms,
+        callback_timeout_ms,
     } = args;
     let trusted_proxies = trusted_proxies
         .iter()
@@ -210,6 +238,17 @@ pub(crate) fn serve(args: ServeArgs) -> Result<ExitCode> {
     }
     config.tls = tls;
     config.trusted_proxies = server::TrustedProxies::new(trusted_proxies);
+    config.callbacks = server::callbacks::Policy {
+        allow: callback_allow,
+        allow_http: callback_allow_http,
+        attempts: callback_attempts,
+        backoff: std::time::Duration::from_millis(callback_backoff_ms),
+        backoff_max: std::time::Duration::from_millis(
+            callback_backoff_max_ms.max(callback_backoff_ms),
+        ),
+        timeout: std::time::Duration::from_millis(callback_timeout_ms),
+        ..server::callbacks::Policy::default()
+    };
     if let Some(n) = max_connections {
         config.hygiene.max_connections = n;
     }

@@ -103,6 +103,10 @@ enum Command {
     /// Working-day calendars on a running server: deploy a new year's schedule.
     #[command(subcommand)]
     Calendar(client::calendar::CalendarCommand),
+    /// Callbacks (webhooks) on a running server: register a URL a department's system is
+    /// told at, list them, look at and redeliver dead letters, remove one.
+    #[command(subcommand)]
+    Callbacks(client::callbacks::CallbacksCommand),
     /// Running projects and workflow versions: preview a move, move one project.
     #[command(subcommand)]
     Migrate(client::migrate::MigrateCommand),
@@ -309,6 +313,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Project(cmd) => client::project::run(cmd),
         Command::Tasks(cmd) => client::tasks::run(cmd),
         Command::Calendar(cmd) => client::calendar::run(cmd),
+        Command::Callbacks(cmd) => client::callbacks::run(cmd),
         Command::Tokens(cmd) => tokens_cmd::run(cmd),
         Command::Audit(cmd) => audit_cmd::run(cmd),
         Command::Document(cmd) => document_cmd::run(cmd),

@@ -10,6 +10,7 @@ mod audit;
 mod bad_input;
 mod blueprint;
 mod browser;
+mod callbacks;
 mod certs;
 mod cli;
 mod cluster;

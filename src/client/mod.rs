@@ -3,6 +3,7 @@
 //! projects, [`tasks`] for a department's queue, [`loadgen`] for load.
 
 pub mod calendar;
+pub mod callbacks;
 pub mod loadgen;
 pub mod loadgen_http;
 pub mod migrate;

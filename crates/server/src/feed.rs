@@ -53,6 +53,7 @@ impl Api {
     /// later subscribes first and then reads the store or the projects, where these
     /// events already are.
     pub(super) fn publish(&self, converted: &[pb::Event], effects: &[Effect]) {
+        self.callbacks.note(converted);
         if self.events.receiver_count() > 0 {
             for e in converted {
                 let _ = self.events.send(e.clone());

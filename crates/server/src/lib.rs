@@ -14,7 +14,8 @@
 //!   wrapped in an interceptor that admits only its roles; the engine's actor check then
 //!   keeps a department to its own tasks.
 //! - One file per service: [`window`] (and its [`watch`] stream), [`department`] (and
-//!   its push stream in [`feed`]), [`supervision`] (and the ticker), [`workflows`].
+//!   its push stream in [`feed`]), [`supervision`] (and the ticker), [`workflows`];
+//!   [`callbacks`] (webhooks, with their delivery loop).
 //! - [`command`]: the mutating path shared by every service — [`Api::act`] and
 //!   [`Api::run`]: the durable service decides and writes, the answer waits for the
 //!   flush, and what became durable is published ([`feed`]).
@@ -31,6 +32,7 @@
 
 pub mod auth;
 mod calendar;
+pub mod callbacks;
 pub mod certs;
 mod checkpoints;
 pub mod codec;
@@ -121,6 +123,8 @@ pub(crate) struct Api {
     audit_witness: Option<onewindow_audit::Witness>,
     /// Held while an audit verification runs (one at a time).
     audit_turn: Arc<tokio::sync::Mutex<()>>,
+    /// Callbacks: the operator's policy, the client, what the delivery loop must look at.
+    callbacks: Arc<callbacks::Hub>,
 }
 
 impl Api {
@@ -141,6 +145,7 @@ impl Api {
         workflows_dir: PathBuf,
         shutdown: tokio::sync::watch::Receiver<bool>,
         tokens: Arc<auth::Tokens>,
+        callbacks: callbacks::Hub,
     ) -> Api {
         let (events, _) = tokio::sync::broadcast::channel(65536);
         Api {
@@ -162,6 +167,7 @@ impl Api {
             audit_public: None,
             audit_witness: None,
             audit_turn: Arc::default(),
+            callbacks: Arc::new(callbacks),
         }
     }
 

@@ -54,6 +54,8 @@ pub struct Config {
     pub hygiene: super::Hygiene,
     /// Proxies whose `X-Forwarded-For` and `X-Forwarded-Proto` the HTTP side believes.
     pub trusted_proxies: super::TrustedProxies,
+    /// Where callbacks may go and how their delivery retries.
+    pub callbacks: super::callbacks::Policy,
 }
 
 impl Config {
@@ -75,6 +77,7 @@ impl Config {
             document_keys: None,
             hygiene: super::Hygiene::default(),
             trusted_proxies: super::TrustedProxies::default(),
+            callbacks: super::callbacks::Policy::default(),
         }
     }
 }
@@ -108,6 +111,9 @@ pub enum Error {
     /// The audit signing key could not be read or made.
     #[error("audit key: {0}")]
     AuditKey(#[from] onewindow_audit::checkpoint::Error),
+    /// The callbacks' HTTP client could not be made (its TLS backend).
+    #[error("callbacks: {0}")]
+    Callbacks(String),
     /// A blocking start-up step was cancelled.
     #[error("start-up interrupted: {0}")]
     Interrupted(#[from] tokio::task::JoinError),
@@ -144,6 +150,7 @@ pub async fn run(
         document_keys,
         hygiene,
         trusted_proxies,
+        callbacks,
     } = config;
     let hygiene = hygiene.resolved();
     tracing::info!(
@@ -169,7 +176,15 @@ pub async fn run(
     svc.set_cache_capacity(cache_projects);
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let tokens = Arc::new(tokens);
-    let mut api = Api::new(Arc::new(svc), clock, workflows, stopped, tokens.clone());
+    let hub = super::callbacks::Hub::new(callbacks).map_err(|e| Error::Callbacks(e.to_string()))?;
+    let mut api = Api::new(
+        Arc::new(svc),
+        clock,
+        workflows,
+        stopped,
+        tokens.clone(),
+        hub,
+    );
     api.zone = city_zone(&api.svc);
     api.limits = Arc::new(super::limits::Limits::new(
         per_caller_rps,
@@ -190,6 +205,7 @@ pub async fn run(
         super::checkpoints::spawn_checkpoints(api.clone(), key, witness, checkpoint_every);
     }
     api.spawn_follower();
+    super::callbacks::deliver::spawn(api.clone());
     if let Some(listener) = http {
         listener.set_nonblocking(true).map_err(Error::Http)?;
         let listener = tokio::net::TcpListener::from_std(listener).map_err(Error::Http)?;
@@ -318,6 +334,7 @@ pub(crate) async fn serve(
     hygiene: &super::Hygiene,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), tonic::transport::Error> {
+    use pb::callbacks_server::CallbacksServer;
     use pb::department_server::DepartmentServer;
     use pb::supervision_server::SupervisionServer;
     use pb::window_server::WindowServer;
@@ -403,8 +420,18 @@ pub(crate) async fn serve(
             ),
         ))
         .add_service(SupervisionServer::with_interceptor(
+            api.clone(),
+            auth::admit(
+                tokens.clone(),
+                certs.clone(),
+                auth::SUPERVISOR,
+                failures.clone(),
+                limits.clone(),
+            ),
+        ))
+        .add_service(CallbacksServer::with_interceptor(
             api,
-            auth::admit(tokens, certs, auth::SUPERVISOR, failures, limits),
+            auth::admit(tokens, certs, super::callbacks::ADMIT, failures, limits),
         ))
         .serve_with_incoming_shutdown(incoming, shutdown)
         .await

@@ -17,6 +17,7 @@
 //! | `n/{register}` | the last number drawn from a register of document numbers (big-endian) |
 //! | `i/o/{department}\0{project}\0{item}` | an open task |
 //! | `i/d/{YYYY-MM-DD}\0{project}\0{item}` | a running task's due date |
+//! | `b/…` | the callbacks' outbox: subscriptions, cursors, dead letters (`disk/callbacks.rs`) |
 //!
 //! **One record is the commit.** A command's events go into one key, written whole or
 //! not at all; the record also carries the request id and the index changes. The
@@ -754,6 +755,7 @@ impl WriteStore for SledStore {
     }
 }
 
+mod callbacks;
 mod recover;
 use recover::{recover, redo_drawn, stored_register, stored_u64};
 

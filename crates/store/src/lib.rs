@@ -19,6 +19,7 @@
 #![deny(missing_docs)]
 
 pub mod cache;
+pub mod callbacks;
 pub mod chain;
 mod checks;
 pub mod codec;
@@ -458,10 +459,11 @@ pub trait Shared: Send + Sync {
     }
 }
 
-/// A complete store.
-pub trait Store: ReadStore + WriteStore + Shared {}
+/// A complete store: with the callbacks' outbox ([`callbacks::CallbackStore`]), which
+/// every backend keeps.
+pub trait Store: ReadStore + WriteStore + Shared + callbacks::CallbackStore {}
 
-impl<T: ReadStore + WriteStore + Shared> Store for T {}
+impl<T: ReadStore + WriteStore + Shared + callbacks::CallbackStore> Store for T {}
 
 /// Told of a group commit's flush: the commits it made durable and how long it took.
 pub type FlushObserver = Arc<dyn Fn(usize, std::time::Duration) + Send + Sync>;

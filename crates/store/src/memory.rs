@@ -6,6 +6,7 @@ use std::sync::Mutex;
 
 use chrono::NaiveDate;
 
+use super::callbacks::{CallbackStore, DeadLetter, Subscription};
 use super::checks::check_commit;
 use super::{
     check_id, Commit, Durable, Error, IndexKey, ReadStore, Recorded, Snapshot, StoredCalendar,
@@ -23,6 +24,9 @@ struct Inner {
     checkpoints: BTreeMap<u64, Vec<u8>>,
     index: BTreeSet<IndexKey>,
     registers: BTreeMap<String, u64>,
+    subscriptions: BTreeMap<String, Subscription>,
+    cursors: BTreeMap<(String, String), u64>,
+    dead: BTreeMap<(String, String), DeadLetter>,
 }
 
 /// Everything in memory, behind one lock; "durable" means "in this process".
@@ -193,5 +197,76 @@ impl WriteStore for MemoryStore {
     fn replace_index(&self, entries: &[IndexKey]) -> Result<(), Error> {
         self.lock()?.index = entries.iter().cloned().collect();
         Ok(())
+    }
+}
+
+impl CallbackStore for MemoryStore {
+    fn put_subscription(&self, s: &Subscription, cursors: &[(String, u64)]) -> Result<(), Error> {
+        check_id(&s.id)?;
+        let mut g = self.lock()?;
+        for (p, seq) in cursors {
+            g.cursors.insert((s.id.clone(), p.clone()), *seq);
+        }
+        g.subscriptions.insert(s.id.clone(), s.clone());
+        Ok(())
+    }
+
+    fn subscriptions(&self) -> Result<Vec<Subscription>, Error> {
+        Ok(self.lock()?.subscriptions.values().cloned().collect())
+    }
+
+    fn remove_subscription(&self, id: &str) -> Result<bool, Error> {
+        let mut g = self.lock()?;
+        g.cursors.retain(|(s, _), _| s != id);
+        g.dead.retain(|(s, _), _| s != id);
+        Ok(g.subscriptions.remove(id).is_some())
+    }
+
+    fn cursors(&self, subscription: &str) -> Result<Vec<(String, u64)>, Error> {
+        Ok(self
+            .lock()?
+            .cursors
+            .iter()
+            .filter(|((s, _), _)| s == subscription)
+            .map(|((_, p), seq)| (p.clone(), *seq))
+            .collect())
+    }
+
+    fn advance(&self, subscription: &str, cursors: &[(String, u64)]) -> Result<(), Error> {
+        let mut g = self.lock()?;
+        for (p, seq) in cursors {
+            let at = g
+                .cursors
+                .entry((subscription.to_string(), p.clone()))
+                .or_insert(0);
+            *at = (*at).max(*seq);
+        }
+        Ok(())
+    }
+
+    fn put_dead_letter(&self, letter: &DeadLetter) -> Result<(), Error> {
+        self.lock()?.dead.insert(
+            (letter.subscription.clone(), letter.id.clone()),
+            letter.clone(),
+        );
+        Ok(())
+    }
+
+    fn dead_letters(&self, subscription: &str) -> Result<Vec<DeadLetter>, Error> {
+        Ok(self
+            .lock()?
+            .dead
+            .iter()
+            .filter(|((s, _), _)| s == subscription)
+            .map(|(_, d)| d.clone())
+            .collect())
+    }
+
+    fn remove_dead_letter(&self, subscription: &str, id: &str) -> Result<bool, Error> {
+        Ok(self
+            .lock()?
+            .dead
+            .remove(&(subscription.to_string(), id.to_string()))
+            .is_some())
     }
 }

@@ -61,12 +61,13 @@ const S: &str = "supervisor, admin";
 const A: &str = "any authenticated caller";
 const AD: &str = "admin";
 const AN: &str = "analyst, supervisor, admin";
+const CB: &str = "a department (its own callbacks), admin (any department's)";
 
 /// The route table and the dispatch to each route's handler, from one declaration: a row
 /// names its method, path, RPC, the handler that serves the RPC over gRPC, its messages,
 /// who may call it and what it does.
 macro_rules! routes {
-    ($($method:literal $path:literal => $rpc:literal $service:ident :: $handler:ident ($req:literal) -> $resp:literal, $admit:ident $roles:ident: $summary:literal;)*) => {
+    ($($method:literal $path:literal => $rpc:literal $service:ident :: $handler:ident ($req:literal) -> $resp:literal, $admit:path, $roles:ident: $summary:literal;)*) => {
         /// The routes that are not verbs (reads, submission, the administrators' calls).
         const FIXED: &[Route] = &[$(Route {
             method: $method,
@@ -74,7 +75,7 @@ macro_rules! routes {
             rpc: $rpc,
             request: $req,
             response: $resp,
-            admit: auth::$admit,
+            admit: $admit,
             roles: $roles,
             summary: $summary,
         }),*];
@@ -82,6 +83,7 @@ macro_rules! routes {
         /// Runs the RPC named `rpc` (the gRPC handler itself, so the same checks, refusals
         /// and messages) and encodes its answer as JSON.
         async fn dispatch(rpc: &str, api: &Api, caller: Caller, input: Input) -> Result<Vec<u8>, Status> {
+            use pb::callbacks_server::Callbacks;
             use pb::department_server::Department;
             use pb::supervision_server::Supervision;
             use pb::window_server::Window;
@@ -108,46 +110,56 @@ macro_rules! routes {
 }
 
 routes! {
-    "POST" "/api/v1/pre-review" => "Window.PreReview" Window::pre_review ("PreReviewRequest") -> "Notice", WINDOW W:
+    "POST" "/api/v1/pre-review" => "Window.PreReview" Window::pre_review ("PreReviewRequest") -> "Notice", auth::WINDOW, W:
         "Pre-review a form and materials: the one-time notice (一次性告知), nothing stored";
-    "POST" "/api/v1/projects" => "Window.Submit" Window::submit ("SubmitRequest") -> "CommandResponse", WINDOW W:
+    "POST" "/api/v1/projects" => "Window.Submit" Window::submit ("SubmitRequest") -> "CommandResponse", auth::WINDOW, W:
         "Submit one form and one set of materials: the project is created (受理)";
-    "GET" "/api/v1/projects" => "Window.ListProjects" Window::list_projects ("ListProjectsRequest") -> "ListProjectsResponse", WINDOW W:
+    "GET" "/api/v1/projects" => "Window.ListProjects" Window::list_projects ("ListProjectsRequest") -> "ListProjectsResponse", auth::WINDOW, W:
         "Projects, a page at a time, by stage and status";
-    "GET" "/api/v1/projects/{project}" => "Window.GetProject" Window::get_project ("GetProjectRequest") -> "Project", WINDOW W:
+    "GET" "/api/v1/projects/{project}" => "Window.GetProject" Window::get_project ("GetProjectRequest") -> "Project", auth::WINDOW, W:
         "A project with its tasks";
-    "GET" "/api/v1/tasks" => "Department.ListTasks" Department::list_tasks ("ListTasksRequest") -> "ListTasksResponse", DEPARTMENT D:
+    "GET" "/api/v1/tasks" => "Department.ListTasks" Department::list_tasks ("ListTasksRequest") -> "ListTasksResponse", auth::DEPARTMENT, D:
         "The caller's department's tasks, a page at a time";
-    "GET" "/api/v1/supervision/overdue" => "Supervision.Overdue" Supervision::overdue ("SupervisionRequest") -> "ListTasksResponse", SUPERVISOR S:
+    "GET" "/api/v1/supervision/overdue" => "Supervision.Overdue" Supervision::overdue ("SupervisionRequest") -> "ListTasksResponse", auth::SUPERVISOR, S:
         "Open tasks past their due date";
-    "GET" "/api/v1/supervision/warnings" => "Supervision.Warnings" Supervision::warnings ("SupervisionRequest") -> "ListTasksResponse", SUPERVISOR S:
+    "GET" "/api/v1/supervision/warnings" => "Supervision.Warnings" Supervision::warnings ("SupervisionRequest") -> "ListTasksResponse", auth::SUPERVISOR, S:
         "Open tasks near their due date (warned)";
-    "GET" "/api/v1/supervision/cards" => "Supervision.Cards" Supervision::cards ("SupervisionRequest") -> "ListTasksResponse", SUPERVISOR S:
+    "GET" "/api/v1/supervision/cards" => "Supervision.Cards" Supervision::cards ("SupervisionRequest") -> "ListTasksResponse", auth::SUPERVISOR, S:
         "Open tasks with a yellow card (督办) or a red card (整改)";
-    "GET" "/api/v1/supervision/assessment" => "Supervision.Assess" Supervision::assess ("AssessRequest") -> "AssessResponse", SUPERVISOR S:
+    "GET" "/api/v1/supervision/assessment" => "Supervision.Assess" Supervision::assess ("AssessRequest") -> "AssessResponse", auth::SUPERVISOR, S:
         "The per-department assessment (考核) of a period";
-    "GET" "/api/v1/supervision/audit" => "Supervision.VerifyAudit" Supervision::verify_audit ("VerifyAuditRequest") -> "VerifyAuditResponse", SUPERVISOR S:
+    "GET" "/api/v1/supervision/audit" => "Supervision.VerifyAudit" Supervision::verify_audit ("VerifyAuditRequest") -> "VerifyAuditResponse", auth::SUPERVISOR, S:
         "The audit trail verified: every hash chain and signed checkpoint, the first broken link of each project";
-    "GET" "/api/v1/projects/{project}/timeline" => "Supervision.Timeline" Supervision::timeline ("GetProjectRequest") -> "TimelineResponse", SUPERVISOR S:
+    "GET" "/api/v1/projects/{project}/timeline" => "Supervision.Timeline" Supervision::timeline ("GetProjectRequest") -> "TimelineResponse", auth::SUPERVISOR, S:
         "A project's events, in order";
-    "GET" "/api/v1/workflows" => "Workflows.List" Workflows::list ("ListWorkflowsRequest") -> "ListWorkflowsResponse", ANY A:
+    "GET" "/api/v1/workflows" => "Workflows.List" Workflows::list ("ListWorkflowsRequest") -> "ListWorkflowsResponse", auth::ANY, A:
         "Deployed workflow versions";
-    "POST" "/api/v1/workflows" => "Workflows.Deploy" Workflows::deploy ("DeployRequest") -> "Workflow", ADMIN AD:
+    "POST" "/api/v1/workflows" => "Workflows.Deploy" Workflows::deploy ("DeployRequest") -> "Workflow", auth::ADMIN, AD:
         "Deploy a workflow's YAML (administrators)";
-    "POST" "/api/v1/workflows/compare" => "Workflows.Compare" Workflows::compare ("CompareRequest") -> "CompareResponse", ANALYST AN:
+    "POST" "/api/v1/workflows/compare" => "Workflows.Compare" Workflows::compare ("CompareRequest") -> "CompareResponse", auth::ANALYST, AN:
         "Compare deployed versions (the analyst's comparison)";
-    "GET" "/api/v1/workflows/{version}" => "Workflows.Get" Workflows::get ("GetWorkflowRequest") -> "Workflow", ANY A:
+    "GET" "/api/v1/workflows/{version}" => "Workflows.Get" Workflows::get ("GetWorkflowRequest") -> "Workflow", auth::ANY, A:
         "One deployed version, with its YAML";
-    "GET" "/api/v1/workflows/{version}/plan" => "Workflows.Plan" Workflows::plan ("PlanRequest") -> "PlanResponse", ANALYST AN:
+    "GET" "/api/v1/workflows/{version}/plan" => "Workflows.Plan" Workflows::plan ("PlanRequest") -> "PlanResponse", auth::ANALYST, AN:
         "A version's schedule: the critical path and dates";
-    "POST" "/api/v1/workflows/{version}/check-site" => "Workflows.CheckSite" Workflows::check_site ("CheckSiteRequest") -> "CheckSiteResponse", ANY A:
+    "POST" "/api/v1/workflows/{version}/check-site" => "Workflows.CheckSite" Workflows::check_site ("CheckSiteRequest") -> "CheckSiteResponse", auth::ANY, A:
         "Check a site against the workflow's blueprint (一张蓝图)";
-    "POST" "/api/v1/calendars" => "Workflows.DeployCalendar" Workflows::deploy_calendar ("DeployCalendarRequest") -> "DeployCalendarResponse", ADMIN AD:
+    "POST" "/api/v1/calendars" => "Workflows.DeployCalendar" Workflows::deploy_calendar ("DeployCalendarRequest") -> "DeployCalendarResponse", auth::ADMIN, AD:
         "Deploy a new edition of a working-day calendar; running tasks' due dates are derived again (administrators)";
-    "POST" "/api/v1/workflows/{version}/migration-preview" => "Workflows.PreviewMigration" Workflows::preview_migration ("PreviewMigrationRequest") -> "PreviewMigrationResponse", ADMIN AD:
+    "POST" "/api/v1/workflows/{version}/migration-preview" => "Workflows.PreviewMigration" Workflows::preview_migration ("PreviewMigrationRequest") -> "PreviewMigrationResponse", auth::ADMIN, AD:
         "What moving running projects to this version would change, project by project (administrators)";
-    "POST" "/api/v1/projects/{project}/migrate" => "Workflows.Migrate" Workflows::migrate ("MigrateRequest") -> "CommandResponse", ADMIN AD:
+    "POST" "/api/v1/projects/{project}/migrate" => "Workflows.Migrate" Workflows::migrate ("MigrateRequest") -> "CommandResponse", auth::ADMIN, AD:
         "Move one project to another version of its workflow (administrators)";
+    "POST" "/api/v1/callbacks" => "Callbacks.Register" Callbacks::register ("RegisterCallbackRequest") -> "Callback", crate::callbacks::ADMIT, CB:
+        "Register a callback URL for a department: its events are POSTed there, signed (the answer shows the secret once)";
+    "GET" "/api/v1/callbacks" => "Callbacks.List" Callbacks::list ("ListCallbacksRequest") -> "ListCallbacksResponse", crate::callbacks::ADMIT, CB:
+        "A department's callbacks, with how their delivery goes";
+    "DELETE" "/api/v1/callbacks/{id}" => "Callbacks.Remove" Callbacks::remove ("CallbackId") -> "RemoveCallbackResponse", crate::callbacks::ADMIT, CB:
+        "Remove a callback: nothing more is sent to it";
+    "GET" "/api/v1/callbacks/{id}/dead-letters" => "Callbacks.DeadLetters" Callbacks::dead_letters ("CallbackId") -> "DeadLettersResponse", crate::callbacks::ADMIT, CB:
+        "What a callback could not deliver after every attempt";
+    "POST" "/api/v1/callbacks/{id}/redeliver" => "Callbacks.Redeliver" Callbacks::redeliver ("RedeliverRequest") -> "RedeliverResponse", crate::callbacks::ADMIT, CB:
+        "Deliver dead letters again (all, or those named)";
 }
 
 /// Every route of the JSON/HTTP API: the fixed table above, then one per verb of
@@ -178,6 +190,7 @@ pub(super) fn router() -> Router<Http> {
     for route in routes() {
         let filter = match route.method {
             "GET" => MethodFilter::GET,
+            "DELETE" => MethodFilter::DELETE,
             _ => MethodFilter::POST,
         };
         let handler = on(

@@ -97,7 +97,7 @@ fn build() -> Value {
                     }
                 }
             }
-        } else {
+        } else if route.method == "POST" {
             let (required, example) = body_contract(route, &schemas);
             let mut schema = json!({"$ref": format!("#/components/schemas/{}", route.request)});
             if !required.is_empty() {
@@ -325,6 +325,9 @@ fn body_contract(route: &super::api::Route, schemas: &Map<String, Value>) -> (Ve
         }
     };
     need("request_id", json!("r-0001"));
+    if route.rpc == "Callbacks.Register" {
+        need("url", json!("https://hooks.fire.example.gov.cn/onewindow"));
+    }
     if route.rpc == "Window.Submit" {
         need("project", json!("2025-000001"));
         need("version", json!("3f2a9c1e5b7d"));

@@ -25,6 +25,7 @@
 //! is told its state was stale (the service reloads and decides again). Request ids are
 //! a primary key: a request is answered once across nodes.
 
+mod callbacks;
 mod listen;
 pub mod schema;
 mod writer;

@@ -15,7 +15,29 @@ use super::pg;
 use crate::Error;
 
 /// The migrations, in order: `MIGRATIONS[n]` takes the schema from version `n` to `n + 1`.
-const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5];
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6];
+
+/// Version 6: the callbacks' outbox (`store::callbacks`): subscriptions, each one's
+/// cursor per project (the last event delivered or passed over), and dead letters. The
+/// events themselves are not copied: the log is the outbox's content.
+const V6: &str = r#"
+CREATE TABLE callbacks (
+    id text COLLATE "C" PRIMARY KEY,
+    body bytea NOT NULL
+);
+CREATE TABLE callback_cursors (
+    callback text COLLATE "C" NOT NULL,
+    project text COLLATE "C" NOT NULL,
+    seq bigint NOT NULL,
+    PRIMARY KEY (callback, project)
+);
+CREATE TABLE callback_dead (
+    callback text COLLATE "C" NOT NULL,
+    id text COLLATE "C" NOT NULL,
+    body bytea NOT NULL,
+    PRIMARY KEY (callback, id)
+);
+"#;
 
 /// Version 5: console sessions, so that any node serves any clerk (times: the server's
 /// clock in Unix milliseconds).
