@@ -50,7 +50,7 @@ async fn approve(server: &InProcess, department: &str, project: &str, item: &str
 /// The ids of the events `department` sees in `project`, from the record itself: the
 /// events of its items, and a withdrawal or completion.
 async fn seen_by(server: &InProcess, department: &str, project: &str) -> Vec<String> {
-    seen_by_of(server, department, project, &[]).await
+    seen_at(server.http, department, project, &[]).await
 }
 
 /// [`seen_by`], only events of `types` (none: every type).
@@ -60,14 +60,21 @@ async fn seen_by_of(
     project: &str,
     types: &[&str],
 ) -> Vec<String> {
-    let p = api(
-        server,
-        WINDOW,
-        "GET",
-        &format!("/api/v1/projects/{project}"),
-        Value::Null,
-    )
-    .await;
+    seen_at(server.http, department, project, types).await
+}
+
+/// [`seen_by_of`], asked of the node at `addr` (its HTTP side).
+pub(crate) async fn seen_at(
+    addr: std::net::SocketAddr,
+    department: &str,
+    project: &str,
+    types: &[&str],
+) -> Vec<String> {
+    let get = |token: &'static str, path: String| async move {
+        let auth = bearer(token);
+        http(addr, "GET", &path, &[("authorization", auth.as_str())], "").await
+    };
+    let p = get(WINDOW, format!("/api/v1/projects/{project}")).await;
     let theirs: BTreeSet<String> = p.json()["tasks"]
         .as_array()
         .unwrap()
@@ -75,14 +82,7 @@ async fn seen_by_of(
         .filter(|t| t["department"] == department)
         .map(|t| t["item"].as_str().unwrap().to_string())
         .collect();
-    let t = api(
-        server,
-        SUPERVISOR,
-        "GET",
-        &format!("/api/v1/projects/{project}/timeline"),
-        Value::Null,
-    )
-    .await;
+    let t = get(SUPERVISOR, format!("/api/v1/projects/{project}/timeline")).await;
     t.json()["events"]
         .as_array()
         .unwrap()
@@ -100,7 +100,7 @@ async fn seen_by_of(
 
 /// Every delivery verified with the secret; the events once each (by id), checking that
 /// each project's arrive in order.
-fn verified_events(deliveries: &[Delivery], secret: &str) -> BTreeMap<String, Vec<u64>> {
+pub(crate) fn verified_events(deliveries: &[Delivery], secret: &str) -> BTreeMap<String, Vec<u64>> {
     let mut seen = BTreeSet::new();
     let mut per_project: BTreeMap<String, Vec<u64>> = BTreeMap::new();
     for d in deliveries.iter().filter(|d| d.answered == 200) {
@@ -523,4 +523,80 @@ async fn a_hanging_receiver_holds_back_neither_commands_nor_other_receivers() {
         ndrc["last_delivered_at"], "",
         "nothing ever reached it: {ndrc}"
     );
+}
+
+/// The outbox survives a restart on sled: events committed while the receiver was down
+/// and the node then stopped are delivered by the node started again on the same data.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_outbox_survives_a_restart() {
+    use onewindow::server::pb;
+    let mut receiver = Receiver::start().await;
+    receiver.down().await;
+    let host = receiver.host();
+    let flags = [
+        "--callback-allow",
+        host.as_str(),
+        "--callback-allow-http",
+        "--callback-backoff-ms",
+        "50",
+        "--callback-backoff-max-ms",
+        "200",
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    let tokens = write_tokens(dir.path());
+    let node = serve(tempfile::tempdir().unwrap(), &tokens, &flags);
+    let auth = bearer(NDRC);
+    let headers = [
+        ("authorization", auth.as_str()),
+        ("content-type", "application/json"),
+    ];
+    let r = http(
+        node.http,
+        "POST",
+        "/api/v1/callbacks",
+        &headers,
+        &json!({"url": receiver.url()}).to_string(),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let secret = r.json()["secret"].as_str().unwrap().to_string();
+    let mut wf = pb::workflows_client::WorkflowsClient::connect(node.addr.clone())
+        .await
+        .unwrap();
+    let version = version_of(&mut wf, "construction-parallel").await;
+    let mut window = pb::window_client::WindowClient::connect(node.addr.clone())
+        .await
+        .unwrap();
+    let submit = pb::SubmitRequest {
+        request_id: "r1".into(),
+        project: "R1".into(),
+        version,
+        applicant: "a".into(),
+        form: form(),
+        materials: refs(&APPROVAL_MATERIALS),
+        ..Default::default()
+    };
+    window.submit(with(WINDOW, submit)).await.unwrap();
+    report_early_milestones(&mut window, "R1").await;
+    let expected: BTreeSet<String> = seen_at(node.http, "ndrc", "R1", &[])
+        .await
+        .into_iter()
+        .collect();
+    assert!(!expected.is_empty());
+    // Stopped (killed) with everything undelivered; the receiver comes back; so does the node.
+    let data = node.kill();
+    receiver.up().await;
+    let node = serve(data, &tokens, &flags);
+    let got = eventually("delivered after the restart", 30, || {
+        let got = verified_events(&receiver.deliveries(), &secret);
+        let ids: BTreeSet<String> = got
+            .iter()
+            .flat_map(|(p, seqs)| seqs.iter().map(move |s| format!("{p}:{s}")))
+            .collect();
+        let want = expected.len();
+        async move { (ids.len() >= want).then_some(ids) }
+    })
+    .await;
+    assert_eq!(got, expected);
+    drop(node);
 }

@@ -520,3 +520,104 @@ async fn console_sessions_are_the_citys_not_a_nodes() {
     assert_eq!(after.status, 303, "ended on every node");
     assert_eq!(after.header("location"), Some("/console/login"));
 }
+
+/// Callbacks on PostgreSQL: one node delivers (the `callbacks` lease); killed while
+/// deliveries are under way, the survivor takes the lease and delivers the rest from the
+/// cursors in the database — every event arrives, once after de-duplication, in order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn callbacks_go_on_from_the_survivor_when_the_delivering_node_dies() {
+    use crate::callbacks::{seen_at, verified_events};
+    use std::collections::BTreeSet;
+    use std::time::Duration;
+    let (_db, url) = database("callbacks");
+    let dir = tempfile::tempdir().unwrap();
+    let tokens = write_tokens(dir.path());
+    let receiver = Receiver::start().await;
+    // Slow: a delivery is in flight, unanswered, when the node dies.
+    receiver.delay(Duration::from_millis(1500));
+    let host = receiver.host();
+    let flags = [
+        "--callback-allow",
+        host.as_str(),
+        "--callback-allow-http",
+        "--callback-backoff-ms",
+        "50",
+        "--callback-backoff-max-ms",
+        "300",
+    ];
+    let a = start_node(&url, &tokens, &flags);
+    let leads = |addr| async move {
+        (metric(addr, "onewindow_callback_leader").await == Some(1.0)).then_some(())
+    };
+    eventually("node A delivers", 20, || leads(a.http)).await;
+    let b = start_node(&url, &tokens, &flags);
+    let auth = bearer(NDRC);
+    let headers = [
+        ("authorization", auth.as_str()),
+        ("content-type", "application/json"),
+    ];
+    let body = serde_json::json!({"url": receiver.url()}).to_string();
+    let r = http(b.http, "POST", "/api/v1/callbacks", &headers, &body).await;
+    assert_eq!(r.status, 200, "registered through node B: {}", r.body);
+    let secret = r.json()["secret"].as_str().unwrap().to_string();
+
+    let mut wf = WorkflowsClient::connect(b.addr.clone()).await.unwrap();
+    let version = version_of(&mut wf, "construction-parallel").await;
+    let mut window = WindowClient::connect(b.addr.clone()).await.unwrap();
+    let mut dept = DepartmentClient::connect(b.addr.clone()).await.unwrap();
+    let mut projects = Vec::new();
+    let mut go = async |n: usize| {
+        let p = format!("K{n}");
+        let submit = pb::SubmitRequest {
+            request_id: format!("k{n}"),
+            project: p.clone(),
+            version: version.clone(),
+            applicant: "a".into(),
+            form: form(),
+            materials: refs(&APPROVAL_MATERIALS),
+            ..Default::default()
+        };
+        window.submit(with(WINDOW, submit)).await.unwrap();
+        report_early_milestones(&mut window, &p).await;
+        let approve = pb::ApproveRequest {
+            request_id: format!("k{n}/I01"),
+            project: p.clone(),
+            item: "I01".into(),
+            ..Default::default()
+        };
+        dept.approve(with(NDRC, approve)).await.unwrap();
+        p
+    };
+    for n in 0..6 {
+        projects.push(go(n).await);
+    }
+    // Node A is delivering, and its receiver has not answered: kill it mid-way.
+    eventually("a delivery under way", 20, || {
+        let n = receiver.started();
+        async move { (n >= 1).then_some(()) }
+    })
+    .await;
+    drop(a.kill());
+    for n in 6..10 {
+        projects.push(go(n).await);
+    }
+    eventually("node B delivers", 20, || leads(b.http)).await;
+    let mut expected = BTreeSet::new();
+    for p in &projects {
+        expected.extend(seen_at(b.http, "ndrc", p, &[]).await);
+    }
+    let got = eventually("every event delivered", 60, || {
+        let got = verified_events(&receiver.deliveries(), &secret);
+        let ids: BTreeSet<String> = got
+            .iter()
+            .flat_map(|(p, seqs)| seqs.iter().map(move |s| format!("{p}:{s}")))
+            .collect();
+        let want = expected.len();
+        async move { (ids.len() >= want).then_some(ids) }
+    })
+    .await;
+    assert_eq!(
+        got, expected,
+        "every event of ndrc, none lost, none foreign"
+    );
+}

@@ -87,6 +87,13 @@ pub(crate) struct Metrics {
     pub(crate) audit_broken: Gauge<i64, AtomicI64>,
     /// Connections per port: open, refused, closed for a newcomer, timed out.
     pub(crate) doors: Doors,
+    /// Callbacks: events receivers took, deliveries that failed, whether this node
+    /// delivers (holds the `callbacks` lease), and how long events waited from their
+    /// commit to their receiver's answer.
+    pub(crate) callback_events: Counter,
+    pub(crate) callback_failures: Counter,
+    pub(crate) callback_leader: Gauge<i64, AtomicI64>,
+    pub(crate) callback_delay: Histogram,
 }
 
 impl Metrics {
@@ -200,6 +207,30 @@ impl Metrics {
             grpc: door("grpc"),
             http: door("http"),
         };
+        let callback_events = Counter::default();
+        registry.register(
+            "callback_events",
+            "Events callback receivers took (2xx), redeliveries included",
+            callback_events.clone(),
+        );
+        let callback_failures = Counter::default();
+        registry.register(
+            "callback_failures",
+            "Callback deliveries that failed (no answer, refused, not 2xx)",
+            callback_failures.clone(),
+        );
+        let callback_leader = Gauge::<i64, AtomicI64>::default();
+        registry.register(
+            "callback_leader",
+            "1 while this node delivers callbacks (holds the lease), else 0",
+            callback_leader.clone(),
+        );
+        let callback_delay = seconds_histogram();
+        registry.register(
+            "callback_delay_seconds",
+            "From a delivered event's commit to its receiver's answer",
+            callback_delay.clone(),
+        );
         Metrics {
             registry,
             doors,
@@ -216,6 +247,10 @@ impl Metrics {
             audit_checkpoints,
             ticker_rounds,
             audit_broken,
+            callback_events,
+            callback_failures,
+            callback_leader,
+            callback_delay,
         }
     }
 

@@ -15,6 +15,7 @@ pub fn run(make: &dyn Fn() -> Box<dyn Store>) {
     workflows_are_immutable(&*make());
     calendars_are_replaced(&*make());
     ids_are_checked(&*make());
+    callbacks_outbox(&*make());
 }
 
 /// A new store has nothing.
@@ -245,4 +246,72 @@ pub fn ids_are_checked(s: &dyn Store) {
         ..Commit::default()
     });
     assert!(r.is_err(), "request id with a NUL refused");
+}
+
+/// The callbacks' outbox: a subscription kept with its starting cursors; cursors only
+/// move forward; dead letters kept, listed, replaced and dropped; removing a
+/// subscription takes its cursors and letters with it, and no other subscription's.
+pub fn callbacks_outbox(s: &dyn Store) {
+    use onewindow_store::callbacks::{DeadLetter, Subscription};
+    let sub = |id: &str| Subscription {
+        id: id.into(),
+        department: "ndrc".into(),
+        url: "https://hooks.example/x".into(),
+        secret: "k".into(),
+        types: vec!["task_ready".into()],
+        created_by: "admin".into(),
+        created_ms: 1,
+        description: "发改委".into(),
+    };
+    assert!(s.subscriptions().unwrap().is_empty(), "none at first");
+    s.put_subscription(&sub("cb-1"), &[("p1".into(), 3), ("p2".into(), 0)])
+        .unwrap();
+    s.put_subscription(&sub("cb-2"), &[("p1".into(), 1)])
+        .unwrap();
+    assert_eq!(s.subscriptions().unwrap(), vec![sub("cb-1"), sub("cb-2")]);
+    let sorted = |mut v: Vec<(String, u64)>| {
+        v.sort();
+        v
+    };
+    assert_eq!(
+        sorted(s.cursors("cb-1").unwrap()),
+        vec![("p1".into(), 3), ("p2".into(), 0)]
+    );
+    s.advance(
+        "cb-1",
+        &[("p1".into(), 2), ("p2".into(), 5), ("p3".into(), 1)],
+    )
+    .unwrap();
+    assert_eq!(
+        sorted(s.cursors("cb-1").unwrap()),
+        vec![("p1".into(), 3), ("p2".into(), 5), ("p3".into(), 1)],
+        "a cursor never goes back; a new project's starts where it is put"
+    );
+    let letter = |id: &str, attempts: u32| DeadLetter {
+        id: id.into(),
+        subscription: "cb-1".into(),
+        project: "p2".into(),
+        first: 1,
+        last: 5,
+        attempts,
+        error: "the receiver answered 500".into(),
+        failed_ms: 2,
+    };
+    s.put_dead_letter(&letter("p2:1", 3)).unwrap();
+    s.put_dead_letter(&letter("p2:1", 4)).unwrap();
+    s.put_dead_letter(&letter("p3:1", 1)).unwrap();
+    assert_eq!(
+        s.dead_letters("cb-1").unwrap(),
+        vec![letter("p2:1", 4), letter("p3:1", 1)],
+        "kept by id, the later replacing the earlier"
+    );
+    assert!(s.dead_letters("cb-2").unwrap().is_empty());
+    assert!(s.remove_dead_letter("cb-1", "p3:1").unwrap());
+    assert!(!s.remove_dead_letter("cb-1", "p3:1").unwrap());
+    assert!(s.remove_subscription("cb-1").unwrap());
+    assert!(!s.remove_subscription("cb-1").unwrap());
+    assert!(s.cursors("cb-1").unwrap().is_empty());
+    assert!(s.dead_letters("cb-1").unwrap().is_empty());
+    assert_eq!(s.subscriptions().unwrap(), vec![sub("cb-2")]);
+    assert_eq!(s.cursors("cb-2").unwrap(), vec![("p1".into(), 1)]);
 }

@@ -15,7 +15,8 @@
 //!
 //! What wakes it: the node's own commits ([`super::Hub::note`], from `Api::publish`),
 //! the other nodes' commits (the store's change feed), a subscription made or removed
-//! ([`super::Hub::changed`]), a backoff ending. A change feed that lost notifications
+//! ([`super::Hub::changed`]; on a shared store the subscriptions are read again every
+//! [`LEASE_RECHECK`], as another node may have changed them), a backoff ending. A change feed that lost notifications
 //! makes it read every cursor and head again. Nothing here runs on a command's path: a
 //! receiver that hangs costs its own lane's timeout, never a command's latency.
 
@@ -182,6 +183,9 @@ impl Loop {
             if self.leading && self.loaded {
                 self.take_dirty();
                 self.start();
+            } else {
+                // Not delivering: the node that takes the lease reads the heads itself.
+                self.hub.take_dirty();
             }
             let wake_at = self.next_backoff();
             tokio::select! {
@@ -231,6 +235,15 @@ impl Loop {
             self.loaded = false;
         }
         self.leading = holds;
+        self.api.metrics.callback_leader.set(i64::from(holds));
+        if holds && self.api.svc.store().shared() {
+            // Another node may have made or removed a subscription: look again (one
+            // small read a second; a new subscription starts from the heads it was
+            // made at, so nothing committed meanwhile is missed).
+            self.hub
+                .reload
+                .store(true, std::sync::atomic::Ordering::SeqCst);
+        }
     }
 
     /// Reads the subscriptions; each new one's cursors and the heads of every project
@@ -429,11 +442,13 @@ async fn deliver(
         // Nothing read: every project stays where it was.
         Err(e) => return (picks, Err(format!("reading the log: {e}"))),
     };
+    let ats: Vec<chrono::NaiveDateTime> = entries.iter().map(|e| e.at).collect();
     let sent = if entries.is_empty() {
         Ok(false)
     } else {
         hub.post(sub, entries).await.map(|()| true)
     };
+    observe(api, &ats, &sent);
     if sent.is_ok() {
         let (svc, id, cursors) = (api.svc.clone(), sub.id.clone(), upto.clone());
         let moved = tokio::task::spawn_blocking(move || svc.store().advance(&id, &cursors)).await;
@@ -445,6 +460,27 @@ async fn deliver(
     (upto, sent)
 }
 
+/// Counts a delivery in the metrics: the events taken and each one's delay from its
+/// commit, or a failure.
+pub(super) fn observe<T>(api: &Api, ats: &[chrono::NaiveDateTime], sent: &Result<T, String>) {
+    use chrono::TimeZone;
+    let m = &api.metrics;
+    if sent.is_err() {
+        m.callback_failures.inc();
+        return;
+    }
+    m.callback_events.inc_by(ats.len() as u64);
+    let now = chrono::Utc::now();
+    for at in ats {
+        if let Some(t) = api.zone.from_local_datetime(at).earliest() {
+            let delay = (now - t.with_timezone(&chrono::Utc))
+                .num_microseconds()
+                .unwrap_or(0);
+            m.callback_delay.observe(delay.max(0) as f64 / 1e6);
+        }
+    }
+}
+
 /// One event as a delivery carries it: its id (`<project>:<seq>`, what receivers
 /// de-duplicate on) and the event as `Watch` sends it.
 #[derive(serde::Serialize)]
@@ -452,6 +488,10 @@ pub(super) struct Entry {
     pub(super) id: String,
     #[serde(flatten)]
     pub(super) event: pb::Event,
+    /// When it was committed (the time of record, civil time in the city's zone): for
+    /// the delivery delay's metric.
+    #[serde(skip)]
+    pub(super) at: chrono::NaiveDateTime,
 }
 
 /// The events of each `(project, after, last)` range (at most `budget` in all, a
@@ -492,6 +532,7 @@ pub(super) async fn collect(
                     entries.push(Entry {
                         id: format!("{project}:{}", e.seq),
                         event: convert::event_pb(e),
+                        at: e.at,
                     });
                 }
             }

@@ -494,7 +494,12 @@ async fn redeliver(api: &Api, sub: &Subscription, letter: DeadLetter) {
     let range = vec![(letter.project.clone(), letter.first - 1, letter.last)];
     let sent = match deliver::collect(api, sub, range, usize::MAX).await {
         Ok((_, entries)) if entries.is_empty() => Ok(()),
-        Ok((_, entries)) => api.callbacks.post(sub, entries).await,
+        Ok((_, entries)) => {
+            let ats: Vec<_> = entries.iter().map(|e| e.at).collect();
+            let sent = api.callbacks.post(sub, entries).await;
+            deliver::observe(api, &ats, &sent);
+            sent
+        }
         Err(e) => Err(e),
     };
     match sent {

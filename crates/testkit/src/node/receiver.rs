@@ -39,6 +39,7 @@ struct Shared {
     got: Mutex<Vec<Delivery>>,
     status: AtomicU16,
     delay_ms: AtomicU64,
+    started: AtomicU64,
 }
 
 /// A receiver on a local port.
@@ -111,6 +112,11 @@ impl Receiver {
             .store(d.as_millis() as u64, Ordering::SeqCst);
     }
 
+    /// Deliveries begun (counted when they arrive, before any delay and the answer).
+    pub fn started(&self) -> u64 {
+        self.shared.started.load(Ordering::SeqCst)
+    }
+
     /// Every delivery so far, in order of arrival.
     pub fn deliveries(&self) -> Vec<Delivery> {
         self.shared.got.lock().unwrap().clone()
@@ -151,6 +157,7 @@ async fn answer(
         header("onewindow-signature"),
         header("onewindow-delivery"),
     );
+    shared.started.fetch_add(1, Ordering::SeqCst);
     let delay = shared.delay_ms.load(Ordering::SeqCst);
     if delay > 0 {
         tokio::time::sleep(Duration::from_millis(delay)).await;
