@@ -45,6 +45,12 @@ pub struct LoadgenArgs {
     /// systems costs the commands. Needs `--http`.
     #[arg(long, default_value_t = 0, requires = "http")]
     sse_streams: usize,
+    /// Be every department's callback receiver while the load runs: listen on this
+    /// `host:port`, register one callback per department to it, and report the events
+    /// delivered per second and their delay from commit to arrival (the server allows it
+    /// with `--callback-allow HOST:PORT --callback-allow-http`).
+    #[arg(long, value_name = "HOST:PORT")]
+    callbacks: Option<String>,
     /// The server's HTTP side (`http://host:port`), for `--sse-streams`.
     #[arg(long)]
     http: Option<String>,
@@ -143,6 +149,16 @@ pub fn run(a: LoadgenArgs) -> Result<ExitCode> {
             hold_sse_streams(http, a.sse_streams, &departments).await?;
             eprintln!("{} department streams open over HTTP", a.sse_streams);
         }
+        let callbacks = match &a.callbacks {
+            Some(at) => {
+                let received = super::loadgen_callbacks::receive(at, plan.calendar.zone()).await?;
+                let made = super::loadgen_callbacks::register(&a.server, &departments, &format!("http://{at}/callbacks")).await?;
+                eprintln!("receiving every department's callbacks at {at}");
+                Some((received, made))
+            }
+            None => None,
+        };
+        let load_started = std::time::Instant::now();
         // With several nodes (`--server a,b`), each connection goes to a node that is up;
         // when its node dies it moves to another, and every command is sent again with
         // its request id until a node answers it (answered once, whichever node).
@@ -314,6 +330,21 @@ pub fn run(a: LoadgenArgs) -> Result<ExitCode> {
             a.clients,
             a.workers
         );
+        if let Some((received, made)) = callbacks {
+            // Deliveries go on after the last command: wait until a second passes quiet.
+            let mut seen = received.count();
+            loop {
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                let now = received.count();
+                if now == seen {
+                    break;
+                }
+                seen = now;
+            }
+            let (events, rate, p50, p99) = received.summary(load_started);
+            println!("callbacks: {events} events delivered ({rate:.0}/s from the load's start to the last arrival), delay from commit p50 {p50:.1} ms, p99 {p99:.1} ms");
+            super::loadgen_callbacks::remove(&a.server, &made).await?;
+        }
         Ok::<(), anyhow::Error>(())
     })?;
     Ok(ExitCode::SUCCESS)

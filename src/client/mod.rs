@@ -5,6 +5,7 @@
 pub mod calendar;
 pub mod callbacks;
 pub mod loadgen;
+mod loadgen_callbacks;
 pub mod loadgen_http;
 pub mod migrate;
 pub mod project;
