@@ -217,3 +217,65 @@ async fn streams_refuse_as_the_grpc_streams_do() {
     assert_eq!(bad.status, 400, "{}", bad.body);
     assert!(bad.body.contains("Last-Event-ID"), "{}", bad.body);
 }
+
+/// A department's ready stream over SSE obeys the caller's stream count (429 beyond it)
+/// and ends with an `error` event soon after its token is revoked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ready_stream_ends_when_its_token_is_revoked_and_counts_against_the_caller() {
+    let mut tokens_file = None;
+    let server = start_configured(|c| {
+        tokens_file = Some(c.tokens.clone());
+        c.streams_per_caller = 2;
+    })
+    .await;
+    let tokens_file = tokens_file.unwrap();
+    let tokens = |args: &[&str]| {
+        let out = std::process::Command::new(binary())
+            .arg("tokens")
+            .args(args)
+            .arg("--tokens")
+            .arg(&tokens_file)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (
+            String::from_utf8_lossy(&out.stdout).trim().to_string(),
+            String::from_utf8_lossy(&out.stderr).to_string(),
+        )
+    };
+    let (token, said) = tokens(&["add", "--role", "department:ndrc"]);
+    let id = said.split_whitespace().nth(1).unwrap().to_string();
+    // The server reads the identity file about once a second.
+    let mut first = eventually("the new token works", 10, || {
+        let (server, token) = (&server, token.clone());
+        async move {
+            let s = open(server, "/api/v1/tasks/ready", &token, None).await;
+            (s.status == 200).then_some(s)
+        }
+    })
+    .await;
+    let _second = open(&server, "/api/v1/tasks/ready", &token, None).await;
+    let third = open(&server, "/api/v1/tasks/ready", &token, None).await;
+    assert_eq!(third.status, 429, "two streams per caller");
+    // A task pushed, then the token revoked: the stream says so and ends.
+    parallel_project(&server, "RV1").await;
+    let task = first.next().await;
+    assert_eq!(task.event, "task");
+    assert_eq!(task.data["project"], "RV1");
+    tokens(&["revoke", &id]);
+    let ended = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            let e = first.next().await;
+            if e.event == "error" {
+                return e;
+            }
+        }
+    })
+    .await
+    .expect("an error event within 10 s of the revocation");
+    assert_eq!(ended.data["status"], "UNAUTHENTICATED", "{:?}", ended.data);
+}

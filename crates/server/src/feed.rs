@@ -10,6 +10,39 @@ use super::*;
 use onewindow_engine::Effect;
 use onewindow_engine::{Actor, Command, TaskState};
 
+/// A task pushed to a department's streams: shared by every stream of the department, and
+/// encoded for server-sent events once, by the first stream that needs it, not once per
+/// stream (a city holds hundreds of department streams open: SSE fan-out).
+pub(crate) struct Pushed {
+    pub(crate) task: pb::Task,
+    sse: std::sync::OnceLock<String>,
+}
+
+impl Pushed {
+    fn new(task: pb::Task) -> Arc<Pushed> {
+        Arc::new(Pushed {
+            task,
+            sse: std::sync::OnceLock::new(),
+        })
+    }
+
+    /// The task as one server-sent event (`task`, or `notice` for a notice).
+    pub(crate) fn sse_frame(&self) -> &str {
+        self.sse.get_or_init(|| sse_frame(&self.task))
+    }
+}
+
+/// A task as one server-sent event.
+pub(crate) fn sse_frame(t: &pb::Task) -> String {
+    let event = if t.notice.is_empty() {
+        "task"
+    } else {
+        "notice"
+    };
+    let json = serde_json::to_string(t).unwrap_or_else(|_| "{}".into());
+    super::http::sse_frame(None, event, &json)
+}
+
 /// How many projects a node brings in from other nodes' commits at once.
 const FOLLOWERS: usize = 8;
 
@@ -74,14 +107,14 @@ impl Api {
                     due,
                 } => {
                     if let Some(tx) = ready.get(department) {
-                        let _ = tx.send(pb::Task {
+                        let _ = tx.send(Pushed::new(pb::Task {
                             project: project.clone(),
                             item: item.clone(),
                             department: department.clone(),
                             state: TaskState::Ready.as_str().to_string(),
                             due: due.to_string(),
                             ..pb::Task::default()
-                        });
+                        }));
                     }
                 }
                 // A warning, a card, an urging, a copy, a due date derived again: the
@@ -94,13 +127,13 @@ impl Api {
                     message,
                 } => {
                     if let Some(tx) = ready.get(department) {
-                        let _ = tx.send(pb::Task {
+                        let _ = tx.send(Pushed::new(pb::Task {
                             project: project.clone(),
                             item: item.clone(),
                             department: department.clone(),
                             notice: message.clone(),
                             ..pb::Task::default()
-                        });
+                        }));
                     }
                 }
                 Effect::NotifyWindow { .. } => {}
@@ -193,7 +226,10 @@ impl Api {
     }
 
     /// The live channel of a department's ready tasks.
-    pub(super) fn ready_channel(&self, dept: &str) -> tokio::sync::broadcast::Receiver<pb::Task> {
+    pub(super) fn ready_channel(
+        &self,
+        dept: &str,
+    ) -> tokio::sync::broadcast::Receiver<Arc<Pushed>> {
         let mut ready = self
             .ready
             .lock()
@@ -267,7 +303,7 @@ impl Api {
                         () = tx.closed() => return,
                     };
                     let task = match received {
-                        Ok(t) => t,
+                        Ok(t) => t.task.clone(),
                         Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
                             // Fell behind the live feed: push every task ready now again (a
                             // worker may see one twice; request ids make that harmless, and
@@ -297,5 +333,121 @@ impl Api {
         Ok(Response::new(Box::pin(
             tokio_stream::wrappers::ReceiverStream::new(out),
         )))
+    }
+}
+
+/// What a told (not claiming) ready stream holds while it is open.
+struct Feed {
+    rx: tokio::sync::broadcast::Receiver<Arc<Pushed>>,
+    backlog: std::collections::VecDeque<super::http::SseChunk>,
+    lease: super::lease::Lease,
+    /// When the lease is asked again (one timer for the stream's life: a future made per
+    /// event would register a timer per event).
+    recheck: tokio::time::Interval,
+    _open: super::metrics::StreamOpen,
+    shutdown: tokio::sync::watch::Receiver<bool>,
+    api: Api,
+    department: String,
+    ended: bool,
+}
+
+impl Feed {
+    /// Every task of the department ready now, as events.
+    fn ready_now(&mut self) {
+        let tasks = self
+            .api
+            .open_tasks(Some(&self.department), |_, t| t.state == TaskState::Ready)
+            .unwrap_or_else(|status| {
+                tracing::warn!(self.department, %status, "the ready tasks could not be read");
+                Vec::new()
+            });
+        self.backlog.extend(
+            tasks
+                .iter()
+                .map(|t| super::http::SseChunk::Text(sse_frame(t))),
+        );
+    }
+}
+
+impl Api {
+    /// A department's ready stream for server-sent events, without claiming: the tasks
+    /// ready now, then each pushed to the department as it is (shared with every other
+    /// stream of the department, encoded once), straight from the department's channel —
+    /// no task of its own per stream. The same rules as `StreamReady`: the caller's
+    /// stream count, the end when its right ends (an `error` event) or the server stops,
+    /// everything ready again after falling behind.
+    pub(crate) fn ready_feed(
+        &self,
+        who: &super::auth::Caller,
+    ) -> Result<impl futures_util::Stream<Item = super::http::SseChunk> + Send + 'static, Status>
+    {
+        use super::http::SseChunk;
+        use tokio::sync::broadcast::error::RecvError;
+        let Some(department) = who.role.department().map(str::to_string) else {
+            return Err(Status::permission_denied("only a department has a queue"));
+        };
+        let lease = self.lease(who)?;
+        // Subscribe before reading what is ready now, so nothing falls between the two.
+        let rx = self.ready_channel(&department);
+        let mut recheck = tokio::time::interval(super::lease::RECHECK);
+        recheck.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut feed = Feed {
+            rx,
+            backlog: Default::default(),
+            lease,
+            recheck,
+            _open: self.metrics.stream_opened(),
+            shutdown: self.shutdown.clone(),
+            api: self.clone(),
+            department,
+            ended: false,
+        };
+        feed.ready_now();
+        Ok(futures_util::stream::unfold(feed, |mut f| async move {
+            loop {
+                if let Some(c) = f.backlog.pop_front() {
+                    return Some((c, f));
+                }
+                if f.ended || *f.shutdown.borrow() {
+                    return None;
+                }
+                enum Next {
+                    Task(Arc<Pushed>),
+                    Again,
+                    Behind,
+                    Ended,
+                    Stop,
+                }
+                let next = {
+                    let Feed {
+                        rx,
+                        lease,
+                        recheck,
+                        shutdown,
+                        ..
+                    } = &mut f;
+                    tokio::select! {
+                        r = rx.recv() => match r {
+                            Ok(p) => Next::Task(p),
+                            Err(RecvError::Lagged(_)) => Next::Behind,
+                            Err(RecvError::Closed) => Next::Stop,
+                        },
+                        _ = recheck.tick() => if lease.holds() { Next::Again } else { Next::Ended },
+                        _ = shutdown.changed() => Next::Stop,
+                    }
+                };
+                match next {
+                    Next::Task(p) => return Some((SseChunk::Pushed(p), f)),
+                    Next::Again => {}
+                    Next::Behind => f.ready_now(),
+                    Next::Ended => {
+                        f.ended = true;
+                        let ended = super::http::sse_error_frame(&super::lease::ended_status());
+                        return Some((SseChunk::Text(ended), f));
+                    }
+                    Next::Stop => return None,
+                }
+            }
+        }))
     }
 }

@@ -100,7 +100,8 @@ pub(crate) struct Api {
     events: tokio::sync::broadcast::Sender<pb::Event>,
     /// Tasks becoming ready, one channel per department with a stream open: each stream
     /// wakes only for its own department's tasks, not for every event of every project.
-    ready: Arc<std::sync::Mutex<HashMap<String, tokio::sync::broadcast::Sender<pb::Task>>>>,
+    ready:
+        Arc<std::sync::Mutex<HashMap<String, tokio::sync::broadcast::Sender<Arc<feed::Pushed>>>>>,
     /// Where deployed YAML is compiled as if it stood (for `extends` and `calendar`).
     workflows_dir: PathBuf,
     /// Becomes `true` when the server shuts down: every watch stream, department feed and

@@ -35,6 +35,8 @@ mod probes;
 mod public;
 mod security;
 mod session;
+mod sse_body;
+pub(crate) use sse_body::{error_frame as sse_error_frame, frame as sse_frame, Chunk as SseChunk};
 mod streams;
 
 use std::sync::Arc;

@@ -16,8 +16,7 @@
 
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
-use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
 use tokio_stream::StreamExt;
@@ -25,6 +24,7 @@ use tonic::Status;
 
 use super::client::Client;
 use super::error::status_response;
+use super::sse_body::{error_frame, frame, Chunk};
 use super::{request, Http};
 use crate::auth;
 use crate::pb;
@@ -88,17 +88,6 @@ fn caller(
     Ok(caller)
 }
 
-/// An error that ends a stream, as its last event.
-fn error_event(status: &Status) -> SseEvent {
-    SseEvent::default().event("error").data(
-        serde_json::json!({
-            "status": super::error::code_name(status.code()),
-            "message": status.message(),
-        })
-        .to_string(),
-    )
-}
-
 async fn watch(
     State(http): State<Http>,
     client: Client,
@@ -132,18 +121,15 @@ async fn watch(
         Err(s) => return status_response(&s),
     };
     let events = stream.map(|item| {
-        Ok::<_, std::convert::Infallible>(match item {
-            Ok(e) => SseEvent::default()
-                .id(e.seq.to_string())
-                .event(e.r#type.clone())
-                .json_data(&e)
-                .unwrap_or_else(|err| error_event(&Status::internal(err.to_string()))),
-            Err(s) => error_event(&s),
+        Chunk::Text(match item {
+            Ok(e) => match serde_json::to_string(&e) {
+                Ok(json) => frame(Some(&e.seq.to_string()), &e.r#type, &json),
+                Err(err) => error_frame(&Status::internal(err.to_string())),
+            },
+            Err(s) => error_frame(&s),
         })
     });
-    Sse::new(events)
-        .keep_alive(KeepAlive::default())
-        .into_response()
+    super::sse_body::response(events)
 }
 
 async fn ready(
@@ -162,25 +148,24 @@ async fn ready(
         Ok(c) => c,
         Err(s) => return status_response(&s),
     };
+    if !q.claim {
+        // Told, not claiming: read straight from the department's feed, each task encoded
+        // once for every stream of the department.
+        return match http.api.ready_feed(&caller) {
+            Ok(feed) => super::sse_body::response(feed),
+            Err(s) => status_response(&s),
+        };
+    }
     let message = pb::StreamReadyRequest { claim: q.claim };
     let stream = match Department::stream_ready(&http.api, request(&caller, message)).await {
         Ok(r) => r.into_inner(),
         Err(s) => return status_response(&s),
     };
     let tasks = stream.map(|item| {
-        Ok::<_, std::convert::Infallible>(match item {
-            Ok(t) => SseEvent::default()
-                .event(if t.notice.is_empty() {
-                    "task"
-                } else {
-                    "notice"
-                })
-                .json_data(&t)
-                .unwrap_or_else(|err| error_event(&Status::internal(err.to_string()))),
-            Err(s) => error_event(&s),
+        Chunk::Text(match item {
+            Ok(t) => crate::feed::sse_frame(&t),
+            Err(s) => error_frame(&s),
         })
     });
-    Sse::new(tasks)
-        .keep_alive(KeepAlive::default())
-        .into_response()
+    super::sse_body::response(tasks)
 }
