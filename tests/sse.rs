@@ -24,6 +24,16 @@ struct Stream {
 }
 
 async fn open(server: &InProcess, path: &str, token: &str, last_event_id: Option<u64>) -> Stream {
+    open_after(server, path, token, last_event_id.map(|n| n.to_string())).await
+}
+
+/// [`open`] with any `Last-Event-ID` (the stream of every project's is `project:seq`).
+async fn open_after(
+    server: &InProcess,
+    path: &str,
+    token: &str,
+    last_event_id: Option<String>,
+) -> Stream {
     let mut s = tokio::net::TcpStream::connect(server.http).await.unwrap();
     let last = last_event_id.map_or(String::new(), |id| format!("Last-Event-ID: {id}\r\n"));
     s.write_all(
@@ -278,4 +288,84 @@ async fn a_ready_stream_ends_when_its_token_is_revoked_and_counts_against_the_ca
     .await
     .expect("an error event within 10 s of the revocation");
     assert_eq!(ended.data["status"], "UNAUTHENTICATED", "{:?}", ended.data);
+}
+
+/// Every project's events over SSE: ids `project:seq`, the type filter, a reconnect that
+/// resumes the project of its `Last-Event-ID` (nothing missed, nothing twice), and bad
+/// cursors refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_projects_events_resume_by_project_and_sequence() {
+    let server = start().await;
+    let mut all = open(
+        &server,
+        "/api/v1/events?types=task_ready,submitted",
+        WINDOW,
+        None,
+    )
+    .await;
+    assert_eq!(all.status, 200);
+    parallel_project(&server, "AL1").await;
+    let first = all.next().await;
+    let second = all.next().await;
+    for e in [&first, &second] {
+        assert_eq!(e.data["project"], "AL1");
+        assert!(
+            ["task_ready", "submitted"].contains(&e.event.as_str()),
+            "{e:?}"
+        );
+        assert_eq!(
+            e.id.as_deref(),
+            Some(format!("AL1:{}", e.data["seq"]).as_str())
+        );
+    }
+    assert_eq!(first.event, "submitted");
+    drop(all);
+    // What the record says follows the second, of those types.
+    let t = api(
+        &server,
+        SUPERVISOR,
+        "GET",
+        "/api/v1/projects/AL1/timeline",
+        Value::Null,
+    )
+    .await;
+    let after: Vec<u64> = t.json()["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| ["task_ready", "submitted"].contains(&e["type"].as_str().unwrap()))
+        .map(|e| e["seq"].as_u64().unwrap())
+        .filter(|s| *s > second.data["seq"].as_u64().unwrap())
+        .collect();
+    assert!(!after.is_empty());
+    // Reconnected with Last-Event-ID: the rest, from the one after, in order.
+    let path = "/api/v1/events?types=task_ready,submitted";
+    let last = second.id.clone().unwrap();
+    let mut s = open_after(&server, path, WINDOW, Some(last)).await;
+    for want in &after {
+        let e = s.next().await;
+        assert_eq!(e.data["seq"].as_u64(), Some(*want), "{e:?}");
+    }
+    let bad = http(
+        server.http,
+        "GET",
+        "/api/v1/events",
+        &[
+            ("authorization", &format!("Bearer {WINDOW}")),
+            ("last-event-id", "12"),
+        ],
+        "",
+    )
+    .await;
+    assert_eq!(bad.status, 400, "{}", bad.body);
+    assert!(bad.body.contains("project:seq"), "{}", bad.body);
+    let bad = http(
+        server.http,
+        "GET",
+        "/api/v1/events?cursors=AL1:x",
+        &[("authorization", &format!("Bearer {WINDOW}"))],
+        "",
+    )
+    .await;
+    assert_eq!(bad.status, 400, "{}", bad.body);
 }

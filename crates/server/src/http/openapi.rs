@@ -287,6 +287,26 @@ fn streams(paths: &mut Map<String, Value>) {
         }}),
     );
     paths.insert(
+        "/api/v1/events".into(),
+        json!({"get": {
+            "operationId": "Window.WatchAll",
+            "summary": "Every project's events as they happen, as server-sent events",
+            "description": "The gRPC stream `onewindow.v1.Window.Watch` without a project, as `text/event-stream`. Each event: `id` = `project:seq`, `event` = its type, `data` = the `Event` message as JSON. From the present by default (`live=false` replays every project's stored events first). A reconnect resumes the project of its `Last-Event-ID` and those named in `cursors`; a system that must miss nothing keeps a cursor per project (or registers a callback). An `error` event ends the stream. Counts against the caller's streams. Callers: window, agent (their projects only), supervisor, admin.",
+            "tags": ["Window"],
+            "security": [{"bearer": []}],
+            "parameters": [
+                {"name": "live", "in": "query", "required": false, "schema": {"type": "boolean"}, "description": "Start at the present (default) or replay stored events first.", "example": true},
+                {"name": "cursors", "in": "query", "required": false, "schema": {"type": "string"}, "description": "Where to resume projects: `project:seq`, comma-separated (at most 1,000).", "example": "2025-000001:12,2025-000002:3"},
+                {"name": "types", "in": "query", "required": false, "schema": {"type": "string"}, "description": "Only events of these types, comma-separated.", "example": "task_ready,completed"},
+                {"name": "Last-Event-ID", "in": "header", "required": false, "schema": {"type": "string", "pattern": "^.+:[0-9]+$"}, "description": "The last event id received (`project:seq`).", "example": "2025-000001:12"}
+            ],
+            "responses": {
+                "200": {"description": "The stream", "content": {"text/event-stream": {"schema": {"type": "string"}, "x-event-data": {"$ref": "#/components/schemas/Event"}}}},
+                "default": error.clone()
+            }
+        }}),
+    );
+    paths.insert(
         "/api/v1/tasks/ready".into(),
         json!({"get": {
             "operationId": "Department.StreamReady",

@@ -36,6 +36,114 @@ pub(super) fn router() -> Router<Http> {
     Router::new()
         .route("/api/v1/projects/{project}/events", get(watch))
         .route("/api/v1/tasks/ready", get(ready))
+        .route("/api/v1/events", get(watch_all))
+}
+
+/// The query of the stream of every project's events.
+#[derive(serde::Deserialize)]
+struct WatchAllQuery {
+    /// Start at the present (the default over HTTP), or replay every project's stored
+    /// events first (`live=false`, as the gRPC call's default).
+    #[serde(default = "yes")]
+    live: bool,
+    /// Where to resume some projects: `project:seq,project:seq` (the `id`s last seen).
+    #[serde(default)]
+    cursors: String,
+    /// Only events of these types, comma-separated.
+    #[serde(default)]
+    types: String,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// A `project:seq` event id (the stream of every project's ids).
+fn project_cursor(field: &str, v: &str) -> Result<(String, u64), Status> {
+    v.rsplit_once(':')
+        .and_then(|(p, n)| Some((p.to_string(), n.parse::<u64>().ok()?)))
+        .filter(|(p, _)| !p.is_empty())
+        .ok_or_else(|| {
+            invalid_argument(format!(
+                "{field}: {} is not `project:seq`",
+                crate::input::quoted(v)
+            ))
+        })
+}
+
+/// Every project's events (`Window.Watch` without a project), each with the id
+/// `project:seq`; a reconnect resumes the project of its `Last-Event-ID` and those named
+/// in `cursors` (a system that must miss nothing keeps its cursors per project, or
+/// registers a callback).
+async fn watch_all(
+    State(http): State<Http>,
+    client: Client,
+    Query(q): Query<WatchAllQuery>,
+    headers: HeaderMap,
+) -> Response {
+    let caller = match caller(&http, &headers, client, auth::WINDOW, "Window.Watch") {
+        Ok(c) => c,
+        Err(s) => return status_response(&s),
+    };
+    let mut cursors = std::collections::HashMap::new();
+    for (i, c) in q
+        .cursors
+        .split(',')
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+        .enumerate()
+    {
+        if i >= crate::input::MAX_LIST {
+            return status_response(&invalid_argument(format!(
+                "cursors: more than {} entries",
+                crate::input::MAX_LIST
+            )));
+        }
+        match project_cursor(&format!("cursors[{i}]"), c) {
+            Ok((p, n)) => cursors.insert(p, n),
+            Err(s) => return status_response(&s),
+        };
+    }
+    if let Some(last) = headers.get("last-event-id") {
+        match last
+            .to_str()
+            .map_err(|_| invalid_argument("Last-Event-ID: not text"))
+            .and_then(|v| project_cursor("Last-Event-ID", v.trim()))
+        {
+            Ok((p, n)) => cursors.insert(p, n),
+            Err(s) => return status_response(&s),
+        };
+    }
+    let message = pb::WatchRequest {
+        cursors,
+        live: q.live,
+        types: split_types(&q.types),
+        ..Default::default()
+    };
+    let stream = match Window::watch(&http.api, request(&caller, message)).await {
+        Ok(r) => r.into_inner(),
+        Err(s) => return status_response(&s),
+    };
+    let events = stream.map(|item| {
+        Chunk::Text(match item {
+            Ok(e) => match serde_json::to_string(&e) {
+                Ok(json) => frame(Some(&format!("{}:{}", e.project, e.seq)), &e.r#type, &json),
+                Err(err) => error_frame(&Status::internal(err.to_string())),
+            },
+            Err(s) => error_frame(&s),
+        })
+    });
+    super::sse_body::response(events)
+}
+
+/// A comma-separated list of event types.
+fn split_types(types: &str) -> Vec<String> {
+    types
+        .split(',')
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(str::to_string)
+        .collect()
 }
 
 /// The query of a project's event stream.
@@ -103,17 +211,10 @@ async fn watch(
         Ok(last) => last.unwrap_or(q.after),
         Err(s) => return status_response(&s),
     };
-    let types = q
-        .types
-        .split(',')
-        .map(str::trim)
-        .filter(|t| !t.is_empty())
-        .map(str::to_string)
-        .collect();
     let message = pb::WatchRequest {
         project,
         after,
-        types,
+        types: split_types(&q.types),
         ..Default::default()
     };
     let stream = match Window::watch(&http.api, request(&caller, message)).await {
