@@ -249,6 +249,10 @@ pub(crate) fn serve(args: ServeArgs) -> Result<ExitCode> {
         timeout: std::time::Duration::from_millis(callback_timeout_ms),
         ..server::callbacks::Policy::default()
     };
+    config
+        .callbacks
+        .check_allow_list()
+        .map_err(|e| anyhow::anyhow!("--callback-allow: {e}"))?;
     if let Some(n) = max_connections {
         config.hygiene.max_connections = n;
     }

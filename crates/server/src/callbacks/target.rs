@@ -71,6 +71,23 @@ impl Policy {
         base + jitter
     }
 
+    /// Checks the operator's allow-list itself: each entry a host name, an IP address
+    /// (IPv6 in brackets), or `*.` and a domain, with an optional `:port`.
+    ///
+    /// # Errors
+    /// The first entry that is none of these, and why.
+    pub fn check_allow_list(&self) -> Result<(), String> {
+        for p in &self.allow {
+            let probe = format!("https://{}/", p.trim().trim_start_matches("*."));
+            let parsed = reqwest::Url::parse(&probe)
+                .map_err(|e| format!("callback host `{p}` is not a host[:port] ({e})"))?;
+            if parsed.path() != "/" || !parsed.username().is_empty() || parsed.query().is_some() {
+                return Err(format!("callback host `{p}` is not a host[:port]"));
+            }
+        }
+        Ok(())
+    }
+
     /// Checks a URL a caller registers: parsed, HTTPS (or HTTP where allowed), no
     /// credentials or fragment, its host on the allow-list.
     ///
@@ -203,6 +220,30 @@ mod tests {
         assert!(local.check("http://127.0.0.1:9000/in").is_ok());
         assert!(refused(&local, "http://127.0.0.1:9001/in").contains("allow-list"));
         assert!(refused(&policy(&[], true), "http://127.0.0.1:9000/in").contains("allowed no host"));
+    }
+
+    #[test]
+    fn the_operators_list_is_checked() {
+        assert!(policy(
+            &[
+                "hooks.example",
+                "*.dept.example:8443",
+                "127.0.0.1:9000",
+                "[::1]:9"
+            ],
+            false
+        )
+        .check_allow_list()
+        .is_ok());
+        for bad in [
+            "https://hooks.example",
+            "hooks.example/path",
+            "a b",
+            "host:port",
+            "u@host",
+        ] {
+            assert!(policy(&[bad], false).check_allow_list().is_err(), "{bad}");
+        }
     }
 
     #[test]
