@@ -29,6 +29,8 @@ pub use onewindow_core::{
 };
 pub use onewindow_drive as loadgen;
 pub use onewindow_engine as engine;
+/// The record as process-mining logs (XES, OCEL 2.0).
+pub use onewindow_mining as mining;
 pub use onewindow_server as server;
 pub use onewindow_simulate as simulate;
 pub use onewindow_store as store;

@@ -14,6 +14,7 @@ mod audit_cmd;
 mod blueprint_cmd;
 mod client;
 mod document_cmd;
+mod export_cmd;
 mod launch;
 mod tokens_cmd;
 
@@ -119,6 +120,8 @@ enum Command {
     /// One blueprint: check a site against every plan, or audit the plans themselves.
     #[command(subcommand)]
     Blueprint(blueprint_cmd::BlueprintCommand),
+    /// The record as process-mining logs: XES and OCEL 2.0 (SQLite, JSON) of a period.
+    Export(export_cmd::ExportArgs),
     /// Serve the gRPC API on the durable store.
     Serve(launch::ServeArgs),
     /// The durable store: drive load through it, or open and check it.
@@ -314,6 +317,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Tasks(cmd) => client::tasks::run(cmd),
         Command::Calendar(cmd) => client::calendar::run(cmd),
         Command::Callbacks(cmd) => client::callbacks::run(cmd),
+        Command::Export(a) => export_cmd::run(a),
         Command::Tokens(cmd) => tokens_cmd::run(cmd),
         Command::Audit(cmd) => audit_cmd::run(cmd),
         Command::Document(cmd) => document_cmd::run(cmd),

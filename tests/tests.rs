@@ -18,6 +18,7 @@ mod console;
 mod crash;
 mod documents;
 mod doors;
+mod export;
 mod http;
 mod identity;
 mod office;

@@ -120,4 +120,9 @@ fn every_crate_keeps_its_rule() {
     assert!(!has("onewindow-store", "onewindow-audit"));
     assert!(!has("onewindow-simulate", "onewindow-store"));
     assert!(!has("onewindow-blueprint", "onewindow-engine"));
+    // The mining crate reads the store; it never serves and never runs the simulator.
+    for dep in ["onewindow-server", "onewindow-simulate", "tokio-postgres"] {
+        assert!(!has("onewindow-mining", dep), "mining depends on {dep}");
+    }
+    assert!(has("onewindow-mining", "process_mining"));
 }
