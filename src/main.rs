@@ -16,6 +16,7 @@ mod client;
 mod document_cmd;
 mod export_cmd;
 mod launch;
+mod sim_log;
 mod tokens_cmd;
 
 use onewindow::diagnostic::Diagnostics;
@@ -160,6 +161,11 @@ enum Command {
         /// simulation parameters into this directory (VARIANT.bpmn, VARIANT.json).
         #[arg(long, conflicts_with_all = ["format", "json", "csv", "svg"])]
         prosimos: Option<PathBuf>,
+        /// Also keep each variant's first replication as a store in this directory
+        /// (`DIR/<variant>/`, sled): the engine's own events, for `onewindow export` and
+        /// the twin's calibration (docs/twin.md).
+        #[arg(long, value_name = "DIR", conflicts_with = "prosimos")]
+        log: Option<PathBuf>,
     },
     /// Draw the dependency DAG.
     Graph {
@@ -336,6 +342,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             replications,
             quiet,
             prosimos,
+            log,
         } => simulate(
             &scenario,
             SimulateOutput {
@@ -343,6 +350,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 csv: csv || format == Some(SimFormat::Csv),
                 svg,
                 prosimos,
+                log,
             },
             threads,
             seed,
@@ -365,6 +373,7 @@ struct SimulateOutput {
     csv: bool,
     svg: Option<PathBuf>,
     prosimos: Option<PathBuf>,
+    log: Option<PathBuf>,
 }
 
 fn simulate(
@@ -433,8 +442,22 @@ fn simulate(
         .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
     let started = std::time::Instant::now();
-    let report = simulate::run(&scenario, threads, &|n| bar.inc(n));
+    let (report, logs) = match &out.log {
+        Some(_) => simulate::run_logged(&scenario, threads, &|n| bar.inc(n)),
+        None => (
+            simulate::run(&scenario, threads, &|n| bar.inc(n)),
+            Vec::new(),
+        ),
+    };
     bar.finish_and_clear();
+    if let Some(dir) = &out.log {
+        for (variant, at, projects, events) in sim_log::write(dir, &scenario, logs)? {
+            eprintln!(
+                "{variant}: {projects} projects, {events} events kept as a store in {}",
+                at.display()
+            );
+        }
+    }
     let elapsed = started.elapsed();
     if out.json {
         println!("{}", serde_json::to_string_pretty(&report)?);

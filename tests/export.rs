@@ -169,3 +169,88 @@ fn bad_exports_are_refused_and_write_nothing() {
     );
     assert!(!Path::new(&out).exists(), "nothing written");
 }
+
+/// `simulate --log`: each variant's first replication kept as a store — the engine's own
+/// events, sealed into each project's chain — with as many projects, completions and
+/// withdrawals as the simulator reports, and exported like the city's own record.
+#[test]
+fn a_simulated_run_is_kept_as_a_store_the_export_reads() {
+    let dir = tempfile::tempdir().unwrap();
+    let logs = dir.path().join("logs");
+    let out = Command::new(binary())
+        .args([
+            "simulate",
+            "workflows/scenarios/serial-vs-parallel.yaml",
+            "--replications",
+            "1",
+            "--quiet",
+            "--format",
+            "json",
+            "--log",
+        ])
+        .arg(&logs)
+        .current_dir(root())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    for v in report["variants"].as_array().unwrap() {
+        let name = v["name"].as_str().unwrap();
+        let data = logs.join(name);
+        let store = onewindow::store::readonly::open_read_only(&data).unwrap();
+        let record = onewindow::mining::read(&store, None, None).unwrap();
+        assert_eq!(
+            record.projects.len() as u64,
+            v["projects_arrived"].as_u64().unwrap(),
+            "{name}"
+        );
+        let ended = |kind: &str| {
+            record
+                .projects
+                .iter()
+                .filter(|p| p.events.last().is_some_and(|e| e.event.kind() == kind))
+                .count() as u64
+        };
+        assert_eq!(
+            ended("completed"),
+            v["projects_completed"].as_u64().unwrap(),
+            "{name}"
+        );
+        // A store like any other: it opens, every chain verifies, and it exports.
+        let (ok, said) = onewindow(&["store", "open", "--data", data.to_str().unwrap()]);
+        assert!(ok && said.contains("logs verified"), "{said}");
+        let xes = dir.path().join(format!("{name}.xes"));
+        let (ok, said) = onewindow(&[
+            "export",
+            "--data",
+            data.to_str().unwrap(),
+            "--xes",
+            xes.to_str().unwrap(),
+        ]);
+        assert!(ok, "{said}");
+        assert!(
+            said.contains(&format!("{} events", record.events())),
+            "{said}"
+        );
+    }
+    // Kept once: a second run into the same directory is refused, nothing overwritten.
+    let again = Command::new(binary())
+        .args([
+            "simulate",
+            "workflows/scenarios/serial-vs-parallel.yaml",
+            "--replications",
+            "1",
+            "--quiet",
+            "--log",
+        ])
+        .arg(&logs)
+        .current_dir(root())
+        .output()
+        .unwrap();
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("not empty"));
+}

@@ -107,6 +107,9 @@ pub struct RunResult {
     pub span: u64,
     /// Engine commands executed.
     pub commands: u64,
+    /// Every event the engine wrote, in the order it wrote them (only when asked for: a
+    /// run kept as a log, `simulate --log`).
+    pub log: Vec<onewindow_engine::Envelope>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -191,6 +194,8 @@ struct Sim<'a> {
     arrival_rate: Option<f64>,
     arrival_until: Option<u64>,
     keep_tasks: bool,
+    /// The events written so far, when the run is kept as a log.
+    log: Option<Vec<onewindow_engine::Envelope>>,
     commands: u64,
     /// The registers of document numbers the simulated departments draw from (department
     /// and year → the last number).
@@ -207,6 +212,7 @@ pub fn run(
     start: NaiveDate,
     seed: u64,
     keep_tasks: bool,
+    keep_log: bool,
     progress: &dyn Fn(u64),
 ) -> RunResult {
     let plan = &variant.plan;
@@ -255,6 +261,7 @@ pub fn run(
             .working_days
             .map(|d| (d * DAY as f64).round() as u64),
         keep_tasks,
+        log: keep_log.then(Vec::new),
         commands: 0,
         registers: HashMap::new(),
         now: 0,
@@ -274,6 +281,7 @@ pub fn run(
         commands: sim.commands,
         departments: sim.depts.into_iter().map(|d| d.out).collect(),
         projects: sim.results,
+        log: sim.log.unwrap_or_default(),
     }
 }
 
@@ -561,6 +569,9 @@ impl Sim<'_> {
         let now = self.now;
         let arrived = self.results[p as usize].arrived;
         let rel = since(now, arrived);
+        if let Some(log) = &mut self.log {
+            log.extend(out.events.iter().cloned());
+        }
         for e in out.events {
             match &e.event {
                 Event::TaskReady { item, .. }

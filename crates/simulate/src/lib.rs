@@ -127,6 +127,26 @@ pub fn expected_projects(s: &Scenario) -> u64 {
 /// Runs every variant's replications on `threads` threads and pools them. `progress` is
 /// told how many more projects finished, from any thread.
 pub fn run(s: &Scenario, threads: usize, progress: &(dyn Fn(u64) + Sync)) -> Report {
+    run_with(s, threads, progress, false).0
+}
+
+/// [`run`], keeping the first replication of each variant as a log: every event the
+/// engine wrote, by variant name (what `simulate --log` writes as a store, so that a
+/// world whose parameters are known can be exported, calibrated and validated against).
+pub fn run_logged(
+    s: &Scenario,
+    threads: usize,
+    progress: &(dyn Fn(u64) + Sync),
+) -> (Report, Vec<(String, Vec<onewindow_engine::Envelope>)>) {
+    run_with(s, threads, progress, true)
+}
+
+fn run_with(
+    s: &Scenario,
+    threads: usize,
+    progress: &(dyn Fn(u64) + Sync),
+    keep_logs: bool,
+) -> (Report, Vec<(String, Vec<onewindow_engine::Envelope>)>) {
     let reps = s.raw.replications;
     let jobs: Vec<(usize, u32)> = (0..s.variants.len())
         .flat_map(|v| (0..reps).map(move |r| (v, r)))
@@ -144,6 +164,7 @@ pub fn run(s: &Scenario, threads: usize, progress: &(dyn Fn(u64) + Sync)) -> Rep
                     s.raw.start,
                     replication_seed(s.raw.seed, r),
                     r == 0,
+                    keep_logs && r == 0,
                     progress,
                 );
                 if let Ok(mut all) = results.lock() {
@@ -156,10 +177,14 @@ pub fn run(s: &Scenario, threads: usize, progress: &(dyn Fn(u64) + Sync)) -> Rep
         .into_inner()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
     let mut per_variant: Vec<Vec<des::RunResult>> = vec![Vec::new(); s.variants.len()];
+    let mut logs = Vec::new();
     for ((v, _), r) in jobs.iter().zip(results) {
-        if let Some(r) = r {
+        if let Some(mut r) = r {
+            if keep_logs && per_variant[*v].is_empty() {
+                logs.push((s.variants[*v].name.clone(), std::mem::take(&mut r.log)));
+            }
             per_variant[*v].push(r);
         }
     }
-    report::pool(s, per_variant)
+    (report::pool(s, per_variant), logs)
 }
