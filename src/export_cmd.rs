@@ -69,8 +69,7 @@ pub(crate) fn run(a: ExportArgs) -> Result<ExitCode> {
         }
     };
     let started = std::time::Instant::now();
-    let record = onewindow::mining::read(store, a.from, a.to)?;
-    if record.projects.is_empty() {
+    let empty = || {
         let period = match (a.from, a.to) {
             (None, None) => "at all".to_string(),
             (f, t) => format!(
@@ -79,23 +78,35 @@ pub(crate) fn run(a: ExportArgs) -> Result<ExitCode> {
                 t.map_or("the last day".into(), |d| d.to_string())
             ),
         };
-        anyhow::bail!(
+        anyhow::anyhow!(
             "{}: no events {period}; nothing written",
             a.store.describe()
-        );
-    }
+        )
+    };
+    let (mut projects, mut events) = (0, 0);
+    // XES is written as the store is read, one project at a time.
     if let Some(path) = &a.xes {
-        onewindow::mining::xes::write(&record, path)?;
+        let stream = onewindow::mining::Projects::new(store, a.from, a.to)?;
+        (projects, events) = onewindow::mining::xes::write_streaming(stream, path)?;
+        if projects == 0 {
+            return Err(empty());
+        }
         println!("{}: XES", path.display());
     }
-    for path in &a.ocel {
-        onewindow::mining::ocel::write(&record, path)?;
-        println!("{}: OCEL 2.0", path.display());
+    // OCEL relates objects across projects: the record is read whole.
+    if !a.ocel.is_empty() {
+        let record = onewindow::mining::read(store, a.from, a.to)?;
+        if record.projects.is_empty() {
+            return Err(empty());
+        }
+        for path in &a.ocel {
+            onewindow::mining::ocel::write(&record, path)?;
+            println!("{}: OCEL 2.0", path.display());
+        }
+        (projects, events) = (record.projects.len(), record.events());
     }
     println!(
-        "{} projects, {} events in {:.2} s",
-        record.projects.len(),
-        record.events(),
+        "{projects} projects, {events} events in {:.2} s",
         started.elapsed().as_secs_f64()
     );
     Ok(ExitCode::SUCCESS)

@@ -168,6 +168,10 @@ fn bad_exports_are_refused_and_write_nothing() {
         "{said}"
     );
     assert!(!Path::new(&out).exists(), "nothing written");
+    assert!(
+        !Path::new(&format!("{out}.partial")).exists(),
+        "no partial file left"
+    );
 }
 
 /// `simulate --log`: each variant's first replication kept as a store — the engine's own

@@ -86,34 +86,82 @@ pub fn read(
     from: Option<NaiveDate>,
     to: Option<NaiveDate>,
 ) -> Result<Record, Error> {
-    let mut plans: HashMap<String, Arc<Plan>> = HashMap::new();
-    for w in store.workflows()? {
-        let plan = onewindow_store::restore::restore_workflow(&w)?;
-        plans.insert(w.version.clone(), Arc::new(plan));
+    let projects = Projects::new(store, from, to)?.collect::<Result<Vec<_>, _>>()?;
+    Ok(Record { projects })
+}
+
+/// The record of a period one project at a time, read from the store as it is asked for:
+/// what a streaming export holds in memory is one project, not the city.
+pub struct Projects<'s> {
+    store: &'s dyn ReadStore,
+    plans: HashMap<String, Arc<Plan>>,
+    ids: std::vec::IntoIter<String>,
+    from: Option<NaiveDate>,
+    to: Option<NaiveDate>,
+}
+
+impl<'s> Projects<'s> {
+    /// The projects of `[from, to]` in `store`, the workflow versions compiled first.
+    ///
+    /// # Errors
+    /// The store fails, or a stored version does not compile.
+    pub fn new(
+        store: &'s dyn ReadStore,
+        from: Option<NaiveDate>,
+        to: Option<NaiveDate>,
+    ) -> Result<Projects<'s>, Error> {
+        let mut plans: HashMap<String, Arc<Plan>> = HashMap::new();
+        for w in store.workflows()? {
+            let plan = onewindow_store::restore::restore_workflow(&w)?;
+            plans.insert(w.version.clone(), Arc::new(plan));
+        }
+        Ok(Projects {
+            store,
+            plans,
+            ids: store.projects()?.into_iter(),
+            from,
+            to,
+        })
     }
-    let within = |e: &Envelope| {
-        let day = e.at.date();
-        from.is_none_or(|f| day >= f) && to.is_none_or(|t| day <= t)
-    };
-    let mut projects = Vec::new();
-    for id in store.projects()? {
-        let all = store.events(&id, 0)?;
+
+    fn load(&self, id: String) -> Result<Option<ProjectLog>, Error> {
+        let all = self.store.events(&id, 0)?;
         let Some(Event::Submitted { version, .. }) = all.first().map(|e| &e.event) else {
             return Err(Error::NoSubmission(id));
         };
-        let plan = plans
+        let plan = self
+            .plans
             .get(version)
             .cloned()
             .ok_or_else(|| Error::MissingVersion {
                 project: id.clone(),
                 version: version.clone(),
             })?;
-        let events: Vec<Envelope> = all.into_iter().filter(within).collect();
-        if !events.is_empty() {
-            projects.push(ProjectLog { id, plan, events });
+        let (from, to) = (self.from, self.to);
+        let events: Vec<Envelope> = all
+            .into_iter()
+            .filter(|e| {
+                let day = e.at.date();
+                from.is_none_or(|f| day >= f) && to.is_none_or(|t| day <= t)
+            })
+            .collect();
+        Ok((!events.is_empty()).then_some(ProjectLog { id, plan, events }))
+    }
+}
+
+impl Iterator for Projects<'_> {
+    type Item = Result<ProjectLog, Error>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            let id = self.ids.next()?;
+            match self.load(id) {
+                Ok(Some(p)) => return Some(Ok(p)),
+                Ok(None) => continue,
+                Err(e) => return Some(Err(e)),
+            }
         }
     }
-    Ok(Record { projects })
 }
 
 /// An event's instant: its time of record with the offset stored beside it, else the
