@@ -72,6 +72,11 @@ fn the_record_exported_reads_back_in_pm4py_event_for_event() {
         serde_json::json!([]),
         "PM4Py reads without a warning"
     );
+    assert_eq!(
+        read["sqlite_unsatisfied"],
+        serde_json::json!([]),
+        "every constraint of OCEL 2.0's relational schema holds"
+    );
     assert_eq!(read["xes"]["cases"], 6);
     assert_eq!(read["xes"]["events"], events);
     for format in ["sqlite", "json"] {

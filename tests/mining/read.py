@@ -9,6 +9,7 @@ import sys
 import warnings
 
 import pm4py
+from pm4py.objects.ocel.validation import ocel20_rel_validation
 
 xes, sqlite, ocel_json, case = sys.argv[1:5]
 caught = []
@@ -55,5 +56,7 @@ out = {
         for name, o in (("sqlite", sq), ("json", js))
     },
     "warnings": caught,
+    # The OCEL 2.0 specification's relational constraints, as PM4Py checks them.
+    "sqlite_unsatisfied": sorted(ocel20_rel_validation.apply(sqlite)[1]),
 }
 print(json.dumps(out, ensure_ascii=False))

@@ -240,5 +240,59 @@ pub fn write(record: &Record, path: &Path) -> Result<(), Error> {
     }
     log(record)
         .export_to_path(path)
-        .map_err(|e| bad(e.to_string()))
+        .map_err(|e| bad(e.to_string()))?;
+    if name.ends_with(".sqlite") {
+        declare_keys(path).map_err(|e| bad(format!("declaring the keys: {e}")))?;
+    }
+    Ok(())
+}
+
+/// Declares the foreign keys OCEL 2.0's relational schema requires and the writer leaves
+/// out: `object_object`'s ends are objects, and each type's event and object table
+/// refers to `event` and `object` (constraints 22–24 of the specification's validation,
+/// which PM4Py's `ocel20_rel_validation` checks). SQLite cannot add a key to a table, so
+/// each is made again with its keys and its rows, in one transaction.
+fn declare_keys(path: &Path) -> Result<(), rusqlite::Error> {
+    let quote = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
+    let mut c = rusqlite::Connection::open(path)?;
+    let tx = c.transaction()?;
+    let types = |table: &str| -> Result<BTreeSet<String>, rusqlite::Error> {
+        let mut q = tx.prepare(&format!("SELECT ocel_type_map FROM {table}"))?;
+        let rows = q.query_map([], |r| r.get::<_, String>(0))?;
+        rows.collect()
+    };
+    let (events, objects) = (types("event_map_type")?, types("object_map_type")?);
+    let tables: Vec<(String, String)> = {
+        let mut q = tx.prepare("SELECT name, sql FROM sqlite_master WHERE type = 'table'")?;
+        let rows = q.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        rows.collect::<Result<_, _>>()?
+    };
+    for (name, sql) in tables {
+        let keys = if name == "object_object" {
+            r#"FOREIGN KEY("ocel_source_id") REFERENCES "object"("ocel_id"), FOREIGN KEY("ocel_target_id") REFERENCES "object"("ocel_id")"#
+        } else if name
+            .strip_prefix("event_")
+            .is_some_and(|t| events.contains(t))
+        {
+            r#"FOREIGN KEY("ocel_id") REFERENCES "event"("ocel_id")"#
+        } else if name
+            .strip_prefix("object_")
+            .is_some_and(|t| objects.contains(t))
+        {
+            r#"FOREIGN KEY("ocel_id") REFERENCES "object"("ocel_id")"#
+        } else {
+            continue;
+        };
+        let Some(close) = sql.rfind(')') else {
+            continue;
+        };
+        let old = format!("{name}__undeclared");
+        tx.execute_batch(&format!(
+            "ALTER TABLE {t} RENAME TO {o}; {create}, {keys}); INSERT INTO {t} SELECT * FROM {o}; DROP TABLE {o};",
+            t = quote(&name),
+            o = quote(&old),
+            create = &sql[..close],
+        ))?;
+    }
+    tx.commit()
 }
