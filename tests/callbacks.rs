@@ -125,6 +125,26 @@ pub(crate) fn verified_events(deliveries: &[Delivery], secret: &str) -> BTreeMap
     per_project
 }
 
+/// Waits (up to `secs`) until at least `want` distinct events have been delivered to
+/// `receiver`, every delivery verified and each project's in order
+/// ([`verified_events`]); their ids, `project:seq`.
+pub(crate) async fn delivered(
+    receiver: &Receiver,
+    secret: &str,
+    want: usize,
+    what: &str,
+    secs: u64,
+) -> BTreeSet<String> {
+    eventually(what, secs, || {
+        let ids: BTreeSet<String> = verified_events(&receiver.deliveries(), secret)
+            .iter()
+            .flat_map(|(p, seqs)| seqs.iter().map(move |s| format!("{p}:{s}")))
+            .collect();
+        async move { (ids.len() >= want).then_some(ids) }
+    })
+    .await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_receiver_down_for_a_while_gets_every_event_once_in_order() {
     let mut receiver = Receiver::start().await;
@@ -207,15 +227,13 @@ async fn a_receiver_down_for_a_while_gets_every_event_once_in_order() {
         expected.extend(seen_by(&server, "ndrc", p).await);
     }
     assert!(expected.len() >= 9, "{expected:?}");
-    let got = eventually("every event delivered", 30, || {
-        let got = verified_events(&receiver.deliveries(), &secret);
-        let ids: BTreeSet<String> = got
-            .iter()
-            .flat_map(|(p, seqs)| seqs.iter().map(move |s| format!("{p}:{s}")))
-            .collect();
-        let expected = expected.clone();
-        async move { (ids.len() >= expected.len()).then_some(ids) }
-    })
+    let got = delivered(
+        &receiver,
+        &secret,
+        expected.len(),
+        "every event delivered",
+        30,
+    )
     .await;
     assert_eq!(got, expected, "exactly the department's events");
     // Other departments' items never go to ndrc.
@@ -567,17 +585,7 @@ async fn the_outbox_survives_a_restart() {
     let mut window = pb::window_client::WindowClient::connect(node.addr.clone())
         .await
         .unwrap();
-    let submit = pb::SubmitRequest {
-        request_id: "r1".into(),
-        project: "R1".into(),
-        version,
-        applicant: "a".into(),
-        form: form(),
-        materials: refs(&APPROVAL_MATERIALS),
-        ..Default::default()
-    };
-    window.submit(with(WINDOW, submit)).await.unwrap();
-    report_early_milestones(&mut window, "R1").await;
+    submit_for_approval(&mut window, &version, "R1").await;
     let expected: BTreeSet<String> = seen_at(node.http, "ndrc", "R1", &[])
         .await
         .into_iter()
@@ -587,15 +595,13 @@ async fn the_outbox_survives_a_restart() {
     let data = node.kill();
     receiver.up().await;
     let node = serve(data, &tokens, &flags);
-    let got = eventually("delivered after the restart", 30, || {
-        let got = verified_events(&receiver.deliveries(), &secret);
-        let ids: BTreeSet<String> = got
-            .iter()
-            .flat_map(|(p, seqs)| seqs.iter().map(move |s| format!("{p}:{s}")))
-            .collect();
-        let want = expected.len();
-        async move { (ids.len() >= want).then_some(ids) }
-    })
+    let got = delivered(
+        &receiver,
+        &secret,
+        expected.len(),
+        "delivered after the restart",
+        30,
+    )
     .await;
     assert_eq!(got, expected);
     drop(node);

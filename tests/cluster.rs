@@ -526,7 +526,7 @@ async fn console_sessions_are_the_citys_not_a_nodes() {
 /// cursors in the database — every event arrives, once after de-duplication, in order.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn callbacks_go_on_from_the_survivor_when_the_delivering_node_dies() {
-    use crate::callbacks::{seen_at, verified_events};
+    use crate::callbacks::{delivered, seen_at};
     use std::collections::BTreeSet;
     use std::time::Duration;
     let (_db, url) = database("callbacks");
@@ -568,17 +568,7 @@ async fn callbacks_go_on_from_the_survivor_when_the_delivering_node_dies() {
     let mut projects = Vec::new();
     let mut go = async |n: usize| {
         let p = format!("K{n}");
-        let submit = pb::SubmitRequest {
-            request_id: format!("k{n}"),
-            project: p.clone(),
-            version: version.clone(),
-            applicant: "a".into(),
-            form: form(),
-            materials: refs(&APPROVAL_MATERIALS),
-            ..Default::default()
-        };
-        window.submit(with(WINDOW, submit)).await.unwrap();
-        report_early_milestones(&mut window, &p).await;
+        submit_for_approval(&mut window, &version, &p).await;
         let approve = pb::ApproveRequest {
             request_id: format!("k{n}/I01"),
             project: p.clone(),
@@ -606,15 +596,13 @@ async fn callbacks_go_on_from_the_survivor_when_the_delivering_node_dies() {
     for p in &projects {
         expected.extend(seen_at(b.http, "ndrc", p, &[]).await);
     }
-    let got = eventually("every event delivered", 60, || {
-        let got = verified_events(&receiver.deliveries(), &secret);
-        let ids: BTreeSet<String> = got
-            .iter()
-            .flat_map(|(p, seqs)| seqs.iter().map(move |s| format!("{p}:{s}")))
-            .collect();
-        let want = expected.len();
-        async move { (ids.len() >= want).then_some(ids) }
-    })
+    let got = delivered(
+        &receiver,
+        &secret,
+        expected.len(),
+        "every event delivered",
+        60,
+    )
     .await;
     assert_eq!(
         got, expected,

@@ -32,14 +32,7 @@ impl Received {
         let seconds = last.duration_since(since).as_secs_f64().max(1e-9);
         let mut delays: Vec<f64> = events.iter().map(|(_, d)| *d).collect();
         delays.sort_by(f64::total_cmp);
-        let pct = |q: f64| {
-            if delays.is_empty() {
-                0.0
-            } else {
-                let i = ((q * delays.len() as f64).ceil() as usize).clamp(1, delays.len()) - 1;
-                delays[i] * 1000.0
-            }
-        };
+        let pct = |q: f64| onewindow::stats::nearest_rank(&delays, q).unwrap_or(0.0) * 1000.0;
         (
             events.len(),
             events.len() as f64 / seconds,
@@ -125,8 +118,9 @@ pub(crate) async fn register(
     url: &str,
 ) -> Result<Vec<(String, String)>> {
     let mut made = Vec::new();
+    let channel = super::channel(servers).await?;
     for (dept, token) in departments {
-        let mut c = pb::callbacks_client::CallbacksClient::new(super::channel(servers).await?);
+        let mut c = pb::callbacks_client::CallbacksClient::new(channel.clone());
         let mut req = tonic::Request::new(pb::RegisterCallbackRequest {
             url: url.to_string(),
             ..Default::default()
@@ -145,8 +139,9 @@ pub(crate) async fn register(
 
 /// Removes the callbacks [`register`] made.
 pub(crate) async fn remove(servers: &str, made: &[(String, String)]) -> Result<()> {
+    let channel = super::channel(servers).await?;
     for (token, id) in made {
-        let mut c = pb::callbacks_client::CallbacksClient::new(super::channel(servers).await?);
+        let mut c = pb::callbacks_client::CallbacksClient::new(channel.clone());
         let mut req = tonic::Request::new(pb::CallbackId { id: id.clone() });
         req.metadata_mut()
             .insert("authorization", format!("Bearer {token}").parse()?);

@@ -234,6 +234,11 @@ impl Loop {
             self.boxes.clear();
             self.loaded = false;
         }
+        if !holds {
+            // Commands on a node that does not deliver note nothing; the node that takes
+            // the lease reads every head itself.
+            self.hub.set_active(false);
+        }
         self.leading = holds;
         self.api.metrics.callback_leader.set(i64::from(holds));
         if holds && self.api.svc.store().shared() {
@@ -343,6 +348,10 @@ impl Loop {
                 for (p, upto) in &done.upto {
                     b.cursor.insert(p.clone(), *upto);
                     b.attempts.remove(p);
+                    // Caught up: what is pending stays a list of the projects behind.
+                    if b.head.get(p).is_some_and(|h| h <= upto) {
+                        b.head.remove(p);
+                    }
                 }
                 if posted {
                     self.hub.delivered(&done.sub);

@@ -79,17 +79,13 @@ impl Hub {
 
     /// Notes what became durable on this node (cheap: nothing at all while no
     /// subscription exists).
+    ///
+    /// The events published together are one command's, of one project, in order: its
+    /// last one is the project's new head.
     pub(crate) fn note(&self, events: &[pb::Event]) {
-        if !self.active.load(Ordering::Relaxed) || events.is_empty() {
-            return;
+        if let Some(last) = events.last() {
+            self.note_one(&last.project, last.seq);
         }
-        if let Ok(mut dirty) = self.dirty.lock() {
-            for e in events {
-                let head = dirty.entry(e.project.clone()).or_insert(0);
-                *head = (*head).max(e.seq);
-            }
-        }
-        self.wake.notify_one();
     }
 
     fn note_one(&self, project: &str, last: u64) {
@@ -169,7 +165,7 @@ impl Hub {
             delivery: String,
             events: Vec<deliver::Entry>,
         }
-        let delivery = random_hex(12);
+        let delivery = crate::identity::hex(&rand::random::<[u8; 12]>());
         let body = serde_json::to_vec(&Body {
             callback: &sub.id,
             department: &sub.department,
@@ -216,12 +212,6 @@ fn describe(e: &reqwest::Error) -> String {
         }
         s
     }
-}
-
-fn random_hex(bytes: usize) -> String {
-    (0..bytes)
-        .map(|_| format!("{:02x}", rand::random::<u8>()))
-        .collect()
 }
 
 /// Who may call `Callbacks`: a department as a whole, and administrators.
@@ -350,10 +340,11 @@ impl pb::callbacks_server::Callbacks for Api {
             )));
         }
         let sub = Subscription {
-            id: format!("cb-{}", random_hex(8)),
+            id: format!("cb-{}", crate::identity::hex(&rand::random::<[u8; 8]>())),
             department,
             url: url.to_string(),
-            secret: random_hex(32),
+            // 256 bits (the thread's generator is a CSPRNG seeded by the system).
+            secret: crate::identity::hex(&rand::random::<[u8; 32]>()),
             types: r.types,
             created_by: caller.role.id(),
             created_ms: (self.clock)().timestamp_millis(),

@@ -25,13 +25,7 @@ pub fn signature(secret: &str, timestamp: i64, body: &[u8]) -> String {
     mac.update(timestamp.to_string().as_bytes());
     mac.update(b".");
     mac.update(body);
-    let bytes = mac.finalize().into_bytes();
-    let mut out = String::with_capacity(3 + 64);
-    out.push_str("v1=");
-    for b in bytes {
-        out.push_str(&format!("{b:02x}"));
-    }
-    out
+    format!("v1={}", crate::identity::hex(&mac.finalize().into_bytes()))
 }
 
 /// Why a delivery is not to be believed.

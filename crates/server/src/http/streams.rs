@@ -124,16 +124,7 @@ async fn watch_all(
         Ok(r) => r.into_inner(),
         Err(s) => return status_response(&s),
     };
-    let events = stream.map(|item| {
-        Chunk::Text(match item {
-            Ok(e) => match serde_json::to_string(&e) {
-                Ok(json) => frame(Some(&format!("{}:{}", e.project, e.seq)), &e.r#type, &json),
-                Err(err) => error_frame(&Status::internal(err.to_string())),
-            },
-            Err(s) => error_frame(&s),
-        })
-    });
-    super::sse_body::response(events)
+    events_response(stream, |e| format!("{}:{}", e.project, e.seq))
 }
 
 /// A comma-separated list of event types.
@@ -221,10 +212,16 @@ async fn watch(
         Ok(r) => r.into_inner(),
         Err(s) => return status_response(&s),
     };
-    let events = stream.map(|item| {
+    events_response(stream, |e| e.seq.to_string())
+}
+
+/// A watch's events as server-sent events, each `id` as `id_of` writes it (a project's
+/// stream: its sequence number; every project's: `project:seq`), `event` its type.
+fn events_response(stream: crate::EventStream, id_of: fn(&pb::Event) -> String) -> Response {
+    let events = stream.map(move |item| {
         Chunk::Text(match item {
             Ok(e) => match serde_json::to_string(&e) {
-                Ok(json) => frame(Some(&e.seq.to_string()), &e.r#type, &json),
+                Ok(json) => frame(Some(&id_of(&e)), &e.r#type, &json),
                 Err(err) => error_frame(&Status::internal(err.to_string())),
             },
             Err(s) => error_frame(&s),

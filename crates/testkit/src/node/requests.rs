@@ -139,6 +139,27 @@ pub async fn report_early_milestones(
     }
 }
 
+/// The window submits `project` on the parallel workflow's `version` with the shipped
+/// form and every material, and reports the milestones before approval: its first
+/// department's task (ndrc's I01) is ready.
+pub async fn submit_for_approval(
+    window: &mut WindowClient<tonic::transport::Channel>,
+    version: &str,
+    project: &str,
+) {
+    let submit = pb::SubmitRequest {
+        request_id: format!("{project}/submit"),
+        project: project.into(),
+        version: version.into(),
+        applicant: "a".into(),
+        form: form(),
+        materials: refs(&APPROVAL_MATERIALS),
+        ..Default::default()
+    };
+    window.submit(with(WINDOW, submit)).await.unwrap();
+    report_early_milestones(window, project).await;
+}
+
 /// The next `n` events of a watch (panics after a generous wait).
 pub async fn next_events(stream: &mut tonic::Streaming<pb::Event>, n: usize) -> Vec<pb::Event> {
     let mut out = Vec::new();
