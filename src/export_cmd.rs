@@ -47,27 +47,8 @@ pub(crate) fn run(a: ExportArgs) -> Result<ExitCode> {
             p.display()
         );
     }
-    let (shared, local);
-    let store: &dyn onewindow::store::ReadStore = match &a.store.store {
-        Some(_) => {
-            shared = crate::launch::open_store(&a.store, onewindow::store::disk::Flush::Group)?.0;
-            &*shared
-        }
-        None => {
-            let data = &a.store.data;
-            let empty = std::fs::read_dir(data)
-                .map(|mut d| d.next().is_none())
-                .unwrap_or(true);
-            anyhow::ensure!(
-                data.is_dir() && !empty,
-                "{}: no onewindow store here",
-                data.display()
-            );
-            local = onewindow::store::readonly::open_read_only(data)
-                .with_context(|| format!("cannot open {}", data.display()))?;
-            &local
-        }
-    };
+    let record = open_record(&a.store)?;
+    let store = record.store();
     let started = std::time::Instant::now();
     let empty = || {
         let period = match (a.from, a.to) {
@@ -110,4 +91,48 @@ pub(crate) fn run(a: ExportArgs) -> Result<ExitCode> {
         started.elapsed().as_secs_f64()
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// A store opened to be read: PostgreSQL, or a private read-only copy of a sled
+/// directory (so a running server is not disturbed).
+pub(crate) enum OpenRecord {
+    /// PostgreSQL.
+    Shared(std::sync::Arc<dyn onewindow::store::Store>),
+    /// sled, read through a copy.
+    Local(onewindow::store::disk::SledStore),
+}
+
+impl OpenRecord {
+    /// The store.
+    pub(crate) fn store(&self) -> &dyn onewindow::store::ReadStore {
+        match self {
+            OpenRecord::Shared(s) => &**s,
+            OpenRecord::Local(l) => l,
+        }
+    }
+}
+
+/// Opens the store `StoreArgs` names for reading; a data directory that holds no store is
+/// an error, not a new empty store.
+pub(crate) fn open_record(a: &StoreArgs) -> Result<OpenRecord> {
+    Ok(match &a.store {
+        Some(_) => OpenRecord::Shared(
+            crate::launch::open_store(a, onewindow::store::disk::Flush::Group)?.0,
+        ),
+        None => {
+            let data = &a.data;
+            let empty = std::fs::read_dir(data)
+                .map(|mut d| d.next().is_none())
+                .unwrap_or(true);
+            anyhow::ensure!(
+                data.is_dir() && !empty,
+                "{}: no onewindow store here",
+                data.display()
+            );
+            OpenRecord::Local(
+                onewindow::store::readonly::open_read_only(data)
+                    .with_context(|| format!("cannot open {}", data.display()))?,
+            )
+        }
+    })
 }

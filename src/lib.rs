@@ -16,6 +16,8 @@
 //! - [`store`]: the store contract, its backends and the durable service.
 //! - [`audit`]: the hash chain verified, signed checkpoints, sealed documents.
 //! - [`simulate`]: the analyst's simulator.
+//! - [`mining`]: the record as process-mining logs.
+//! - [`twin`]: the simulator calibrated from the record (docs/twin.md).
 //! - [`server`]: the gRPC and HTTP sides of a node; [`server::run`] composes one.
 //! - [`loadgen`]: the in-process load generator (`onewindow store drive`, the store
 //!   benchmark, the crash test's child).
@@ -34,3 +36,5 @@ pub use onewindow_mining as mining;
 pub use onewindow_server as server;
 pub use onewindow_simulate as simulate;
 pub use onewindow_store as store;
+/// The analyst's digital twin: a scenario calibrated from the record.
+pub use onewindow_twin as twin;

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 
-use args::{FlushArg, Format, GraphFormat, Output, RunArgs, SimFormat, StoreArgs};
+use args::{FlushArg, Format, GraphFormat, Output, RunArgs, StoreArgs};
 
 mod args;
 mod audit_cmd;
@@ -16,6 +16,7 @@ mod client;
 mod document_cmd;
 mod export_cmd;
 mod launch;
+mod sim_cmd;
 mod sim_log;
 mod tokens_cmd;
 
@@ -128,45 +129,9 @@ enum Command {
     /// The durable store: drive load through it, or open and check it.
     #[command(subcommand)]
     Store(StoreCommand),
-    /// Simulate workflow variants under the same load on the real engine, and compare.
-    Simulate {
-        /// Scenario file (format: docs/simulate.md).
-        scenario: PathBuf,
-        /// Output: text (a table), json (documented in docs/simulate.md) or csv (variant,
-        /// metric, value).
-        #[arg(long, value_enum)]
-        format: Option<SimFormat>,
-        /// The same as `--format json` (kept for a release).
-        #[arg(long, hide = true, conflicts_with_all = ["format", "csv"])]
-        json: bool,
-        /// The same as `--format csv` (kept for a release).
-        #[arg(long, hide = true, conflicts_with = "format")]
-        csv: bool,
-        /// Also write SVG charts into this directory.
-        #[arg(long)]
-        svg: Option<PathBuf>,
-        /// Threads running replications (default: one per core).
-        #[arg(long)]
-        threads: Option<usize>,
-        /// Replace the scenario's seed.
-        #[arg(long)]
-        seed: Option<u64>,
-        /// Replace the scenario's number of replications.
-        #[arg(long)]
-        replications: Option<u32>,
-        /// No progress bar.
-        #[arg(long, short)]
-        quiet: bool,
-        /// Instead of simulating, write each variant as a BPMN model with Prosimos'
-        /// simulation parameters into this directory (VARIANT.bpmn, VARIANT.json).
-        #[arg(long, conflicts_with_all = ["format", "json", "csv", "svg"])]
-        prosimos: Option<PathBuf>,
-        /// Also keep each variant's first replication as a store in this directory
-        /// (`DIR/<variant>/`, sled): the engine's own events, for `onewindow export` and
-        /// the twin's calibration (docs/twin.md).
-        #[arg(long, value_name = "DIR", conflicts_with = "prosimos")]
-        log: Option<PathBuf>,
-    },
+    /// Simulate workflow variants under the same load on the real engine, and compare;
+    /// or calibrate a scenario from the city's record (docs/simulate.md, docs/twin.md).
+    Simulate(sim_cmd::SimulateArgs),
     /// Draw the dependency DAG.
     Graph {
         /// Workflow file.
@@ -331,32 +296,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Loadgen(args) => client::loadgen::run(args),
         Command::LoadgenHttp(args) => client::loadgen_http::run(args),
         Command::Serve(args) => launch::serve(args),
-        Command::Simulate {
-            scenario,
-            format,
-            json,
-            csv,
-            svg,
-            threads,
-            seed,
-            replications,
-            quiet,
-            prosimos,
-            log,
-        } => simulate(
-            &scenario,
-            SimulateOutput {
-                json: json || format == Some(SimFormat::Json),
-                csv: csv || format == Some(SimFormat::Csv),
-                svg,
-                prosimos,
-                log,
-            },
-            threads,
-            seed,
-            replications,
-            quiet,
-        ),
+        Command::Simulate(a) => sim_cmd::run(a),
         Command::Graph { file, format } => {
             let plan = compile(&file)?;
             match format {
@@ -366,120 +306,6 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
-}
-
-struct SimulateOutput {
-    json: bool,
-    csv: bool,
-    svg: Option<PathBuf>,
-    prosimos: Option<PathBuf>,
-    log: Option<PathBuf>,
-}
-
-fn simulate(
-    file: &Path,
-    out: SimulateOutput,
-    threads: Option<usize>,
-    seed: Option<u64>,
-    replications: Option<u32>,
-    quiet: bool,
-) -> Result<ExitCode> {
-    use onewindow::simulate;
-    let mut scenario = match simulate::scenario::load(file) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return Ok(ExitCode::FAILURE);
-        }
-    };
-    if let Some(s) = seed {
-        scenario.raw.seed = s;
-    }
-    if let Some(r) = replications {
-        anyhow::ensure!(r > 0, "--replications: at least 1");
-        scenario.raw.replications = r;
-    }
-    if let Some(dir) = &out.prosimos {
-        let (models, files) = simulate::bpmn::write_all(&scenario, dir)?;
-        for f in files {
-            eprintln!("wrote {}", f.display());
-        }
-        for m in &models {
-            let tasks = m
-                .nodes
-                .iter()
-                .filter(|n| matches!(n.kind, simulate::bpmn::Kind::Task { .. }))
-                .count();
-            eprintln!(
-                "{}: {} nodes ({tasks} tasks), {} flows; {} cases per replication, {} replication(s)",
-                m.name,
-                m.nodes.len(),
-                m.flows.len(),
-                m.cases,
-                scenario.raw.replications
-            );
-            for n in &m.notes {
-                eprintln!("  note: {n}");
-            }
-        }
-        return Ok(ExitCode::SUCCESS);
-    }
-    let threads = threads
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
-        .max(1);
-    let total = simulate::expected_projects(&scenario)
-        * u64::from(scenario.raw.replications)
-        * scenario.variants.len() as u64;
-    let bar = if quiet {
-        indicatif::ProgressBar::hidden()
-    } else {
-        indicatif::ProgressBar::new(total)
-    };
-    bar.set_style(
-        indicatif::ProgressStyle::with_template(
-            "{spinner} {elapsed_precise} [{bar:40}] {human_pos}/{human_len} projects ({per_sec}, eta {eta})",
-        )
-        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-    );
-    let started = std::time::Instant::now();
-    let (report, logs) = match &out.log {
-        Some(_) => simulate::run_logged(&scenario, threads, &|n| bar.inc(n)),
-        None => (
-            simulate::run(&scenario, threads, &|n| bar.inc(n)),
-            Vec::new(),
-        ),
-    };
-    bar.finish_and_clear();
-    if let Some(dir) = &out.log {
-        for (variant, at, projects, events) in sim_log::write(dir, &scenario, logs)? {
-            eprintln!(
-                "{variant}: {projects} projects, {events} events kept as a store in {}",
-                at.display()
-            );
-        }
-    }
-    let elapsed = started.elapsed();
-    if out.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
-    } else if out.csv {
-        print!("{}", simulate::report::csv(&report));
-    } else {
-        print!("{}", simulate::report::table(&report));
-    }
-    if let Some(dir) = &out.svg {
-        let files = simulate::chart::write_all(&report, dir)?;
-        for f in files {
-            eprintln!("wrote {}", f.display());
-        }
-    }
-    let projects: u64 = report.variants.iter().map(|v| v.projects_arrived).sum();
-    if !quiet {
-        eprintln!(
-            "{projects} projects simulated in {:.2} s on {threads} thread(s)",
-            elapsed.as_secs_f64()
-        );
-    }
-    Ok(ExitCode::SUCCESS)
 }
 
 fn store(cmd: StoreCommand) -> Result<ExitCode> {

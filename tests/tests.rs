@@ -27,6 +27,7 @@ mod server;
 mod simulate;
 mod sse;
 mod streams;
+mod twin;
 mod verbs;
 mod walls;
 mod zones;

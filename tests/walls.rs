@@ -125,4 +125,11 @@ fn every_crate_keeps_its_rule() {
         assert!(!has("onewindow-mining", dep), "mining depends on {dep}");
     }
     assert!(has("onewindow-mining", "process_mining"));
+    // The twin joins the record and the simulator; neither knows it, and it never serves.
+    for krate in ["onewindow-mining", "onewindow-simulate", "onewindow-store"] {
+        assert!(!has(krate, "onewindow-twin"), "{krate} depends on the twin");
+    }
+    assert!(
+        has("onewindow-twin", "onewindow-mining") && has("onewindow-twin", "onewindow-simulate")
+    );
 }

@@ -386,12 +386,12 @@ impl Builder<'_> {
         rejected: bool,
         approved: usize,
     ) {
-        let dept = self.set.departments[d];
-        let ask = if supplemented { 0.0 } else { dept.supplement };
+        let item = self.set.items[i].clone();
+        let ask = if supplemented { 0.0 } else { item.supplement };
         let reject = if rejected {
             0.0
         } else {
-            (1.0 - ask) * dept.rejection
+            (1.0 - ask) * item.rejection
         };
         if ask == 0.0 && reject == 0.0 {
             self.flow(after, approved, None);
@@ -410,7 +410,7 @@ impl Builder<'_> {
             self.decide(label, i, d, again, true, rejected, approved);
         }
         if reject > 0.0 {
-            let resubmit = self.set.resubmit;
+            let resubmit = item.resubmit;
             let response = self.set.rejection_response.clone();
             let back = self.applicant(label, &response, "resubmitted");
             let again = self.review(label, i, d, 1.0, "reviewed again");

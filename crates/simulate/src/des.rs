@@ -716,7 +716,10 @@ impl Sim<'_> {
             self.start_reviews(d);
             return;
         }
-        let (ps, pr) = (self.depts[d].set.supplement, self.depts[d].set.rejection);
+        let (ps, pr) = (
+            self.set.items[i as usize].supplement,
+            self.set.items[i as usize].rejection,
+        );
         let live = &self.live[p as usize];
         let ask = !live.supplemented[i as usize] && ps > 0.0 && self.rng.random::<f64>() < ps;
         let reject =
@@ -739,7 +742,7 @@ impl Sim<'_> {
                 reason: "simulated".into(),
             };
             if self.command(p, &actor, cmd).is_some() {
-                let again = self.rng.random::<f64>() < self.set.resubmit;
+                let again = self.rng.random::<f64>() < self.set.items[i as usize].resubmit;
                 let r = self.set.rejection_response.sample(&mut self.rng, 0.0);
                 let ev = if again {
                     Ev::Resubmit { p, i }

@@ -104,8 +104,13 @@ pub struct RawProjectType {
     /// Relative frequency.
     #[serde(default = "one_f")]
     pub weight: f64,
-    /// The form file.
-    pub form: PathBuf,
+    /// The form file; or
+    #[serde(default)]
+    pub form: Option<PathBuf>,
+    /// the form's values written here (field id → value), as a calibrated scenario
+    /// writes each kind of project the record holds.
+    #[serde(default)]
+    pub values: Option<BTreeMap<String, serde_yaml::Value>>,
 }
 
 fn one_f() -> f64 {
@@ -178,6 +183,76 @@ pub struct DepartmentWorld {
     /// task.
     #[serde(default)]
     pub returns: Option<f64>,
+    /// Review time of the department's items not named in `items` (before `slowdown`).
+    #[serde(default)]
+    pub review: Option<Dist>,
+}
+
+/// Per item: its review time and what its reviews end in, over its department's and the
+/// world's. Written either as a distribution alone (the review time, the original form:
+/// `I12: {lognormal: {mean: 12, sd: 5}}`) or as a map with any of the keys below
+/// (`I12: {review: {fixed: 3}, supplement: 0.4}`), which a calibrated scenario uses.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ItemWorld {
+    /// Review time.
+    pub review: Option<Dist>,
+    /// Chance a review ends with a supplement request.
+    pub supplement: Option<f64>,
+    /// Chance a review ends with a rejection.
+    pub rejection: Option<f64>,
+    /// Chance a review ends with a return to an earlier item.
+    pub returns: Option<f64>,
+    /// Chance a rejected applicant resubmits.
+    pub resubmit: Option<f64>,
+}
+
+/// The keys of an item's map form.
+const ITEM_KEYS: [&str; 5] = ["review", "supplement", "rejection", "returns", "resubmit"];
+
+impl<'de> Deserialize<'de> for ItemWorld {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Full {
+            #[serde(default)]
+            review: Option<Dist>,
+            #[serde(default)]
+            supplement: Option<f64>,
+            #[serde(default)]
+            rejection: Option<f64>,
+            #[serde(default)]
+            returns: Option<f64>,
+            #[serde(default)]
+            resubmit: Option<f64>,
+        }
+        use serde::de::Error as _;
+        let v = serde_yaml::Value::deserialize(d)?;
+        let full = v.as_mapping().is_some_and(|m| {
+            m.keys()
+                .any(|k| k.as_str().is_some_and(|k| ITEM_KEYS.contains(&k)))
+        });
+        if full {
+            let f: Full = serde_yaml::from_value(v).map_err(D::Error::custom)?;
+            Ok(ItemWorld {
+                review: f.review,
+                supplement: f.supplement,
+                rejection: f.rejection,
+                returns: f.returns,
+                resubmit: f.resubmit,
+            })
+        } else {
+            let review: Dist = serde_yaml::from_value(v).map_err(|e| {
+                D::Error::custom(format!(
+                    "{e} (an item takes a distribution, or a map of {})",
+                    ITEM_KEYS.join(", ")
+                ))
+            })?;
+            Ok(ItemWorld {
+                review: Some(review),
+                ..ItemWorld::default()
+            })
+        }
+    }
 }
 
 /// Supplements (补正): asked at most once per task, at the end of a review.
@@ -219,9 +294,9 @@ pub struct World {
     /// Review time of every item not named in `items`.
     #[serde(default)]
     pub review: Option<Dist>,
-    /// Review time per item id.
+    /// Per item id: review time, and what its reviews end in.
     #[serde(default)]
-    pub items: BTreeMap<String, Dist>,
+    pub items: BTreeMap<String, ItemWorld>,
     /// Reviewers of every department not given its own `staff`.
     #[serde(default)]
     pub staff: Option<Staff>,
@@ -273,8 +348,14 @@ impl World {
     pub fn merged(&self, over: &World) -> World {
         let mut w = self.clone();
         w.review = over.review.clone().or(w.review);
-        w.items
-            .extend(over.items.iter().map(|(k, v)| (k.clone(), v.clone())));
+        for (k, i) in &over.items {
+            let e = w.items.entry(k.clone()).or_default();
+            e.review = i.review.clone().or(e.review.take());
+            e.supplement = i.supplement.or(e.supplement);
+            e.rejection = i.rejection.or(e.rejection);
+            e.returns = i.returns.or(e.returns);
+            e.resubmit = i.resubmit.or(e.resubmit);
+        }
         w.staff = over.staff.or(w.staff);
         for (k, d) in &over.departments {
             let e = w.departments.entry(k.clone()).or_default();
@@ -283,6 +364,7 @@ impl World {
             e.supplement = d.supplement.or(e.supplement);
             e.rejection = d.rejection.or(e.rejection);
             e.returns = d.returns.or(e.returns);
+            e.review = d.review.clone().or(e.review.take());
         }
         w.sign = over.sign.clone().or(w.sign);
         w.returns = over.returns.or(w.returns);
@@ -542,13 +624,33 @@ pub fn load_str(path: &Path, text: &str) -> Result<Scenario, Error> {
         let plan_names_blueprint = plan.blueprint_dir.is_some();
         let mut types = Vec::new();
         for t in &raw.projects {
-            let form_file = base.join(&t.form);
-            // Named with its variant and project type: the scenario is the context.
-            let text = onewindow_core::textfile::read(&form_file).map_err(|e| Error::Form {
-                path: form_file.clone(),
-                variant: v.name.clone(),
-                message: format!("project type `{}`: {}", t.name, e.reason()),
-            })?;
+            let (form_file, text) = match (&t.form, &t.values) {
+                (Some(form), None) => {
+                    let form_file = base.join(form);
+                    // Named with its variant and project type: the scenario is the context.
+                    let text =
+                        onewindow_core::textfile::read(&form_file).map_err(|e| Error::Form {
+                            path: form_file.clone(),
+                            variant: v.name.clone(),
+                            message: format!("project type `{}`: {}", t.name, e.reason()),
+                        })?;
+                    (form_file, text)
+                }
+                (None, Some(values)) => (
+                    path.to_path_buf(),
+                    serde_yaml::to_string(values).map_err(|e| Error::Form {
+                        path: path.to_path_buf(),
+                        variant: v.name.clone(),
+                        message: format!("project type `{}`: {e}", t.name),
+                    })?,
+                ),
+                _ => {
+                    return Err(invalid(format!(
+                        "projects: project type `{}` needs either `form` (a file) or `values`, not both",
+                        t.name
+                    )))
+                }
+            };
             let form = Form::parse(&text, &plan.fields).map_err(|problems| Error::Form {
                 path: form_file.clone(),
                 variant: v.name.clone(),
@@ -661,10 +763,21 @@ impl World {
                 }
             }
         }
+        for (id, i) in &self.items {
+            p(&format!("items.{id}.supplement"), i.supplement)?;
+            p(&format!("items.{id}.rejection"), i.rejection)?;
+            p(&format!("items.{id}.returns"), i.returns)?;
+            p(&format!("items.{id}.resubmit"), i.resubmit)?;
+        }
         for (name, d) in self
             .items
             .iter()
-            .map(|(k, d)| (format!("items.{k}"), d))
+            .filter_map(|(k, i)| i.review.as_ref().map(|d| (format!("items.{k}.review"), d)))
+            .chain(self.departments.iter().filter_map(|(k, x)| {
+                x.review
+                    .as_ref()
+                    .map(|d| (format!("departments.{k}.review"), d))
+            }))
             .chain(self.review.iter().map(|d| ("review".to_string(), d)))
             .chain(self.milestone.iter().map(|d| ("milestone".to_string(), d)))
             .chain(self.sign.iter().map(|d| ("sign".to_string(), d)))

@@ -129,7 +129,7 @@ impl Sim<'_> {
     /// project to an earlier, approved review item it depends on, drawn at random.
     /// Whether it did.
     pub(super) fn maybe_return(&mut self, p: u32, i: u32, d: usize) -> bool {
-        let pr = self.depts[d].set.returns;
+        let pr = self.set.items[i as usize].returns;
         if pr <= 0.0 || self.live[p as usize].returned[i as usize] {
             return false;
         }

@@ -1,0 +1,287 @@
+//! The analyst's digital twin (docs/twin.md): a world with known parameters
+//! (`tests/twin/known-world.yaml`) is simulated with `--log`, and `simulate calibrate` on
+//! that record must give the parameters back — review means per department within 10 %,
+//! shares within 0.03, the arrival rate within 10 %, staff within one reviewer — in a
+//! scenario the simulator loads. Bad inputs: a clear message, nothing written.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use chrono::NaiveDate;
+use onewindow::simulate::scenario::{self, Staff};
+
+use crate::common::*;
+
+fn onewindow(args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(binary())
+        .args(args)
+        .current_dir(root())
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// The known world simulated once, its record kept as a store: (the store, the period's
+/// first and last day of arrivals).
+fn simulated_city(dir: &Path) -> (PathBuf, NaiveDate, NaiveDate) {
+    let logs = dir.join("logs");
+    let (ok, _, err) = onewindow(&[
+        "simulate",
+        "tests/twin/known-world.yaml",
+        "--quiet",
+        "--log",
+        logs.to_str().unwrap(),
+    ]);
+    assert!(ok, "{err}");
+    let world = scenario::load(&root().join("tests/twin/known-world.yaml")).unwrap();
+    let start = world.raw.start;
+    let calendar = &world.variants[0].plan.calendar;
+    // The 250 working days arrivals come in.
+    let to = calendar.add_working_days(start, 249).date;
+    (logs.join("city"), start, to)
+}
+
+fn within(got: f64, want: f64, share: f64, what: &str) {
+    assert!(
+        (got - want).abs() <= share * want,
+        "{what}: calibrated {got:.4}, the world's {want:.4} (allowed ±{:.0} %)",
+        100.0 * share
+    );
+}
+
+fn close(got: Option<f64>, want: f64, what: &str) {
+    let got = got.unwrap_or_else(|| panic!("{what}: not calibrated"));
+    assert!(
+        (got - want).abs() <= 0.03,
+        "{what}: calibrated {got:.4}, the world's {want:.4} (allowed ±0.03)"
+    );
+}
+
+#[test]
+fn calibration_gives_back_the_world_the_record_came_from() {
+    let dir = tempfile::tempdir().unwrap();
+    let (data, from, to) = simulated_city(dir.path());
+    let out = dir.path().join("twin/calibrated.yaml");
+    std::fs::create_dir_all(out.parent().unwrap()).unwrap();
+    let (ok, report, err) = onewindow(&[
+        "simulate",
+        "calibrate",
+        "--data",
+        data.to_str().unwrap(),
+        "--from",
+        &from.to_string(),
+        "--to",
+        &to.to_string(),
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert!(ok, "{err}");
+    // The workflow the projects ran on is written beside the scenario, which loads.
+    assert!(dir
+        .path()
+        .join("twin/calibrated.workflow/construction-parallel.yaml")
+        .is_file());
+    let s = scenario::load(&out).unwrap_or_else(|e| panic!("{e}"));
+    let truth = scenario::load(&root().join("tests/twin/known-world.yaml")).unwrap();
+    let text = std::fs::read_to_string(&out).unwrap();
+
+    // Arrivals: 4 per working day.
+    within(
+        s.raw.arrivals.per_working_day.unwrap(),
+        4.0,
+        0.10,
+        "arrivals per working day",
+    );
+    assert_eq!(s.raw.arrivals.working_days, Some(250.0));
+    // Two kinds of project, 3 : 1.
+    assert_eq!(s.raw.projects.len(), 2, "{text}");
+    let w: Vec<f64> = s.raw.projects.iter().map(|p| p.weight).collect();
+    within(
+        w[0] / (w[0] + w[1]),
+        0.75,
+        0.10,
+        "share of industrial projects",
+    );
+
+    let world = &s.raw.world;
+    let dept = |id: &str| {
+        world
+            .departments
+            .get(id)
+            .unwrap_or_else(|| panic!("{id} not calibrated:\n{text}"))
+    };
+    // Review means per department, against the world's (its own, else the world's).
+    for id in [
+        "nrp",
+        "housing",
+        "env",
+        "drawing_review",
+        "ndrc",
+        "registry",
+    ] {
+        let want = truth
+            .raw
+            .world
+            .departments
+            .get(id)
+            .and_then(|d| d.review.clone())
+            .or(truth.raw.world.review.clone())
+            .unwrap()
+            .mean();
+        let got = dept(id)
+            .review
+            .as_ref()
+            .unwrap_or_else(|| panic!("{id}: no review fitted:\n{text}"))
+            .mean();
+        within(got, want, 0.10, &format!("{id} mean review"));
+    }
+    // Staff of the departments short of reviewers.
+    for (id, want) in [
+        ("nrp", 9),
+        ("housing", 9),
+        ("env", 5),
+        ("drawing_review", 7),
+    ] {
+        let Some(Staff::Count(got)) = dept(id).staff else {
+            panic!("{id}: no staff:\n{text}");
+        };
+        assert!(
+            got.abs_diff(want) <= 1,
+            "{id}: staff {got}, the world's {want}\n{report}"
+        );
+    }
+    // What reviews end in.
+    close(dept("nrp").supplement, 0.25, "nrp supplement");
+    close(dept("housing").supplement, 0.10, "housing supplement");
+    close(dept("env").rejection, 0.15, "env rejection");
+    close(dept("nrp").rejection, 0.06, "nrp rejection");
+    close(dept("housing").returns, 0.05, "housing returns");
+    close(world.rejection.resubmit, 0.8, "resubmit");
+    close(world.supplement.rework, 0.3, "rework");
+    // The applicants' delays.
+    within(
+        world.supplement.response.as_ref().unwrap().mean(),
+        2.0,
+        0.10,
+        "supplement answer",
+    );
+    within(
+        world.rejection.response.as_ref().unwrap().mean(),
+        4.0,
+        0.10,
+        "resubmission",
+    );
+    within(
+        world.milestone.as_ref().unwrap().mean(),
+        0.5,
+        0.10,
+        "milestone",
+    );
+    // The report says what was fitted from how many observations.
+    assert!(
+        report.contains("arrivals:") && report.contains("KS"),
+        "{report}"
+    );
+    assert!(text.contains("n="), "{text}");
+}
+
+#[test]
+fn calibration_refuses_what_it_cannot_answer() {
+    let dir = tempfile::tempdir().unwrap();
+    let (data, from, _) = simulated_city(dir.path());
+    let out = dir.path().join("c.yaml");
+    let out_s = out.to_str().unwrap();
+    let data_s = data.to_str().unwrap();
+    // An empty period.
+    let (ok, _, err) = onewindow(&[
+        "simulate",
+        "calibrate",
+        "--data",
+        data_s,
+        "--from",
+        "2020-01-01",
+        "--to",
+        "2020-12-31",
+        "-o",
+        out_s,
+    ]);
+    assert!(
+        !ok && err.contains("no event") && err.contains("2020-01-01"),
+        "{err}"
+    );
+    // A workflow the period does not hold.
+    let (ok, _, err) = onewindow(&[
+        "simulate",
+        "calibrate",
+        "--data",
+        data_s,
+        "--from",
+        &from.to_string(),
+        "--to",
+        &from.to_string(),
+        "--workflow",
+        "no-such-workflow",
+        "-o",
+        out_s,
+    ]);
+    assert!(
+        !ok && err.contains("no-such-workflow") && err.contains("construction-parallel"),
+        "{err}"
+    );
+    // A period backwards, and a directory with no store.
+    let (ok, _, err) = onewindow(&[
+        "simulate",
+        "calibrate",
+        "--data",
+        data_s,
+        "--from",
+        "2025-06-01",
+        "--to",
+        "2025-05-01",
+        "-o",
+        out_s,
+    ]);
+    assert!(!ok && err.contains("after"), "{err}");
+    let empty = dir.path().join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    let (ok, _, err) = onewindow(&[
+        "simulate",
+        "calibrate",
+        "--data",
+        empty.to_str().unwrap(),
+        "--from",
+        "2025-01-01",
+        "--to",
+        "2025-12-31",
+        "-o",
+        out_s,
+    ]);
+    assert!(!ok && err.contains("no onewindow store"), "{err}");
+    assert!(!out.exists(), "nothing is written on a refusal");
+    // One day of the record: too few observations for most fits; the scenario says which
+    // numbers stayed at the workflow's defaults, and still loads.
+    let (ok, report, err) = onewindow(&[
+        "simulate",
+        "calibrate",
+        "--data",
+        data_s,
+        "--from",
+        &from.to_string(),
+        "--to",
+        &from.to_string(),
+        "-o",
+        out_s,
+    ]);
+    assert!(ok, "{err}");
+    let text = std::fs::read_to_string(&out).unwrap();
+    assert!(text.contains("left at the default"), "{text}");
+    assert!(
+        report.contains("left at the workflow's defaults"),
+        "{report}"
+    );
+    scenario::load(&out).unwrap_or_else(|e| panic!("{e}\n{text}"));
+}
