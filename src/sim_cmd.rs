@@ -63,6 +63,30 @@ enum Twin {
     /// Fit a scenario to a period of the city's record: arrivals, kinds of project, review
     /// times, what reviews end in, the applicants' delays and each department's staff.
     Calibrate(CalibrateArgs),
+    /// Simulate a scenario over a period of the record and measure how far it is from
+    /// what the record shows, beside the record's own first half against its second.
+    Validate(ValidateArgs),
+}
+
+#[derive(Args)]
+struct ValidateArgs {
+    /// The scenario (its first variant is simulated).
+    scenario: PathBuf,
+    /// The record: a sled data directory, or a PostgreSQL URL (`postgresql://…`).
+    #[arg(long, value_name = "STORE")]
+    against: String,
+    /// The first day of the period.
+    #[arg(long)]
+    from: NaiveDate,
+    /// The last day of the period.
+    #[arg(long)]
+    to: NaiveDate,
+    /// Simulated runs pooled into the twin's log.
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=100))]
+    replications: u32,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Args)]
@@ -88,6 +112,7 @@ struct CalibrateArgs {
 pub(crate) fn run(a: SimulateArgs) -> Result<ExitCode> {
     match a.twin {
         Some(Twin::Calibrate(c)) => calibrate(c),
+        Some(Twin::Validate(v)) => validate(v),
         None => simulate(
             a.scenario.as_deref().context("a scenario file is needed")?,
             SimulateOutput {
@@ -134,6 +159,50 @@ fn calibrate(a: CalibrateArgs) -> Result<ExitCode> {
         c.projects,
         elapsed.as_secs_f64()
     );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn validate(a: ValidateArgs) -> Result<ExitCode> {
+    use onewindow::twin::validate;
+    anyhow::ensure!(a.from <= a.to, "--from {} is after --to {}", a.from, a.to);
+    let scenario = match onewindow::simulate::scenario::load(&a.scenario) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(ExitCode::FAILURE);
+        }
+    };
+    let store = if a.against.starts_with("postgres://") || a.against.starts_with("postgresql://") {
+        StoreArgs {
+            data: PathBuf::from("data"),
+            store: Some(a.against.clone()),
+        }
+    } else {
+        StoreArgs {
+            data: PathBuf::from(&a.against),
+            store: None,
+        }
+    };
+    let record = crate::export_cmd::open_record(&store)?;
+    let started = std::time::Instant::now();
+    let options = validate::Options {
+        from: a.from,
+        to: a.to,
+        replications: a.replications,
+    };
+    let v = match validate::validate(&scenario, record.store(), &options) {
+        Ok(v) => v,
+        Err(e) => {
+            eprintln!("error: {}: {e}", store.describe());
+            return Ok(ExitCode::FAILURE);
+        }
+    };
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&v.json())?);
+    } else {
+        print!("{}", v.table());
+    }
+    eprintln!("validated in {:.2} s", started.elapsed().as_secs_f64());
     Ok(ExitCode::SUCCESS)
 }
 

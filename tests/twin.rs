@@ -285,3 +285,102 @@ fn calibration_refuses_what_it_cannot_answer() {
     );
     scenario::load(&out).unwrap_or_else(|e| panic!("{e}\n{text}"));
 }
+
+#[test]
+fn the_twin_of_one_period_is_as_close_to_the_next_as_the_record_is_to_itself() {
+    let dir = tempfile::tempdir().unwrap();
+    let (data, from, to) = simulated_city(dir.path());
+    let world = scenario::load(&root().join("tests/twin/known-world.yaml")).unwrap();
+    let calendar = &world.variants[0].plan.calendar;
+    // Calibrated on the first 125 working days, validated on the 125 after them.
+    let last_fitted = calendar.add_working_days(from, 124).date;
+    let held_out = calendar.add_working_days(from, 125).date;
+    let out = dir.path().join("first-half.yaml");
+    let (ok, _, err) = onewindow(&[
+        "simulate",
+        "calibrate",
+        "--data",
+        data.to_str().unwrap(),
+        "--from",
+        &from.to_string(),
+        "--to",
+        &last_fitted.to_string(),
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert!(ok, "{err}");
+    let (ok, json, err) = onewindow(&[
+        "simulate",
+        "validate",
+        out.to_str().unwrap(),
+        "--against",
+        data.to_str().unwrap(),
+        "--from",
+        &held_out.to_string(),
+        "--to",
+        &to.to_string(),
+        "--json",
+    ]);
+    assert!(ok, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let projects = v["record"]["projects"].as_u64().unwrap();
+    assert!((400..=600).contains(&projects), "{v}");
+    assert_eq!(
+        v["halves"][0]["projects"].as_u64().unwrap() + v["halves"][1]["projects"].as_u64().unwrap(),
+        projects
+    );
+    for unit in ["working_days", "hours"] {
+        let twin = v["twin"]["cycle_time"][unit].as_f64().unwrap();
+        let baseline = v["baseline"]["cycle_time"][unit].as_f64().unwrap();
+        assert!(
+            twin > 0.0 && baseline > 0.0 && twin <= 1.5 * baseline,
+            "cycle time in {unit}: the twin {twin:.3}, the record against itself {baseline:.3}\n{v}"
+        );
+    }
+    let ngram = v["twin"]["ngram"].as_f64().unwrap();
+    assert!((0.0..1.0).contains(&ngram), "{v}");
+
+    // A twin that is wrong shows it: reviews three times as slow, against the same record.
+    let slow = std::fs::read_to_string(&out).unwrap().replace(
+        "variants:\n  - name: \"as recorded\"\n",
+        "variants:\n  - name: \"as recorded\"\n    world: {departments: {nrp: {slowdown: 3}, housing: {slowdown: 3}}}\n",
+    );
+    let slow_file = dir.path().join("slow.yaml");
+    std::fs::write(&slow_file, slow).unwrap();
+    let (ok, json, err) = onewindow(&[
+        "simulate",
+        "validate",
+        slow_file.to_str().unwrap(),
+        "--against",
+        data.to_str().unwrap(),
+        "--from",
+        &held_out.to_string(),
+        "--to",
+        &to.to_string(),
+        "--json",
+    ]);
+    assert!(ok, "{err}");
+    let w: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let twin = w["twin"]["cycle_time"]["working_days"].as_f64().unwrap();
+    let baseline = w["baseline"]["cycle_time"]["working_days"]
+        .as_f64()
+        .unwrap();
+    assert!(
+        twin > 1.5 * baseline,
+        "a slowed twin: {twin:.3} against {baseline:.3}"
+    );
+
+    // Nothing submitted in the period: refused.
+    let (ok, _, err) = onewindow(&[
+        "simulate",
+        "validate",
+        out.to_str().unwrap(),
+        "--against",
+        data.to_str().unwrap(),
+        "--from",
+        "2020-01-01",
+        "--to",
+        "2020-06-30",
+    ]);
+    assert!(!ok && err.contains("no project was submitted"), "{err}");
+}

@@ -10,6 +10,7 @@
 
 pub mod calibrate;
 pub mod clock;
+pub mod validate;
 
 /// Why the twin could not answer.
 #[derive(Debug, thiserror::Error)]
