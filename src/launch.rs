@@ -149,6 +149,10 @@ pub(crate) struct ServeArgs {
     /// How long a receiver has to answer a delivery, in milliseconds.
     #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(100..=300_000))]
     pub(crate) callback_timeout_ms: u64,
+    /// The forecast headline supervision's dashboard shows: the file `onewindow simulate
+    /// forecast --publish FILE` writes (docs/twin.md).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) forecast: Option<PathBuf>,
 }
 
 /// Runs the server until a signal.
@@ -182,6 +186,7 @@ pub(crate) fn serve(args: ServeArgs) -> Result<ExitCode> {
         callback_backoff_ms,
         callback_backoff_max_ms,
         callback_timeout_ms,
+        forecast,
     } = args;
     let trusted_proxies = trusted_proxies
         .iter()
@@ -228,6 +233,7 @@ pub(crate) fn serve(args: ServeArgs) -> Result<ExitCode> {
     }
     let mut config = server::Config::new(workflows.to_path_buf(), tokens);
     config.tick = std::time::Duration::from_secs(tick_seconds.max(1));
+    config.forecast = forecast;
     config.cache_projects = cache_projects;
     config.per_caller_rps = per_caller_rps;
     config.streams_per_caller = streams_per_caller;

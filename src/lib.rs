@@ -27,7 +27,7 @@
 pub use onewindow_audit as audit;
 pub use onewindow_blueprint as blueprint;
 pub use onewindow_core::{
-    calendar, condition, diagnostic, form, plan, report, site, spec, stats, textfile,
+    calendar, condition, diagnostic, forecast, form, plan, report, site, spec, stats, textfile,
 };
 pub use onewindow_drive as loadgen;
 pub use onewindow_engine as engine;

@@ -66,6 +66,76 @@ enum Twin {
     /// Simulate a scenario over a period of the record and measure how far it is from
     /// what the record shows, beside the record's own first half against its second.
     Validate(ValidateArgs),
+    /// Forecast from the open projects as they stand: which tasks will pass their limits
+    /// and draw cards within the horizon, each department's queue over the days ahead,
+    /// and what a change of staff would do.
+    Forecast(ForecastArgs),
+}
+
+#[derive(Args)]
+struct ForecastArgs {
+    #[command(flatten)]
+    store: StoreArgs,
+    /// The world to run forward (default: calibrated from the record's last `--window`
+    /// working days before the start).
+    #[arg(long)]
+    scenario: Option<PathBuf>,
+    /// Working days of the record the world is calibrated from.
+    #[arg(long, default_value_t = 120, value_parser = clap::value_parser!(u32).range(5..=2500))]
+    window: u32,
+    /// The workflow (needed when the record holds several).
+    #[arg(long)]
+    workflow: Option<String>,
+    /// The moment to forecast from, `YYYY-MM-DD` (the end of that day) or
+    /// `YYYY-MM-DDTHH:MM`, in the city's time (default: now).
+    #[arg(long, value_parser = parse_moment)]
+    at: Option<chrono::NaiveDateTime>,
+    /// Working days ahead.
+    #[arg(long, default_value_t = 20)]
+    horizon: u32,
+    /// Runs.
+    #[arg(long, default_value_t = 200)]
+    replications: u32,
+    /// A change of staff to weigh, `DEPARTMENT=+N` or `DEPARTMENT=-N` (repeat).
+    #[arg(long, value_parser = parse_staff)]
+    staff: Vec<(String, i64)>,
+    /// Threads (default: one per core).
+    #[arg(long)]
+    threads: Option<usize>,
+    /// The seed (the same seed and record give the same forecast, whatever the threads).
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    json: bool,
+    /// Also write the headline for supervision's dashboard here (a node started with
+    /// `serve --forecast FILE` shows it).
+    #[arg(long, value_name = "FILE")]
+    publish: Option<PathBuf>,
+}
+
+fn parse_moment(s: &str) -> Result<chrono::NaiveDateTime, String> {
+    if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+        return Ok(d.and_hms_opt(23, 59, 59).expect("a valid time"));
+    }
+    chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M")
+        .map_err(|_| format!("`{s}`: a day (2026-03-02) or a moment (2026-03-02T14:30)"))
+}
+
+fn parse_staff(s: &str) -> Result<(String, i64), String> {
+    let (dept, n) = s
+        .split_once('=')
+        .ok_or_else(|| format!("`{s}`: DEPARTMENT=+N or DEPARTMENT=-N"))?;
+    let n: i64 = n
+        .trim_start_matches('+')
+        .parse()
+        .map_err(|_| format!("`{s}`: the change is a whole number of reviewers, +2 or -1"))?;
+    if dept.is_empty() || n == 0 || n.abs() > 10_000 {
+        return Err(format!(
+            "`{s}`: a department and a change of 1 to 10000 reviewers"
+        ));
+    }
+    Ok((dept.to_string(), n))
 }
 
 #[derive(Args)]
@@ -113,6 +183,7 @@ pub(crate) fn run(a: SimulateArgs) -> Result<ExitCode> {
     match a.twin {
         Some(Twin::Calibrate(c)) => calibrate(c),
         Some(Twin::Validate(v)) => validate(v),
+        Some(Twin::Forecast(f)) => forecast(f),
         None => simulate(
             a.scenario.as_deref().context("a scenario file is needed")?,
             SimulateOutput {
@@ -203,6 +274,90 @@ fn validate(a: ValidateArgs) -> Result<ExitCode> {
         print!("{}", v.table());
     }
     eprintln!("validated in {:.2} s", started.elapsed().as_secs_f64());
+    Ok(ExitCode::SUCCESS)
+}
+
+fn forecast(a: ForecastArgs) -> Result<ExitCode> {
+    use onewindow::twin::{calibrate, forecast};
+    let record = crate::export_cmd::open_record(&a.store)?;
+    let at = a.at.unwrap_or_else(onewindow::calendar::city_now);
+    let started = std::time::Instant::now();
+    // The world: given, or calibrated from the record's last working days before `at`.
+    let scratch = tempfile::tempdir().context("cannot make a scratch directory")?;
+    let scenario_file = match &a.scenario {
+        Some(f) => f.clone(),
+        None => {
+            // About `window` working days: five in seven, and a margin for holidays.
+            let back = u64::from(a.window) * 7 / 5 + u64::from(a.window) / 20 + 1;
+            let options = calibrate::Options {
+                from: at.date() - chrono::Days::new(back),
+                to: at.date(),
+                workflow: a.workflow.clone(),
+            };
+            let c = match calibrate::calibrate(record.store(), &options) {
+                Ok(c) => c,
+                Err(e) => {
+                    eprintln!(
+                        "error: {}: calibrating the world from {} to {}: {e}",
+                        a.store.describe(),
+                        options.from,
+                        options.to
+                    );
+                    return Ok(ExitCode::FAILURE);
+                }
+            };
+            let file = scratch.path().join("world.yaml");
+            write_calibration(&c, &file)?;
+            eprintln!(
+                "world calibrated from {} to {}: {} projects, {} events",
+                options.from, options.to, c.projects, c.events
+            );
+            file
+        }
+    };
+    let scenario = match onewindow::simulate::scenario::load(&scenario_file) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(ExitCode::FAILURE);
+        }
+    };
+    let options = forecast::Options {
+        at,
+        horizon: a.horizon,
+        replications: a.replications,
+        threads: a
+            .threads
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+            .max(1),
+        staff: a.staff,
+        seed: a.seed,
+    };
+    let f = match forecast::forecast(&scenario, record.store(), &options) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("error: {}: {e}", a.store.describe());
+            return Ok(ExitCode::FAILURE);
+        }
+    };
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&f)?);
+    } else {
+        print!("{}", f.table());
+    }
+    if let Some(file) = &a.publish {
+        let headline = f.published(onewindow::calendar::city_now());
+        onewindow::forecast::write(file, &headline)
+            .with_context(|| format!("cannot write {}", file.display()))?;
+        eprintln!("wrote {}", file.display());
+    }
+    eprintln!(
+        "{} open projects, {} runs of {} working days in {:.2} s",
+        f.open,
+        f.replications,
+        f.horizon,
+        started.elapsed().as_secs_f64()
+    );
     Ok(ExitCode::SUCCESS)
 }
 

@@ -604,3 +604,71 @@ async fn official_document_numbers_at_every_door() {
         permit.body
     );
 }
+
+/// The dashboard shows the forecast's headline the analyst published, with when it ran;
+/// without one it says how to get one, and an unreadable file is said to be so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dashboard_shows_the_published_forecast_or_says_how_to_get_one() {
+    use onewindow::forecast::{Headline, HeadlineTask};
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("forecast.json");
+    let made = chrono::NaiveDateTime::parse_from_str("2025-03-03 02:00", "%Y-%m-%d %H:%M").unwrap();
+    onewindow::forecast::write(
+        &file,
+        &Headline {
+            made,
+            at: made,
+            horizon: 20,
+            replications: 200,
+            workflow: "construction-parallel".into(),
+            open: 812,
+            projects_at_risk: 7,
+            yellow_expected: 9.4,
+            red_expected: 2.1,
+            tasks: vec![HeadlineTask {
+                project: "P-0042".into(),
+                item: "I12".into(),
+                name: "施工图设计文件联合审查".into(),
+                department: "drawing_review".into(),
+                yellow: 0.83,
+                red: 0.35,
+                day: Some(6),
+            }],
+        },
+    )
+    .unwrap();
+    let path = file.clone();
+    let server = start_configured(move |c| c.forecast = Some(path)).await;
+    let supervisor = login(&server, SUPERVISOR).await;
+    let page_ = page(&server, &supervisor, "/console/supervision").await;
+    assert_eq!(page_.status, 200);
+    let body = &page_.body;
+    assert!(body.contains("id=\"forecast-at-risk\">7<"), "{body}");
+    assert!(
+        body.contains("施工图设计文件联合审查") && body.contains("83%") && body.contains("第 6 天"),
+        "{body}"
+    );
+    assert!(body.contains("预测于 2025-03-03 02:00"), "{body}");
+    assert!(
+        body.contains("/console/supervision/projects/P-0042"),
+        "{body}"
+    );
+
+    // The analyst's next run replaces the file; the page shows the new one.
+    std::fs::write(&file, "not json").unwrap();
+    let again = page(&server, &supervisor, "/console/supervision").await;
+    assert!(
+        again.body.contains("id=\"forecast-unreadable\""),
+        "{}",
+        again.body
+    );
+
+    let plain = start().await;
+    let supervisor = login(&plain, SUPERVISOR).await;
+    let none = page(&plain, &supervisor, "/console/supervision").await;
+    assert!(
+        none.body.contains("id=\"forecast-none\"") && none.body.contains("--publish"),
+        "{}",
+        none.body
+    );
+}

@@ -384,3 +384,180 @@ fn the_twin_of_one_period_is_as_close_to_the_next_as_the_record_is_to_itself() {
     ]);
     assert!(!ok && err.contains("no project was submitted"), "{err}");
 }
+
+/// Per open project at `at`, the department items in the department's hands (waiting for a
+/// reviewer, under review, or answered after a supplement), read from the record alone.
+fn in_hand(
+    data: &Path,
+    at: chrono::NaiveDateTime,
+    department: &str,
+) -> (std::collections::BTreeSet<String>, usize) {
+    use onewindow::engine::Event;
+    let store = onewindow::store::readonly::open_read_only(data).unwrap();
+    let record = onewindow::mining::read(&store, None, None).unwrap();
+    let (mut open, mut held) = (std::collections::BTreeSet::new(), 0);
+    for p in &record.projects {
+        let events: Vec<_> = p.events.iter().filter(|e| e.at <= at).collect();
+        if events.is_empty()
+            || events
+                .iter()
+                .any(|e| matches!(e.event, Event::Completed | Event::Withdrawn { .. }))
+        {
+            continue;
+        }
+        open.insert(p.id.clone());
+        let mut last: std::collections::BTreeMap<&str, bool> = Default::default();
+        for e in &events {
+            let item = match &e.event {
+                Event::Returned { item, .. } => Some((item.as_str(), true)),
+                Event::TaskReady { item, .. }
+                | Event::Resubmitted { item, .. }
+                | Event::TaskClaimed { item }
+                | Event::SupplementProvided { item, .. } => Some((item.as_str(), true)),
+                Event::SupplementRequested { item, .. }
+                | Event::TaskRejected { item, .. }
+                | Event::TaskApproved { item, .. }
+                | Event::Reopened { item, .. } => Some((item.as_str(), false)),
+                _ => None,
+            };
+            if let Some((item, holds)) = item {
+                last.insert(item, holds);
+            }
+        }
+        held += last
+            .iter()
+            .filter(|(item, holds)| {
+                **holds
+                    && p.plan.item_index(item).is_some_and(|i| {
+                        p.plan.items[i]
+                            .department
+                            .is_some_and(|d| p.plan.departments[d].id == department)
+                    })
+            })
+            .count();
+    }
+    (open, held)
+}
+
+#[test]
+fn the_forecast_starts_from_the_open_projects_as_they_stand_and_weighs_a_change_of_staff() {
+    let dir = tempfile::tempdir().unwrap();
+    let (data, from, _) = simulated_city(dir.path());
+    let world = scenario::load(&root().join("tests/twin/known-world.yaml")).unwrap();
+    let day = world.variants[0]
+        .plan
+        .calendar
+        .add_working_days(from, 125)
+        .date;
+    let at = day.and_hms_opt(12, 0, 0).unwrap();
+    let (open, nrp_held) = in_hand(&data, at, "nrp");
+    assert!(open.len() > 20, "{} open", open.len());
+    let headline = dir.path().join("forecast.json");
+    let data_s = data.to_str().unwrap();
+    let at_s = format!("{day}T12:00");
+    let (ok, json, err) = onewindow(&[
+        "simulate",
+        "forecast",
+        "--data",
+        data_s,
+        "--scenario",
+        "tests/twin/known-world.yaml",
+        "--at",
+        &at_s,
+        "--horizon",
+        "10",
+        "--replications",
+        "40",
+        "--staff",
+        "nrp=-4",
+        "--json",
+        "--publish",
+        headline.to_str().unwrap(),
+    ]);
+    assert!(ok, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    // Every open project, and nothing else, is forecast.
+    assert_eq!(v["open"].as_u64().unwrap() as usize, open.len(), "{err}");
+    let outcome = &v["outcome"];
+    for t in outcome["tasks"].as_array().unwrap() {
+        assert!(open.contains(t["project"].as_str().unwrap()), "{t}");
+        for k in ["yellow", "red"] {
+            assert!((0.0..=1.0).contains(&t[k].as_f64().unwrap()), "{t}");
+        }
+    }
+    // The queues start as they stand: nrp's tasks in hand at the start are the record's.
+    let dept = |o: &serde_json::Value, id: &str| {
+        o["departments"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["id"] == id)
+            .cloned()
+            .unwrap()
+    };
+    let nrp = dept(outcome, "nrp");
+    assert_eq!(nrp["waiting"].as_array().unwrap().len(), 11);
+    let start = nrp["waiting"][0].as_f64().unwrap() + nrp["reviewing"][0].as_f64().unwrap();
+    assert_eq!(start, nrp_held as f64, "{nrp}");
+    // Four reviewers fewer at planning: its queue grows, over the same random numbers.
+    let fewer = dept(&v["what_if"][1], "nrp");
+    let mean = |d: &serde_json::Value| {
+        let w = d["waiting"].as_array().unwrap();
+        w.iter().map(|x| x.as_f64().unwrap()).sum::<f64>() / w.len() as f64
+    };
+    assert_eq!(fewer["staff"], 5);
+    assert!(
+        mean(&fewer) > mean(&nrp) + 1.0,
+        "{} → {}",
+        mean(&nrp),
+        mean(&fewer)
+    );
+    // The dashboard's headline says the same.
+    let h = onewindow::forecast::read(&headline).unwrap();
+    assert_eq!(
+        h.projects_at_risk as u64,
+        outcome["projects_at_risk"].as_u64().unwrap()
+    );
+    assert_eq!(h.open, open.len());
+
+    // Without a scenario, the world is calibrated from the record before the start.
+    let (ok, table, err) = onewindow(&[
+        "simulate",
+        "forecast",
+        "--data",
+        data_s,
+        "--at",
+        &at_s,
+        "--horizon",
+        "5",
+        "--replications",
+        "5",
+    ]);
+    assert!(ok && err.contains("world calibrated from"), "{err}");
+    assert!(table.contains("未来 5 个工作日"), "{table}");
+
+    // Bad input: a department the workflow lacks, one without a limit, no horizon.
+    for (args, said) in [
+        (vec!["--staff", "nowhere=+1"], "no such department"),
+        (vec!["--staff", "ndrc=+1"], "unlimited"),
+        (vec!["--horizon", "0"], "horizon"),
+    ] {
+        let mut all = vec![
+            "simulate",
+            "forecast",
+            "--data",
+            data_s,
+            "--scenario",
+            "tests/twin/known-world.yaml",
+            "--at",
+            &at_s,
+        ];
+        all.extend(args);
+        let (ok, _, err) = onewindow(&all);
+        assert!(!ok && err.contains(said), "{all:?}: {err}");
+    }
+    let (ok, _, err) = onewindow(&[
+        "simulate", "forecast", "--data", data_s, "--staff", "nrp=+x",
+    ]);
+    assert!(!ok && err.contains("whole number"), "{err}");
+}

@@ -15,6 +15,7 @@
 //! - [`report`]: what the analyst's commands print (tables, JSON, graphs).
 //! - [`site`]: a site check's findings as the record keeps them.
 //! - [`stats`]: the percentile every report uses.
+//! - [`forecast`]: the forecast's headline, as the analyst publishes it and the dashboard shows it.
 //!
 //! Rule: this crate reads files (workflows, calendars) and nothing else of the world;
 //! errors are typed (thiserror).
@@ -24,6 +25,7 @@
 pub mod calendar;
 pub mod condition;
 pub mod diagnostic;
+pub mod forecast;
 pub mod form;
 pub mod plan;
 pub mod report;

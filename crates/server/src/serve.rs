@@ -56,6 +56,9 @@ pub struct Config {
     pub trusted_proxies: super::TrustedProxies,
     /// Where callbacks may go and how their delivery retries.
     pub callbacks: super::callbacks::Policy,
+    /// The forecast headline supervision's dashboard shows (written by `onewindow
+    /// simulate forecast --publish FILE`); none: the dashboard says how to make one.
+    pub forecast: Option<PathBuf>,
 }
 
 impl Config {
@@ -78,6 +81,7 @@ impl Config {
             hygiene: super::Hygiene::default(),
             trusted_proxies: super::TrustedProxies::default(),
             callbacks: super::callbacks::Policy::default(),
+            forecast: None,
         }
     }
 }
@@ -151,6 +155,7 @@ pub async fn run(
         hygiene,
         trusted_proxies,
         callbacks,
+        forecast,
     } = config;
     let hygiene = hygiene.resolved();
     tracing::info!(
@@ -218,6 +223,7 @@ pub async fn run(
             tls: tls.as_ref().map(http_tls).transpose()?,
             proxies: trusted_proxies,
             hygiene: hygiene.clone(),
+            forecast: forecast.clone(),
         };
         tokio::spawn(async move {
             if let Err(e) = super::http::serve(api, tokens, listener, settings, stopped).await {

@@ -22,6 +22,7 @@ use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
+pub mod forecast;
 mod office;
 mod settings;
 
@@ -144,6 +145,12 @@ enum Ev {
         step: u16,
         signer: u16,
     },
+    /// Supervision looks at project `p` (a forecast only: when a card may fall due).
+    Tick {
+        p: u32,
+    },
+    /// The start of a working day: the departments' queues are counted (a forecast only).
+    Day,
 }
 
 struct Dept {
@@ -203,6 +210,8 @@ struct Sim<'a> {
     now: u64,
     progress: &'a dyn Fn(u64),
     finished: u64,
+    /// What a forecast watches (`forecast.rs`); `None` in a comparison of variants.
+    watch: Option<forecast::Watch>,
 }
 
 /// Runs one replication.
@@ -215,59 +224,10 @@ pub fn run(
     keep_log: bool,
     progress: &dyn Fn(u64),
 ) -> RunResult {
-    let plan = &variant.plan;
     let set = Settings::of(variant);
-    let depts = set
-        .departments
-        .iter()
-        .map(|&d| Dept {
-            set: d,
-            busy_now: 0,
-            queue: VecDeque::new(),
-            out: DepartmentResult {
-                staff: d.staff,
-                ..DepartmentResult::default()
-            },
-        })
-        .collect();
-    let first = if plan.calendar.is_working_day(start) {
-        start
-    } else {
-        plan.calendar.add_working_days(start, 1).date
-    };
-    let mut sim = Sim {
-        plan,
-        variant,
-        policy: Policy::default(),
-        rng: ChaCha8Rng::seed_from_u64(seed),
-        arrivals_rng: ChaCha8Rng::seed_from_u64(seed ^ 0x5EED_A441_7A15_0000),
-        sites_rng: ChaCha8Rng::seed_from_u64(seed ^ 0x517E_5EED_0000_0001),
-        heap: BinaryHeap::new(),
-        seq: 0,
-        dates: vec![first],
-        depts,
-        set,
-        live: Vec::new(),
-        results: Vec::new(),
-        materials: plan
-            .materials
-            .iter()
-            .map(|m| MaterialRef::named(&m.id))
-            .collect(),
-        weights: variant.types.iter().map(|t| t.weight).collect(),
-        arrivals_left: arrivals.count,
-        arrival_rate: arrivals.per_working_day,
-        arrival_until: arrivals
-            .working_days
-            .map(|d| (d * DAY as f64).round() as u64),
-        keep_tasks,
-        log: keep_log.then(Vec::new),
-        commands: 0,
-        registers: HashMap::new(),
-        now: 0,
-        progress,
-        finished: 0,
-    };
+    let mut sim = Sim::new(
+        variant, set, arrivals, start, seed, keep_tasks, keep_log, progress,
+    );
     sim.push(0, Ev::Arrive);
     while let Some(Reverse((t, _, ev))) = sim.heap.pop() {
         sim.now = t;
@@ -282,6 +242,75 @@ pub fn run(
         departments: sim.depts.into_iter().map(|d| d.out).collect(),
         projects: sim.results,
         log: sim.log.unwrap_or_default(),
+    }
+}
+
+impl<'a> Sim<'a> {
+    /// A simulation of `variant` in the world `set`, nothing scheduled yet.
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        variant: &'a Variant,
+        set: Settings,
+        arrivals: &Arrivals,
+        start: NaiveDate,
+        seed: u64,
+        keep_tasks: bool,
+        keep_log: bool,
+        progress: &'a dyn Fn(u64),
+    ) -> Sim<'a> {
+        let plan = &variant.plan;
+        let depts = set
+            .departments
+            .iter()
+            .map(|&d| Dept {
+                set: d,
+                busy_now: 0,
+                queue: VecDeque::new(),
+                out: DepartmentResult {
+                    staff: d.staff,
+                    ..DepartmentResult::default()
+                },
+            })
+            .collect();
+        let first = if plan.calendar.is_working_day(start) {
+            start
+        } else {
+            plan.calendar.add_working_days(start, 1).date
+        };
+        Sim {
+            plan,
+            variant,
+            policy: Policy::default(),
+            rng: ChaCha8Rng::seed_from_u64(seed),
+            arrivals_rng: ChaCha8Rng::seed_from_u64(seed ^ 0x5EED_A441_7A15_0000),
+            sites_rng: ChaCha8Rng::seed_from_u64(seed ^ 0x517E_5EED_0000_0001),
+            heap: BinaryHeap::new(),
+            seq: 0,
+            dates: vec![first],
+            depts,
+            set,
+            live: Vec::new(),
+            results: Vec::new(),
+            materials: plan
+                .materials
+                .iter()
+                .map(|m| MaterialRef::named(&m.id))
+                .collect(),
+            weights: variant.types.iter().map(|t| t.weight).collect(),
+            arrivals_left: arrivals.count,
+            arrival_rate: arrivals.per_working_day,
+            arrival_until: arrivals
+                .working_days
+                .map(|d| (d * DAY as f64).round() as u64),
+            keep_tasks,
+            log: keep_log.then(Vec::new),
+            commands: 0,
+            registers: HashMap::new(),
+            now: 0,
+            progress,
+            finished: 0,
+            watch: None,
+        }
     }
 }
 
@@ -365,6 +394,8 @@ impl Sim<'_> {
                 };
                 self.command(p, &Actor::Window, cmd);
             }
+            Ev::Tick { p } => self.tick(p),
+            Ev::Day => self.day(),
         }
     }
 
@@ -572,6 +603,9 @@ impl Sim<'_> {
         if let Some(log) = &mut self.log {
             log.extend(out.events.iter().cloned());
         }
+        if self.watch.is_some() {
+            self.watch_cards(p, &out.events);
+        }
         for e in out.events {
             match &e.event {
                 Event::TaskReady { item, .. }
@@ -614,6 +648,9 @@ impl Sim<'_> {
                 }
                 _ => {}
             }
+        }
+        if self.watch.is_some() {
+            self.schedule_tick(p);
         }
     }
 

@@ -10,6 +10,7 @@
 
 pub mod calibrate;
 pub mod clock;
+pub mod forecast;
 pub mod validate;
 
 /// Why the twin could not answer.

@@ -225,6 +225,7 @@ async fn dashboard(
             .collect();
         (shown.len() + kept.count(), shown)
     };
+    let forecast = forecast_section(&http, &board).await;
     let (red_total, red) = keep(&board.red);
     let (yellow_total, yellow) = keep(&board.yellow);
     let stage_count = |stage: &str| -> usize {
@@ -284,6 +285,7 @@ async fn dashboard(
             div.stat.yellow { span { "预警 Warnings (near the limit)" } b #yellow-count { (yellow_total) } }
             div.stat.red { span { "超期 Overdue (督办/整改 cards)" } b #red-count { (red_total) } }
         }
+        (forecast)
         h2 { "超期 Overdue — carded yellow (督办), red (整改) past the yellow card's deadline" }
         (cards_table("red-cards", &red, &board))
         @if red_total > red.len() { p.hint { "显示前 " (red.len()) " 条，共 " (red_total) " 条；请用筛选缩小范围。 Showing the first " (red.len()) " of " (red_total) "." } }
@@ -349,6 +351,68 @@ async fn assessment_page(
         .err()
         .map_or(StatusCode::OK, page::refusal_code);
     Ok((status, Page::new("部门考核", Some(&session)).render(body)).into_response())
+}
+
+/// The most forecast tasks the dashboard lists.
+const FORECAST_SHOWN: usize = 10;
+
+/// The forecast's headline: what the analyst's last `simulate forecast --publish` said,
+/// with when it ran — or, without one, how to get one (no blank where it would be).
+async fn forecast_section(http: &Http, board: &Board) -> Markup {
+    let Some(path) = http.forecast.clone() else {
+        return html! {
+            h2 { "风险预测 Forecast" }
+            p.hint #forecast-none {
+                "尚未接入预测。分析人员运行 " code { "onewindow simulate forecast --data 数据目录 --publish 文件" }
+                "（建议每晚一次），节点以 " code { "serve --forecast 文件" } " 启动后，这里显示未来若干工作日可能被亮牌的项目。 "
+                "No forecast is published to this node: run the forecast with --publish and start the node with --forecast."
+            }
+        };
+    };
+    let read = tokio::task::spawn_blocking(move || onewindow_core::forecast::read(&path)).await;
+    let h = match read {
+        Ok(Ok(h)) => h,
+        Ok(Err(e)) => {
+            return html! {
+                h2 { "风险预测 Forecast" }
+                p.hint #forecast-unreadable { "预测文件无法读取，请重新运行预测。 The forecast file cannot be read: " (e) }
+            }
+        }
+        Err(e) => {
+            tracing::error!("forecast headline: {e}");
+            return html! { h2 { "风险预测 Forecast" } p.hint { "预测暂不可用。 The forecast is not available." } };
+        }
+    };
+    let pct = |x: f64| format!("{:.0}%", 100.0 * x);
+    html! {
+        h2 { "风险预测 Forecast — 未来 " (h.horizon) " 个工作日 the next " (h.horizon) " working days" }
+        div.cards #forecast {
+            div.stat.red { span { "可能被亮牌的项目（概率 ≥ 50%）Projects at risk" } b #forecast-at-risk { (h.projects_at_risk) } }
+            div.stat.yellow { span { "预计黄牌 督办 Yellow cards expected" } b { (format!("{:.1}", h.yellow_expected)) } }
+            div.stat { span { "预计红牌 整改 Red cards expected" } b { (format!("{:.1}", h.red_expected)) } }
+        }
+        p.hint {
+            "预测于 " (h.made.format("%Y-%m-%d %H:%M")) "，自 " (h.at.format("%Y-%m-%d %H:%M")) " 起，"
+            (h.open) " 个在办项目（" (board.workflows.get(&h.workflow).map_or(h.workflow.as_str(), String::as_str)) "），"
+            (h.replications) " 次模拟。 Forecast made " (h.made.format("%Y-%m-%d %H:%M")) " from the record as of " (h.at.format("%Y-%m-%d %H:%M")) "."
+        }
+        table #forecast-tasks {
+            thead { tr { th { "项目 Project" } th { "事项 Item" } th { "部门 Department" } th { "黄牌概率 Yellow" } th { "红牌概率 Red" } th { "约第几个工作日 Day" } } }
+            tbody {
+                @if h.tasks.is_empty() { tr.empty { td colspan="6" { "预测期内无事项可能超期 none expected to pass its limit" } } }
+                @for t in h.tasks.iter().take(FORECAST_SHOWN) {
+                    tr data-project=(t.project) data-item=(t.item) {
+                        td { a href={ "/console/supervision/projects/" (urlencode(&t.project)) } { (t.project) } }
+                        td { (t.name) }
+                        td { (board.departments.get(&t.department).map_or(t.department.as_str(), String::as_str)) }
+                        td { (pct(t.yellow)) }
+                        td { (pct(t.red)) }
+                        td { (t.day.map_or("—".to_string(), |d| format!("第 {d} 天"))) }
+                    }
+                }
+            }
+        }
+    }
 }
 
 fn cards_table(id: &str, tasks: &[(pb::Task, String)], board: &Board) -> Markup {

@@ -72,6 +72,8 @@ pub(crate) struct Http {
     proxies: Arc<client::TrustedProxies>,
     /// Whether this side serves TLS itself.
     tls: bool,
+    /// The forecast headline file the dashboard shows.
+    forecast: Option<Arc<std::path::PathBuf>>,
 }
 
 impl FromRef<Http> for Api {
@@ -143,6 +145,8 @@ pub(crate) struct Settings {
     pub(crate) proxies: client::TrustedProxies,
     /// Timeouts and the cap on connections.
     pub(crate) hygiene: super::connections::Hygiene,
+    /// The forecast headline file the dashboard shows.
+    pub(crate) forecast: Option<std::path::PathBuf>,
 }
 
 /// Serves the HTTP side on `listener` until `shutdown` resolves, every connection through
@@ -163,6 +167,7 @@ pub(crate) async fn serve(
         tls,
         proxies,
         hygiene,
+        forecast,
     } = settings;
     let http = Http {
         api: api.clone(),
@@ -177,6 +182,7 @@ pub(crate) async fn serve(
         logins: Arc::new(session::LoginLimits::default()),
         proxies: Arc::new(proxies),
         tls: tls.is_some(),
+        forecast: forecast.map(Arc::new),
     };
     let router = router(http);
     let door = Door::new("http", &hygiene, api.metrics.doors.http.clone());
