@@ -352,10 +352,11 @@ fn forecast(a: ForecastArgs) -> Result<ExitCode> {
         eprintln!("wrote {}", file.display());
     }
     eprintln!(
-        "{} open projects, {} runs of {} working days in {:.2} s",
+        "{} open projects, {} runs of {} working days, {} engine commands in {:.2} s",
         f.open,
         f.replications,
         f.horizon,
+        f.commands,
         started.elapsed().as_secs_f64()
     );
     Ok(ExitCode::SUCCESS)

@@ -603,10 +603,8 @@ impl Sim<'_> {
         if let Some(log) = &mut self.log {
             log.extend(out.events.iter().cloned());
         }
-        if self.watch.is_some() {
-            self.watch_cards(p, &out.events);
-        }
-        for e in out.events {
+        let due_moved = self.watch.is_some() && self.watch_cards(p, &out.events);
+        for e in &out.events {
             match &e.event {
                 Event::TaskReady { item, .. }
                 | Event::Resubmitted { item, .. }
@@ -649,7 +647,7 @@ impl Sim<'_> {
                 _ => {}
             }
         }
-        if self.watch.is_some() {
+        if due_moved {
             self.schedule_tick(p);
         }
     }

@@ -256,31 +256,46 @@ impl Sim<'_> {
         self.schedule_tick(p);
     }
 
-    /// Cards the engine drew for an open project.
-    pub(super) fn watch_cards(&mut self, p: u32, events: &[onewindow_engine::Envelope]) {
+    /// Cards the engine drew for an open project; and whether any event may have brought
+    /// a card's day nearer (a task's clock started or restarted, a due date or a card
+    /// changed), so that supervision's next look must be worked out again — a decision
+    /// only moves it later, which the look itself finds out.
+    pub(super) fn watch_cards(&mut self, p: u32, events: &[onewindow_engine::Envelope]) -> bool {
         let plan = self.plan;
-        let Some(w) = &mut self.watch else { return };
+        let Some(w) = &mut self.watch else {
+            return false;
+        };
         let day = ((self.now - w.start) / DAY) as u32;
-        if p >= w.open {
-            return;
-        }
+        let mut moved = false;
         for e in events {
-            if let Event::Carded { item, card, .. } = &e.event {
-                if let Some(i) = plan.item_index(item) {
-                    w.out.cards.push((p, i as u32, *card, day));
+            match &e.event {
+                Event::Carded { item, card, .. } => {
+                    moved = true;
+                    if p < w.open {
+                        if let Some(i) = plan.item_index(item) {
+                            w.out.cards.push((p, i as u32, *card, day));
+                        }
+                    }
                 }
+                Event::TaskReady { .. }
+                | Event::Resubmitted { .. }
+                | Event::Returned { .. }
+                | Event::SupplementProvided { .. }
+                | Event::SpecialEnded { .. }
+                | Event::Extended { .. }
+                | Event::DueRederived { .. }
+                | Event::Overdue { .. } => moved = true,
+                _ => {}
             }
         }
+        moved
     }
 
     /// The first minute supervision may have something to say about project `p`: the
     /// first working day after a running task's due date (the yellow card), or after an
-    /// outstanding yellow card's deadline (the red).
-    pub(super) fn schedule_tick(&mut self, p: u32) {
-        let now = self.now;
-        let Some(project) = self.live[p as usize].project.as_ref() else {
-            return;
-        };
+    /// outstanding yellow card's deadline (the red). `None`: nothing can fall due.
+    fn card_due(&self, p: u32) -> Option<u64> {
+        let project = self.live[p as usize].project.as_ref()?;
         let due = project
             .tasks()
             .iter()
@@ -290,11 +305,16 @@ impl Sim<'_> {
                 (true, Some(deadline), false) => Some(deadline),
                 _ => None,
             })
-            .min();
-        let Some(due) = due else { return };
+            .min()?;
         // The first working day whose date is after `due`.
         let day = self.dates.partition_point(|d| *d <= due) as u64;
-        let at = (day * DAY).max(now);
+        Some((day * DAY).max(self.now))
+    }
+
+    /// Schedules project `p`'s next supervision, if it is earlier than the one scheduled.
+    pub(super) fn schedule_tick(&mut self, p: u32) {
+        let now = self.now;
+        let Some(at) = self.card_due(p) else { return };
         let Some(w) = &mut self.watch else { return };
         if w.next_tick.len() <= p as usize {
             w.next_tick.resize(p as usize + 1, None);
@@ -307,7 +327,8 @@ impl Sim<'_> {
         self.push(at, Ev::Tick { p });
     }
 
-    /// Supervision looks at project `p`, if this is still its scheduled moment.
+    /// Supervision looks at project `p`, if this is still its scheduled moment and a card
+    /// may still fall due (a task decided since needs no look).
     pub(super) fn tick(&mut self, p: u32) {
         let now = self.now;
         let Some(w) = &mut self.watch else { return };
@@ -315,8 +336,13 @@ impl Sim<'_> {
             return;
         }
         w.next_tick[p as usize] = None;
-        if self.live[p as usize].project.is_none() {
-            return;
+        match self.card_due(p) {
+            None => return,
+            Some(later) if later > now => {
+                self.schedule_tick(p);
+                return;
+            }
+            Some(_) => {}
         }
         let _ = self.command(p, &Actor::System, Command::Tick);
         // Nothing more today: the next look is tomorrow at the earliest.

@@ -125,6 +125,8 @@ pub struct Forecast {
     pub left_out: usize,
     /// New projects expected per working day.
     pub arrivals_per_day: f64,
+    /// Engine commands executed, over all runs (the what-if's included).
+    pub commands: u64,
     /// Under the scenario's world.
     pub outcome: Outcome,
     /// Under the change of staff, if one was asked for.
@@ -171,9 +173,11 @@ pub fn forecast(
     let open = open::open_at(store, &plan, o.at, &clock)?;
     let arrivals = &scenario.raw.arrivals;
     let outlooks = runs(variant, &open.projects, arrivals, o);
+    let mut commands: u64 = outlooks.iter().map(|x| x.commands).sum();
     let outcome = summarise(&plan, variant, &open.projects, &outlooks, o);
     let what_if = changed.map(|v| {
         let outlooks = runs(&v, &open.projects, arrivals, o);
+        commands += outlooks.iter().map(|x| x.commands).sum::<u64>();
         (
             o.staff.clone(),
             summarise(&plan, &v, &open.projects, &outlooks, o),
@@ -188,6 +192,7 @@ pub fn forecast(
         open: open.projects.len(),
         left_out: open.left_out.values().sum(),
         arrivals_per_day: arrivals.per_working_day.unwrap_or(0.0),
+        commands,
         outcome,
         what_if,
     })
