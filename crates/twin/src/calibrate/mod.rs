@@ -509,3 +509,56 @@ fn differs(item: Trials, dept: Trials) -> bool {
     let se = (pooled * (1.0 - pooled) * (1.0 / item.n as f64 + 1.0 / rest.n as f64)).sqrt();
     se > 0.0 && ((p1 - p_rest) / se).abs() > ITEM_Z
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use onewindow_store::{fixtures, memory::MemoryStore, Commit, WriteStore};
+
+    fn options() -> Options {
+        Options {
+            from: NaiveDate::from_ymd_opt(2025, 6, 1).unwrap(),
+            to: NaiveDate::from_ymd_opt(2025, 6, 30).unwrap(),
+            workflow: None,
+        }
+    }
+
+    #[test]
+    fn a_store_without_events_or_without_the_projects_version_is_refused_by_name() {
+        let store = MemoryStore::new();
+        let e = calibrate(&store, &options()).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("holds no event between 2025-06-01 and 2025-06-30"),
+            "{e}"
+        );
+        // A project on version `v1`, which the store does not hold.
+        store
+            .commit(Commit {
+                project: "P1".into(),
+                base: None,
+                events: vec![fixtures::event("P1", 1), fixtures::event("P1", 2)],
+                snapshot: None,
+                unindex: Vec::new(),
+                index: Vec::new(),
+                request: None,
+                drawn: Vec::new(),
+            })
+            .unwrap();
+        let e = calibrate(&store, &options()).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("project P1 runs on workflow version v1, which the store does not hold"),
+            "{e}"
+        );
+        let backwards = Options {
+            from: options().to,
+            to: options().from,
+            workflow: None,
+        };
+        assert!(calibrate(&store, &backwards)
+            .unwrap_err()
+            .to_string()
+            .contains("after it ends"));
+    }
+}
