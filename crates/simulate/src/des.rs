@@ -22,6 +22,7 @@ use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
+mod arrivals;
 pub mod forecast;
 mod office;
 mod settings;
@@ -31,7 +32,7 @@ pub use settings::{DepartmentSettings, ItemSettings, Settings};
 use super::scenario::{Arrivals, Variant};
 use onewindow_core::plan::{Plan, Stage};
 use onewindow_core::spec::ItemKind;
-use onewindow_engine::{Actor, Command, Event, MaterialRef, Outcome, Policy, Project, Submission};
+use onewindow_engine::{Actor, Command, Event, MaterialRef, Outcome, Policy, Project};
 
 /// Working minutes in a working day.
 pub const DAY: u64 = 480;
@@ -397,148 +398,6 @@ impl Sim<'_> {
             Ev::Tick { p } => self.tick(p),
             Ev::Day => self.day(),
         }
-    }
-
-    fn arrive(&mut self) {
-        let now = self.now;
-        // The next arrival first, so the stream does not depend on what this one does.
-        let more = match self.arrivals_left.as_mut() {
-            Some(n) => {
-                *n -= 1;
-                *n > 0
-            }
-            None => true,
-        };
-        if more {
-            let next = match self.arrival_rate {
-                None => now,
-                Some(rate) => {
-                    let gap: f64 = rand_distr::Distribution::sample(
-                        &rand_distr::Exp::new(rate).unwrap_or_else(|_| {
-                            rand_distr::Exp::new(1.0).expect("1 is a valid rate")
-                        }),
-                        &mut self.arrivals_rng,
-                    );
-                    now + minutes(gap)
-                }
-            };
-            if self.arrival_until.is_none_or(|u| next < u) {
-                self.push(next, Ev::Arrive);
-            }
-        }
-        let kind = self.pick_type();
-        let p = self.results.len() as u32;
-        let id = format!("S{p}");
-        let n = self.plan.items.len();
-        self.results.push(ProjectResult {
-            kind,
-            arrived: now,
-            total: None,
-            withdrawn: false,
-            refused: false,
-            site_stopped: false,
-            site_rejected: false,
-            stages: [None; 5],
-            tasks: if self.keep_tasks {
-                vec![
-                    TaskTimes {
-                        ready: NONE,
-                        start: NONE,
-                        end: NONE
-                    };
-                    n
-                ]
-            } else {
-                Vec::new()
-            },
-        });
-        self.live.push(Live {
-            project: None,
-            id,
-            supplemented: vec![false; n],
-            rejected: vec![false; n],
-            returned: vec![false; n],
-            signing_since: vec![0; n],
-            stage_open: [None; 5],
-            site_conflict: None,
-        });
-        let site = self.draw_site(kind);
-        let checks = self.variant.site_check;
-        let blocked = site.as_ref().is_some_and(|c| c.blocking);
-        if let (Some(c), false) = (&site, checks) {
-            self.live[p as usize].site_conflict = c
-                .findings
-                .iter()
-                .find(|f| f.blocking)
-                .map(|f| f.department.clone());
-        }
-        let submission = Submission {
-            applicant: "simulated".into(),
-            agent: None,
-            form: self.variant.types[kind].form.clone(),
-            materials: self.materials.clone(),
-            site: site.filter(|_| checks),
-        };
-        let at = self.datetime(now);
-        self.commands += 1;
-        let command = Command::Submit {
-            version: self.plan.version.clone(),
-            submission,
-        };
-        let live = &mut self.live[p as usize];
-        let plan = self.plan;
-        match onewindow_engine::execute(
-            &mut live.project,
-            &live.id,
-            |_| Some(plan),
-            &self.policy,
-            &Actor::Window,
-            command,
-            at,
-        ) {
-            Ok((out, _)) => self.react(p, out),
-            Err(_) => {
-                self.results[p as usize].refused = true;
-                self.results[p as usize].site_stopped = checks && blocked;
-                self.close(p);
-            }
-        }
-    }
-
-    /// A site for an arriving project, checked against the scenario's blueprint (`None`
-    /// without sites, or for a drawn site the check cannot use).
-    fn draw_site(&mut self, kind: usize) -> Option<onewindow_blueprint::check::SiteCheck> {
-        let sites = self.variant.sites.as_ref()?;
-        let e = sites.extent;
-        let [lo, hi] = sites.size_m;
-        let mut u = |a: f64, b: f64| a + (b - a) * self.sites_rng.random::<f64>();
-        let (w, h) = (u(lo, hi), u(lo, hi));
-        let (x, y) = (u(e.min().x, e.max().x - w), u(e.min().y, e.max().y - h));
-        let rect = geo::Rect::new(
-            geo::coord! { x: x, y: y },
-            geo::coord! { x: x + w, y: y + h },
-        );
-        let degrees = onewindow_blueprint::unproject(
-            &sites.blueprint.zone,
-            &geo::MultiPolygon::new(vec![rect.to_polygon()]),
-        )?;
-        let industry = onewindow_blueprint::check::industry_of(&self.variant.types[kind].form);
-        onewindow_blueprint::check::check_site(&sites.blueprint, &degrees, industry).ok()
-    }
-
-    fn pick_type(&mut self) -> usize {
-        if self.weights.len() == 1 {
-            return 0;
-        }
-        let total: f64 = self.weights.iter().sum();
-        let mut x = self.arrivals_rng.random::<f64>() * total;
-        for (k, w) in self.weights.iter().enumerate() {
-            if x < *w {
-                return k;
-            }
-            x -= w;
-        }
-        self.weights.len() - 1
     }
 
     /// Runs a command on a project and reacts to its events. `None` when the engine
