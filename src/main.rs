@@ -130,7 +130,8 @@ enum Command {
     #[command(subcommand)]
     Store(StoreCommand),
     /// Simulate workflow variants under the same load on the real engine, and compare;
-    /// or calibrate a scenario from the city's record (docs/simulate.md, docs/twin.md).
+    /// or the twin built from the city's record: calibrate a scenario, validate it, forecast
+    /// from the open projects (docs/simulate.md, docs/twin.md).
     Simulate(sim_cmd::SimulateArgs),
     /// Draw the dependency DAG.
     Graph {
