@@ -260,6 +260,7 @@ fn validate(a: ValidateArgs) -> Result<ExitCode> {
         from: a.from,
         to: a.to,
         replications: a.replications,
+        threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
     };
     let v = match validate::validate(&scenario, record.store(), &options) {
         Ok(v) => v,
@@ -283,7 +284,7 @@ fn forecast(a: ForecastArgs) -> Result<ExitCode> {
     let at = a.at.unwrap_or_else(onewindow::calendar::city_now);
     let started = std::time::Instant::now();
     // The world: given, or calibrated from the record's last working days before `at`.
-    let scratch = tempfile::tempdir().context("cannot make a scratch directory")?;
+    let mut scratch = None;
     let scenario_file = match &a.scenario {
         Some(f) => f.clone(),
         None => {
@@ -306,7 +307,9 @@ fn forecast(a: ForecastArgs) -> Result<ExitCode> {
                     return Ok(ExitCode::FAILURE);
                 }
             };
-            let file = scratch.path().join("world.yaml");
+            let dir =
+                scratch.insert(tempfile::tempdir().context("cannot make a scratch directory")?);
+            let file = dir.path().join("world.yaml");
             write_calibration(&c, &file)?;
             eprintln!(
                 "world calibrated from {} to {}: {} projects, {} events",

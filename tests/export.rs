@@ -9,19 +9,8 @@ use std::process::Command;
 use crate::common::*;
 
 fn onewindow(args: &[&str]) -> (bool, String) {
-    let out = Command::new(binary())
-        .args(args)
-        .current_dir(root())
-        .output()
-        .unwrap();
-    (
-        out.status.success(),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
-    )
+    let ran = cli(args);
+    (ran.ok, ran.said())
 }
 
 #[test]
@@ -186,27 +175,23 @@ fn bad_exports_are_refused_and_write_nothing() {
 fn a_simulated_run_is_kept_as_a_store_the_export_reads() {
     let dir = tempfile::tempdir().unwrap();
     let logs = dir.path().join("logs");
-    let out = Command::new(binary())
-        .args([
+    let logs_s = logs.to_str().unwrap();
+    let simulate = |format: &[&str]| {
+        let mut args = vec![
             "simulate",
             "workflows/scenarios/serial-vs-parallel.yaml",
             "--replications",
             "1",
             "--quiet",
-            "--format",
-            "json",
             "--log",
-        ])
-        .arg(&logs)
-        .current_dir(root())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+            logs_s,
+        ];
+        args.extend(format);
+        cli(&args)
+    };
+    let out = simulate(&["--format", "json"]);
+    assert!(out.ok, "{}", out.stderr);
+    let report: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
     for v in report["variants"].as_array().unwrap() {
         let name = v["name"].as_str().unwrap();
         let data = logs.join(name);
@@ -247,19 +232,10 @@ fn a_simulated_run_is_kept_as_a_store_the_export_reads() {
         );
     }
     // Kept once: a second run into the same directory is refused, nothing overwritten.
-    let again = Command::new(binary())
-        .args([
-            "simulate",
-            "workflows/scenarios/serial-vs-parallel.yaml",
-            "--replications",
-            "1",
-            "--quiet",
-            "--log",
-        ])
-        .arg(&logs)
-        .current_dir(root())
-        .output()
-        .unwrap();
-    assert!(!again.status.success());
-    assert!(String::from_utf8_lossy(&again.stderr).contains("not empty"));
+    let again = simulate(&[]);
+    assert!(
+        !again.ok && again.stderr.contains("not empty"),
+        "{}",
+        again.stderr
+    );
 }

@@ -5,7 +5,6 @@
 //! scenario the simulator loads. Bad inputs: a clear message, nothing written.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use chrono::NaiveDate;
 use onewindow::simulate::scenario::{self, Staff};
@@ -13,16 +12,49 @@ use onewindow::simulate::scenario::{self, Staff};
 use crate::common::*;
 
 fn onewindow(args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(binary())
-        .args(args)
-        .current_dir(root())
-        .output()
-        .unwrap();
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    let ran = cli(args);
+    (ran.ok, ran.stdout, ran.stderr)
+}
+
+/// `simulate calibrate` of the store in `data` over `from..=to`, written to `out`, with
+/// `more` arguments.
+fn calibrate(
+    data: &Path,
+    from: &str,
+    to: &str,
+    out: &Path,
+    more: &[&str],
+) -> (bool, String, String) {
+    let mut args = vec![
+        "simulate",
+        "calibrate",
+        "--data",
+        data.to_str().unwrap(),
+        "--from",
+        from,
+        "--to",
+        to,
+        "-o",
+        out.to_str().unwrap(),
+    ];
+    args.extend(more);
+    onewindow(&args)
+}
+
+/// `simulate validate` of `scenario` against the store in `data` over `from..=to`, as JSON.
+fn validate(scenario: &Path, data: &Path, from: &str, to: &str) -> (bool, String, String) {
+    onewindow(&[
+        "simulate",
+        "validate",
+        scenario.to_str().unwrap(),
+        "--against",
+        data.to_str().unwrap(),
+        "--from",
+        from,
+        "--to",
+        to,
+        "--json",
+    ])
 }
 
 /// The known world simulated once, its record kept as a store: (the store, the period's
@@ -67,18 +99,7 @@ fn calibration_gives_back_the_world_the_record_came_from() {
     let (data, from, to) = simulated_city(dir.path());
     let out = dir.path().join("twin/calibrated.yaml");
     std::fs::create_dir_all(out.parent().unwrap()).unwrap();
-    let (ok, report, err) = onewindow(&[
-        "simulate",
-        "calibrate",
-        "--data",
-        data.to_str().unwrap(),
-        "--from",
-        &from.to_string(),
-        "--to",
-        &to.to_string(),
-        "-o",
-        out.to_str().unwrap(),
-    ]);
+    let (ok, report, err) = calibrate(&data, &from.to_string(), &to.to_string(), &out, &[]);
     assert!(ok, "{err}");
     // The workflow the projects ran on is written beside the scenario, which loads.
     assert!(dir
@@ -194,88 +215,30 @@ fn calibration_refuses_what_it_cannot_answer() {
     let dir = tempfile::tempdir().unwrap();
     let (data, from, _) = simulated_city(dir.path());
     let out = dir.path().join("c.yaml");
-    let out_s = out.to_str().unwrap();
-    let data_s = data.to_str().unwrap();
+    let day = from.to_string();
     // An empty period.
-    let (ok, _, err) = onewindow(&[
-        "simulate",
-        "calibrate",
-        "--data",
-        data_s,
-        "--from",
-        "2020-01-01",
-        "--to",
-        "2020-12-31",
-        "-o",
-        out_s,
-    ]);
+    let (ok, _, err) = calibrate(&data, "2020-01-01", "2020-12-31", &out, &[]);
     assert!(
         !ok && err.contains("no event") && err.contains("2020-01-01"),
         "{err}"
     );
     // A workflow the period does not hold.
-    let (ok, _, err) = onewindow(&[
-        "simulate",
-        "calibrate",
-        "--data",
-        data_s,
-        "--from",
-        &from.to_string(),
-        "--to",
-        &from.to_string(),
-        "--workflow",
-        "no-such-workflow",
-        "-o",
-        out_s,
-    ]);
+    let (ok, _, err) = calibrate(&data, &day, &day, &out, &["--workflow", "no-such-workflow"]);
     assert!(
         !ok && err.contains("no-such-workflow") && err.contains("construction-parallel"),
         "{err}"
     );
     // A period backwards, and a directory with no store.
-    let (ok, _, err) = onewindow(&[
-        "simulate",
-        "calibrate",
-        "--data",
-        data_s,
-        "--from",
-        "2025-06-01",
-        "--to",
-        "2025-05-01",
-        "-o",
-        out_s,
-    ]);
+    let (ok, _, err) = calibrate(&data, "2025-06-01", "2025-05-01", &out, &[]);
     assert!(!ok && err.contains("after"), "{err}");
     let empty = dir.path().join("empty");
     std::fs::create_dir_all(&empty).unwrap();
-    let (ok, _, err) = onewindow(&[
-        "simulate",
-        "calibrate",
-        "--data",
-        empty.to_str().unwrap(),
-        "--from",
-        "2025-01-01",
-        "--to",
-        "2025-12-31",
-        "-o",
-        out_s,
-    ]);
+    let (ok, _, err) = calibrate(&empty, "2025-01-01", "2025-12-31", &out, &[]);
     assert!(!ok && err.contains("no onewindow store"), "{err}");
     assert!(!out.exists(), "nothing is written on a refusal");
     // One day of the record: too few observations for most fits; the scenario says which
     // numbers stayed at the workflow's defaults, and still loads.
-    let (ok, report, err) = onewindow(&[
-        "simulate",
-        "calibrate",
-        "--data",
-        data_s,
-        "--from",
-        &from.to_string(),
-        "--to",
-        &from.to_string(),
-        "-o",
-        out_s,
-    ]);
+    let (ok, report, err) = calibrate(&data, &day, &day, &out, &[]);
     assert!(ok, "{err}");
     let text = std::fs::read_to_string(&out).unwrap();
     assert!(text.contains("left at the default"), "{text}");
@@ -296,31 +259,16 @@ fn the_twin_of_one_period_is_as_close_to_the_next_as_the_record_is_to_itself() {
     let last_fitted = calendar.add_working_days(from, 124).date;
     let held_out = calendar.add_working_days(from, 125).date;
     let out = dir.path().join("first-half.yaml");
-    let (ok, _, err) = onewindow(&[
-        "simulate",
-        "calibrate",
-        "--data",
-        data.to_str().unwrap(),
-        "--from",
+    let (ok, _, err) = calibrate(
+        &data,
         &from.to_string(),
-        "--to",
         &last_fitted.to_string(),
-        "-o",
-        out.to_str().unwrap(),
-    ]);
+        &out,
+        &[],
+    );
     assert!(ok, "{err}");
-    let (ok, json, err) = onewindow(&[
-        "simulate",
-        "validate",
-        out.to_str().unwrap(),
-        "--against",
-        data.to_str().unwrap(),
-        "--from",
-        &held_out.to_string(),
-        "--to",
-        &to.to_string(),
-        "--json",
-    ]);
+    let (held_out, to) = (held_out.to_string(), to.to_string());
+    let (ok, json, err) = validate(&out, &data, &held_out, &to);
     assert!(ok, "{err}");
     let v: serde_json::Value = serde_json::from_str(&json).unwrap();
     let projects = v["record"]["projects"].as_u64().unwrap();
@@ -347,18 +295,7 @@ fn the_twin_of_one_period_is_as_close_to_the_next_as_the_record_is_to_itself() {
     );
     let slow_file = dir.path().join("slow.yaml");
     std::fs::write(&slow_file, slow).unwrap();
-    let (ok, json, err) = onewindow(&[
-        "simulate",
-        "validate",
-        slow_file.to_str().unwrap(),
-        "--against",
-        data.to_str().unwrap(),
-        "--from",
-        &held_out.to_string(),
-        "--to",
-        &to.to_string(),
-        "--json",
-    ]);
+    let (ok, json, err) = validate(&slow_file, &data, &held_out, &to);
     assert!(ok, "{err}");
     let w: serde_json::Value = serde_json::from_str(&json).unwrap();
     let twin = w["twin"]["cycle_time"]["working_days"].as_f64().unwrap();
@@ -371,17 +308,7 @@ fn the_twin_of_one_period_is_as_close_to_the_next_as_the_record_is_to_itself() {
     );
 
     // Nothing submitted in the period: refused.
-    let (ok, _, err) = onewindow(&[
-        "simulate",
-        "validate",
-        out.to_str().unwrap(),
-        "--against",
-        data.to_str().unwrap(),
-        "--from",
-        "2020-01-01",
-        "--to",
-        "2020-06-30",
-    ]);
+    let (ok, _, err) = validate(&out, &data, "2020-01-01", "2020-06-30");
     assert!(!ok && err.contains("no project was submitted"), "{err}");
 }
 

@@ -163,6 +163,7 @@ struct Dept {
     out: DepartmentResult,
 }
 
+/// A project under way in the simulation.
 struct Live {
     project: Option<Project>,
     id: String,
@@ -213,6 +214,39 @@ struct Sim<'a> {
     finished: u64,
     /// What a forecast watches (`forecast.rs`); `None` in a comparison of variants.
     watch: Option<forecast::Watch>,
+}
+
+impl ProjectResult {
+    /// A project arrived at `arrived`, nothing measured yet.
+    fn new(kind: usize, arrived: u64, tasks: Vec<TaskTimes>) -> ProjectResult {
+        ProjectResult {
+            kind,
+            arrived,
+            total: None,
+            withdrawn: false,
+            refused: false,
+            site_stopped: false,
+            site_rejected: false,
+            stages: [None; 5],
+            tasks,
+        }
+    }
+}
+
+impl Live {
+    /// Project `id` with `n` items, its state `project` (none before its submission).
+    fn new(id: String, project: Option<Project>, n: usize) -> Live {
+        Live {
+            project,
+            id,
+            supplemented: vec![false; n],
+            rejected: vec![false; n],
+            returned: vec![false; n],
+            signing_since: vec![0; n],
+            stage_open: [None; 5],
+            site_conflict: None,
+        }
+    }
 }
 
 /// Runs one replication.

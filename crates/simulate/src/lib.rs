@@ -26,8 +26,6 @@ pub mod report;
 pub mod scenario;
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
 
 pub use report::Report;
 pub use scenario::Scenario;
@@ -104,6 +102,35 @@ pub enum Error {
     },
 }
 
+/// `f(0)`, …, `f(n - 1)` on at most `threads` threads, in index order whatever the
+/// threads did: the simulator's replications, the twin's runs — so the number of threads
+/// never changes a result.
+pub fn in_parallel<T: Send>(n: usize, threads: usize, f: impl Fn(usize) -> T + Sync) -> Vec<T> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let next = AtomicUsize::new(0);
+    let out: std::sync::Mutex<Vec<Option<T>>> =
+        std::sync::Mutex::new((0..n).map(|_| None).collect());
+    std::thread::scope(|scope| {
+        for _ in 0..threads.clamp(1, n.max(1)) {
+            scope.spawn(|| loop {
+                let k = next.fetch_add(1, Ordering::Relaxed);
+                if k >= n {
+                    break;
+                }
+                let value = f(k);
+                if let Ok(mut all) = out.lock() {
+                    all[k] = Some(value);
+                }
+            });
+        }
+    });
+    out.into_inner()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .into_iter()
+        .map(|v| v.expect("every index was run"))
+        .collect()
+}
+
 /// The seed of replication `r`: the scenario's seed and `r` mixed (splitmix64), the same
 /// for every variant.
 pub fn replication_seed(seed: u64, r: u32) -> u64 {
@@ -151,40 +178,25 @@ fn run_with(
     let jobs: Vec<(usize, u32)> = (0..s.variants.len())
         .flat_map(|v| (0..reps).map(move |r| (v, r)))
         .collect();
-    let results: Mutex<Vec<Option<des::RunResult>>> = Mutex::new(vec![None; jobs.len()]);
-    let next = AtomicUsize::new(0);
-    std::thread::scope(|scope| {
-        for _ in 0..threads.clamp(1, jobs.len().max(1)) {
-            scope.spawn(|| loop {
-                let k = next.fetch_add(1, Ordering::Relaxed);
-                let Some(&(v, r)) = jobs.get(k) else { break };
-                let out = des::run(
-                    &s.variants[v],
-                    &s.raw.arrivals,
-                    s.raw.start,
-                    replication_seed(s.raw.seed, r),
-                    r == 0,
-                    keep_logs && r == 0,
-                    progress,
-                );
-                if let Ok(mut all) = results.lock() {
-                    all[k] = Some(out);
-                }
-            });
-        }
+    let results = in_parallel(jobs.len(), threads, |k| {
+        let (v, r) = jobs[k];
+        des::run(
+            &s.variants[v],
+            &s.raw.arrivals,
+            s.raw.start,
+            replication_seed(s.raw.seed, r),
+            r == 0,
+            keep_logs && r == 0,
+            progress,
+        )
     });
-    let results = results
-        .into_inner()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let mut per_variant: Vec<Vec<des::RunResult>> = vec![Vec::new(); s.variants.len()];
     let mut logs = Vec::new();
-    for ((v, _), r) in jobs.iter().zip(results) {
-        if let Some(mut r) = r {
-            if keep_logs && per_variant[*v].is_empty() {
-                logs.push((s.variants[*v].name.clone(), std::mem::take(&mut r.log)));
-            }
-            per_variant[*v].push(r);
+    for ((v, _), mut r) in jobs.iter().zip(results) {
+        if keep_logs && per_variant[*v].is_empty() {
+            logs.push((s.variants[*v].name.clone(), std::mem::take(&mut r.log)));
         }
+        per_variant[*v].push(r);
     }
     (report::pool(s, per_variant), logs)
 }

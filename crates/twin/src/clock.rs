@@ -12,8 +12,8 @@
 use chrono::{NaiveDate, NaiveDateTime, Timelike};
 use onewindow_core::calendar::Calendar;
 
-/// Minutes in a working day.
-pub const DAY: u64 = 480;
+/// Minutes in a working day: the simulator's.
+pub use onewindow_simulate::des::DAY;
 
 /// The working clock of one calendar over a span of days.
 pub struct WorkClock {
@@ -64,11 +64,6 @@ impl WorkClock {
         start + minute.clamp(0, DAY as i64) as u64
     }
 
-    /// Working days from `a` to `b` (0 when `b` is not after `a`).
-    pub fn days(&self, a: NaiveDateTime, b: NaiveDateTime) -> f64 {
-        self.minutes(b).saturating_sub(self.minutes(a)) as f64 / DAY as f64
-    }
-
     /// Working days in `[first, last]` of the span.
     pub fn working_days(&self, first: NaiveDate, last: NaiveDate) -> u32 {
         let at = |d: NaiveDate| {
@@ -102,8 +97,8 @@ mod tests {
         assert_eq!(clock.minutes(at("2025-03-04 08:00")), 480);
         // Friday 16:00 to Monday 10:00: one hour on Friday, one on Monday.
         assert_eq!(
-            clock.days(at("2025-03-07 16:00"), at("2025-03-10 10:00")),
-            0.25
+            clock.minutes(at("2025-03-10 10:00")) - clock.minutes(at("2025-03-07 16:00")),
+            120
         );
         assert_eq!(clock.minutes(at("2025-03-08 12:00")), 5 * 480);
         assert_eq!(

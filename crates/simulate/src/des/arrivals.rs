@@ -9,6 +9,17 @@ use super::{minutes, Ev, Live, ProjectResult, Sim, TaskTimes, NONE};
 use onewindow_engine::{Actor, Command, Submission};
 
 impl Sim<'_> {
+    /// Working minutes to the next arrival of a Poisson stream of `rate` a working day,
+    /// from the arrivals' own random stream.
+    pub(super) fn arrival_gap(&mut self, rate: f64) -> u64 {
+        let exp = rand_distr::Exp::new(rate)
+            .unwrap_or_else(|_| rand_distr::Exp::new(1.0).expect("1 is a valid rate"));
+        minutes(rand_distr::Distribution::sample(
+            &exp,
+            &mut self.arrivals_rng,
+        ))
+    }
+
     pub(super) fn arrive(&mut self) {
         let now = self.now;
         // The next arrival first, so the stream does not depend on what this one does.
@@ -22,15 +33,7 @@ impl Sim<'_> {
         if more {
             let next = match self.arrival_rate {
                 None => now,
-                Some(rate) => {
-                    let gap: f64 = rand_distr::Distribution::sample(
-                        &rand_distr::Exp::new(rate).unwrap_or_else(|_| {
-                            rand_distr::Exp::new(1.0).expect("1 is a valid rate")
-                        }),
-                        &mut self.arrivals_rng,
-                    );
-                    now + minutes(gap)
-                }
+                Some(rate) => now + self.arrival_gap(rate),
             };
             if self.arrival_until.is_none_or(|u| next < u) {
                 self.push(next, Ev::Arrive);
@@ -40,38 +43,20 @@ impl Sim<'_> {
         let p = self.results.len() as u32;
         let id = format!("S{p}");
         let n = self.plan.items.len();
-        self.results.push(ProjectResult {
-            kind,
-            arrived: now,
-            total: None,
-            withdrawn: false,
-            refused: false,
-            site_stopped: false,
-            site_rejected: false,
-            stages: [None; 5],
-            tasks: if self.keep_tasks {
-                vec![
-                    TaskTimes {
-                        ready: NONE,
-                        start: NONE,
-                        end: NONE
-                    };
-                    n
-                ]
-            } else {
-                Vec::new()
-            },
-        });
-        self.live.push(Live {
-            project: None,
-            id,
-            supplemented: vec![false; n],
-            rejected: vec![false; n],
-            returned: vec![false; n],
-            signing_since: vec![0; n],
-            stage_open: [None; 5],
-            site_conflict: None,
-        });
+        let tasks = if self.keep_tasks {
+            vec![
+                TaskTimes {
+                    ready: NONE,
+                    start: NONE,
+                    end: NONE
+                };
+                n
+            ]
+        } else {
+            Vec::new()
+        };
+        self.results.push(ProjectResult::new(kind, now, tasks));
+        self.live.push(Live::new(id, None, n));
         let site = self.draw_site(kind);
         let checks = self.variant.site_check;
         let blocked = site.as_ref().is_some_and(|c| c.blocking);

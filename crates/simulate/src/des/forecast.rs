@@ -134,13 +134,9 @@ pub fn run(
         sim.start_reviews(d);
     }
     if let Some(rate) = arrivals.per_working_day {
-        let gap: f64 = rand_distr::Distribution::sample(
-            &rand_distr::Exp::new(rate)
-                .unwrap_or_else(|_| rand_distr::Exp::new(1.0).expect("1 is a valid rate")),
-            &mut sim.arrivals_rng,
-        );
-        if t0 + minutes(gap) < end {
-            sim.push(t0 + minutes(gap), Ev::Arrive);
+        let first = t0 + sim.arrival_gap(rate);
+        if first < end {
+            sim.push(first, Ev::Arrive);
         }
     }
     sim.push(t0, Ev::Day);
@@ -173,29 +169,14 @@ impl Sim<'_> {
         let now = self.now;
         let p = self.results.len() as u32;
         let n = self.plan.items.len();
-        self.results.push(ProjectResult {
-            kind: 0,
-            arrived: 0,
-            total: None,
-            withdrawn: false,
-            refused: false,
-            site_stopped: false,
-            site_rejected: false,
-            stages: [None; 5],
-            tasks: Vec::new(),
-        });
+        self.results.push(ProjectResult::new(0, 0, Vec::new()));
         let flag =
             |f: fn(&OpenTask) -> bool| (0..n).map(|i| o.tasks.get(i).is_some_and(f)).collect();
-        self.live.push(Live {
-            project: Some(o.project.clone()),
-            id: o.id.clone(),
-            supplemented: flag(|t| t.supplemented),
-            rejected: flag(|t| t.rejected),
-            returned: flag(|t| t.returned),
-            signing_since: vec![0; n],
-            stage_open: [None; 5],
-            site_conflict: None,
-        });
+        let mut live = Live::new(o.id.clone(), Some(o.project.clone()), n);
+        live.supplemented = flag(|t| t.supplemented);
+        live.rejected = flag(|t| t.rejected);
+        live.returned = flag(|t| t.returned);
+        self.live.push(live);
         if let Some(w) = &mut self.watch {
             w.next_tick.resize(self.live.len(), None);
         }

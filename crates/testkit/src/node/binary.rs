@@ -27,6 +27,38 @@ pub fn binary() -> PathBuf {
     bin
 }
 
+/// What one run of the command line said.
+pub struct Ran {
+    /// Whether it exited with success.
+    pub ok: bool,
+    /// Its standard output.
+    pub stdout: String,
+    /// Its standard error.
+    pub stderr: String,
+}
+
+impl Ran {
+    /// Both streams, for a message or a search that does not care which.
+    pub fn said(&self) -> String {
+        format!("{}{}", self.stdout, self.stderr)
+    }
+}
+
+/// Runs the binary with `args` from the checkout (relative paths are the repository's)
+/// and waits for it.
+pub fn cli(args: &[&str]) -> Ran {
+    let out = Command::new(binary())
+        .args(args)
+        .current_dir(root())
+        .output()
+        .expect("the binary runs");
+    Ran {
+        ok: out.status.success(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
 /// The real binary serving: its process, its gRPC address, its directory.
 pub struct Server {
     /// The process.

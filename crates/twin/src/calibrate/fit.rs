@@ -61,7 +61,7 @@ pub fn fit(xs: &[f64]) -> Option<Fit> {
     let n = s.len();
     let (lo, hi) = (s[0], s[n - 1]);
     // A constant (to a working minute): nothing else to fit.
-    if hi - lo < 1.0 / 480.0 {
+    if hi - lo < 1.0 / crate::clock::DAY as f64 {
         return Some(Fit {
             dist: days(Shape::Fixed(round(mean))),
             n,

@@ -47,20 +47,6 @@ pub struct Options {
     pub workflow: Option<String>,
 }
 
-/// A share and how many trials it came from.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub struct Share {
-    /// The trials.
-    pub trials: Trials,
-}
-
-impl Share {
-    /// The share, if there were trials.
-    pub fn value(&self) -> Option<f64> {
-        self.trials.share()
-    }
-}
-
 /// A department, calibrated.
 #[derive(Debug, Clone)]
 pub struct DepartmentFit {
@@ -111,11 +97,10 @@ pub struct ItemFit {
     pub own: Own,
 }
 
-/// Which of an item's numbers are its own in the scenario.
+/// Which of an item's shares are its own in the scenario (its review time is its own
+/// when [`ItemFit::review`] is there).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Own {
-    /// Review time.
-    pub review: bool,
     /// Supplement share.
     pub supplement: bool,
     /// Rejection share.
@@ -368,12 +353,11 @@ fn summarise(
         let dept = it.department.map(|d| &departments[d]);
         let (mean, sd) = fit::mean_sd(&x.reviews);
         let mut own = Own::default();
-        if let Some(df) = dept.and_then(|d| d.review.as_ref()) {
+        let own_review = dept.and_then(|d| d.review.as_ref()).is_some_and(|df| {
             let se = (sd * sd / x.reviews.len().max(1) as f64 + df.sd * df.sd / df.n.max(1) as f64)
                 .sqrt();
-            own.review =
-                x.reviews.len() >= ITEM_MIN && se > 0.0 && ((mean - df.mean) / se).abs() > ITEM_Z;
-        }
+            x.reviews.len() >= ITEM_MIN && se > 0.0 && ((mean - df.mean) / se).abs() > ITEM_Z
+        });
         if let Some(dp) = dept {
             own.supplement = differs(x.supplement, dp.supplement);
             own.rejection = differs(x.rejection, dp.rejection);
@@ -385,7 +369,7 @@ fn summarise(
             department: it.department.map(|d| plan.departments[d].id.clone()),
             reviews: x.reviews.len(),
             mean_review: (!x.reviews.is_empty()).then_some(mean),
-            review: if own.review {
+            review: if own_review {
                 fit::fit(&x.reviews)
             } else {
                 None

@@ -63,7 +63,7 @@ pub fn estimate(busy: &[(u64, u64)], queued: &[(u64, u64)]) -> Option<Staff> {
         Some(staff) => Staff {
             staff,
             saturated: true,
-            queued_days: queued_minutes as f64 / 480.0,
+            queued_days: queued_minutes as f64 / crate::clock::DAY as f64,
             peak,
         },
         None => Staff {

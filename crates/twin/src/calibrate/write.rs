@@ -60,6 +60,32 @@ fn of(t: Trials, what: &str) -> String {
     format!("{} of {} {what}", t.yes, t.n)
 }
 
+/// A fitted distribution under `key` with a comment saying what it came from, or — with
+/// too few observations (`seen`: how many, of what) — a comment that the default stands.
+fn fitted(
+    o: &mut String,
+    indent: &str,
+    key: &str,
+    what: &str,
+    fit: Option<&Fit>,
+    seen: (usize, &str),
+    default: &str,
+) {
+    let _ = match fit {
+        Some(f) => writeln!(
+            o,
+            "{indent}# {what}: {}\n{indent}{key}: {}",
+            provenance(f),
+            dist(&f.dist)
+        ),
+        None => writeln!(
+            o,
+            "{indent}# {key}: left at the default ({default}): {} {}, {MIN_OBSERVATIONS} needed",
+            seen.0, seen.1
+        ),
+    };
+}
+
 /// A share of the world, or — with no trial to count — a comment that it was left at
 /// the default: never a zero that nothing measured.
 fn world_share(o: &mut String, key: &str, t: Trials, what: &str, default: &str) {
@@ -163,23 +189,15 @@ pub fn scenario(c: &Calibration, workflow: &str) -> String {
         );
     }
     o.push_str("world:\n");
-    match &c.milestone {
-        Some(f) => {
-            let _ = writeln!(
-                o,
-                "  # The window's time to report a milestone: {}\n  milestone: {}",
-                provenance(f),
-                dist(&f.dist)
-            );
-        }
-        None => {
-            let _ = writeln!(
-                o,
-                "  # milestone: left at the default (at once): {} observation(s), {MIN_OBSERVATIONS} needed",
-                c.milestones
-            );
-        }
-    }
+    fitted(
+        &mut o,
+        "  ",
+        "milestone",
+        "The window's time to report a milestone",
+        c.milestone.as_ref(),
+        (c.milestones, "observation(s)"),
+        "at once",
+    );
     // The world's shares: every department's pooled (the default for one that has none).
     let all = |f: &dyn Fn(&super::DepartmentFit) -> Trials| {
         c.departments
@@ -199,23 +217,15 @@ pub fn scenario(c: &Calibration, workflow: &str) -> String {
         "reviews that could ask asked",
         "0",
     );
-    match &c.supplement_response {
-        Some(f) => {
-            let _ = writeln!(
-                o,
-                "    # The applicant's answer, working days: {}\n    response: {}",
-                provenance(f),
-                dist(&f.dist)
-            );
-        }
-        None => {
-            let _ = writeln!(
-                o,
-                "    # response: left at the default (fixed 5): {} answer(s), {MIN_OBSERVATIONS} needed",
-                c.supplement_responses
-            );
-        }
-    }
+    fitted(
+        &mut o,
+        "    ",
+        "response",
+        "The applicant's answer, working days",
+        c.supplement_response.as_ref(),
+        (c.supplement_responses, "answer(s)"),
+        "fixed 5",
+    );
     match c.rework {
         Some((r, n)) => {
             let _ = writeln!(
@@ -245,23 +255,15 @@ pub fn scenario(c: &Calibration, workflow: &str) -> String {
         }
         None => o.push_str("    # resubmit: left at the default (0.9): no rejection answered\n"),
     }
-    match &c.rejection_response {
-        Some(f) => {
-            let _ = writeln!(
-                o,
-                "    # The applicant's resubmission, working days: {}\n    response: {}",
-                provenance(f),
-                dist(&f.dist)
-            );
-        }
-        None => {
-            let _ = writeln!(
-                o,
-                "    # response: left at the default (fixed 10): {} resubmission(s), {MIN_OBSERVATIONS} needed",
-                c.rejection_responses
-            );
-        }
-    }
+    fitted(
+        &mut o,
+        "    ",
+        "response",
+        "The applicant's resubmission, working days",
+        c.rejection_response.as_ref(),
+        (c.rejection_responses, "resubmission(s)"),
+        "fixed 10",
+    );
     world_share(
         &mut o,
         "  returns",
@@ -291,23 +293,15 @@ pub fn scenario(c: &Calibration, workflow: &str) -> String {
             };
             let _ = writeln!(o, "      staff: {}   # {why}", s.staff);
         }
-        match &d.review {
-            Some(f) => {
-                let _ = writeln!(
-                    o,
-                    "      # review, working days: {}\n      review: {}",
-                    provenance(f),
-                    dist(&f.dist)
-                );
-            }
-            None => {
-                let _ = writeln!(
-                    o,
-                    "      # review: left at the default (triangular 40–110 % of the limit): {} review(s), {MIN_OBSERVATIONS} needed",
-                    d.reviews
-                );
-            }
-        }
+        fitted(
+            &mut o,
+            "      ",
+            "review",
+            "review, working days",
+            d.review.as_ref(),
+            (d.reviews, "review(s)"),
+            "triangular 40–110 % of the limit",
+        );
         for (key, t, what) in [
             ("supplement", d.supplement, "asked"),
             ("rejection", d.rejection, "rejected"),

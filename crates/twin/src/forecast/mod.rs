@@ -9,8 +9,7 @@
 pub mod open;
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use chrono::{NaiveDate, NaiveDateTime};
 use onewindow_core::plan::Plan;
@@ -242,28 +241,10 @@ fn runs(
     arrivals: &onewindow_simulate::scenario::Arrivals,
     o: &Options,
 ) -> Vec<Outlook> {
-    let next = AtomicUsize::new(0);
-    let out: Mutex<Vec<Option<Outlook>>> = Mutex::new(vec![None; o.replications as usize]);
-    std::thread::scope(|scope| {
-        for _ in 0..o.threads.clamp(1, o.replications as usize) {
-            scope.spawn(|| loop {
-                let r = next.fetch_add(1, Ordering::Relaxed);
-                if r >= o.replications as usize {
-                    break;
-                }
-                let seed = onewindow_simulate::replication_seed(o.seed, r as u32);
-                let outlook = run::run(variant, open, arrivals, o.at, o.horizon, seed);
-                if let Ok(mut all) = out.lock() {
-                    all[r] = Some(outlook);
-                }
-            });
-        }
-    });
-    out.into_inner()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .into_iter()
-        .flatten()
-        .collect()
+    onewindow_simulate::in_parallel(o.replications as usize, o.threads, |r| {
+        let seed = onewindow_simulate::replication_seed(o.seed, r as u32);
+        run::run(variant, open, arrivals, o.at, o.horizon, seed)
+    })
 }
 
 fn summarise(
@@ -322,7 +303,7 @@ fn summarise(
                 overdue: task.overdue,
                 yellow: f64::from(y) / runs,
                 red: f64::from(r) / runs,
-                day: days.get(days.len() / 2).copied(),
+                day: onewindow_core::stats::nearest_rank(&days, 0.5),
             }
         })
         .collect();
@@ -357,7 +338,7 @@ fn summarise(
                     reviewing[k] = r / w.len() as f64;
                     waiting[k] = w.iter().sum::<f64>() / w.len() as f64;
                     w.sort_by(f64::total_cmp);
-                    waiting_p90[k] = w[((w.len() - 1) as f64 * 0.9).round() as usize];
+                    waiting_p90[k] = onewindow_core::stats::nearest_rank(&w, 0.9).unwrap_or(0.0);
                 }
             }
             let yellow = tasks

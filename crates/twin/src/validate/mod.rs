@@ -32,8 +32,10 @@ pub struct Options {
     pub from: NaiveDate,
     /// The last day.
     pub to: NaiveDate,
-    /// Simulated runs pooled into the twin's log (run at once, one thread each).
+    /// Simulated runs pooled into the twin's log.
     pub replications: u32,
+    /// Threads the runs share.
+    pub threads: usize,
 }
 
 /// The result.
@@ -130,36 +132,18 @@ pub fn validate(
         .ok_or_else(|| Error::Input("the scenario has no variant".into()))?;
     let calendar = &variant.plan.calendar;
     let working_days = calendar.count_working_days(o.from, o.to);
-    let mut s = scenario.clone();
-    s.raw.start = o.from;
-    s.variants.truncate(1);
-    if s.raw.arrivals.per_working_day.is_some() {
-        s.raw.arrivals.count = None;
-        s.raw.arrivals.working_days = Some(f64::from(working_days.max(1)));
+    // The scenario's arrivals over the period (a stream's rate kept, its span the period's).
+    let mut arrivals = scenario.raw.arrivals.clone();
+    if arrivals.per_working_day.is_some() {
+        arrivals.count = None;
+        arrivals.working_days = Some(f64::from(working_days.max(1)));
     }
-    s.raw.replications = 1;
-    let base_seed = s.raw.seed;
     let mut simulated = Log::default();
     let reps = o.replications.max(1);
-    let runs: Vec<Vec<Envelope>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..reps)
-            .map(|r| {
-                let mut s = s.clone();
-                s.raw.seed = onewindow_simulate::replication_seed(base_seed, r);
-                scope.spawn(move || {
-                    onewindow_simulate::run_logged(&s, 1, &|_| {})
-                        .1
-                        .into_iter()
-                        .next()
-                        .map(|(_, log)| log)
-                        .unwrap_or_default()
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().unwrap_or_default())
-            .collect()
+    let runs = onewindow_simulate::in_parallel(reps as usize, o.threads, |r| {
+        let seed = onewindow_simulate::replication_seed(scenario.raw.seed, r as u32);
+        let quiet = |_| {};
+        onewindow_simulate::des::run(variant, &arrivals, o.from, seed, false, true, &quiet).log
     });
     for log in runs {
         let mut by: HashMap<String, Vec<Envelope>> = HashMap::new();
