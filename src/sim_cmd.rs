@@ -180,6 +180,7 @@ struct CalibrateArgs {
 
 /// Runs `onewindow simulate`.
 pub(crate) fn run(a: SimulateArgs) -> Result<ExitCode> {
+    crate::keep_freed_memory();
     match a.twin {
         Some(Twin::Calibrate(c)) => calibrate(c),
         Some(Twin::Validate(v)) => validate(v),

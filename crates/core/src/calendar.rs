@@ -396,6 +396,25 @@ impl Calendar {
                     provisional: true,
                 };
             }
+            // A published year is walked in its own table, not date by date: every task
+            // that opens asks for its due date, and the simulator opens millions.
+            if let Some(year) = self.years.get(&date.year()) {
+                let rest = &year.working[(date.ordinal0() as usize + 1).min(year.working.len())..];
+                if !rest.is_empty() {
+                    for (k, _) in rest.iter().enumerate().filter(|(_, w)| **w) {
+                        left -= 1;
+                        if left == 0 {
+                            let date = date + chrono::Days::new(k as u64 + 1);
+                            return Due { date, provisional };
+                        }
+                    }
+                    // The year ran out: on from its last day.
+                    date = date + chrono::Days::new(rest.len() as u64);
+                    continue;
+                }
+            }
+            // One date at a time: into the next year, or through a year with no
+            // published schedule.
             date = date.succ_opt().unwrap_or(last);
             provisional |= !self.is_known(date);
             if self.is_working_day(date) {

@@ -15,7 +15,6 @@
 //! seeded ChaCha generator in a fixed order, so a replication is a pure function of its
 //! seed.
 
-use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, HashMap, VecDeque};
 
 use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
@@ -114,7 +113,38 @@ pub struct RunResult {
     pub log: Vec<onewindow_engine::Envelope>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+/// An event on the simulation's agenda, ordered (earliest first, for the max-heap) by its
+/// minute and then by the order it was scheduled in, so that events of one minute happen
+/// in the order they were caused — and by nothing else: comparing the events themselves
+/// would cost every sift of a heap that holds tens of thousands of them.
+struct Due {
+    at: u64,
+    seq: u64,
+    ev: Ev,
+}
+
+impl PartialEq for Due {
+    fn eq(&self, other: &Due) -> bool {
+        (self.at, self.seq) == (other.at, other.seq)
+    }
+}
+
+impl Eq for Due {}
+
+impl PartialOrd for Due {
+    fn partial_cmp(&self, other: &Due) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Due {
+    #[inline]
+    fn cmp(&self, other: &Due) -> std::cmp::Ordering {
+        (other.at, other.seq).cmp(&(self.at, self.seq))
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Ev {
     Arrive,
     ReviewDone {
@@ -190,7 +220,7 @@ struct Sim<'a> {
     /// Sites draw from their own stream too: adding sites to a scenario does not change
     /// what else happens.
     sites_rng: ChaCha8Rng,
-    heap: BinaryHeap<Reverse<(u64, u64, Ev)>>,
+    heap: BinaryHeap<Due>,
     seq: u64,
     dates: Vec<NaiveDate>,
     depts: Vec<Dept>,
@@ -208,7 +238,9 @@ struct Sim<'a> {
     commands: u64,
     /// The registers of document numbers the simulated departments draw from (department
     /// and year → the last number).
-    registers: HashMap<String, u64>,
+    /// Keyed by the department's index rather than `numbering::register`'s name: one
+    /// register per department and year all the same, without a string per approval.
+    registers: HashMap<(Option<usize>, i32), u64>,
     now: u64,
     progress: &'a dyn Fn(u64),
     finished: u64,
@@ -264,7 +296,7 @@ pub fn run(
         variant, set, arrivals, start, seed, keep_tasks, keep_log, progress,
     );
     sim.push(0, Ev::Arrive);
-    while let Some(Reverse((t, _, ev))) = sim.heap.pop() {
+    while let Some(Due { at: t, ev, .. }) = sim.heap.pop() {
         sim.now = t;
         sim.step(ev);
     }
@@ -361,7 +393,11 @@ fn minutes(days: f64) -> u64 {
 impl Sim<'_> {
     fn push(&mut self, at: u64, ev: Ev) {
         self.seq += 1;
-        self.heap.push(Reverse((at, self.seq, ev)));
+        self.heap.push(Due {
+            at,
+            seq: self.seq,
+            ev,
+        });
     }
 
     /// The engine's wall-clock time for a simulated minute.
@@ -476,7 +512,7 @@ impl Sim<'_> {
                 }
                 let seq = self
                     .registers
-                    .entry(onewindow_core::plan::numbering::register(dept_id, year))
+                    .entry((self.plan.items[i].department, year))
                     .or_default();
                 *seq += 1;
                 let number = match dept.and_then(|d| d.numbering.as_ref()) {

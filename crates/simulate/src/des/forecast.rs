@@ -18,7 +18,7 @@ use std::cmp::Reverse;
 use onewindow_engine::{Actor, Card, Command, Event, Project, Suspension, TaskState};
 use rand::Rng;
 
-use super::{minutes, Arrivals, Dept, Ev, Live, ProjectResult, Settings, Sim, DAY};
+use super::{minutes, Arrivals, Dept, Due, Ev, Live, ProjectResult, Settings, Sim, DAY};
 use crate::dist::Dist;
 use crate::scenario::Variant;
 
@@ -140,7 +140,7 @@ pub fn run(
         }
     }
     sim.push(t0, Ev::Day);
-    while let Some(Reverse((t, _, ev))) = sim.heap.pop() {
+    while let Some(Due { at: t, ev, .. }) = sim.heap.pop() {
         if t > end {
             break;
         }
