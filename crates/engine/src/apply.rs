@@ -16,9 +16,22 @@ pub(super) struct Emitter<'a> {
     pub(super) at: NaiveDateTime,
     pub(super) actor: &'a Actor,
     pub(super) out: Outcome,
+    /// Whether the host will run the effects. The server's edge does (it dispatches and
+    /// notifies once the events are durable); the simulator has no one to tell, and
+    /// building what it would throw away (strings cloned and formatted for every
+    /// notification) was a tenth of a simulated command's work.
+    pub(super) effects: bool,
 }
 
 impl Emitter<'_> {
+    /// Records an effect, built only when the host will run it.
+    #[inline]
+    pub(super) fn effect(&mut self, make: impl FnOnce() -> Effect) {
+        if self.effects {
+            self.out.effects.push(make());
+        }
+    }
+
     #[inline]
     pub(super) fn emit(&mut self, project: &mut Project, event: Event) {
         let env = Envelope {
@@ -65,8 +78,8 @@ impl Project {
             version: version.clone(),
             applicant: applicant.clone(),
             agent: agent.clone(),
-            form,
-            materials: Vec::new(),
+            form: std::sync::Arc::new(form),
+            materials: std::sync::Arc::default(),
             status: Status::Active,
             stage: None,
             tasks: applies.iter().map(|&a| Task::new(a)).collect(),
@@ -93,9 +106,10 @@ impl Project {
     /// for available.
     pub(super) fn add_materials(&mut self, plan: &Plan, materials: &[MaterialRef]) {
         for m in materials {
-            match self.materials.iter_mut().find(|x| x.material == m.material) {
+            let filed = std::sync::Arc::make_mut(&mut self.materials);
+            match filed.iter_mut().find(|x| x.material == m.material) {
                 Some(x) => *x = m.clone(),
-                None => self.materials.push(m.clone()),
+                None => filed.push(m.clone()),
             }
             if let Some(mi) = plan.material_index(&m.material) {
                 for &d in &plan.materials[mi].supplies {

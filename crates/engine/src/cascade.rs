@@ -52,7 +52,7 @@ impl Project {
                 }
                 None => {
                     em.emit(self, Event::Completed);
-                    em.out.effects.push(Effect::NotifyWindow {
+                    em.effect(|| Effect::NotifyWindow {
                         project: self.id.clone(),
                         message: "completed".into(),
                     });
@@ -134,7 +134,7 @@ impl Project {
         );
         match (it.department, due) {
             (Some(_), Some(due)) if it.kind == ItemKind::Review => self.dispatch(em, i, due),
-            _ => em.out.effects.push(Effect::NotifyWindow {
+            _ => em.effect(|| Effect::NotifyWindow {
                 project: self.id.clone(),
                 message: format!("milestone {} to report", it.id),
             }),
@@ -145,7 +145,7 @@ impl Project {
     pub(super) fn dispatch(&self, em: &mut Emitter<'_>, i: usize, due: NaiveDate) {
         let plan = em.plan;
         if let Some(d) = plan.items[i].department {
-            em.out.effects.push(Effect::Dispatch {
+            em.effect(|| Effect::Dispatch {
                 department: plan.departments[d].id.clone(),
                 project: self.id.clone(),
                 item: plan.items[i].id.clone(),
@@ -191,7 +191,8 @@ impl Project {
             } else if !t.warned {
                 let remaining = Clock::of(plan, i).between(today, due);
                 if policy.warns(remaining, t.limit) {
-                    let message = format!("warned {item} due {due} ({remaining} left)");
+                    let message = || format!("warned {item} due {due} ({remaining} left)");
+                    self.notify_department(em, i, message);
                     em.emit(
                         self,
                         Event::Warned {
@@ -200,7 +201,6 @@ impl Project {
                             remaining,
                         },
                     );
-                    self.notify_department(em, i, message);
                 }
             }
         }
@@ -238,20 +238,19 @@ impl Project {
             card,
             deadline,
         };
-        let message = event.summary();
+        self.notify_department(em, i, || event.summary());
         em.emit(self, event);
-        self.notify_department(em, i, message);
     }
 
     /// Tells item `i`'s department (and its head) something about the task.
-    fn notify_department(&self, em: &mut Emitter<'_>, i: usize, message: String) {
+    fn notify_department(&self, em: &mut Emitter<'_>, i: usize, message: impl FnOnce() -> String) {
         let plan = em.plan;
         if plan.items[i].department.is_some() {
-            em.out.effects.push(Effect::NotifyDepartment {
+            em.effect(|| Effect::NotifyDepartment {
                 department: plan.department_of(i).to_string(),
                 project: self.id.clone(),
                 item: plan.items[i].id.clone(),
-                message,
+                message: message(),
             });
         }
     }
@@ -283,9 +282,8 @@ impl Project {
                 provisional,
                 reason: reason.clone(),
             };
-            let message = event.summary();
+            self.notify_department(em, i, || event.summary());
             em.emit(self, event);
-            self.notify_department(em, i, message);
         }
         self.supervise(plan, policy, em.at.date(), em);
     }

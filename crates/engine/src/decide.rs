@@ -26,6 +26,7 @@ impl Project {
         actor: &Actor,
         submission: Submission,
         now: NaiveDateTime,
+        effects: bool,
     ) -> Result<(Project, Outcome), Refusal> {
         let Submission {
             applicant,
@@ -73,6 +74,7 @@ impl Project {
                 events: vec![env],
                 effects: Vec::new(),
             },
+            effects,
         };
         if let Some(site) = site {
             em.emit(
@@ -106,6 +108,7 @@ impl Project {
         actor: &Actor,
         command: Command,
         now: NaiveDateTime,
+        effects: bool,
     ) -> Result<Outcome, Refusal> {
         match self.status {
             Status::Active => {}
@@ -118,6 +121,7 @@ impl Project {
             at: now,
             actor,
             out: Outcome::default(),
+            effects,
         };
         match command {
             Command::Submit { .. } => return Err(Refusal::ProjectExists(self.id.clone())),
@@ -195,7 +199,10 @@ impl Project {
                     });
                 }
                 let used = self.used_now(plan, i, today);
-                let message = format!("supplement-requested {item} [{}]", needed.join(", "));
+                em.effect(|| Effect::NotifyWindow {
+                    project: self.id.clone(),
+                    message: format!("supplement-requested {item} [{}]", needed.join(", ")),
+                });
                 em.emit(
                     self,
                     Event::SupplementRequested {
@@ -205,10 +212,6 @@ impl Project {
                         used,
                     },
                 );
-                em.out.effects.push(Effect::NotifyWindow {
-                    project: self.id.clone(),
-                    message,
-                });
             }
             Command::ProvideSupplement { item, materials } => {
                 self.for_applicant(actor, "provide a supplement")?;

@@ -123,6 +123,64 @@ pub fn execute<P: Deref<Target = Plan>>(
     command: Command,
     now: NaiveDateTime,
 ) -> Result<(Outcome, P), Refusal> {
+    execute_as(
+        Host::RunsEffects,
+        state,
+        id,
+        plan_of,
+        policy,
+        actor,
+        command,
+        now,
+    )
+}
+
+/// [`execute`] for a host that runs no effects — the simulator, which has no department
+/// to notify: the same events and the same state, and [`Outcome::effects`] left empty
+/// instead of built and thrown away.
+///
+/// # Errors
+/// As [`execute`].
+pub fn execute_without_effects<P: Deref<Target = Plan>>(
+    state: &mut Option<Project>,
+    id: &str,
+    plan_of: impl Fn(&str) -> Option<P>,
+    policy: &Policy,
+    actor: &Actor,
+    command: Command,
+    now: NaiveDateTime,
+) -> Result<(Outcome, P), Refusal> {
+    execute_as(
+        Host::RunsNone,
+        state,
+        id,
+        plan_of,
+        policy,
+        actor,
+        command,
+        now,
+    )
+}
+
+/// Whether the host runs a command's effects.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Host {
+    RunsEffects,
+    RunsNone,
+}
+
+#[allow(clippy::too_many_arguments)] // execute's seven, and which of the two it is
+fn execute_as<P: Deref<Target = Plan>>(
+    host: Host,
+    state: &mut Option<Project>,
+    id: &str,
+    plan_of: impl Fn(&str) -> Option<P>,
+    policy: &Policy,
+    actor: &Actor,
+    command: Command,
+    now: NaiveDateTime,
+) -> Result<(Outcome, P), Refusal> {
+    let effects = host == Host::RunsEffects;
     if !onewindow_core::calendar::in_range(now.date()) {
         return Err(Refusal::TimeOutOfRange(now));
     }
@@ -141,7 +199,7 @@ pub fn execute<P: Deref<Target = Plan>>(
             slot @ None,
         ) => {
             let plan = plan_of(&version).ok_or(Refusal::UnknownVersion(version))?;
-            let (project, out) = Project::submit(&plan, id, actor, submission, now)?;
+            let (project, out) = Project::submit(&plan, id, actor, submission, now, effects)?;
             *slot = Some(project);
             Ok((out, plan))
         }
@@ -153,13 +211,13 @@ pub fn execute<P: Deref<Target = Plan>>(
             let old = plan_of(&project.version)
                 .ok_or_else(|| Refusal::UnknownVersion(project.version.clone()))?;
             let new = plan_of(&version).ok_or(Refusal::UnknownVersion(version))?;
-            let out = project.migrate(&old, &new, actor, now)?;
+            let out = project.migrate(&old, &new, actor, now, effects)?;
             Ok((out, new))
         }
         (command, Some(project)) => {
             let plan = plan_of(&project.version)
                 .ok_or_else(|| Refusal::UnknownVersion(project.version.clone()))?;
-            let out = project.handle(&plan, policy, actor, command, now)?;
+            let out = project.handle(&plan, policy, actor, command, now, effects)?;
             Ok((out, plan))
         }
     }

@@ -66,6 +66,7 @@ impl Project {
         new: &Plan,
         actor: &Actor,
         now: chrono::NaiveDateTime,
+        effects: bool,
     ) -> Result<Outcome, Refusal> {
         if !matches!(actor, Actor::Supervisor | Actor::System) {
             return Err(decide::not_allowed(
@@ -180,6 +181,7 @@ impl Project {
             at: now,
             actor,
             out: Outcome::default(),
+            effects,
         };
         em.emit(
             self,
@@ -197,6 +199,7 @@ impl Project {
             at: now,
             actor,
             out: em.out,
+            effects,
         };
         if let Some(stage) = self.stage {
             for s in Stage::ALL.iter().filter(|s| **s <= stage) {

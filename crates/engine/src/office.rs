@@ -224,7 +224,7 @@ impl Project {
             .map(|&d| plan.departments[d].id.clone())
             .collect();
         for d in &departments {
-            em.out.effects.push(Effect::NotifyDepartment {
+            em.effect(|| Effect::NotifyDepartment {
                 department: d.clone(),
                 project: self.id.clone(),
                 item: item.clone(),
@@ -365,7 +365,7 @@ impl Project {
         if let Some(step) = self.current_step(plan, i) {
             self.copy(em, i, step, "rejected");
         }
-        em.out.effects.push(Effect::NotifyWindow {
+        em.effect(|| Effect::NotifyWindow {
             project: self.id.clone(),
             message: format!("rejected {item}: {reason}"),
         });
@@ -637,7 +637,7 @@ impl Project {
                 );
             }
         }
-        em.out.effects.push(Effect::NotifyWindow {
+        em.effect(|| Effect::NotifyWindow {
             project: self.id.clone(),
             message: format!("returned to {to}: {reason}"),
         });
@@ -669,7 +669,7 @@ impl Project {
         if self.tasks[i].urged_on == Some(em.at.date()) {
             return Err(Refusal::UrgedRecently(item));
         }
-        em.out.effects.push(Effect::NotifyDepartment {
+        em.effect(|| Effect::NotifyDepartment {
             department: plan.department_of(i).to_string(),
             project: self.id.clone(),
             item: item.clone(),

@@ -339,10 +339,13 @@ pub struct Project {
     pub(crate) applicant: String,
     /// Assigned agent.
     pub(crate) agent: Option<String>,
-    /// The form.
-    pub(crate) form: Form,
+    /// The form. Shared, like the materials: set once at submission (materials change
+    /// only when the applicant files more), while the simulator copies a restored city's
+    /// projects two hundred times a forecast — the form and the forty-odd materials were
+    /// most of each copy.
+    pub(crate) form: std::sync::Arc<Form>,
     /// Materials on file (latest per material id), one set for every department.
-    pub(crate) materials: Vec<MaterialRef>,
+    pub(crate) materials: std::sync::Arc<Vec<MaterialRef>>,
     /// Lifecycle status.
     pub(crate) status: Status,
     /// The open stage (none before the first opens and after completion).

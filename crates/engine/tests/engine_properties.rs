@@ -253,6 +253,78 @@ proptest! {
             .collect();
         run(which, true, ahead, &steps)?;
     }
+
+    /// A host that runs no effects (the simulator) gets the same events and the same
+    /// state from every command, accepted or refused, and no effects; the server's path
+    /// gets its effects (the submission's dispatch at least).
+    #[test]
+    fn without_effects_the_engine_does_the_same(which in 0usize..3, steps in steps()) {
+        without_effects_same(which, &steps)?;
+    }
+}
+
+fn without_effects_same(which: usize, steps: &[Step]) -> Result<(), TestCaseError> {
+    use onewindow_engine::{execute, execute_without_effects, Policy};
+    let plan = plans()[which].clone();
+    let policy = Policy::default();
+    let start = NaiveDate::from_ymd_opt(2025, 9, 15).unwrap();
+    let mut now = NaiveDateTime::new(start, NaiveTime::from_hms_opt(9, 0, 0).unwrap());
+    let (mut heard, mut unheard) = (None, None);
+    let submit = Command::Submit {
+        version: plan.version.clone(),
+        submission: onewindow_engine::Submission {
+            applicant: "a".into(),
+            agent: Some("agent-1".into()),
+            form: form_for(&plan, true),
+            materials: plan
+                .materials
+                .iter()
+                .map(|m| MaterialRef::named(&m.id))
+                .collect(),
+            site: None,
+        },
+    };
+    let mut commands = vec![(Actor::Window, submit)];
+    for step in steps {
+        commands.push(command(
+            &plan,
+            &Step {
+                project: 0,
+                ..*step
+            },
+        ));
+    }
+    let plan_of = |_: &str| Some(&plan);
+    for (n, (actor, cmd)) in commands.into_iter().enumerate() {
+        if n > 0 {
+            now = now
+                .checked_add_days(Days::new(u64::from(steps[n - 1].days)))
+                .unwrap();
+        }
+        let a = execute(&mut heard, "P", plan_of, &policy, &actor, cmd.clone(), now);
+        let b = execute_without_effects(&mut unheard, "P", plan_of, &policy, &actor, cmd, now);
+        match (a, b) {
+            (Ok((a, _)), Ok((b, _))) => {
+                prop_assert_eq!(&a.events, &b.events);
+                prop_assert!(b.effects.is_empty());
+                if n == 0 {
+                    prop_assert!(
+                        !a.effects.is_empty(),
+                        "the submission dispatches its first tasks"
+                    );
+                }
+            }
+            (Err(a), Err(b)) => prop_assert_eq!(a, b),
+            (a, b) => prop_assert!(
+                false,
+                "one accepted, one refused: {:?} / {:?}",
+                a.is_ok(),
+                b.is_ok()
+            ),
+        }
+        prop_assert_eq!(&heard, &unheard);
+    }
+    Ok(())
 }
 
 /// Submits two projects of plan `which`, approves (or reports) their first `ahead` items

@@ -478,7 +478,7 @@ impl Sim<'_> {
         let cmd = self.numbered(cmd, at);
         let live = &mut self.live[p as usize];
         let plan = self.plan;
-        let (out, _) = onewindow_engine::execute(
+        let (out, _) = onewindow_engine::execute_without_effects(
             &mut live.project,
             &live.id,
             |_| Some(plan),
