@@ -37,7 +37,7 @@ pub(crate) fn write(
         let total = events.len();
         let mut by_project: BTreeMap<String, Vec<Envelope>> = BTreeMap::new();
         for e in events {
-            by_project.entry(e.project.clone()).or_default().push(e);
+            by_project.entry(e.project.to_string()).or_default().push(e);
         }
         let projects = by_project.len();
         for (project, mut events) in by_project {

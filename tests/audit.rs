@@ -531,7 +531,7 @@ fn a_log_sealed_earlier_still_verifies() {
     assert_eq!(events.len(), 93);
     let mut chain = ChainHash::GENESIS;
     for e in &events {
-        assert_eq!(e.project, project);
+        assert_eq!(&*e.project, project);
         assert_eq!(e.prev.as_deref(), Some(&chain), "event {}'s link", e.seq);
         chain = onewindow::store::chain::link(&chain, e).unwrap();
     }

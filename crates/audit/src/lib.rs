@@ -176,7 +176,7 @@ fn verify_log(
             };
             return Ok((unsealed, broken(expected, what)));
         }
-        if e.project != project {
+        if &*e.project != project {
             return Ok((
                 unsealed,
                 broken(e.seq, format!("belongs to project `{}`", e.project)),

@@ -53,7 +53,7 @@ impl Project {
                 None => {
                     em.emit(self, Event::Completed);
                     em.effect(|| Effect::NotifyWindow {
-                        project: self.id.clone(),
+                        project: self.id.to_string(),
                         message: "completed".into(),
                     });
                     return;
@@ -135,7 +135,7 @@ impl Project {
         match (it.department, due) {
             (Some(_), Some(due)) if it.kind == ItemKind::Review => self.dispatch(em, i, due),
             _ => em.effect(|| Effect::NotifyWindow {
-                project: self.id.clone(),
+                project: self.id.to_string(),
                 message: format!("milestone {} to report", it.id),
             }),
         }
@@ -147,7 +147,7 @@ impl Project {
         if let Some(d) = plan.items[i].department {
             em.effect(|| Effect::Dispatch {
                 department: plan.departments[d].id.clone(),
-                project: self.id.clone(),
+                project: self.id.to_string(),
                 item: plan.items[i].id.clone(),
                 due,
             });
@@ -248,7 +248,7 @@ impl Project {
         if plan.items[i].department.is_some() {
             em.effect(|| Effect::NotifyDepartment {
                 department: plan.department_of(i).to_string(),
-                project: self.id.clone(),
+                project: self.id.to_string(),
                 item: plan.items[i].id.clone(),
                 message: message(),
             });

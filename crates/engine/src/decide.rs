@@ -50,7 +50,7 @@ impl Project {
         }
         let env = Envelope {
             v: EVENT_VERSION,
-            project: id.to_string(),
+            project: id.into(),
             seq: 1,
             at: now,
             offset: None,
@@ -124,7 +124,7 @@ impl Project {
             effects,
         };
         match command {
-            Command::Submit { .. } => return Err(Refusal::ProjectExists(self.id.clone())),
+            Command::Submit { .. } => return Err(Refusal::ProjectExists(self.id.to_string())),
             Command::Claim { item } => {
                 let i = self.review_task(plan, actor, &item)?;
                 self.expect(i, &item, &[TaskState::Ready], "claim")?;
@@ -200,7 +200,7 @@ impl Project {
                 }
                 let used = self.used_now(plan, i, today);
                 em.effect(|| Effect::NotifyWindow {
-                    project: self.id.clone(),
+                    project: self.id.to_string(),
                     message: format!("supplement-requested {item} [{}]", needed.join(", ")),
                 });
                 em.emit(

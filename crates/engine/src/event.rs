@@ -386,7 +386,7 @@ pub struct Envelope {
     /// Encoding version ([`EVENT_VERSION`]).
     pub v: u16,
     /// Project id.
-    pub project: String,
+    pub project: std::sync::Arc<str>,
     /// Position in the project's log, from 1.
     pub seq: u64,
     /// When (the command's `now`): civil time in the zone of the project's calendar,

@@ -279,7 +279,7 @@ pub fn dispatched(plan: &Plan, events: &[Envelope]) -> Vec<Effect> {
         if let (Some(d), onewindow_core::spec::ItemKind::Review) = (it.department, it.kind) {
             out.push(Effect::Dispatch {
                 department: plan.departments[d].id.clone(),
-                project: e.project.clone(),
+                project: e.project.to_string(),
                 item: item.clone(),
                 due,
             });

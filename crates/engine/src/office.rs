@@ -226,7 +226,7 @@ impl Project {
         for d in &departments {
             em.effect(|| Effect::NotifyDepartment {
                 department: d.clone(),
-                project: self.id.clone(),
+                project: self.id.to_string(),
                 item: item.clone(),
                 message: format!("copy: {item} step {} {what}", step.id),
             });
@@ -366,7 +366,7 @@ impl Project {
             self.copy(em, i, step, "rejected");
         }
         em.effect(|| Effect::NotifyWindow {
-            project: self.id.clone(),
+            project: self.id.to_string(),
             message: format!("rejected {item}: {reason}"),
         });
     }
@@ -638,7 +638,7 @@ impl Project {
             }
         }
         em.effect(|| Effect::NotifyWindow {
-            project: self.id.clone(),
+            project: self.id.to_string(),
             message: format!("returned to {to}: {reason}"),
         });
         Ok(())
@@ -671,7 +671,7 @@ impl Project {
         }
         em.effect(|| Effect::NotifyDepartment {
             department: plan.department_of(i).to_string(),
-            project: self.id.clone(),
+            project: self.id.to_string(),
             item: item.clone(),
             message: format!("urged {item}: {note}"),
         });

@@ -330,7 +330,7 @@ pub enum Status {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Project {
     /// Project id.
-    pub(crate) id: String,
+    pub(crate) id: std::sync::Arc<str>,
     /// Workflow id.
     pub(crate) workflow: String,
     /// Pinned workflow version.

@@ -108,7 +108,7 @@ impl Engine {
                 let dept = view.plan.department_of(i);
                 if keep(dept, t) {
                     out.push(TaskRow {
-                        project: view.project.id.clone(),
+                        project: view.project.id.to_string(),
                         item: view.plan.items[i].id.clone(),
                         department: dept.to_string(),
                         state: t.state,
@@ -183,7 +183,7 @@ pub fn assess<'a>(
             }
             continue;
         }
-        let Some(plan) = version.get(env.project.as_str()) else {
+        let Some(plan) = version.get(&*env.project) else {
             continue;
         };
         let Some(item) = env.event.item() else {
@@ -192,7 +192,7 @@ pub fn assess<'a>(
         let Some(ix) = plan.item_index(item) else {
             continue;
         };
-        let key = (env.project.clone(), item.to_string());
+        let key = (env.project.to_string(), item.to_string());
         let date = env.at.date();
         if matches!(
             env.event,

@@ -76,7 +76,7 @@ pub(super) fn event_pb(e: &engine::Envelope) -> pb::Event {
         item: e.event.item().unwrap_or_default().to_string(),
         summary: e.event.summary(),
         json: serde_json::to_string(e).unwrap_or_default(),
-        project: e.project.clone(),
+        project: e.project.to_string(),
     }
 }
 

@@ -12,7 +12,7 @@ pub(crate) fn check_shape(commit: &Commit) -> Result<(), Error> {
         check_id(id)?;
     }
     for (k, e) in commit.events.iter().enumerate() {
-        if e.project != commit.project {
+        if *e.project != *commit.project {
             return Err(Error::Inconsistent(format!(
                 "event of project `{}` in a commit for `{}`",
                 e.project, commit.project

@@ -292,7 +292,52 @@ pub struct Plan {
     /// with the [`Loaded`] it was compiled from rather than copied.
     pub raw: Arc<RawWorkflow>,
     /// Item id → index, built on first use (compiling for analysis never needs it).
-    pub(super) index: std::sync::OnceLock<FxHashMap<String, usize>>,
+    pub(super) index: std::sync::OnceLock<ItemIndex>,
+}
+
+/// Item id → index. Every event the engine applies names its item, so this is looked up
+/// millions of times in a simulation: ids of up to seven bytes (every shipped workflow's:
+/// `I01`, `K02`) are packed with their length into one integer and found without
+/// hashing or comparing strings; longer ones go through a string map.
+#[derive(Debug, Clone, Default)]
+pub(super) struct ItemIndex {
+    short: FxHashMap<u64, usize>,
+    long: FxHashMap<String, usize>,
+}
+
+impl ItemIndex {
+    fn new<'a>(ids: impl Iterator<Item = &'a str>) -> ItemIndex {
+        let mut index = ItemIndex::default();
+        for (i, id) in ids.enumerate() {
+            match packed(id) {
+                Some(k) => index.short.insert(k, i),
+                None => index.long.insert(id.to_string(), i),
+            };
+        }
+        index
+    }
+
+    #[inline]
+    fn get(&self, id: &str) -> Option<usize> {
+        match packed(id) {
+            Some(k) => self.short.get(&k).copied(),
+            None => self.long.get(id).copied(),
+        }
+    }
+}
+
+/// An id of at most seven bytes as one integer: its bytes, then its length in the last
+/// byte (so that ids differing only in trailing zero bytes stay apart).
+#[inline]
+fn packed(id: &str) -> Option<u64> {
+    let b = id.as_bytes();
+    if b.len() > 7 {
+        return None;
+    }
+    let mut k = [0u8; 8];
+    k[..b.len()].copy_from_slice(b);
+    k[7] = b.len() as u8;
+    Some(u64::from_le_bytes(k))
 }
 
 impl Plan {
@@ -325,15 +370,8 @@ impl Plan {
     /// The index of the item with this id.
     pub fn item_index(&self, id: &str) -> Option<usize> {
         self.index
-            .get_or_init(|| {
-                self.items
-                    .iter()
-                    .enumerate()
-                    .map(|(i, it)| (it.id.clone(), i))
-                    .collect()
-            })
+            .get_or_init(|| ItemIndex::new(self.items.iter().map(|it| it.id.as_str())))
             .get(id)
-            .copied()
     }
 
     /// The index of the document with this id.
@@ -414,5 +452,35 @@ impl Plan {
     /// Computes the earliest schedule, slack and critical path; see [`Schedule`].
     pub fn schedule(&self, opts: &Options<'_>) -> Schedule {
         schedule::compute(self, opts)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ItemIndex;
+
+    /// Short ids (packed), long ones (hashed), ids that differ only by a trailing zero
+    /// byte or by length, non-ASCII ids: each found at its own index, nothing else found.
+    #[test]
+    fn item_index_finds_every_id_and_nothing_else() {
+        let ids = [
+            "I01",
+            "I0",
+            "I01\0",
+            "",
+            "K02",
+            "1234567",
+            "12345678",
+            "a-much-longer-item-id",
+            "施工许可",
+            "审批",
+        ];
+        let index = ItemIndex::new(ids.iter().copied());
+        for (i, id) in ids.iter().enumerate() {
+            assert_eq!(index.get(id), Some(i), "{id:?}");
+        }
+        for absent in ["I02", "I01\0\0", "123456", "123456789", "施工", "i01"] {
+            assert_eq!(index.get(absent), None, "{absent:?}");
+        }
     }
 }

@@ -52,14 +52,24 @@ pub fn check_number(v: &str) -> Result<&str, NumberError> {
     if v.is_empty() {
         return Err(NumberError::Empty);
     }
-    let chars = v.chars().count();
+    // One pass (every approval's numbers come through here), the errors in their order.
+    let (mut chars, mut control, mut bidi) = (0, None, None);
+    for c in v.chars() {
+        chars += 1;
+        if control.is_none() && c.is_control() {
+            control = Some(c);
+        }
+        if bidi.is_none() && is_bidi_control(c) {
+            bidi = Some(c);
+        }
+    }
     if chars > MAX_NUMBER_CHARS {
         return Err(NumberError::TooLong(chars));
     }
-    if let Some(c) = v.chars().find(|c| c.is_control()) {
+    if let Some(c) = control {
         return Err(NumberError::Control(c));
     }
-    if let Some(c) = v.chars().find(|c| is_bidi_control(*c)) {
+    if let Some(c) = bidi {
         return Err(NumberError::Bidi(c));
     }
     Ok(v)
@@ -152,13 +162,16 @@ impl Pattern {
 
     /// The number `seq` of `year`.
     pub fn format(&self, year: i32, seq: u64) -> String {
-        let mut out = String::new();
+        use std::fmt::Write as _;
+        // One buffer, written in place: the simulator draws a number for every approval.
+        let mut out = String::with_capacity(self.source.len() + 8);
         for p in &self.pieces {
-            match p {
-                Piece::Text(t) => out.push_str(t),
-                Piece::Year => out.push_str(&year.to_string()),
-                Piece::Seq { pad } => out.push_str(&format!("{seq:0pad$}")),
-            }
+            // Writing to a String cannot fail.
+            let _ = match p {
+                Piece::Text(t) => out.write_str(t),
+                Piece::Year => write!(out, "{year}"),
+                Piece::Seq { pad } => write!(out, "{seq:0pad$}"),
+            };
         }
         out
     }

@@ -150,15 +150,15 @@ pub fn validate(
         let mut order = Vec::new();
         for e in log {
             last = last.max(e.at.date());
-            if !by.contains_key(&e.project) {
+            if !by.contains_key(&*e.project) {
                 order.push(e.project.clone());
             }
-            by.entry(e.project.clone()).or_default().push(e);
+            by.entry(e.project.to_string()).or_default().push(e);
         }
         for id in order {
             simulated
                 .cases
-                .push(case(&variant.plan, &by[&id], &mut alphabet));
+                .push(case(&variant.plan, &by[&*id], &mut alphabet));
         }
     }
     let clock = WorkClock::new(calendar, o.from, last + chrono::Days::new(1));
