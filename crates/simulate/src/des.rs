@@ -180,6 +180,9 @@ enum Ev {
     Tick {
         p: u32,
     },
+    /// The start of a working day: supervision looks at the projects waiting in that day's
+    /// list (a forecast only; a look at a day's start waits in a list, not on the agenda).
+    Looks,
     /// The start of a working day: the departments' queues are counted (a forecast only).
     Day,
 }
@@ -466,6 +469,7 @@ impl Sim<'_> {
                 self.command(p, &Actor::Window, cmd);
             }
             Ev::Tick { p } => self.tick(p),
+            Ev::Looks => self.looks(),
             Ev::Day => self.day(),
         }
     }
