@@ -433,7 +433,7 @@ fn graph_draws_every_edge() {
     .unwrap();
     let dot = stdout_ok(&["graph", "workflows/construction-serial.yaml"]);
     assert_eq!(dot.matches(" -> ").count(), p.graph.edge_count());
-    assert!(dot.contains("\"I05\" -> \"I06\" [label=\"after\", style=dashed]"));
+    assert!(dot.contains("\"I05\" -> \"I06\" [label=\"after\", style=dashed"));
     let mmd = stdout_ok(&[
         "graph",
         "workflows/construction-serial.yaml",
@@ -444,6 +444,84 @@ fn graph_draws_every_edge() {
         mmd.matches("-->|").count() + mmd.matches("-.->|").count(),
         p.graph.edge_count()
     );
+}
+
+/// Both graphs mark the critical path the schedule computes on the workflow's own limits:
+/// exactly its items, exactly the edges between consecutive ones, its length in the
+/// caption.
+#[test]
+fn graphs_mark_the_critical_path() {
+    let file = "workflows/construction-parallel.yaml";
+    let (p, _) = plan::compile_file(&root().join(file)).unwrap();
+    let s = p.schedule(&plan::Options {
+        limits: p.default_limits,
+        form: None,
+        start: None,
+    });
+    assert!(s.critical_path.len() > 2);
+    let links: Vec<(usize, usize)> = s
+        .critical_path
+        .windows(2)
+        .map(|w| (w[0], w[1]))
+        .filter(|&(a, b)| {
+            p.graph.contains_edge(
+                petgraph::graph::NodeIndex::new(a),
+                petgraph::graph::NodeIndex::new(b),
+            )
+        })
+        .collect();
+    let red = "color=\"#c0392b\"";
+    let dot = stdout_ok(&["graph", file]);
+    let mut nodes: Vec<String> = dot
+        .lines()
+        .filter(|l| l.contains(red) && !l.contains(" -> "))
+        .map(|l| l.trim().split('"').nth(1).unwrap().to_string())
+        .collect();
+    let mut expected: Vec<String> = s
+        .critical_path
+        .iter()
+        .map(|&i| p.items[i].id.clone())
+        .collect();
+    nodes.sort();
+    expected.sort();
+    assert_eq!(nodes, expected);
+    for (a, b) in &links {
+        let edge = format!("\"{}\" -> \"{}\"", p.items[*a].id, p.items[*b].id);
+        let line = dot.lines().find(|l| l.contains(&edge)).unwrap();
+        assert!(line.contains(red), "{line}");
+    }
+    assert_eq!(
+        dot.lines()
+            .filter(|l| l.contains(" -> ") && l.contains(red))
+            .count(),
+        links.len()
+    );
+    assert!(dot.contains(&format!("关键路径（红色）{} 个工作日", s.total)));
+    let mmd = stdout_ok(&["graph", file, "--format", "mermaid"]);
+    let class = mmd
+        .lines()
+        .find(|l| l.trim().starts_with("class "))
+        .unwrap();
+    let mut ids: Vec<&str> = class.trim()["class ".len()..]
+        .trim_end_matches(" critical")
+        .split(',')
+        .collect();
+    ids.sort();
+    assert_eq!(ids, expected.iter().map(String::as_str).collect::<Vec<_>>());
+    let styled = mmd
+        .lines()
+        .find(|l| l.trim().starts_with("linkStyle "))
+        .unwrap();
+    assert_eq!(
+        styled.trim()["linkStyle ".len()..]
+            .split_whitespace()
+            .next()
+            .unwrap()
+            .split(',')
+            .count(),
+        links.len()
+    );
+    assert!(mmd.starts_with("---\ntitle: \"关键路径"));
 }
 
 /// One output convention: every reporting command takes `--format`, the old `--json` is

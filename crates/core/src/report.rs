@@ -357,13 +357,59 @@ fn stages_with_items(plan: &Plan) -> Vec<(crate::plan::Stage, Vec<usize>)> {
         .collect()
 }
 
+/// The critical path the graphs mark: on the workflow's own limits, every item applying
+/// (a graph is drawn without a form). Its items, its links (consecutive items joined by an
+/// edge), and a caption that says it in words.
+struct Critical {
+    items: Vec<bool>,
+    links: std::collections::HashSet<(usize, usize)>,
+    caption: String,
+}
+
+impl Critical {
+    fn of(plan: &Plan) -> Critical {
+        let s = plan.schedule(&crate::plan::Options {
+            limits: plan.default_limits,
+            form: None,
+            start: None,
+        });
+        let mut items = vec![false; plan.items.len()];
+        for &i in &s.critical_path {
+            items[i] = true;
+        }
+        let links = s.critical_path.windows(2).map(|w| (w[0], w[1])).collect();
+        let path: Vec<&str> = s
+            .critical_path
+            .iter()
+            .map(|&i| plan.items[i].id.as_str())
+            .collect();
+        let caption = format!(
+            "关键路径（红色）{} 个工作日 critical path (red), {} working days: {}",
+            s.total,
+            s.total,
+            path.join(" → ")
+        );
+        Critical {
+            items,
+            links,
+            caption,
+        }
+    }
+}
+
+/// How the graphs draw what is critical.
+const CRITICAL_COLOUR: &str = "#c0392b";
+
 fn escape(s: &str) -> String {
     s.replace('\\', "\\\\").replace('"', "\\\"")
 }
 
-/// The DAG in Graphviz dot, one cluster per stage; `after` waits are dashed.
+/// The DAG in Graphviz dot, one cluster per stage; `after` waits are dashed; the critical
+/// path in red, named in the caption.
 pub fn graph_dot(plan: &Plan) -> String {
     use petgraph::visit::EdgeRef;
+    let critical = Critical::of(plan);
+    let red = format!(", color=\"{CRITICAL_COLOUR}\", penwidth=2.5");
     let mut out = format!(
         "digraph \"{}\" {{\n  rankdir=LR;\n  node [shape=box, style=rounded];\n",
         escape(&plan.id)
@@ -379,7 +425,7 @@ pub fn graph_dot(plan: &Plan) -> String {
             let it = &plan.items[i];
             let _ = writeln!(
                 out,
-                "    \"{}\" [label=\"{}\\n{}\\n{} · {}\"{}];",
+                "    \"{}\" [label=\"{}\\n{}\\n{} · {}\"{}{}];",
                 escape(&it.id),
                 escape(&it.id),
                 escape(&it.name),
@@ -389,7 +435,8 @@ pub fn graph_dot(plan: &Plan) -> String {
                     ", shape=ellipse"
                 } else {
                     ""
-                }
+                },
+                if critical.items[i] { red.as_str() } else { "" }
             );
         }
         out.push_str("  }\n");
@@ -401,23 +448,39 @@ pub fn graph_dot(plan: &Plan) -> String {
         } else {
             ""
         };
+        let colour = if critical.links.contains(&(a, b)) {
+            red.as_str()
+        } else {
+            ""
+        };
         let _ = writeln!(
             out,
-            "  \"{}\" -> \"{}\" [label=\"{}\"{style}];",
+            "  \"{}\" -> \"{}\" [label=\"{}\"{style}{colour}];",
             escape(&plan.items[a].id),
             escape(&plan.items[b].id),
             escape(&edge_label(plan, a, b, e.weight()))
         );
     }
+    // After the clusters, so that they do not inherit it.
+    let _ = writeln!(
+        out,
+        "  label=\"{}\";\n  labelloc=t;",
+        escape(&critical.caption)
+    );
     out.push_str("}\n");
     out
 }
 
-/// The DAG as a Mermaid flowchart, for Markdown documentation.
+/// The DAG as a Mermaid flowchart, for Markdown documentation; the critical path in red,
+/// named in the title.
 pub fn graph_mermaid(plan: &Plan) -> String {
     use petgraph::visit::EdgeRef;
     let clean = |s: &str| s.replace('"', "'");
-    let mut out = String::from("flowchart LR\n");
+    let critical = Critical::of(plan);
+    let mut out = format!(
+        "---\ntitle: \"{}\"\n---\nflowchart LR\n",
+        clean(&critical.caption)
+    );
     for (stage, members) in stages_with_items(plan) {
         let _ = writeln!(
             out,
@@ -444,7 +507,8 @@ pub fn graph_mermaid(plan: &Plan) -> String {
         }
         out.push_str("  end\n");
     }
-    for e in plan.graph.edge_references() {
+    let mut red_links = Vec::new();
+    for (k, e) in plan.graph.edge_references().enumerate() {
         let (a, b) = (e.source().index(), e.target().index());
         let arrow = if e.weight().documents == 0 {
             "-.->"
@@ -456,6 +520,27 @@ pub fn graph_mermaid(plan: &Plan) -> String {
             out,
             "  {} {arrow}|{label}| {}",
             plan.items[a].id, plan.items[b].id
+        );
+        if critical.links.contains(&(a, b)) {
+            red_links.push(k.to_string());
+        }
+    }
+    let red_items: Vec<&str> = (0..plan.items.len())
+        .filter(|&i| critical.items[i])
+        .map(|i| plan.items[i].id.as_str())
+        .collect();
+    if !red_items.is_empty() {
+        let _ = writeln!(
+            out,
+            "  classDef critical stroke:{CRITICAL_COLOUR},stroke-width:3px\n  class {} critical",
+            red_items.join(",")
+        );
+    }
+    if !red_links.is_empty() {
+        let _ = writeln!(
+            out,
+            "  linkStyle {} stroke:{CRITICAL_COLOUR},stroke-width:3px",
+            red_links.join(",")
         );
     }
     out
