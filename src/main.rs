@@ -34,16 +34,18 @@ use onewindow::store::service::Service;
 #[global_allocator]
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// `mi_option_purge_delay` in mimalloc.h's `mi_option_e` (which never renumbers: retired
+/// options keep their slot); the Rust binding names no constant for it.
+const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
+
 /// Keeps freed memory in the process instead of giving it back to the system after
 /// mimalloc's delay (a second). For the analyst's commands: a forecast builds and drops the
 /// whole city once per run, two hundred times, and memory given back is zeroed by the
 /// kernel again on the next run's first touch (a tenth of the forecast's time in the
 /// profile, BENCHMARKS.md "Forecasting from today"). A server keeps the default.
 fn keep_freed_memory() {
-    // `mi_option_purge_delay` in mimalloc.h's `mi_option_e` (which never renumbers: retired
-    // options keep their slot); -1: never purge.
-    const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
     // SAFETY: sets a process-wide allocator option; mimalloc allows it at any time.
+    // -1: never purge.
     unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, -1) };
 }
 
@@ -54,7 +56,7 @@ mod allocator {
     #[test]
     fn keeping_freed_memory_sets_mimallocs_purge_delay() {
         // SAFETY: reads and sets process-wide allocator options.
-        let get = || unsafe { libmimalloc_sys::mi_option_get(15) };
+        let get = || unsafe { libmimalloc_sys::mi_option_get(super::MI_OPTION_PURGE_DELAY) };
         if std::env::var_os("MIMALLOC_PURGE_DELAY").is_none() {
             assert_eq!(get(), 1000);
         }

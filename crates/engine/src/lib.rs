@@ -123,16 +123,7 @@ pub fn execute<P: Deref<Target = Plan>>(
     command: Command,
     now: NaiveDateTime,
 ) -> Result<(Outcome, P), Refusal> {
-    execute_as(
-        Host::RunsEffects,
-        state,
-        id,
-        plan_of,
-        policy,
-        actor,
-        command,
-        now,
-    )
+    execute_with(true, state, id, plan_of, policy, actor, command, now)
 }
 
 /// [`execute`] for a host that runs no effects — the simulator, which has no department
@@ -150,28 +141,13 @@ pub fn execute_without_effects<P: Deref<Target = Plan>>(
     command: Command,
     now: NaiveDateTime,
 ) -> Result<(Outcome, P), Refusal> {
-    execute_as(
-        Host::RunsNone,
-        state,
-        id,
-        plan_of,
-        policy,
-        actor,
-        command,
-        now,
-    )
+    execute_with(false, state, id, plan_of, policy, actor, command, now)
 }
 
-/// Whether the host runs a command's effects.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Host {
-    RunsEffects,
-    RunsNone,
-}
-
+/// [`execute`]'s body; `effects`: whether the host runs the command's effects.
 #[allow(clippy::too_many_arguments)] // execute's seven, and which of the two it is
-fn execute_as<P: Deref<Target = Plan>>(
-    host: Host,
+fn execute_with<P: Deref<Target = Plan>>(
+    effects: bool,
     state: &mut Option<Project>,
     id: &str,
     plan_of: impl Fn(&str) -> Option<P>,
@@ -180,7 +156,6 @@ fn execute_as<P: Deref<Target = Plan>>(
     command: Command,
     now: NaiveDateTime,
 ) -> Result<(Outcome, P), Refusal> {
-    let effects = host == Host::RunsEffects;
     if !onewindow_core::calendar::in_range(now.date()) {
         return Err(Refusal::TimeOutOfRange(now));
     }

@@ -272,17 +272,7 @@ fn without_effects_same(which: usize, steps: &[Step]) -> Result<(), TestCaseErro
     let (mut heard, mut unheard) = (None, None);
     let submit = Command::Submit {
         version: plan.version.clone(),
-        submission: onewindow_engine::Submission {
-            applicant: "a".into(),
-            agent: Some("agent-1".into()),
-            form: form_for(&plan, true),
-            materials: plan
-                .materials
-                .iter()
-                .map(|m| MaterialRef::named(&m.id))
-                .collect(),
-            site: None,
-        },
+        submission: submission(&plan, true, Some("agent-1")),
     };
     let mut commands = vec![(Actor::Window, submit)];
     for step in steps {
@@ -339,20 +329,9 @@ fn run(which: usize, tall: bool, ahead: usize, steps: &[Step]) -> Result<(), Tes
     let start = NaiveDate::from_ymd_opt(2025, 9, 15).unwrap();
     let mut now = NaiveDateTime::new(start, NaiveTime::from_hms_opt(9, 0, 0).unwrap());
     for p in ["P0", "P1"] {
-        let all = plan
-            .materials
-            .iter()
-            .map(|m| MaterialRef::named(&m.id))
-            .collect();
         let submit = Command::Submit {
             version: version.clone(),
-            submission: onewindow_engine::Submission {
-                applicant: "a".into(),
-                agent: Some("agent-1".into()),
-                form: form_for(&plan, tall),
-                materials: all,
-                site: None,
-            },
+            submission: submission(&plan, tall, Some("agent-1")),
         };
         engine.execute(p, &Actor::Window, submit, now).unwrap();
         for &i in plan.topo.iter().take(ahead) {
@@ -592,6 +571,21 @@ fn event_kind_matches_the_serialized_type() {
     }
 }
 
+/// A submission of `plan` by applicant `a`: the form for `tall` or not, every material.
+fn submission(plan: &Plan, tall: bool, agent: Option<&str>) -> onewindow_engine::Submission {
+    onewindow_engine::Submission {
+        applicant: "a".into(),
+        agent: agent.map(str::to_string),
+        form: form_for(plan, tall),
+        materials: plan
+            .materials
+            .iter()
+            .map(|m| MaterialRef::named(&m.id))
+            .collect(),
+        site: None,
+    }
+}
+
 /// An engine with the parallel construction workflow and one project submitted (the
 /// industrial form, every material), its plan, and the submission's outcome.
 fn submitted_parallel(
@@ -602,17 +596,7 @@ fn submitted_parallel(
     let version = engine.deploy(plans()[1].clone());
     let plan = engine.plan(&version).unwrap().clone();
     let now: NaiveDateTime = "2025-03-03T09:00:00".parse().unwrap();
-    let submission = onewindow_engine::Submission {
-        applicant: "a".into(),
-        agent: agent.map(str::to_string),
-        form: form_for(&plan, true),
-        materials: plan
-            .materials
-            .iter()
-            .map(|m| MaterialRef::named(&m.id))
-            .collect(),
-        site: None,
-    };
+    let submission = submission(&plan, true, agent);
     let out = engine
         .execute(
             project,

@@ -71,9 +71,9 @@ pub(super) struct Watch {
     open: u32,
     /// The minute each project's next supervision is scheduled for.
     next_tick: Vec<Option<u64>>,
-    /// Per working day, the projects supervision looks at when it starts. Looks fall on
-    /// a day's first minute (a card falls due with the day), and kept here rather than on
-    /// the agenda they no longer make up half of its traffic.
+    /// Per working day, the projects supervision looks at when the day starts. Looks fall
+    /// on a day's first minute (a card falls due with the day); kept here rather than on
+    /// the agenda, they no longer make up half of its traffic.
     looks: Vec<Vec<u32>>,
     out: Outlook,
 }
